@@ -1,0 +1,1 @@
+"""drsctl: the operator CLI and the local runtime (DRS emulator, local engine, rehearsal)."""

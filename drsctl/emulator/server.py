@@ -1,0 +1,93 @@
+"""Serve the emulator over HTTP on loopback, so boto3, the AWS CLI and the Lambdas reach it like real DRS.
+
+The standard library's threading HTTP server is enough here: one thread per connection, the model's lock keeps the
+state consistent, and there is no dependency to pin or patch.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from drsctl.emulator.errors import DropResponse
+from drsctl.emulator.model import DrsEmulator
+from drsctl.emulator.protocol import DrsProtocol
+
+
+class _DrsRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: botocore pools connections
+    server: _DrsHttpServer
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            response = self.server.protocol.handle(self.command, self.path, dict(self.headers.items()), body)
+        except DropResponse:
+            self.close_connection = True  # the operation took effect; the caller never hears of it
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+class _DrsHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], protocol: DrsProtocol, verbose: bool) -> None:
+        super().__init__(address, _DrsRequestHandler)
+        self.protocol = protocol
+        self.verbose = verbose
+
+
+@dataclass
+class RunningEmulator:
+    emulator: DrsEmulator
+    endpoint: str
+    http_server: _DrsHttpServer
+
+    def stop(self) -> None:
+        self.http_server.shutdown()
+        self.http_server.server_close()
+
+
+def start(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> RunningEmulator:
+    """Serve `emulator` on a background thread; port 0 picks a free port. Returns once it accepts connections."""
+    protocol = DrsProtocol(emulator, default_region=emulator.scenario.region)
+    http_server = _DrsHttpServer((host, port), protocol, verbose)
+    thread = threading.Thread(target=http_server.serve_forever, name="drs-emulator", daemon=True)
+    thread.start()
+    bound_host, bound_port = http_server.server_address[:2]
+    return RunningEmulator(emulator, f"http://{bound_host!s}:{bound_port}", http_server)
+
+
+@contextmanager
+def serving(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningEmulator]:
+    running = start(emulator, host, port)
+    try:
+        yield running
+    finally:
+        running.stop()
