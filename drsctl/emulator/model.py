@@ -176,7 +176,7 @@ class _PendingFault:
 class _Event:
     at: float
     sequence: int
-    action: Callable[[], None] = field(compare=False)
+    action: Callable[[float], None] = field(compare=False)  # called with the time it was due
 
 
 class DrsEmulator:
@@ -228,7 +228,8 @@ class DrsEmulator:
         with self._lock:
             now = self.clock.now()
             while self._events and self._events[0].at <= now:
-                heapq.heappop(self._events).action()
+                event = heapq.heappop(self._events)
+                event.action(event.at)
 
     def next_event_at(self) -> float | None:
         """When the next scheduled change happens (None when nothing is pending): lets a driver skip idle time."""
@@ -296,12 +297,12 @@ class DrsEmulator:
         participants = [Participant(i.source_server_id, recovery_instance_id=i.id) for i in instances]
         job = self._new_job(region, "TERMINATE", "TERMINATE_RECOVERY_INSTANCES", participants, {})
         rng = random.Random(f"{self.scenario.seed}:{job.id}")
-        self._at(job.created_at, lambda: self._mark_started(job))
+        self._at(job.created_at, lambda at: self._mark_started(job))
         for instance in instances:
             instance.state = "SHUTTING-DOWN"
             self._log(job, job.created_at, "CLEANUP_START", instance.source_server_id, targetInstanceID=instance.id)
             done = job.created_at + self._jittered(self.scenario.timing.terminate, rng)
-            self._at(done, lambda instance=instance: self._terminated(job, instance))  # type: ignore[misc]
+            self._at(done, lambda at, instance=instance: self._terminated(job, instance, at))  # type: ignore[misc]
         return {"job": job.describe()}
 
     def describe_jobs(self, region: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -378,33 +379,30 @@ class DrsEmulator:
         launch_end = conversion_end + self._jittered(timing.launch, rng)
         conversion_server = self._instance_id()
         self._log(job, job.created_at, "SNAPSHOT_START", server.id)
-        self._at(snapshot_end, lambda: self._snapshot_taken(job, server))
+        self._at(snapshot_end, lambda at: self._snapshot_taken(job, server, at))
         self._at(
             conversion_start,
-            lambda: self._log(
-                job, conversion_start, "CONVERSION_START", server.id, conversionServerID=conversion_server
-            ),
+            lambda at: self._log(job, at, "CONVERSION_START", server.id, conversionServerID=conversion_server),
         )
-        self._at(conversion_end, lambda: self._launch_started(job, server))
+        self._at(conversion_end, lambda at: self._launch_started(job, server, at))
         if "stuck" in server.spec.faults:
             return  # never leaves IN_PROGRESS, so the job never completes: the case a wave timeout exists for
         if "launch_failure" in server.spec.faults:
-            self._at(launch_end, lambda: self._launch_failed(job, server))
+            self._at(launch_end, lambda at: self._launch_failed(job, server, at))
         else:
-            self._at(launch_end, lambda: self._launched(job, server, snapshot_end))
+            self._at(launch_end, lambda at: self._launched(job, server, snapshot_end, at))
 
-    def _snapshot_taken(self, job: Job, server: SourceServer) -> None:
-        self._log(job, self.clock.now(), "SNAPSHOT_END", server.id)
+    def _snapshot_taken(self, job: Job, server: SourceServer, at: float) -> None:
+        self._log(job, at, "SNAPSHOT_END", server.id)
         self._mark_started(job)
 
-    def _launch_started(self, job: Job, server: SourceServer) -> None:
-        now = self.clock.now()
-        self._log(job, now, "CONVERSION_END", server.id)
-        self._log(job, now, "LAUNCH_START", server.id)
+    def _launch_started(self, job: Job, server: SourceServer, at: float) -> None:
+        self._log(job, at, "CONVERSION_END", server.id)
+        self._log(job, at, "LAUNCH_START", server.id)
         job.participant(server.id).launch_status = "IN_PROGRESS"
         self._set_last_launch_status(server, job, "IN_PROGRESS")
 
-    def _launched(self, job: Job, server: SourceServer, snapshot_at: float) -> None:
+    def _launched(self, job: Job, server: SourceServer, snapshot_at: float, at: float) -> None:
         instance_id = self._instance_id()
         previous = self.instances.pop(server.recovery_instance_id or "", None)
         if previous is not None:
@@ -424,17 +422,17 @@ class DrsEmulator:
         server.recovery_instance_id = instance_id
         server.last_launch_result = "SUCCEEDED"
         self._set_last_launch_status(server, job, "LAUNCHED")
-        self._finish_if_done(job)
+        self._finish_if_done(job, at)
 
-    def _launch_failed(self, job: Job, server: SourceServer) -> None:
-        self._log(job, self.clock.now(), "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
+    def _launch_failed(self, job: Job, server: SourceServer, at: float) -> None:
+        self._log(job, at, "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
         job.participant(server.id).launch_status = "FAILED"
         server.last_launch_result = "FAILED"
         self._set_last_launch_status(server, job, "FAILED")
-        self._finish_if_done(job)
+        self._finish_if_done(job, at)
 
-    def _terminated(self, job: Job, instance: RecoveryInstance) -> None:
-        self._log(job, self.clock.now(), "CLEANUP_END", instance.source_server_id, targetInstanceID=instance.id)
+    def _terminated(self, job: Job, instance: RecoveryInstance, at: float) -> None:
+        self._log(job, at, "CLEANUP_END", instance.source_server_id, targetInstanceID=instance.id)
         instance.state = "TERMINATED"
         self.instances.pop(instance.id, None)
         job.participant(instance.source_server_id).launch_status = "TERMINATED"
@@ -443,16 +441,16 @@ class DrsEmulator:
             server.recovery_instance_id = None
             if server.last_launch is not None:
                 server.last_launch["status"] = "TERMINATED"
-        self._finish_if_done(job)
+        self._finish_if_done(job, at)
 
     def _mark_started(self, job: Job) -> None:
         if job.status == "PENDING":
             job.status = "STARTED"
 
-    def _finish_if_done(self, job: Job) -> None:
+    def _finish_if_done(self, job: Job, at: float) -> None:
         if all(p.launch_status in FINAL_LAUNCH_STATUSES for p in job.participants):
             job.status = "COMPLETED"
-            job.ended_at = self.clock.now()
+            job.ended_at = at
             self._log(job, job.ended_at, "JOB_END")
 
     def _set_last_launch_status(self, server: SourceServer, job: Job, status: str) -> None:
@@ -559,7 +557,7 @@ class DrsEmulator:
         spread = self.scenario.timing.jitter
         return seconds * rng.uniform(1 - spread, 1 + spread)
 
-    def _at(self, when: float, action: Callable[[], None]) -> None:
+    def _at(self, when: float, action: Callable[[float], None]) -> None:
         heapq.heappush(self._events, _Event(when, next(self._sequence), action))
 
     def _log(self, job: Job, at: float, event: str, source_server_id: str | None = None, **data: str) -> None:

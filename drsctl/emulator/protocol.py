@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
-from drsctl.emulator.errors import DrsError, InternalServerException, ValidationException
+from drsctl.emulator.errors import DropResponse, DrsError, InternalServerException, ValidationException
 from drsctl.emulator.validation import validate_input
 
 # The operations the emulator implements. Everything else in the model answers unknownOperation.
@@ -106,6 +106,8 @@ class DrsProtocol:
             response = self._serialize(operation, result)
         except DrsError as error:
             response = self._serialize_error(error)
+        except DropResponse:
+            raise
         except Exception as error:  # noqa: BLE001 - an emulator bug must still reach the client as a 500
             response = self._serialize_error(InternalServerException(f"emulator error: {error!r}"))
         response.headers["x-amzn-RequestId"] = request_id

@@ -6,7 +6,6 @@ Validated by pydantic so a typo in a scenario is an error that names the field, 
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -160,7 +159,3 @@ def load_scenario(path: Path | None) -> Scenario:
         return Scenario()
     data: Any = yaml.safe_load(path.read_text()) or {}
     return Scenario.model_validate(data)
-
-
-def scenario_json_schema() -> str:
-    return json.dumps(Scenario.model_json_schema(), indent=2) + "\n"

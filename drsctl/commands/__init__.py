@@ -1,0 +1,1 @@
+"""One sub-command per module, registered on the app in drsctl.cli."""

@@ -1,0 +1,33 @@
+"""Write the JSON Schemas of the input files into docs/: `python -m drsctl.schemas`.
+
+The committed schemas let editors validate plans and scenarios; a test fails when they drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drsctl.emulator.scenario import Scenario
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "scenario.schema.json": Scenario.model_json_schema,
+}
+
+
+def render(name: str) -> str:
+    return json.dumps(SCHEMAS[name](), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    for name in SCHEMAS:
+        (DOCS / name).write_text(render(name))
+        print(f"wrote docs/{name}")
+
+
+if __name__ == "__main__":
+    main()
