@@ -78,7 +78,10 @@ def start(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0, verbose
     """Serve `emulator` on a background thread; port 0 picks a free port. Returns once it accepts connections."""
     protocol = DrsProtocol(emulator, default_region=emulator.scenario.region)
     http_server = _DrsHttpServer((host, port), protocol, verbose)
-    thread = threading.Thread(target=http_server.serve_forever, name="drs-emulator", daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, and tests start and stop many emulators.
+    thread = threading.Thread(
+        target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, name="drs-emulator", daemon=True
+    )
     thread.start()
     bound_host, bound_port = http_server.server_address[:2]
     return RunningEmulator(emulator, f"http://{bound_host!s}:{bound_port}", http_server)
