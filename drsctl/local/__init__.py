@@ -1,0 +1,1 @@
+"""The local runtime: moto's Step Functions interpreter running our ASL, in-process Lambdas, the DRS emulator."""

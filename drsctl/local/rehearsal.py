@@ -1,0 +1,167 @@
+"""Run the real workflow definition locally: moto's Step Functions engine, in-process Lambdas, moto's DynamoDB and
+the DRS emulator, all on one virtual clock.
+
+`LocalAws` sets the stage (tables, functions, state machine from the ASL file with its substitutions) and runs
+executions; `figures.py` turns a finished execution into the report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import boto3
+from moto import mock_aws
+
+from drsctl.clock import VirtualClock
+from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
+from drsctl.local.engine import EngineStats, virtual_engine
+from drsctl.local.tables import TABLE_NAMES, TABLES
+from lambdas.core import records
+from lambdas.core.plan import RecoveryPlan
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITION = ROOT / "statemachine" / "recovery_plan.asl.json"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STATE_MACHINE_NAME = "drs-orchestrator-recovery-plan"
+
+# ASL substitution -> (function name, handler)
+FUNCTIONS = {
+    "PrepareFunctionArn": ("drs-orchestrator-prepare", "lambdas.handlers.prepare.handler"),
+    "StartWaveFunctionArn": ("drs-orchestrator-start-wave", "lambdas.handlers.start_wave.handler"),
+    "CheckWaveFunctionArn": ("drs-orchestrator-check-wave", "lambdas.handlers.check_wave.handler"),
+    "FinalizeFunctionArn": ("drs-orchestrator-finalize", "lambdas.handlers.finalize.handler"),
+}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def substitute(definition: str, values: dict[str, str]) -> str:
+    """Resolve `${Name}` placeholders the way CDK's definition_substitutions does."""
+    for name, value in values.items():
+        definition = definition.replace("${" + name + "}", value)
+    return definition
+
+
+def _placeholder_zip() -> bytes:
+    # moto stores a code package per function; the code that runs is the in-process handler.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "drs-orchestrator: handlers run in-process in the rehearsal\n")
+    return buffer.getvalue()
+
+
+@dataclass
+class LocalAws:
+    clock: VirtualClock
+    emulator: RunningEmulator
+    engine: EngineStats
+    state_machine_arn: str
+
+    @property
+    def drs(self) -> DrsEmulator:
+        return self.emulator.emulator
+
+    @staticmethod
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def load_plan(self, plan: RecoveryPlan) -> None:
+        records.save_plan(plan)
+
+    def start_execution(self, execution_input: dict[str, Any], name: str) -> str:
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+        arn: str = response["executionArn"]
+        return arn
+
+    def wait(self, execution_arn: str, timeout_seconds: float = 300) -> dict[str, Any]:
+        """Block (in real time) until the execution ends; the virtual clock makes that quick."""
+        client = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            described: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout_seconds} s")
+            time.sleep(0.005)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+    def record(self, execution_id: str, plan_id: str) -> records.ExecutionRecord:
+        return records.get_execution(execution_id, plan_id)
+
+
+def _create_stage(definition: str) -> str:
+    """Tables, an execution role, the four functions and the state machine. Returns the state machine ARN."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for variable, spec in TABLES.items():
+        dynamodb.create_table(TableName=TABLE_NAMES[variable], BillingMode="PAY_PER_REQUEST", **spec)
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role_arn = iam.create_role(RoleName="drs-orchestrator-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    awslambda = boto3.client("lambda", region_name=REGION)
+    arns = {}
+    for placeholder, (name, handler) in FUNCTIONS.items():
+        created = awslambda.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=handler,
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=60,
+            MemorySize=256,
+            Architectures=["arm64"],
+        )
+        arns[placeholder] = created["FunctionArn"]
+    stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+    created_machine = stepfunctions.create_state_machine(
+        name=STATE_MACHINE_NAME, definition=substitute(definition, arns), roleArn=role_arn, type="STANDARD"
+    )
+    arn: str = created_machine["stateMachineArn"]
+    return arn
+
+
+@contextmanager
+def local_aws(scenario: Scenario, definition: str | None = None, log_level: str = "WARNING") -> Iterator[LocalAws]:
+    """Everything a rehearsal needs, torn down afterwards. `definition` defaults to the ASL file."""
+    clock = VirtualClock()
+    emulator = DrsEmulator(scenario, clock)
+    with ExitStack() as stack:
+        running = start(emulator)
+        stack.callback(running.stop)
+        environment = {
+            "AWS_ACCESS_KEY_ID": "rehearsal",
+            "AWS_SECRET_ACCESS_KEY": "rehearsal",
+            "AWS_SESSION_TOKEN": "rehearsal",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_DRS": running.endpoint,
+            "POWERTOOLS_LOG_LEVEL": log_level,
+            "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
+            **TABLE_NAMES,
+        }
+        stack.enter_context(patch.dict(os.environ, environment))
+        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        engine = stack.enter_context(virtual_engine(clock))
+        arn = _create_stage(definition if definition is not None else DEFINITION.read_text())
+        yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

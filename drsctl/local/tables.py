@@ -1,0 +1,48 @@
+"""The DynamoDB tables of the seed, as the rehearsal creates them in moto (the CDK stack defines the same keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROTECTION_GROUPS = "ProtectionGroups"
+RECOVERY_PLANS = "RecoveryPlans"
+EXECUTION_HISTORY = "ExecutionHistory"
+
+# Environment variable -> table definition (CreateTable arguments, without the name).
+TABLES: dict[str, dict[str, Any]] = {
+    "PROTECTION_GROUPS_TABLE": {
+        "KeySchema": [{"AttributeName": "GroupId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "GroupId", "AttributeType": "S"}],
+    },
+    "RECOVERY_PLANS_TABLE": {
+        "KeySchema": [{"AttributeName": "PlanId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "PlanId", "AttributeType": "S"}],
+    },
+    "EXECUTION_HISTORY_TABLE": {
+        "KeySchema": [
+            {"AttributeName": "ExecutionId", "KeyType": "HASH"},
+            {"AttributeName": "PlanId", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "ExecutionId", "AttributeType": "S"},
+            {"AttributeName": "PlanId", "AttributeType": "S"},
+            {"AttributeName": "StartTime", "AttributeType": "N"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "PlanExecutionsByTime",
+                "KeySchema": [
+                    {"AttributeName": "PlanId", "KeyType": "HASH"},
+                    {"AttributeName": "StartTime", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    },
+}
+
+TABLE_NAMES = {
+    "PROTECTION_GROUPS_TABLE": PROTECTION_GROUPS,
+    "RECOVERY_PLANS_TABLE": RECOVERY_PLANS,
+    "EXECUTION_HISTORY_TABLE": EXECUTION_HISTORY,
+}

@@ -1,0 +1,1 @@
+"""Lambda code: thin handlers (`handlers/`) over one shared core (`core/`). Imports neither CDK nor drsctl."""

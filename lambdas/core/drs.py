@@ -1,0 +1,80 @@
+"""Every call to AWS Elastic Disaster Recovery goes through this module.
+
+Clients are cached per (region, endpoint) for the life of the Lambda container. Reads use botocore's standard retry
+mode (throttling and transient errors retried with backoff by the SDK). StartRecovery is not idempotent, so its
+client never retries on its own: a retry that follows a lost response could launch the servers twice. The state
+machine retries it instead, where the execution record tells what was already started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+READ_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+START_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+
+# The DRS model's list limits (botocore drs service-2.json).
+SOURCE_SERVER_FILTER_MAX = 200
+JOB_FILTER_MAX = 1000
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+def _client(region: str, purpose: str) -> Any:
+    # The endpoint is part of the key so a process that talks to several emulators (tests) never mixes them up.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DRS")
+    key = (region, purpose, endpoint)
+    if key not in _clients:
+        config = START_CONFIG if purpose == "start" else READ_CONFIG
+        _clients[key] = boto3.client("drs", region_name=region, config=config)
+    return _clients[key]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def describe_source_servers(region: str, server_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The given source servers (or all of them) in `region`; unknown IDs are simply absent."""
+    paginator = _client(region, "read").get_paginator("describe_source_servers")
+    if server_ids is None:
+        return [item for page in paginator.paginate(filters={}) for item in page["items"]]
+    found: list[dict[str, Any]] = []
+    for chunk in _chunks(server_ids, SOURCE_SERVER_FILTER_MAX):
+        found.extend(item for page in paginator.paginate(filters={"sourceServerIDs": chunk}) for item in page["items"])
+    return found
+
+
+def servers_with_tags(region: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    """Source servers whose tags include every key/value pair in `tags` (DRS has no server-side tag filter)."""
+    return [
+        server
+        for server in describe_source_servers(region)
+        if all(server.get("tags", {}).get(key) == value for key, value in tags.items())
+    ]
+
+
+def start_recovery(region: str, server_ids: Sequence[str], is_drill: bool, tags: dict[str, str]) -> dict[str, Any]:
+    """One StartRecovery call for `server_ids` (at most the per-job quota). Returns the job."""
+    response = _client(region, "start").start_recovery(
+        sourceServers=[{"sourceServerID": server_id} for server_id in server_ids],
+        isDrill=is_drill,
+        tags=tags,
+    )
+    job: dict[str, Any] = response["job"]
+    return job
+
+
+def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The given jobs, in as few calls as the model allows (up to 1,000 IDs per call)."""
+    paginator = _client(region, "read").get_paginator("describe_jobs")
+    jobs: list[dict[str, Any]] = []
+    for chunk in _chunks(job_ids, JOB_FILTER_MAX):
+        jobs.extend(item for page in paginator.paginate(filters={"jobIDs": chunk}) for item in page["items"])
+    return jobs

@@ -1,0 +1,28 @@
+"""Errors the Lambdas raise. The class name is the contract: the state machine's Retry and Catch match on it.
+
+DRS errors are not wrapped: botocore raises them as classes named after the service's error shapes
+(`ConflictException`, `ThrottlingException`, ...), and those names are what the workflow retries on.
+"""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base of every error we raise on purpose. Its message is written for an operator."""
+
+
+class PlanValidationError(OrchestratorError):
+    """The plan or the execution input cannot run as given. Not retried: the input must be fixed first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        super().__init__(f"The plan cannot run ({len(problems)} problem(s)):\n{listed}")
+
+
+class PlanNotFoundError(OrchestratorError):
+    """No plan with the given PlanId in the RecoveryPlans table."""
+
+
+class ExecutionRecordError(OrchestratorError):
+    """The ExecutionHistory record is missing or not in the state this step expects."""

@@ -1,0 +1,64 @@
+"""Typed inputs of the Lambda handlers, validated at the edge (the state machine's Parameters build them).
+
+Time is an input too: every task passes `$$.State.EnteredTime`, so the code never reads a clock of its own and a
+rehearsal on a virtual clock needs no special path in the Lambdas.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from lambdas.core.finish import Failure
+from lambdas.core.plan import ExecutionMode, RunOptions
+from lambdas.core.waves import WaveProgress
+
+
+def _epoch_seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    return value
+
+
+EpochSeconds = Annotated[int, BeforeValidator(_epoch_seconds)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PrepareEvent(_Event):
+    Input: Any
+    ExecutionId: str
+    ExecutionArn: str | None = None
+    Now: EpochSeconds
+
+
+class StartWaveEvent(_Event):
+    ExecutionId: str
+    PlanId: str
+    ExecutionType: ExecutionMode
+    WaveNumber: int
+    Options: RunOptions
+    Now: EpochSeconds
+
+
+class CheckWaveEvent(_Event):
+    ExecutionId: str
+    PlanId: str
+    WaveNumber: int
+    Options: RunOptions
+    Progress: WaveProgress
+    EventBudget: int
+    RetryCount: int = 0
+    Now: EpochSeconds
+
+
+class FinalizeEvent(_Event):
+    ExecutionId: str
+    ExecutionArn: str | None = None
+    Input: Any
+    Error: Failure | None = None
+    Now: EpochSeconds

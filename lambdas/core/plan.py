@@ -1,0 +1,218 @@
+"""The recovery plan and the execution input: one pydantic model, used by Prepare and by `drsctl`.
+
+Field names are PascalCase, as in the seed's DynamoDB records that existing front ends read. Every check that can
+be made without DRS is made here, so a broken plan is refused with a message naming the field before anything runs;
+checks that need DRS (do the servers exist, do they replicate) are made by Prepare.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lambdas.core.errors import PlanValidationError
+
+SERVER_ID_PATTERN = r"^s-[0-9a-zA-Z]{17}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+
+ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
+ImpactLevel = Literal["CRITICAL", "OPTIONAL"]
+ExecutionMode = Literal["DRILL", "RECOVERY"]
+
+# Typical DRS job durations (DESIGN.md 5.1): the first check of a wave is planned from them.
+DEFAULT_EXPECTED_JOB_MINUTES = {"DRILL": 9.0, "RECOVERY": 13.0}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TagSelector(_Strict):
+    Tags: dict[str, str] = Field(
+        min_length=1, description="Source servers whose DRS tags include all of these key/value pairs."
+    )
+
+
+class ProtectionGroup(_Strict):
+    GroupId: str = Field(pattern=NAME_PATTERN, description="Unique ID of the group.")
+    Region: str = Field(pattern=REGION_PATTERN, description="The DRS region of the group's source servers.")
+    SourceServerIds: list[ServerId] | None = Field(None, min_length=1, description="Explicit servers.")
+    Selector: TagSelector | None = Field(None, description="Or: servers chosen by tags when the execution starts.")
+
+    @model_validator(mode="after")
+    def _one_way_to_pick_servers(self) -> ProtectionGroup:
+        if (self.SourceServerIds is None) == (self.Selector is None):
+            raise ValueError(f"protection group {self.GroupId!r} needs exactly one of SourceServerIds or Selector")
+        if self.SourceServerIds is not None and len(set(self.SourceServerIds)) != len(self.SourceServerIds):
+            raise ValueError(f"protection group {self.GroupId!r} lists a server twice in SourceServerIds")
+        return self
+
+
+class Wave(_Strict):
+    WaveName: str = Field(min_length=1, max_length=128, description="Shown in the records and the report.")
+    ProtectionGroupId: str = Field(description="The GroupId whose servers this wave launches.")
+    ServerIds: list[ServerId] | None = Field(
+        None, min_length=1, description="A subset of the group's servers; default: all of them."
+    )
+    Impact: ImpactLevel = Field(
+        "CRITICAL",
+        description="CRITICAL: a failed server fails the wave and stops the plan. OPTIONAL: the wave is PARTIAL "
+        "and the plan goes on.",
+    )
+    ServerImpact: dict[str, ImpactLevel] = Field(
+        default_factory=dict, description="Per-server override of Impact, keyed by source server ID."
+    )
+
+
+class OptionsOverride(_Strict):
+    """Options as given in a plan or an execution input: any subset, merged over the defaults."""
+
+    PollIntervalSeconds: int | None = Field(
+        None, ge=5, le=600, description="Longest wait between checks of a running wave (default 30)."
+    )
+    MinPollIntervalSeconds: int | None = Field(
+        None, ge=1, le=300, description="Shortest wait between checks, used when a wave is due (default 5)."
+    )
+    WaveTimeoutMinutes: int | None = Field(
+        None, ge=1, le=1440, description="A wave still running after this long times out (default 120)."
+    )
+    ExpectedJobMinutes: float | None = Field(
+        None,
+        gt=0,
+        le=1440,
+        description="How long a DRS job usually takes here (default 9 for a drill, 13 for a "
+        "recovery); checks are spaced out until then and tighten after.",
+    )
+    MaxServersPerJob: int | None = Field(
+        None, ge=1, le=200, description="Servers per StartRecovery call (the DRS quota, default 100)."
+    )
+
+
+class RunOptions(_Strict):
+    """Options with every default filled in."""
+
+    PollIntervalSeconds: int = 30
+    MinPollIntervalSeconds: int = 5
+    WaveTimeoutMinutes: int = 120
+    ExpectedJobMinutes: float = 9.0
+    MaxServersPerJob: int = 100
+
+    @classmethod
+    def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:
+        """Defaults, then each layer in order (plan options, then execution options)."""
+        merged: dict[str, float | int] = {"ExpectedJobMinutes": DEFAULT_EXPECTED_JOB_MINUTES[execution_type]}
+        for layer in layers:
+            if layer is not None:
+                merged.update(layer.model_dump(exclude_none=True))
+        options = cls.model_validate(merged)
+        if options.MinPollIntervalSeconds > options.PollIntervalSeconds:
+            raise PlanValidationError(
+                [
+                    f"Options.MinPollIntervalSeconds ({options.MinPollIntervalSeconds}) is greater than "
+                    f"Options.PollIntervalSeconds ({options.PollIntervalSeconds}): lower the first or raise the second"
+                ]
+            )
+        return options
+
+
+class RecoveryPlan(_Strict):
+    PlanId: str = Field(pattern=NAME_PATTERN, description="Unique ID of the plan; the RecoveryPlans key.")
+    Name: str = Field(min_length=1, max_length=256)
+    Description: str | None = Field(None, max_length=2048)
+    ProtectionGroups: list[ProtectionGroup] = Field(min_length=1)
+    Waves: list[Wave] = Field(min_length=1, description="Run in this order, one at a time.")
+    Options: OptionsOverride | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecoveryPlan:
+        problems = self.static_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def group(self, group_id: str) -> ProtectionGroup:
+        return next(g for g in self.ProtectionGroups if g.GroupId == group_id)
+
+    def static_problems(self) -> list[str]:
+        """Everything wrong with the plan that can be seen without asking DRS."""
+        problems: list[str] = []
+        group_ids = [g.GroupId for g in self.ProtectionGroups]
+        for duplicate in sorted({g for g in group_ids if group_ids.count(g) > 1}):
+            problems.append(f"ProtectionGroups: GroupId {duplicate!r} is used twice; give each group its own ID")
+        names = [w.WaveName for w in self.Waves]
+        for duplicate in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"Waves: WaveName {duplicate!r} is used twice; wave names must be unique")
+        placed: dict[str, str] = {}
+        for number, wave in enumerate(self.Waves, start=1):
+            where = f"wave {number} ({wave.WaveName!r})"
+            if wave.ProtectionGroupId not in group_ids:
+                problems.append(
+                    f"{where}: ProtectionGroupId {wave.ProtectionGroupId!r} is not defined; define it under "
+                    f"ProtectionGroups or use one of {', '.join(group_ids)}"
+                )
+                continue
+            group = self.group(wave.ProtectionGroupId)
+            explicit = group.SourceServerIds
+            if wave.ServerIds is not None and explicit is not None:
+                for server in wave.ServerIds:
+                    if server not in explicit:
+                        problems.append(
+                            f"{where}: server {server} is not in protection group {group.GroupId!r}; add it "
+                            "to the group's SourceServerIds or remove it from the wave"
+                        )
+            if wave.ServerIds is not None and len(set(wave.ServerIds)) != len(wave.ServerIds):
+                problems.append(f"{where}: ServerIds lists a server twice")
+            candidates = wave.ServerIds or explicit
+            for server in wave.ServerImpact:
+                if candidates is not None and server not in candidates:
+                    problems.append(f"{where}: ServerImpact names {server}, which this wave does not launch; remove it")
+            for server in candidates or []:
+                if server in placed and placed[server] != where:
+                    problems.append(
+                        f"{where}: server {server} is already launched by {placed[server]}; a server may be in "
+                        "one wave only"
+                    )
+                placed.setdefault(server, where)
+        return problems
+
+
+class ExecutionInput(_Strict):
+    """What StartExecution is given (DESIGN.md 3.2)."""
+
+    PlanId: str | None = Field(None, pattern=NAME_PATTERN, description="Run the stored plan with this ID.")
+    Plan: RecoveryPlan | None = Field(None, description="Or run this plan, given inline.")
+    ExecutionType: ExecutionMode = Field(description="DRILL launches drill instances; RECOVERY fails over.")
+    Options: OptionsOverride | None = None
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> ExecutionInput:
+        if (self.PlanId is None) == (self.Plan is None):
+            raise ValueError("give exactly one of PlanId (a stored plan) or Plan (an inline plan)")
+        return self
+
+
+def problems_from(error: ValidationError, prefix: str = "") -> list[str]:
+    """Turn pydantic's errors into lines that name the field and say what is wrong."""
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        field = f"{prefix}{location}" if location else prefix.rstrip(".") or "(input)"
+        lines.append(f"{field}: {message}")
+    return lines
+
+
+def parse_execution_input(raw: object) -> ExecutionInput:
+    try:
+        return ExecutionInput.model_validate(raw)
+    except ValidationError as error:
+        raise PlanValidationError(problems_from(error)) from error
+
+
+def parse_plan(raw: object, source: str = "") -> RecoveryPlan:
+    try:
+        return RecoveryPlan.model_validate(raw)
+    except ValidationError as error:
+        raise PlanValidationError(problems_from(error, f"{source}: " if source else "")) from error

@@ -1,0 +1,217 @@
+"""The DynamoDB records, in the seed's shapes (PascalCase), and every read and write of them.
+
+ExecutionHistory holds one item per execution, keyed by ExecutionId + PlanId, with the seed's fields and the waves'
+servers inline, so a front end reads one item. To stay under DynamoDB's 400 KB item limit at 2,000 servers, a
+server entry carries only the seed's six fields and a short `Error` code; the full explanation of a failure is in
+the wave's and the execution's `ErrorMessage`. A test pins the size of a 2,000-server record.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal
+
+import boto3
+from boto3.dynamodb.conditions import Attr
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.core.errors import ExecutionRecordError, PlanNotFoundError
+from lambdas.core.plan import ExecutionMode, ImpactLevel, ProtectionGroup, RecoveryPlan
+
+ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
+WaveStatus = Literal["PENDING", "STARTING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "SKIPPED"]
+ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED"]
+
+ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
+FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED")
+ERROR_CODE_MAX = 48
+MESSAGE_MAX = 2_000
+
+PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
+RECOVERY_PLANS_TABLE = "RECOVERY_PLANS_TABLE"
+EXECUTION_HISTORY_TABLE = "EXECUTION_HISTORY_TABLE"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+
+class ServerRecord(_Record):
+    SourceServerId: str
+    RecoveryJobId: str | None = None
+    Status: ServerStatus = "PENDING"
+    InstanceId: str | None = None
+    LaunchTime: int | None = None
+    Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
+
+
+class WaveRecord(_Record):
+    WaveNumber: int
+    WaveName: str
+    ProtectionGroupId: str
+    Region: str
+    Impact: ImpactLevel = "CRITICAL"
+    ServerImpact: dict[str, ImpactLevel] = Field(default_factory=dict)
+    Status: WaveStatus = "PENDING"
+    StartTime: int | None = None
+    EndTime: int | None = None
+    JobIds: list[str] = Field(default_factory=list)
+    ErrorMessage: str | None = None
+    Servers: list[ServerRecord] = Field(default_factory=list)
+
+    def impact_of(self, server_id: str) -> ImpactLevel:
+        return self.ServerImpact.get(server_id, self.Impact)
+
+
+class ExecutionRecord(_Record):
+    ExecutionId: str
+    PlanId: str
+    PlanName: str | None = None
+    ExecutionType: ExecutionMode | None = None
+    ExecutionArn: str | None = None
+    Status: ExecutionStatus = "PENDING"
+    StartTime: int
+    EndTime: int | None = None
+    ErrorMessage: str | None = None
+    Waves: list[WaveRecord] = Field(default_factory=list)
+
+
+def truncate(text: str, limit: int = MESSAGE_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB returns numbers as Decimal; the records hold ints (epoch seconds, counts)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def table(variable: str) -> Any:
+    """The table named by the environment variable `variable`, cached per (variable, name)."""
+    return _table_named(os.environ[variable])
+
+
+@cache
+def _table_named(name: str) -> Any:
+    return boto3.resource("dynamodb").Table(name)
+
+
+# -- plans and protection groups ---------------------------------------------------------------------------------
+
+
+def save_plan(plan: RecoveryPlan) -> None:
+    """Store a plan the way a platform team keeps it: groups in ProtectionGroups, the rest in RecoveryPlans."""
+    groups = table(PROTECTION_GROUPS_TABLE)
+    for group in plan.ProtectionGroups:
+        groups.put_item(Item=group.model_dump(exclude_none=True))
+    body = plan.model_dump(exclude_none=True, exclude={"ProtectionGroups"})
+    table(RECOVERY_PLANS_TABLE).put_item(Item=body)
+
+
+def load_plan(plan_id: str) -> dict[str, Any]:
+    """The stored plan with its protection groups attached, as a dict for the plan model to validate."""
+    item = table(RECOVERY_PLANS_TABLE).get_item(Key={"PlanId": plan_id}, ConsistentRead=True).get("Item")
+    if item is None:
+        raise PlanNotFoundError(
+            f"No plan {plan_id!r} in the RecoveryPlans table ({os.environ[RECOVERY_PLANS_TABLE]}). Load it first, "
+            "or start the execution with the plan inline under 'Plan'."
+        )
+    plan: dict[str, Any] = _plain(item)
+    group_ids = sorted(
+        {wave.get("ProtectionGroupId") for wave in plan.get("Waves", []) if wave.get("ProtectionGroupId")}
+    )
+    groups = []
+    for group_id in group_ids:
+        group = table(PROTECTION_GROUPS_TABLE).get_item(Key={"GroupId": group_id}, ConsistentRead=True).get("Item")
+        if group is not None:
+            groups.append(ProtectionGroup.model_validate(_plain(group)).model_dump(exclude_none=True))
+    plan["ProtectionGroups"] = groups or plan.get("ProtectionGroups", [])
+    return plan
+
+
+# -- execution history -------------------------------------------------------------------------------------------
+
+
+def _key(execution_id: str, plan_id: str) -> dict[str, str]:
+    return {"ExecutionId": execution_id, "PlanId": plan_id}
+
+
+def put_execution(record: ExecutionRecord) -> None:
+    """Create the record, or replace it while it is still PENDING (a retried Prepare)."""
+    table(EXECUTION_HISTORY_TABLE).put_item(
+        Item=record.model_dump(),
+        ConditionExpression=Attr("ExecutionId").not_exists() | Attr("Status").eq("PENDING"),
+    )
+
+
+def get_execution(execution_id: str, plan_id: str) -> ExecutionRecord:
+    item = table(EXECUTION_HISTORY_TABLE).get_item(Key=_key(execution_id, plan_id), ConsistentRead=True).get("Item")
+    if item is None:
+        raise ExecutionRecordError(f"No ExecutionHistory record for execution {execution_id} of plan {plan_id}")
+    return ExecutionRecord.model_validate(_plain(item))
+
+
+def find_execution(execution_id: str, plan_id: str) -> ExecutionRecord | None:
+    try:
+        return get_execution(execution_id, plan_id)
+    except ExecutionRecordError:
+        return None
+
+
+def get_wave(execution_id: str, plan_id: str, index: int) -> WaveRecord:
+    """One wave of the record, read alone (the record can be hundreds of KB; a wave is a small part)."""
+    item = (
+        table(EXECUTION_HISTORY_TABLE)
+        .get_item(
+            Key=_key(execution_id, plan_id),
+            ProjectionExpression=f"Waves[{index}]",
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    waves = (item or {}).get("Waves") or []
+    if not waves:
+        raise ExecutionRecordError(f"Execution {execution_id} of plan {plan_id} has no wave number {index + 1}")
+    return WaveRecord.model_validate(_plain(waves[0]))
+
+
+def put_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
+    """Replace one wave of a running execution's record; refused once the execution has ended."""
+    table(EXECUTION_HISTORY_TABLE).update_item(
+        Key=_key(execution_id, plan_id),
+        UpdateExpression=f"SET Waves[{wave.WaveNumber - 1}] = :wave",
+        ConditionExpression=Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+        ExpressionAttributeValues={":wave": wave.model_dump()},
+    )
+
+
+def finish_execution(record: ExecutionRecord) -> bool:
+    """Write the terminal record once. Returns False when another path already ended it (first writer wins)."""
+    assert record.Status not in ACTIVE_EXECUTION_STATUSES
+    try:
+        table(EXECUTION_HISTORY_TABLE).put_item(
+            Item=record.model_dump(),
+            ConditionExpression=Attr("ExecutionId").not_exists()
+            | Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+        )
+    except table(EXECUTION_HISTORY_TABLE).meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def put_execution_waves(record: ExecutionRecord) -> None:
+    """Write the resolved waves and move a PENDING record to its new status (POLLING)."""
+    table(EXECUTION_HISTORY_TABLE).update_item(
+        Key=_key(record.ExecutionId, record.PlanId),
+        UpdateExpression="SET Waves = :waves, #status = :status",
+        ConditionExpression=Attr("Status").eq("PENDING"),
+        ExpressionAttributeNames={"#status": "Status"},
+        ExpressionAttributeValues={":waves": [w.model_dump() for w in record.Waves], ":status": record.Status},
+    )
