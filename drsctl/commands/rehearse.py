@@ -1,78 +1,178 @@
-"""`drsctl rehearse`: for now, a drill of every example server against the emulator on a virtual clock.
-
-The wave workflow replaces this with a rehearsal of the real state machine definition (issue 3).
-"""
+"""`drsctl rehearse`: run the real workflow definition locally against the DRS emulator on a virtual clock."""
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import boto3
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
-from drsctl.clock import VirtualClock, iso8601
-from drsctl.commands.common import read_scenario
-from drsctl.emulator import DrsEmulator, serving
+from drsctl.commands.common import fail_invalid, read_scenario
+from drsctl.local.figures import Report
+from drsctl.local.run import ProgressEvent
+from drsctl.local.run import rehearse as run_rehearsal
+from lambdas.core.errors import PlanValidationError
+from lambdas.core.plan import ExecutionMode, RecoveryPlan, parse_plan
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "examples" / "scenario.yaml"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
+INVALID_INPUT_ERRORS = ("PlanValidationError", "PlanNotFoundError")
+
+
+class Mode(enum.StrEnum):
+    drill = "drill"
+    recovery = "recovery"
+
+
+def clock_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"+{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def read_plan(path: Path) -> RecoveryPlan:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise fail_invalid(f"plan file not found: {path}") from error
+    except yaml.YAMLError as error:
+        raise fail_invalid(f"{path} is not valid YAML/JSON: {error}") from error
+    try:
+        return parse_plan(raw, str(path))
+    except PlanValidationError as error:
+        raise fail_invalid(str(error)) from error
+
+
+class ProgressPrinter:
+    """One line per change an operator cares about: waves starting, servers launching, waves ending."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last: dict[int, tuple[str, int]] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        detail = event.detail
+        when = clock_text(event.elapsed)
+        if "error" in detail:
+            self.console.print(f"{when}  {event.step}: {detail['error']} (the workflow handles it)", highlight=False)
+        elif event.step == "prepared":
+            names = ", ".join(w["WaveName"] for w in detail["Waves"])
+            self.console.print(
+                f"{when}  prepared: {len(detail['Waves'])} wave(s) ({names}), {detail['ServerCount']} server(s)",
+                highlight=False,
+            )
+        elif event.step == "wave started" and event.wave is not None:
+            self.last[event.wave] = ("RUNNING", 0)
+            self.console.print(
+                f"{when}  wave {event.wave}: started {detail['Servers']} server(s); first check in "
+                f"{detail['NextCheckSeconds']} s",
+                highlight=False,
+            )
+        elif event.step == "wave checked" and event.wave is not None:
+            state = (detail["Status"], detail["Launched"])
+            if self.last.get(event.wave) != state:
+                self.last[event.wave] = state
+                self.console.print(
+                    f"{when}  wave {event.wave}: {detail['Status']}, {detail['Launched']}/{detail['Servers']} "
+                    f"launched after {detail['Checks']} check(s)",
+                    highlight=False,
+                )
+        elif event.step == "finished":
+            self.console.print(f"{when}  finished: {detail.get('Summary', '')}", highlight=False)
+
+
+def timeline_table(report: Report) -> Table:
+    table = Table(title="Timeline (virtual time from the start of the execution)")
+    for column in ("wave", "server", "status", "job", "started", "launched", "took"):
+        table.add_column(column)
+    for wave in report.waves:
+        table.add_row(
+            f"[bold]{wave.name}[/]",
+            "",
+            f"[bold]{wave.status}[/]",
+            "",
+            clock_text(wave.startedAt),
+            clock_text(wave.endedAt),
+            clock_text(_span(wave.startedAt, wave.endedAt)),
+        )
+        for server in wave.servers:
+            table.add_row(
+                "",
+                server.sourceServerId,
+                server.status,
+                server.jobId or "-",
+                clock_text(server.startedAt),
+                clock_text(server.launchedAt),
+                clock_text(_span(server.startedAt, server.launchedAt)),
+            )
+    return table
+
+
+def figures_table(report: Report) -> Table:
+    table = Table(title="Figures")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("makespan", clock_text(report.makespanSeconds)),
+        ("DRS critical path (slowest server per wave)", clock_text(report.criticalPathSeconds)),
+        ("overhead ratio (goal <= 1.02)", report.overheadRatio if report.overheadRatio is not None else "-"),
+        ("longest Lambda invocation (wall)", f"{report.maxLambdaSeconds:.3f} s"),
+        ("Lambda invocations", report.lambdaInvocations),
+        ("history events (cap 25,000)", report.historyEvents),
+        ("state transitions", report.stateTransitions),
+        ("largest state payload (cap 262,144)", f"{report.maxPayloadBytes} B"),
+        ("DRS API calls", report.drsApiCalls),
+        ("StartRecovery calls", report.startRecoveryCalls),
+        ("most launches of one server", report.launchesPerServerMax),
+        ("rehearsal wall time", f"{report.wallSeconds:.2f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else end - start
 
 
 def rehearse(
-    scenario: Annotated[Path, typer.Option(help="Emulator scenario file.")] = DEFAULT_SCENARIO,
+    plan: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")] = EXAMPLES / "plan.yaml",
+    scenario: Annotated[Path, typer.Option(help="Emulator scenario file.")] = EXAMPLES / "scenario.yaml",
+    mode: Annotated[Mode, typer.Option(help="DRILL launches drill instances; RECOVERY fails over.")] = Mode.drill,
+    json_report: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON (see docs/rehearsal.md).")
+    ] = None,
 ) -> None:
-    """Drill every server of the scenario, one job per region, and print each job's progress."""
-    loaded = read_scenario(scenario)
-    clock = VirtualClock()
-    emulator = DrsEmulator(loaded, clock)
+    """Rehearse a plan: the deployed workflow definition, run locally against the DRS emulator on a virtual clock.
+
+    Exit code 0 when the execution ends COMPLETED, 1 for any other end, 2 for invalid input.
+    """
     console = Console()
-    started = clock.now()
-    with serving(emulator) as running:
-        regions = sorted({loaded.region_of(server) for server in loaded.servers})
-        clients = {
-            region: boto3.client(
-                "drs",
-                region_name=region,
-                endpoint_url=running.endpoint,
-                aws_access_key_id="rehearsal",
-                aws_secret_access_key="rehearsal",  # noqa: S106 - the emulator does not check credentials
-            )
-            for region in regions
-        }
-        jobs = {}
-        for region, client in clients.items():
-            ids = [s.id for s in loaded.servers if loaded.region_of(s) == region]
-            job = client.start_recovery(sourceServers=[{"sourceServerID": i} for i in ids], isDrill=True)["job"]
-            jobs[job["jobID"]] = region
-            console.print(f"[bold]{region}[/]: drill job {job['jobID']} for {len(ids)} servers", highlight=False)
-        seen: dict[str, str] = {}
-        while True:
-            for job_id, region in jobs.items():
-                job = clients[region].describe_jobs(filters={"jobIDs": [job_id]})["items"][0]
-                statuses = [p["launchStatus"] for p in job["participatingServers"]]
-                summary = f"{job['status']:9} " + " ".join(f"{s}={statuses.count(s)}" for s in sorted(set(statuses)))
-                if seen.get(job_id) != summary:
-                    seen[job_id] = summary
-                    console.print(f"  +{clock.now() - started:6.0f}s  {job_id}  {summary}", highlight=False)
-            next_change = emulator.next_event_at()
-            if next_change is None:
-                break
-            clock.advance_to(next_change)
-        table = Table(title=f"Drill finished at {iso8601(clock.now())} (virtual time)")
-        for column in ("region", "job", "status", "servers", "launched", "took"):
-            table.add_column(column)
-        for job_id, region in jobs.items():
-            job = clients[region].describe_jobs(filters={"jobIDs": [job_id]})["items"][0]
-            launched = sum(p["launchStatus"] == "LAUNCHED" for p in job["participatingServers"])
-            took = emulator.jobs[job_id].ended_at or clock.now()
-            table.add_row(
-                region,
-                job_id,
-                job["status"],
-                str(len(job["participatingServers"])),
-                str(launched),
-                f"{took - started:.0f} s",
-            )
-        console.print(table)
+    parsed_plan = read_plan(plan)
+    loaded = read_scenario(scenario)
+    execution_type: ExecutionMode = "DRILL" if mode is Mode.drill else "RECOVERY"
+    console.print(
+        f"Rehearsing plan [bold]{parsed_plan.PlanId}[/] ({len(parsed_plan.Waves)} waves) as a {execution_type} "
+        f"against {scenario.name} ({len(loaded.servers)} servers), on a virtual clock",
+        highlight=False,
+    )
+    report = run_rehearsal(parsed_plan, loaded, execution_type, on_progress=ProgressPrinter(console))
+    console.print(timeline_table(report))
+    console.print(figures_table(report))
+    if json_report is not None:
+        json_report.write_text(report.to_json())
+        console.print(f"report written to {json_report}", highlight=False)
+    colour = {"COMPLETED": "green", "PARTIAL": "yellow"}.get(report.status, "red")
+    console.print(f"Execution {report.executionId}: [bold {colour}]{report.status}[/]", highlight=False)
+    if report.errorMessage:
+        console.print(report.errorMessage, highlight=False, markup=False)
+    if report.status == "COMPLETED":
+        raise typer.Exit(EXIT_COMPLETED)
+    if report.stepFunctionsError in INVALID_INPUT_ERRORS:
+        raise typer.Exit(2)
+    raise typer.Exit(EXIT_NOT_COMPLETED)

@@ -91,6 +91,7 @@ class Participant:
     source_server_id: str
     recovery_instance_id: str | None = None
     launch_status: str = "PENDING"
+    ended_at: float | None = None  # when it reached a final launch status (for the rehearsal's figures)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -418,6 +419,7 @@ class DrsEmulator:
         )
         participant = job.participant(server.id)
         participant.launch_status = "LAUNCHED"
+        participant.ended_at = at
         participant.recovery_instance_id = instance_id
         server.recovery_instance_id = instance_id
         server.last_launch_result = "SUCCEEDED"
@@ -427,6 +429,7 @@ class DrsEmulator:
     def _launch_failed(self, job: Job, server: SourceServer, at: float) -> None:
         self._log(job, at, "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
         job.participant(server.id).launch_status = "FAILED"
+        job.participant(server.id).ended_at = at
         server.last_launch_result = "FAILED"
         self._set_last_launch_status(server, job, "FAILED")
         self._finish_if_done(job, at)
@@ -436,6 +439,7 @@ class DrsEmulator:
         instance.state = "TERMINATED"
         self.instances.pop(instance.id, None)
         job.participant(instance.source_server_id).launch_status = "TERMINATED"
+        job.participant(instance.source_server_id).ended_at = at
         server = self.servers.get((instance.region, instance.source_server_id))
         if server is not None and server.recovery_instance_id == instance.id:
             server.recovery_instance_id = None

@@ -69,9 +69,15 @@ class LambdaContext:
         return self.timeout_seconds * 1000
 
 
+Listener = Callable[[Invocation, dict[str, Any], Any], None]
+
+
 @dataclass
 class EngineStats:
     invocations: list[Invocation] = field(default_factory=list)
+    # Called on the execution's thread after each invocation with (invocation, request, response): how the
+    # rehearsal shows progress without reading moto's tables from another thread.
+    listeners: list[Listener] = field(default_factory=list)
 
 
 def _virtual_datetime_module(clock: VirtualClock) -> types.ModuleType:
@@ -113,8 +119,10 @@ def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str
         )
         request = json.dumps(payload)
         started = time.perf_counter()
+        response: Any = None
         try:
-            result = json.dumps(handler(payload, context))
+            response = handler(payload, context)
+            result = json.dumps(response)
             error = None
         except Exception as raised:  # noqa: BLE001 - becomes the Lambda error payload, as in AWS
             result = json.dumps(
@@ -126,7 +134,10 @@ def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str
             )
             error = type(raised).__name__
         seconds = time.perf_counter() - started
-        stats.invocations.append(Invocation(function.function_name, seconds, len(request), len(result), error))
+        invocation = Invocation(function.function_name, seconds, len(request), len(result), error)
+        stats.invocations.append(invocation)
+        for listener in stats.listeners:
+            listener(invocation, payload, response)
         return result, error is not None, ""
 
     return invoke

@@ -1,0 +1,124 @@
+"""The figures of a rehearsed execution (DESIGN.md section 6), from the engine, the emulator and the record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from drsctl.emulator.model import DrsEmulator, Job
+from lambdas.core.records import ExecutionRecord
+
+
+@dataclass
+class ServerFigures:
+    sourceServerId: str
+    status: str
+    launchStatus: str | None
+    recoveryInstanceId: str | None
+    jobId: str | None
+    startedAt: float | None
+    launchedAt: float | None
+
+
+@dataclass
+class WaveFigures:
+    name: str
+    status: str
+    startedAt: float | None
+    endedAt: float | None
+    servers: list[ServerFigures]
+
+
+@dataclass
+class Report:
+    status: str
+    executionId: str
+    mode: str
+    stepFunctionsStatus: str
+    stepFunctionsError: str | None
+    errorMessage: str | None
+    makespanSeconds: float
+    criticalPathSeconds: float
+    overheadRatio: float | None
+    maxLambdaSeconds: float
+    lambdaInvocations: int
+    historyEvents: int
+    historyEventsTotal: int
+    stateTransitions: int
+    maxPayloadBytes: int
+    drsApiCalls: int
+    startRecoveryCalls: int
+    launchesPerServerMax: int
+    wallSeconds: float
+    waves: list[WaveFigures] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def state_transitions(history: list[dict[str, Any]]) -> int:
+    return sum(1 for event in history if event["type"].endswith("StateEntered"))
+
+
+def max_payload_bytes(history: list[dict[str, Any]]) -> int:
+    """The largest state input or output in the history, in bytes (the 256 KiB limit applies to each)."""
+    sizes = [0]
+    for event in history:
+        entered = event.get("stateEnteredEventDetails", {}).get("input")
+        exited = event.get("stateExitedEventDetails", {}).get("output")
+        sizes.extend(len(text.encode()) for text in (entered, exited) if text)
+    return max(sizes)
+
+
+def execution_jobs(emulator: DrsEmulator, execution_id: str) -> list[Job]:
+    return [job for job in emulator.jobs.values() if job.tags.get("ExecutionId") == execution_id]
+
+
+def critical_path_seconds(jobs: list[Job], end: float) -> float:
+    """Sum over waves of the slowest server's job time: what DRS itself needed, one wave after another."""
+    slowest: dict[str, float] = {}
+    for job in jobs:
+        wave = job.tags.get("WaveNumber", "?")
+        for participant in job.participants:
+            took = (participant.ended_at if participant.ended_at is not None else end) - job.created_at
+            slowest[wave] = max(slowest.get(wave, 0.0), took)
+    return sum(slowest.values())
+
+
+def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> list[WaveFigures]:
+    participants = {
+        (job.id, participant.source_server_id): (job, participant) for job in jobs for participant in job.participants
+    }
+
+    def since(moment: float | None) -> float | None:
+        return None if moment is None else round(moment - origin, 1)
+
+    waves = []
+    for wave in record.Waves:
+        servers = []
+        for server in wave.Servers:
+            job, participant = participants.get((server.RecoveryJobId or "", server.SourceServerId), (None, None))
+            launched = participant.ended_at if participant and participant.launch_status == "LAUNCHED" else None
+            servers.append(
+                ServerFigures(
+                    sourceServerId=server.SourceServerId,
+                    status=server.Status,
+                    launchStatus=participant.launch_status if participant else None,
+                    recoveryInstanceId=server.InstanceId,
+                    jobId=server.RecoveryJobId,
+                    startedAt=since(job.created_at) if job else None,
+                    launchedAt=since(launched),
+                )
+            )
+        waves.append(WaveFigures(wave.WaveName, wave.Status, since(wave.StartTime), since(wave.EndTime), servers))
+    return waves
+
+
+def launches_per_server_max(jobs: list[Job]) -> int:
+    counts: dict[str, int] = {}
+    for job in jobs:
+        if job.type == "LAUNCH":
+            for participant in job.participants:
+                counts[participant.source_server_id] = counts.get(participant.source_server_id, 0) + 1
+    return max(counts.values(), default=0)

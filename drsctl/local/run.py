@@ -1,0 +1,121 @@
+"""A whole rehearsal: load the plan into the tables, start it by PlanId as in AWS, wait, and report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from drsctl.emulator import Scenario
+from drsctl.local import figures
+from drsctl.local.engine import Invocation
+from drsctl.local.figures import Report
+from drsctl.local.rehearsal import LocalAws, local_aws
+from lambdas.core.finish import plan_id_of
+from lambdas.core.plan import RecoveryPlan
+
+Mode = Literal["DRILL", "RECOVERY"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Something an operator watching the rehearsal wants to see, stamped with virtual seconds since the start."""
+
+    elapsed: float
+    step: str  # "prepared", "wave started", "wave checked", "finished"
+    wave: int | None
+    detail: dict[str, Any]
+
+
+ProgressListener = Callable[[ProgressEvent], None]
+
+
+def execution_input(plan: RecoveryPlan, mode: Mode) -> dict[str, Any]:
+    return {"PlanId": plan.PlanId, "ExecutionType": mode}
+
+
+def rehearse(
+    plan: RecoveryPlan,
+    scenario: Scenario,
+    mode: Mode = "DRILL",
+    *,
+    definition: str | None = None,
+    execution_id: str | None = None,
+    on_progress: ProgressListener | None = None,
+) -> Report:
+    """Rehearse `plan` against `scenario` and return its figures."""
+    wall_started = time.perf_counter()
+    with local_aws(scenario, definition) as aws:
+        aws.load_plan(plan)
+        name = execution_id or f"rehearsal-{plan.PlanId}-{mode.lower()}"
+        started_at = aws.clock.now()
+        if on_progress is not None:
+            aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
+        arn = aws.start_execution(execution_input(plan, mode), name)
+        described = aws.wait(arn)
+        return report(aws, described, name, mode, wall_started)
+
+
+def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: str, wall_started: float) -> Report:
+    history = aws.history(described["executionArn"])
+    plan_id = _plan_id_from(described)
+    record = aws.record(execution_id, plan_id)
+    start = described["startDate"].timestamp()
+    stop = described.get("stopDate", described["startDate"]).timestamp()
+    jobs = figures.execution_jobs(aws.drs, execution_id)
+    critical = figures.critical_path_seconds(jobs, stop)
+    makespan = stop - start
+    invocations: list[Invocation] = aws.engine.invocations
+    return Report(
+        status=record.Status,
+        executionId=execution_id,
+        mode=mode,
+        stepFunctionsStatus=described["status"],
+        stepFunctionsError=described.get("error"),
+        errorMessage=record.ErrorMessage,
+        makespanSeconds=round(makespan, 1),
+        criticalPathSeconds=round(critical, 1),
+        overheadRatio=round(makespan / critical, 4) if critical > 0 else None,
+        maxLambdaSeconds=round(max((i.seconds for i in invocations), default=0.0), 4),
+        lambdaInvocations=len(invocations),
+        historyEvents=len(history),
+        historyEventsTotal=len(history),  # one execution: the waves run inline, no child executions
+        stateTransitions=figures.state_transitions(history),
+        maxPayloadBytes=figures.max_payload_bytes(history),
+        drsApiCalls=sum(aws.drs.calls.values()),
+        startRecoveryCalls=aws.drs.calls["StartRecovery"],
+        launchesPerServerMax=figures.launches_per_server_max(jobs),
+        wallSeconds=round(time.perf_counter() - wall_started, 2),
+        waves=figures.wave_figures(record, jobs, start),
+    )
+
+
+def _plan_id_from(described: dict[str, Any]) -> str:
+    return plan_id_of(json.loads(described.get("input") or "{}"))
+
+
+def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListener) -> Callable[..., None]:
+    steps = {
+        "drs-orchestrator-prepare": "prepared",
+        "drs-orchestrator-start-wave": "wave started",
+        "drs-orchestrator-check-wave": "wave checked",
+        "drs-orchestrator-finalize": "finished",
+    }
+
+    def on_invocation(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
+        if invocation.error is not None:
+            detail: dict[str, Any] = {"error": invocation.error}
+        else:
+            detail = response if isinstance(response, dict) else {}
+        listener(
+            ProgressEvent(
+                elapsed=aws.clock.now() - started_at,
+                step=steps.get(invocation.function, invocation.function),
+                wave=request.get("WaveNumber"),
+                detail=detail,
+            )
+        )
+
+    return on_invocation
