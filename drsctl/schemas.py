@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from drsctl.emulator.scenario import Scenario
+from lambdas.core.plan import ExecutionInput, RecoveryPlan
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "scenario.schema.json": Scenario.model_json_schema,
+    "plan.schema.json": RecoveryPlan.model_json_schema,
+    "execution-input.schema.json": ExecutionInput.model_json_schema,
 }
 
 

@@ -17,7 +17,7 @@ stderr = Console(stderr=True)
 
 def fail_invalid(message: str) -> typer.Exit:
     """Print an input error on stderr and return the exit (code 2) for the caller to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_INVALID_INPUT)
 
 

@@ -170,7 +170,7 @@ def rehearse(
     colour = {"COMPLETED": "green", "PARTIAL": "yellow"}.get(report.status, "red")
     console.print(f"Execution {report.executionId}: [bold {colour}]{report.status}[/]", highlight=False)
     if report.errorMessage:
-        console.print(report.errorMessage, highlight=False, markup=False)
+        console.print(report.errorMessage, highlight=False, markup=False, soft_wrap=True)
     if report.status == "COMPLETED":
         raise typer.Exit(EXIT_COMPLETED)
     if report.stepFunctionsError in INVALID_INPUT_ERRORS:

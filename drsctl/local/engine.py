@@ -5,7 +5,8 @@ rehearsal engine:
 
 1. Lambda tasks would need Docker; `LambdaFunction._invoke_lambda` is replaced so the real handler runs in-process,
    with the error shape AWS Lambda uses (`errorType` = exception class name), so Retry and Catch match as in AWS.
-2. Every wait (Wait states, Retry backoff) advances the shared virtual clock instead of sleeping, and every time
+2. Every wait (Wait states, Retry backoff, and the AWS SDK's own retry backoff inside a Lambda, which botocore
+   sleeps in `botocore.endpoint`) advances the shared virtual clock instead of sleeping, and every time
    the interpreter reads (event timestamps, `$$.State.EnteredTime`, execution start and stop) comes from that clock.
    The DRS emulator reads the same clock, so a 30-minute drill rehearses in about a second.
 3. Invocations are measured (wall time, payload sizes) for the rehearsal's figures.
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from unittest.mock import patch
 
+from botocore import endpoint as botocore_endpoint
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -159,6 +161,7 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:
         stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", _in_process_invoke(stats)))
         stack.enter_context(patch.object(WaitFunction, "_wait_interval", wait_on_clock))
         stack.enter_context(patch.object(retrier_decl, "time", _virtual_time_module(clock)))
+        stack.enter_context(patch.object(botocore_endpoint, "time", _virtual_time_module(clock)))
         stack.enter_context(
             patch.object(event_manager.EventManager, "_get_current_timestamp", staticmethod(event_timestamp))
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import time
 import zipfile
@@ -147,6 +148,8 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
     """Everything a rehearsal needs, torn down afterwards. `definition` defaults to the ASL file."""
     clock = VirtualClock()
     emulator = DrsEmulator(scenario, clock)
+    # moto logs every caught task failure at ERROR; in a rehearsal those are the workflow doing its job.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     with ExitStack() as stack:
         running = start(emulator)
         stack.callback(running.stop)

@@ -81,7 +81,7 @@ def finish(
         elif wave.Status in ("STARTING", "POLLING"):
             wave.Status = "FAILED"
             wave.EndTime = now
-            wave.ErrorMessage = records.truncate(f"Stopped tracking this wave: {message}")
+            wave.ErrorMessage = records.truncate(f"Stopped tracking this wave: {message}", records.WAVE_MESSAGE_MAX)
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None

@@ -26,7 +26,8 @@ ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILE
 
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
 FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED")
-ERROR_CODE_MAX = 48
+ERROR_CODE_MAX = 24  # LAUNCH_FAILED, WAVE_TIMEOUT, ...: codes, so 2,000 servers fit in one item
+WAVE_MESSAGE_MAX = 500
 MESSAGE_MAX = 2_000
 
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
@@ -58,7 +59,7 @@ class WaveRecord(_Record):
     StartTime: int | None = None
     EndTime: int | None = None
     JobIds: list[str] = Field(default_factory=list)
-    ErrorMessage: str | None = None
+    ErrorMessage: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
     Servers: list[ServerRecord] = Field(default_factory=list)
 
     def impact_of(self, server_id: str) -> ImpactLevel:

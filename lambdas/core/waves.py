@@ -143,7 +143,7 @@ def check_wave(
     status, cause = _outcome(wave, elapsed)
     wave.Status = status
     wave.EndTime = now
-    wave.ErrorMessage = records.truncate(cause) if cause else None
+    wave.ErrorMessage = records.truncate(cause, records.WAVE_MESSAGE_MAX) if cause else None
     records.put_wave(execution_id, plan_id, wave)
     return WaveProgress(
         Status=status,

@@ -1,0 +1,124 @@
+"""The plan model: the example is valid, and every static problem is refused with a message naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lambdas.core.errors import PlanValidationError
+from lambdas.core.plan import RunOptions, parse_execution_input, parse_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+A, B, C = "s-00000000000000001", "s-00000000000000002", "s-00000000000000003"
+
+
+def plan(**changes):
+    base = {
+        "PlanId": "p1",
+        "Name": "Plan",
+        "ProtectionGroups": [{"GroupId": "g", "Region": "us-east-1", "SourceServerIds": [A, B, C]}],
+        "Waves": [
+            {"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A]},
+            {"WaveName": "w2", "ProtectionGroupId": "g", "ServerIds": [B, C]},
+        ],
+    }
+    base.update(changes)
+    return base
+
+
+def test_the_example_plan_has_three_waves_one_in_a_second_region():
+    parsed = parse_plan(yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text()))
+    assert [w.WaveName for w in parsed.Waves] == ["databases", "application", "web"]
+    regions = [parsed.group(w.ProtectionGroupId).Region for w in parsed.Waves]
+    assert regions == ["us-east-1", "us-east-1", "us-west-2"]
+
+
+def _problems(raw) -> str:
+    with pytest.raises(PlanValidationError) as raised:
+        parse_plan(raw)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"Waves": []}, "Waves: List should have at least 1 item"),
+        ({"PlanId": "has space"}, "PlanId: String should match pattern"),
+        ({"Waves": [{"WaveName": "w", "ProtectionGroupId": "nope"}]}, "ProtectionGroupId 'nope' is not defined"),
+        ({"Waves": [{"WaveName": "w", "ProtectionGroupId": "g", "ServerIds": ["s-1"]}]}, "Waves.0.ServerIds.0"),
+        ({"Waves": [{"WaveName": "w", "ProtectionGroupId": "g", "Impact": "MAYBE"}]}, "Waves.0.Impact"),
+        (
+            {
+                "Waves": [
+                    {"WaveName": "w", "ProtectionGroupId": "g"},
+                    {"WaveName": "w", "ProtectionGroupId": "g", "ServerIds": [A]},
+                ]
+            },
+            "WaveName 'w' is used twice",
+        ),
+        (
+            {
+                "Waves": [
+                    {"WaveName": "a", "ProtectionGroupId": "g", "ServerIds": [A]},
+                    {"WaveName": "b", "ProtectionGroupId": "g", "ServerIds": [A]},
+                ]
+            },
+            f"server {A} is already launched by wave 1 ('a')",
+        ),
+        (
+            {"Waves": [{"WaveName": "w", "ProtectionGroupId": "g", "ServerIds": ["s-0000000000000000x"]}]},
+            "is not in protection group 'g'",
+        ),
+        (
+            {"Waves": [{"WaveName": "w", "ProtectionGroupId": "g", "ServerIds": [A], "ServerImpact": {B: "OPTIONAL"}}]},
+            f"ServerImpact names {B}",
+        ),
+        ({"ProtectionGroups": [{"GroupId": "g", "Region": "us-east-1"}]}, "exactly one of SourceServerIds or Selector"),
+        (
+            {"ProtectionGroups": [{"GroupId": "g", "Region": "mars-1", "SourceServerIds": [A]}]},
+            "ProtectionGroups.0.Region",
+        ),
+        (
+            {"Options": {"PollIntervalSeconds": 1}},
+            "Options.PollIntervalSeconds: Input should be greater than or equal to 5",
+        ),
+        ({"Extra": 1}, "Extra: Extra inputs are not permitted"),
+    ],
+)
+def test_static_problems_name_the_field(changes, expected):
+    assert expected in _problems(plan(**changes))
+
+
+def test_every_problem_is_reported_at_once():
+    text = _problems(plan(PlanId="bad id", Waves=[{"WaveName": "w", "ProtectionGroupId": "g", "Impact": "NO"}]))
+    assert "PlanId" in text and "Waves.0.Impact" in text
+
+
+def test_execution_input_needs_exactly_one_plan():
+    with pytest.raises(PlanValidationError, match="exactly one of PlanId"):
+        parse_execution_input({"ExecutionType": "DRILL"})
+    with pytest.raises(PlanValidationError, match="exactly one of PlanId"):
+        parse_execution_input({"ExecutionType": "DRILL", "PlanId": "p1", "Plan": plan()})
+    with pytest.raises(PlanValidationError, match="ExecutionType: Input should be 'DRILL' or 'RECOVERY'"):
+        parse_execution_input({"PlanId": "p1", "ExecutionType": "drill"})
+
+
+def test_options_merge_defaults_plan_then_execution():
+    parsed = parse_execution_input(
+        {
+            "Plan": plan(Options={"PollIntervalSeconds": 60, "WaveTimeoutMinutes": 45}),
+            "ExecutionType": "RECOVERY",
+            "Options": {"WaveTimeoutMinutes": 30},
+        }
+    )
+    options = RunOptions.resolve(parsed.ExecutionType, parsed.Plan.Options, parsed.Options)
+    assert (options.PollIntervalSeconds, options.WaveTimeoutMinutes, options.ExpectedJobMinutes) == (60, 30, 13.0)
+
+
+def test_min_interval_above_max_is_refused():
+    with pytest.raises(PlanValidationError, match="MinPollIntervalSeconds"):
+        RunOptions.resolve(
+            "DRILL", parse_plan(plan(Options={"PollIntervalSeconds": 10, "MinPollIntervalSeconds": 20})).Options
+        )

@@ -1,0 +1,78 @@
+"""`drsctl rehearse` as an operator runs it: exit codes, output, and the --json report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from drsctl.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT_KEYS = {
+    "status",
+    "executionId",
+    "mode",
+    "makespanSeconds",
+    "criticalPathSeconds",
+    "overheadRatio",
+    "maxLambdaSeconds",
+    "lambdaInvocations",
+    "historyEvents",
+    "historyEventsTotal",
+    "stateTransitions",
+    "maxPayloadBytes",
+    "drsApiCalls",
+    "waves",
+}
+
+
+def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["rehearse", "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    assert "wave 3: COMPLETED" in result.output
+    assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
+    report = json.loads(report_path.read_text())
+    assert set(report) >= REPORT_KEYS
+    assert report["status"] == "COMPLETED"
+    assert [w["name"] for w in report["waves"]] == ["databases", "application", "web"]
+    assert report["waves"][0]["servers"][0].keys() >= {
+        "sourceServerId",
+        "status",
+        "launchStatus",
+        "recoveryInstanceId",
+        "jobId",
+    }
+    assert 1.0 <= report["overheadRatio"] <= 1.03
+    assert report["historyEvents"] < 1_000
+
+
+def test_a_partial_rehearsal_exits_1(tmp_path):
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"][-1]["faults"] = ["launch_failure"]  # a web server; the web wave is OPTIONAL
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(app, ["rehearse", "--scenario", str(path)])
+    assert result.exit_code == 1
+    assert "PARTIAL" in result.output
+
+
+def test_an_invalid_plan_file_exits_2_naming_the_field(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("PlanId: x\nName: x\nProtectionGroups: []\nWaves: []\n")
+    result = CliRunner().invoke(app, ["rehearse", str(path)])
+    assert result.exit_code == 2
+    assert "ProtectionGroups: List should have at least 1 item" in result.output
+
+
+def test_a_plan_that_fails_preflight_exits_2(tmp_path):
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    plan["ProtectionGroups"][0]["Region"] = "eu-west-1"
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    result = CliRunner().invoke(app, ["rehearse", str(path)])
+    assert result.exit_code == 2
+    assert "is not a DRS source server in eu-west-1" in result.output
