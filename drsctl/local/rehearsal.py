@@ -90,13 +90,16 @@ class LocalAws:
         """Block (in real time) until the execution ends; the virtual clock makes that quick."""
         client = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_seconds
+        pause = 0.002
         while True:
             described: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
                 return described
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout_seconds} s")
-            time.sleep(0.005)
+            # Each DescribeExecution costs the engine's thread CPU (moto serializes under the GIL): back off.
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")

@@ -7,6 +7,7 @@ from typing import Any
 PROTECTION_GROUPS = "ProtectionGroups"
 RECOVERY_PLANS = "RecoveryPlans"
 EXECUTION_HISTORY = "ExecutionHistory"
+EXECUTION_WAVES = "ExecutionWaves"
 
 # Environment variable -> table definition (CreateTable arguments, without the name).
 TABLES: dict[str, dict[str, Any]] = {
@@ -39,10 +40,21 @@ TABLES: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "EXECUTION_WAVES_TABLE": {
+        "KeySchema": [
+            {"AttributeName": "ExecutionId", "KeyType": "HASH"},
+            {"AttributeName": "WaveNumber", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "ExecutionId", "AttributeType": "S"},
+            {"AttributeName": "WaveNumber", "AttributeType": "N"},
+        ],
+    },
 }
 
 TABLE_NAMES = {
     "PROTECTION_GROUPS_TABLE": PROTECTION_GROUPS,
     "RECOVERY_PLANS_TABLE": RECOVERY_PLANS,
     "EXECUTION_HISTORY_TABLE": EXECUTION_HISTORY,
+    "EXECUTION_WAVES_TABLE": EXECUTION_WAVES,
 }

@@ -16,6 +16,7 @@ from lambdas.core import records
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus
 
 UNKNOWN_PLAN = "UNKNOWN"
+OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 
 
 class Failure(BaseModel):
@@ -61,6 +62,7 @@ def finish(
 ) -> Finished:
     plan_id = plan_id_of(raw_input)
     record = records.find_execution(execution_id, plan_id)
+    exists = record is not None
     if record is None:
         execution_type = raw_input.get("ExecutionType") if isinstance(raw_input, dict) else None
         record = ExecutionRecord(
@@ -72,8 +74,16 @@ def finish(
         )
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
         return _finished(record)  # already ended (a retried Finalize, or the reconcile path came first)
+    # A wave that had not ended when the workflow stopped has its latest state in its own item (it may even have
+    # started servers that the ExecutionHistory item does not show yet).
+    changed = [
+        records.find_wave(execution_id, wave.WaveNumber) or wave
+        for wave in record.Waves
+        if wave.Status in OPEN_WAVE_STATUSES
+    ]
+    record.Waves = [next((c for c in changed if c.WaveNumber == w.WaveNumber), w) for w in record.Waves]
     status, message = _outcome(record, failure)
-    for wave in record.Waves:
+    for wave in changed:
         if wave.Status == "PENDING":
             wave.Status = "SKIPPED"
             for server in wave.Servers:
@@ -85,7 +95,7 @@ def finish(
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
-    if not records.finish_execution(record):
+    if not records.close_execution(record, changed, exists=exists):
         record = records.get_execution(execution_id, plan_id)
     return _finished(record)
 

@@ -4,6 +4,11 @@ ExecutionHistory holds one item per execution, keyed by ExecutionId + PlanId, wi
 servers inline, so a front end reads one item. To stay under DynamoDB's 400 KB item limit at 2,000 servers, a
 server entry carries only the seed's six fields and a short `Error` code; the full explanation of a failure is in
 the wave's and the execution's `ErrorMessage`. A test pins the size of a 2,000-server record.
+
+That item can reach hundreds of KB, and a DynamoDB write costs one unit per KB of the whole item, so it is written
+only when an execution starts and ends and when a wave starts and ends. The live state of a running wave (every
+check that sees a server move) goes to the wave's own item in ExecutionWaves, keyed by ExecutionId + WaveNumber,
+in the same wave shape: a front end that wants second-by-second progress reads that.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ MESSAGE_MAX = 2_000
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
 RECOVERY_PLANS_TABLE = "RECOVERY_PLANS_TABLE"
 EXECUTION_HISTORY_TABLE = "EXECUTION_HISTORY_TABLE"
+EXECUTION_WAVES_TABLE = "EXECUTION_WAVES_TABLE"
 
 
 class _Record(BaseModel):
@@ -166,25 +172,33 @@ def find_execution(execution_id: str, plan_id: str) -> ExecutionRecord | None:
         return None
 
 
-def get_wave(execution_id: str, plan_id: str, index: int) -> WaveRecord:
-    """One wave of the record, read alone (the record can be hundreds of KB; a wave is a small part)."""
+def get_wave(execution_id: str, wave_number: int) -> WaveRecord:
+    """The live state of one wave, from its ExecutionWaves item."""
     item = (
-        table(EXECUTION_HISTORY_TABLE)
-        .get_item(
-            Key=_key(execution_id, plan_id),
-            ProjectionExpression=f"Waves[{index}]",
-            ConsistentRead=True,
-        )
+        table(EXECUTION_WAVES_TABLE)
+        .get_item(Key={"ExecutionId": execution_id, "WaveNumber": wave_number}, ConsistentRead=True)
         .get("Item")
     )
-    waves = (item or {}).get("Waves") or []
-    if not waves:
-        raise ExecutionRecordError(f"Execution {execution_id} of plan {plan_id} has no wave number {index + 1}")
-    return WaveRecord.model_validate(_plain(waves[0]))
+    if item is None:
+        raise ExecutionRecordError(f"Execution {execution_id} has no wave number {wave_number}")
+    return WaveRecord.model_validate(_plain(item))
 
 
-def put_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
-    """Replace one wave of a running execution's record; refused once the execution has ended."""
+def find_wave(execution_id: str, wave_number: int) -> WaveRecord | None:
+    try:
+        return get_wave(execution_id, wave_number)
+    except ExecutionRecordError:
+        return None
+
+
+def put_wave(execution_id: str, wave: WaveRecord) -> None:
+    """Write the live state of one wave (small: one wave's servers)."""
+    table(EXECUTION_WAVES_TABLE).put_item(Item={"ExecutionId": execution_id, **wave.model_dump()})
+
+
+def publish_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
+    """Copy a wave into the execution's ExecutionHistory item; refused once the execution has ended."""
+    put_wave(execution_id, wave)
     table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(execution_id, plan_id),
         UpdateExpression=f"SET Waves[{wave.WaveNumber - 1}] = :wave",
@@ -193,22 +207,40 @@ def put_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
     )
 
 
-def finish_execution(record: ExecutionRecord) -> bool:
-    """Write the terminal record once. Returns False when another path already ended it (first writer wins)."""
+def close_execution(record: ExecutionRecord, changed_waves: list[WaveRecord], *, exists: bool) -> bool:
+    """Write the terminal status once; returns False when another path already ended it (first writer wins).
+
+    An existing record gets an UpdateItem of the terminal fields and of the waves that changed, not a rewrite of
+    the whole (possibly 300 KB) item.
+    """
     assert record.Status not in ACTIVE_EXECUTION_STATUSES
+    history = table(EXECUTION_HISTORY_TABLE)
     try:
-        table(EXECUTION_HISTORY_TABLE).put_item(
-            Item=record.model_dump(),
-            ConditionExpression=Attr("ExecutionId").not_exists()
-            | Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+        if not exists:
+            history.put_item(Item=record.model_dump(), ConditionExpression=Attr("ExecutionId").not_exists())
+            return True
+        assignments = ["#status = :status", "EndTime = :end", "ErrorMessage = :message"]
+        values: dict[str, Any] = {":status": record.Status, ":end": record.EndTime, ":message": record.ErrorMessage}
+        for wave in changed_waves:
+            assignments.append(f"Waves[{wave.WaveNumber - 1}] = :wave{wave.WaveNumber}")
+            values[f":wave{wave.WaveNumber}"] = wave.model_dump()
+        history.update_item(
+            Key=_key(record.ExecutionId, record.PlanId),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues=values,
         )
-    except table(EXECUTION_HISTORY_TABLE).meta.client.exceptions.ConditionalCheckFailedException:
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
         return False
     return True
 
 
 def put_execution_waves(record: ExecutionRecord) -> None:
-    """Write the resolved waves and move a PENDING record to its new status (POLLING)."""
+    """Write the resolved waves (each also as its own ExecutionWaves item) and move the record to POLLING."""
+    with table(EXECUTION_WAVES_TABLE).batch_writer() as batch:
+        for wave in record.Waves:
+            batch.put_item(Item={"ExecutionId": record.ExecutionId, **wave.model_dump()})
     table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(record.ExecutionId, record.PlanId),
         UpdateExpression="SET Waves = :waves, #status = :status",

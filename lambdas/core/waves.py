@@ -6,6 +6,8 @@ back to the execution record before it returns, so a retried step resumes where 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ MANAGED_BY = "DRS-Orchestration"
 WaveOutcome = Literal["COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
 CheckStatus = Literal["RUNNING", WaveOutcome]
 
+DRS_FINAL = ("LAUNCHED", "FAILED", "TERMINATED")
 # DRS launchStatus -> our server status (the seed's LAUNCHING while DRS has not begun the launch itself).
 _LAUNCH_STATUS = {
     "PENDING": "LAUNCHING",
@@ -30,7 +33,12 @@ _LAUNCH_STATUS = {
 
 
 class WaveProgress(BaseModel):
-    """What the state machine carries between checks of one wave: small, and only what the Choice needs."""
+    """What the state machine carries between checks of one wave: small, and only what the next step needs.
+
+    The job IDs (at most one per 100 servers) and a fingerprint of what DRS last reported let a check skip the
+    execution record entirely when nothing changed, which is most checks: the record is read and written only
+    when a server's state moves.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +48,10 @@ class WaveProgress(BaseModel):
     EventsUsed: int
     Launched: int
     Servers: int
+    Region: str
+    StartedAt: int
+    JobIds: list[str]
+    Fingerprint: str = ""
     Cause: str | None = None
 
 
@@ -58,7 +70,7 @@ def start_wave(
     now: int,
 ) -> WaveProgress:
     """Start recovery jobs for every server of the wave that has none yet, one StartRecovery per chunk."""
-    wave = records.get_wave(execution_id, plan_id, wave_number - 1)
+    wave = records.get_wave(execution_id, wave_number)
     if wave.StartTime is None:
         wave.StartTime = now
     wave.Status = "STARTING"
@@ -80,9 +92,9 @@ def start_wave(
             server.LaunchTime = now
         wave.JobIds = [*wave.JobIds, job["jobID"]]
         # Recorded after every chunk: if a later chunk fails, the retry starts only what is left.
-        records.put_wave(execution_id, plan_id, wave)
+        records.put_wave(execution_id, wave)
     wave.Status = "POLLING"
-    records.put_wave(execution_id, plan_id, wave)
+    records.publish_wave(execution_id, plan_id, wave)
     first_check = polling.next_check_delay(
         elapsed=0,
         expected=options.ExpectedJobMinutes * 60,
@@ -92,7 +104,15 @@ def start_wave(
         max_interval=options.PollIntervalSeconds,
     )
     return WaveProgress(
-        Status="RUNNING", NextCheckSeconds=first_check, Checks=0, EventsUsed=0, Launched=0, Servers=len(wave.Servers)
+        Status="RUNNING",
+        NextCheckSeconds=first_check,
+        Checks=0,
+        EventsUsed=0,
+        Launched=0,
+        Servers=len(wave.Servers),
+        Region=wave.Region,
+        StartedAt=wave.StartTime,
+        JobIds=wave.JobIds,
     )
 
 
@@ -107,20 +127,29 @@ def check_wave(
     retry_count: int,
     now: int,
 ) -> WaveProgress:
-    """Read the wave's jobs once, record each server's state, and say what the workflow does next."""
-    wave = records.get_wave(execution_id, plan_id, wave_number - 1)
-    started = wave.StartTime if wave.StartTime is not None else now
-    elapsed = now - started
+    """Read the wave's jobs once, record what changed, and say what the workflow does next."""
+    observed = _observe(drs.describe_jobs(progress.Region, progress.JobIds), progress.JobIds)
+    fingerprint = _fingerprint(observed)
+    elapsed = now - progress.StartedAt
     timeout = options.WaveTimeoutMinutes * 60
-    changed = _apply_jobs(wave, drs.describe_jobs(wave.Region, wave.JobIds))
     events_used = progress.EventsUsed + polling.check_cost(retry_count)
     events_left = event_budget - events_used
-    unfinished = [s for s in wave.Servers if s.Status not in FINAL_SERVER_STATUSES]
+    finished = len(observed) == progress.Servers and all(s in DRS_FINAL for s, _ in observed.values())
     out_of_time = elapsed >= timeout or events_left < polling.WORST_CHECK_EVENTS
-    launched = sum(s.Status == "LAUNCHED" for s in wave.Servers)
-    if unfinished and not out_of_time:
-        if changed:
-            records.put_wave(execution_id, plan_id, wave)
+    launched = sum(status == "LAUNCHED" for status, _ in observed.values())
+    checked = progress.model_copy(
+        update={
+            "Checks": progress.Checks + 1,
+            "EventsUsed": events_used,
+            "Launched": launched,
+            "Fingerprint": fingerprint,
+        }
+    )
+    if not finished and not out_of_time:
+        if fingerprint != progress.Fingerprint:
+            wave = records.get_wave(execution_id, wave_number)
+            _apply(wave, observed)
+            records.put_wave(execution_id, wave)
         delay = polling.next_check_delay(
             elapsed=elapsed,
             expected=options.ExpectedJobMinutes * 60,
@@ -129,55 +158,51 @@ def check_wave(
             min_interval=options.MinPollIntervalSeconds,
             max_interval=options.PollIntervalSeconds,
         )
-        return WaveProgress(
-            Status="RUNNING",
-            NextCheckSeconds=delay,
-            Checks=progress.Checks + 1,
-            EventsUsed=events_used,
-            Launched=launched,
-            Servers=len(wave.Servers),
-        )
-    for server in unfinished:
-        server.Status = "TIMED_OUT"
-        server.Error = "WAVE_TIMEOUT"
+        return checked.model_copy(update={"Status": "RUNNING", "NextCheckSeconds": delay})
+    wave = records.get_wave(execution_id, wave_number)
+    _apply(wave, observed)
+    for server in wave.Servers:
+        if server.Status not in FINAL_SERVER_STATUSES:
+            server.Status = "TIMED_OUT"
+            server.Error = "WAVE_TIMEOUT"
     status, cause = _outcome(wave, elapsed)
     wave.Status = status
     wave.EndTime = now
     wave.ErrorMessage = records.truncate(cause, records.WAVE_MESSAGE_MAX) if cause else None
-    records.put_wave(execution_id, plan_id, wave)
-    return WaveProgress(
-        Status=status,
-        NextCheckSeconds=0,
-        Checks=progress.Checks + 1,
-        EventsUsed=events_used,
-        Launched=launched,
-        Servers=len(wave.Servers),
-        Cause=wave.ErrorMessage,
-    )
+    records.publish_wave(execution_id, plan_id, wave)
+    return checked.model_copy(update={"Status": status, "NextCheckSeconds": 0, "Cause": wave.ErrorMessage})
 
 
-def _apply_jobs(wave: WaveRecord, jobs: list[dict[str, Any]]) -> bool:
-    """Copy each participating server's launch status and recovery instance into the wave. True if anything changed."""
-    seen = {
-        participant["sourceServerID"]: participant
+Observed = dict[str, tuple[str, str | None]]
+
+
+def _observe(jobs: list[dict[str, Any]], job_ids: list[str]) -> Observed:
+    """Each participating server's (launchStatus, recoveryInstanceID), from this wave's jobs only."""
+    return {
+        participant["sourceServerID"]: (
+            participant.get("launchStatus", "PENDING"),
+            participant.get("recoveryInstanceID"),
+        )
         for job in jobs
+        if job["jobID"] in job_ids
         for participant in job.get("participatingServers", [])
-        if job["jobID"] in wave.JobIds
     }
-    changed = False
+
+
+def _fingerprint(observed: Observed) -> str:
+    return hashlib.sha256(json.dumps(sorted(observed.items())).encode()).hexdigest()[:16]
+
+
+def _apply(wave: WaveRecord, observed: Observed) -> None:
+    """Copy what DRS reported into the wave's server entries (final entries are never reopened)."""
     for server in wave.Servers:
-        participant = seen.get(server.SourceServerId)
-        if participant is None or server.Status in FINAL_SERVER_STATUSES:
+        if server.SourceServerId not in observed or server.Status in FINAL_SERVER_STATUSES:
             continue
-        status = _LAUNCH_STATUS.get(participant.get("launchStatus", "PENDING"), "LAUNCHING")
-        instance = participant.get("recoveryInstanceID")
-        error = f"LAUNCH_{participant['launchStatus']}" if status == "FAILED" else None
-        if (status, instance, error) != (server.Status, server.InstanceId, server.Error):
-            server.Status = status  # type: ignore[assignment]
-            server.InstanceId = instance
-            server.Error = error
-            changed = True
-    return changed
+        launch_status, instance = observed[server.SourceServerId]
+        status = _LAUNCH_STATUS.get(launch_status, "LAUNCHING")
+        server.Status = status  # type: ignore[assignment]
+        server.InstanceId = instance
+        server.Error = f"LAUNCH_{launch_status}" if status == "FAILED" else None
 
 
 def _outcome(wave: WaveRecord, elapsed: int) -> tuple[WaveOutcome, str | None]:
