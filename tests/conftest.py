@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import boto3
@@ -11,6 +12,7 @@ from botocore.config import Config
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
+from drsctl.local.rehearsal import LocalAws, local_aws
 
 
 def server_id(n: int, prefix: str = "t") -> str:
@@ -57,3 +59,13 @@ def drs_client(endpoint: str, region: str = "us-east-1", retries: int = 0, valid
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": retries, "mode": "standard"}, parameter_validation=validate_params),
     )
+
+
+@pytest.fixture
+def stage() -> Iterator[Callable[[dict[str, Any]], AbstractContextManager[LocalAws]]]:
+    """Build a local AWS (engine, tables, functions, emulator) from a scenario dict, for workflow tests."""
+
+    def _stage(scenario: dict[str, Any]) -> AbstractContextManager[LocalAws]:
+        return local_aws(Scenario.model_validate(scenario))
+
+    yield _stage

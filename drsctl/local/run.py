@@ -14,7 +14,7 @@ from drsctl.local.engine import Invocation
 from drsctl.local.figures import Report
 from drsctl.local.rehearsal import LocalAws, local_aws
 from lambdas.core.finish import plan_id_of
-from lambdas.core.plan import RecoveryPlan
+from lambdas.core.plan import RecoveryPlan, recovery_confirmation
 
 Mode = Literal["DRILL", "RECOVERY"]
 
@@ -33,7 +33,11 @@ ProgressListener = Callable[[ProgressEvent], None]
 
 
 def execution_input(plan: RecoveryPlan, mode: Mode) -> dict[str, Any]:
-    return {"PlanId": plan.PlanId, "ExecutionType": mode}
+    """What StartExecution gets; a rehearsed RECOVERY carries the confirmation an operator would type."""
+    started: dict[str, Any] = {"PlanId": plan.PlanId, "ExecutionType": mode}
+    if mode == "RECOVERY":
+        started["Confirm"] = recovery_confirmation(plan.PlanId)
+    return started
 
 
 def rehearse(

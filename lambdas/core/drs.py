@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -69,6 +70,21 @@ def start_recovery(region: str, server_ids: Sequence[str], is_drill: bool, tags:
     )
     job: dict[str, Any] = response["job"]
     return job
+
+
+def find_job(region: str, tags: dict[str, str], since: float) -> dict[str, Any] | None:
+    """The job created since `since` (epoch seconds) that carries all of `tags`, if DRS has one.
+
+    DescribeJobs cannot filter by tag, so this pages through the jobs created since then (newest first).
+    """
+    paginator = _client(region, "read").get_paginator("describe_jobs")
+    from_date = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for page in paginator.paginate(filters={"fromDate": from_date}):
+        for job in page["items"]:
+            if all(job.get("tags", {}).get(key) == value for key, value in tags.items()):
+                found: dict[str, Any] = job
+                return found
+    return None
 
 
 def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:

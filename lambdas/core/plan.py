@@ -185,12 +185,35 @@ class ExecutionInput(_Strict):
     Plan: RecoveryPlan | None = Field(None, description="Or run this plan, given inline.")
     ExecutionType: ExecutionMode = Field(description="DRILL launches drill instances; RECOVERY fails over.")
     Options: OptionsOverride | None = None
+    Confirm: str | None = Field(
+        None, max_length=256, description='Required for RECOVERY: exactly "RECOVER <PlanId>". Ignored for DRILL.'
+    )
 
     @model_validator(mode="after")
     def _one_plan(self) -> ExecutionInput:
         if (self.PlanId is None) == (self.Plan is None):
             raise ValueError("give exactly one of PlanId (a stored plan) or Plan (an inline plan)")
         return self
+
+    @property
+    def plan_id(self) -> str:
+        return self.PlanId if self.PlanId is not None else self.Plan.PlanId  # type: ignore[union-attr]
+
+    def check_confirmation(self) -> None:
+        """A RECOVERY fails over production: it runs only when the input says so in words that name the plan."""
+        expected = recovery_confirmation(self.plan_id)
+        if self.ExecutionType == "RECOVERY" and self.Confirm != expected:
+            raise PlanValidationError(
+                [
+                    f"Confirm: a RECOVERY launches production recovery instances for plan {self.plan_id!r}. To "
+                    f'proceed, add "Confirm": "{expected}" to the execution input; to rehearse safely, use '
+                    '"ExecutionType": "DRILL"'
+                ]
+            )
+
+
+def recovery_confirmation(plan_id: str) -> str:
+    return f"RECOVER {plan_id}"
 
 
 def problems_from(error: ValidationError, prefix: str = "") -> list[str]:

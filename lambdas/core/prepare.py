@@ -39,6 +39,7 @@ class Prepared(BaseModel):
 
 def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now: int) -> Prepared:
     request = parse_execution_input(raw_input)
+    request.check_confirmation()  # before anything else, and before any call to DRS
     plan = parse_plan(records.load_plan(request.PlanId), "stored plan") if request.PlanId else request.Plan
     assert plan is not None
     options = RunOptions.resolve(request.ExecutionType, plan.Options, request.Options)

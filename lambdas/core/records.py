@@ -54,6 +54,14 @@ class ServerRecord(_Record):
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
 
 
+class StartIntent(_Record):
+    """A StartRecovery about to be made (or made, its answer not yet recorded): how a retry avoids a double launch."""
+
+    Token: str
+    ServerIds: list[str]
+    RequestedAt: int
+
+
 class WaveRecord(_Record):
     WaveNumber: int
     WaveName: str
@@ -66,6 +74,7 @@ class WaveRecord(_Record):
     EndTime: int | None = None
     JobIds: list[str] = Field(default_factory=list)
     ErrorMessage: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
+    PendingStart: StartIntent | None = None
     Servers: list[ServerRecord] = Field(default_factory=list)
 
     def impact_of(self, server_id: str) -> ImpactLevel:

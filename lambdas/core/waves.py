@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, polling, records
 from lambdas.core.plan import ExecutionMode, RunOptions
-from lambdas.core.records import FINAL_SERVER_STATUSES, ServerRecord, WaveRecord
+from lambdas.core.records import FINAL_SERVER_STATUSES, ServerRecord, StartIntent, WaveRecord
 
 MANAGED_BY = "DRS-Orchestration"
 WaveOutcome = Literal["COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
@@ -55,7 +55,7 @@ class WaveProgress(BaseModel):
     Cause: str | None = None
 
 
-def _chunks(servers: list[ServerRecord], size: int) -> Iterator[list[ServerRecord]]:
+def _chunks(servers: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(servers), size):
         yield servers[start : start + size]
 
@@ -69,7 +69,14 @@ def start_wave(
     options: RunOptions,
     now: int,
 ) -> WaveProgress:
-    """Start recovery jobs for every server of the wave that has none yet, one StartRecovery per chunk."""
+    """Start recovery jobs for every server of the wave that has none yet, one StartRecovery per chunk.
+
+    Never launches a server twice, however often Step Functions retries this step: before each StartRecovery the
+    chunk's intent (its servers and a token that also tags the job) is written to the wave's record, and after it
+    the job ID. A retry that finds an intent without a job ID looks the job up by its token (the call may have
+    succeeded with its answer lost, or the record write after it may have failed) and starts the chunk only if DRS
+    has no such job.
+    """
     wave = records.get_wave(execution_id, wave_number)
     if wave.StartTime is None:
         wave.StartTime = now
@@ -81,18 +88,20 @@ def start_wave(
         "PlanId": plan_id,
         "WaveNumber": str(wave_number),
     }
-    not_started = [server for server in wave.Servers if server.RecoveryJobId is None]
+    is_drill = execution_type == "DRILL"
+    if wave.PendingStart is not None:
+        pending = wave.PendingStart
+        job = drs.find_job(wave.Region, {**tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - 300)
+        if job is None:
+            job = drs.start_recovery(wave.Region, pending.ServerIds, is_drill, {**tags, "ChunkToken": pending.Token})
+        _record_job(execution_id, wave, job, pending.ServerIds, now)
+    not_started = [server.SourceServerId for server in wave.Servers if server.RecoveryJobId is None]
     for chunk in _chunks(not_started, options.MaxServersPerJob):
-        job = drs.start_recovery(
-            wave.Region, [s.SourceServerId for s in chunk], is_drill=execution_type == "DRILL", tags=tags
-        )
-        for server in chunk:
-            server.RecoveryJobId = job["jobID"]
-            server.Status = "LAUNCHING"
-            server.LaunchTime = now
-        wave.JobIds = [*wave.JobIds, job["jobID"]]
-        # Recorded after every chunk: if a later chunk fails, the retry starts only what is left.
-        records.put_wave(execution_id, wave)
+        token = f"{wave_number}.{len(wave.JobIds) + 1}"
+        wave.PendingStart = StartIntent(Token=token, ServerIds=chunk, RequestedAt=now)
+        records.put_wave(execution_id, wave)  # the intent, before the call
+        job = drs.start_recovery(wave.Region, chunk, is_drill, {**tags, "ChunkToken": token})
+        _record_job(execution_id, wave, job, chunk, now)
     wave.Status = "POLLING"
     records.publish_wave(execution_id, plan_id, wave)
     first_check = polling.next_check_delay(
@@ -114,6 +123,19 @@ def start_wave(
         StartedAt=wave.StartTime,
         JobIds=wave.JobIds,
     )
+
+
+def _record_job(execution_id: str, wave: WaveRecord, job: dict[str, Any], server_ids: list[str], now: int) -> None:
+    """The job started for a chunk, into the wave's record: its servers are LAUNCHING and will not start again."""
+    chunk = set(server_ids)
+    for server in wave.Servers:
+        if server.SourceServerId in chunk:
+            server.RecoveryJobId = job["jobID"]
+            server.Status = "LAUNCHING"
+            server.LaunchTime = now
+    wave.JobIds = [*wave.JobIds, job["jobID"]]
+    wave.PendingStart = None
+    records.put_wave(execution_id, wave)
 
 
 def check_wave(

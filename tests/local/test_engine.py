@@ -97,3 +97,41 @@ def test_errors_carry_the_exception_class_as_error_type_and_retry_backoff_is_vir
     assert [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"] == ["ValueError"] * 2
     assert clock.now() - clock_start == 3600 + 600  # the retry's interval passed on the clock, not in real time
     assert [i.error for i in stats.invocations] == ["ValueError", "ValueError"]
+
+
+FLAKY_TWICE = {
+    "StartAt": "Begin",
+    "States": {
+        "Begin": {"Type": "Pass", "Result": {"Count": 0}, "Next": "Call"},
+        "Call": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${Fn}", "Payload": {"Count.$": "$.Count"}},
+            "ResultSelector": {"Count.$": "$.Payload.Count"},
+            "Retry": [{"ErrorEquals": ["ValueError"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+            "Next": "Again?",
+        },
+        "Again?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.Count", "NumericLessThan": 3, "Next": "Call"}],
+            "Default": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+    },
+}
+_calls: list[int] = []
+
+
+def fails_first_time_each_round(event, context):
+    """Fails once per round: needs one retry each time its state is entered."""
+    _calls.append(event.get("Count", 0))
+    if _calls.count(event.get("Count", 0)) == 1:
+        raise ValueError("first attempt of this round")
+    return {"Count": event.get("Count", 0) + 1}
+
+
+def test_retry_attempts_start_afresh_each_time_a_state_is_entered():
+    _calls.clear()
+    _, described, history, _ = _run(FLAKY_TWICE, "tests.local.test_engine.fails_first_time_each_round")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert [e["type"] for e in history].count("TaskFailed") == 3  # one retry in each of three rounds

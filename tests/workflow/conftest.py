@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
-import pytest
-
-from drsctl.emulator import Scenario
-from drsctl.local.rehearsal import LocalAws, local_aws
+from drsctl.local.rehearsal import LocalAws
 from lambdas.core.plan import RecoveryPlan
 from tests.conftest import server_id
 
@@ -54,14 +49,6 @@ def three_wave_plan(**changes: Any) -> dict[str, Any]:
     }
     plan.update(changes)
     return plan
-
-
-@pytest.fixture
-def stage() -> Iterator[Callable[[dict[str, Any]], AbstractContextManager[LocalAws]]]:
-    def _stage(scenario: dict[str, Any]) -> AbstractContextManager[LocalAws]:
-        return local_aws(Scenario.model_validate(scenario))
-
-    yield _stage
 
 
 def run(

@@ -44,6 +44,7 @@ def test_three_waves_run_in_order_and_every_server_launches(stage):
             "ManagedBy": "DRS-Orchestration",
             "PlanId": "shop",
             "WaveNumber": "1",
+            "ChunkToken": "1.1",
         }
         assert job.is_drill is True
         assert record.EndTime - record.StartTime >= 3 * 551
@@ -54,7 +55,7 @@ def test_three_waves_run_in_order_and_every_server_launches(stage):
 def test_recovery_mode_launches_recovery_instances(stage):
     with stage(three_tier_scenario()) as aws:
         load(aws, three_wave_plan())
-        described, _ = run(aws, {"PlanId": "shop", "ExecutionType": "RECOVERY"})
+        described, _ = run(aws, {"PlanId": "shop", "ExecutionType": "RECOVERY", "Confirm": "RECOVER shop"})
         assert described["status"] == "SUCCEEDED"
         jobs = list(aws.drs.jobs.values())
         assert {job.initiated_by for job in jobs} == {"START_RECOVERY"}
@@ -202,3 +203,18 @@ def test_state_payloads_stay_small(stage):
             "Progress",
         }
         assert all(server not in json.dumps(check_input) for server in DB)  # server lists stay in DynamoDB
+
+
+def test_recovery_without_confirmation_is_refused_before_touching_drs(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        for attempt, confirm in enumerate([None, "RECOVER", "RECOVER other-plan", "recover shop"]):
+            execution_input = {"PlanId": "shop", "ExecutionType": "RECOVERY"}
+            if confirm is not None:
+                execution_input["Confirm"] = confirm
+            described, _ = run(aws, execution_input, name=f"exec-{attempt}")
+            assert described["status"] == "FAILED"
+            assert described["error"] == "PlanValidationError"
+            assert '"Confirm": "RECOVER shop"' in described["cause"]
+            assert aws.record(f"exec-{attempt}", "shop").Status == "FAILED"
+        assert sum(aws.drs.calls.values()) == 0  # not even a DescribeSourceServers
