@@ -10,7 +10,10 @@ rehearsal engine:
    the interpreter reads (event timestamps, `$$.State.EnteredTime`, execution start and stop) comes from that clock.
    The DRS emulator reads the same clock, so a 30-minute drill rehearses in about a second.
 3. Invocations are measured (wall time, payload sizes) for the rehearsal's figures.
-4. moto parses every JSONPath anew each time a state reads one (a ply parser built per call, about 1.5 ms); the
+4. Stopping an execution while a Map with a Catch is running makes moto trip over the aborted iteration's event
+   (an AttributeError in `StateMap._eval_state`, failing the execution with States.Runtime); Step Functions simply
+   aborts. When the execution is no longer running, that error is swallowed so the execution ends ABORTED.
+5. moto parses every JSONPath anew each time a state reads one (a ply parser built per call, about 1.5 ms); the
    parsed paths are cached, which makes a large rehearsal several times faster and changes no result.
 
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
@@ -39,6 +42,7 @@ from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.utils import json_path
@@ -159,12 +163,22 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:
         if wait_seconds > 0 and env.is_running():
             clock.advance(wait_seconds)
 
+    original_map_eval_state = StateMap._eval_state
+
+    def map_eval_state_abortable(self: StateMap, env: Any) -> None:
+        try:
+            original_map_eval_state(self, env)
+        except AttributeError:
+            if env.is_running():
+                raise
+
     def event_timestamp() -> datetime:
         return datetime.fromtimestamp(clock.now(), tz=UTC)
 
     with ExitStack() as stack:
         stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", _in_process_invoke(stats)))
         stack.enter_context(patch.object(WaitFunction, "_wait_interval", wait_on_clock))
+        stack.enter_context(patch.object(StateMap, "_eval_state", map_eval_state_abortable))
         stack.enter_context(patch.object(retrier_decl, "time", _virtual_time_module(clock)))
         stack.enter_context(patch.object(botocore_endpoint, "time", _virtual_time_module(clock)))
         stack.enter_context(

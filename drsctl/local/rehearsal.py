@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,6 +44,9 @@ FUNCTIONS = {
     "CheckWaveFunctionArn": ("drs-orchestrator-check-wave", "lambdas.handlers.check_wave.handler"),
     "FinalizeFunctionArn": ("drs-orchestrator-finalize", "lambdas.handlers.finalize.handler"),
 }
+# Not in the definition: EventBridge invokes it when an execution is stopped, times out or fails.
+RECONCILE_FUNCTION = ("drs-orchestrator-reconcile", "lambdas.handlers.reconcile.handler")
+STOPPED = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -101,6 +105,39 @@ class LocalAws:
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
 
+    def stop(self, execution_arn: str, cause: str = "stopped by the operator") -> None:
+        self.client("stepfunctions").stop_execution(executionArn=execution_arn, error="Stopped", cause=cause)
+
+    def deliver_status_change(self, described: dict[str, Any]) -> dict[str, Any]:
+        """Do what the EventBridge rule does in AWS: invoke the reconcile Lambda with the status-change event."""
+        stop = described.get("stopDate") or described["startDate"]
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": stop.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [described["executionArn"]],
+            "detail": {
+                "executionArn": described["executionArn"],
+                "stateMachineArn": self.state_machine_arn,
+                "name": described["name"],
+                "status": described["status"],
+                "startDate": int(described["startDate"].timestamp() * 1000),
+                "stopDate": int(stop.timestamp() * 1000),
+                "input": described.get("input"),
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            },
+        }
+        response = self.client("lambda").invoke(FunctionName=RECONCILE_FUNCTION[0], Payload=json.dumps(event))
+        result: dict[str, Any] = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise RuntimeError(f"reconcile failed: {result}")
+        return result
+
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")
         return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
@@ -126,7 +163,7 @@ def _create_stage(definition: str) -> str:
     ]
     awslambda = boto3.client("lambda", region_name=REGION)
     arns = {}
-    for placeholder, (name, handler) in FUNCTIONS.items():
+    for placeholder, (name, handler) in {**FUNCTIONS, "Reconcile": RECONCILE_FUNCTION}.items():
         created = awslambda.create_function(
             FunctionName=name,
             Runtime="python3.12",

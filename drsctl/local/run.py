@@ -12,7 +12,7 @@ from drsctl.emulator import Scenario
 from drsctl.local import figures
 from drsctl.local.engine import Invocation
 from drsctl.local.figures import Report
-from drsctl.local.rehearsal import LocalAws, local_aws
+from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
 from lambdas.core.finish import plan_id_of
 from lambdas.core.plan import RecoveryPlan, recovery_confirmation
 
@@ -59,6 +59,8 @@ def rehearse(
             aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
         arn = aws.start_execution(execution_input(plan, mode), name)
         described = aws.wait(arn)
+        if described["status"] in STOPPED:
+            aws.deliver_status_change(described)  # as the EventBridge rule does in AWS
         return report(aws, described, name, mode, wall_started)
 
 

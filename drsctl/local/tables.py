@@ -8,6 +8,7 @@ PROTECTION_GROUPS = "ProtectionGroups"
 RECOVERY_PLANS = "RecoveryPlans"
 EXECUTION_HISTORY = "ExecutionHistory"
 EXECUTION_WAVES = "ExecutionWaves"
+EXECUTION_LOCKS = "ExecutionLocks"
 
 # Environment variable -> table definition (CreateTable arguments, without the name).
 TABLES: dict[str, dict[str, Any]] = {
@@ -50,6 +51,10 @@ TABLES: dict[str, dict[str, Any]] = {
             {"AttributeName": "WaveNumber", "AttributeType": "N"},
         ],
     },
+    "EXECUTION_LOCKS_TABLE": {
+        "KeySchema": [{"AttributeName": "LockId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "LockId", "AttributeType": "S"}],
+    },
 }
 
 TABLE_NAMES = {
@@ -57,4 +62,5 @@ TABLE_NAMES = {
     "RECOVERY_PLANS_TABLE": RECOVERY_PLANS,
     "EXECUTION_HISTORY_TABLE": EXECUTION_HISTORY,
     "EXECUTION_WAVES_TABLE": EXECUTION_WAVES,
+    "EXECUTION_LOCKS_TABLE": EXECUTION_LOCKS,
 }

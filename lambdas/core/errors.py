@@ -26,3 +26,11 @@ class PlanNotFoundError(OrchestratorError):
 
 class ExecutionRecordError(OrchestratorError):
     """The ExecutionHistory record is missing or not in the state this step expects."""
+
+
+class ExecutionConflictError(OrchestratorError):
+    """Another execution is running the same plan, or launching one of its servers. Not retried."""
+
+
+class ExecutionStoppedError(OrchestratorError):
+    """The execution's record has already ended (stopped, timed out): a late step must not launch anything."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import records
+from lambdas.core import locks, records
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus
 
 UNKNOWN_PLAN = "UNKNOWN"
@@ -58,8 +58,16 @@ def plan_id_of(raw_input: Any) -> str:
 
 
 def finish(
-    *, execution_id: str, raw_input: Any, failure: Failure | None, now: int, execution_arn: str | None = None
+    *,
+    execution_id: str,
+    raw_input: Any,
+    failure: Failure | None,
+    now: int,
+    execution_arn: str | None = None,
+    stopped_as: ExecutionStatus | None = None,
 ) -> Finished:
+    """End the record. `stopped_as` (CANCELLED, TIMED_OUT, FAILED) is set by the reconcile path: Step Functions
+    ended the execution itself (a stop, the execution timeout, a failure nothing caught)."""
     plan_id = plan_id_of(raw_input)
     record = records.find_execution(execution_id, plan_id)
     exists = record is not None
@@ -73,7 +81,8 @@ def finish(
             StartTime=now,
         )
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
-        return _finished(record)  # already ended (a retried Finalize, or the reconcile path came first)
+        _release_locks(record)  # idempotent: a retried Finalize, or the reconcile path came first
+        return _finished(record)
     # A wave that had not ended when the workflow stopped has its latest state in its own item (it may even have
     # started servers that the ExecutionHistory item does not show yet).
     changed = [
@@ -83,13 +92,15 @@ def finish(
     ]
     record.Waves = [next((c for c in changed if c.WaveNumber == w.WaveNumber), w) for w in record.Waves]
     status, message = _outcome(record, failure)
+    if stopped_as is not None:
+        status, message = stopped_as, failure.explained() if failure else stopped_as
     for wave in changed:
         if wave.Status == "PENDING":
             wave.Status = "SKIPPED"
             for server in wave.Servers:
                 server.Status = "SKIPPED"
         elif wave.Status in ("STARTING", "POLLING"):
-            wave.Status = "FAILED"
+            wave.Status = "CANCELLED" if status == "CANCELLED" else "FAILED"
             wave.EndTime = now
             wave.ErrorMessage = records.truncate(f"Stopped tracking this wave: {message}", records.WAVE_MESSAGE_MAX)
     record.Status = status
@@ -97,7 +108,13 @@ def finish(
     record.ErrorMessage = records.truncate(message) if message else None
     if not records.close_execution(record, changed, exists=exists):
         record = records.get_execution(execution_id, plan_id)
+    _release_locks(record)
     return _finished(record)
+
+
+def _release_locks(record: ExecutionRecord) -> None:
+    servers = ((wave.Region, server.SourceServerId) for wave in record.Waves for server in wave.Servers)
+    locks.release(locks.locks_for(record.PlanId, servers), execution_id=record.ExecutionId)
 
 
 def _outcome(record: ExecutionRecord, failure: Failure | None) -> tuple[ExecutionStatus, str | None]:

@@ -88,6 +88,12 @@ class OptionsOverride(_Strict):
     MaxServersPerJob: int | None = Field(
         None, ge=1, le=200, description="Servers per StartRecovery call (the DRS quota, default 100)."
     )
+    MaxConcurrentJobs: int | None = Field(
+        None, ge=1, le=1000, description="The account's DRS quota of concurrent jobs per region (default 20)."
+    )
+    MaxServersInActiveJobs: int | None = Field(
+        None, ge=1, le=10000, description="The account's DRS quota of servers in all active jobs (default 500)."
+    )
 
 
 class RunOptions(_Strict):
@@ -98,6 +104,8 @@ class RunOptions(_Strict):
     WaveTimeoutMinutes: int = 120
     ExpectedJobMinutes: float = 9.0
     MaxServersPerJob: int = 100
+    MaxConcurrentJobs: int = 20
+    MaxServersInActiveJobs: int = 500
 
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:

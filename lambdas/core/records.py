@@ -19,14 +19,16 @@ from functools import cache
 from typing import Any, Literal
 
 import boto3
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core.errors import ExecutionRecordError, PlanNotFoundError
 from lambdas.core.plan import ExecutionMode, ImpactLevel, ProtectionGroup, RecoveryPlan
 
 ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
-WaveStatus = Literal["PENDING", "STARTING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "SKIPPED"]
+WaveStatus = Literal[
+    "PENDING", "STARTING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "SKIPPED", "CANCELLED"
+]
 ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED"]
 
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
@@ -172,6 +174,31 @@ def get_execution(execution_id: str, plan_id: str) -> ExecutionRecord:
     if item is None:
         raise ExecutionRecordError(f"No ExecutionHistory record for execution {execution_id} of plan {plan_id}")
     return ExecutionRecord.model_validate(_plain(item))
+
+
+def find_execution_by_id(execution_id: str) -> ExecutionRecord | None:
+    """The record of an execution when its PlanId is not known (the ExecutionId alone is the partition key)."""
+    items = (
+        table(EXECUTION_HISTORY_TABLE)
+        .query(KeyConditionExpression=Key("ExecutionId").eq(execution_id), ConsistentRead=True, Limit=1)
+        .get("Items", [])
+    )
+    return ExecutionRecord.model_validate(_plain(items[0])) if items else None
+
+
+def execution_active(execution_id: str, plan_id: str) -> bool:
+    """Whether the execution's record is still PENDING or POLLING (a stop ends it through the reconcile path)."""
+    item = (
+        table(EXECUTION_HISTORY_TABLE)
+        .get_item(
+            Key=_key(execution_id, plan_id),
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "Status"},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return item is not None and item.get("Status") in ACTIVE_EXECUTION_STATUSES
 
 
 def find_execution(execution_id: str, plan_id: str) -> ExecutionRecord | None:

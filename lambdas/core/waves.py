@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, polling, records
+from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.plan import ExecutionMode, RunOptions
 from lambdas.core.records import FINAL_SERVER_STATUSES, ServerRecord, StartIntent, WaveRecord
 
@@ -97,6 +98,10 @@ def start_wave(
         _record_job(execution_id, wave, job, pending.ServerIds, now)
     not_started = [server.SourceServerId for server in wave.Servers if server.RecoveryJobId is None]
     for chunk in _chunks(not_started, options.MaxServersPerJob):
+        if not records.execution_active(execution_id, plan_id):
+            raise ExecutionStoppedError(
+                f"Execution {execution_id} has ended (stopped or failed); wave {wave_number} launches nothing more"
+            )
         token = f"{wave_number}.{len(wave.JobIds) + 1}"
         wave.PendingStart = StartIntent(Token=token, ServerIds=chunk, RequestedAt=now)
         records.put_wave(execution_id, wave)  # the intent, before the call

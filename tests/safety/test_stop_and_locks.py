@@ -1,0 +1,157 @@
+"""Stopping mid-wave, locks per plan and per server, and records that always end terminal."""
+
+from __future__ import annotations
+
+import boto3
+
+from lambdas.core import locks
+from tests.conftest import server_id
+from tests.workflow.conftest import APP, DB, load, run, three_tier_scenario, three_wave_plan
+
+DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
+
+
+def lock_items() -> list[dict]:
+    return boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionLocks").scan()["Items"]
+
+
+def stop_on_first_check_of(aws, wave_number: int, arn_holder: list[str]) -> None:
+    def listener(invocation, request, response):
+        if invocation.function.endswith("check-wave") and request.get("WaveNumber") == wave_number and arn_holder:
+            aws.stop(arn_holder.pop())
+
+    aws.engine.listeners.append(listener)
+
+
+def test_stopping_mid_wave_cancels_the_record_lists_the_jobs_and_launches_nothing_more(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        holder: list[str] = []
+        stop_on_first_check_of(aws, 2, holder)
+        arn = aws.start_execution(DRILL, "exec-1")
+        holder.append(arn)
+        described = aws.wait(arn)
+        assert described["status"] == "ABORTED"
+        assert aws.record("exec-1", "shop").Status == "POLLING"  # until EventBridge delivers the status change
+        result = aws.deliver_status_change(described)
+        record = aws.record("exec-1", "shop")
+        assert result["Reconciled"] is True
+        assert record.Status == "CANCELLED"
+        assert record.EndTime is not None
+        assert [w.Status for w in record.Waves] == ["COMPLETED", "CANCELLED", "SKIPPED"]
+        jobs = sorted(aws.drs.jobs.values(), key=lambda job: job.sequence)
+        assert [job.tags["WaveNumber"] for job in jobs] == ["1", "2"]  # nothing launched after the stop
+        for job in jobs:
+            assert job.id in record.ErrorMessage
+        assert "was stopped" in record.ErrorMessage
+        assert lock_items() == []
+        again = aws.deliver_status_change(described)  # EventBridge delivers at least once
+        assert again["Status"] == "CANCELLED"
+
+
+def test_a_second_execution_of_a_running_plan_fails_fast_naming_the_first(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        second: list[str] = []
+
+        def start_second(invocation, request, response):
+            if invocation.function.endswith("check-wave") and not second:
+                second.append(aws.start_execution(DRILL, "exec-2"))
+
+        aws.engine.listeners.append(start_second)
+        first = aws.start_execution(DRILL, "exec-1")
+        assert aws.wait(first)["status"] == "SUCCEEDED"
+        described = aws.wait(second[0])
+        assert described["status"] == "FAILED"
+        assert described["error"] == "ExecutionConflictError"
+        assert "Plan 'shop' is already running in execution exec-1" in described["cause"]
+        assert aws.record("exec-2", "shop").Status == "FAILED"
+        assert aws.record("exec-1", "shop").Status == "COMPLETED"
+        assert len(aws.drs.jobs) == 3  # only the first execution launched
+        assert lock_items() == []
+
+
+def test_a_server_is_locked_across_plans(stage):
+    other = {
+        "PlanId": "db-only",
+        "Name": "DB only",
+        "ProtectionGroups": [{"GroupId": "db2", "Region": "us-east-1", "SourceServerIds": [DB[1]]}],
+        "Waves": [{"WaveName": "db", "ProtectionGroupId": "db2"}],
+    }
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        load(aws, other)
+        second: list[str] = []
+
+        def start_other(invocation, request, response):
+            if invocation.function.endswith("check-wave") and not second:
+                second.append(aws.start_execution({"PlanId": "db-only", "ExecutionType": "DRILL"}, "exec-2"))
+
+        aws.engine.listeners.append(start_other)
+        first = aws.start_execution(DRILL, "exec-1")
+        aws.wait(first)
+        described = aws.wait(second[0])
+        assert described["error"] == "ExecutionConflictError"
+        assert f"Server(s) {DB[1]} of plan 'db-only' are being launched by execution exec-1" in described["cause"]
+        assert lock_items() == []
+
+
+def test_a_stale_lock_of_an_ended_execution_is_taken_over(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        described, _ = run(aws, DRILL, "exec-1")
+        assert described["status"] == "SUCCEEDED"
+        # a release that never happened: exec-1 ended COMPLETED but still "holds" the plan
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionLocks")
+        table.put_item(
+            Item={"LockId": locks.plan_lock("shop"), "ExecutionId": "exec-1", "PlanId": "shop", "AcquiredAt": 0}
+        )
+        described, _ = run(aws, DRILL, "exec-2")
+        assert described["status"] == "SUCCEEDED"
+        assert lock_items() == []
+
+
+def test_a_late_step_cannot_overwrite_a_record_the_reconcile_path_ended(stage):
+    """First writer wins: once the record is CANCELLED, the workflow's own Finalize leaves it alone."""
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        ended: list[bool] = []
+
+        def reconcile_early(invocation, request, response):
+            if invocation.function.endswith("check-wave") and request.get("WaveNumber") == 3 and not ended:
+                ended.append(True)
+                described = aws.client("stepfunctions").describe_execution(executionArn=arns[0])
+                aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": described["startDate"]})
+
+        aws.engine.listeners.append(reconcile_early)
+        arns = [aws.start_execution(DRILL, "exec-1")]
+        described = aws.wait(arns[0])
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "CANCELLED"
+        assert described["status"] in ("FAILED", "SUCCEEDED")
+        if described["status"] == "FAILED":
+            assert described["error"] == "ConditionalCheckFailedException"
+
+
+def test_preflight_refuses_servers_that_are_busy_or_not_replicating(stage):
+    scenario = three_tier_scenario()
+    scenario["servers"][0]["replication"] = "STALLED"
+    with stage(scenario) as aws:
+        load(aws, three_wave_plan())
+        # another tool launched APP[1] and its job is still running
+        aws.drs.invoke("StartRecovery", "us-east-1", {"sourceServers": [{"sourceServerID": APP[1]}], "isDrill": True})
+        described, _ = run(aws, DRILL)
+        assert described["error"] == "PlanValidationError"
+        assert f"server {DB[0]} is not replicating (dataReplicationState STALLED)" in described["cause"]
+        assert f"server {APP[1]} is already in an active DRS launch job" in described["cause"]
+        assert aws.drs.calls["StartRecovery"] == 1  # only the other tool's
+
+
+def test_preflight_refuses_a_wave_the_quotas_cannot_hold(stage):
+    plan = three_wave_plan(Options={"MaxServersPerJob": 1, "MaxConcurrentJobs": 2})
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert described["error"] == "PlanValidationError"
+        assert "wave 1 ('db')" in described["cause"] and "3 DRS jobs" in described["cause"]
+        assert server_id(0, "db") in DB
