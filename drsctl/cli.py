@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from drsctl.commands.emulator import emulator
+from drsctl.commands.plan import plan_app
 from drsctl.commands.rehearse import rehearse
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(rehearse)
 app.command()(emulator)
+app.add_typer(plan_app, name="plan")
 
 
 def main() -> None:

@@ -76,3 +76,44 @@ def test_a_plan_that_fails_preflight_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", str(path)])
     assert result.exit_code == 2
     assert "is not a DRS source server in eu-west-1" in result.output
+
+
+def test_plan_validate_against_the_emulator_passes_for_the_example():
+    result = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "validate",
+            str(ROOT / "examples" / "plan.yaml"),
+            "--scenario",
+            str(ROOT / "examples" / "scenario.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "the plan can run" in result.output
+
+
+def test_plan_validate_lists_every_problem_and_exits_2(tmp_path):
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"][0]["replication"] = "DISCONNECTED"
+    scenario["servers"] = [s for s in scenario["servers"] if s["hostname"] != "db-3"]
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(
+        app, ["plan", "validate", str(ROOT / "examples" / "plan.yaml"), "--scenario", str(path)]
+    )
+    assert result.exit_code == 2
+    assert "2 problem(s)" in result.output
+    assert "s-0000000000adb0001 is not replicating (dataReplicationState DISCONNECTED)" in result.output
+    assert "s-0000000000adb0003 is not a DRS source server in us-east-1" in result.output
+
+
+def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "PlanId: p\nName: n\nProtectionGroups: [{GroupId: g, Region: us-east-1}]\n"
+        "Waves: [{WaveName: w, ProtectionGroupId: g}]\n"
+    )
+    result = CliRunner().invoke(app, ["plan", "validate", str(path)])
+    assert result.exit_code == 2
+    assert "exactly one of SourceServerIds or Selector" in result.output

@@ -1,0 +1,76 @@
+"""`drsctl plan validate`: the checks Prepare makes before a launch, run from a laptop or a CI job."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+from unittest.mock import patch
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
+from drsctl.clock import VirtualClock
+from drsctl.commands.common import EXIT_INVALID_INPUT, read_scenario
+from drsctl.commands.rehearse import read_plan
+from drsctl.emulator import DrsEmulator, serving
+from lambdas.core.plan import RunOptions
+from lambdas.core.prepare import resolve_waves
+
+plan_app = typer.Typer(help="Work with plan files.", no_args_is_help=True)
+EXIT_CANNOT_CHECK = 1
+
+
+@contextmanager
+def _drs_from(scenario: Path | None) -> Iterator[str]:
+    """Point the DRS client at an emulator serving `scenario`, or leave it on AWS when there is none."""
+    if scenario is None:
+        yield "AWS (your default credentials and region configuration)"
+        return
+    emulator = DrsEmulator(read_scenario(scenario), VirtualClock())
+    with serving(emulator) as running:
+        fake = {
+            "AWS_ENDPOINT_URL_DRS": running.endpoint,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "validate"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "validate"),
+        }
+        with patch.dict(os.environ, fake):
+            yield f"the emulator with {scenario}"
+
+
+@plan_app.command()
+def validate(
+    plan: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
+    scenario: Annotated[
+        Path | None, typer.Option(help="Check against the DRS emulator with this scenario instead of AWS.")
+    ] = None,
+) -> None:
+    """Check a plan: its schema offline, then its servers in DRS (exist, replicate, not busy) and the quotas.
+
+    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed), 1 when DRS could not be asked.
+    """
+    console = Console()
+    parsed = read_plan(plan)
+    console.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)", highlight=False)
+    with _drs_from(scenario) as where:
+        try:
+            waves, problems = resolve_waves(parsed, RunOptions.resolve("DRILL", parsed.Options))
+        except (BotoCoreError, ClientError) as error:
+            console.print(f"[red]could not check the servers in DRS ({where}):[/] {error}", highlight=False)
+            raise typer.Exit(EXIT_CANNOT_CHECK) from error
+    if problems:
+        console.print(f"[bold red]{len(problems)} problem(s)[/] found against {where}:", highlight=False)
+        for problem in problems:
+            console.print(f"- {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    table = Table(title=f"Plan {parsed.PlanId}: every server checked against {where}")
+    for column in ("wave", "region", "servers", "impact"):
+        table.add_column(column)
+    for wave in waves:
+        table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
+    console.print(table)
+    console.print("[green]the plan can run[/]")
