@@ -1,0 +1,49 @@
+"""The stack a reviewer reads top to bottom: tables, functions, workflow, monitoring, outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.functions import OrchestratorFunctions
+from stacks.monitoring import Monitoring
+from stacks.tables import RecordTables
+from stacks.workflow import RecoveryWorkflow
+
+
+class DrsOrchestratorStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        context = self.node.try_get_context
+        removal = RemovalPolicy.DESTROY if context("drs:destroyTablesOnDelete") is True else RemovalPolicy.RETAIN
+        retention = logs.RetentionDays.THREE_MONTHS
+
+        tables = RecordTables(self, "Records", removal_policy=removal)
+        functions = OrchestratorFunctions(self, "Functions", tables=tables, log_retention=retention)
+        workflow = RecoveryWorkflow(
+            self,
+            "Workflow",
+            functions=functions.functions,
+            log_retention=retention,
+        )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            state_machine=workflow.state_machine,
+            functions=functions.functions,
+            notification_email=context("drs:notificationEmail"),
+        )
+
+        machine = workflow.state_machine
+        CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "StateMachineConsoleUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}#/statemachines/view/{machine.state_machine_arn}",
+        )
+        for name, table in tables.tables.items():
+            CfnOutput(self, f"{name}Table", value=table.table_name)
+        CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)

@@ -1,0 +1,52 @@
+"""The record tables of the seed, plus the live wave and lock tables: on-demand, PITR, encrypted."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+S = dynamodb.AttributeType.STRING
+N = dynamodb.AttributeType.NUMBER
+
+# Logical name -> (environment variable the Lambdas read, partition key, sort key)
+TABLES: dict[str, tuple[str, tuple[str, dynamodb.AttributeType], tuple[str, dynamodb.AttributeType] | None]] = {
+    "ProtectionGroups": ("PROTECTION_GROUPS_TABLE", ("GroupId", S), None),
+    "RecoveryPlans": ("RECOVERY_PLANS_TABLE", ("PlanId", S), None),
+    "ExecutionHistory": ("EXECUTION_HISTORY_TABLE", ("ExecutionId", S), ("PlanId", S)),
+    "ExecutionWaves": ("EXECUTION_WAVES_TABLE", ("ExecutionId", S), ("WaveNumber", N)),
+    "ExecutionLocks": ("EXECUTION_LOCKS_TABLE", ("LockId", S), None),
+}
+PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"
+
+
+class RecordTables(Construct):
+    """Stable logical IDs (a test pins them): renaming a table construct would replace the table and its data."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        self.tables: dict[str, dynamodb.TableV2] = {}
+        for name, (_, (partition, partition_type), sort) in TABLES.items():
+            table = dynamodb.TableV2(
+                self,
+                name,
+                partition_key=dynamodb.Attribute(name=partition, type=partition_type),
+                sort_key=dynamodb.Attribute(name=sort[0], type=sort[1]) if sort else None,
+                billing=dynamodb.Billing.on_demand(),
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+                deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+                removal_policy=removal_policy,
+            )
+            self.tables[name] = table
+        self.tables["ExecutionHistory"].add_global_secondary_index(
+            index_name=PLAN_EXECUTIONS_INDEX,
+            partition_key=dynamodb.Attribute(name="PlanId", type=S),
+            sort_key=dynamodb.Attribute(name="StartTime", type=N),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """What the Lambdas read: one environment variable per table name."""
+        return {variable: self.tables[name].table_name for name, (variable, _, _) in TABLES.items()}

@@ -1,0 +1,58 @@
+"""The state machine: the ASL file, deployed as is, with its function ARNs substituted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_plan.asl.json"
+
+# ASL placeholder -> function key (stacks/functions.py)
+SUBSTITUTIONS = {
+    "PrepareFunctionArn": "prepare",
+    "StartWaveFunctionArn": "start_wave",
+    "CheckWaveFunctionArn": "check_wave",
+    "FinalizeFunctionArn": "finalize",
+}
+
+
+class RecoveryWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.Function],
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "RecoveryPlan",
+            comment="Runs a DRS recovery plan wave by wave (DRILL or RECOVERY)",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            # from_string, not from_file: the definition is inlined in the template, so a test can compare it with
+            # the file the rehearsal runs. The execution timeout is the ASL's own TimeoutSeconds (48 h): CDK's
+            # `timeout` is not applied to a definition given as a string.
+            definition_body=sfn.DefinitionBody.from_string(DEFINITION.read_text()),
+            definition_substitutions={
+                placeholder: functions[key].function_arn for placeholder, key in SUBSTITUTIONS.items()
+            },
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        # An opaque ASL definition grants nothing by itself.
+        for key in SUBSTITUTIONS.values():
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"],
+                    resources=[functions[key].function_arn],
+                )
+            )

