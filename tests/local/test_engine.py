@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
@@ -47,6 +48,9 @@ def test_the_patched_internals_still_exist_with_the_signatures_we_replace():
     assert list(inspect.signature(WaitFunction._wait_interval).parameters) == ["self", "env", "wait_seconds"]
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl)
     assert isinstance(inspect.getattr_static(EventManager, "_get_current_timestamp"), staticmethod)
+    assert "original_table_state[table_name] = copy.deepcopy(" in inspect.getsource(
+        DynamoDBBackend.transact_write_items
+    )
     for module in engine._DATETIME_USERS:
         assert "datetime.datetime.now(" in inspect.getsource(module), module.__name__
 
