@@ -34,6 +34,7 @@ def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", "--json", str(report_path)])
     assert result.exit_code == 0, result.output
     assert "wave 3: COMPLETED" in result.output
+    assert "s-0000000000adb0001 LAUNCHED as i-" in result.output  # per-server progress
     assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
     report = json.loads(report_path.read_text())
     assert set(report) >= REPORT_KEYS
@@ -58,6 +59,7 @@ def test_a_partial_rehearsal_exits_1(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", "--scenario", str(path)])
     assert result.exit_code == 1
     assert "PARTIAL" in result.output
+    assert f"{scenario['servers'][-1]['id']} FAILED" in result.output
 
 
 def test_an_invalid_plan_file_exits_2_naming_the_field(tmp_path):

@@ -54,6 +54,7 @@ class ProgressPrinter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.last: dict[int, tuple[str, int]] = {}
+        self.servers: dict[str, str] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
         detail = event.detail
@@ -74,6 +75,7 @@ class ProgressPrinter:
                 highlight=False,
             )
         elif event.step == "wave checked" and event.wave is not None:
+            self._servers(when, event.wave, detail.get("ServerStates", {}))
             state = (detail["Status"], detail["Launched"])
             if self.last.get(event.wave) != state:
                 self.last[event.wave] = state
@@ -84,6 +86,15 @@ class ProgressPrinter:
                 )
         elif event.step == "finished":
             self.console.print(f"{when}  finished: {detail.get('Summary', '')}", highlight=False)
+
+    def _servers(self, when: str, wave: int, states: dict[str, tuple[str, str | None]]) -> None:
+        """One line per server that reached LAUNCHED, FAILED or TIMED_OUT since the last check."""
+        for server_id, (status, instance) in states.items():
+            if status in ("LAUNCHED", "FAILED", "TIMED_OUT") and self.servers.get(server_id) != status:
+                self.servers[server_id] = status
+                colour = "green" if status == "LAUNCHED" else "red"
+                suffix = f" as {instance}" if instance else ""
+                self.console.print(f"{when}    {server_id} [{colour}]{status}[/]{suffix}", highlight=False)
 
 
 def timeline_table(report: Report) -> Table:

@@ -13,6 +13,7 @@ from drsctl.local import figures
 from drsctl.local.engine import Invocation
 from drsctl.local.figures import Report
 from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
+from lambdas.core import records
 from lambdas.core.finish import plan_id_of
 from lambdas.core.plan import RecoveryPlan, recovery_confirmation
 
@@ -114,7 +115,13 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
         if invocation.error is not None:
             detail: dict[str, Any] = {"error": invocation.error}
         else:
-            detail = response if isinstance(response, dict) else {}
+            detail = dict(response) if isinstance(response, dict) else {}
+            wave_number = request.get("WaveNumber")
+            if wave_number is not None:  # what each server of the wave looks like now, for per-server progress
+                wave = records.find_wave(request["ExecutionId"], wave_number)
+                detail["ServerStates"] = (
+                    {s.SourceServerId: (s.Status, s.InstanceId) for s in wave.Servers} if wave else {}
+                )
         listener(
             ProgressEvent(
                 elapsed=aws.clock.now() - started_at,
