@@ -94,14 +94,12 @@ def start_wave(
         pending = wave.PendingStart
         job = drs.find_job(wave.Region, {**tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - 300)
         if job is None:
+            _ensure_running(execution_id, plan_id, wave_number)
             job = drs.start_recovery(wave.Region, pending.ServerIds, is_drill, {**tags, "ChunkToken": pending.Token})
         _record_job(execution_id, wave, job, pending.ServerIds, now)
     not_started = [server.SourceServerId for server in wave.Servers if server.RecoveryJobId is None]
     for chunk in _chunks(not_started, options.MaxServersPerJob):
-        if not records.execution_active(execution_id, plan_id):
-            raise ExecutionStoppedError(
-                f"Execution {execution_id} has ended (stopped or failed); wave {wave_number} launches nothing more"
-            )
+        _ensure_running(execution_id, plan_id, wave_number)
         token = f"{wave_number}.{len(wave.JobIds) + 1}"
         wave.PendingStart = StartIntent(Token=token, ServerIds=chunk, RequestedAt=now)
         records.put_wave(execution_id, wave)  # the intent, before the call
@@ -128,6 +126,14 @@ def start_wave(
         StartedAt=wave.StartTime,
         JobIds=wave.JobIds,
     )
+
+
+def _ensure_running(execution_id: str, plan_id: str, wave_number: int) -> None:
+    """A stop ends the record through the reconcile path; a step still running then must launch nothing more."""
+    if not records.execution_active(execution_id, plan_id):
+        raise ExecutionStoppedError(
+            f"Execution {execution_id} has ended (stopped or failed); wave {wave_number} launches nothing more"
+        )
 
 
 def _record_job(execution_id: str, wave: WaveRecord, job: dict[str, Any], server_ids: list[str], now: int) -> None:

@@ -155,3 +155,35 @@ def test_preflight_refuses_a_wave_the_quotas_cannot_hold(stage):
         assert described["error"] == "PlanValidationError"
         assert "wave 1 ('db')" in described["cause"] and "3 DRS jobs" in described["cause"]
         assert server_id(0, "db") in DB
+
+
+def test_a_start_wave_still_running_when_the_record_ended_launches_nothing(stage):
+    import pytest
+
+    from lambdas.core.errors import ExecutionStoppedError
+    from lambdas.core.finish import Failure, finish
+    from lambdas.core.plan import RunOptions
+    from lambdas.core.prepare import prepare
+    from lambdas.core.waves import start_wave
+
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        prepare(raw_input=DRILL, execution_id="exec-1", execution_arn=None, now=1_767_225_600)
+        finish(  # the reconcile path ends the record while Start wave is on its way
+            execution_id="exec-1",
+            raw_input=DRILL,
+            failure=Failure(Error="ExecutionAborted", Cause="stopped"),
+            now=1_767_225_601,
+            stopped_as="CANCELLED",
+        )
+        with pytest.raises(ExecutionStoppedError):
+            start_wave(
+                execution_id="exec-1",
+                plan_id="shop",
+                execution_type="DRILL",
+                wave_number=1,
+                options=RunOptions(),
+                now=1_767_225_602,
+            )
+        assert aws.drs.calls["StartRecovery"] == 0
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
