@@ -50,7 +50,18 @@ class Monitoring(Construct):
             ),
         )
         self.stopped_rule.add_target(targets.LambdaFunction(functions["reconcile"], retry_attempts=8))
-        self.stopped_rule.add_target(targets.SnsTopic(self.topic))
+        self.stopped_rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                message=events.RuleTargetInput.from_text(
+                    f"DRS orchestrator: execution {events.EventField.from_path('$.detail.name')} ended "
+                    f"{events.EventField.from_path('$.detail.status')} "
+                    f"({events.EventField.from_path('$.detail.error')}). Its ExecutionHistory record states the "
+                    "reason and the DRS jobs already started. Execution: "
+                    f"{events.EventField.from_path('$.detail.executionArn')}"
+                ),
+            )
+        )
 
         alarm_action = actions.SnsAction(self.topic)
         failed = cloudwatch.Alarm(

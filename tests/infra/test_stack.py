@@ -100,6 +100,8 @@ def test_the_reconcile_rule_matches_exactly_the_statuses_step_functions_ends_on_
         if f["Properties"]["Handler"] == "lambdas.handlers.reconcile.handler"
     )
     assert any(target["Arn"] == {"Fn::GetAtt": [reconcile, "Arn"]} for target in rule["Targets"])
+    notification = next(target for target in rule["Targets"] if "InputTransformer" in target)
+    assert "<detail-name>" in notification["InputTransformer"]["InputTemplate"]  # a sentence, not raw JSON
 
 
 def test_alarms_topic_dashboard_and_outputs(template, resources):
