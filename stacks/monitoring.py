@@ -63,6 +63,27 @@ class Monitoring(Construct):
             )
         )
 
+        finished_rule = events.Rule(
+            self,
+            "ExecutionFinished",
+            description="An execution finished (its record is COMPLETED or PARTIAL): notify",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": ["SUCCEEDED"]},
+            ),
+        )
+        finished_rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                message=events.RuleTargetInput.from_text(
+                    f"DRS orchestrator: execution {events.EventField.from_path('$.detail.name')} finished. Its "
+                    "ExecutionHistory record says COMPLETED, or PARTIAL with the OPTIONAL servers that did not "
+                    f"launch. Execution: {events.EventField.from_path('$.detail.executionArn')}"
+                ),
+            )
+        )
+
         alarm_action = actions.SnsAction(self.topic)
         failed = cloudwatch.Alarm(
             self,

@@ -86,7 +86,10 @@ def test_no_iam_statement_allows_every_action(resources):
 
 
 def test_the_reconcile_rule_matches_exactly_the_statuses_step_functions_ends_on_its_own(resources):
-    rule = next(iter(of_type(resources, "AWS::Events::Rule").values()))["Properties"]
+    rules = of_type(resources, "AWS::Events::Rule")
+    rule = next(
+        r["Properties"] for name, r in rules.items() if name.startswith("MonitoringExecutionEndedByStepFunctions")
+    )
     assert rule["EventPattern"]["source"] == ["aws.states"]
     assert rule["EventPattern"]["detail-type"] == ["Step Functions Execution Status Change"]
     assert (
@@ -102,6 +105,13 @@ def test_the_reconcile_rule_matches_exactly_the_statuses_step_functions_ends_on_
     assert any(target["Arn"] == {"Fn::GetAtt": [reconcile, "Arn"]} for target in rule["Targets"])
     notification = next(target for target in rule["Targets"] if "InputTransformer" in target)
     assert "<detail-name>" in notification["InputTransformer"]["InputTemplate"]  # a sentence, not raw JSON
+
+
+def test_finished_executions_are_notified_too(resources):
+    rules = of_type(resources, "AWS::Events::Rule")
+    finished = next(r["Properties"] for name, r in rules.items() if name.startswith("MonitoringExecutionFinished"))
+    assert finished["EventPattern"]["detail"]["status"] == ["SUCCEEDED"]
+    assert [t["Arn"] for t in finished["Targets"]] == [{"Ref": next(iter(of_type(resources, "AWS::SNS::Topic")))}]
 
 
 def test_alarms_topic_dashboard_and_outputs(template, resources):
