@@ -36,8 +36,8 @@ class OrchestratorFunctions(Construct):
         stack = Stack.of(self)
         layer_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         powertools = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
-        # Only the lambdas/ package is deployed: Powertools (with pydantic) comes from its public layer, boto3 from
-        # the runtime.
+        # Only the lambdas/ package is deployed: Powertools comes from its public layer, which is built with its
+        # extra dependencies (pydantic v2 among them), and boto3 from the runtime. No bundling, so synth is offline.
         code = lambda_.Code.from_asset(
             str(ROOT),
             exclude=["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"],
