@@ -53,6 +53,7 @@ def second_start(aws: LocalAws, arns: list[str]) -> None:
     def listener(invocation: Any, request: dict[str, Any], response: Any) -> None:
         if invocation.function.endswith("check-wave") and not second:
             second.append(aws.start_execution(DRILL, "second"))
+            aws.wait(second[0])  # hold the first execution (and its locks) until the second has ended
 
     second: list[str] = []
     aws.engine.listeners.append(listener)

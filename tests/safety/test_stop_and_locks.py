@@ -57,6 +57,7 @@ def test_a_second_execution_of_a_running_plan_fails_fast_naming_the_first(stage)
         def start_second(invocation, request, response):
             if invocation.function.endswith("check-wave") and not second:
                 second.append(aws.start_execution(DRILL, "exec-2"))
+                aws.wait(second[0])  # the first execution holds its locks until the second has ended
 
         aws.engine.listeners.append(start_second)
         first = aws.start_execution(DRILL, "exec-1")
@@ -86,6 +87,7 @@ def test_a_server_is_locked_across_plans(stage):
         def start_other(invocation, request, response):
             if invocation.function.endswith("check-wave") and not second:
                 second.append(aws.start_execution({"PlanId": "db-only", "ExecutionType": "DRILL"}, "exec-2"))
+                aws.wait(second[0])  # the first execution holds its locks until the second has ended
 
         aws.engine.listeners.append(start_other)
         first = aws.start_execution(DRILL, "exec-1")
