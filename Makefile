@@ -15,7 +15,7 @@ NODE_ENV = PATH="$(NODE_DIR)/bin:$$PATH" JSII_NODE="$(NODE)"
 NPM = $(NODE_ENV) $(NODE) $(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js
 CDK = $(NODE_ENV) $(NODE) node_modules/aws-cdk/bin/cdk
 
-.PHONY: rehearse test lint typecheck unit gates synth emulator bench clean
+.PHONY: rehearse test lint typecheck unit gates synth bootstrap deploy destroy emulator bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ typecheck: $(STAMP)
 # cdk synth runs cdk-nag (AwsSolutions) and fails on any unacknowledged finding.
 synth: $(STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet
+
+# Deploying needs AWS credentials; pass CDK options in CDK_ARGS, e.g. CDK_ARGS="-c drs:notificationEmail=a@b.c".
+bootstrap: $(STAMP) $(NODE_STAMP)
+	$(CDK) bootstrap $(CDK_ARGS)
+
+deploy: $(STAMP) $(NODE_STAMP)
+	$(CDK) deploy $(CDK_ARGS)
+
+destroy: $(STAMP) $(NODE_STAMP)
+	$(CDK) destroy $(CDK_ARGS)
 
 # The offline gates of the CDK app: synth + cdk-nag, cfn-lint on the template, asl-validator on the definition.
 gates: synth
