@@ -67,7 +67,7 @@ def rehearse(
 
 def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: str, wall_started: float) -> Report:
     history = aws.history(described["executionArn"])
-    plan_id = _plan_id_from(described)
+    plan_id = plan_id_of(json.loads(described.get("input") or "{}"))
     record = aws.record(execution_id, plan_id)
     start = described["startDate"].timestamp()
     stop = described.get("stopDate", described["startDate"]).timestamp()
@@ -97,10 +97,6 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         wallSeconds=round(time.perf_counter() - wall_started, 2),
         waves=figures.wave_figures(record, jobs, start),
     )
-
-
-def _plan_id_from(described: dict[str, Any]) -> str:
-    return plan_id_of(json.loads(described.get("input") or "{}"))
 
 
 def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListener) -> Callable[..., None]:

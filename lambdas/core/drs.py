@@ -9,12 +9,14 @@ machine retries it instead, where the execution record tells what was already st
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from lambdas.core.batches import batched
 
 READ_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 START_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
@@ -36,18 +38,13 @@ def _client(region: str, purpose: str) -> Any:
     return _clients[key]
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 def describe_source_servers(region: str, server_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The given source servers (or all of them) in `region`; unknown IDs are simply absent."""
     paginator = _client(region, "read").get_paginator("describe_source_servers")
     if server_ids is None:
         return [item for page in paginator.paginate(filters={}) for item in page["items"]]
     found: list[dict[str, Any]] = []
-    for chunk in _chunks(server_ids, SOURCE_SERVER_FILTER_MAX):
+    for chunk in batched(server_ids, SOURCE_SERVER_FILTER_MAX):
         found.extend(item for page in paginator.paginate(filters={"sourceServerIDs": chunk}) for item in page["items"])
     return found
 
@@ -91,6 +88,6 @@ def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The given jobs, in as few calls as the model allows (up to 1,000 IDs per call)."""
     paginator = _client(region, "read").get_paginator("describe_jobs")
     jobs: list[dict[str, Any]] = []
-    for chunk in _chunks(job_ids, JOB_FILTER_MAX):
+    for chunk in batched(job_ids, JOB_FILTER_MAX):
         jobs.extend(item for page in paginator.paginate(filters={"jobIDs": chunk}) for item in page["items"])
     return jobs

@@ -9,12 +9,13 @@ release that never ran) is stale and is taken over, so a lost release cannot blo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
 from lambdas.core import records
+from lambdas.core.batches import batched
 from lambdas.core.errors import ExecutionConflictError
 
 EXECUTION_LOCKS_TABLE = "EXECUTION_LOCKS_TABLE"
@@ -34,16 +35,11 @@ def locks_for(plan_id: str, servers: Iterable[tuple[str, str]]) -> list[str]:
     return [plan_lock(plan_id), *(server_lock(region, server) for region, server in servers)]
 
 
-def _batches(items: list[str], size: int = TRANSACTION_MAX) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def acquire(lock_ids: list[str], *, execution_id: str, plan_id: str, now: int) -> None:
     """Take every lock or none. Raises ExecutionConflictError naming the execution that holds one."""
     taken: list[str] = []
     try:
-        for batch in _batches(lock_ids):
+        for batch in batched(lock_ids, TRANSACTION_MAX):
             _acquire_batch(batch, execution_id=execution_id, plan_id=plan_id, now=now)
             taken.extend(batch)
     except ExecutionConflictError:
@@ -117,7 +113,7 @@ def release(lock_ids: list[str], *, execution_id: str) -> None:
     """Release the locks this execution holds; locks held by others (or already gone) are left alone."""
     table = records.table(EXECUTION_LOCKS_TABLE)
     client = table.meta.client
-    for batch in _batches(lock_ids):
+    for batch in batched(lock_ids, TRANSACTION_MAX):
         try:
             client.transact_write_items(
                 TransactItems=[

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, polling, records
+from lambdas.core.batches import batched
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.plan import ExecutionMode, RunOptions
 from lambdas.core.records import FINAL_SERVER_STATUSES, ServerRecord, StartIntent, WaveRecord
@@ -56,11 +56,6 @@ class WaveProgress(BaseModel):
     Cause: str | None = None
 
 
-def _chunks(servers: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(servers), size):
-        yield servers[start : start + size]
-
-
 def start_wave(
     *,
     execution_id: str,
@@ -98,7 +93,7 @@ def start_wave(
             job = drs.start_recovery(wave.Region, pending.ServerIds, is_drill, {**tags, "ChunkToken": pending.Token})
         _record_job(execution_id, wave, job, pending.ServerIds, now)
     not_started = [server.SourceServerId for server in wave.Servers if server.RecoveryJobId is None]
-    for chunk in _chunks(not_started, options.MaxServersPerJob):
+    for chunk in batched(not_started, options.MaxServersPerJob):
         _ensure_running(execution_id, plan_id, wave_number)
         token = f"{wave_number}.{len(wave.JobIds) + 1}"
         wave.PendingStart = StartIntent(Token=token, ServerIds=chunk, RequestedAt=now)
