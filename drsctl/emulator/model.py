@@ -8,14 +8,17 @@ the scenario, the calls made and the clock: a rehearsal on a virtual clock repla
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
+import math
 import random
 import string
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore import xform_name
@@ -31,10 +34,20 @@ from drsctl.emulator.errors import (
     ThrottlingException,
     ValidationException,
 )
-from drsctl.emulator.scenario import ConflictFault, PhaseTiming, Scenario, ServerSpec
+from drsctl.emulator.scenario import (
+    ANY_OPERATION,
+    ConflictFault,
+    ExternalJob,
+    OperationFault,
+    PhaseTiming,
+    Scenario,
+    ServerSpec,
+)
 
 ACTIVE = ("PENDING", "STARTED")
 FINAL_LAUNCH_STATUSES = ("LAUNCHED", "FAILED", "TERMINATED")
+SNAPSHOT_INTERVAL = 600  # seconds between recovery snapshots, on a grid aligned to the epoch
+SNAPSHOT_RETENTION = 86_400  # how far back recovery snapshots are kept
 
 
 @dataclass
@@ -70,7 +83,7 @@ class SourceServer:
             "lastLaunchResult": self.last_launch_result,
             "dataReplicationInfo": {
                 "dataReplicationState": self.spec.replication,
-                "lagDuration": "PT0S" if self.spec.replication == "CONTINUOUS" else "PT1H",
+                "lagDuration": iso8601_duration(self.spec.lag),
                 "replicatedDisks": [],
             },
             "lifeCycle": life_cycle,
@@ -92,6 +105,7 @@ class Participant:
     recovery_instance_id: str | None = None
     launch_status: str = "PENDING"
     ended_at: float | None = None  # when it reached a final launch status (for the rehearsal's figures)
+    settled: bool = False  # job_ends_without_launch: not final, but no longer holding its job open
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -168,9 +182,25 @@ class RecoveryInstance:
 
 @dataclass
 class _PendingFault:
-    operation: str
+    operation: str  # an operation name or ANY_OPERATION
     error: str
-    remaining: int
+    message: str | None
+    remaining: int  # calls left, for a count fault
+    window: tuple[float, float] | None  # [start, end) in clock time, for a window fault
+
+    @classmethod
+    def of(cls, fault: OperationFault, origin: float) -> _PendingFault:
+        window = fault.window
+        return cls(
+            operation=fault.operation,
+            error=fault.error,
+            message=fault.message,
+            remaining=fault.count or 0,
+            window=None if window is None else (origin + window[0], origin + window[1]),
+        )
+
+    def applies_to(self, operation: str) -> bool:
+        return self.operation in (operation, ANY_OPERATION)
 
 
 @dataclass(order=True)
@@ -190,12 +220,14 @@ class DrsEmulator:
         self._ids = random.Random(scenario.seed)
         self._sequence = itertools.count()
         self._events: list[_Event] = []
-        self._faults = [_PendingFault(fault.operation, fault.error, fault.count) for fault in scenario.faults]
+        now = clock.now()
+        self.origin = now  # time windows of faults and external jobs count from here
+        self._faults = [_PendingFault.of(fault, now) for fault in scenario.faults]
         self.calls: Counter[str] = Counter()
         self.servers: dict[tuple[str, str], SourceServer] = {}
         self.jobs: dict[str, Job] = {}
         self.instances: dict[str, RecoveryInstance] = {}
-        now = clock.now()
+        self._synthetic_ids: set[str] = set()
         for spec in scenario.servers:
             region = scenario.region_of(spec)
             conflicts = sum(f.conflict for f in spec.faults if isinstance(f, ConflictFault))
@@ -207,6 +239,8 @@ class DrsEmulator:
                 tags=dict(spec.tags),
                 conflicts_left=conflicts,
             )
+        for index, external in enumerate(scenario.externalJobs):
+            self._at(now + external.after, partial(self._external_job_started, index, external))
 
     # -- entry point --------------------------------------------------------------------------------------------
 
@@ -215,12 +249,12 @@ class DrsEmulator:
         with self._lock:
             self.calls[operation] += 1
             self.advance()
-            fault = self._take_fault(operation)
-            if fault is not None and fault != "drop_response":
-                raise _fault_error(fault, operation)
+            fault = self._take_fault(operation, self.clock.now())
+            if fault is not None and fault.error != "drop_response":
+                raise _fault_error(fault.error, operation, fault.message)
             handler: Callable[..., dict[str, Any]] = getattr(self, xform_name(operation))
             result = handler(region, **params)
-            if fault == "drop_response":
+            if fault is not None:
                 raise DropResponse(operation)
             return result
 
@@ -263,6 +297,11 @@ class DrsEmulator:
         self._check_job_quotas(region, len(servers))
         kind = "START_DRILL" if isDrill else "START_RECOVERY"
         job = self._new_job(region, "LAUNCH", kind, [Participant(s.id) for s in servers], dict(tags or {}))
+        # The recovery point: with replication lag, the newest recovery snapshot at the job's creation; without,
+        # the snapshot the job itself takes (None here: its time is known when SNAPSHOT_END happens).
+        recovery_points = {
+            s.id: self._newest_snapshot_at(s, job.created_at) if s.spec.lag > 0 else None for s in servers
+        }
         job.is_drill = isDrill
         for server in servers:
             server.last_launch = {
@@ -274,7 +313,7 @@ class DrsEmulator:
                 "status": "PENDING",
             }
             server.last_launch_result = "PENDING"
-            self._schedule_launch(job, server)
+            self._schedule_launch(job, server, recovery_points[server.id])
         return {"job": job.describe()}
 
     def terminate_recovery_instances(self, region: str, recoveryInstanceIDs: list[str]) -> dict[str, Any]:
@@ -349,6 +388,27 @@ class DrsEmulator:
         ]
         return {"items": [instance.describe() for instance in instances]}
 
+    def describe_recovery_snapshots(
+        self,
+        region: str,
+        sourceServerID: str,
+        filters: dict[str, Any] | None = None,
+        order: str = "ASC",
+    ) -> dict[str, Any]:
+        """Point-in-time snapshots, computed on demand: one every 10 minutes of the last 24 h up to now - lag."""
+        server = self._server(region, sourceServerID)
+        filters = filters or {}
+        start = parse_iso8601(filters["fromDateTime"]) if filters.get("fromDateTime") else None
+        end = parse_iso8601(filters["toDateTime"]) if filters.get("toDateTime") else None
+        times = [
+            at
+            for at in self._snapshot_times(server, self.clock.now())
+            if (start is None or at >= start) and (end is None or at <= end)
+        ]
+        if order == "DESC":
+            times.reverse()
+        return {"items": [self._snapshot(server, at) for at in times]}
+
     def describe_job_log_items(self, region: str, jobID: str) -> dict[str, Any]:
         job = self.jobs.get(jobID)
         # The model lists no ResourceNotFoundException here: an unknown job has no log items.
@@ -370,7 +430,7 @@ class DrsEmulator:
 
     # -- the launch lifecycle -----------------------------------------------------------------------------------
 
-    def _schedule_launch(self, job: Job, server: SourceServer) -> None:
+    def _schedule_launch(self, job: Job, server: SourceServer, recovery_point: float | None) -> None:
         """Lay out one server's launch on the clock: snapshot, preparation, conversion, launch."""
         timing = self._timing(server, bool(job.is_drill))
         rng = random.Random(f"{self.scenario.seed}:{job.id}:{server.id}")
@@ -388,10 +448,13 @@ class DrsEmulator:
         self._at(conversion_end, lambda at: self._launch_started(job, server, at))
         if "stuck" in server.spec.faults:
             return  # never leaves IN_PROGRESS, so the job never completes: the case a wave timeout exists for
-        if "launch_failure" in server.spec.faults:
+        if "job_ends_without_launch" in server.spec.faults:
+            self._at(launch_end, lambda at: self._launch_abandoned(job, server, at))
+        elif "launch_failure" in server.spec.faults:
             self._at(launch_end, lambda at: self._launch_failed(job, server, at))
         else:
-            self._at(launch_end, lambda at: self._launched(job, server, snapshot_end, at))
+            point_in_time = snapshot_end if recovery_point is None else recovery_point
+            self._at(launch_end, lambda at: self._launched(job, server, point_in_time, at))
 
     def _snapshot_taken(self, job: Job, server: SourceServer, at: float) -> None:
         self._log(job, at, "SNAPSHOT_END", server.id)
@@ -434,6 +497,11 @@ class DrsEmulator:
         self._set_last_launch_status(server, job, "FAILED")
         self._finish_if_done(job, at)
 
+    def _launch_abandoned(self, job: Job, server: SourceServer, at: float) -> None:
+        """job_ends_without_launch: the launch stays IN_PROGRESS, but it no longer keeps its job from completing."""
+        job.participant(server.id).settled = True
+        self._finish_if_done(job, at)
+
     def _terminated(self, job: Job, instance: RecoveryInstance, at: float) -> None:
         self._log(job, at, "CLEANUP_END", instance.source_server_id, targetInstanceID=instance.id)
         instance.state = "TERMINATED"
@@ -452,7 +520,7 @@ class DrsEmulator:
             job.status = "STARTED"
 
     def _finish_if_done(self, job: Job, at: float) -> None:
-        if all(p.launch_status in FINAL_LAUNCH_STATUSES for p in job.participants):
+        if job.active and all(p.launch_status in FINAL_LAUNCH_STATUSES or p.settled for p in job.participants):
             job.status = "COMPLETED"
             job.ended_at = at
             self._log(job, job.ended_at, "JOB_END")
@@ -460,6 +528,63 @@ class DrsEmulator:
     def _set_last_launch_status(self, server: SourceServer, job: Job, status: str) -> None:
         if server.last_launch is not None and server.last_launch["initiated"]["jobID"] == job.id:
             server.last_launch["status"] = status
+
+    # -- other tools' jobs --------------------------------------------------------------------------------------
+
+    def _external_job_started(self, index: int, spec: ExternalJob, at: float) -> None:
+        """externalJobs: another tool's drill, already launching, on servers that are none of the scenario's."""
+        rng = random.Random(f"{self.scenario.seed}:external:{index}")  # its own IDs: ours stay as without it
+        participants = [Participant(server_id, launch_status="IN_PROGRESS") for server_id in self._synthetic(rng, spec)]
+        job_id = "drsjob-" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(17))
+        job = self._new_job(
+            self.scenario.region_of(spec), "LAUNCH", "START_DRILL", participants, dict(spec.tags), at=at, job_id=job_id
+        )
+        job.is_drill = True
+        job.status = "STARTED"
+        self._at(at + spec.seconds, partial(self._external_job_ended, job))
+
+    def _external_job_ended(self, job: Job, at: float) -> None:
+        for participant in job.participants:
+            participant.launch_status = "LAUNCHED"
+            participant.ended_at = at
+        self._finish_if_done(job, at)
+
+    def _synthetic(self, rng: random.Random, spec: ExternalJob) -> list[str]:
+        """Valid source server IDs that no scenario server (in any region) and no other external job uses."""
+        taken = {server_id for (_, server_id) in self.servers} | self._synthetic_ids
+        ids: list[str] = []
+        while len(ids) < spec.servers:
+            candidate = "s-" + "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(17))
+            if candidate not in taken:
+                taken.add(candidate)
+                ids.append(candidate)
+        self._synthetic_ids.update(ids)
+        return ids
+
+    # -- recovery snapshots -------------------------------------------------------------------------------------
+
+    def _snapshot_times(self, server: SourceServer, now: float) -> list[float]:
+        """Every 10 minutes on the epoch grid, newer than 24 h ago, up to now - lag, oldest first."""
+        newest = math.floor((now - server.spec.lag) / SNAPSHOT_INTERVAL)
+        oldest = max(
+            math.floor((now - SNAPSHOT_RETENTION) / SNAPSHOT_INTERVAL) + 1,
+            math.ceil(server.added_at / SNAPSHOT_INTERVAL),
+        )
+        return [float(step * SNAPSHOT_INTERVAL) for step in range(oldest, newest + 1)]
+
+    def _newest_snapshot_at(self, server: SourceServer, now: float) -> float:
+        return float(math.floor((now - server.spec.lag) / SNAPSHOT_INTERVAL) * SNAPSHOT_INTERVAL)
+
+    def _snapshot(self, server: SourceServer, at: float) -> dict[str, Any]:
+        """One recovery snapshot; its IDs derive from the seed, the server and the time, so they are stable."""
+        digest = hashlib.sha256(f"{self.scenario.seed}:{server.region}:{server.id}:{int(at)}".encode()).hexdigest()
+        return {
+            "snapshotID": "pit-" + digest[:17],
+            "sourceServerID": server.id,
+            "expectedTimestamp": iso8601(at),
+            "timestamp": iso8601(at),
+            "ebsSnapshots": ["snap-" + digest[17:34]],
+        }
 
     # -- checks -------------------------------------------------------------------------------------------------
 
@@ -512,11 +637,15 @@ class DrsEmulator:
                 quotaCode="MaxServersInAllActiveJobs",
             )
 
-    def _take_fault(self, operation: str) -> str | None:
+    def _take_fault(self, operation: str, now: float) -> _PendingFault | None:
+        """Window faults first (the first whose window holds `now`), then count faults in list order."""
         for fault in self._faults:
-            if fault.operation == operation and fault.remaining > 0:
+            if fault.window is not None and fault.applies_to(operation) and fault.window[0] <= now < fault.window[1]:
+                return fault
+        for fault in self._faults:
+            if fault.window is None and fault.applies_to(operation) and fault.remaining > 0:
                 fault.remaining -= 1
-                return fault.error
+                return fault
         return None
 
     def _tags_of(self, arn: str) -> dict[str, str]:
@@ -536,15 +665,18 @@ class DrsEmulator:
         initiated_by: str,
         participants: list[Participant],
         tags: dict[str, str],
+        *,
+        at: float | None = None,
+        job_id: str | None = None,
     ) -> Job:
-        job_id = "drsjob-" + self._random_chars(string.ascii_letters + string.digits, 17)
+        job_id = job_id or "drsjob-" + self._random_chars(string.ascii_letters + string.digits, 17)
         job = Job(
             id=job_id,
             arn=self._arn(region, "job", job_id),
             region=region,
             type=job_type,
             initiated_by=initiated_by,
-            created_at=self.clock.now(),
+            created_at=self.clock.now() if at is None else at,
             sequence=next(self._sequence),
             tags=tags,
             participants=participants,
@@ -581,8 +713,29 @@ class DrsEmulator:
         return f"arn:aws:drs:{region}:{self.scenario.accountId}:{kind}/{resource_id}"
 
 
-def _fault_error(error_name: str, operation: str) -> DrsError:
-    message = f"Injected fault: {error_name} on {operation} (scenario faults)"
+def _fault_error(error_name: str, operation: str, message: str | None = None) -> DrsError:
+    message = message or f"Injected fault: {error_name} on {operation} (scenario faults)"
     if error_name == "ThrottlingException":
         return ThrottlingException(message, retryAfterSeconds="1", serviceCode="drs")
     return ERRORS_BY_NAME[error_name](message)
+
+
+def iso8601_duration(seconds: float) -> str:
+    """An ISO-8601 duration in the form java.time.Duration prints: PT0S, PT45S, PT1H30M, PT26H3M4.25S.
+
+    Hours are not folded into days (a day is not always 24 h), zero parts are left out, seconds keep milliseconds.
+    """
+    millis = round(seconds * 1000)
+    if millis <= 0:
+        return "PT0S"
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    parts = []
+    if hours:
+        parts.append(f"{hours}H")
+    if minutes:
+        parts.append(f"{minutes}M")
+    if millis:
+        whole, fraction = divmod(millis, 1000)
+        parts.append(f"{whole}.{fraction:03d}".rstrip("0") + "S" if fraction else f"{whole}S")
+    return "PT" + "".join(parts)

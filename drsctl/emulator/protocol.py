@@ -31,6 +31,7 @@ OPERATIONS = (
     "DescribeRecoveryInstances",
     "TerminateRecoveryInstances",
     "DescribeJobLogItems",
+    "DescribeRecoverySnapshots",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",

@@ -12,12 +12,15 @@ from typing import Annotated, Any, Literal
 
 import botocore.session
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from drsctl.emulator.errors import ERRORS_BY_NAME
 from drsctl.emulator.protocol import OPERATIONS
 
 SOURCE_SERVER_ID = r"^s-[0-9a-zA-Z]{17}$"
+REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ANY_OPERATION = "*"
+DEFAULT_LAG_SECONDS = 3600.0  # what a server that is not in CONTINUOUS replication lags by, unless told
 
 
 @cache
@@ -82,9 +85,10 @@ class ConflictFault(_Strict):
 
 
 ServerFault = Annotated[
-    Literal["launch_failure", "stuck"] | ConflictFault,
+    Literal["launch_failure", "stuck", "job_ends_without_launch"] | ConflictFault,
     Field(
         description="launch_failure: the launch fails (LAUNCH_FAILED); stuck: never leaves IN_PROGRESS; "
+        "job_ends_without_launch: the launch stays IN_PROGRESS but the job still completes; "
         "{conflict: N}: the next N StartRecovery calls naming it get ConflictException."
     ),
 ]
@@ -96,6 +100,12 @@ class ServerSpec(_Strict):
     region: str | None = Field(None, description="Defaults to the scenario's region.")
     tags: dict[str, str] = Field(default_factory=dict)
     replication: str = Field("CONTINUOUS", description="dataReplicationState; CONTINUOUS is healthy.")
+    lagSeconds: float | None = Field(
+        None,
+        ge=0,
+        description="How far replication lags behind the source (dataReplicationInfo.lagDuration; the newest "
+        "recovery snapshot is this old). Default 0 when replication is CONTINUOUS, 3600 otherwise.",
+    )
     timing: PhaseOverride | None = None
     faults: list[ServerFault] = Field(default_factory=list)
 
@@ -106,21 +116,77 @@ class ServerSpec(_Strict):
             raise ValueError(f"unknown replication state {value!r}; use one of {', '.join(replication_states())}")
         return value
 
+    @property
+    def lag(self) -> float:
+        """The replication lag in seconds, with the default that follows from the replication state."""
+        if self.lagSeconds is not None:
+            return self.lagSeconds
+        return 0.0 if self.replication == "CONTINUOUS" else DEFAULT_LAG_SECONDS
+
 
 class OperationFault(_Strict):
-    operation: str = Field(description="The DRS operation the fault applies to, e.g. DescribeJobs.")
+    """A fault on an operation: for the next `count` calls, or for every call in a time window (`seconds`)."""
+
+    operation: str = Field(description="The DRS operation the fault applies to, e.g. DescribeJobs; * for every one.")
     error: str = Field(
         description="An error shape of the DRS model (ThrottlingException, ...) or drop_response: the "
         "operation takes effect but the connection closes with no answer."
     )
-    count: int = Field(1, ge=1, description="How many consecutive calls of that operation get the fault.")
+    count: int | None = Field(
+        None,
+        ge=1,
+        description="How many consecutive calls of that operation get the fault (default 1 when seconds is not "
+        "given). Count faults are consumed in list order.",
+    )
+    seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Instead of count: every call in [origin + after, origin + after + seconds) gets the fault, "
+        "origin being the clock's time when the emulator started. Window faults take precedence over count faults.",
+    )
+    after: float | None = Field(
+        None, ge=0, description="With seconds: when the window opens, in seconds after the origin (default 0)."
+    )
+    message: str | None = Field(
+        None,
+        min_length=1,
+        description="The error's message (default: 'Injected fault: <error> on <operation> (scenario faults)').",
+    )
 
     @field_validator("operation")
     @classmethod
     def _known_operation(cls, value: str) -> str:
-        if value not in OPERATIONS:
-            raise ValueError(f"unknown operation {value!r}; use one of {', '.join(OPERATIONS)}")
+        if value != ANY_OPERATION and value not in OPERATIONS:
+            raise ValueError(f"unknown operation {value!r}; use {ANY_OPERATION} or one of {', '.join(OPERATIONS)}")
         return value
+
+    @field_validator("seconds")
+    @classmethod
+    def _count_or_seconds(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("count") is not None:
+            raise ValueError("give either count or seconds (a time window), not both")
+        return value
+
+    @field_validator("after")
+    @classmethod
+    def _after_needs_a_window(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("seconds") is None:
+            raise ValueError("after opens a time window: give seconds with it (count faults start at once)")
+        return value
+
+    @model_validator(mode="after")
+    def _default_count(self) -> OperationFault:
+        if self.count is None and self.seconds is None:
+            self.count = 1
+        return self
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """[start, end) in seconds after the origin, for a window fault; None for a count fault."""
+        if self.seconds is None:
+            return None
+        start = self.after or 0.0
+        return start, start + self.seconds
 
     @field_validator("error")
     @classmethod
@@ -131,14 +197,33 @@ class OperationFault(_Strict):
         return value
 
 
+class ExternalJob(_Strict):
+    """A launch job of another tool in the same account: it holds the job quotas while it runs."""
+
+    region: str | None = Field(None, pattern=REGION, description="Defaults to the scenario's region.")
+    servers: int = Field(
+        1, ge=1, le=100, description="Participating servers (synthetic IDs, none of the scenario's servers)."
+    )
+    after: float = Field(0, ge=0, description="When the job is created, in seconds after the emulator started.")
+    seconds: float = Field(gt=0, description="How long it runs: it completes at after + seconds.")
+    tags: dict[str, str] = Field(default_factory=lambda: {"ManagedBy": "another-tool"}, description="The job's tags.")
+
+
 class Scenario(_Strict):
-    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="Default region of servers.")
+    region: str = Field("us-east-1", pattern=REGION, description="Default region of servers.")
     accountId: str = Field("111122223333", pattern=r"^\d{12}$")
     seed: int = Field(7, description="Seeds IDs and timing jitter: the same scenario replays identically.")
     quotas: Quotas = Field(default_factory=Quotas)
     timing: Timing = Field(default_factory=Timing)
     servers: list[ServerSpec] = Field(default_factory=list)
-    faults: list[OperationFault] = Field(default_factory=list, description="Consumed in order, per operation.")
+    faults: list[OperationFault] = Field(
+        default_factory=list,
+        description="Per operation: time-window faults first, then count faults consumed in list order.",
+    )
+    externalJobs: list[ExternalJob] = Field(
+        default_factory=list,
+        description="Launch jobs of other tools: they count against maxConcurrentJobs and maxServersInActiveJobs.",
+    )
 
     @model_validator(mode="after")
     def _unique_servers(self) -> Scenario:
@@ -149,8 +234,8 @@ class Scenario(_Strict):
             seen.add(server.id)
         return self
 
-    def region_of(self, server: ServerSpec) -> str:
-        return server.region or self.region
+    def region_of(self, item: ServerSpec | ExternalJob) -> str:
+        return item.region or self.region
 
 
 def load_scenario(path: Path | None) -> Scenario:

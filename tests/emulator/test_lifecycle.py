@@ -135,6 +135,65 @@ def test_stuck_server_never_leaves_in_progress(serve, clock):
         drs.start_recovery(sourceServers=[{"sourceServerID": server_id(0)}], isDrill=True)
 
 
+def test_job_ends_without_launch_completes_the_job_with_the_server_still_in_progress(serve, clock):
+    scenario = estate(1, timing=EXACT_DRILL)
+    scenario["servers"][0]["faults"] = ["job_ends_without_launch"]
+    drs = drs_client(serve(scenario).endpoint)
+    t0 = clock.now()
+    job_id = drs.start_recovery(sourceServers=[{"sourceServerID": server_id(0)}], isDrill=True)["job"]["jobID"]
+    clock.advance_to(t0 + 551)
+    assert (_job(drs, job_id)["status"], _statuses(_job(drs, job_id))) == ("STARTED", ["IN_PROGRESS"])
+    clock.advance_to(t0 + 552)  # when its launch would have ended
+    job = _job(drs, job_id)
+    assert job["status"] == "COMPLETED"
+    assert parse_iso8601(job["endDateTime"]) - t0 == 552
+    assert _statuses(job) == ["IN_PROGRESS"]
+    assert "recoveryInstanceID" not in job["participatingServers"][0]
+    clock.advance(86_400)
+    assert _statuses(_job(drs, job_id)) == ["IN_PROGRESS"]  # never final
+    assert drs.describe_recovery_instances()["items"] == []
+    events = [i["event"] for i in drs.describe_job_log_items(jobID=job_id)["items"]]
+    assert events == [
+        "JOB_START",
+        "SNAPSHOT_START",
+        "SNAPSHOT_END",
+        "CONVERSION_START",
+        "CONVERSION_END",
+        "LAUNCH_START",
+        "JOB_END",
+    ]
+    server = drs.describe_source_servers()["items"][0]
+    assert server["lifeCycle"]["lastLaunch"]["status"] == "IN_PROGRESS"
+    assert server["lastLaunchResult"] == "PENDING"
+    drs.start_recovery(sourceServers=[{"sourceServerID": server_id(0)}], isDrill=True)  # the job no longer holds it
+
+
+@pytest.mark.parametrize(
+    ("faulted_launch", "job_ends_at"),
+    [
+        (100, 552),  # its launch would have ended at 352: the job ends when the other server is LAUNCHED
+        (900, 1152),  # the other server is LAUNCHED at 552: the job ends when this launch would have ended
+    ],
+)
+def test_job_ends_without_launch_beside_other_servers(serve, clock, faulted_launch, job_ends_at):
+    scenario = estate(3, timing=EXACT_DRILL)
+    scenario["servers"][0]["faults"] = ["job_ends_without_launch"]
+    scenario["servers"][0]["timing"] = {"launch": faulted_launch}
+    scenario["servers"][2]["faults"] = ["launch_failure"]
+    drs = drs_client(serve(scenario).endpoint)
+    t0 = clock.now()
+    job_id = drs.start_recovery(sourceServers=[{"sourceServerID": server_id(n)} for n in range(3)], isDrill=True)[
+        "job"
+    ]["jobID"]
+    clock.advance_to(t0 + job_ends_at - 1)
+    assert _job(drs, job_id)["status"] == "STARTED"
+    clock.advance_to(t0 + job_ends_at)
+    job = _job(drs, job_id)
+    assert job["status"] == "COMPLETED"
+    assert parse_iso8601(job["endDateTime"]) - t0 == job_ends_at
+    assert _statuses(job) == ["IN_PROGRESS", "LAUNCHED", "FAILED"]
+
+
 def test_conflict_fault_answers_the_next_n_calls_naming_the_server(serve):
     scenario = estate(2)
     scenario["servers"][0]["faults"] = [{"conflict": 2}]

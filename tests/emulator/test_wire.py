@@ -133,3 +133,38 @@ def test_dropped_response_closes_the_connection_after_the_job_exists(serve):
         request(running.endpoint, "POST", "/StartRecovery", {"sourceServers": [{"sourceServerID": server_id(0)}]})
     _, _, jobs = request(running.endpoint, "POST", "/DescribeJobs", {})
     assert len(jobs["items"]) == 1
+
+
+def test_a_quota_error_body_carries_quota_code_and_service_code(serve):
+    running = serve(estate(2, quotas={"maxConcurrentJobs": 1}))
+    request(running.endpoint, "POST", "/StartRecovery", {"sourceServers": [{"sourceServerID": server_id(0)}]})
+    status, headers, body = request(
+        running.endpoint, "POST", "/StartRecovery", {"sourceServers": [{"sourceServerID": server_id(1)}]}
+    )
+    assert status == 402
+    assert headers["x-amzn-errortype"] == "ServiceQuotaExceededException"
+    assert body["quotaCode"] == "MaxConcurrentJobs"
+    assert body["serviceCode"] == "drs"
+    assert body["code"] == "ServiceQuotaExceededException"
+
+
+def test_a_fault_message_goes_into_the_body(serve):
+    message = "User: arn:aws:sts::111122223333:assumed-role/x is not authorized to perform: drs:DescribeJobs"
+    faults = [{"operation": "DescribeJobs", "error": "AccessDeniedException", "seconds": 5, "message": message}]
+    running = serve(estate(1, faults=faults))
+    status, headers, body = request(running.endpoint, "POST", "/DescribeJobs", {})
+    assert (status, headers["x-amzn-errortype"], body["message"]) == (403, "AccessDeniedException", message)
+
+
+def test_a_drop_response_window_drops_every_call_in_it_but_each_takes_effect(serve, clock):
+    faults = [{"operation": "StartRecovery", "error": "drop_response", "seconds": 60}]
+    running = serve(estate(2, faults=faults))
+    for n in range(2):
+        with pytest.raises(http.client.RemoteDisconnected):
+            request(running.endpoint, "POST", "/StartRecovery", {"sourceServers": [{"sourceServerID": server_id(n)}]})
+    assert len(running.emulator.jobs) == 2
+    clock.advance(60)  # the window is over: answered again, and the dropped call's job holds the server
+    status, headers, _ = request(
+        running.endpoint, "POST", "/StartRecovery", {"sourceServers": [{"sourceServerID": server_id(0)}]}
+    )
+    assert (status, headers["x-amzn-errortype"]) == (409, "ConflictException")
