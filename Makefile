@@ -60,13 +60,14 @@ gates: synth
 	$(NODE_ENV) $(NODE) node_modules/asl-validator/dist/bin/asl-validator.js --json-path statemachine/recovery_plan.asl.json
 
 unit: $(STAMP) $(NODE_STAMP)
-	$(NODE_ENV) $(BIN)/pytest -q
+	$(NODE_ENV) $(BIN)/pytest -q -n auto
 
 test: lint typecheck gates unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
+	$(BIN)/python bench/random_schedules.py --count 1000
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis

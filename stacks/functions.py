@@ -1,69 +1,101 @@
-"""The Lambda functions: one small factory, one least-privilege role per function."""
+"""The Lambda functions: one small factory, one least-privilege role per function.
+
+Each function's handler, memory, timeout and description come from lambdas/functions.json, read here as data (the
+local rehearsal reads the same file), so the deployed timeouts are the ones the ASL's Task timeouts are sized from.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks import iam as permissions
+from stacks.bundling import lambda_code
 from stacks.tables import RecordTables
 
 ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS_FILE = ROOT / "lambdas" / "functions.json"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/latest"
+ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# Function key -> (handler, memory MB, timeout s, what it does)
-FUNCTIONS: dict[str, tuple[str, int, int, str]] = {
-    "prepare": ("lambdas.handlers.prepare.handler", 512, 60, "Validate a plan, resolve its servers, open the record"),
-    "start_wave": ("lambdas.handlers.start_wave.handler", 256, 60, "StartRecovery for one wave, chunk by chunk"),
-    "check_wave": ("lambdas.handlers.check_wave.handler", 256, 30, "One DescribeJobs for a wave's jobs"),
-    "finalize": ("lambdas.handlers.finalize.handler", 512, 60, "End an execution's record and release its locks"),
-    "reconcile": ("lambdas.handlers.reconcile.handler", 512, 60, "End the record of a stopped or timed-out execution"),
-}
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    handler: str
+    memory_mb: int
+    timeout_seconds: int
+    description: str
+
+
+def load_functions(path: Path = FUNCTIONS_FILE) -> dict[str, FunctionSpec]:
+    """lambdas/functions.json: function key -> its spec. Unknown or missing fields are an error, not a default."""
+    specs: dict[str, FunctionSpec] = {}
+    for key, raw in json.loads(path.read_text()).items():
+        fields = {"handler", "memoryMb", "timeoutSeconds", "description"}
+        if set(raw) != fields:
+            raise ValueError(f"{path.name}: {key} has fields {sorted(raw)}, expected {sorted(fields)}")
+        specs[key] = FunctionSpec(
+            handler=str(raw["handler"]),
+            memory_mb=int(raw["memoryMb"]),
+            timeout_seconds=int(raw["timeoutSeconds"]),
+            description=str(raw["description"]),
+        )
+    return specs
+
+
+FUNCTIONS = load_functions()
 
 
 class OrchestratorFunctions(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, tables: RecordTables, log_retention: logs.RetentionDays
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: RecordTables,
+        log_retention: logs.RetentionDays,
+        state_machine_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        layer_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
-        powertools = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
-        # Only the lambdas/ package is deployed: Powertools comes from its public layer, which is built with its
-        # extra dependencies (pydantic v2 among them), and boto3 from the runtime. No bundling, so synth is offline.
-        code = lambda_.Code.from_asset(
-            str(ROOT),
-            exclude=["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"],
-            ignore_mode=IgnoreMode.GIT,
+        code = lambda_code()  # one asset for every function: lambdas/ and its pinned dependencies (stacks/bundling.py)
+        # DescribeExecution is granted on this state machine's executions, by name: the state machine references the
+        # functions (its definition substitutes their ARNs), so a reference back to it from the functions' policies
+        # would be a dependency cycle. Its name is fixed (stacks/workflow.py state_machine_name), so the ARN is written
+        # from the name: arn:<partition>:states:<region>:<account>:execution:<state machine name>:*.
+        execution_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.functions: dict[str, lambda_.Function] = {}
-        for key, (handler, memory, timeout, description) in FUNCTIONS.items():
+        for key, spec in FUNCTIONS.items():
             role = iam.Role(
                 self,
                 f"{key}Role",
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"drs-orchestrator {key}: {description}",
+                description=f"drs-orchestrator {key}: {spec.description}",
             )
             log_group = logs.LogGroup(self, f"{key}Logs", retention=log_retention)
             function = lambda_.Function(
                 self,
                 key,
-                description=description,
+                description=spec.description,
                 runtime=RUNTIME,
-                architecture=lambda_.Architecture.ARM_64,
-                handler=handler,
+                architecture=ARCHITECTURE,
+                handler=spec.handler,
                 code=code,
-                memory_size=memory,
-                timeout=Duration.seconds(timeout),
+                memory_size=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_seconds),
                 role=role,
-                layers=[powertools],
                 log_group=log_group,
                 tracing=lambda_.Tracing.ACTIVE,
                 environment={
@@ -73,42 +105,46 @@ class OrchestratorFunctions(Construct):
                 },
             )
             log_group.grant_write(role)
-            _grant(role, key, tables, stack)
+            _grant(role, key, tables, stack, execution_arn)
             self.functions[key] = function
 
 
-def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack) -> None:
-    """Exactly the actions of stacks/iam.py for this function, on exactly its tables."""
+def _arn(template: str, stack: Stack) -> str:
+    return template.format(partition=stack.partition, account=stack.account)
+
+
+def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, execution_arn: str) -> None:
+    """Exactly the actions of stacks/iam.py for this function, on exactly its tables, indexes and executions."""
     drs_actions = permissions.DRS_ACTIONS[key]
     describe = [action for action in drs_actions if action.startswith("drs:Describe")]
     if describe:
         role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))  # Describe* take no resource
     if "drs:StartRecovery" in drs_actions:
-        drs_resources = [
-            stack.format_arn(service="drs", region="*", resource=resource_type.split("/")[0], resource_name="*")
-            for resource_type in permissions.DRS_RESOURCE_TYPES
-        ]
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=[
-                    "drs:StartRecovery",
-                    *[a for a in permissions.START_RECOVERY_DEPENDENCIES if a.startswith("drs:")],
-                ],
-                resources=drs_resources,
+                actions=["drs:StartRecovery"],
+                resources=[_arn(resource, stack) for resource in permissions.DRS_RESOURCES],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[a for a in permissions.START_RECOVERY_DEPENDENCIES if a.startswith("ec2:")], resources=["*"]
+        for grant in permissions.START_RECOVERY_DEPENDENCIES:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(grant.actions),
+                    resources=[_arn(resource, stack) for resource in grant.resources],
+                    conditions=grant.conditions or None,
+                )
             )
-        )
+    if permissions.STATES_ACTIONS[key]:
         role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[stack.format_arn(service="iam", region="", resource="role", resource_name="*")],
-                conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-            )
+            iam.PolicyStatement(actions=list(permissions.STATES_ACTIONS[key]), resources=[execution_arn])
         )
     for table_name, actions in permissions.TABLE_ACTIONS[key].items():
         table = tables.tables[table_name]
         role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=[table.table_arn]))
+    indexes = permissions.INDEX_QUERIES[key]
+    if indexes:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[tables.index_arn(name, index) for name, index in indexes]
+            )
+        )

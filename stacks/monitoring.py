@@ -1,21 +1,39 @@
-"""Reconcile on stop, notifications, alarms and a dashboard."""
+"""Reconcile on stop, the sweeper, notifications, alarms and a dashboard."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.dead_letters import DeadLetterQueue
+from stacks.sweeper import Sweeper
+
 # The statuses Step Functions ends an execution with on its own; the workflow records every other end itself.
 RECONCILED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+
+# EventBridge's delivery of a status change to the reconcile function (RetryPolicy maxima: 86,400 s, 185 attempts,
+# which are also EventBridge's defaults): keep trying for a day, then dead-letter it. Reconcile is idempotent.
+RECONCILE_EVENT_MAX_AGE = Duration.hours(24)
+RECONCILE_EVENT_RETRIES = 185
+# Lambda's own retries of the asynchronous invocation when reconcile fails (at most 2; events at most 6 h old),
+# after which the event goes to the same dead-letter queue.
+RECONCILE_INVOKE_RETRIES = 2
+RECONCILE_INVOKE_MAX_AGE = Duration.hours(6)
+
+# A failed or timed-out execution in the last 5 minutes. FILL: a period where one of the two series has no data point
+# (CloudWatch omits zero counts) would otherwise make the sum have no value, and the alarm miss the other series.
+FAILED_EXPRESSION = "FILL(failed, 0) + FILL(timedOut, 0)"
 
 
 class Monitoring(Construct):
@@ -29,15 +47,72 @@ class Monitoring(Construct):
         notification_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # A customer-managed key: the AWS-managed alias/aws/sns key's policy cannot be changed, so neither EventBridge
+        # nor CloudWatch alarms could publish to a topic encrypted with it (their messages would be dropped).
+        self.key = kms.Key(
+            self,
+            "NotificationsKey",
+            description="drs-orchestrator: encrypts the execution notifications topic",
+            enable_key_rotation=True,
+            # It protects only messages in flight; deleting the stack schedules its deletion (30-day waiting period).
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Publishers to an encrypted topic need kms:Decrypt and kms:GenerateDataKey* on its key (SNS: "Enable
+        # compatibility between event sources from AWS services and encrypted topics"). EventBridge's statement is
+        # added by its SnsTopic targets below (without aws:SourceArn: EventBridge's KMS requests do not carry it);
+        # CloudWatch alarms get theirs here.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LetCloudWatchAlarmsPublishToTheTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Notifications",
             display_name="drs-orchestrator executions",
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.key,
             enforce_ssl=True,
+        )
+        # EventBridge's sns:Publish is added by its SnsTopic targets below; CloudWatch alarms need their own.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LetThisAccountsCloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
         )
         if notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+
+        # Reconcile must not be lost: EventBridge retries delivery, Lambda retries the invocation, and what still
+        # fails waits in a dead-letter queue whose alarm notifies the topic.
+        self.reconcile_dead_letters = DeadLetterQueue(
+            self, "ReconcileDeadLetters", what="An execution's end (reconcile)", topic=self.topic
+        )
+        reconcile = functions["reconcile"]
+        reconcile.configure_async_invoke(
+            retry_attempts=RECONCILE_INVOKE_RETRIES,
+            max_event_age=RECONCILE_INVOKE_MAX_AGE,
+            on_failure=destinations.SqsDestination(self.reconcile_dead_letters.queue),
+        )
+        # What reconcile's event may still miss (and a Prepare that died holding locks), the sweeper closes.
+        self.sweeper = Sweeper(self, "Sweeper", function=functions["sweep"], topic=self.topic)
 
         self.stopped_rule = events.Rule(
             self,
@@ -49,7 +124,14 @@ class Monitoring(Construct):
                 detail={"stateMachineArn": [state_machine.state_machine_arn], "status": RECONCILED_STATUSES},
             ),
         )
-        self.stopped_rule.add_target(targets.LambdaFunction(functions["reconcile"], retry_attempts=8))
+        self.stopped_rule.add_target(
+            targets.LambdaFunction(
+                reconcile,
+                retry_attempts=RECONCILE_EVENT_RETRIES,
+                max_event_age=RECONCILE_EVENT_MAX_AGE,
+                dead_letter_queue=self.reconcile_dead_letters.queue,
+            )
+        )
         self.stopped_rule.add_target(
             targets.SnsTopic(
                 self.topic,
@@ -90,7 +172,7 @@ class Monitoring(Construct):
             "ExecutionsFailedOrTimedOut",
             alarm_description="A recovery plan execution failed or timed out: read its record's ErrorMessage",
             metric=cloudwatch.MathExpression(
-                expression="failed + timedOut",
+                expression=FAILED_EXPRESSION,
                 using_metrics={
                     "failed": state_machine.metric_failed(period=Duration.minutes(5)),
                     "timedOut": state_machine.metric_timed_out(period=Duration.minutes(5)),
@@ -137,4 +219,12 @@ class Monitoring(Construct):
                     width=12,
                 )
             )
+        dead_letter_queues = [self.reconcile_dead_letters, self.sweeper.dead_letters]
+        widgets.append(
+            cloudwatch.GraphWidget(
+                title="Undelivered (dead-letter queues)",
+                left=[dlq.queue.metric_approximate_number_of_messages_visible() for dlq in dead_letter_queues],
+                width=12,
+            )
+        )
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", widgets=[widgets])

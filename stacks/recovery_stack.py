@@ -11,7 +11,7 @@ from constructs import Construct
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
 from stacks.tables import RecordTables
-from stacks.workflow import RecoveryWorkflow
+from stacks.workflow import RecoveryWorkflow, state_machine_name
 
 
 class DrsOrchestratorStack(Stack):
@@ -21,13 +21,20 @@ class DrsOrchestratorStack(Stack):
         removal = RemovalPolicy.DESTROY if context("drs:destroyTablesOnDelete") is True else RemovalPolicy.RETAIN
         retention = logs.RetentionDays.THREE_MONTHS
 
+        # The state machine's name is fixed, not generated, so the functions can be granted DescribeExecution on its
+        # executions without referring to the state machine itself (which refers to them): see stacks/functions.py.
+        machine_name = state_machine_name(self)
+
         tables = RecordTables(self, "Records", removal_policy=removal)
-        functions = OrchestratorFunctions(self, "Functions", tables=tables, log_retention=retention)
+        functions = OrchestratorFunctions(
+            self, "Functions", tables=tables, log_retention=retention, state_machine_name=machine_name
+        )
         workflow = RecoveryWorkflow(
             self,
             "Workflow",
             functions=functions.functions,
             log_retention=retention,
+            state_machine_name=machine_name,
         )
         monitoring = Monitoring(
             self,
@@ -47,3 +54,5 @@ class DrsOrchestratorStack(Stack):
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "ReconcileDeadLetterQueueUrl", value=monitoring.reconcile_dead_letters.queue.queue_url)
+        CfnOutput(self, "SweepDeadLetterQueueUrl", value=monitoring.sweeper.dead_letters.queue.queue_url)

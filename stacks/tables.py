@@ -19,6 +19,20 @@ TABLES: dict[str, tuple[str, tuple[str, dynamodb.AttributeType], tuple[str, dyna
 }
 PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"
 
+# Global secondary indexes: (table, index) -> (partition key, sort key, projection). They mirror the rehearsal's tables
+# (drsctl/local/tables.py, a test compares them) and the names the Lambdas query (stacks/iam.py INDEX_QUERIES).
+# PlanExecutionsByTime: a plan's executions by start time (front ends). OpenExecutions: sparse, only the records that
+# carry `Open` (ACTIVE or UNRESOLVED), which the sweeper reads. LocksByExecution: every lock an execution holds, so each
+# terminal path releases them all.
+INDEXES: dict[
+    tuple[str, str],
+    tuple[tuple[str, dynamodb.AttributeType], tuple[str, dynamodb.AttributeType] | None, dynamodb.ProjectionType],
+] = {
+    ("ExecutionHistory", PLAN_EXECUTIONS_INDEX): (("PlanId", S), ("StartTime", N), dynamodb.ProjectionType.ALL),
+    ("ExecutionHistory", "OpenExecutions"): (("Open", S), ("StartTime", N), dynamodb.ProjectionType.KEYS_ONLY),
+    ("ExecutionLocks", "LocksByExecution"): (("ExecutionId", S), None, dynamodb.ProjectionType.KEYS_ONLY),
+}
+
 
 class RecordTables(Construct):
     """Stable logical IDs (a test pins them): renaming a table construct would replace the table and its data."""
@@ -41,11 +55,18 @@ class RecordTables(Construct):
                 removal_policy=removal_policy,
             )
             self.tables[name] = table
-        self.tables["ExecutionHistory"].add_global_secondary_index(
-            index_name=PLAN_EXECUTIONS_INDEX,
-            partition_key=dynamodb.Attribute(name="PlanId", type=S),
-            sort_key=dynamodb.Attribute(name="StartTime", type=N),
-        )
+        for (name, index), ((partition, partition_type), sort, projection) in INDEXES.items():
+            self.tables[name].add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=partition, type=partition_type),
+                sort_key=dynamodb.Attribute(name=sort[0], type=sort[1]) if sort else None,
+                projection_type=projection,
+            )
+
+    def index_arn(self, name: str, index: str) -> str:
+        """The ARN of one of INDEXES, for a dynamodb:Query grant (a grant on the table does not cover its indexes)."""
+        assert (name, index) in INDEXES, f"{name} has no index {index}"
+        return f"{self.tables[name].table_arn}/index/{index}"
 
     def environment(self) -> dict[str, str]:
         """What the Lambdas read: one environment variable per table name."""

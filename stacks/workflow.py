@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,7 +13,18 @@ from constructs import Construct
 
 DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_plan.asl.json"
 
-# ASL placeholder -> function key (stacks/functions.py)
+# Step Functions vends its logs to CloudWatch Logs; a log group under this prefix needs no CloudWatch Logs resource
+# policy, whose 5,120-character limit accounts with many log deliveries otherwise hit ("CloudWatch Logs Resource Policy
+# size was exceeded"), failing the deploy.
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
+
+
+def state_machine_name(stack: Stack) -> str:
+    """Fixed, not generated: the functions' DescribeExecution grant is written from it (stacks/functions.py)."""
+    return f"{stack.stack_name}-RecoveryPlan"
+
+
+# ASL placeholder -> function key (lambdas/functions.json)
 SUBSTITUTIONS = {
     "PrepareFunctionArn": "prepare",
     "StartWaveFunctionArn": "start_wave",
@@ -30,12 +41,22 @@ class RecoveryWorkflow(Construct):
         *,
         functions: dict[str, lambda_.Function],
         log_retention: logs.RetentionDays,
+        state_machine_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"{VENDED_LOGS_PREFIX}{state_machine_name}",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "RecoveryPlan",
+            # Named, not generated: the functions' DescribeExecution grant is written from this name
+            # (stacks/functions.py), which keeps the functions from depending on the state machine that depends on them.
+            state_machine_name=state_machine_name,
             comment="Runs a DRS recovery plan wave by wave (DRILL or RECOVERY)",
             state_machine_type=sfn.StateMachineType.STANDARD,
             # from_string, not from_file: the definition is inlined in the template, so a test can compare it with

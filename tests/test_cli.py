@@ -106,7 +106,7 @@ def test_plan_validate_lists_every_problem_and_exits_2(tmp_path):
     )
     assert result.exit_code == 2
     assert "2 problem(s)" in result.output
-    assert "s-0000000000adb0001 is not replicating (dataReplicationState DISCONNECTED)" in result.output
+    assert "s-0000000000adb0001 is not replicating (dataReplicationState DISCONNECTED" in result.output
     assert "s-0000000000adb0003 is not a DRS source server in us-east-1" in result.output
 
 

@@ -52,7 +52,7 @@ def test_only_function_arns_are_substituted_and_time_comes_from_the_context():
         "PrepareFunctionArn",
         "StartWaveFunctionArn",
     ]
-    assert "$$.Execution.StartTime" not in TEXT  # breaks describe_execution in the local engine (DESIGN.md 4)
+    assert "$$.Execution.StartTime" not in TEXT  # breaks describe_execution in the local engine (docs/rehearsal.md)
     assert all(
         state["Parameters"]["Payload"].get("Now.$") == "$$.State.EnteredTime"
         for state in STATES.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from drsctl.clock import VirtualClock
-from drsctl.commands.common import EXIT_INVALID_INPUT, read_scenario
-from drsctl.commands.rehearse import read_plan
+from drsctl.commands.common import EXIT_INVALID_INPUT, fail_invalid, read_scenario
+from drsctl.commands.rehearse import Mode, read_plan
 from drsctl.emulator import DrsEmulator, serving
-from lambdas.core.plan import RunOptions
+from lambdas.core.errors import PlanValidationError
+from lambdas.core.plan import ExecutionMode, RunOptions
 from lambdas.core.prepare import resolve_waves
 from lambdas.core.records import save_plan
 
@@ -49,6 +51,9 @@ def validate(
     scenario: Annotated[
         Path | None, typer.Option(help="Check against the DRS emulator with this scenario instead of AWS.")
     ] = None,
+    mode: Annotated[Mode, typer.Option(help="Check as for a DRILL or a RECOVERY (replication rules differ).")] = (
+        Mode.drill
+    ),
 ) -> None:
     """Check a plan: its schema offline, then its servers in DRS (exist, replicate, not busy) and the quotas.
 
@@ -58,20 +63,27 @@ def validate(
     parsed = read_plan(plan)
     console.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)", highlight=False)
     with _drs_from(scenario) as where:
+        execution_type: ExecutionMode = "DRILL" if mode is Mode.drill else "RECOVERY"
         try:
-            waves, problems = resolve_waves(parsed, RunOptions.resolve("DRILL", parsed.Options))
+            options = RunOptions.resolve(execution_type, parsed.Options)
+        except PlanValidationError as error:
+            raise fail_invalid(str(error)) from error
+        try:
+            resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
         except (BotoCoreError, ClientError) as error:
             console.print(f"[red]could not check the servers in DRS ({where}):[/] {error}", highlight=False)
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
-    if problems:
-        console.print(f"[bold red]{len(problems)} problem(s)[/] found against {where}:", highlight=False)
-        for problem in problems:
+    for warning in resolution.warnings:
+        console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+    if resolution.problems:
+        console.print(f"[bold red]{len(resolution.problems)} problem(s)[/] found against {where}:", highlight=False)
+        for problem in resolution.problems:
             console.print(f"- {problem}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_INPUT)
     table = Table(title=f"Plan {parsed.PlanId}: every server checked against {where}")
     for column in ("wave", "region", "servers", "impact"):
         table.add_column(column)
-    for wave in waves:
+    for wave in resolution.waves:
         table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
     console.print(table)
     console.print("[green]the plan can run[/]")

@@ -1,4 +1,4 @@
-"""The figures of a rehearsed execution (DESIGN.md section 6), from the engine, the emulator and the record."""
+"""The figures of a rehearsed execution (docs/rehearsal.md), from the engine, the emulator and the record."""
 
 from __future__ import annotations
 

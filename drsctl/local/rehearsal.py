@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -33,19 +34,29 @@ from lambdas.core.plan import RecoveryPlan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "recovery_plan.asl.json"
+# The deployed functions' handlers, memory and timeouts: the CDK stack reads the same file.
+FUNCTION_SPECS: dict[str, dict[str, Any]] = json.loads((ROOT / "lambdas" / "functions.json").read_text())
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "drs-orchestrator-recovery-plan"
 
-# ASL substitution -> (function name, handler)
-FUNCTIONS = {
-    "PrepareFunctionArn": ("drs-orchestrator-prepare", "lambdas.handlers.prepare.handler"),
-    "StartWaveFunctionArn": ("drs-orchestrator-start-wave", "lambdas.handlers.start_wave.handler"),
-    "CheckWaveFunctionArn": ("drs-orchestrator-check-wave", "lambdas.handlers.check_wave.handler"),
-    "FinalizeFunctionArn": ("drs-orchestrator-finalize", "lambdas.handlers.finalize.handler"),
+# ASL substitution -> function key in lambdas/functions.json
+PLACEHOLDERS = {
+    "PrepareFunctionArn": "prepare",
+    "StartWaveFunctionArn": "start_wave",
+    "CheckWaveFunctionArn": "check_wave",
+    "FinalizeFunctionArn": "finalize",
 }
-# Not in the definition: EventBridge invokes it when an execution is stopped, times out or fails.
-RECONCILE_FUNCTION = ("drs-orchestrator-reconcile", "lambdas.handlers.reconcile.handler")
+# Not in the definition: EventBridge invokes reconcile when an execution is stopped, times out or fails, and
+# EventBridge Scheduler the sweeper every 15 minutes.
+RECONCILE_FUNCTION = "drs-orchestrator-reconcile"
+SWEEP_FUNCTION = "drs-orchestrator-sweep"
+
+
+def function_name(key: str) -> str:
+    return "drs-orchestrator-" + key.replace("_", "-")
+
+
 STOPPED = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -132,10 +143,18 @@ class LocalAws:
                 "cause": described.get("cause"),
             },
         }
-        response = self.client("lambda").invoke(FunctionName=RECONCILE_FUNCTION[0], Payload=json.dumps(event))
+        return self._invoke(RECONCILE_FUNCTION, event)
+
+    def sweep(self) -> dict[str, Any]:
+        """Do what the 15-minute schedule does in AWS: run the sweeper once, at the virtual clock's time."""
+        stamp = datetime.fromtimestamp(self.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self._invoke(SWEEP_FUNCTION, {"time": stamp})
+
+    def _invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
         result: dict[str, Any] = json.loads(response["Payload"].read())
         if response.get("FunctionError"):
-            raise RuntimeError(f"reconcile failed: {result}")
+            raise RuntimeError(f"{name} failed: {result}")
         return result
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -162,19 +181,20 @@ def _create_stage(definition: str) -> str:
         "Arn"
     ]
     awslambda = boto3.client("lambda", region_name=REGION)
-    arns = {}
-    for placeholder, (name, handler) in {**FUNCTIONS, "Reconcile": RECONCILE_FUNCTION}.items():
+    function_arns = {}
+    for key, spec in FUNCTION_SPECS.items():
         created = awslambda.create_function(
-            FunctionName=name,
+            FunctionName=function_name(key),
             Runtime="python3.12",
             Role=role_arn,
-            Handler=handler,
+            Handler=spec["handler"],
             Code={"ZipFile": _placeholder_zip()},
-            Timeout=60,
-            MemorySize=256,
+            Timeout=spec["timeoutSeconds"],
+            MemorySize=spec["memoryMb"],
             Architectures=["arm64"],
         )
-        arns[placeholder] = created["FunctionArn"]
+        function_arns[key] = created["FunctionArn"]
+    arns = {placeholder: function_arns[key] for placeholder, key in PLACEHOLDERS.items()}
     stepfunctions = boto3.client("stepfunctions", region_name=REGION)
     created_machine = stepfunctions.create_state_machine(
         name=STATE_MACHINE_NAME, definition=substitute(definition, arns), roleArn=role_arn, type="STANDARD"

@@ -29,6 +29,7 @@ TABLES: dict[str, dict[str, Any]] = {
             {"AttributeName": "ExecutionId", "AttributeType": "S"},
             {"AttributeName": "PlanId", "AttributeType": "S"},
             {"AttributeName": "StartTime", "AttributeType": "N"},
+            {"AttributeName": "Open", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -38,7 +39,16 @@ TABLES: dict[str, dict[str, Any]] = {
                     {"AttributeName": "StartTime", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                # Sparse: only items with `Open` (ACTIVE or UNRESOLVED) are in it; the sweeper reads it.
+                "IndexName": "OpenExecutions",
+                "KeySchema": [
+                    {"AttributeName": "Open", "KeyType": "HASH"},
+                    {"AttributeName": "StartTime", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     },
     "EXECUTION_WAVES_TABLE": {
@@ -53,7 +63,17 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "EXECUTION_LOCKS_TABLE": {
         "KeySchema": [{"AttributeName": "LockId", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "LockId", "AttributeType": "S"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "LockId", "AttributeType": "S"},
+            {"AttributeName": "ExecutionId", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "LocksByExecution",
+                "KeySchema": [{"AttributeName": "ExecutionId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
     },
 }
 

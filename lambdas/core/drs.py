@@ -18,8 +18,11 @@ from botocore.config import Config
 
 from lambdas.core.batches import batched
 
-READ_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
-START_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+# One call's worst case must stay far inside the calling function's timeout (a test sums them per function):
+# reads 2 x (2 + 8) s + about 1 s of backoff; StartRecovery once, 2 + 15 s. Throttling that outlasts the SDK's own
+# retries is the workflow's to absorb (a missed check, a later start attempt), not the Lambda's to sleep through.
+READ_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=8)
+START_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=15)
 
 # The DRS model's list limits (botocore drs service-2.json).
 SOURCE_SERVER_FILTER_MAX = 200
@@ -69,19 +72,38 @@ def start_recovery(region: str, server_ids: Sequence[str], is_drill: bool, tags:
     return job
 
 
-def find_job(region: str, tags: dict[str, str], since: float) -> dict[str, Any] | None:
-    """The job created since `since` (epoch seconds) that carries all of `tags`, if DRS has one.
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    DescribeJobs cannot filter by tag, so this pages through the jobs created since then (newest first).
-    """
+
+def jobs_since(region: str, since: float) -> list[dict[str, Any]]:
+    """Every job created in `region` since `since` (epoch seconds), by any tool, newest first."""
     paginator = _client(region, "read").get_paginator("describe_jobs")
-    from_date = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for page in paginator.paginate(filters={"fromDate": from_date}):
-        for job in page["items"]:
-            if all(job.get("tags", {}).get(key) == value for key, value in tags.items()):
-                found: dict[str, Any] = job
-                return found
-    return None
+    return [job for page in paginator.paginate(filters={"fromDate": _iso(since)}) for job in page["items"]]
+
+
+def jobs_tagged(region: str, tags: dict[str, str], since: float) -> list[dict[str, Any]]:
+    """The jobs created since `since` that carry all of `tags`: how an execution finds every job it started, even
+    one whose StartRecovery answer was lost. DescribeJobs cannot filter by tag, so this pages through the time
+    window (newest first) and filters here."""
+    return [
+        job
+        for job in jobs_since(region, since)
+        if all(job.get("tags", {}).get(key) == value for key, value in tags.items())
+    ]
+
+
+def find_job(region: str, tags: dict[str, str], since: float) -> dict[str, Any] | None:
+    """The job created since `since` (epoch seconds) that carries all of `tags`, if DRS has one."""
+    found = jobs_tagged(region, tags, since)
+    return found[0] if found else None
+
+
+def latest_snapshot_time(region: str, server_id: str) -> str | None:
+    """When the newest recovery snapshot of a server was taken (ISO 8601), or None if it has none."""
+    response = _client(region, "read").describe_recovery_snapshots(sourceServerID=server_id, order="DESC", maxResults=1)
+    items = response.get("items", [])
+    return str(items[0].get("timestamp") or items[0].get("expectedTimestamp")) if items else None
 
 
 def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -17,7 +17,10 @@ class PlanValidationError(OrchestratorError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         listed = "\n".join(f"- {problem}" for problem in problems)
-        super().__init__(f"The plan cannot run ({len(problems)} problem(s)):\n{listed}")
+        super().__init__(
+            f"The plan cannot run ({len(problems)} problem(s)):\n{listed}\nWhat to do: fix each problem above "
+            "(nothing was launched), then start the execution again."
+        )
 
 
 class PlanNotFoundError(OrchestratorError):
@@ -34,3 +37,20 @@ class ExecutionConflictError(OrchestratorError):
 
 class ExecutionStoppedError(OrchestratorError):
     """The execution's record has already ended (stopped, timed out): a late step must not launch anything."""
+
+
+class ExecutionStoppedWhilePreparingError(ExecutionStoppedError):
+    """The execution was stopped while Prepare ran: its record was ended by the reconcile path, its locks released."""
+
+
+class TransactionConflictError(OrchestratorError):
+    """A DynamoDB transaction was cancelled for a conflict or throttling, not because a lock is held. Retried."""
+
+
+class DrsRefusedError(OrchestratorError):
+    """DRS refused a call for a reason waiting will not fix (access denied, not initialized). Not retried; the
+    message names the call, the region and the fix."""
+
+
+class WaveClosedError(ExecutionStoppedError):
+    """A wave's record has already ended; a late step may not write it again."""

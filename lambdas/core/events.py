@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from lambdas.core.finish import Failure
 from lambdas.core.plan import ExecutionMode, RunOptions
-from lambdas.core.waves import WaveProgress
+from lambdas.core.waves import WaveProgress, WaveStep
 
 
 def _epoch_seconds(value: Any) -> Any:
@@ -36,24 +36,29 @@ class PrepareEvent(_Event):
     Now: EpochSeconds
 
 
-class StartWaveEvent(_Event):
+class WaveStepEvent(_Event):
+    """Start wave recovery and Check wave jobs get the same input: the wave, and its progress so far."""
+
     ExecutionId: str
     PlanId: str
     ExecutionType: ExecutionMode
     WaveNumber: int
     Options: RunOptions
-    Now: EpochSeconds
-
-
-class CheckWaveEvent(_Event):
-    ExecutionId: str
-    PlanId: str
-    WaveNumber: int
-    Options: RunOptions
-    Progress: WaveProgress
+    Progress: WaveProgress = WaveProgress()
     EventBudget: int
     RetryCount: int = 0
     Now: EpochSeconds
+
+    def step(self) -> WaveStep:
+        return WaveStep(
+            execution_id=self.ExecutionId,
+            plan_id=self.PlanId,
+            execution_type=self.ExecutionType,
+            wave_number=self.WaveNumber,
+            options=self.Options,
+            event_budget=self.EventBudget,
+            now=self.Now,
+        )
 
 
 class FinalizeEvent(_Event):

@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import locks, records
-from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus
+from lambdas.core import locks, records, wave_end
+from lambdas.core.explain import ACTION_MARK, listed, with_action
+from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus, WaveRecord
 
 UNKNOWN_PLAN = "UNKNOWN"
-OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 
 
 class Failure(BaseModel):
@@ -66,8 +66,12 @@ def finish(
     execution_arn: str | None = None,
     stopped_as: ExecutionStatus | None = None,
 ) -> Finished:
-    """End the record. `stopped_as` (CANCELLED, TIMED_OUT, FAILED) is set by the reconcile path: Step Functions
-    ended the execution itself (a stop, the execution timeout, a failure nothing caught)."""
+    """End the record, every wave item and every server entry in it, and release every lock of the execution.
+
+    `stopped_as` (CANCELLED, TIMED_OUT, FAILED) is set by the reconcile path: Step Functions ended the execution
+    itself (a stop, the execution timeout, a failure nothing caught). Idempotent: a second call finds the record
+    ended and only releases locks again.
+    """
     plan_id = plan_id_of(raw_input)
     record = records.find_execution(execution_id, plan_id)
     exists = record is not None
@@ -81,52 +85,107 @@ def finish(
             StartTime=now,
         )
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
-        _release_locks(record)  # idempotent: a retried Finalize, or the reconcile path came first
+        locks.release_execution(record.ExecutionId, _lock_ids(record))
         return _finished(record)
-    # A wave that had not ended when the workflow stopped has its latest state in its own item (it may even have
-    # started servers that the ExecutionHistory item does not show yet).
-    changed = [
-        records.find_wave(execution_id, wave.WaveNumber) or wave
-        for wave in record.Waves
-        if wave.Status in OPEN_WAVE_STATUSES
-    ]
-    record.Waves = [next((c for c in changed if c.WaveNumber == w.WaveNumber), w) for w in record.Waves]
-    status, message = _outcome(record, failure)
-    if stopped_as is not None:
-        status, message = stopped_as, failure.explained() if failure else stopped_as
-    for wave in changed:
-        if wave.Status == "PENDING":
-            wave.Status = "SKIPPED"
-            for server in wave.Servers:
-                server.Status = "SKIPPED"
-        elif wave.Status in ("STARTING", "POLLING"):
-            wave.Status = "CANCELLED" if status == "CANCELLED" else "FAILED"
-            wave.EndTime = now
-            wave.ErrorMessage = records.truncate(f"Stopped tracking this wave: {message}", records.WAVE_MESSAGE_MAX)
+    reason = _end_reason(stopped_as, failure)
+    ended_because = failure.explained() if failure is not None else None
+    changed, unresolved = close_waves(record, reason=reason, cause=ended_because, now=now)
+    status, message = _outcome(record, failure, stopped_as)
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
-    if not records.close_execution(record, changed, exists=exists):
+    if not records.close_execution(record, changed, exists=exists, unresolved=unresolved):
         record = records.get_execution(execution_id, plan_id)
-    _release_locks(record)
+    locks.release_execution(record.ExecutionId, _lock_ids(record))
     return _finished(record)
 
 
-def _release_locks(record: ExecutionRecord) -> None:
+def close_waves(
+    record: ExecutionRecord, *, reason: wave_end.EndReason, cause: str | None, now: int
+) -> tuple[list[WaveRecord], bool]:
+    """Bring every wave of the record to a final status. Returns the waves that changed, and whether a StartRecovery
+    without a recorded answer remains that DRS could not be asked about (the sweeper will ask again)."""
+    changed: list[WaveRecord] = []
+    unresolved = False
+    for index, wave in enumerate(record.Waves):
+        # A wave that had not ended has its latest state in its own item (it may have started servers that the
+        # ExecutionHistory item does not show yet).
+        live = records.find_wave(record.ExecutionId, wave.WaveNumber) or wave
+        tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, wave.WaveNumber)
+        if live.Status == "PENDING" and live.StartTime is None:
+            live.Status = "SKIPPED"
+            for server in live.Servers:
+                server.Status = "SKIPPED"
+                server.Error = "NOT_STARTED"
+        elif live.Status in records.OPEN_WAVE_STATUSES:
+            unresolved |= not wave_end.close(live, reason=reason, now=now, tags=tags, cause=cause)
+        elif live.PendingStart is not None:
+            found = wave_end.discover(live, tags, now)
+            unresolved |= not found.complete and live.PendingStart is not None
+            wave_end.apply(live, found.observed)
+        if live != wave or live.Status != wave.Status:
+            record.Waves[index] = live
+            changed.append(live)
+    return changed, unresolved
+
+
+def _end_reason(stopped_as: ExecutionStatus | None, failure: Failure | None) -> wave_end.EndReason:
+    if stopped_as == "CANCELLED":
+        return "stopped"
+    if stopped_as == "TIMED_OUT":
+        return "execution_timed_out"
+    return "execution_failed"  # only waves that did not end by themselves are closed with this reason
+
+
+def _lock_ids(record: ExecutionRecord) -> list[str]:
     servers = ((wave.Region, server.SourceServerId) for wave in record.Waves for server in wave.Servers)
-    locks.release(locks.locks_for(record.PlanId, servers), execution_id=record.ExecutionId)
+    return locks.locks_for(record.PlanId, servers)
 
 
-def _outcome(record: ExecutionRecord, failure: Failure | None) -> tuple[ExecutionStatus, str | None]:
+def _outcome(
+    record: ExecutionRecord, failure: Failure | None, stopped_as: ExecutionStatus | None
+) -> tuple[ExecutionStatus, str | None]:
+    servers = [s for w in record.Waves for s in w.Servers]
+    still_running = [s for s in servers if s.Error in ("JOB_STILL_RUNNING", "WAVE_TIMEOUT", "START_UNCONFIRMED")]
+    started = [f"{job} (wave {w.WaveNumber})" for w in record.Waves for job in w.JobIds]
+    after = f" DRS jobs this execution started: {listed(started) if started else 'none'}."
+    if still_running:
+        jobs = sorted({s.RecoveryJobId for s in still_running if s.RecoveryJobId})
+        after = (
+            f" Server(s) {listed([s.SourceServerId for s in still_running])} were still in DRS job(s) "
+            f"{listed(jobs) or '(see the waves)'} when the execution ended: DRS may still launch them."
+        )
     failed_wave = next((w for w in record.Waves if w.Status in ("FAILED", "TIMED_OUT")), None)
+    if stopped_as is not None:
+        what = (failure.explained() if failure is not None else stopped_as) + after
+        return stopped_as, _ensure_action(
+            what,
+            "DRS finishes jobs already started (it cannot cancel a launch): check them with DescribeJobs, remove "
+            "unwanted drill instances with TerminateRecoveryInstances, and start the plan again for the waves that "
+            "did not run",
+        )
     if failed_wave is not None:
-        return "FAILED", failed_wave.ErrorMessage or (failure.explained() if failure else "a wave failed")
+        return "FAILED", _ensure_action((failed_wave.ErrorMessage or "A wave failed.") + after, _RUN_AGAIN)
     if failure is not None:
-        return "FAILED", failure.explained()
+        return "FAILED", _ensure_action(failure.explained() + after, _RUN_AGAIN)
+    launched = sum(s.Status == "LAUNCHED" for s in servers)
+    if servers and launched == 0:
+        return "FAILED", with_action(
+            f"No server of the plan launched ({len(servers)} tried).{after}",
+            "read each wave's ErrorMessage and the DRS job logs (DescribeJobLogItems), fix the cause and run the plan "
+            "again",
+        )
     partial = [w for w in record.Waves if w.Status == "PARTIAL"]
     if partial:
-        return "PARTIAL", " ".join(w.ErrorMessage or "" for w in partial).strip()
+        return "PARTIAL", " ".join(w.ErrorMessage or "" for w in partial).strip() + after
     return "COMPLETED", None
+
+
+_RUN_AGAIN = "fix the cause named above and run the plan again"
+
+
+def _ensure_action(text: str, action: str) -> str:
+    return text if ACTION_MARK in text else with_action(text, action)
 
 
 def _finished(record: ExecutionRecord) -> Finished:

@@ -21,7 +21,7 @@ ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS so
 ImpactLevel = Literal["CRITICAL", "OPTIONAL"]
 ExecutionMode = Literal["DRILL", "RECOVERY"]
 
-# Typical DRS job durations (DESIGN.md 5.1): the first check of a wave is planned from them.
+# Typical DRS job durations (docs/architecture.md, DRS facts): the first check of a wave is planned from them.
 DEFAULT_EXPECTED_JOB_MINUTES = {"DRILL": 9.0, "RECOVERY": 13.0}
 
 
@@ -86,13 +86,18 @@ class OptionsOverride(_Strict):
         "recovery); checks are spaced out until then and tighten after.",
     )
     MaxServersPerJob: int | None = Field(
-        None, ge=1, le=200, description="Servers per StartRecovery call (the DRS quota, default 100)."
+        None, ge=1, le=100, description="Servers per StartRecovery call (at most the DRS quota of 100, the default)."
     )
     MaxConcurrentJobs: int | None = Field(
         None, ge=1, le=1000, description="The account's DRS quota of concurrent jobs per region (default 20)."
     )
     MaxServersInActiveJobs: int | None = Field(
         None, ge=1, le=10000, description="The account's DRS quota of servers in all active jobs (default 500)."
+    )
+    AllowUnhealthyReplication: bool | None = Field(
+        None,
+        description="DRILL only: launch servers whose replication is STALLED, DISCONNECTED or PAUSED (from their "
+        "last snapshot) instead of refusing the plan. A RECOVERY always launches them, with a warning.",
     )
 
 
@@ -106,6 +111,7 @@ class RunOptions(_Strict):
     MaxServersPerJob: int = 100
     MaxConcurrentJobs: int = 20
     MaxServersInActiveJobs: int = 500
+    AllowUnhealthyReplication: bool = False
 
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:
@@ -115,13 +121,20 @@ class RunOptions(_Strict):
             if layer is not None:
                 merged.update(layer.model_dump(exclude_none=True))
         options = cls.model_validate(merged)
+        problems = []
         if options.MinPollIntervalSeconds > options.PollIntervalSeconds:
-            raise PlanValidationError(
-                [
-                    f"Options.MinPollIntervalSeconds ({options.MinPollIntervalSeconds}) is greater than "
-                    f"Options.PollIntervalSeconds ({options.PollIntervalSeconds}): lower the first or raise the second"
-                ]
+            problems.append(
+                f"Options.MinPollIntervalSeconds ({options.MinPollIntervalSeconds}) is greater than "
+                f"Options.PollIntervalSeconds ({options.PollIntervalSeconds}): lower the first or raise the second"
             )
+        if options.ExpectedJobMinutes > options.WaveTimeoutMinutes:
+            problems.append(
+                f"Options.ExpectedJobMinutes ({options.ExpectedJobMinutes:g}) is greater than "
+                f"Options.WaveTimeoutMinutes ({options.WaveTimeoutMinutes}): every wave would time out before its "
+                "jobs are expected to end; raise WaveTimeoutMinutes or lower ExpectedJobMinutes"
+            )
+        if problems:
+            raise PlanValidationError(problems)
         return options
 
 
@@ -187,7 +200,7 @@ class RecoveryPlan(_Strict):
 
 
 class ExecutionInput(_Strict):
-    """What StartExecution is given (DESIGN.md 3.2)."""
+    """What StartExecution is given (docs/plan-format.md, Execution input)."""
 
     PlanId: str | None = Field(None, pattern=NAME_PATTERN, description="Run the stored plan with this ID.")
     Plan: RecoveryPlan | None = Field(None, description="Or run this plan, given inline.")

@@ -1,20 +1,40 @@
 """Prepare an execution: load and validate the plan, resolve its servers in DRS, and open the execution record.
 
 Everything that can be checked before a launch is checked here, and every problem is reported at once, each naming
-the plan, wave and server and what to do. Nothing is launched by this step.
+the plan, wave and server and what to do; problems are raised before any server lock is taken, so a broken plan
+can never leave locks behind. Nothing is launched by this step. It is idempotent: a retried Prepare (its answer
+lost, the Lambda timed out) finds its own record and locks and goes on from there.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, locks, polling, records
-from lambdas.core.errors import PlanValidationError
+from lambdas.core.aws_errors import classify
+from lambdas.core.errors import (
+    DrsRefusedError,
+    ExecutionConflictError,
+    ExecutionStoppedWhilePreparingError,
+    PlanValidationError,
+)
+from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import ExecutionMode, RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
+
+# dataReplicationState (botocore's DRS model) as disaster recovery needs it. In a real disaster the source region
+# is down and servers show STALLED or DISCONNECTED: a RECOVERY must still launch them, from their last snapshot.
+HEALTHY = frozenset(["CONTINUOUS"])
+TRANSIENT_STATES = frozenset(["INITIATING", "RESCAN", "BACKLOG", "CREATING_SNAPSHOT"])
+DEGRADED_STATES = frozenset(["STALLED", "DISCONNECTED", "PAUSED"])
+# STOPPED and INITIAL_SYNC (and anything unknown) have no complete recovery point: no mode can launch them.
+CAPACITY_WINDOW_SECONDS = 7 * 86_400  # active jobs older than this are not looked for in the pre-flight
+SNAPSHOT_LOOKUPS_MAX = 20  # DescribeRecoverySnapshots calls per Prepare, for the warnings of degraded servers
 
 
 class WaveRef(BaseModel):
@@ -36,6 +56,14 @@ class Prepared(BaseModel):
     EventBudgetPerWave: int
     Waves: list[WaveRef]
     ServerCount: int
+    Warnings: list[str] = []
+
+
+@dataclass
+class Resolution:
+    waves: list[WaveRecord] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now: int) -> Prepared:
@@ -44,6 +72,13 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     plan = parse_plan(records.load_plan(request.PlanId), "stored plan") if request.PlanId else request.Plan
     assert plan is not None
     options = RunOptions.resolve(request.ExecutionType, plan.Options, request.Options)
+    existing = records.find_execution(execution_id, plan.PlanId)
+    if existing is not None and existing.Status == "POLLING":  # a retry of a Prepare that had finished
+        return _prepared(existing, request.ExecutionType, options)
+    if existing is not None and existing.Status != "PENDING":
+        raise ExecutionStoppedWhilePreparingError(
+            f"Execution {execution_id} has already ended ({existing.Status}); it launches nothing"
+        )
     record = ExecutionRecord(
         ExecutionId=execution_id,
         PlanId=plan.PlanId,
@@ -55,59 +90,112 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
-    plan_locks = [locks.plan_lock(plan.PlanId)]
-    locks.acquire(plan_locks, execution_id=execution_id, plan_id=plan.PlanId, now=now)
+    taken = [locks.plan_lock(plan.PlanId)]
     try:
-        record.Waves, problems = resolve_waves(plan, options)
-        if len(record.Waves) > polling.max_waves():
-            problems.append(
-                f"plan {plan.PlanId!r} has {len(record.Waves)} waves; one execution's history holds at most "
+        locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
+        resolution = resolve_waves(plan, options, request.ExecutionType, now)
+        if len(resolution.waves) > polling.max_waves():
+            resolution.problems.append(
+                f"plan {plan.PlanId!r} has {len(resolution.waves)} waves; one execution's history holds at most "
                 f"{polling.max_waves()} with room to check each wave. Split the plan into several plans."
             )
-        # Servers locked by another of our executions: name it (that beats "already in an active job").
-        server_locks = locks.locks_for(
-            plan.PlanId, ((w.Region, s.SourceServerId) for w in record.Waves for s in w.Servers)
-        )[1:]
-        locks.acquire(server_locks, execution_id=execution_id, plan_id=plan.PlanId, now=now)
-        plan_locks += server_locks
-        if problems:
-            raise PlanValidationError(problems)
+        server_locks = list(
+            dict.fromkeys(locks.server_lock(w.Region, s.SourceServerId) for w in resolution.waves for s in w.Servers)
+        )
+        if resolution.problems:
+            _raise_conflict_if_locked(server_locks, execution_id, plan.PlanId, resolution.problems)
+            raise PlanValidationError(resolution.problems)
+        taken += server_locks
+        locks.acquire(
+            server_locks, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now
+        )
+        record.Waves = resolution.waves
+        record.Warnings = _bounded(resolution.warnings)
+        record.Status = "POLLING"
+        try:
+            records.put_execution_waves(record)
+        except records.table(records.EXECUTION_HISTORY_TABLE).meta.client.exceptions.ConditionalCheckFailedException:
+            raise ExecutionStoppedWhilePreparingError(
+                f"Execution {execution_id} was stopped while it was being prepared; nothing was launched and its "
+                "locks are released"
+            ) from None
     except Exception:
-        locks.release(plan_locks, execution_id=execution_id)
+        locks.release_execution(execution_id, taken)
         raise
-    record.Status = "POLLING"
-    records.put_execution_waves(record)
+    return _prepared(record, request.ExecutionType, options)
+
+
+def _prepared(record: ExecutionRecord, mode: ExecutionMode, options: RunOptions) -> Prepared:
     return Prepared(
-        ExecutionId=execution_id,
-        PlanId=plan.PlanId,
-        ExecutionType=request.ExecutionType,
+        ExecutionId=record.ExecutionId,
+        PlanId=record.PlanId,
+        ExecutionType=mode,
         Options=options,
         EventBudgetPerWave=polling.wave_event_budget(len(record.Waves)),
         Waves=[WaveRef(WaveNumber=w.WaveNumber, WaveName=w.WaveName) for w in record.Waves],
         ServerCount=sum(len(w.Servers) for w in record.Waves),
+        Warnings=record.Warnings,
     )
 
 
-def resolve_waves(plan: RecoveryPlan, options: RunOptions) -> tuple[list[WaveRecord], list[str]]:
-    """Each wave's servers, checked against DRS in the group's region, and every problem found."""
-    problems: list[str] = []
-    waves: list[WaveRecord] = []
+def _bounded(warnings: list[str]) -> list[str]:
+    if len(warnings) <= records.WARNINGS_MAX:
+        return [records.truncate(w, records.WAVE_MESSAGE_MAX) for w in warnings]
+    kept = warnings[: records.WARNINGS_MAX - 1]
+    return [*(records.truncate(w, records.WAVE_MESSAGE_MAX) for w in kept), f"... and {len(warnings) - len(kept)} more"]
+
+
+def _raise_conflict_if_locked(server_locks: list[str], execution_id: str, plan_id: str, problems: list[str]) -> None:
+    """Servers another of our executions is launching: say which execution (that beats "busy in a DRS job")."""
+    held = [holder for holder in locks.holders_of(server_locks, execution_id) if not locks.holder_ended(holder)]
+    busy = [p for p in problems if "already in an active DRS launch job" in p]
+    if held and busy and len(busy) == len(problems):
+        first = held[0]
+        servers = [str(h["LockId"]).rsplit("#", 1)[-1] for h in held]
+        raise ExecutionConflictError(
+            f"Server(s) {listed(servers, 5)} of plan {plan_id!r} are being launched by execution "
+            f"{first['ExecutionId']} (plan {first['PlanId']!r}). One execution at a time may launch a server. "
+            "What to do: wait for that execution to end, or stop it (its record then ends CANCELLED and its locks "
+            "are released), then start again."
+        )
+
+
+def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, now: int) -> Resolution:
+    """Each wave's servers, checked against DRS, with every problem and warning found.
+
+    One paginated DescribeSourceServers listing per region serves every wave and check, so the cost does not grow
+    with the number of waves; one DescribeJobs listing per region counts the capacity other jobs hold.
+    """
+    resolution = Resolution()
+    regions = sorted({plan.group(w.ProtectionGroupId).Region for w in plan.Waves})
+    inventory = {region: {s["sourceServerID"]: s for s in _list_servers(plan, region)} for region in regions}
     placed: dict[str, str] = {}
+    degraded: list[tuple[str, str, dict[str, Any]]] = []
     for number, wave in enumerate(plan.Waves, start=1):
         where = f"plan {plan.PlanId!r}, wave {number} ({wave.WaveName!r})"
         group = plan.group(wave.ProtectionGroupId)
-        server_ids = _wave_servers(plan, wave, where, problems)
-        found = {s["sourceServerID"]: s for s in drs.describe_source_servers(group.Region, server_ids)}
+        known = inventory[group.Region]
+        server_ids = _wave_servers(plan, wave, where, known, resolution.problems)
         for server_id in server_ids:
-            problems.extend(_server_problems(where, group.GroupId, group.Region, server_id, found.get(server_id)))
+            server = known.get(server_id)
+            resolution.problems.extend(_server_problems(where, group.GroupId, group.Region, server_id, server))
+            if server is not None:
+                state_problem, state_warning = _replication(where, server_id, server, mode, options)
+                resolution.problems.extend(state_problem)
+                if state_warning:
+                    degraded.append((where, group.Region, server))
             if server_id in placed:
-                problems.append(f"{where}: server {server_id} is also in {placed[server_id]}; keep it in one wave")
+                resolution.problems.append(
+                    f"{where}: server {server_id} is also in {placed[server_id]}; keep it in one wave"
+                )
             placed.setdefault(server_id, f"wave {number} ({wave.WaveName!r})")
-        problems.extend(_quota_problems(where, len(server_ids), options))
+        resolution.problems.extend(_quota_problems(where, len(server_ids), options))
         for server_id in wave.ServerImpact:
             if server_id not in server_ids:
-                problems.append(f"{where}: ServerImpact names {server_id}, which the wave does not launch; remove it")
-        waves.append(
+                resolution.problems.append(
+                    f"{where}: ServerImpact names {server_id}, which the wave does not launch; remove it"
+                )
+        resolution.waves.append(
             WaveRecord(
                 WaveNumber=number,
                 WaveName=wave.WaveName,
@@ -118,19 +206,44 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions) -> tuple[list[WaveRec
                 Servers=[ServerRecord(SourceServerId=s) for s in server_ids],
             )
         )
-    return waves, problems
+    resolution.warnings.extend(_replication_warnings(degraded))
+    if not resolution.problems:
+        resolution.warnings.extend(_capacity_warnings(resolution.waves, options, now))
+    return resolution
 
 
-def _wave_servers(plan: RecoveryPlan, wave: Wave, where: str, problems: list[str]) -> list[str]:
+def _list_servers(plan: RecoveryPlan, region: str) -> list[dict[str, Any]]:
+    """Every source server of the region. A refusal that waiting cannot fix (access denied, DRS not initialized)
+    becomes DrsRefusedError naming the fix; transient errors propagate, and the state machine retries Prepare."""
+    try:
+        return drs.describe_source_servers(region)
+    except Exception as error:
+        failure = classify(error)
+        if failure is None or failure.kind != "permanent":
+            raise
+        raise DrsRefusedError(
+            f"Plan {plan.PlanId!r} could not be checked in DRS, so nothing was launched. "
+            + permanent_failure(failure, operation="DescribeSourceServers", region=region, function="prepare")
+        ) from error
+
+
+def _wave_servers(
+    plan: RecoveryPlan, wave: Wave, where: str, known: dict[str, dict[str, Any]], problems: list[str]
+) -> list[str]:
     """The wave's server IDs: its ServerIds, or its group's servers (resolved by tags for a selector group)."""
     group = plan.group(wave.ProtectionGroupId)
     if group.Selector is None:
         return list(wave.ServerIds or group.SourceServerIds or [])
-    selected = [s["sourceServerID"] for s in drs.servers_with_tags(group.Region, group.Selector.Tags)]
+    wanted = group.Selector.Tags
+    selected = [
+        server_id
+        for server_id, server in known.items()
+        if all(server.get("tags", {}).get(key) == value for key, value in wanted.items())
+    ]
     if not selected:
         problems.append(
             f"{where}: protection group {group.GroupId!r} selects no source server in {group.Region} "
-            f"(tags {group.Selector.Tags}); fix the tags or the Region"
+            f"(tags {wanted}); fix the tags or the Region"
         )
     for missing in sorted(set(wave.ServerIds or []) - set(selected)):
         problems.append(
@@ -143,27 +256,67 @@ def _wave_servers(plan: RecoveryPlan, wave: Wave, where: str, problems: list[str
 def _server_problems(
     where: str, group_id: str, region: str, server_id: str, server: dict[str, Any] | None
 ) -> list[str]:
-    """What stops one server from being launched: unknown in DRS, not replicating, or busy in another job."""
+    """What stops one server from being launched: unknown in DRS, or busy in another job."""
     if server is None:
         return [
             f"{where}: server {server_id} is not a DRS source server in {region}; check the ID and the Region of "
             f"protection group {group_id!r}"
         ]
-    problems = []
-    state = server.get("dataReplicationInfo", {}).get("dataReplicationState", "UNKNOWN")
-    if state != "CONTINUOUS":
-        problems.append(
-            f"{where}: server {server_id} is not replicating (dataReplicationState {state}); its data may be "
-            "stale. Restore replication in DRS, or remove the server from the wave"
-        )
     last_launch = server.get("lifeCycle", {}).get("lastLaunch", {})
     if last_launch.get("status") in ("PENDING", "IN_PROGRESS"):
         job = last_launch.get("initiated", {}).get("jobID", "?")
-        problems.append(
+        return [
             f"{where}: server {server_id} is already in an active DRS launch job ({job}); wait for that job to "
             "finish (DescribeJobs) before starting this plan"
+        ]
+    return []
+
+
+def _replication(
+    where: str, server_id: str, server: dict[str, Any], mode: ExecutionMode, options: RunOptions
+) -> tuple[list[str], bool]:
+    """(problems, needs a warning) for a server's dataReplicationState in this mode."""
+    info = server.get("dataReplicationInfo", {})
+    state = info.get("dataReplicationState", "UNKNOWN")
+    if state in HEALTHY:
+        return [], False
+    if state in TRANSIENT_STATES:
+        return [], True
+    if state in DEGRADED_STATES:
+        if mode == "RECOVERY" or options.AllowUnhealthyReplication:
+            return [], True
+        return [
+            f"{where}: server {server_id} is not replicating (dataReplicationState {state}, lag "
+            f"{info.get('lagDuration', 'unknown')}); a drill would launch it from stale data. Restore replication, "
+            "remove the server from the wave, or set Options.AllowUnhealthyReplication to drill from its last "
+            "snapshot"
+        ], False
+    return [
+        f"{where}: server {server_id} has no complete recovery point (dataReplicationState {state}); no drill or "
+        "recovery can launch it. Wait for its initial sync to finish (or restart replication), or remove it from "
+        "the wave"
+    ], False
+
+
+def _replication_warnings(degraded: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """One line per server launched with replication not CONTINUOUS: its state, lag and last snapshot time."""
+    warnings = []
+    for index, (where, region, server) in enumerate(degraded):
+        info = server.get("dataReplicationInfo", {})
+        state = info.get("dataReplicationState")
+        server_id = server["sourceServerID"]
+        snapshot = "not looked up"
+        if index < SNAPSHOT_LOOKUPS_MAX:
+            try:
+                snapshot = drs.latest_snapshot_time(region, server_id) or "none found"
+            except Exception as error:  # noqa: BLE001 - a warning's detail must not stop the execution
+                snapshot = f"unknown ({type(error).__name__})"
+        kind = "is catching up" if state in TRANSIENT_STATES else "is not replicating"
+        warnings.append(
+            f"{where}: server {server_id} {kind} (dataReplicationState {state}, lag "
+            f"{info.get('lagDuration', 'unknown')}, last recovery snapshot {snapshot}): it launches from that point"
         )
-    return problems
+    return warnings
 
 
 def _quota_problems(where: str, servers: int, options: RunOptions) -> list[str]:
@@ -182,3 +335,31 @@ def _quota_problems(where: str, servers: int, options: RunOptions) -> list[str]:
             "jobs at once (Options.MaxServersInActiveJobs); split the wave"
         )
     return problems
+
+
+def _capacity_warnings(waves: list[WaveRecord], options: RunOptions, now: int) -> list[str]:
+    """Waves that cannot start at once because other jobs (of any tool) hold the region's DRS job quotas."""
+    by_region: dict[str, list[WaveRecord]] = defaultdict(list)
+    for wave in waves:
+        by_region[wave.Region].append(wave)
+    warnings = []
+    for region, region_waves in sorted(by_region.items()):
+        try:
+            jobs = drs.jobs_since(region, now - CAPACITY_WINDOW_SECONDS)
+        except Exception as error:  # noqa: BLE001 - the pre-flight warns; the waves themselves wait for capacity
+            warnings.append(f"{region}: could not count the active DRS jobs ({type(error).__name__})")
+            continue
+        active = [job for job in jobs if job.get("status") in ("PENDING", "STARTED")]
+        busy = sum(len(job.get("participatingServers", [])) for job in active if job.get("type") == "LAUNCH")
+        for wave in region_waves:
+            needed_jobs = math.ceil(len(wave.Servers) / options.MaxServersPerJob)
+            if len(active) + needed_jobs > options.MaxConcurrentJobs or busy + len(wave.Servers) > (
+                options.MaxServersInActiveJobs
+            ):
+                warnings.append(
+                    f"wave {wave.WaveNumber} ({wave.WaveName!r}) needs {needed_jobs} DRS job(s) for "
+                    f"{len(wave.Servers)} server(s), but {len(active)} of {options.MaxConcurrentJobs} jobs and {busy} "
+                    f"of {options.MaxServersInActiveJobs} servers are in active jobs in {region} now: unless they "
+                    "end first, the wave will wait for DRS capacity (up to Options.WaveTimeoutMinutes)"
+                )
+    return warnings

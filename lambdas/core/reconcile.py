@@ -1,7 +1,8 @@
 """Reconcile: when Step Functions itself ends an execution (stopped, timed out, or failed with nothing caught),
-the workflow's own Finalize never runs. EventBridge's "Step Functions Execution Status Change" event brings us here
-to end the record (CANCELLED, TIMED_OUT or FAILED) with the reason and the DRS jobs already started, and to release
-the locks, so no record is ever left PENDING or POLLING.
+the workflow's own Finalize never runs. EventBridge's "Step Functions Execution Status Change" event brings us here,
+and the sweeper does the same for any execution whose event never arrived: the record, every wave and server end
+(CANCELLED, TIMED_OUT or FAILED) with the reason, every DRS job the execution started is found and named, and the
+locks are released, so no record is ever left PENDING or POLLING.
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ def reconcile(change: StatusChange, event_time: int) -> Finished | None:
     stopped_as = RECORD_STATUS.get(change.status)
     if stopped_as is None:
         return None  # RUNNING or SUCCEEDED: the workflow records those itself
-    raw_input: Any = json.loads(change.input) if change.input else {}
+    try:
+        raw_input: Any = json.loads(change.input) if change.input else {}
+    except ValueError:
+        raw_input = {}
     record = records.find_execution_by_id(change.name)
     if record is not None and not (isinstance(raw_input, dict) and ("PlanId" in raw_input or "Plan" in raw_input)):
         raw_input = {"PlanId": record.PlanId}  # the event omits inputs over 256 KB
     now = change.stopDate // 1000 if change.stopDate else event_time
-    failure = Failure(Error=f"Execution{change.status.title().replace('_', '')}", Cause=_reason(change, record, now))
+    failure = Failure(Error=f"Execution{change.status.title().replace('_', '')}", Cause=_what_happened(change, now))
     return finish(
         execution_id=change.name,
         raw_input=raw_input,
@@ -53,21 +57,10 @@ def reconcile(change: StatusChange, event_time: int) -> Finished | None:
     )
 
 
-def _reason(change: StatusChange, record: records.ExecutionRecord | None, now: int) -> str:
+def _what_happened(change: StatusChange, now: int) -> str:
     when = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if change.status == "ABORTED":
-        what = f"The execution was stopped at {when}."
-    elif change.status == "TIMED_OUT":
-        what = f"The execution reached the state machine's timeout at {when}."
-    else:
-        what = f"The execution failed at {when} with {change.error or 'an error'}: {change.cause or 'no cause given'}."
-    jobs: list[str] = []
-    for wave in record.Waves if record is not None else []:
-        live = records.find_wave(change.name, wave.WaveNumber) or wave
-        jobs.extend(f"{job} (wave {live.WaveNumber} {live.WaveName}, {live.Region})" for job in live.JobIds)
-    if not jobs:
-        return f"{what} No DRS job had been started."
-    return (
-        f"{what} DRS jobs already started: {', '.join(jobs)}. No wave was started after that. The jobs were not "
-        "cancelled: DRS finishes them; remove drill instances with TerminateRecoveryInstances when done."
-    )
+        return f"The execution was stopped at {when}."
+    if change.status == "TIMED_OUT":
+        return f"The execution reached the state machine's timeout at {when}."
+    return f"The execution failed at {when} with {change.error or 'an error'}: {change.cause or 'no cause given'}."

@@ -1,267 +1,506 @@
 """Start a wave (StartRecovery per chunk of servers) and check it (one DescribeJobs for all its jobs).
 
 Each call does a bounded piece of work and returns; the state machine does the waiting. Every step writes the wave
-back to the execution record before it returns, so a retried step resumes where the last one stopped.
+back to its record before it returns, so a retried or repeated step resumes where the last one stopped.
+
+What DRS answers decides what comes next, until the wave's deadline (its start + WaveTimeoutMinutes):
+- throttling, 5xx, a lost connection, DynamoDB throttling: no answer, so try again later (start: backoff with
+  jitter; check: a missed check, counted in the record). Only the deadline ends a wave for these, as a timeout
+  that names the error.
+- the DRS job quotas are full (MaxConcurrentJobs, MaxServersInAllActiveJobs, whoever's jobs fill them): the wave
+  waits for capacity ("Waiting for DRS capacity" in the graph view) and tries again.
+- MaxServersPerJob: the chunk is halved until DRS accepts it. ConflictException: that server waits, the rest starts.
+- anything else (access denied, DRS not initialized, a server gone, a refused request): the wave fails at once,
+  naming the servers, the jobs already started and the fix.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, polling, records
-from lambdas.core.batches import batched
+from lambdas.core import drs, polling, records, wave_end
+from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
+from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import ExecutionMode, RunOptions
-from lambdas.core.records import FINAL_SERVER_STATUSES, ServerRecord, StartIntent, WaveRecord
+from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
+from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, Observed
 
-MANAGED_BY = "DRS-Orchestration"
-WaveOutcome = Literal["COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
-CheckStatus = Literal["RUNNING", WaveOutcome]
-
-DRS_FINAL = ("LAUNCHED", "FAILED", "TERMINATED")
-# DRS launchStatus -> our server status (the seed's LAUNCHING while DRS has not begun the launch itself).
-_LAUNCH_STATUS = {
-    "PENDING": "LAUNCHING",
-    "IN_PROGRESS": "IN_PROGRESS",
-    "LAUNCHED": "LAUNCHED",
-    "FAILED": "FAILED",
-    "TERMINATED": "FAILED",
-}
+ProgressStatus = Literal["STARTING", "WAITING_FOR_CAPACITY", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
+# The worst a chunk can take (intent write, StartRecovery, record write: see the SDK configs); a Start wave with
+# less time left than this returns and continues in its next invocation.
+CHUNK_WORST_SECONDS = 50
+FUNCTION = {"start": "start_wave", "check": "check_wave"}
 
 
 class WaveProgress(BaseModel):
-    """What the state machine carries between checks of one wave: small, and only what the next step needs.
+    """What the state machine carries between steps of one wave: small, and only what the next step needs.
 
     The job IDs (at most one per 100 servers) and a fingerprint of what DRS last reported let a check skip the
-    execution record entirely when nothing changed, which is most checks: the record is read and written only
-    when a server's state moves.
+    wave's record entirely when nothing changed, which is most checks.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    Status: CheckStatus
-    NextCheckSeconds: int
-    Checks: int
-    EventsUsed: int
-    Launched: int
-    Servers: int
-    Region: str
-    StartedAt: int
-    JobIds: list[str]
+    Status: ProgressStatus = "STARTING"
+    NextCheckSeconds: int = 0
+    Checks: int = 0
+    MissedChecks: int = 0
+    StartAttempts: int = 0
+    EventsUsed: int = 0
+    Launched: int = 0
+    Servers: int = 0
+    Region: str = ""
+    StartedAt: int = 0
+    JobIds: list[str] = []
     Fingerprint: str = ""
     Cause: str | None = None
+    LastError: str | None = None
 
 
-def start_wave(
-    *,
-    execution_id: str,
-    plan_id: str,
-    execution_type: ExecutionMode,
-    wave_number: int,
-    options: RunOptions,
-    now: int,
+@dataclass
+class WaveStep:
+    """Who and when: the same for every step of one wave."""
+
+    execution_id: str
+    plan_id: str
+    execution_type: ExecutionMode
+    wave_number: int
+    options: RunOptions
+    event_budget: int
+    now: int
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return wave_end.job_tags(self.execution_id, self.execution_type, self.plan_id, self.wave_number)
+
+    @property
+    def timeout(self) -> int:
+        return self.options.WaveTimeoutMinutes * 60
+
+
+class _NoAnswer(Exception):
+    """An AWS call got no usable answer (throttled, 5xx, connection lost): the step tries again later."""
+
+    def __init__(self, failure: AwsFailure) -> None:
+        super().__init__(failure.short())
+        self.failure = failure
+
+
+class _Refused(Exception):
+    """DRS refused the wave for good: end it FAILED with this cause."""
+
+    def __init__(self, cause: str, servers: list[str]) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.servers = servers
+
+
+# -- Start wave recovery -----------------------------------------------------------------------------------------
+
+
+def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a different next state
+    step: WaveStep, progress: WaveProgress, retry_count: int, seconds_left: Callable[[], float]
 ) -> WaveProgress:
     """Start recovery jobs for every server of the wave that has none yet, one StartRecovery per chunk.
 
-    Never launches a server twice, however often Step Functions retries this step: before each StartRecovery the
-    chunk's intent (its servers and a token that also tags the job) is written to the wave's record, and after it
-    the job ID. A retry that finds an intent without a job ID looks the job up by its token (the call may have
-    succeeded with its answer lost, or the record write after it may have failed) and starts the chunk only if DRS
-    has no such job.
+    Never launches a server twice, however often this step runs: before each StartRecovery the chunk's intent (its
+    servers and a token that also tags the job) is written to the wave's record, and after it the job ID. A step
+    that finds an intent without a job ID looks the job up by its token (the call may have succeeded with its
+    answer lost, or the record write after it failed) and starts the chunk only if DRS has no such job.
     """
-    wave = records.get_wave(execution_id, wave_number)
+    events_used = progress.EventsUsed + polling.check_cost(retry_count)
+    attempt = progress.StartAttempts + 1
+    try:
+        wave = records.get_wave(step.execution_id, step.wave_number)
+    except Exception as error:
+        if classify(error) is None:
+            raise
+        started_at = progress.StartedAt or step.now
+        if (
+            polling.next_start_delay(
+                wanted=1,
+                elapsed=step.now - started_at,
+                timeout=step.timeout,
+                events_left=step.event_budget - events_used,
+            )
+            is None
+        ):
+            raise  # DynamoDB has not answered until the deadline: the state machine's Retry and Catch take over
+        return _try_again(step, progress, None, _failure(error), attempt, events_used)
     if wave.StartTime is None:
-        wave.StartTime = now
+        wave.StartTime = step.now
+    _raise_if_stopped(step, wave)
+    if wave.Status not in records.OPEN_WAVE_STATUSES:  # a repeated step after the wave ended: say how it ended
+        return _ended_progress(wave, progress, events_used, attempt)
     wave.Status = "STARTING"
-    tags = {
-        "ExecutionId": execution_id,
-        "ExecutionType": execution_type,
-        "ManagedBy": MANAGED_BY,
-        "PlanId": plan_id,
-        "WaveNumber": str(wave_number),
-    }
-    is_drill = execution_type == "DRILL"
+    elapsed = step.now - wave.StartTime
+    try:
+        waiting = _start_chunks(step, wave, seconds_left)
+    except _Refused as refused:
+        wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=refused.cause)
+        return _end(step, wave, progress, events_used, attempt)
+    except _NoAnswer as no_answer:
+        return _try_again(step, progress, wave, no_answer.failure, attempt, events_used)
+    if waiting is None:
+        wave.Status = "POLLING"
+        wave.LastCheckError = None
+        try:
+            records.publish_wave(step.execution_id, step.plan_id, wave)
+        except Exception as error:
+            if classify(error) is None:
+                raise
+            return _try_again(step, progress, wave, _failure(error), attempt, events_used)
+        first_check = polling.next_check_delay(
+            elapsed=elapsed,
+            expected=step.options.ExpectedJobMinutes * 60,
+            timeout=step.timeout,
+            events_left=step.event_budget - events_used,
+            min_interval=step.options.MinPollIntervalSeconds,
+            max_interval=step.options.PollIntervalSeconds,
+        )
+        return _progress(wave, progress, events_used, attempt, status="RUNNING", delay=first_check)
+    return _try_again(step, progress, wave, waiting, attempt, events_used)
+
+
+def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], float]) -> AwsFailure | None:
+    """Start what is left of the wave. Returns None when every server has a job, else why some must wait.
+
+    Raises _NoAnswer (try again later, the intent kept) or _Refused (end the wave).
+    """
+    is_drill = step.execution_type == "DRILL"
     if wave.PendingStart is not None:
-        pending = wave.PendingStart
-        job = drs.find_job(wave.Region, {**tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - 300)
-        if job is None:
-            _ensure_running(execution_id, plan_id, wave_number)
-            job = drs.start_recovery(wave.Region, pending.ServerIds, is_drill, {**tags, "ChunkToken": pending.Token})
-        _record_job(execution_id, wave, job, pending.ServerIds, now)
-    not_started = [server.SourceServerId for server in wave.Servers if server.RecoveryJobId is None]
-    for chunk in batched(not_started, options.MaxServersPerJob):
-        _ensure_running(execution_id, plan_id, wave_number)
-        token = f"{wave_number}.{len(wave.JobIds) + 1}"
-        wave.PendingStart = StartIntent(Token=token, ServerIds=chunk, RequestedAt=now)
-        records.put_wave(execution_id, wave)  # the intent, before the call
-        job = drs.start_recovery(wave.Region, chunk, is_drill, {**tags, "ChunkToken": token})
-        _record_job(execution_id, wave, job, chunk, now)
-    wave.Status = "POLLING"
-    records.publish_wave(execution_id, plan_id, wave)
-    first_check = polling.next_check_delay(
-        elapsed=0,
-        expected=options.ExpectedJobMinutes * 60,
-        timeout=options.WaveTimeoutMinutes * 60,
-        events_left=10**9,
-        min_interval=options.MinPollIntervalSeconds,
-        max_interval=options.PollIntervalSeconds,
-    )
-    return WaveProgress(
-        Status="RUNNING",
-        NextCheckSeconds=first_check,
-        Checks=0,
-        EventsUsed=0,
-        Launched=0,
-        Servers=len(wave.Servers),
-        Region=wave.Region,
-        StartedAt=wave.StartTime,
-        JobIds=wave.JobIds,
-    )
+        _settle_intent(step, wave, is_drill)
+    chunk_size = min(wave.ChunkSize or step.options.MaxServersPerJob, step.options.MaxServersPerJob)
+    deferred: dict[str, AwsFailure] = {}
+    waiting: AwsFailure | None = None
+    while True:
+        not_started = [
+            s.SourceServerId
+            for s in wave.Servers
+            if s.RecoveryJobId is None and s.SourceServerId not in deferred and s.Status not in FINAL_SERVER_STATUSES
+        ]
+        if not not_started:
+            break
+        if seconds_left() < CHUNK_WORST_SECONDS:
+            waiting = AwsFailure("transient", "ContinueInNextStep", "this step's time is up; it continues next step")
+            break
+        chunk = not_started[:chunk_size]
+        _ensure_running(step)
+        wave.IntentCount += 1
+        wave.PendingStart = StartIntent(
+            Token=f"{step.wave_number}.{wave.IntentCount}", ServerIds=chunk, RequestedAt=step.now
+        )
+        _save(step, wave)  # the intent, before the call
+        try:
+            job = drs.start_recovery(wave.Region, chunk, is_drill, {**step.tags, "ChunkToken": wave.PendingStart.Token})
+        except Exception as error:
+            failure = classify(error)
+            if failure is None or failure.kind == "transient":
+                raise _NoAnswer(failure or _failure(error)) from error  # outcome unknown: the intent stays
+            wave.PendingStart = None  # DRS refused the call: nothing was started
+            if failure.kind == "chunk_too_large" and chunk_size > 1:
+                chunk_size = max(1, len(chunk) // 2)
+                wave.ChunkSize = chunk_size
+                continue
+            if failure.kind == "conflict":
+                busy = [failure.resource_id] if failure.resource_id in chunk else chunk
+                deferred.update({server: failure for server in busy})
+                continue
+            if failure.kind == "capacity":
+                _save(step, wave)
+                return failure
+            raise _Refused(_refusal(step, wave, failure, "StartRecovery", chunk), chunk) from error
+        wave_end.record_job(wave, job["jobID"], chunk, step.now)
+        _save(step, wave)
+    if deferred:
+        first = next(iter(deferred.values()))
+        waiting = AwsFailure(
+            "conflict", first.code, f"{listed(sorted(deferred))} busy in another DRS job: {first.message}"
+        )
+    _save(step, wave)
+    return waiting
 
 
-def _ensure_running(execution_id: str, plan_id: str, wave_number: int) -> None:
-    """A stop ends the record through the reconcile path; a step still running then must launch nothing more."""
-    if not records.execution_active(execution_id, plan_id):
+def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
+    """A StartRecovery was about to be made, or made with its answer lost: find its job, or make it now."""
+    pending = wave.PendingStart
+    assert pending is not None
+    try:
+        job = drs.find_job(
+            wave.Region, {**step.tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - CLOCK_SKEW_SECONDS
+        )
+    except Exception as error:
+        failure = classify(error)
+        if failure is None or failure.kind != "permanent":
+            raise _NoAnswer(failure or _failure(error)) from error
+        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds), pending.ServerIds) from error
+    if job is None:
+        _ensure_running(step)
+        try:
+            job = drs.start_recovery(
+                wave.Region, pending.ServerIds, is_drill, {**step.tags, "ChunkToken": pending.Token}
+            )
+        except Exception as error:
+            failure = classify(error)
+            if failure is None or failure.kind == "transient":
+                raise _NoAnswer(failure or _failure(error)) from error
+            wave.PendingStart = None  # refused: nothing started; the chunk is planned afresh below
+            if failure.kind == "permanent":
+                raise _Refused(
+                    _refusal(step, wave, failure, "StartRecovery", pending.ServerIds), pending.ServerIds
+                ) from error
+            _save(step, wave)
+            return
+    wave_end.record_job(wave, job["jobID"], pending.ServerIds, step.now)
+    _save(step, wave)
+
+
+def _raise_if_stopped(step: WaveStep, wave: WaveRecord) -> None:
+    """The reconcile path closed this wave (the execution was stopped, or failed): a late step does nothing."""
+    if wave.Status in ("SKIPPED", "CANCELLED"):
         raise ExecutionStoppedError(
-            f"Execution {execution_id} has ended (stopped or failed); wave {wave_number} launches nothing more"
+            f"Execution {step.execution_id} has ended; wave {step.wave_number} was {wave.Status} and launches nothing"
         )
 
 
-def _record_job(execution_id: str, wave: WaveRecord, job: dict[str, Any], server_ids: list[str], now: int) -> None:
-    """The job started for a chunk, into the wave's record: its servers are LAUNCHING and will not start again."""
-    chunk = set(server_ids)
-    for server in wave.Servers:
-        if server.SourceServerId in chunk:
-            server.RecoveryJobId = job["jobID"]
-            server.Status = "LAUNCHING"
-            server.LaunchTime = now
-    wave.JobIds = [*wave.JobIds, job["jobID"]]
-    wave.PendingStart = None
-    records.put_wave(execution_id, wave)
+def _save(step: WaveStep, wave: WaveRecord) -> None:
+    try:
+        records.put_wave(step.execution_id, wave)
+    except Exception as error:
+        if classify(error) is None:
+            raise
+        raise _NoAnswer(_failure(error)) from error
 
 
-def check_wave(
-    *,
-    execution_id: str,
-    plan_id: str,
-    wave_number: int,
-    options: RunOptions,
+def _ensure_running(step: WaveStep) -> None:
+    """A stop ends the record through the reconcile path; a step still running then must launch nothing more."""
+    try:
+        active = records.execution_active(step.execution_id, step.plan_id)
+    except Exception as error:
+        if classify(error) is None:
+            raise
+        raise _NoAnswer(_failure(error)) from error
+    if not active:
+        raise ExecutionStoppedError(
+            f"Execution {step.execution_id} has ended (stopped or failed); wave {step.wave_number} launches nothing "
+            "more"
+        )
+
+
+def _refusal(step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: str, servers: list[str]) -> str:
+    text = permanent_failure(
+        failure,
+        operation=operation,
+        region=wave.Region,
+        function=FUNCTION["start"],
+        servers=servers,
+        jobs_started=wave.JobIds,
+    )
+    return f"Wave {step.wave_number} ({wave.WaveName}) failed; later waves were not started. {text}"
+
+
+def _try_again(  # noqa: PLR0917 - one call site per situation; names at each would only repeat these
+    step: WaveStep,
     progress: WaveProgress,
-    event_budget: int,
-    retry_count: int,
-    now: int,
+    wave: WaveRecord | None,
+    failure: AwsFailure,
+    attempt: int,
+    events_used: int,
 ) -> WaveProgress:
-    """Read the wave's jobs once, record what changed, and say what the workflow does next."""
-    observed = _observe(drs.describe_jobs(progress.Region, progress.JobIds), progress.JobIds)
-    fingerprint = _fingerprint(observed)
-    elapsed = now - progress.StartedAt
-    timeout = options.WaveTimeoutMinutes * 60
-    events_used = progress.EventsUsed + polling.check_cost(retry_count)
-    events_left = event_budget - events_used
-    finished = len(observed) == progress.Servers and all(s in DRS_FINAL for s, _ in observed.values())
-    out_of_time = elapsed >= timeout or events_left < polling.WORST_CHECK_EVENTS
-    launched = sum(status == "LAUNCHED" for status, _ in observed.values())
-    checked = progress.model_copy(
+    """Some servers could not start yet: wait (backoff, or for capacity) and try again, until the deadline."""
+    started_at = wave.StartTime if wave is not None and wave.StartTime is not None else (progress.StartedAt or step.now)
+    elapsed = step.now - started_at
+    if failure.kind == "capacity":
+        wanted = float(step.options.PollIntervalSeconds * 2)
+    elif failure.code == "ContinueInNextStep":
+        wanted = 1.0
+    else:
+        wanted = float(polling.retry_delay(attempt, f"{step.execution_id}:{step.wave_number}"))
+    delay = polling.next_start_delay(
+        wanted=wanted, elapsed=elapsed, timeout=step.timeout, events_left=step.event_budget - events_used
+    )
+    if wave is not None:
+        wave.LastCheckError = records.truncate(failure.short(), records.WAVE_MESSAGE_MAX)
+    if delay is None and wave is not None:
+        cause = f"Its servers could not all be started before the deadline: {failure.short()}."
+        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        return _end(step, wave, progress, events_used, attempt)
+    if wave is not None:
+        try:
+            records.put_wave(step.execution_id, wave)
+        except Exception as error:
+            if classify(error) is None:
+                raise
+    status: ProgressStatus = "WAITING_FOR_CAPACITY" if failure.kind == "capacity" else "STARTING"
+    base = wave if wave is not None else None
+    updated = progress.model_copy(
         update={
-            "Checks": progress.Checks + 1,
+            "Status": status,
+            "NextCheckSeconds": delay if delay is not None else max(1, int(wanted)),
+            "StartAttempts": attempt,
             "EventsUsed": events_used,
-            "Launched": launched,
-            "Fingerprint": fingerprint,
+            "StartedAt": started_at,
+            "Region": base.Region if base is not None else progress.Region,
+            "Servers": len(base.Servers) if base is not None else progress.Servers,
+            "JobIds": base.JobIds if base is not None else progress.JobIds,
+            "LastError": failure.short(),
         }
     )
+    return updated
+
+
+def _progress(
+    wave: WaveRecord, progress: WaveProgress, events_used: int, attempt: int, *, status: ProgressStatus, delay: int
+) -> WaveProgress:
+    return progress.model_copy(
+        update={
+            "Status": status,
+            "NextCheckSeconds": delay,
+            "StartAttempts": attempt,
+            "EventsUsed": events_used,
+            "Servers": len(wave.Servers),
+            "Region": wave.Region,
+            "StartedAt": wave.StartTime,
+            "JobIds": wave.JobIds,
+            "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
+            "LastError": None,
+        }
+    )
+
+
+def _ended_status(wave: WaveRecord) -> ProgressStatus:
+    """What the state machine's Choice sees for an ended wave (CANCELLED and SKIPPED do not reach it)."""
+    if wave.Status == "COMPLETED":
+        return "COMPLETED"
+    if wave.Status == "PARTIAL":
+        return "PARTIAL"
+    return "TIMED_OUT" if wave.Status == "TIMED_OUT" else "FAILED"
+
+
+def _ended_progress(wave: WaveRecord, progress: WaveProgress, events_used: int, attempt: int) -> WaveProgress:
+    ended = _progress(wave, progress, events_used, attempt, status=_ended_status(wave), delay=0)
+    return ended.model_copy(update={"Cause": wave.ErrorMessage})
+
+
+def _end(step: WaveStep, wave: WaveRecord, progress: WaveProgress, events_used: int, attempt: int) -> WaveProgress:
+    """Write the ended wave (its item and the execution record) and tell the state machine how it ended."""
+    records.publish_wave(step.execution_id, step.plan_id, wave)
+    return _ended_progress(wave, progress, events_used, attempt)
+
+
+def _failure(error: Exception) -> AwsFailure:
+    return classify(error) or AwsFailure("transient", type(error).__name__, str(error))
+
+
+# -- Check wave jobs ---------------------------------------------------------------------------------------------
+
+
+def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> WaveProgress:
+    """Read the wave's jobs once, record what changed, and say what the workflow does next."""
+    elapsed = step.now - progress.StartedAt
+    events_used = progress.EventsUsed + polling.check_cost(retry_count)
+    events_left = step.event_budget - events_used
+    out_of_time = elapsed >= step.timeout or events_left < polling.WORST_CHECK_EVENTS
+    checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
+    try:
+        observed = wave_end.observe(drs.describe_jobs(progress.Region, progress.JobIds), progress.JobIds)
+    except Exception as error:
+        failure = classify(error)
+        if failure is None:
+            raise
+        if failure.kind == "permanent":
+            wave = records.get_wave(step.execution_id, step.wave_number)
+            cause = f"Wave {step.wave_number} ({wave.WaveName}) failed. " + permanent_failure(
+                failure, operation="DescribeJobs", region=wave.Region, function=FUNCTION["check"]
+            )
+            wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=cause)
+            return _check_end(step, wave, checked)
+        return _missed(step, checked, failure, out_of_time, events_left)
+    fingerprint = _fingerprint(observed)
+    launched = sum(seen.launch_status == "LAUNCHED" for seen in observed.values())
+    checked = checked.model_copy(update={"Launched": launched, "LastError": None})
+    finished = len(observed) == progress.Servers and all(seen.final for seen in observed.values())
     if not finished and not out_of_time:
         if fingerprint != progress.Fingerprint:
-            wave = records.get_wave(execution_id, wave_number)
-            _apply(wave, observed)
-            records.put_wave(execution_id, wave)
+            try:
+                wave = records.get_wave(step.execution_id, step.wave_number)
+                wave_end.apply(wave, observed)
+                wave.MissedChecks = progress.MissedChecks
+                records.put_wave(step.execution_id, wave)
+            except Exception as error:
+                failure = classify(error)
+                if failure is None:
+                    raise
+                return _missed(step, checked, failure, out_of_time, events_left)
         delay = polling.next_check_delay(
             elapsed=elapsed,
-            expected=options.ExpectedJobMinutes * 60,
-            timeout=timeout,
+            expected=step.options.ExpectedJobMinutes * 60,
+            timeout=step.timeout,
             events_left=events_left,
-            min_interval=options.MinPollIntervalSeconds,
-            max_interval=options.PollIntervalSeconds,
+            min_interval=step.options.MinPollIntervalSeconds,
+            max_interval=step.options.PollIntervalSeconds,
         )
-        return checked.model_copy(update={"Status": "RUNNING", "NextCheckSeconds": delay})
-    wave = records.get_wave(execution_id, wave_number)
-    _apply(wave, observed)
-    for server in wave.Servers:
-        if server.Status not in FINAL_SERVER_STATUSES:
-            server.Status = "TIMED_OUT"
-            server.Error = "WAVE_TIMEOUT"
-    status, cause = _outcome(wave, elapsed)
-    wave.Status = status
-    wave.EndTime = now
-    wave.ErrorMessage = records.truncate(cause, records.WAVE_MESSAGE_MAX) if cause else None
-    records.publish_wave(execution_id, plan_id, wave)
-    return checked.model_copy(update={"Status": status, "NextCheckSeconds": 0, "Cause": wave.ErrorMessage})
+        return checked.model_copy(update={"Status": "RUNNING", "NextCheckSeconds": delay, "Fingerprint": fingerprint})
+    wave = records.get_wave(step.execution_id, step.wave_number)
+    _raise_if_stopped(step, wave)
+    if wave.Status not in records.OPEN_WAVE_STATUSES:  # a retried check whose first run ended the wave
+        return _ended_progress(wave, checked, events_used, checked.StartAttempts)
+    wave.MissedChecks = progress.MissedChecks
+    wave_end.close(wave, reason="finished" if finished else "deadline", now=step.now, tags=step.tags, observed=observed)
+    return _check_end(step, wave, checked)
 
 
-Observed = dict[str, tuple[str, str | None]]
+def _missed(
+    step: WaveStep, checked: WaveProgress, failure: AwsFailure, out_of_time: bool, events_left: int
+) -> WaveProgress:
+    """A check that got no answer: counted, recorded if DynamoDB lets us, and the next one scheduled as usual."""
+    missed = checked.model_copy(update={"MissedChecks": checked.MissedChecks + 1, "LastError": failure.short()})
+    if out_of_time:
+        wave = records.get_wave(step.execution_id, step.wave_number)
+        wave.MissedChecks = missed.MissedChecks
+        wave.LastCheckError = failure.short()
+        cause = f"The last check(s) got no answer ({missed.MissedChecks} missed in all; last: {failure.short()})."
+        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        return _check_end(step, wave, missed)
+    try:
+        records.record_missed_check(step.execution_id, step.wave_number, missed.MissedChecks, failure.short())
+    except Exception as error:
+        if classify(error) is None:
+            raise
+    delay = polling.next_check_delay(
+        elapsed=step.now - checked.StartedAt,
+        expected=step.options.ExpectedJobMinutes * 60,
+        timeout=step.timeout,
+        events_left=events_left,
+        min_interval=step.options.MinPollIntervalSeconds,
+        max_interval=step.options.PollIntervalSeconds,
+    )
+    return missed.model_copy(update={"Status": "RUNNING", "NextCheckSeconds": delay})
 
 
-def _observe(jobs: list[dict[str, Any]], job_ids: list[str]) -> Observed:
-    """Each participating server's (launchStatus, recoveryInstanceID), from this wave's jobs only."""
-    return {
-        participant["sourceServerID"]: (
-            participant.get("launchStatus", "PENDING"),
-            participant.get("recoveryInstanceID"),
-        )
-        for job in jobs
-        if job["jobID"] in job_ids
-        for participant in job.get("participatingServers", [])
-    }
+def _check_end(step: WaveStep, wave: WaveRecord, checked: WaveProgress) -> WaveProgress:
+    records.publish_wave(step.execution_id, step.plan_id, wave)
+    return checked.model_copy(
+        update={
+            "Status": _ended_status(wave),
+            "NextCheckSeconds": 0,
+            "Cause": wave.ErrorMessage,
+            "JobIds": wave.JobIds,
+            "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
+        }
+    )
 
 
 def _fingerprint(observed: Observed) -> str:
-    return hashlib.sha256(json.dumps(sorted(observed.items())).encode()).hexdigest()[:16]
-
-
-def _apply(wave: WaveRecord, observed: Observed) -> None:
-    """Copy what DRS reported into the wave's server entries (final entries are never reopened)."""
-    for server in wave.Servers:
-        if server.SourceServerId not in observed or server.Status in FINAL_SERVER_STATUSES:
-            continue
-        launch_status, instance = observed[server.SourceServerId]
-        status = _LAUNCH_STATUS.get(launch_status, "LAUNCHING")
-        server.Status = status  # type: ignore[assignment]
-        server.InstanceId = instance
-        server.Error = f"LAUNCH_{launch_status}" if status == "FAILED" else None
-
-
-def _outcome(wave: WaveRecord, elapsed: int) -> tuple[WaveOutcome, str | None]:
-    """The wave's status once every server is final, and a cause an operator can act on."""
-    failed = [s for s in wave.Servers if s.Status == "FAILED"]
-    timed_out = [s for s in wave.Servers if s.Status == "TIMED_OUT"]
-    critical_timed_out = [s for s in timed_out if wave.impact_of(s.SourceServerId) == "CRITICAL"]
-    critical_failed = [s for s in failed if wave.impact_of(s.SourceServerId) == "CRITICAL"]
-    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {wave.Region}"
-    if critical_timed_out:
-        return "TIMED_OUT", (
-            f"{where} timed out after {elapsed // 60} min: CRITICAL server(s) {_ids(critical_timed_out)} never "
-            f"finished launching (jobs {', '.join(sorted({s.RecoveryJobId or '?' for s in critical_timed_out}))}). "
-            "Later waves were not started. Check the job log in the DRS console (DescribeJobLogItems); raise "
-            "Options.WaveTimeoutMinutes if such launches are expected to take longer."
-        )
-    if critical_failed:
-        return "FAILED", (
-            f"{where} failed: CRITICAL server(s) {_ids(critical_failed)} failed to launch (jobs "
-            f"{', '.join(sorted({s.RecoveryJobId or '?' for s in critical_failed}))}). Later waves were not "
-            "started. Read the job log in the DRS console (DescribeJobLogItems) for the reason, fix it, and "
-            "run the plan again; mark servers OPTIONAL in ServerImpact if the plan may go on without them."
-        )
-    if failed or timed_out:
-        return "PARTIAL", (
-            f"{where} partly launched: OPTIONAL server(s) {_ids(failed + timed_out)} did not launch; the plan went on."
-        )
-    return "COMPLETED", None
-
-
-def _ids(servers: list[ServerRecord], limit: int = 10) -> str:
-    ids = [s.SourceServerId for s in servers]
-    shown = ", ".join(ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+    state = sorted(
+        (server, seen.job_id, seen.launch_status, seen.instance_id, seen.job_completed)
+        for server, seen in observed.items()
+    )
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]

@@ -1,4 +1,8 @@
-"""One synth of the stack for the whole session, with cdk.json's context, as `cdk synth` sees it."""
+"""One synth of the stack for the whole session, with cdk.json's context, as `cdk synth` sees it.
+
+Except bundling: the Lambda asset is not built here (aws:cdk:bundling-stacks = [], as `cdk list` does), so the tests
+stay offline and fast; tests/infra/test_bundling.py tests the bundle itself.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +24,15 @@ def _node_22() -> None:
 
 
 @pytest.fixture(scope="session")
-def template() -> Any:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Any:
     _node_22()
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
     from stacks.recovery_stack import DrsOrchestratorStack
 
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context=context, outdir=str(ROOT / "cdk.out" / "tests"))
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "aws:cdk:bundling-stacks": []}
+    app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))  # one per test worker
     stack = DrsOrchestratorStack(app, "DrsOrchestrator")
     return Template.from_stack(stack)
 

@@ -1,14 +1,18 @@
-"""The IAM policies cover exactly the AWS calls each Lambda's code makes (plus StartRecovery's dependencies).
+"""The IAM policies grant exactly the AWS calls each Lambda's code makes (plus StartRecovery's dependencies).
 
 The calls are derived from the code: a call graph of the functions under lambdas/, walked from each handler,
-collecting boto3 client and DynamoDB resource calls and paginators, named by botocore's service models.
+collecting boto3 client and DynamoDB resource calls and paginators, named by botocore's service models. DynamoDB calls
+are attributed to their table (the `table(X_TABLE)` their receiver comes from) and, for a Query with an IndexName, to
+the index, and compared with the grants table by table and index.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import botocore.session
 import pytest
@@ -16,40 +20,148 @@ from botocore import xform_name
 
 from stacks import iam as permissions
 from stacks.functions import FUNCTIONS
+from stacks.tables import INDEXES, TABLES
 from tests.infra.conftest import of_type
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 SESSION = botocore.session.get_session()
+# botocore service -> IAM prefix: every AWS service the Lambdas' code calls.
+SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states"}
 OPERATIONS = {
     service: {xform_name(name): f"{prefix}:{name}" for name in SESSION.get_service_model(service).operation_names}
-    for service, prefix in (("drs", "drs"), ("dynamodb", "dynamodb"))
+    for service, prefix in SERVICES.items()
 }
 # boto3 resource helpers -> the API actions they make
 RESOURCE_HELPERS = {"batch_writer": "dynamodb:BatchWriteItem"}
 TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Delete": "dynamodb:DeleteItem", "Update": "dynamodb:UpdateItem"}
+TABLE_OF_VARIABLE = {variable: name for name, (variable, _, _) in TABLES.items()}
+TABLE_OF_INDEX = {index: name for name, index in INDEXES}
+# Granted by the stack for its own plumbing, not for the code's calls: logs and traces, and the reconcile function's
+# on-failure destination (asserted in test_stack.py).
+INFRASTRUCTURE_PREFIXES = ("logs:", "xray:", "sqs:")
+
+
+class Call(NamedTuple):
+    """One permission a call needs: the action, and for DynamoDB its table and index (None: the table itself)."""
+
+    action: str
+    table: str | None = None
+    index: str | None = None
+
+
+def _module_constants() -> dict[str, str]:
+    constants: dict[str, str] = {}
+    for path in LAMBDAS.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and isinstance(node.value.value, str):
+                        constants[target.id] = node.value.value
+    return constants
+
+
+CONSTANTS = _module_constants()
+
+
+def _constant(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    assert name in CONSTANTS, f"not a string constant: {ast.unparse(node)}"
+    return CONSTANTS[name]
 
 
 class Calls(ast.NodeVisitor):
+    """The calls made in one function body (or a module's top level)."""
+
     def __init__(self) -> None:
         self.names: set[str] = set()
-        self.actions: set[str] = set()
+        self.calls: set[Call] = set()
+        self.bindings: dict[str, ast.expr] = {}  # local name -> the expression it was bound to
+
+    def bind(self, node: ast.AST) -> None:
+        for item in ast.walk(node):
+            if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+                self.bindings[item.targets[0].id] = item.value
+            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                self.bindings[item.target.id] = item.value
+            elif isinstance(item, ast.withitem) and isinstance(item.optional_vars, ast.Name):
+                self.bindings[item.optional_vars.id] = item.context_expr
+
+    def receiver(self, node: ast.expr) -> tuple[str | None, bool]:
+        """The table a receiver expression comes from (`table(X_TABLE)...`), and whether it is a batch writer."""
+        seen: set[str] = set()
+        batch = False
+        while True:
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name == "table" and node.args:
+                    return TABLE_OF_VARIABLE[_constant(node.args[0])], batch
+                batch = batch or name == "batch_writer"
+                if not isinstance(node.func, ast.Attribute):
+                    return None, batch
+                node = node.func.value
+            elif isinstance(node, ast.Attribute):
+                node = node.value
+            elif isinstance(node, ast.Name) and node.id in self.bindings and node.id not in seen:
+                seen.add(node.id)
+                node = self.bindings[node.id]
+            else:
+                return None, batch
+
+    def index_of(self, node: ast.Call) -> str | None:
+        """The IndexName of a query: a keyword, or a key of the dict passed as **kwargs."""
+        for keyword in node.keywords:
+            if keyword.arg == "IndexName":
+                return _constant(keyword.value)
+            if keyword.arg is None and isinstance(keyword.value, ast.Name):
+                bound = self.bindings.get(keyword.value.id)
+                if isinstance(bound, ast.Dict):
+                    for key, value in zip(bound.keys, bound.values, strict=True):
+                        if isinstance(key, ast.Constant) and key.value == "IndexName":
+                            return _constant(value)
+        return None
 
     def visit_Call(self, node: ast.Call) -> None:
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         self.names.add(name)
         if name == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
-            self.actions.add(OPERATIONS["drs"][node.args[0].value])
+            self.calls |= {Call(ops[node.args[0].value]) for ops in OPERATIONS.values() if node.args[0].value in ops}
         elif isinstance(node.func, ast.Attribute):
-            for service in ("drs", "dynamodb"):
-                if name in OPERATIONS[service] and name != "transact_write_items":
-                    self.actions.add(OPERATIONS[service][name])
-            if name in RESOURCE_HELPERS:
-                self.actions.add(RESOURCE_HELPERS[name])
-            if name == "transact_write_items":
-                for item in ast.walk(node):
-                    if isinstance(item, ast.Constant) and item.value in TRANSACT_ITEM_ACTIONS:
-                        self.actions.add(TRANSACT_ITEM_ACTIONS[item.value])
+            services = [service for service, ops in OPERATIONS.items() if name in ops]
+            assert len(services) <= 1, f"{name} is an operation of {services}: attribute it by hand"
+            if services == ["dynamodb"] or name in RESOURCE_HELPERS:
+                self.dynamodb_call(node, name)
+            elif services:
+                self.calls.add(Call(OPERATIONS[services[0]][name]))
         self.generic_visit(node)
+
+    def dynamodb_call(self, node: ast.Call, name: str) -> None:
+        assert isinstance(node.func, ast.Attribute)
+        table, batch = self.receiver(node.func.value)
+        if name in RESOURCE_HELPERS:
+            assert table, f"which table is {ast.unparse(node)} on?"
+            self.calls.add(Call(RESOURCE_HELPERS[name], table))
+            return
+        if batch:
+            return  # a batch writer's put_item is buffered into BatchWriteItem, counted above
+        assert table, f"which table is {ast.unparse(node)} on? (the code goes through records.table(...))"
+        if name == "transact_write_items":
+            for item in ast.walk(node):
+                if isinstance(item, ast.Constant) and item.value in TRANSACT_ITEM_ACTIONS:
+                    self.calls.add(Call(TRANSACT_ITEM_ACTIONS[item.value], table))
+            return
+        index = self.index_of(node) if name == "query" else None
+        if index is not None:
+            assert TABLE_OF_INDEX.get(index) == table, f"{index} is not an index of {table}"
+        self.calls.add(Call(OPERATIONS["dynamodb"][name], table, index))
+
+
+def _visit(node: ast.AST) -> Calls:
+    calls = Calls()
+    calls.bind(node)
+    calls.visit(node)
+    return calls
 
 
 def call_graph() -> dict[str, Calls]:
@@ -57,56 +169,252 @@ def call_graph() -> dict[str, Calls]:
     for path in LAMBDAS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
-                visitor = Calls()
-                visitor.visit(node)
+                visitor = _visit(node)
                 graph[node.name].names |= visitor.names
-                graph[node.name].actions |= visitor.actions
+                graph[node.name].calls |= visitor.calls
     return graph
 
 
-def derived_actions(handler_module: str) -> set[str]:
-    graph = call_graph()
-    tree = ast.parse((LAMBDAS.parent / (handler_module.replace(".", "/") + ".py")).read_text())
-    entry = Calls()
-    entry.visit(tree)
+GRAPH = call_graph()
+
+
+def derived_calls(handler_module: str) -> set[Call]:
+    entry = _visit(ast.parse((LAMBDAS.parent / (handler_module.replace(".", "/") + ".py")).read_text()))
     seen: set[str] = set()
     todo = list(entry.names)
-    actions = set(entry.actions)
+    calls = set(entry.calls)
     while todo:
         name = todo.pop()
-        if name in seen or name not in graph:
+        if name in seen or name not in GRAPH:
             continue
         seen.add(name)
-        actions |= graph[name].actions
-        todo.extend(graph[name].names)
-    return actions
+        calls |= GRAPH[name].calls
+        todo.extend(GRAPH[name].names)
+    return calls
 
 
-def granted_actions(resources: dict, function_key: str) -> set[str]:
+def derived_actions(handler_module: str) -> set[str]:
+    return {call.action for call in derived_calls(handler_module)}
+
+
+def _table_logical_ids(resources: dict[str, Any]) -> dict[str, str]:
+    return {
+        logical: next(name for name in TABLES if logical.startswith(f"Records{name}"))
+        for logical in of_type(resources, "AWS::DynamoDB::GlobalTable")
+    }
+
+
+def _resource_key(resource: Any, tables: dict[str, str]) -> tuple[str | None, str | None]:
+    """(table, index) a granted resource stands for; (None, None) when it is not a table."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource and resource["Fn::GetAtt"][0] in tables:
+        return tables[resource["Fn::GetAtt"][0]], None
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        parts = resource["Fn::Join"][1]
+        if len(parts) == 2 and isinstance(parts[0], dict) and parts[0].get("Fn::GetAtt", [None])[0] in tables:
+            assert parts[1].startswith("/index/"), parts
+            return tables[parts[0]["Fn::GetAtt"][0]], parts[1].removeprefix("/index/")
+    return None, None
+
+
+def role_statements(resources: dict[str, Any], function_key: str) -> list[dict[str, Any]]:
     functions = of_type(resources, "AWS::Lambda::Function")
-    logical = next(n for n, f in functions.items() if f["Properties"]["Handler"] == FUNCTIONS[function_key][0])
+    handler = FUNCTIONS[function_key].handler
+    logical = next(n for n, f in functions.items() if f["Properties"]["Handler"] == handler)
     role = functions[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
-    actions: set[str] = set()
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Properties"]["Roles"]:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                actions |= set(listed)
-    return {action for action in actions if not action.startswith(("logs:", "xray:"))}
+    return [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted_calls(resources: dict[str, Any], function_key: str) -> set[Call]:
+    """What the function's role allows, as Calls: DynamoDB actions per table and index, other actions alone."""
+    tables = _table_logical_ids(resources)
+    granted: set[Call] = set()
+    for statement in role_statements(resources, function_key):
+        assert statement["Effect"] == "Allow"
+        for action in _listed(statement["Action"]):
+            if action.startswith(INFRASTRUCTURE_PREFIXES):
+                continue
+            if not action.startswith("dynamodb:"):
+                granted.add(Call(action))
+                continue
+            for resource in _listed(statement["Resource"]):
+                table, index = _resource_key(resource, tables)
+                assert table, f"{function_key}: {action} on something that is not one of our tables: {resource}"
+                granted.add(Call(action, table, index))
+    return granted
 
 
 @pytest.mark.parametrize("function_key", sorted(FUNCTIONS))
-def test_policy_covers_the_code_and_nothing_beyond(resources, function_key):
-    derived = derived_actions(FUNCTIONS[function_key][0].rsplit(".", 1)[0])
-    granted = granted_actions(resources, function_key)
-    assert derived <= granted, f"calls without permission: {sorted(derived - granted)}"
-    allowed_extra = set(permissions.START_RECOVERY_DEPENDENCIES) if "drs:StartRecovery" in derived else set()
-    assert granted - derived <= allowed_extra, f"permissions no code uses: {sorted(granted - derived - allowed_extra)}"
+def test_policy_grants_exactly_what_the_code_calls(resources, function_key):
+    derived = derived_calls(FUNCTIONS[function_key].handler.rsplit(".", 1)[0])
+    granted = granted_calls(resources, function_key)
+    assert derived <= granted, f"calls without permission: {sorted(derived - granted, key=str)}"
+    dependencies = (
+        {Call(action) for action in permissions.START_RECOVERY_DEPENDENCY_ACTIONS}
+        if Call("drs:StartRecovery") in derived
+        else set()
+    )
+    assert granted - derived == dependencies, (
+        f"permissions no code uses: {sorted(granted - derived - dependencies, key=str)}"
+    )
 
 
 def test_derivation_finds_the_calls_we_know_about():
-    assert {"drs:StartRecovery", "drs:DescribeJobs", "dynamodb:PutItem"} <= derived_actions(
-        "lambdas.handlers.start_wave"
-    )
+    assert {
+        Call("drs:StartRecovery"),
+        Call("drs:DescribeJobs"),
+        Call("dynamodb:PutItem", "ExecutionWaves"),
+    } <= derived_calls("lambdas.handlers.start_wave")
     assert "drs:StartRecovery" not in derived_actions("lambdas.handlers.check_wave")
-    assert "dynamodb:Query" in derived_actions("lambdas.handlers.reconcile")
+    # The record of an execution found by its ExecutionId alone: a Query of the table itself, not of an index.
+    assert Call("dynamodb:Query", "ExecutionHistory") in derived_calls("lambdas.handlers.reconcile")
+    sweep = derived_calls("lambdas.handlers.sweep")
+    assert {
+        Call("states:DescribeExecution"),
+        Call("dynamodb:Query", "ExecutionHistory", "OpenExecutions"),
+        Call("dynamodb:Query", "ExecutionLocks", "LocksByExecution"),
+        Call("dynamodb:Scan", "ExecutionLocks"),
+        Call("dynamodb:DeleteItem", "ExecutionLocks"),  # TransactWriteItems deletes, authorized per item
+    } <= sweep
+    # A batch writer's put_item is a BatchWriteItem, not a PutItem.
+    prepare = derived_calls("lambdas.handlers.prepare")
+    assert Call("dynamodb:BatchWriteItem", "ExecutionWaves") in prepare
+    assert Call("dynamodb:PutItem", "ExecutionWaves") not in prepare
+    # Stale-lock takeover asks Step Functions whether the holder still runs.
+    assert Call("states:DescribeExecution") in prepare
+
+
+def test_no_call_name_is_an_operation_of_two_services():
+    """The derivation names a call's service by its method name: that must be unambiguous for what the code calls."""
+    called = {
+        node.func.attr
+        for path in LAMBDAS.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    for name in called:
+        assert sum(name in ops for ops in OPERATIONS.values()) <= 1, name
+
+
+def test_iam_lists_cover_every_function_and_nothing_else():
+    for listing in (
+        permissions.DRS_ACTIONS,
+        permissions.STATES_ACTIONS,
+        permissions.TABLE_ACTIONS,
+        permissions.INDEX_QUERIES,
+    ):
+        assert set(listing) == set(FUNCTIONS)
+
+
+def test_describe_execution_is_granted_on_this_state_machines_executions_only(resources):
+    machine = next(iter(of_type(resources, "AWS::StepFunctions::StateMachine").values()))["Properties"]
+    name = machine["StateMachineName"]
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":execution:{name}:*",
+            ],
+        ]
+    }
+    for key in FUNCTIONS:
+        statements = [s for s in role_statements(resources, key) if "states:DescribeExecution" in _listed(s["Action"])]
+        assert [s["Resource"] for s in statements] == ([expected] if permissions.STATES_ACTIONS[key] else [])
+
+
+# What the review found missing for launching recovery instances, as AWSElasticDisasterRecoveryConsoleFullAccess_v2
+# grants it, and the SSM actions AWSElasticDisasterRecoveryLaunchActionsPolicy grants for post-launch actions.
+CONSOLE_FULL_ACCESS_V2_LAUNCH = {
+    "ec2:CreateFleet",
+    "ec2:CreateTags",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:GetEbsEncryptionByDefault",
+    "ec2:GetEbsDefaultKmsKeyId",
+    "ec2:DescribeInstanceTypeOfferings",
+    "ec2:DescribeKeyPairs",
+    "ec2:DescribeCapacityReservations",
+    "ec2:DescribeHosts",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "kms:DescribeKey",
+}
+LAUNCH_ACTIONS_POLICY_SSM = {
+    "ssm:DescribeInstanceInformation",
+    "ssm:DescribeParameters",
+    "ssm:SendCommand",
+    "ssm:StartAutomationExecution",
+    "ssm:ListDocuments",
+    "ssm:ListCommandInvocations",
+    "ssm:ListDocumentVersions",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ssm:GetAutomationExecution",
+    "ssm:GetParameters",
+    "ssm:GetParameter",
+    "ssm:PutParameter",
+}
+
+
+def _render(template: str) -> Any:
+    """An ARN template of stacks/iam.py as CDK renders it in the template."""
+    partition, account = {"Ref": "AWS::Partition"}, {"Ref": "AWS::AccountId"}
+    if "{" not in template:
+        return template
+    parts: list[Any] = []
+    for piece in template.replace("{partition}", "\0P\0").replace("{account}", "\0A\0").split("\0"):
+        parts.append(partition if piece == "P" else account if piece == "A" else piece)
+    return {"Fn::Join": ["", [part for part in parts if part != ""]]}
+
+
+def test_start_wave_carries_every_action_drs_needs_to_launch_and_run_post_launch_actions(resources):
+    actions = permissions.START_RECOVERY_DEPENDENCY_ACTIONS
+    assert actions >= CONSOLE_FULL_ACCESS_V2_LAUNCH
+    assert actions >= LAUNCH_ACTIONS_POLICY_SSM
+    assert "kms:CreateGrant" not in actions  # neither managed policy grants it
+    statements = role_statements(resources, "start_wave")
+    for grant in permissions.START_RECOVERY_DEPENDENCIES:
+        resources_expected = sorted(json.dumps(_render(r), sort_keys=True) for r in grant.resources)
+        matching = [
+            s
+            for s in statements
+            if set(grant.actions) <= set(_listed(s["Action"]))
+            and sorted(json.dumps(r, sort_keys=True) for r in _listed(s["Resource"])) == resources_expected
+            and s.get("Condition", {}) == grant.conditions
+        ]
+        assert matching, f"no statement grants {grant.actions} on {grant.resources} under {grant.conditions}"
+    for key in set(FUNCTIONS) - {"start_wave"}:
+        granted = {action for s in role_statements(resources, key) for action in _listed(s["Action"])}
+        assert not granted & actions, f"{key} carries DRS launch permissions"
+
+
+def test_post_launch_ssm_calls_are_allowed_only_through_drs(resources):
+    for statement in role_statements(resources, "start_wave"):
+        actions = set(_listed(statement["Action"]))
+        if actions & {"ssm:SendCommand", "ssm:StartAutomationExecution", "ssm:DescribeInstanceInformation"}:
+            assert statement["Condition"] == {"ForAnyValue:StringEquals": {"aws:CalledVia": ["drs.amazonaws.com"]}}
+
+
+def test_queries_of_an_index_are_granted_on_the_index(resources):
+    tables = _table_logical_ids(resources)
+    for key in FUNCTIONS:
+        indexes = {
+            _resource_key(resource, tables)
+            for statement in role_statements(resources, key)
+            if "dynamodb:Query" in _listed(statement["Action"])
+            for resource in _listed(statement["Resource"])
+        }
+        assert {pair for pair in indexes if pair[1]} == set(permissions.INDEX_QUERIES[key])

@@ -41,9 +41,17 @@ def test_stopping_mid_wave_cancels_the_record_lists_the_jobs_and_launches_nothin
         assert [w.Status for w in record.Waves] == ["COMPLETED", "CANCELLED", "SKIPPED"]
         jobs = sorted(aws.drs.jobs.values(), key=lambda job: job.sequence)
         assert [job.tags["WaveNumber"] for job in jobs] == ["1", "2"]  # nothing launched after the stop
-        for job in jobs:
-            assert job.id in record.ErrorMessage
-        assert "was stopped" in record.ErrorMessage
+        running = jobs[1]
+        assert running.id in record.ErrorMessage and "may still launch" in record.ErrorMessage
+        assert "was stopped" in record.ErrorMessage and "What to do:" in record.ErrorMessage
+        # every wave item and every server entry ended, the running job's servers named with their job
+        items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
+        assert sorted(item["Status"] for item in items) == ["CANCELLED", "COMPLETED", "SKIPPED"]
+        wave2 = record.Waves[1]
+        assert {(s.Status, s.Error, s.RecoveryJobId) for s in wave2.Servers} == {
+            ("UNKNOWN", "JOB_STILL_RUNNING", running.id)
+        }
+        assert {s.Status for s in record.Waves[2].Servers} == {"SKIPPED"}
         assert lock_items() == []
         again = aws.deliver_status_change(described)  # EventBridge delivers at least once
         assert again["Status"] == "CANCELLED"
@@ -130,9 +138,10 @@ def test_a_late_step_cannot_overwrite_a_record_the_reconcile_path_ended(stage):
         described = aws.wait(arns[0])
         record = aws.record("exec-1", "shop")
         assert record.Status == "CANCELLED"
-        assert described["status"] in ("FAILED", "SUCCEEDED")
-        if described["status"] == "FAILED":
-            assert described["error"] == "ConditionalCheckFailedException"
+        assert described["status"] == "FAILED"
+        assert described["error"] in ("ExecutionStoppedError", "WaveClosedError")
+        items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
+        assert sorted(item["Status"] for item in items) == ["CANCELLED", "COMPLETED", "COMPLETED"]
 
 
 def test_preflight_refuses_servers_that_are_busy_or_not_replicating(stage):
@@ -144,7 +153,8 @@ def test_preflight_refuses_servers_that_are_busy_or_not_replicating(stage):
         aws.drs.invoke("StartRecovery", "us-east-1", {"sourceServers": [{"sourceServerID": APP[1]}], "isDrill": True})
         described, _ = run(aws, DRILL)
         assert described["error"] == "PlanValidationError"
-        assert f"server {DB[0]} is not replicating (dataReplicationState STALLED)" in described["cause"]
+        assert f"server {DB[0]} is not replicating (dataReplicationState STALLED" in described["cause"]
+        assert "Options.AllowUnhealthyReplication" in described["cause"]
         assert f"server {APP[1]} is already in an active DRS launch job" in described["cause"]
         assert aws.drs.calls["StartRecovery"] == 1  # only the other tool's
 
@@ -166,7 +176,7 @@ def test_a_start_wave_still_running_when_the_record_ended_launches_nothing(stage
     from lambdas.core.finish import Failure, finish
     from lambdas.core.plan import RunOptions
     from lambdas.core.prepare import prepare
-    from lambdas.core.waves import start_wave
+    from lambdas.core.waves import WaveProgress, WaveStep, start_wave
 
     with stage(three_tier_scenario()) as aws:
         load(aws, three_wave_plan())
@@ -179,13 +189,7 @@ def test_a_start_wave_still_running_when_the_record_ended_launches_nothing(stage
             stopped_as="CANCELLED",
         )
         with pytest.raises(ExecutionStoppedError):
-            start_wave(
-                execution_id="exec-1",
-                plan_id="shop",
-                execution_type="DRILL",
-                wave_number=1,
-                options=RunOptions(),
-                now=1_767_225_602,
-            )
+            step = WaveStep("exec-1", "shop", "DRILL", 1, RunOptions(), event_budget=5000, now=1_767_225_602)
+            start_wave(step, WaveProgress(), 0, seconds_left=lambda: 120.0)
         assert aws.drs.calls["StartRecovery"] == 0
         assert aws.record("exec-1", "shop").Status == "CANCELLED"

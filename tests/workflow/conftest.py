@@ -74,3 +74,10 @@ def start_recovery_waves(aws: LocalAws) -> list[str]:
     """The WaveNumber tag of every job the emulator holds, in creation order."""
     jobs = sorted(aws.drs.jobs.values(), key=lambda job: job.sequence)
     return [job.tags.get("WaveNumber", "?") for job in jobs]
+
+
+def entered(history: list[dict[str, Any]], state: str) -> int:
+    """How many times the execution entered `state` (as the graph view counts it)."""
+    return sum(
+        1 for e in history if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == state
+    )

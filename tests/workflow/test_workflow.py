@@ -8,6 +8,7 @@ from tests.workflow.conftest import (
     APP,
     DB,
     WEB,
+    entered,
     failed_task_errors,
     load,
     run,
@@ -69,27 +70,37 @@ def test_inline_plan_runs_without_loading_it(stage):
         assert aws.record("exec-1", "shop").Status == "COMPLETED"
 
 
-def test_conflict_twice_is_retried_by_the_state_machine(stage):
+def test_a_busy_server_waits_while_the_rest_of_its_wave_starts(stage):
     scenario = with_server_faults(three_tier_scenario(), DB[1], [{"conflict": 2}])
     with stage(scenario) as aws:
         load(aws, three_wave_plan())
         described, history = run(aws, DRILL)
         assert described["status"] == "SUCCEEDED"
-        assert failed_task_errors(history) == ["ConflictException", "ConflictException"]
-        retried = [e for e in history if e["type"] == "TaskFailed"]
-        assert retried[1]["timestamp"] > retried[0]["timestamp"]  # a backoff between attempts, on the clock
-        assert aws.drs.calls["StartRecovery"] == 5  # 2 refused + 3 waves
-        assert len(aws.drs.jobs) == 3  # one job per wave: the conflict never launched anything twice
+        assert failed_task_errors(history) == []
+        waits = [e for e in history if e["type"] == "WaitStateEntered"]
+        assert entered(history, "Wait before starting again") == 2
+        assert waits[1]["timestamp"] > waits[0]["timestamp"]  # a backoff between attempts, on the clock
+        wave1 = [job for job in aws.drs.jobs.values() if job.tags["WaveNumber"] == "1"]
+        assert sorted(len(job.participants) for job in wave1) == [1, 2]  # DB0 and DB2 went first; DB1 after
+        assert aws.drs.calls["StartRecovery"] == 2 + 2 + 2  # wave 1: refused, DB0+DB2, refused, DB1; waves 2, 3
+        record = aws.record("exec-1", "shop")
+        assert record.Waves[0].Status == "COMPLETED"
+        assert {s.RecoveryJobId for s in record.Waves[0].Servers} == {job.id for job in wave1}
 
 
-def test_a_throttling_burst_is_absorbed(stage):
+def test_a_throttling_burst_is_absorbed_as_missed_checks(stage):
     faults = [{"operation": "DescribeJobs", "error": "ThrottlingException", "count": 8}]
     with stage(three_tier_scenario(faults=faults)) as aws:
         load(aws, three_wave_plan())
         described, history = run(aws, DRILL)
         assert described["status"] == "SUCCEEDED"
-        assert "ThrottlingException" in failed_task_errors(history)  # the SDK's retries ran out; the workflow's did not
-        assert aws.record("exec-1", "shop").Status == "COMPLETED"
+        assert failed_task_errors(history) == []  # a check DRS does not answer is missed, not failed
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "COMPLETED"
+        # 8 throttles, 2 SDK attempts per call: Prepare's count of active jobs gets none (a warning), then 2 checks
+        assert record.Waves[0].MissedChecks == 3 - 1
+        assert any("could not count the active DRS jobs" in w for w in record.Warnings)
+        assert "ThrottlingException" in (record.Waves[0].LastCheckError or "")
 
 
 def test_optional_server_failing_makes_the_wave_partial_and_the_plan_goes_on(stage):

@@ -1,0 +1,951 @@
+"""The fault matrix: named faults at every boundary, each run through the real definition, handlers, emulator and
+engine, and checked against the same invariants (`drsctl.local.invariants`).
+
+Used by `bench/fault_matrix.py` (every case) and `tests/safety/test_fault_matrix.py` (the fast subset). A case
+names what it injects (a scenario for the emulator, faults for the engine, a hook that stops or races executions)
+and what the record must end as; the runner also checks that nothing is left open or unaccounted for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drsctl.emulator import Scenario
+from drsctl.local import invariants
+from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
+from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
+from lambdas.core.plan import RecoveryPlan
+
+SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
+SWEEPS = 4
+
+
+def _server(kind: str, n: int) -> str:
+    return "s-" + f"{kind}{n}".rjust(17, "0")
+
+
+DB = [_server("db", n) for n in range(3)]
+APP = [_server("app", n) for n in range(3)]
+WEB = [_server("web", n) for n in range(2)]
+EXACT = {"drill": {"snapshot": 1, "preparation": 50, "conversion": 200, "launch": 300}, "jitter": 0}
+
+
+def base_scenario() -> dict[str, Any]:
+    servers = [{"id": s, "hostname": f"db-{n}", "tags": {"Tier": "db"}} for n, s in enumerate(DB)]
+    servers += [{"id": s, "hostname": f"app-{n}", "tags": {"Tier": "app"}} for n, s in enumerate(APP)]
+    servers += [
+        {"id": s, "hostname": f"web-{n}", "region": "us-west-2", "tags": {"Tier": "web"}} for n, s in enumerate(WEB)
+    ]
+    return {"region": "us-east-1", "seed": 11, "timing": EXACT, "servers": servers}
+
+
+def base_plan() -> dict[str, Any]:
+    return {
+        "PlanId": "shop",
+        "Name": "Shop",
+        "ProtectionGroups": [
+            {"GroupId": "db", "Region": "us-east-1", "SourceServerIds": DB},
+            {"GroupId": "app", "Region": "us-east-1", "Selector": {"Tags": {"Tier": "app"}}},
+            {"GroupId": "web", "Region": "us-west-2", "SourceServerIds": WEB},
+        ],
+        "Waves": [
+            {"WaveName": "db", "ProtectionGroupId": "db"},
+            {"WaveName": "app", "ProtectionGroupId": "app"},
+            {"WaveName": "web", "ProtectionGroupId": "web"},
+        ],
+    }
+
+
+Arm = Callable[[LocalAws, "Run"], None]
+Change = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Run:
+    """What a case's hooks may touch while the first execution runs."""
+
+    arn: str = ""
+    stopped: bool = False
+    others: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    family: str
+    name: str
+    expect: tuple[str, ...]  # acceptable statuses of the first execution's record
+    scenario: Callable[[dict[str, Any]], None] | None = None
+    plan: Callable[[dict[str, Any]], None] | None = None
+    faults: Callable[[], EngineFaults] | None = None
+    arm: Arm | None = None
+    mode: str = "DRILL"
+    deliver_events: bool = True
+    says: tuple[str, ...] = ()  # words the record's ErrorMessage must contain
+    fast: bool = False
+
+
+@dataclass
+class Outcome:
+    case: Case
+    execution_status: str
+    record_status: str
+    message: str
+    start_recovery_calls: int
+    violations: invariants.Violations
+    executions: int
+
+    @property
+    def expected(self) -> bool:
+        return self.record_status in self.case.expect and all(word in self.message for word in self.case.says)
+
+
+# -- scenario, plan and engine changes ----------------------------------------------------------------------------
+
+
+def op_fault(operation: str, error: str, **how: Any) -> Callable[[dict[str, Any]], None]:
+    def change(scenario: dict[str, Any]) -> None:
+        scenario.setdefault("faults", []).append({"operation": operation, "error": error, **how})
+
+    return change
+
+
+def server_fault(server: str, fault: Any) -> Callable[[dict[str, Any]], None]:
+    def change(scenario: dict[str, Any]) -> None:
+        for spec in scenario["servers"]:
+            if spec["id"] == server:
+                spec.setdefault("faults", []).append(fault)
+
+    return change
+
+
+EXTRA = [_server("ext", n) for n in range(4)]
+
+
+def extra_servers(count: int) -> Callable[[dict[str, Any]], None]:
+    """Servers of the estate that the base plan does not launch (for a second plan)."""
+
+    def change(scenario: dict[str, Any]) -> None:
+        scenario["servers"] += [{"id": s, "hostname": f"ext-{n}"} for n, s in enumerate(EXTRA[:count])]
+
+    return change
+
+
+def replication_state(server: str, state: str, **extra: Any) -> Change:
+    def change(scenario: dict[str, Any]) -> None:
+        for spec in scenario["servers"]:
+            if spec["id"] == server:
+                spec["replication"] = state
+                spec.update(extra)
+
+    return change
+
+
+def scenario_keys(**keys: Any) -> Callable[[dict[str, Any]], None]:
+    def change(scenario: dict[str, Any]) -> None:
+        scenario.update(copy.deepcopy(keys))
+
+    return change
+
+
+def both(*changes: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def change(target: dict[str, Any]) -> None:
+        for each in changes:
+            each(target)
+
+    return change
+
+
+def plan_options(**options: Any) -> Callable[[dict[str, Any]], None]:
+    def change(plan: dict[str, Any]) -> None:
+        plan.setdefault("Options", {}).update(options)
+
+    return change
+
+
+def impact(wave: int, level: str | None = None, servers: dict[str, str] | None = None) -> Callable[..., None]:
+    def change(plan: dict[str, Any]) -> None:
+        if level:
+            plan["Waves"][wave]["Impact"] = level
+        if servers:
+            plan["Waves"][wave]["ServerImpact"] = servers
+
+    return change
+
+
+def lambda_faults(*faults: LambdaFault) -> Callable[[], EngineFaults]:
+    return lambda: EngineFaults(lambdas=[copy.copy(f) for f in faults])
+
+
+def dynamodb_faults(*faults: DynamoDbFault) -> Callable[[], EngineFaults]:
+    return lambda: EngineFaults(dynamodb=[copy.copy(f) for f in faults])
+
+
+# -- hooks: stops and races --------------------------------------------------------------------------------------
+
+
+def stop_at_invocation(function: str, nth: int = 1) -> Arm:
+    """Stop the execution while the nth invocation of `function` runs (before its handler starts)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, request: dict[str, Any]) -> None:
+            if name.endswith(function):
+                seen[0] += 1
+                if seen[0] == nth and not run.stopped:
+                    run.stopped = True
+                    aws.stop(run.arn)
+
+        aws.engine.before_invoke.append(hook)
+
+    return arm
+
+
+def stop_at_call(function: str, operation: str, nth: int = 1) -> Arm:
+    """Stop the execution inside `function`, just before its nth `operation` call (e.g. between two chunks)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, called: str) -> None:
+            if name.endswith(function) and called == operation:
+                seen[0] += 1
+                if seen[0] == nth and not run.stopped:
+                    run.stopped = True
+                    aws.stop(run.arn)
+
+        aws.engine.on_aws_call.append(hook)
+
+    return arm
+
+
+def start_another(execution_input: dict[str, Any], *, at_check: int = 1, plan: dict[str, Any] | None = None) -> Arm:
+    """Start a second execution at the first execution's nth check, and hold the first until it has ended."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+        if plan is not None:
+            aws.load_plan(RecoveryPlan.model_validate(plan))
+
+        def listener(invocation: Any, request: dict[str, Any], response: Any) -> None:
+            if invocation.function.endswith("check-wave") and request.get("ExecutionId") == "first":
+                seen[0] += 1
+                if seen[0] == at_check and not run.others:
+                    run.others.append(aws.start_execution(execution_input, "second"))
+                    aws.wait(run.others[0])
+
+        aws.engine.listeners.append(listener)
+
+    return arm
+
+
+def start_concurrently(execution_input: dict[str, Any], plan: dict[str, Any]) -> Arm:
+    """Start a second plan right away, running beside the first (they share the DRS quotas)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        aws.load_plan(RecoveryPlan.model_validate(plan))
+        run.others.append(aws.start_execution(execution_input, "second"))
+
+    return arm
+
+
+def other_plan(plan_id: str, servers: list[str], region: str = "us-east-1") -> dict[str, Any]:
+    return {
+        "PlanId": plan_id,
+        "Name": plan_id,
+        "ProtectionGroups": [{"GroupId": f"{plan_id}-group", "Region": region, "SourceServerIds": servers}],
+        "Waves": [{"WaveName": "only", "ProtectionGroupId": f"{plan_id}-group"}],
+        "Options": {"MaxServersPerJob": 1},
+    }
+
+
+# -- the cases ---------------------------------------------------------------------------------------------------
+
+OK = ("COMPLETED",)
+FAILED = ("FAILED",)
+CANCELLED = ("CANCELLED",)
+DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
+DENIED = (
+    "User: arn:aws:sts::111122223333:assumed-role/start-wave/x is not authorized to perform: drs:StartRecovery on "
+    "resource: arn:aws:drs:us-east-1:111122223333:source-server/*"
+)
+
+
+def _storm_cases() -> list[Case]:
+    cases = []
+    for operation in ("DescribeJobs", "StartRecovery", "DescribeSourceServers"):
+        for error in ("ThrottlingException", "InternalServerException"):
+            for count in (3, 12):
+                cases.append(
+                    Case(
+                        "storm",
+                        f"{operation} {error} x{count}",
+                        OK,
+                        scenario=op_fault(operation, error, count=count),
+                        fast=count == 12 and error == "ThrottlingException",
+                    )
+                )
+    for seconds in (60, 600, 1800):
+        cases.append(
+            Case(
+                "storm",
+                f"DescribeJobs throttled for {seconds} s",
+                OK,
+                op_fault("DescribeJobs", "ThrottlingException", seconds=seconds, after=100),
+            )
+        )
+    cases += [
+        Case(
+            "storm",
+            "StartRecovery throttled for 120 s",
+            OK,
+            op_fault("StartRecovery", "ThrottlingException", seconds=120),
+        ),
+        Case(
+            "storm",
+            "StartRecovery 5xx for 600 s mid-plan",
+            OK,
+            op_fault("StartRecovery", "InternalServerException", seconds=600, after=500),
+        ),
+        Case(
+            "storm",
+            "every DRS operation throttled for 120 s",
+            OK,
+            op_fault("*", "ThrottlingException", seconds=120),
+            fast=True,
+        ),
+        Case(
+            "storm",
+            "every DRS operation 5xx for 300 s mid-wave",
+            OK,
+            op_fault("*", "InternalServerException", seconds=300, after=300),
+        ),
+        Case(
+            "storm",
+            "DescribeSourceServers throttled for 180 s",
+            OK,
+            op_fault("DescribeSourceServers", "ThrottlingException", seconds=180),
+        ),
+    ]
+    return cases
+
+
+def _lost_answer_cases() -> list[Case]:
+    return [
+        Case(
+            "lost answer",
+            "StartRecovery answer lost once",
+            OK,
+            op_fault("StartRecovery", "drop_response", count=1),
+            fast=True,
+        ),
+        Case(
+            "lost answer", "StartRecovery answer lost 3 times", OK, op_fault("StartRecovery", "drop_response", count=3)
+        ),
+        Case(
+            "lost answer",
+            "StartRecovery answers lost for 120 s",
+            OK,
+            op_fault("StartRecovery", "drop_response", seconds=120),
+        ),
+        Case(
+            "lost answer",
+            "StartRecovery answer lost, then the lookup throttled",
+            OK,
+            both(
+                op_fault("StartRecovery", "drop_response", count=1),
+                op_fault("DescribeJobs", "ThrottlingException", count=6),
+            ),
+            fast=True,
+        ),
+        Case("lost answer", "DescribeJobs answers lost x4", OK, op_fault("DescribeJobs", "drop_response", count=4)),
+        Case(
+            "lost answer",
+            "DescribeSourceServers answers lost x2",
+            OK,
+            op_fault("DescribeSourceServers", "drop_response", count=2),
+        ),
+        Case(
+            "lost answer",
+            "StartRecovery answer lost with chunks of one server",
+            OK,
+            op_fault("StartRecovery", "drop_response", count=2),
+            plan=plan_options(MaxServersPerJob=1),
+        ),
+    ]
+
+
+def _permanent_cases() -> list[Case]:
+    return [
+        Case(
+            "permanent",
+            "StartRecovery access denied",
+            FAILED,
+            op_fault("StartRecovery", "AccessDeniedException", count=1, message=DENIED),
+            says=("drs:StartRecovery", "What to do:"),
+            fast=True,
+        ),
+        Case(
+            "permanent",
+            "StartRecovery access denied in wave 2 (jobs of wave 1 named)",
+            FAILED,
+            op_fault("StartRecovery", "AccessDeniedException", seconds=10_000, after=300, message=DENIED),
+            says=("drs:StartRecovery", "Wave 2", "DRS jobs this execution started: drsjob-"),
+        ),
+        Case(
+            "permanent",
+            "StartRecovery in an uninitialized region",
+            FAILED,
+            op_fault("StartRecovery", "UninitializedAccountException", count=1),
+            says=("initialize DRS in us-east-1",),
+        ),
+        Case(
+            "permanent",
+            "a server deleted before its StartRecovery",
+            FAILED,
+            op_fault("StartRecovery", "ResourceNotFoundException", count=1),
+            says=("no longer a DRS source server",),
+        ),
+        Case(
+            "permanent",
+            "StartRecovery refused as invalid",
+            FAILED,
+            op_fault("StartRecovery", "ValidationException", count=1),
+        ),
+        Case(
+            "permanent",
+            "DescribeJobs access denied",
+            FAILED,
+            op_fault("DescribeJobs", "AccessDeniedException", seconds=10_000, after=200),
+            says=("drs:DescribeJobs",),
+        ),
+        Case(
+            "permanent",
+            "DescribeSourceServers access denied (Prepare)",
+            FAILED,
+            op_fault("DescribeSourceServers", "AccessDeniedException", count=1),
+            says=("drs:DescribeSourceServers",),
+        ),
+        Case(
+            "permanent",
+            "DescribeSourceServers in an uninitialized region",
+            FAILED,
+            op_fault("DescribeSourceServers", "UninitializedAccountException", count=1),
+            says=("initialize DRS",),
+        ),
+    ]
+
+
+def _launch_cases() -> list[Case]:
+    return [
+        Case(
+            "launch",
+            "CRITICAL server fails to launch",
+            FAILED,
+            server_fault(DB[1], "launch_failure"),
+            says=("CRITICAL",),
+            fast=True,
+        ),
+        Case(
+            "launch",
+            "OPTIONAL wave's server fails",
+            ("PARTIAL",),
+            server_fault(APP[0], "launch_failure"),
+            plan=impact(1, "OPTIONAL"),
+        ),
+        Case(
+            "launch",
+            "ServerImpact OPTIONAL server fails in a CRITICAL wave",
+            ("PARTIAL",),
+            server_fault(DB[2], "launch_failure"),
+            plan=impact(0, servers={DB[2]: "OPTIONAL"}),
+        ),
+        Case(
+            "launch",
+            "ServerImpact CRITICAL server fails in an OPTIONAL wave",
+            FAILED,
+            server_fault(APP[1], "launch_failure"),
+            plan=impact(1, "OPTIONAL", {APP[1]: "CRITICAL"}),
+        ),
+        Case(
+            "launch",
+            "CRITICAL server stuck: wave timeout",
+            FAILED,
+            server_fault(DB[0], "stuck"),
+            plan=plan_options(WaveTimeoutMinutes=30),
+            says=("timed out",),
+        ),
+        Case(
+            "launch",
+            "OPTIONAL server stuck: the plan goes on",
+            ("PARTIAL",),
+            server_fault(WEB[0], "stuck"),
+            plan=both(impact(2, "OPTIONAL"), plan_options(WaveTimeoutMinutes=30)),
+        ),
+        Case(
+            "launch",
+            "job completes without launching a CRITICAL server",
+            FAILED,
+            server_fault(DB[0], "job_ends_without_launch"),
+            says=("CRITICAL",),
+            fast=True,
+        ),
+        Case(
+            "launch",
+            "every server fails in OPTIONAL waves: no launch is FAILED",
+            FAILED,
+            both(*(server_fault(s, "launch_failure") for s in DB + APP + WEB)),
+            plan=both(impact(0, "OPTIONAL"), impact(1, "OPTIONAL"), impact(2, "OPTIONAL")),
+            says=("No server of the plan launched",),
+        ),
+    ]
+
+
+def _capacity_cases() -> list[Case]:
+    return [
+        Case(
+            "capacity",
+            "another tool holds every concurrent job for 20 min",
+            OK,
+            scenario_keys(quotas={"maxConcurrentJobs": 3}, externalJobs=[{"servers": 1, "seconds": 1200}] * 3),
+            fast=True,
+        ),
+        Case(
+            "capacity",
+            "another tool holds the active-server quota for 30 min",
+            OK,
+            scenario_keys(quotas={"maxServersInActiveJobs": 50}, externalJobs=[{"servers": 49, "seconds": 1800}]),
+        ),
+        Case(
+            "capacity",
+            "another tool holds the quota past the wave deadline",
+            ("FAILED",),
+            scenario_keys(quotas={"maxConcurrentJobs": 1}, externalJobs=[{"servers": 1, "seconds": 20_000}]),
+            plan=plan_options(WaveTimeoutMinutes=30),
+            says=("could not be started",),
+        ),
+        Case(
+            "capacity",
+            "DRS allows fewer servers per job than the plan asks",
+            OK,
+            scenario_keys(quotas={"maxServersPerJob": 2}),
+        ),
+        Case(
+            "capacity",
+            "capacity frees mid-wave: chunks start as jobs end",
+            OK,
+            scenario_keys(quotas={"maxConcurrentJobs": 2}, externalJobs=[{"servers": 1, "seconds": 700, "after": 0}]),
+            plan=plan_options(MaxServersPerJob=1),
+        ),
+        Case(
+            "capacity",
+            "two plans accepted one by one share the quota",
+            OK,
+            both(scenario_keys(quotas={"maxConcurrentJobs": 3}), extra_servers(2)),
+            plan=plan_options(MaxServersPerJob=1),
+            arm=start_concurrently({"PlanId": "other", "ExecutionType": "DRILL"}, other_plan("other", EXTRA[:2])),
+        ),
+    ]
+
+
+def _stop_cases() -> list[Case]:
+    return [
+        Case("stop", "stopped during Prepare", CANCELLED, arm=stop_at_invocation("prepare"), fast=True),
+        Case(
+            "stop",
+            "stopped during Prepare, before its locks",
+            CANCELLED,
+            arm=stop_at_call("prepare", "TransactWriteItems"),
+        ),
+        Case(
+            "stop",
+            "stopped between two chunks of a wave",
+            CANCELLED,
+            plan=plan_options(MaxServersPerJob=1),
+            arm=stop_at_call("start-wave", "StartRecovery", 2),
+            fast=True,
+        ),
+        Case("stop", "stopped while a wave starts", CANCELLED, arm=stop_at_invocation("start-wave", 2)),
+        Case("stop", "stopped mid-poll", CANCELLED, arm=stop_at_invocation("check-wave", 3)),
+        Case("stop", "stopped at a wave's last check", CANCELLED, arm=stop_at_call("check-wave", "DescribeJobs", 6)),
+        Case("stop", "stopped during Finalize", ("CANCELLED", "COMPLETED"), arm=stop_at_invocation("finalize")),
+        Case(
+            "stop",
+            "stopped while waiting for DRS capacity",
+            CANCELLED,
+            scenario_keys(quotas={"maxConcurrentJobs": 1}, externalJobs=[{"servers": 1, "seconds": 3000}]),
+            arm=stop_at_invocation("start-wave", 3),
+        ),
+    ]
+
+
+def _lost_event_cases() -> list[Case]:
+    return [
+        Case(
+            "lost event",
+            "stop with the reconcile event lost",
+            CANCELLED,
+            arm=stop_at_invocation("check-wave", 3),
+            deliver_events=False,
+            fast=True,
+        ),
+        Case(
+            "lost event",
+            "stop in Prepare with the event lost",
+            CANCELLED,
+            arm=stop_at_invocation("prepare"),
+            deliver_events=False,
+        ),
+        Case(
+            "lost event",
+            "reconcile fails (DynamoDB down) and the sweeper closes it",
+            CANCELLED,
+            arm=stop_at_invocation("check-wave", 2),
+            faults=dynamodb_faults(DynamoDbFault("Query", "InternalServerError", count=6)),
+        ),
+    ]
+
+
+def _race_cases() -> list[Case]:
+    return [
+        Case("race", "a second start of the running plan", OK, arm=start_another(DRILL), fast=True),
+        Case(
+            "race",
+            "another plan shares a server",
+            OK,
+            arm=start_another({"PlanId": "other", "ExecutionType": "DRILL"}, plan=other_plan("other", [DB[1]])),
+        ),
+        Case(
+            "race",
+            "another plan shares a server, started later",
+            OK,
+            arm=start_another(
+                {"PlanId": "other", "ExecutionType": "DRILL"},
+                at_check=5,
+                plan=other_plan("other", [WEB[0]], "us-west-2"),
+            ),
+        ),
+    ]
+
+
+def _lambda_cases() -> list[Case]:
+    return [
+        Case(
+            "lambda",
+            "Start wave times out before StartRecovery",
+            OK,
+            faults=lambda_faults(LambdaFault("start-wave", 1, "timeout_after_calls", calls=4)),
+            fast=True,
+        ),
+        Case(
+            "lambda",
+            "Start wave times out after StartRecovery",
+            OK,
+            faults=lambda_faults(LambdaFault("start-wave", 1, "timeout_after_calls", calls=5)),
+            fast=True,
+        ),
+        Case(
+            "lambda",
+            "Start wave's answer lost (timed out at the end)",
+            OK,
+            faults=lambda_faults(LambdaFault("start-wave", 2, "timeout_after")),
+        ),
+        Case(
+            "lambda",
+            "Check wave times out at the wave's end",
+            OK,
+            faults=lambda_faults(LambdaFault("check-wave", 3, "timeout_after")),
+        ),
+        Case(
+            "lambda",
+            "Check wave times out 4 times in a row",
+            FAILED,
+            faults=lambda_faults(*(LambdaFault("check-wave", n, "timeout_after_calls", calls=1) for n in range(2, 6))),
+            says=("Sandbox.Timedout",),
+        ),
+        Case(
+            "lambda",
+            "Prepare times out after taking its locks",
+            OK,
+            faults=lambda_faults(LambdaFault("prepare", 1, "timeout_after_calls", calls=8)),
+        ),
+        Case("lambda", "Prepare's answer lost", OK, faults=lambda_faults(LambdaFault("prepare", 1, "timeout_after"))),
+        Case(
+            "lambda",
+            "Finalize times out midway",
+            OK,
+            faults=lambda_faults(LambdaFault("finalize", 1, "timeout_after_calls", calls=3)),
+        ),
+        Case(
+            "lambda",
+            "Lambda service errors on every function",
+            OK,
+            faults=lambda_faults(
+                *(LambdaFault(f, 1, "service_error") for f in ("prepare", "start-wave", "check-wave", "finalize"))
+            ),
+        ),
+    ]
+
+
+def _dynamodb_cases() -> list[Case]:
+    return [
+        Case(
+            "dynamodb",
+            "PutItem throttled x6",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("PutItem", "ProvisionedThroughputExceededException", count=6)),
+            fast=True,
+        ),
+        Case(
+            "dynamodb",
+            "UpdateItem throttled x9",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("UpdateItem", "ThrottlingException", count=9)),
+        ),
+        Case(
+            "dynamodb",
+            "GetItem 500 x6",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("GetItem", "InternalServerError", count=6)),
+        ),
+        Case(
+            "dynamodb",
+            "lock transaction conflicts x2",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("TransactWriteItems", "TransactionConflict", count=2)),
+            fast=True,
+        ),
+        Case(
+            "dynamodb",
+            "lock transaction throttled x3",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("TransactWriteItems", "ThrottlingError", count=3)),
+        ),
+        Case(
+            "dynamodb",
+            "PutItem applied, answer lost x3",
+            OK,
+            faults=dynamodb_faults(DynamoDbFault("PutItem", "InternalServerError", count=3, after_effect=True)),
+        ),
+    ]
+
+
+def _replication_cases() -> list[Case]:
+    state = replication_state
+
+    return [
+        Case(
+            "replication",
+            "RECOVERY with a STALLED server (source region down)",
+            OK,
+            state(DB[0], "STALLED", lagSeconds=5400),
+            mode="RECOVERY",
+            says=(),
+            fast=True,
+        ),
+        Case(
+            "replication",
+            "DRILL with a DISCONNECTED server is refused",
+            FAILED,
+            state(DB[0], "DISCONNECTED"),
+            says=("AllowUnhealthyReplication",),
+        ),
+        Case("replication", "DRILL with a BACKLOG server is accepted", OK, state(APP[0], "BACKLOG")),
+    ]
+
+
+CASES: list[Case] = [
+    *_storm_cases(),
+    *_lost_answer_cases(),
+    *_permanent_cases(),
+    *_launch_cases(),
+    *_capacity_cases(),
+    *_stop_cases(),
+    *_lost_event_cases(),
+    *_race_cases(),
+    *_lambda_cases(),
+    *_dynamodb_cases(),
+    *_replication_cases(),
+]
+
+
+def run_case(case: Case) -> Outcome:
+    scenario = base_scenario()
+    if case.scenario is not None:
+        case.scenario(scenario)
+    plan = base_plan()
+    if case.plan is not None:
+        case.plan(plan)
+    execution_input: dict[str, Any] = {"PlanId": "shop", "ExecutionType": case.mode}
+    if case.mode == "RECOVERY":
+        execution_input["Confirm"] = "RECOVER shop"
+    with local_aws(Scenario.model_validate(scenario)) as aws:
+        aws.load_plan(RecoveryPlan.model_validate(plan))
+        if case.faults is not None:
+            aws.engine.faults = case.faults()
+        run = Run()
+        if case.arm is not None:
+            case.arm(aws, run)
+        run.arn = aws.start_execution(execution_input, "first")
+        described = aws.wait(run.arn)
+        ended = [described, *(aws.wait(arn) for arn in run.others)]
+        return _settle(aws, case, described, ended)
+
+
+def _settle(aws: LocalAws, case: Case, described: dict[str, Any], ended: list[dict[str, Any]]) -> Outcome:
+    """Deliver the status-change events (unless lost), let the sweeper run as its schedule would, then check."""
+    for each in ended:
+        if case.deliver_events and each["status"] in STOPPED:
+            # If the reconcile Lambda fails, EventBridge retries, then the DLQ; the sweeper catches it either way.
+            with contextlib.suppress(RuntimeError):
+                aws.deliver_status_change(each)
+    aws.engine.faults = EngineFaults()  # the storm is over
+    violations = invariants.check(aws.drs)
+    for _ in range(SWEEPS):  # the schedule runs every 15 minutes until nothing is left for it
+        aws.clock.advance(SWEEP_INTERVAL_SECONDS)
+        swept = aws.sweep()
+        violations = invariants.check(aws.drs)
+        if not any(swept.values()) and not violations:
+            break
+    assert described["status"] in TERMINAL
+    record = aws.record("first", "shop")
+    return Outcome(
+        case=case,
+        execution_status=described["status"],
+        record_status=record.Status,
+        message=record.ErrorMessage or "",
+        start_recovery_calls=aws.drs.calls["StartRecovery"],
+        violations=violations,
+        executions=len(ended),
+    )
+
+
+# -- randomized schedules ------------------------------------------------------------------------------------------
+
+ANY_END = ("COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT")
+_OPERATIONS = ("DescribeJobs", "StartRecovery", "DescribeSourceServers", "*")
+_TRANSIENT = ("ThrottlingException", "InternalServerException", "drop_response")
+_PERMANENT = ("AccessDeniedException", "UninitializedAccountException", "ResourceNotFoundException")
+_FUNCTIONS = ("prepare", "start-wave", "check-wave", "finalize")
+_DYNAMODB_OPERATIONS = ("PutItem", "UpdateItem", "GetItem", "Query", "TransactWriteItems", "BatchWriteItem")
+_DYNAMODB_ERRORS = ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError")
+
+
+def random_case(seed: int) -> Case:
+    """A small plan, a schedule of faults and at most one stop or race, all drawn from `seed` (replayable).
+
+    The case expects nothing of the outcome but the invariants: any final status is acceptable.
+    """
+    rng = random.Random(seed)
+    drawn: list[str] = []
+    plan = _draw_plan(rng, drawn)
+    scenario, mode = _draw_scenario(rng, drawn)
+    lambdas, dynamodb = _draw_engine_faults(rng, drawn)
+    arm, extra = _draw_hook(rng, drawn)
+    deliver = rng.random() < 0.8
+    if not deliver:
+        drawn.append("status-change events lost")
+    return Case(
+        "random",
+        f"seed {seed}: " + "; ".join(drawn),
+        ANY_END,
+        scenario=both(*scenario, *extra),
+        plan=both(*plan),
+        faults=lambda: EngineFaults(lambdas=[copy.copy(f) for f in lambdas], dynamodb=[copy.copy(f) for f in dynamodb]),
+        arm=arm,
+        mode=mode,
+        deliver_events=deliver,
+    )
+
+
+def _draw_plan(rng: random.Random, drawn: list[str]) -> list[Change]:
+    waves = rng.randint(1, 3)
+    options = {"MaxServersPerJob": rng.choice((1, 2, 100)), "WaveTimeoutMinutes": rng.choice((20, 60, 120))}
+    changes: list[Change] = [lambda plan: plan.update(Waves=plan["Waves"][:waves]), plan_options(**options)]
+    drawn.append(f"{waves} wave(s), {options}")
+    for wave in range(waves):
+        if rng.random() < 0.3:
+            changes.append(impact(wave, "OPTIONAL"))
+            drawn.append(f"wave {wave + 1} OPTIONAL")
+    return changes
+
+
+def _draw_scenario(rng: random.Random, drawn: list[str]) -> tuple[list[Change], str]:
+    changes: list[Change] = []
+    servers = DB + APP + WEB
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        fault: Any = rng.choice(("launch_failure", "stuck", "job_ends_without_launch", {"conflict": rng.randint(1, 3)}))
+        server = rng.choice(servers)
+        changes.append(server_fault(server, fault))
+        drawn.append(f"{server} {fault}")
+    for _ in range(rng.choice((0, 1, 1, 2, 3))):
+        operation = rng.choice(_OPERATIONS)
+        error = rng.choice(_TRANSIENT) if rng.random() < 0.9 else rng.choice(_PERMANENT)
+        if error == "drop_response" and operation == "*":
+            operation = "StartRecovery"
+        how: dict[str, Any] = (
+            {"count": rng.randint(1, 12)}
+            if rng.random() < 0.5
+            else {"seconds": rng.choice((30, 120, 600, 1800)), "after": rng.randint(0, 1500)}
+        )
+        changes.append(op_fault(operation, error, **how))
+        drawn.append(f"{operation} {error} {how}")
+    if rng.random() < 0.2:
+        jobs = rng.randint(1, 3)
+        seconds = rng.choice((300, 1500, 9000))
+        changes.append(scenario_keys(quotas={"maxConcurrentJobs": jobs}, externalJobs=[{"seconds": seconds}] * jobs))
+        drawn.append(f"other tools hold {jobs} job(s) for {seconds} s")
+    if rng.random() < 0.15:
+        unhealthy, state = rng.choice(servers), rng.choice(("STALLED", "DISCONNECTED", "BACKLOG"))
+        changes.append(replication_state(unhealthy, state))
+        drawn.append(f"RECOVERY with {unhealthy} {state}")
+        return changes, "RECOVERY"
+    return changes, "DRILL"
+
+
+def _draw_engine_faults(rng: random.Random, drawn: list[str]) -> tuple[list[LambdaFault], list[DynamoDbFault]]:
+    lambdas = [
+        LambdaFault(
+            rng.choice(_FUNCTIONS),
+            rng.randint(1, 6),
+            rng.choice(("timeout_after", "timeout_after_calls", "service_error")),
+            calls=rng.randint(1, 8),
+        )
+        for _ in range(rng.choice((0, 0, 1, 2)))
+    ]
+    dynamodb = [
+        DynamoDbFault(
+            rng.choice(_DYNAMODB_OPERATIONS), rng.choice(_DYNAMODB_ERRORS), rng.randint(1, 6), rng.random() < 0.3
+        )
+        for _ in range(rng.choice((0, 0, 1, 2)))
+    ]
+    if rng.random() < 0.1:
+        dynamodb.append(DynamoDbFault("TransactWriteItems", rng.choice(CANCELLATION_REASONS), rng.randint(1, 3)))
+    drawn += [f"lambda {f}" for f in lambdas] + [f"dynamodb {f}" for f in dynamodb]
+    return lambdas, dynamodb
+
+
+def _draw_hook(rng: random.Random, drawn: list[str]) -> tuple[Arm | None, list[Change]]:
+    roll = rng.random()
+    if roll < 0.2:
+        function, nth = rng.choice(_FUNCTIONS), rng.randint(1, 6)
+        drawn.append(f"stop at {function} #{nth}")
+        return stop_at_invocation(function, nth), []
+    if roll < 0.3:
+        function, operation = rng.choice(_FUNCTIONS), rng.choice(("StartRecovery", "DescribeJobs", "PutItem"))
+        drawn.append(f"stop in {function} before {operation}")
+        return stop_at_call(function, operation), []
+    if roll < 0.37:
+        drawn.append("a second start of the plan")
+        return start_another(DRILL, at_check=rng.randint(1, 4)), []
+    if roll < 0.42:
+        shared = [rng.choice(DB + APP + WEB), EXTRA[0]]
+        drawn.append(f"another plan shares {shared[0]}")
+        plan = other_plan("other", shared)
+        return start_another({"PlanId": "other", "ExecutionType": "DRILL"}, plan=plan), [extra_servers(2)]
+    return None, []

@@ -1,0 +1,133 @@
+"""The promises the workflow keeps under every fault, stated once as code over what a rehearsal leaves behind.
+
+Every fault test, the fault matrix and the randomized schedules check the same list, after every execution has
+ended and the reconcile and sweep paths have run:
+
+- no server launched twice by one execution;
+- no record, wave item or server entry left in a non-final status;
+- no lock left once every execution has ended;
+- no DRS job of an execution missing from its record, and every server DRS took into a job carrying that job's ID;
+- no failed, partial or stopped execution whose message does not say what to do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from drsctl.emulator import DrsEmulator
+from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_LOCKS, EXECUTION_WAVES
+from lambdas.core.explain import ACTION_MARK
+from lambdas.core.records import (
+    ACTIVE_EXECUTION_STATUSES,
+    FINAL_SERVER_STATUSES,
+    ExecutionRecord,
+    WaveRecord,
+    from_item,
+)
+
+FINAL_WAVE_STATUSES = ("COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "SKIPPED", "CANCELLED")
+
+
+@dataclass
+class Violations:
+    launched_twice: list[str] = field(default_factory=list)
+    open_records: list[str] = field(default_factory=list)
+    open_waves: list[str] = field(default_factory=list)
+    open_servers: list[str] = field(default_factory=list)
+    locks_left: list[str] = field(default_factory=list)
+    jobs_missing: list[str] = field(default_factory=list)
+    errors_without_action: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(found) for name, found in vars(self).items()}
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
+def _scan(table: str) -> list[dict[str, Any]]:
+    resource = boto3.resource("dynamodb", region_name="us-east-1").Table(table)
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {}
+    while True:
+        page = resource.scan(**arguments)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def check(drs: DrsEmulator) -> Violations:
+    """Every invariant, over the tables of the current moto context and the emulator's jobs."""
+    found = Violations()
+    records = [ExecutionRecord.model_validate(from_item(item)) for item in _scan(EXECUTION_HISTORY)]
+    by_id = {record.ExecutionId: record for record in records}
+    wave_items_by = {
+        (str(item["ExecutionId"]), int(item["WaveNumber"])): WaveRecord.model_validate(from_item(item))
+        for item in _scan(EXECUTION_WAVES)
+    }
+    for record in records:
+        where = record.ExecutionId
+        if record.Status in ACTIVE_EXECUTION_STATUSES:
+            found.open_records.append(f"{where}: {record.Status}")
+        elif record.Status != "COMPLETED" and ACTION_MARK not in (record.ErrorMessage or ""):
+            found.errors_without_action.append(f"{where}: {record.Status}: {record.ErrorMessage!r}")
+        for wave in record.Waves:
+            _check_wave(found, f"{where} wave {wave.WaveNumber} (record)", wave)
+    for (execution_id, number), wave in wave_items_by.items():
+        _check_wave(found, f"{execution_id} wave {number} (item)", wave)
+    _check_jobs(found, drs, by_id, wave_items_by)
+    if not found.open_records:
+        found.locks_left.extend(f"{item['LockId']} held by {item['ExecutionId']}" for item in _scan(EXECUTION_LOCKS))
+    return found
+
+
+def _check_wave(found: Violations, where: str, wave: WaveRecord) -> None:
+    if wave.Status not in FINAL_WAVE_STATUSES:
+        found.open_waves.append(f"{where}: {wave.Status}")
+    elif wave.Status in ("FAILED", "TIMED_OUT") and ACTION_MARK not in (wave.ErrorMessage or ""):
+        found.errors_without_action.append(f"{where}: {wave.Status}: {wave.ErrorMessage!r}")
+    for server in wave.Servers:
+        if server.Status not in FINAL_SERVER_STATUSES:
+            found.open_servers.append(f"{where} {server.SourceServerId}: {server.Status}")
+
+
+def _check_jobs(
+    found: Violations,
+    drs: DrsEmulator,
+    records: dict[str, ExecutionRecord],
+    wave_items: dict[tuple[str, int], WaveRecord],
+) -> None:
+    launches: Counter[tuple[str, str]] = Counter()
+    for job in drs.jobs.values():
+        execution_id = job.tags.get("ExecutionId")
+        if job.type != "LAUNCH" or execution_id is None:
+            continue
+        for participant in job.participants:
+            launches[(execution_id, participant.source_server_id)] += 1
+        record = records.get(execution_id)
+        wave_number = int(job.tags.get("WaveNumber", "0"))
+        waves = [w for w in (record.Waves if record else []) if w.WaveNumber == wave_number]
+        waves += [w for key, w in wave_items.items() if key == (execution_id, wave_number)]
+        if not waves:
+            found.jobs_missing.append(f"{job.id} of {execution_id} wave {wave_number}: no such wave recorded")
+            continue
+        for wave in waves:
+            if job.id not in wave.JobIds:
+                found.jobs_missing.append(f"{job.id} of {execution_id} wave {wave_number}: not in JobIds")
+            carried = {s.SourceServerId: s.RecoveryJobId for s in wave.Servers}
+            for participant in job.participants:
+                if carried.get(participant.source_server_id) != job.id:
+                    found.jobs_missing.append(
+                        f"{job.id}: server {participant.source_server_id} of {execution_id} carries "
+                        f"{carried.get(participant.source_server_id)!r}"
+                    )
+    found.launched_twice.extend(
+        f"{server} launched {count} times by {execution}"
+        for (execution, server), count in launches.items()
+        if count > 1
+    )

@@ -1,0 +1,79 @@
+"""Messages for an operator in the middle of an incident: what happened, to which servers and jobs, and what to do.
+
+Every message that ends a wave or an execution badly is built here and carries a "What to do:" sentence, so the
+fault matrix can check that no failure reaches the record without an action, and operators learn where to look.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lambdas.core.aws_errors import AwsFailure
+
+ACTION_MARK = "What to do:"
+_DENIED_ACTION = re.compile(r"perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)")
+LISTED = 10
+
+
+def listed(items: Sequence[str], limit: int = LISTED) -> str:
+    """`a, b, c and 7 more`: long lists stay readable and bounded."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def with_action(what: str, action: str) -> str:
+    return f"{what.rstrip('. ')}. {ACTION_MARK} {action.rstrip('.')}."
+
+
+def permanent_failure(
+    failure: AwsFailure,
+    *,
+    operation: str,
+    region: str,
+    function: str,
+    servers: Sequence[str] = (),
+    jobs_started: Sequence[str] | None = None,
+) -> str:
+    """A DRS error that waiting will not fix, as a sentence naming the call, the servers, the jobs that had already
+    started (they go on: DRS has no cancel) and the fix."""
+    about = f" for server(s) {listed(list(servers), 5)}" if servers else ""
+    started = ""
+    if jobs_started is not None:
+        started = f" DRS jobs it had already started: {listed(list(jobs_started), 5) if jobs_started else 'none'}."
+    what = f"DRS refused {operation} in {region}{about}.{started} {failure.short()}"
+    if failure.code == "AccessDeniedException":
+        denied = _DENIED_ACTION.search(failure.message)
+        action = denied.group(1) if denied else f"drs:{operation}"
+        extra = (
+            " (StartRecovery also needs the EC2 and IAM launch permissions listed in stacks/iam.py)"
+            if operation == "StartRecovery"
+            else ""
+        )
+        return with_action(
+            what, f"grant {action} to the {function} function's role{extra}, redeploy, then run the plan again"
+        )
+    if failure.code == "UninitializedAccountException":
+        return with_action(
+            what,
+            f"initialize DRS in {region} (DRS console > Get started, or the InitializeService API) and make sure the "
+            "plan's servers replicate there, then run the plan again",
+        )
+    if failure.code == "ResourceNotFoundException":
+        gone = failure.resource_id or "a server of this wave"
+        return with_action(
+            what,
+            f"{gone} is no longer a DRS source server in {region} (deleted or disconnected): check it in the DRS "
+            "console, remove it from the plan or restore its replication, then run the plan again",
+        )
+    if failure.code == "ValidationException":
+        return with_action(
+            what,
+            "the request broke a DRS rule the plan checks did not catch: read the message, fix the plan or the "
+            "servers it names, and report it as a defect of drs-orchestrator",
+        )
+    if failure.code == "ServiceQuotaExceededException":
+        return with_action(
+            what, f"raise the DRS quota {failure.quota_code or ''} in Service Quotas for {region}, or split the wave"
+        )
+    return with_action(what, "read the error, fix its cause, then run the plan again")

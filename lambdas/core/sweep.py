@@ -1,0 +1,98 @@
+"""The sweeper: every 15 minutes (EventBridge Scheduler), close what a lost event or a dead Lambda left open.
+
+The reconcile Lambda normally ends the record of an execution Step Functions stopped, timed out or failed. Its
+event can be lost (EventBridge delivery, a Lambda error after its retries); a Prepare can die holding locks. The
+sweeper asks Step Functions itself (DescribeExecution) about every record still open (the sparse OpenExecutions
+index) and every execution holding a lock, and:
+- an execution that has ended with its record still open is reconciled exactly as its event would have done;
+- a lock whose execution has ended is released;
+- a record closed with a StartRecovery whose answer DRS could not yet confirm is asked about again, and the jobs
+  found are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lambdas.core import executions, locks, records, wave_end
+from lambdas.core.reconcile import StatusChange, reconcile
+
+
+@dataclass
+class SweepReport:
+    reconciled: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    still_unresolved: list[str] = field(default_factory=list)
+
+
+def sweep(now: int) -> SweepReport:
+    report = SweepReport()
+    for execution_id, plan_id, state in records.open_executions():
+        record = records.find_execution(execution_id, plan_id)
+        if record is None:
+            continue
+        if record.Status in records.ACTIVE_EXECUTION_STATUSES:
+            if _reconcile_if_ended(record, now):
+                report.reconciled.append(execution_id)
+        elif state == "UNRESOLVED":
+            (report.resolved if resolve_pending_starts(record, now) else report.still_unresolved).append(execution_id)
+    for execution_id, holder in locks.holders().items():
+        if locks.holder_ended(holder):
+            locks.release_execution(execution_id, [])
+            report.released.append(execution_id)
+    return report
+
+
+def _reconcile_if_ended(record: records.ExecutionRecord, now: int) -> bool:
+    if not record.ExecutionArn:
+        return False
+    described = executions.describe(record.ExecutionArn)
+    if described is None or described["status"] in executions.STILL_RUNNING:
+        return False
+    status = described["status"]
+    stop = described.get("stopDate")
+    change = StatusChange(
+        executionArn=record.ExecutionArn,
+        name=record.ExecutionId,
+        status="FAILED" if status in (executions.GONE, "SUCCEEDED") else status,
+        input=described.get("input") or json.dumps({"PlanId": record.PlanId}),
+        stopDate=int(stop.timestamp() * 1000) if isinstance(stop, datetime) else None,
+        error=described.get("error") or ("ExecutionGone" if status == executions.GONE else "RecordNotClosed"),
+        cause=described.get("cause")
+        or (
+            "Step Functions no longer knows this execution."
+            if status == executions.GONE
+            else f"The execution ended {status} without closing its record."
+        ),
+    )
+    return reconcile(change, now) is not None
+
+
+def resolve_pending_starts(record: records.ExecutionRecord, now: int) -> bool:
+    """Ask DRS again about StartRecovery calls whose answer was never recorded; True when none is left."""
+    changed = []
+    for wave in record.Waves:
+        live = records.find_wave(record.ExecutionId, wave.WaveNumber) or wave
+        if live.PendingStart is None:
+            continue
+        tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, live.WaveNumber)
+        found = wave_end.discover(live, tags, now)
+        if not found.complete:
+            continue
+        live.PendingStart = None  # DRS answered: every job of the wave is now in the record
+        wave_end.apply(live, found.observed)
+        wave_end.settle(live, "execution_failed")
+        changed.append(live)
+    unresolved = any(
+        (next((c for c in changed if c.WaveNumber == w.WaveNumber), None) or w).PendingStart is not None
+        for w in record.Waves
+    )
+    if changed:
+        record.Waves = [next((c for c in changed if c.WaveNumber == w.WaveNumber), w) for w in record.Waves]
+        records.update_resolved_waves(record, changed, unresolved=unresolved)
+    elif not unresolved:
+        records.update_resolved_waves(record, [], unresolved=False)
+    return not unresolved

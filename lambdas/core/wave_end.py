@@ -1,0 +1,280 @@
+"""Ending a wave, whatever ends it: every server launched or failed, the deadline, a refusal, or the execution
+itself ending (stopped, timed out, failed).
+
+Before a wave's record is closed, every DRS job the execution started for it is looked up by its tags
+(ExecutionId and WaveNumber, in the wave's time window), not only the job IDs the record holds: a StartRecovery whose
+answer was lost still tagged its job, so a server DRS took into a job always ends carrying that job's ID. Then every
+server gets a final status, and the cause names the servers, their jobs, and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lambdas.core import drs
+from lambdas.core.aws_errors import classify
+from lambdas.core.explain import listed, with_action
+from lambdas.core.records import FINAL_SERVER_STATUSES, WAVE_MESSAGE_MAX, ServerRecord, WaveRecord, truncate
+
+MANAGED_BY = "DRS-Orchestration"
+CLOCK_SKEW_SECONDS = 300  # DescribeJobs windows start this much earlier than our own timestamps
+DRS_FINAL = ("LAUNCHED", "FAILED", "TERMINATED")
+# DRS launchStatus -> our server status (the seed's LAUNCHING while DRS has not begun the launch itself).
+LAUNCH_STATUS = {
+    "PENDING": "LAUNCHING",
+    "IN_PROGRESS": "IN_PROGRESS",
+    "LAUNCHED": "LAUNCHED",
+    "FAILED": "FAILED",
+    "TERMINATED": "FAILED",
+}
+# Why a wave ends early; each decides what its unfinished servers become.
+EndReason = Literal["finished", "deadline", "refused", "stopped", "execution_timed_out", "execution_failed"]
+WaveOutcome = Literal["COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "CANCELLED"]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One server as DRS last reported it."""
+
+    job_id: str
+    launch_status: str
+    instance_id: str | None
+    job_completed: bool
+
+    @property
+    def final(self) -> bool:
+        # A job that COMPLETED with this server not in a final launch status will not launch it any more.
+        return self.launch_status in DRS_FINAL or self.job_completed
+
+
+Observed = dict[str, Seen]
+
+
+def job_tags(execution_id: str, execution_type: str, plan_id: str, wave_number: int) -> dict[str, str]:
+    return {
+        "ExecutionId": execution_id,
+        "ExecutionType": execution_type,
+        "ManagedBy": MANAGED_BY,
+        "PlanId": plan_id,
+        "WaveNumber": str(wave_number),
+    }
+
+
+def observe(jobs: Iterable[dict[str, Any]], job_ids: Iterable[str]) -> Observed:
+    """Each participating server's latest state, from this wave's jobs only."""
+    wanted = set(job_ids)
+    return {
+        participant["sourceServerID"]: Seen(
+            job_id=job["jobID"],
+            launch_status=participant.get("launchStatus", "PENDING"),
+            instance_id=participant.get("recoveryInstanceID"),
+            job_completed=job.get("status") == "COMPLETED",
+        )
+        for job in sorted(jobs, key=lambda j: str(j.get("creationDateTime", "")))
+        if job["jobID"] in wanted
+        for participant in job.get("participatingServers", [])
+    }
+
+
+def record_job(wave: WaveRecord, job_id: str, server_ids: Iterable[str], now: int) -> None:
+    """A job started for some of the wave's servers: they carry its ID from now on and will not start again."""
+    chosen = set(server_ids)
+    for server in wave.Servers:
+        if server.SourceServerId in chosen and server.RecoveryJobId != job_id:
+            server.RecoveryJobId = job_id
+            server.Status = "LAUNCHING"
+            server.LaunchTime = server.LaunchTime or now
+            server.Error = None
+    if job_id not in wave.JobIds:
+        wave.JobIds = [*wave.JobIds, job_id]
+    if wave.PendingStart is not None and chosen & set(wave.PendingStart.ServerIds):
+        wave.PendingStart = None
+
+
+def adopt(wave: WaveRecord, jobs: Iterable[dict[str, Any]], now: int) -> None:
+    """Record jobs found by their tags that the wave did not know (a lost StartRecovery answer, a lost write)."""
+    pending_token = wave.PendingStart.Token if wave.PendingStart is not None else None
+    for job in jobs:
+        servers = [p["sourceServerID"] for p in job.get("participatingServers", [])]
+        if job["jobID"] not in wave.JobIds:
+            record_job(wave, job["jobID"], servers, now)
+        if pending_token is not None and job.get("tags", {}).get("ChunkToken") == pending_token:
+            wave.PendingStart = None
+
+
+def apply(wave: WaveRecord, observed: Observed) -> None:
+    """Copy what DRS reported into the wave's server entries (final entries are never reopened)."""
+    for server in wave.Servers:
+        seen = observed.get(server.SourceServerId)
+        if seen is None or server.Status in FINAL_SERVER_STATUSES or seen.job_id != server.RecoveryJobId:
+            continue
+        status = LAUNCH_STATUS.get(seen.launch_status, "LAUNCHING")
+        if seen.job_completed and seen.launch_status not in DRS_FINAL:
+            status = "FAILED"
+        server.Status = status  # type: ignore[assignment]
+        server.InstanceId = seen.instance_id
+        if status == "FAILED":
+            server.Error = (
+                "JOB_ENDED_NO_LAUNCH" if seen.launch_status not in DRS_FINAL else f"LAUNCH_{seen.launch_status}"
+            )
+        else:
+            server.Error = None
+
+
+@dataclass
+class Discovery:
+    """What the wave end learned from DRS: the jobs' states, and whether every job could be accounted for."""
+
+    observed: Observed
+    complete: bool
+    error: str | None = None
+
+
+def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
+    """Every job of this wave (found by its tags), adopted into the record, and what DRS says of each server."""
+    if wave.StartTime is None:
+        return Discovery({}, complete=True)
+    try:
+        jobs = drs.jobs_tagged(
+            wave.Region,
+            {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]},
+            since=wave.StartTime - CLOCK_SKEW_SECONDS,
+        )
+    except Exception as error:
+        failure = classify(error)
+        if failure is None:
+            raise
+        return Discovery({}, complete=False, error=failure.short())
+    adopt(wave, jobs, now)
+    return Discovery(observe(jobs, wave.JobIds), complete=True)
+
+
+def close(
+    wave: WaveRecord,
+    *,
+    reason: EndReason,
+    now: int,
+    tags: dict[str, str],
+    observed: Observed | None = None,
+    cause: str | None = None,
+) -> bool:
+    """End the wave: find its jobs, give every server a final status, set the wave's status and cause.
+
+    `observed`: what DRS reported at the check that ends the wave (used if the tag lookup gets no answer).
+    `cause`: the reason for a refused or ended wave, already written for an operator. Returns False when DRS
+    could not be asked for every job and a StartRecovery without a recorded answer remains (the sweeper retries).
+    """
+    found = discover(wave, tags, now)
+    apply(wave, found.observed or observed or {})
+    if found.complete:
+        wave.PendingStart = None  # DRS has no job with the pending token: that StartRecovery created nothing
+    unresolved = not found.complete and wave.PendingStart is not None
+    still_running = settle(wave, reason)
+    status, message = outcome(wave, reason, now=now, cause=cause, still_running=still_running)
+    if unresolved and wave.PendingStart is not None:
+        pending = wave.PendingStart
+        message = (  # first: the one thing the record cannot yet say, and where to look
+            f"Unconfirmed: StartRecovery for server(s) {listed(pending.ServerIds, 3)} got no answer; look for DRS "
+            f"jobs tagged ExecutionId={tags['ExecutionId']}, ChunkToken={pending.Token} (the sweeper records them "
+            f"once DRS answers). {message or ''}"
+        )
+    wave.Status = status
+    wave.EndTime = now
+    wave.ErrorMessage = truncate(message, WAVE_MESSAGE_MAX) if message else None
+    return not unresolved
+
+
+def settle(wave: WaveRecord, reason: EndReason) -> list[ServerRecord]:
+    """Final statuses for servers DRS has not finished with. Returns those whose job may still launch them."""
+    pending = set(wave.PendingStart.ServerIds) if wave.PendingStart is not None else set()
+    still_running = []
+    for server in wave.Servers:
+        if server.Status in FINAL_SERVER_STATUSES:
+            continue
+        if server.RecoveryJobId is None and server.SourceServerId in pending:
+            server.Status = "UNKNOWN"
+            server.Error = "START_UNCONFIRMED"
+        elif server.RecoveryJobId is None:
+            timed_out = reason == "deadline"
+            server.Status = "TIMED_OUT" if timed_out else "SKIPPED"
+            server.Error = "NOT_STARTED"
+        elif reason == "deadline":
+            server.Status = "TIMED_OUT"
+            server.Error = "WAVE_TIMEOUT"
+            still_running.append(server)
+        else:
+            server.Status = "UNKNOWN"
+            server.Error = "JOB_STILL_RUNNING"
+            still_running.append(server)
+    return still_running
+
+
+def outcome(
+    wave: WaveRecord,
+    reason: EndReason,
+    *,
+    now: int,
+    cause: str | None,
+    still_running: list[ServerRecord],
+) -> tuple[WaveOutcome, str | None]:
+    """The wave's status once every server is final, and a cause an operator can act on."""
+    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {wave.Region}"
+    running = (
+        f" Server(s) {_with_jobs(still_running)} were still in DRS jobs that may yet launch them: check the jobs "
+        "with DescribeJobs and remove unwanted drill instances with TerminateRecoveryInstances."
+        if still_running
+        else ""
+    )
+    if reason in ("stopped", "execution_timed_out", "execution_failed"):
+        status: WaveOutcome = {"stopped": "CANCELLED", "execution_timed_out": "TIMED_OUT"}.get(  # type: ignore[assignment]
+            reason, "FAILED"
+        )
+        return status, with_action(
+            f"Stopped following this wave: {(cause or reason).rstrip('.')}.{running}",
+            "DRS finishes the jobs already started (it cannot cancel a launch); run the plan again for the servers "
+            "and waves that did not launch",
+        )
+    if reason == "refused":
+        return "FAILED", f"{cause}{running}"
+    failed = [s for s in wave.Servers if s.Status in ("FAILED", "UNKNOWN")]
+    timed_out = [s for s in wave.Servers if s.Status == "TIMED_OUT"]
+    critical_timed_out = [s for s in timed_out if wave.impact_of(s.SourceServerId) == "CRITICAL"]
+    critical_failed = [s for s in failed if wave.impact_of(s.SourceServerId) == "CRITICAL"]
+    elapsed = (now - wave.StartTime) // 60 if wave.StartTime is not None else 0
+    missed = f" {cause.rstrip('.')}." if cause else ""  # why the deadline passed unnoticed (checks unanswered)
+    if critical_timed_out:
+        not_started = [s for s in critical_timed_out if s.Error == "NOT_STARTED"]
+        what = (
+            f"{where} timed out after {elapsed} min: CRITICAL server(s) {_with_jobs(critical_timed_out)} had not "
+            f"launched (DRS may still launch them).{missed} Later waves were not started"
+        )
+        if not_started:
+            what += f". {listed([s.SourceServerId for s in not_started])} could not be started before the deadline"
+        return "TIMED_OUT", with_action(
+            what,
+            "read the job log in the DRS console (DescribeJobLogItems) and run the plan again; raise "
+            "Options.WaveTimeoutMinutes if such launches are expected to take longer",
+        )
+    if critical_failed:
+        return "FAILED", with_action(
+            f"{where} failed: CRITICAL server(s) {_with_jobs(critical_failed)} failed to launch. Later waves were "
+            "not started",
+            "read the job log in the DRS console (DescribeJobLogItems) for the reason, fix it and run the plan "
+            "again; mark servers OPTIONAL in ServerImpact if the plan may go on without them",
+        )
+    if failed or timed_out:
+        return "PARTIAL", with_action(
+            f"{where} partly launched: OPTIONAL server(s) {_with_jobs(failed + timed_out)} did not launch; the plan "
+            f"went on (DRS may still launch those still in a job).{missed}",
+            "read the job log in the DRS console (DescribeJobLogItems) for those servers and launch them again "
+            "when fixed",
+        )
+    return "COMPLETED", None
+
+
+def _with_jobs(servers: list[ServerRecord]) -> str:
+    ids = listed([s.SourceServerId for s in servers])
+    jobs = sorted({s.RecoveryJobId for s in servers if s.RecoveryJobId})
+    return f"{ids} (job(s) {listed(jobs)})" if jobs else ids
