@@ -67,12 +67,16 @@ class ProgressPrinter:
                 f"{when}  prepared: {len(detail['Waves'])} wave(s) ({names}), {detail['ServerCount']} server(s)",
                 highlight=False,
             )
+            for warning in detail.get("Warnings", []):
+                self.console.print(f"{when}  warning: {warning}", highlight=False, markup=False, soft_wrap=True)
         elif event.step == "wave started" and event.wave is not None:
-            self.last[event.wave] = ("RUNNING", 0)
+            self._started(when, event.wave, detail)
+        elif event.step == "wave checked" and event.wave is not None and detail.get("LastError"):
             self.console.print(
-                f"{when}  wave {event.wave}: started {detail['Servers']} server(s); first check in "
-                f"{detail['NextCheckSeconds']} s",
+                f"{when}  wave {event.wave}: check got no answer ({detail['MissedChecks']} missed): "
+                f"{detail['LastError']}",
                 highlight=False,
+                markup=False,
             )
         elif event.step == "wave checked" and event.wave is not None:
             self._servers(when, event.wave, detail.get("ServerStates", {}))
@@ -86,6 +90,19 @@ class ProgressPrinter:
                 )
         elif event.step == "finished":
             self.console.print(f"{when}  finished: {detail.get('Summary', '')}", highlight=False)
+
+    def _started(self, when: str, wave: int, detail: dict[str, Any]) -> None:
+        status, delay = detail["Status"], detail["NextCheckSeconds"]
+        if status == "RUNNING":
+            self.last[wave] = ("RUNNING", 0)
+            text = f"wave {wave}: started {detail['Servers']} server(s); first check in {delay} s"
+        elif status == "WAITING_FOR_CAPACITY":
+            text = f"wave {wave}: waiting for DRS capacity ({detail['LastError']}); next try in {delay} s"
+        elif status == "STARTING":
+            text = f"wave {wave}: some servers could not start yet ({detail['LastError']}); next try in {delay} s"
+        else:
+            text = f"wave {wave}: {status}"
+        self.console.print(f"{when}  {text}", highlight=False, markup=False)
 
     def _servers(self, when: str, wave: int, states: dict[str, tuple[str, str | None]]) -> None:
         """One line per server that reached LAUNCHED, FAILED or TIMED_OUT since the last check."""

@@ -19,6 +19,7 @@ class ServerFigures:
     jobId: str | None
     startedAt: float | None
     launchedAt: float | None
+    error: str | None = None
 
 
 @dataclass
@@ -28,6 +29,8 @@ class WaveFigures:
     startedAt: float | None
     endedAt: float | None
     servers: list[ServerFigures]
+    errorMessage: str | None = None
+    missedChecks: int = 0
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Report:
     launchesPerServerMax: int
     wallSeconds: float
     waves: list[WaveFigures] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -109,9 +113,20 @@ def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> lis
                     jobId=server.RecoveryJobId,
                     startedAt=since(job.created_at) if job else None,
                     launchedAt=since(launched),
+                    error=server.Error,
                 )
             )
-        waves.append(WaveFigures(wave.WaveName, wave.Status, since(wave.StartTime), since(wave.EndTime), servers))
+        waves.append(
+            WaveFigures(
+                wave.WaveName,
+                wave.Status,
+                since(wave.StartTime),
+                since(wave.EndTime),
+                servers,
+                errorMessage=wave.ErrorMessage,
+                missedChecks=wave.MissedChecks,
+            )
+        )
     return waves
 
 

@@ -30,6 +30,7 @@ from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
 from drsctl.local.engine import EngineStats, virtual_engine
 from drsctl.local.tables import TABLE_NAMES, TABLES
 from lambdas.core import records
+from lambdas.core.observability import logger
 from lambdas.core.plan import RecoveryPlan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,6 +225,10 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
             **TABLE_NAMES,
         }
         stack.enter_context(patch.dict(os.environ, environment))
+        # The Logger may already exist (imported before the environment was set): give it the rehearsal's level.
+        previous_level = logger.log_level
+        logger.setLevel(log_level)
+        stack.callback(logger.setLevel, previous_level)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         engine = stack.enter_context(virtual_engine(clock))
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text())

@@ -96,6 +96,7 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         launchesPerServerMax=figures.launches_per_server_max(jobs),
         wallSeconds=round(time.perf_counter() - wall_started, 2),
         waves=figures.wave_figures(record, jobs, start),
+        warnings=record.Warnings,
     )
 
 

@@ -58,6 +58,7 @@ class WaveProgress(BaseModel):
     Servers: int = 0
     Region: str = ""
     StartedAt: int = 0
+    JobsStartedAt: int = 0  # when the wave's last chunk started: checks are spaced from there, not from StartedAt
     JobIds: list[str] = []
     Fingerprint: str = ""
     Cause: str | None = None
@@ -159,13 +160,14 @@ def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a d
             return _try_again(step, progress, wave, _failure(error), attempt, events_used)
         first_check = polling.next_check_delay(
             elapsed=elapsed,
-            expected=step.options.ExpectedJobMinutes * 60,
+            expected=elapsed + step.options.ExpectedJobMinutes * 60,  # the last jobs started just now
             timeout=step.timeout,
             events_left=step.event_budget - events_used,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
         )
-        return _progress(wave, progress, events_used, attempt, status="RUNNING", delay=first_check)
+        running = _progress(wave, progress, events_used, attempt, status="RUNNING", delay=first_check)
+        return running.model_copy(update={"JobsStartedAt": step.now})
     return _try_again(step, progress, wave, waiting, attempt, events_used)
 
 
@@ -441,7 +443,7 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
                 return _missed(step, checked, failure, out_of_time, events_left)
         delay = polling.next_check_delay(
             elapsed=elapsed,
-            expected=step.options.ExpectedJobMinutes * 60,
+            expected=_expected_end(step, progress),
             timeout=step.timeout,
             events_left=events_left,
             min_interval=step.options.MinPollIntervalSeconds,
@@ -476,7 +478,7 @@ def _missed(
             raise
     delay = polling.next_check_delay(
         elapsed=step.now - checked.StartedAt,
-        expected=step.options.ExpectedJobMinutes * 60,
+        expected=_expected_end(step, checked),
         timeout=step.timeout,
         events_left=events_left,
         min_interval=step.options.MinPollIntervalSeconds,
@@ -496,6 +498,13 @@ def _check_end(step: WaveStep, wave: WaveRecord, checked: WaveProgress) -> WaveP
             "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
         }
     )
+
+
+def _expected_end(step: WaveStep, progress: WaveProgress) -> float:
+    """Seconds into the wave when its jobs should end: the expected job time after its last chunk started (a wave
+    that waited for capacity does not expect its launches any sooner for it)."""
+    started = progress.JobsStartedAt or progress.StartedAt
+    return (started - progress.StartedAt) + step.options.ExpectedJobMinutes * 60
 
 
 def _fingerprint(observed: Observed) -> str:
