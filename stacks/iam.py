@@ -166,6 +166,7 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 READ = ("dynamodb:GetItem",)
+READ_WAVES = ("dynamodb:Query",)  # a wave is its item and its pages of servers, read with one Query
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 # Locks are taken and released with TransactWriteItems, which IAM authorizes as PutItem / DeleteItem per item.
 TAKE_LOCKS = ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")  # take, take over stale, release
@@ -182,25 +183,25 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-        "ExecutionWaves": (*READ, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
     },
     "check_wave": {
         "ExecutionHistory": ("dynamodb:UpdateItem",),
-        "ExecutionWaves": (*READ, *WRITE),  # UpdateItem: a check that got no answer is counted on the wave
+        "ExecutionWaves": (*READ_WAVES, *WRITE),  # UpdateItem: a check that got no answer is counted on the wave
     },
     "finalize": {
         "ExecutionHistory": (*READ, *WRITE),
-        "ExecutionWaves": (*READ, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
         "ExecutionLocks": RELEASE_LOCKS,
     },
     "reconcile": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),  # Query: the record by ExecutionId alone
-        "ExecutionWaves": (*READ, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
         "ExecutionLocks": RELEASE_LOCKS,
     },
     "sweep": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),
-        "ExecutionWaves": (*READ, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
         "ExecutionLocks": ("dynamodb:Scan", *RELEASE_LOCKS),  # Scan: every execution holding a lock
     },
 }

@@ -14,7 +14,7 @@ TABLES: dict[str, tuple[str, tuple[str, dynamodb.AttributeType], tuple[str, dyna
     "ProtectionGroups": ("PROTECTION_GROUPS_TABLE", ("GroupId", S), None),
     "RecoveryPlans": ("RECOVERY_PLANS_TABLE", ("PlanId", S), None),
     "ExecutionHistory": ("EXECUTION_HISTORY_TABLE", ("ExecutionId", S), ("PlanId", S)),
-    "ExecutionWaves": ("EXECUTION_WAVES_TABLE", ("ExecutionId", S), ("WaveNumber", N)),
+    "ExecutionWaves": ("EXECUTION_WAVES_TABLE", ("ExecutionId", S), ("WaveKey", S)),  # a wave and its pages
     "ExecutionLocks": ("EXECUTION_LOCKS_TABLE", ("LockId", S), None),
 }
 PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"

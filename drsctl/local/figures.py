@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drsctl.emulator.model import DrsEmulator, Job
-from lambdas.core.records import ExecutionRecord
+from lambdas.core.records import WaveRecord
 
 
 @dataclass
@@ -90,7 +90,7 @@ def critical_path_seconds(jobs: list[Job], end: float) -> float:
     return sum(slowest.values())
 
 
-def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> list[WaveFigures]:
+def wave_figures(waves: list[WaveRecord], jobs: list[Job], origin: float) -> list[WaveFigures]:
     participants = {
         (job.id, participant.source_server_id): (job, participant) for job in jobs for participant in job.participants
     }
@@ -98,8 +98,8 @@ def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> lis
     def since(moment: float | None) -> float | None:
         return None if moment is None else round(moment - origin, 1)
 
-    waves = []
-    for wave in record.Waves:
+    figures = []
+    for wave in waves:
         servers = []
         for server in wave.Servers:
             job, participant = participants.get((server.RecoveryJobId or "", server.SourceServerId), (None, None))
@@ -116,7 +116,7 @@ def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> lis
                     error=server.Error,
                 )
             )
-        waves.append(
+        figures.append(
             WaveFigures(
                 wave.WaveName,
                 wave.Status,
@@ -127,7 +127,7 @@ def wave_figures(record: ExecutionRecord, jobs: list[Job], origin: float) -> lis
                 missedChecks=wave.MissedChecks,
             )
         )
-    return waves
+    return figures
 
 
 def launches_per_server_max(jobs: list[Job]) -> int:

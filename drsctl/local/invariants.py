@@ -19,7 +19,8 @@ from typing import Any
 import boto3
 
 from drsctl.emulator import DrsEmulator
-from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_LOCKS, EXECUTION_WAVES
+from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_LOCKS
+from lambdas.core import records
 from lambdas.core.explain import ACTION_MARK
 from lambdas.core.records import (
     ACTIVE_EXECUTION_STATUSES,
@@ -64,23 +65,26 @@ def _scan(table: str) -> list[dict[str, Any]]:
 def check(drs: DrsEmulator) -> Violations:
     """Every invariant, over the tables of the current moto context and the emulator's jobs."""
     found = Violations()
-    records = [ExecutionRecord.model_validate(from_item(item)) for item in _scan(EXECUTION_HISTORY)]
-    by_id = {record.ExecutionId: record for record in records}
-    wave_items_by = {
-        (str(item["ExecutionId"]), int(item["WaveNumber"])): WaveRecord.model_validate(from_item(item))
-        for item in _scan(EXECUTION_WAVES)
-    }
-    for record in records:
+    history = [ExecutionRecord.model_validate(from_item(item)) for item in _scan(EXECUTION_HISTORY)]
+    waves = {record.ExecutionId: records.execution_waves(record.ExecutionId) for record in history}
+    for record in history:
         where = record.ExecutionId
         if record.Status in ACTIVE_EXECUTION_STATUSES:
             found.open_records.append(f"{where}: {record.Status}")
         elif record.Status != "COMPLETED" and ACTION_MARK not in (record.ErrorMessage or ""):
             found.errors_without_action.append(f"{where}: {record.Status}: {record.ErrorMessage!r}")
-        for wave in record.Waves:
-            _check_wave(found, f"{where} wave {wave.WaveNumber} (record)", wave)
-    for (execution_id, number), wave in wave_items_by.items():
-        _check_wave(found, f"{execution_id} wave {number} (item)", wave)
-    _check_jobs(found, drs, by_id, wave_items_by)
+        for listed in record.Waves:
+            if listed.Status not in FINAL_WAVE_STATUSES:
+                found.open_waves.append(f"{where} wave {listed.WaveNumber} (record): {listed.Status}")
+        for wave in waves[record.ExecutionId]:
+            _check_wave(found, f"{where} wave {wave.WaveNumber}", wave)
+            summary = record.Waves[wave.WaveNumber - 1] if wave.WaveNumber <= len(record.Waves) else None
+            if record.Status not in ACTIVE_EXECUTION_STATUSES and (summary is None or summary.Status != wave.Status):
+                said = summary.Status if summary is not None else "nothing"
+                found.open_waves.append(
+                    f"{where} wave {wave.WaveNumber}: the record says {said}, the wave {wave.Status}"
+                )
+    _check_jobs(found, drs, waves)
     if not found.open_records:
         found.locks_left.extend(f"{item['LockId']} held by {item['ExecutionId']}" for item in _scan(EXECUTION_LOCKS))
     return found
@@ -96,12 +100,7 @@ def _check_wave(found: Violations, where: str, wave: WaveRecord) -> None:
             found.open_servers.append(f"{where} {server.SourceServerId}: {server.Status}")
 
 
-def _check_jobs(
-    found: Violations,
-    drs: DrsEmulator,
-    records: dict[str, ExecutionRecord],
-    wave_items: dict[tuple[str, int], WaveRecord],
-) -> None:
+def _check_jobs(found: Violations, drs: DrsEmulator, waves: dict[str, list[WaveRecord]]) -> None:
     launches: Counter[tuple[str, str]] = Counter()
     for job in drs.jobs.values():
         execution_id = job.tags.get("ExecutionId")
@@ -109,23 +108,20 @@ def _check_jobs(
             continue
         for participant in job.participants:
             launches[(execution_id, participant.source_server_id)] += 1
-        record = records.get(execution_id)
         wave_number = int(job.tags.get("WaveNumber", "0"))
-        waves = [w for w in (record.Waves if record else []) if w.WaveNumber == wave_number]
-        waves += [w for key, w in wave_items.items() if key == (execution_id, wave_number)]
-        if not waves:
+        wave = next((w for w in waves.get(execution_id, []) if w.WaveNumber == wave_number), None)
+        if wave is None:
             found.jobs_missing.append(f"{job.id} of {execution_id} wave {wave_number}: no such wave recorded")
             continue
-        for wave in waves:
-            if job.id not in wave.JobIds:
-                found.jobs_missing.append(f"{job.id} of {execution_id} wave {wave_number}: not in JobIds")
-            carried = {s.SourceServerId: s.RecoveryJobId for s in wave.Servers}
-            for participant in job.participants:
-                if carried.get(participant.source_server_id) != job.id:
-                    found.jobs_missing.append(
-                        f"{job.id}: server {participant.source_server_id} of {execution_id} carries "
-                        f"{carried.get(participant.source_server_id)!r}"
-                    )
+        if job.id not in wave.JobIds:
+            found.jobs_missing.append(f"{job.id} of {execution_id} wave {wave_number}: not in JobIds")
+        carried = {s.SourceServerId: s.RecoveryJobId for s in wave.Servers}
+        for participant in job.participants:
+            if carried.get(participant.source_server_id) != job.id:
+                found.jobs_missing.append(
+                    f"{job.id}: server {participant.source_server_id} of {execution_id} carries "
+                    f"{carried.get(participant.source_server_id)!r}"
+                )
     found.launched_twice.extend(
         f"{server} launched {count} times by {execution}"
         for (execution, server), count in launches.items()

@@ -165,6 +165,10 @@ class LocalAws:
     def record(self, execution_id: str, plan_id: str) -> records.ExecutionRecord:
         return records.get_execution(execution_id, plan_id)
 
+    def waves(self, execution_id: str) -> list[records.WaveRecord]:
+        """Every wave of an execution with all its servers (ExecutionWaves)."""
+        return records.execution_waves(execution_id)
+
 
 def _create_stage(definition: str) -> str:
     """Tables, an execution role, the four functions and the state machine. Returns the state machine ARN."""

@@ -95,7 +95,7 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         startRecoveryCalls=aws.drs.calls["StartRecovery"],
         launchesPerServerMax=figures.launches_per_server_max(jobs),
         wallSeconds=round(time.perf_counter() - wall_started, 2),
-        waves=figures.wave_figures(record, jobs, start),
+        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start),
         warnings=record.Warnings,
     )
 

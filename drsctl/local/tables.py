@@ -51,14 +51,14 @@ TABLES: dict[str, dict[str, Any]] = {
             },
         ],
     },
-    "EXECUTION_WAVES_TABLE": {
+    "EXECUTION_WAVES_TABLE": {  # one item collection per wave: the wave (0003) and its pages of servers (0003#001)
         "KeySchema": [
             {"AttributeName": "ExecutionId", "KeyType": "HASH"},
-            {"AttributeName": "WaveNumber", "KeyType": "RANGE"},
+            {"AttributeName": "WaveKey", "KeyType": "RANGE"},
         ],
         "AttributeDefinitions": [
             {"AttributeName": "ExecutionId", "AttributeType": "S"},
-            {"AttributeName": "WaveNumber", "AttributeType": "N"},
+            {"AttributeName": "WaveKey", "AttributeType": "S"},
         ],
     },
     "EXECUTION_LOCKS_TABLE": {

@@ -84,48 +84,53 @@ def finish(
             ExecutionArn=execution_arn,
             StartTime=now,
         )
+    waves = records.execution_waves(execution_id) if exists else []
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
-        locks.release_execution(record.ExecutionId, _lock_ids(record))
+        locks.release_execution(record.ExecutionId, _lock_ids(record.PlanId, waves))
         return _finished(record)
     reason = _end_reason(stopped_as, failure)
     ended_because = failure.explained() if failure is not None else None
-    changed, unresolved = close_waves(record, reason=reason, cause=ended_because, now=now)
-    status, message = _outcome(record, failure, stopped_as)
+    changed, unresolved = close_waves(record, waves, reason=reason, cause=ended_because, now=now)
+    status, message = _outcome(waves, failure, stopped_as)
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
     if not records.close_execution(record, changed, exists=exists, unresolved=unresolved):
         record = records.get_execution(execution_id, plan_id)
-    locks.release_execution(record.ExecutionId, _lock_ids(record))
+    locks.release_execution(record.ExecutionId, _lock_ids(record.PlanId, waves))
     return _finished(record)
 
 
 def close_waves(
-    record: ExecutionRecord, *, reason: wave_end.EndReason, cause: str | None, now: int
+    record: ExecutionRecord, waves: list[WaveRecord], *, reason: wave_end.EndReason, cause: str | None, now: int
 ) -> tuple[list[WaveRecord], bool]:
-    """Bring every wave of the record to a final status. Returns the waves that changed, and whether a StartRecovery
-    without a recorded answer remains that DRS could not be asked about (the sweeper will ask again)."""
+    """Bring every wave of the execution to a final status (in `waves`, and their summaries in the record).
+
+    Returns the waves that changed, and whether a StartRecovery without a recorded answer remains that DRS could
+    not be asked about (the sweeper will ask again).
+    """
     changed: list[WaveRecord] = []
     unresolved = False
-    for index, wave in enumerate(record.Waves):
-        # A wave that had not ended has its latest state in its own item (it may have started servers that the
-        # ExecutionHistory item does not show yet).
-        live = records.find_wave(record.ExecutionId, wave.WaveNumber) or wave
+    if len(record.Waves) != len(waves):  # Prepare wrote the waves but was stopped before the record listed them
+        record.Waves = [records.WaveSummary.of(wave) for wave in waves]
+    for wave in waves:
+        before = wave.model_dump()
         tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, wave.WaveNumber)
-        if live.Status == "PENDING" and live.StartTime is None:
-            live.Status = "SKIPPED"
-            for server in live.Servers:
+        if wave.Status == "PENDING" and wave.StartTime is None:
+            wave.Status = "SKIPPED"
+            for server in wave.Servers:
                 server.Status = "SKIPPED"
                 server.Error = "NOT_STARTED"
-        elif live.Status in records.OPEN_WAVE_STATUSES:
-            unresolved |= not wave_end.close(live, reason=reason, now=now, tags=tags, cause=cause)
-        elif live.PendingStart is not None:
-            found = wave_end.discover(live, tags, now)
-            unresolved |= not found.complete and live.PendingStart is not None
-            wave_end.apply(live, found.observed)
-        if live != wave or live.Status != wave.Status:
-            record.Waves[index] = live
-            changed.append(live)
+        elif wave.Status in records.OPEN_WAVE_STATUSES:
+            unresolved |= not wave_end.close(wave, reason=reason, now=now, tags=tags, cause=cause)
+        elif wave.PendingStart is not None:
+            found = wave_end.discover(wave, tags, now)
+            unresolved |= not found.complete and wave.PendingStart is not None
+            wave_end.apply(wave, found.observed)
+        summary = records.WaveSummary.of(wave)
+        if wave.model_dump() != before or record.Waves[wave.WaveNumber - 1] != summary:
+            record.Waves[wave.WaveNumber - 1] = summary
+            changed.append(wave)
     return changed, unresolved
 
 
@@ -137,17 +142,17 @@ def _end_reason(stopped_as: ExecutionStatus | None, failure: Failure | None) -> 
     return "execution_failed"  # only waves that did not end by themselves are closed with this reason
 
 
-def _lock_ids(record: ExecutionRecord) -> list[str]:
-    servers = ((wave.Region, server.SourceServerId) for wave in record.Waves for server in wave.Servers)
-    return locks.locks_for(record.PlanId, servers)
+def _lock_ids(plan_id: str, waves: list[WaveRecord]) -> list[str]:
+    servers = ((wave.Region, server.SourceServerId) for wave in waves for server in wave.Servers)
+    return locks.locks_for(plan_id, servers)
 
 
 def _outcome(
-    record: ExecutionRecord, failure: Failure | None, stopped_as: ExecutionStatus | None
+    waves: list[WaveRecord], failure: Failure | None, stopped_as: ExecutionStatus | None
 ) -> tuple[ExecutionStatus, str | None]:
-    servers = [s for w in record.Waves for s in w.Servers]
+    servers = [s for w in waves for s in w.Servers]
     still_running = [s for s in servers if s.Error in ("JOB_STILL_RUNNING", "WAVE_TIMEOUT", "START_UNCONFIRMED")]
-    started = [f"{job} (wave {w.WaveNumber})" for w in record.Waves for job in w.JobIds]
+    started = [f"{job} (wave {w.WaveNumber})" for w in waves for job in w.JobIds]
     after = f" DRS jobs this execution started: {listed(started) if started else 'none'}."
     if still_running:
         jobs = sorted({s.RecoveryJobId for s in still_running if s.RecoveryJobId})
@@ -155,7 +160,7 @@ def _outcome(
             f" Server(s) {listed([s.SourceServerId for s in still_running])} were still in DRS job(s) "
             f"{listed(jobs) or '(see the waves)'} when the execution ended: DRS may still launch them."
         )
-    failed_wave = next((w for w in record.Waves if w.Status in ("FAILED", "TIMED_OUT")), None)
+    failed_wave = next((w for w in waves if w.Status in ("FAILED", "TIMED_OUT")), None)
     if stopped_as is not None:
         what = (failure.explained() if failure is not None else stopped_as) + after
         return stopped_as, _ensure_action(
@@ -175,7 +180,7 @@ def _outcome(
             "read each wave's ErrorMessage and the DRS job logs (DescribeJobLogItems), fix the cause and run the plan "
             "again",
         )
-    partial = [w for w in record.Waves if w.Status == "PARTIAL"]
+    partial = [w for w in waves if w.Status == "PARTIAL"]
     if partial:
         return "PARTIAL", " ".join(w.ErrorMessage or "" for w in partial).strip() + after
     return "COMPLETED", None
@@ -189,7 +194,7 @@ def _ensure_action(text: str, action: str) -> str:
 
 
 def _finished(record: ExecutionRecord) -> Finished:
-    servers = [s for w in record.Waves for s in w.Servers]
-    launched = sum(s.Status == "LAUNCHED" for s in servers)
-    summary = f"{record.Status}: {launched} of {len(servers)} server(s) launched in {len(record.Waves)} wave(s)"
+    launched = sum(w.Launched for w in record.Waves)
+    servers = sum(w.ServerCount for w in record.Waves)
+    summary = f"{record.Status}: {launched} of {servers} server(s) launched in {len(record.Waves)} wave(s)"
     return Finished(Status=record.Status, ErrorMessage=record.ErrorMessage, Summary=summary)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, locks, polling, records
+from lambdas.core import drs, limits, locks, polling, records
 from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
     DrsRefusedError,
@@ -94,11 +94,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     try:
         locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
-        if len(resolution.waves) > polling.max_waves():
-            resolution.problems.append(
-                f"plan {plan.PlanId!r} has {len(resolution.waves)} waves; one execution's history holds at most "
-                f"{polling.max_waves()} with room to check each wave. Split the plan into several plans."
-            )
+        resolution.problems.extend(limits.problems(plan, resolution.waves, options))
         server_locks = list(
             dict.fromkeys(locks.server_lock(w.Region, s.SourceServerId) for w in resolution.waves for s in w.Servers)
         )
@@ -109,11 +105,10 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         locks.acquire(
             server_locks, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now
         )
-        record.Waves = resolution.waves
         record.Warnings = _bounded(resolution.warnings)
         record.Status = "POLLING"
         try:
-            records.put_execution_waves(record)
+            records.put_execution_waves(record, resolution.waves)
         except records.table(records.EXECUTION_HISTORY_TABLE).meta.client.exceptions.ConditionalCheckFailedException:
             raise ExecutionStoppedWhilePreparingError(
                 f"Execution {execution_id} was stopped while it was being prepared; nothing was launched and its "
@@ -133,16 +128,18 @@ def _prepared(record: ExecutionRecord, mode: ExecutionMode, options: RunOptions)
         Options=options,
         EventBudgetPerWave=polling.wave_event_budget(len(record.Waves)),
         Waves=[WaveRef(WaveNumber=w.WaveNumber, WaveName=w.WaveName) for w in record.Waves],
-        ServerCount=sum(len(w.Servers) for w in record.Waves),
+        ServerCount=sum(w.ServerCount for w in record.Waves),
         Warnings=record.Warnings,
     )
 
 
 def _bounded(warnings: list[str]) -> list[str]:
-    if len(warnings) <= records.WARNINGS_MAX:
-        return [records.truncate(w, records.WAVE_MESSAGE_MAX) for w in warnings]
-    kept = warnings[: records.WARNINGS_MAX - 1]
-    return [*(records.truncate(w, records.WAVE_MESSAGE_MAX) for w in kept), f"... and {len(warnings) - len(kept)} more"]
+    """At most WARNINGS_MAX lines of at most WARNING_MAX_BYTES each: the record's size must not grow with the plan."""
+    kept = warnings if len(warnings) <= records.WARNINGS_MAX else warnings[: records.WARNINGS_MAX - 1]
+    lines = [records.truncate(w, records.WARNING_MAX_BYTES) for w in kept]
+    if len(kept) < len(warnings):
+        lines.append(f"... and {len(warnings) - len(kept)} more warnings of the same kinds")
+    return lines
 
 
 def _raise_conflict_if_locked(server_locks: list[str], execution_id: str, plan_id: str, problems: list[str]) -> None:
@@ -202,8 +199,7 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
                 ProtectionGroupId=group.GroupId,
                 Region=group.Region,
                 Impact=wave.Impact,
-                ServerImpact=dict(wave.ServerImpact),
-                Servers=[ServerRecord(SourceServerId=s) for s in server_ids],
+                Servers=[ServerRecord(SourceServerId=s, Impact=wave.ServerImpact.get(s)) for s in server_ids],
             )
         )
     resolution.warnings.extend(_replication_warnings(degraded))

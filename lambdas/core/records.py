@@ -1,18 +1,24 @@
 """The DynamoDB records, in the seed's shapes (PascalCase), and every read and write of them.
 
-ExecutionHistory holds one item per execution, keyed by ExecutionId + PlanId, with the seed's fields and the waves'
-servers inline, so a front end reads one item. To stay under DynamoDB's 400 KB item limit at 2,000 servers, a
-server entry carries only the seed's six fields and a short `Error` code; the full explanation of a failure is in
-the wave's and the execution's `ErrorMessage`. A test pins the size of a 2,000-server record.
+Every item stays under 100 KB whatever the plan, so no record can hit DynamoDB's 400 KB limit mid-recovery:
 
-That item can reach hundreds of KB, and a DynamoDB write costs one unit per KB of the whole item, so it is written
-only when an execution starts and ends and when a wave starts and ends. The live state of a running wave (every
-check that sees a server move) goes to the wave's own item in ExecutionWaves, keyed by ExecutionId + WaveNumber,
-in the same wave shape: a front end that wants second-by-second progress reads that.
+- ExecutionHistory: one item per execution, keyed by ExecutionId + PlanId, with the seed's execution fields and, in
+  `Waves`, one summary per wave (the seed's WaveName, ProtectionGroupId, Region, Status, StartTime, EndTime, plus
+  counts of its servers by outcome): its size depends on the number of waves, not of servers. Written when the
+  execution starts and ends and when a wave starts and ends.
+- ExecutionWaves: the per-server detail, as one item collection per wave, keyed by ExecutionId + WaveKey: the wave
+  itself (`0003`: the seed's wave fields, its job IDs, and what a repeated step needs: `PendingStart`, ...) and its
+  servers in pages of at most 100 (`0003#001`, `0003#002`, ...: the seed's six server fields each). A wave is read
+  with one Query and written in one transaction (the wave and the pages that changed), so its servers and its status
+  never disagree, and a write is refused once the wave has ended.
+
+Prepare refuses a plan whose records could outgrow that (`history_item_bytes`, `WAVE_SERVERS_MAX`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from decimal import Decimal
 from functools import cache
@@ -21,9 +27,10 @@ from typing import Any, Literal
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from lambdas.core.errors import ExecutionRecordError, PlanNotFoundError, WaveClosedError
+from lambdas.core.batches import batched
+from lambdas.core.errors import ExecutionRecordError, PlanNotFoundError, TransactionConflictError, WaveClosedError
 from lambdas.core.explain import ACTION_MARK
 from lambdas.core.plan import ExecutionMode, ImpactLevel, ProtectionGroup, RecoveryPlan
 
@@ -38,10 +45,15 @@ ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILE
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
 FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
 OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
-WARNINGS_MAX = 20
-ERROR_CODE_MAX = 24  # LAUNCH_FAILED, WAVE_TIMEOUT, ...: codes, so 2,000 servers fit in one item
-WAVE_MESSAGE_MAX = 500
+WARNINGS_MAX = 10
+WARNING_MAX_BYTES = 300
+ERROR_CODE_MAX = 24  # LAUNCH_FAILED, WAVE_TIMEOUT, ...: codes; the explanation is in the wave's ErrorMessage
+WAVE_MESSAGE_MAX = 1_000
+SUMMARY_MESSAGE_MAX = 300  # a wave's cause as the ExecutionHistory item repeats it (the whole cause: ExecutionWaves)
 MESSAGE_MAX = 2_000
+SERVERS_PER_PAGE = 100
+WAVE_SERVERS_MAX = 2_000  # 20 pages: one wave's transaction stays far under DynamoDB's 100 items and 4 MB
+JOB_IDS_MAX = 1_000  # DescribeJobs takes at most 1,000 job IDs per call
 
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
 RECOVERY_PLANS_TABLE = "RECOVERY_PLANS_TABLE"
@@ -54,12 +66,15 @@ class _Record(BaseModel):
 
 
 class ServerRecord(_Record):
+    """One server of a wave: the seed's six fields, and its impact when it differs from the wave's."""
+
     SourceServerId: str
     RecoveryJobId: str | None = None
     Status: ServerStatus = "PENDING"
     InstanceId: str | None = None
     LaunchTime: int | None = None
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
+    Impact: ImpactLevel | None = None  # the plan's ServerImpact for this server, if any
 
 
 class StartIntent(_Record):
@@ -71,12 +86,13 @@ class StartIntent(_Record):
 
 
 class WaveRecord(_Record):
+    """A wave with all its servers, as the wave steps work on it (stored as the wave's item collection)."""
+
     WaveNumber: int
     WaveName: str
     ProtectionGroupId: str
     Region: str
     Impact: ImpactLevel = "CRITICAL"
-    ServerImpact: dict[str, ImpactLevel] = Field(default_factory=dict)
     Status: WaveStatus = "PENDING"
     StartTime: int | None = None
     EndTime: int | None = None
@@ -88,12 +104,56 @@ class WaveRecord(_Record):
     LastCheckError: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
     ChunkSize: int | None = None  # servers per StartRecovery, once DRS refused a larger one (MaxServersPerJob)
     Servers: list[ServerRecord] = Field(default_factory=list)
+    # What each page of servers held when read, so a write sends only the pages that changed.
+    _stored_pages: dict[int, str] = PrivateAttr(default_factory=dict)
 
-    def servers_in(self, ids: set[str]) -> list[ServerRecord]:
-        return [server for server in self.Servers if server.SourceServerId in ids]
+    def impact_of(self, server: ServerRecord) -> ImpactLevel:
+        return server.Impact or self.Impact
 
-    def impact_of(self, server_id: str) -> ImpactLevel:
-        return self.ServerImpact.get(server_id, self.Impact)
+
+class WaveSummary(_Record):
+    """A wave as the ExecutionHistory item shows it: the seed's wave fields and counts instead of the servers."""
+
+    WaveNumber: int
+    WaveName: str
+    ProtectionGroupId: str
+    Region: str
+    Impact: ImpactLevel = "CRITICAL"
+    Status: WaveStatus = "PENDING"
+    StartTime: int | None = None
+    EndTime: int | None = None
+    ErrorMessage: str | None = Field(None, max_length=SUMMARY_MESSAGE_MAX)
+    ServerCount: int = 0
+    Launched: int = 0
+    Failed: int = 0
+    TimedOut: int = 0
+    Skipped: int = 0
+    Unknown: int = 0
+    JobCount: int = 0
+    MissedChecks: int = 0
+
+    @classmethod
+    def of(cls, wave: WaveRecord) -> WaveSummary:
+        statuses = [server.Status for server in wave.Servers]
+        return cls(
+            WaveNumber=wave.WaveNumber,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=wave.ProtectionGroupId,
+            Region=wave.Region,
+            Impact=wave.Impact,
+            Status=wave.Status,
+            StartTime=wave.StartTime,
+            EndTime=wave.EndTime,
+            ErrorMessage=truncate(wave.ErrorMessage, SUMMARY_MESSAGE_MAX) if wave.ErrorMessage else None,
+            ServerCount=len(statuses),
+            Launched=statuses.count("LAUNCHED"),
+            Failed=statuses.count("FAILED"),
+            TimedOut=statuses.count("TIMED_OUT"),
+            Skipped=statuses.count("SKIPPED"),
+            Unknown=statuses.count("UNKNOWN"),
+            JobCount=len(wave.JobIds),
+            MissedChecks=wave.MissedChecks,
+        )
 
 
 class ExecutionRecord(_Record):
@@ -107,18 +167,28 @@ class ExecutionRecord(_Record):
     EndTime: int | None = None
     ErrorMessage: str | None = None
     Warnings: list[str] = Field(default_factory=list)
-    Waves: list[WaveRecord] = Field(default_factory=list)
+    Waves: list[WaveSummary] = Field(default_factory=list)
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:
-    """Bounded text for an item; a message's closing "What to do:" sentence is kept whole, its story shortened."""
-    if len(text) <= limit:
+    """At most `limit` UTF-8 bytes (what DynamoDB counts); a message's closing "What to do:" sentence is kept whole
+    and its story shortened instead."""
+    if _utf8(text) <= limit:
         return text
     story, mark, action = text.partition(ACTION_MARK)
-    if mark and len(mark + action) < limit // 2:
-        tail = mark + action
-        return story[: limit - len(tail) - 2].rstrip() + "… " + tail
-    return text[: limit - 1] + "…"
+    tail = mark + action
+    if mark and _utf8(tail) < limit // 2:
+        return _cut(story, limit - _utf8(tail) - _utf8("… ")).rstrip() + "… " + tail
+    return _cut(text, limit - _utf8("…")) + "…"
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode())
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` UTF-8 bytes (never half a character)."""
+    return text.encode()[: max(0, limit)].decode(errors="ignore")
 
 
 def to_item(value: Any) -> Any:
@@ -271,81 +341,23 @@ def open_executions() -> list[tuple[str, str, str]]:
     return found
 
 
-def get_wave(execution_id: str, wave_number: int) -> WaveRecord:
-    """The live state of one wave, from its ExecutionWaves item."""
-    item = (
-        table(EXECUTION_WAVES_TABLE)
-        .get_item(Key={"ExecutionId": execution_id, "WaveNumber": wave_number}, ConsistentRead=True)
-        .get("Item")
-    )
-    if item is None:
-        raise ExecutionRecordError(f"Execution {execution_id} has no wave number {wave_number}")
-    return WaveRecord.model_validate(from_item(item))
-
-
-def find_wave(execution_id: str, wave_number: int) -> WaveRecord | None:
-    try:
-        return get_wave(execution_id, wave_number)
-    except ExecutionRecordError:
-        return None
-
-
-def put_wave(execution_id: str, wave: WaveRecord, *, reopen: bool = False) -> None:
-    """Write the live state of one wave (small: one wave's servers).
-
-    Refused (WaveClosedError) once the stored wave has ended, unless `reopen`: a step still running when the
-    reconcile path closed the wave (the execution was stopped) must not bring it back to life.
-    """
-    waves = table(EXECUTION_WAVES_TABLE)
-    condition = None if reopen else Attr("ExecutionId").not_exists() | Attr("Status").is_in(list(OPEN_WAVE_STATUSES))
-    try:
-        waves.put_item(
-            Item=to_item({"ExecutionId": execution_id, **wave.model_dump()}),
-            **({"ConditionExpression": condition} if condition is not None else {}),
-        )
-    except waves.meta.client.exceptions.ConditionalCheckFailedException:
-        raise WaveClosedError(f"Wave {wave.WaveNumber} of execution {execution_id} has already ended") from None
-
-
-def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:
-    """A check that got no answer, counted on the wave's item (only the two fields: the wave may be large)."""
-    table(EXECUTION_WAVES_TABLE).update_item(
-        Key={"ExecutionId": execution_id, "WaveNumber": wave_number},
-        UpdateExpression="SET MissedChecks = :missed, LastCheckError = :error",
-        ConditionExpression=Attr("Status").is_in(list(OPEN_WAVE_STATUSES)),
-        ExpressionAttributeValues={":missed": missed, ":error": truncate(error, WAVE_MESSAGE_MAX)},
-    )
-
-
-def publish_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
-    """Copy a wave into the execution's ExecutionHistory item; refused once the execution has ended."""
-    put_wave(execution_id, wave)
-    table(EXECUTION_HISTORY_TABLE).update_item(
-        Key=_key(execution_id, plan_id),
-        UpdateExpression=f"SET Waves[{wave.WaveNumber - 1}] = :wave",
-        ConditionExpression=Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
-        ExpressionAttributeValues={":wave": to_item(wave.model_dump())},
-    )
-
-
 def close_execution(
     record: ExecutionRecord, changed_waves: list[WaveRecord], *, exists: bool, unresolved: bool
 ) -> bool:
     """Write the terminal status once; returns False when another path already ended it (first writer wins).
 
-    The waves that changed are written to their own ExecutionWaves items first (so no wave item stays open), then
-    the ExecutionHistory item gets an UpdateItem of the terminal fields and of those waves, not a rewrite of the
-    whole (possibly 300 KB) item. `unresolved`: DRS could not be asked about every job of the execution; the
-    item stays in the OpenExecutions index so the sweeper asks again later.
+    The waves that changed are written to their own ExecutionWaves items first (so no wave stays open), then the
+    ExecutionHistory item gets its terminal fields and every wave's summary. `unresolved`: DRS could not be asked
+    about every job of the execution; the item stays in the OpenExecutions index so the sweeper asks again later.
     """
     assert record.Status not in ACTIVE_EXECUTION_STATUSES
     history = table(EXECUTION_HISTORY_TABLE)
-    for index, wave in enumerate(changed_waves):
+    for wave in changed_waves:
         try:
             put_wave(record.ExecutionId, wave)
         except WaveClosedError:  # a wave step ended it meanwhile: its own ending stands
-            changed_waves[index] = get_wave(record.ExecutionId, wave.WaveNumber)
-            record.Waves[wave.WaveNumber - 1] = changed_waves[index]
+            ended = get_wave(record.ExecutionId, wave.WaveNumber)
+            record.Waves[wave.WaveNumber - 1] = WaveSummary.of(ended)
     try:
         if not exists:
             item = record.model_dump()
@@ -353,15 +365,18 @@ def close_execution(
                 item[OPEN_ATTRIBUTE] = "UNRESOLVED"
             history.put_item(Item=to_item(item), ConditionExpression=Attr("ExecutionId").not_exists())
             return True
-        assignments = ["#status = :status", "EndTime = :end", "ErrorMessage = :message"]
-        values: dict[str, Any] = {":status": record.Status, ":end": record.EndTime, ":message": record.ErrorMessage}
-        for wave in changed_waves:
-            assignments.append(f"Waves[{wave.WaveNumber - 1}] = :wave{wave.WaveNumber}")
-            values[f":wave{wave.WaveNumber}"] = wave.model_dump()
+        values: dict[str, Any] = {
+            ":status": record.Status,
+            ":end": record.EndTime,
+            ":message": record.ErrorMessage,
+            ":waves": [summary.model_dump() for summary in record.Waves],
+        }
+        update = "SET #status = :status, EndTime = :end, ErrorMessage = :message, Waves = :waves"
         if unresolved:
-            assignments.append("#open = :unresolved")
+            update += ", #open = :unresolved"
             values[":unresolved"] = "UNRESOLVED"
-        update = "SET " + ", ".join(assignments) + ("" if unresolved else " REMOVE #open")
+        else:
+            update += " REMOVE #open"
         history.update_item(
             Key=_key(record.ExecutionId, record.PlanId),
             UpdateExpression=update,
@@ -376,37 +391,182 @@ def close_execution(
 
 def update_resolved_waves(record: ExecutionRecord, changed_waves: list[WaveRecord], *, unresolved: bool) -> None:
     """After the end: jobs found later (by the sweeper) go into the ended record; `Open` goes once all are known."""
-    history = table(EXECUTION_HISTORY_TABLE)
     for wave in changed_waves:
         put_wave(record.ExecutionId, wave, reopen=True)
-    assignments = [f"Waves[{w.WaveNumber - 1}] = :wave{w.WaveNumber}" for w in changed_waves]
-    values: dict[str, Any] = {f":wave{w.WaveNumber}": w.model_dump() for w in changed_waves}
-    values[":message"] = record.ErrorMessage
-    assignments.append("ErrorMessage = :message")
-    update = "SET " + ", ".join(assignments) + ("" if unresolved else " REMOVE #open")
-    history.update_item(
+        record.Waves[wave.WaveNumber - 1] = WaveSummary.of(wave)
+    names = {} if unresolved else {"ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE}}
+    table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(record.ExecutionId, record.PlanId),
-        UpdateExpression=update,
-        ExpressionAttributeNames={"#open": OPEN_ATTRIBUTE},
-        ExpressionAttributeValues=to_item(values),
+        UpdateExpression="SET Waves = :waves" + ("" if unresolved else " REMOVE #open"),
+        ExpressionAttributeValues=to_item({":waves": [summary.model_dump() for summary in record.Waves]}),
+        **names,
     )
 
 
-def put_execution_waves(record: ExecutionRecord) -> None:
-    """Write the resolved waves (each also as its own ExecutionWaves item) and move the record to POLLING.
+def put_execution_waves(record: ExecutionRecord, waves: list[WaveRecord]) -> None:
+    """Write the resolved waves (their items and server pages) and move the record to POLLING with their summaries.
 
     Refused (ConditionalCheckFailed) when the record is no longer PENDING: the execution was stopped while Prepare
     ran, and the reconcile path has ended it. Prepare then releases what it took.
     """
     with table(EXECUTION_WAVES_TABLE).batch_writer() as batch:
-        for wave in record.Waves:
-            batch.put_item(Item=to_item({"ExecutionId": record.ExecutionId, **wave.model_dump()}))
+        for wave in waves:
+            for item in _wave_items(record.ExecutionId, wave, pages=None):
+                batch.put_item(Item=item)
+    record.Waves = [WaveSummary.of(wave) for wave in waves]
     table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(record.ExecutionId, record.PlanId),
         UpdateExpression="SET Waves = :waves, #status = :status, Warnings = :warnings",
         ConditionExpression=Attr("Status").eq("PENDING"),
         ExpressionAttributeNames={"#status": "Status"},
         ExpressionAttributeValues=to_item(
-            {":waves": [w.model_dump() for w in record.Waves], ":status": record.Status, ":warnings": record.Warnings}
+            {":waves": [s.model_dump() for s in record.Waves], ":status": record.Status, ":warnings": record.Warnings}
         ),
     )
+
+
+# -- waves: one item collection per wave ---------------------------------------------------------------------------
+
+
+def wave_key(wave_number: int, page: int | None = None) -> str:
+    """`0003` for wave 3, `0003#002` for its second page of servers: one Query on the prefix reads the wave."""
+    return f"{wave_number:04d}" if page is None else f"{wave_number:04d}#{page:03d}"
+
+
+def get_wave(execution_id: str, wave_number: int) -> WaveRecord:
+    """A wave with all its servers: its item and its pages, in one (paginated) Query."""
+    items = _query(Key("ExecutionId").eq(execution_id) & Key("WaveKey").begins_with(wave_key(wave_number)))
+    waves = _assemble(items)
+    if not waves:
+        raise ExecutionRecordError(f"Execution {execution_id} has no wave number {wave_number}")
+    return waves[0]
+
+
+def find_wave(execution_id: str, wave_number: int) -> WaveRecord | None:
+    try:
+        return get_wave(execution_id, wave_number)
+    except ExecutionRecordError:
+        return None
+
+
+def execution_waves(execution_id: str) -> list[WaveRecord]:
+    """Every wave of an execution with all its servers, in wave order (one paginated Query)."""
+    return _assemble(_query(Key("ExecutionId").eq(execution_id)))
+
+
+def put_wave(execution_id: str, wave: WaveRecord, *, reopen: bool = False) -> None:
+    """Write a wave: its item and the pages of servers that changed since it was read, in one transaction.
+
+    Refused (WaveClosedError) once the stored wave has ended, unless `reopen`: a step still running when the
+    reconcile path closed the wave (the execution was stopped) must not bring it back to life.
+    """
+    waves = table(EXECUTION_WAVES_TABLE)
+    client = waves.meta.client  # the resource's client: it serializes plain values itself
+    items = _wave_items(execution_id, wave, pages=wave._stored_pages)
+    head, pages = items[0], items[1:]
+    put: dict[str, Any] = {"TableName": waves.name, "Item": head}
+    if not reopen:
+        put["ConditionExpression"] = "attribute_not_exists(ExecutionId) OR #status IN (:pending, :starting, :polling)"
+        put["ExpressionAttributeNames"] = {"#status": "Status"}
+        put["ExpressionAttributeValues"] = {f":{s.lower()}": s for s in OPEN_WAVE_STATUSES}
+    try:
+        client.transact_write_items(
+            TransactItems=[{"Put": put}, *({"Put": {"TableName": waves.name, "Item": page}} for page in pages)]
+        )
+    except client.exceptions.TransactionCanceledException as cancelled:
+        reasons = [str(r.get("Code", "None")) for r in cancelled.response.get("CancellationReasons", [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise WaveClosedError(f"Wave {wave.WaveNumber} of execution {execution_id} has already ended") from None
+        raise TransactionConflictError(
+            f"Writing wave {wave.WaveNumber} was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})"
+        ) from cancelled
+    wave._stored_pages = _page_digests(wave)
+
+
+def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:
+    """A check that got no answer, counted on the wave's item (only the two fields)."""
+    table(EXECUTION_WAVES_TABLE).update_item(
+        Key={"ExecutionId": execution_id, "WaveKey": wave_key(wave_number)},
+        UpdateExpression="SET MissedChecks = :missed, LastCheckError = :error",
+        ConditionExpression=Attr("Status").is_in(list(OPEN_WAVE_STATUSES)),
+        ExpressionAttributeValues={":missed": missed, ":error": truncate(error, WAVE_MESSAGE_MAX)},
+    )
+
+
+def publish_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:
+    """Write a wave and its summary into the execution's ExecutionHistory item; refused once the execution ended."""
+    put_wave(execution_id, wave)
+    table(EXECUTION_HISTORY_TABLE).update_item(
+        Key=_key(execution_id, plan_id),
+        UpdateExpression=f"SET Waves[{wave.WaveNumber - 1}] = :wave",
+        ConditionExpression=Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+        ExpressionAttributeValues={":wave": to_item(WaveSummary.of(wave).model_dump())},
+    )
+
+
+def _query(condition: Any) -> list[dict[str, Any]]:
+    waves = table(EXECUTION_WAVES_TABLE)
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+    while True:
+        page = waves.query(**arguments)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _assemble(items: list[dict[str, Any]]) -> list[WaveRecord]:
+    """Waves from their items, in key order: each wave's item, then its pages of servers."""
+    waves: list[WaveRecord] = []
+    for item in sorted(items, key=lambda i: str(i["WaveKey"])):
+        plain = from_item(item)
+        if "#" not in str(plain["WaveKey"]):
+            waves.append(WaveRecord.model_validate(plain))
+        elif waves and waves[-1].WaveNumber == plain["WaveNumber"]:
+            waves[-1].Servers.extend(ServerRecord.model_validate(server) for server in plain["Servers"])
+    for wave in waves:
+        wave._stored_pages = _page_digests(wave)
+    return waves
+
+
+def _pages(wave: WaveRecord) -> list[list[ServerRecord]]:
+    return list(batched(wave.Servers, SERVERS_PER_PAGE))
+
+
+def _page_digests(wave: WaveRecord) -> dict[int, str]:
+    return {
+        number: hashlib.sha256(json.dumps([s.model_dump() for s in servers]).encode()).hexdigest()
+        for number, servers in enumerate(_pages(wave), start=1)
+    }
+
+
+def _wave_items(execution_id: str, wave: WaveRecord, *, pages: dict[int, str] | None) -> list[dict[str, Any]]:
+    """The wave's item, then the pages of servers that differ from `pages` (all of them when None)."""
+    head = wave.model_dump(exclude={"Servers"})
+    items = [
+        to_item(
+            {
+                "ExecutionId": execution_id,
+                "WaveKey": wave_key(wave.WaveNumber),
+                **head,
+                "ServerCount": len(wave.Servers),
+                "PageCount": len(_pages(wave)),
+            }
+        )
+    ]
+    digests = _page_digests(wave)
+    for number, servers in enumerate(_pages(wave), start=1):
+        if pages is None or pages.get(number) != digests[number]:
+            items.append(
+                to_item(
+                    {
+                        "ExecutionId": execution_id,
+                        "WaveKey": wave_key(wave.WaveNumber, number),
+                        "WaveNumber": wave.WaveNumber,
+                        "Page": number,
+                        "Servers": [s.model_dump(exclude_none=True) for s in servers],
+                    }
+                )
+            )
+    return items

@@ -74,25 +74,18 @@ def _reconcile_if_ended(record: records.ExecutionRecord, now: int) -> bool:
 def resolve_pending_starts(record: records.ExecutionRecord, now: int) -> bool:
     """Ask DRS again about StartRecovery calls whose answer was never recorded; True when none is left."""
     changed = []
-    for wave in record.Waves:
-        live = records.find_wave(record.ExecutionId, wave.WaveNumber) or wave
-        if live.PendingStart is None:
+    unresolved = False
+    for wave in records.execution_waves(record.ExecutionId):
+        if wave.PendingStart is None:
             continue
-        tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, live.WaveNumber)
-        found = wave_end.discover(live, tags, now)
+        tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, wave.WaveNumber)
+        found = wave_end.discover(wave, tags, now)
         if not found.complete:
+            unresolved = True
             continue
-        live.PendingStart = None  # DRS answered: every job of the wave is now in the record
-        wave_end.apply(live, found.observed)
-        wave_end.settle(live, "execution_failed")
-        changed.append(live)
-    unresolved = any(
-        (next((c for c in changed if c.WaveNumber == w.WaveNumber), None) or w).PendingStart is not None
-        for w in record.Waves
-    )
-    if changed:
-        record.Waves = [next((c for c in changed if c.WaveNumber == w.WaveNumber), w) for w in record.Waves]
-        records.update_resolved_waves(record, changed, unresolved=unresolved)
-    elif not unresolved:
-        records.update_resolved_waves(record, [], unresolved=False)
+        wave.PendingStart = None  # DRS answered: every job of the wave is now in the record
+        wave_end.apply(wave, found.observed)
+        wave_end.settle(wave, "execution_failed")
+        changed.append(wave)
+    records.update_resolved_waves(record, changed, unresolved=unresolved)
     return not unresolved

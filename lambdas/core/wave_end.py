@@ -240,8 +240,8 @@ def outcome(
         return "FAILED", f"{cause}{running}"
     failed = [s for s in wave.Servers if s.Status in ("FAILED", "UNKNOWN")]
     timed_out = [s for s in wave.Servers if s.Status == "TIMED_OUT"]
-    critical_timed_out = [s for s in timed_out if wave.impact_of(s.SourceServerId) == "CRITICAL"]
-    critical_failed = [s for s in failed if wave.impact_of(s.SourceServerId) == "CRITICAL"]
+    critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
+    critical_failed = [s for s in failed if wave.impact_of(s) == "CRITICAL"]
     elapsed = (now - wave.StartTime) // 60 if wave.StartTime is not None else 0
     missed = f" {cause.rstrip('.')}." if cause else ""  # why the deadline passed unnoticed (checks unanswered)
     if critical_timed_out:

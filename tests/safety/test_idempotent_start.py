@@ -27,9 +27,10 @@ def test_a_lost_start_recovery_answer_is_found_again_not_relaunched(stage):
         assert set(launches_per_server(aws).values()) == {1}
         assert len(aws.drs.jobs) == 3
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert record.Status == "COMPLETED"
-        assert {s.RecoveryJobId for s in record.Waves[0].Servers} == {record.Waves[0].JobIds[0]}
-        assert record.Waves[0].PendingStart is None
+        assert {s.RecoveryJobId for s in waves[0].Servers} == {waves[0].JobIds[0]}
+        assert waves[0].PendingStart is None
 
 
 def test_chunks_already_started_are_not_started_again_after_a_conflict(stage):
@@ -44,8 +45,8 @@ def test_chunks_already_started_are_not_started_again_after_a_conflict(stage):
         assert entered(history, "Wait before starting again") == 2  # the busy server waited twice, with backoff
         assert set(launches_per_server(aws).values()) == {1}
         assert launches_per_server(aws)[DB[0]] == 1
-        record = aws.record("exec-1", "shop")
-        assert len(record.Waves[0].JobIds) == 3
+        waves = aws.waves("exec-1")
+        assert len(waves[0].JobIds) == 3
         assert aws.drs.calls["StartRecovery"] == 3 + 2 + 3 + 2  # wave 1's three chunks + two refusals; waves 2, 3
 
 

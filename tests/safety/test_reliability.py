@@ -47,9 +47,9 @@ def test_drs_refusing_larger_jobs_shrinks_the_chunks(stage):
         load(aws, three_wave_plan())
         described, _ = run(aws, DRILL)
         assert described["status"] == "SUCCEEDED"
-        record = aws.record("exec-1", "shop")
-        assert record.Waves[0].ChunkSize == 1
-        assert len(record.Waves[0].JobIds) == 3
+        waves = aws.waves("exec-1")
+        assert waves[0].ChunkSize == 1
+        assert len(waves[0].JobIds) == 3
 
 
 def test_an_access_denied_start_fails_the_wave_at_once_naming_the_permission(stage):
@@ -61,10 +61,11 @@ def test_an_access_denied_start_fails_the_wave_at_once_naming_the_permission(sta
         assert described["error"] == "WaveFailed"
         assert entered(history, "Wait before starting again") == 0  # no retry of a refusal
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert record.Status == "FAILED"
         assert "grant drs:StartRecovery to the start_wave function's role" in record.ErrorMessage
         assert "DRS jobs this execution started: none" in record.ErrorMessage
-        assert {(s.Status, s.Error) for s in record.Waves[0].Servers} == {("SKIPPED", "NOT_STARTED")}
+        assert {(s.Status, s.Error) for s in waves[0].Servers} == {("SKIPPED", "NOT_STARTED")}
         assert [w.Status for w in record.Waves] == ["FAILED", "SKIPPED", "SKIPPED"]
 
 
@@ -224,13 +225,13 @@ def test_an_unanswered_start_that_drs_cannot_confirm_is_resolved_later_by_the_sw
         load(aws, three_wave_plan(Waves=[{"WaveName": "db", "ProtectionGroupId": "db"}]))
         described, _ = run(aws, DRILL)
         assert described["status"] == "FAILED"
-        record = aws.record("exec-1", "shop")
-        assert {(s.Status, s.Error) for s in record.Waves[0].Servers} == {("UNKNOWN", "START_UNCONFIRMED")}
-        assert "ChunkToken=1.1" in (record.Waves[0].ErrorMessage or "")
+        waves = aws.waves("exec-1")
+        assert {(s.Status, s.Error) for s in waves[0].Servers} == {("UNKNOWN", "START_UNCONFIRMED")}
+        assert "ChunkToken=1.1" in (waves[0].ErrorMessage or "")
         assert aws.sweep()["still_unresolved"] == ["exec-1"]  # DRS still refuses
         aws.clock.advance(7200)
         assert aws.sweep()["resolved"] == ["exec-1"]
-        wave = aws.record("exec-1", "shop").Waves[0]
+        wave = aws.waves("exec-1")[0]
         (job,) = aws.drs.jobs.values()
         assert {s.RecoveryJobId for s in wave.Servers} == {job.id}
         assert {s.Status for s in wave.Servers} == {"LAUNCHED"}

@@ -35,6 +35,7 @@ def test_stopping_mid_wave_cancels_the_record_lists_the_jobs_and_launches_nothin
         assert aws.record("exec-1", "shop").Status == "POLLING"  # until EventBridge delivers the status change
         result = aws.deliver_status_change(described)
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert result["Reconciled"] is True
         assert record.Status == "CANCELLED"
         assert record.EndTime is not None
@@ -46,12 +47,12 @@ def test_stopping_mid_wave_cancels_the_record_lists_the_jobs_and_launches_nothin
         assert "was stopped" in record.ErrorMessage and "What to do:" in record.ErrorMessage
         # every wave item and every server entry ended, the running job's servers named with their job
         items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
-        assert sorted(item["Status"] for item in items) == ["CANCELLED", "COMPLETED", "SKIPPED"]
-        wave2 = record.Waves[1]
+        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == ["CANCELLED", "COMPLETED", "SKIPPED"]
+        wave2 = waves[1]
         assert {(s.Status, s.Error, s.RecoveryJobId) for s in wave2.Servers} == {
             ("UNKNOWN", "JOB_STILL_RUNNING", running.id)
         }
-        assert {s.Status for s in record.Waves[2].Servers} == {"SKIPPED"}
+        assert {s.Status for s in waves[2].Servers} == {"SKIPPED"}
         assert lock_items() == []
         again = aws.deliver_status_change(described)  # EventBridge delivers at least once
         assert again["Status"] == "CANCELLED"
@@ -141,7 +142,7 @@ def test_a_late_step_cannot_overwrite_a_record_the_reconcile_path_ended(stage):
         assert described["status"] == "FAILED"
         assert described["error"] in ("ExecutionStoppedError", "WaveClosedError")
         items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
-        assert sorted(item["Status"] for item in items) == ["CANCELLED", "COMPLETED", "COMPLETED"]
+        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == ["CANCELLED", "COMPLETED", "COMPLETED"]
 
 
 def test_preflight_refuses_servers_that_are_busy_or_not_replicating(stage):

@@ -26,13 +26,14 @@ def test_three_waves_run_in_order_and_every_server_launches(stage):
         load(aws, three_wave_plan())
         described, history = run(aws, DRILL)
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert described["status"] == "SUCCEEDED"
         assert record.Status == "COMPLETED"
         assert record.ExecutionType == "DRILL"
         assert [w.Status for w in record.Waves] == ["COMPLETED"] * 3
         assert [w.Region for w in record.Waves] == ["us-east-1", "us-east-1", "us-west-2"]
-        assert all(s.Status == "LAUNCHED" and s.InstanceId for w in record.Waves for s in w.Servers)
-        assert [s.SourceServerId for s in record.Waves[1].Servers] == APP  # resolved from the tag selector
+        assert all(s.Status == "LAUNCHED" and s.InstanceId for w in waves for s in w.Servers)
+        assert [s.SourceServerId for s in waves[1].Servers] == APP  # resolved from the tag selector
         # wave N+1 starts only after wave N launched
         for earlier, later in zip(record.Waves, record.Waves[1:], strict=False):
             assert earlier.EndTime is not None and later.StartTime is not None
@@ -84,8 +85,9 @@ def test_a_busy_server_waits_while_the_rest_of_its_wave_starts(stage):
         assert sorted(len(job.participants) for job in wave1) == [1, 2]  # DB0 and DB2 went first; DB1 after
         assert aws.drs.calls["StartRecovery"] == 2 + 2 + 2  # wave 1: refused, DB0+DB2, refused, DB1; waves 2, 3
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert record.Waves[0].Status == "COMPLETED"
-        assert {s.RecoveryJobId for s in record.Waves[0].Servers} == {job.id for job in wave1}
+        assert {s.RecoveryJobId for s in waves[0].Servers} == {job.id for job in wave1}
 
 
 def test_a_throttling_burst_is_absorbed_as_missed_checks(stage):
@@ -96,11 +98,12 @@ def test_a_throttling_burst_is_absorbed_as_missed_checks(stage):
         assert described["status"] == "SUCCEEDED"
         assert failed_task_errors(history) == []  # a check DRS does not answer is missed, not failed
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert record.Status == "COMPLETED"
         # 8 throttles, 2 SDK attempts per call: Prepare's count of active jobs gets none (a warning), then 2 checks
-        assert record.Waves[0].MissedChecks == 3 - 1
+        assert waves[0].MissedChecks == 3 - 1
         assert any("could not count the active DRS jobs" in w for w in record.Warnings)
-        assert "ThrottlingException" in (record.Waves[0].LastCheckError or "")
+        assert "ThrottlingException" in (waves[0].LastCheckError or "")
 
 
 def test_optional_server_failing_makes_the_wave_partial_and_the_plan_goes_on(stage):
@@ -111,10 +114,11 @@ def test_optional_server_failing_makes_the_wave_partial_and_the_plan_goes_on(sta
         load(aws, plan)
         described, _ = run(aws, DRILL)
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert described["status"] == "SUCCEEDED"
         assert record.Status == "PARTIAL"
         assert [w.Status for w in record.Waves] == ["COMPLETED", "PARTIAL", "COMPLETED"]
-        failed = record.Waves[1].Servers[2]
+        failed = waves[1].Servers[2]
         assert (failed.SourceServerId, failed.Status, failed.Error) == (APP[2], "FAILED", "LAUNCH_FAILED")
         assert APP[2] in record.ErrorMessage
         assert start_recovery_waves(aws) == ["1", "2", "3"]
@@ -126,12 +130,13 @@ def test_critical_server_failing_stops_the_plan(stage):
         load(aws, three_wave_plan())
         described, _ = run(aws, DRILL)
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert described["status"] == "FAILED"
         assert described["error"] == "WaveFailed"
         assert APP[0] in described["cause"] and "CRITICAL" in described["cause"]
         assert record.Status == "FAILED"
         assert [w.Status for w in record.Waves] == ["COMPLETED", "FAILED", "SKIPPED"]
-        assert {s.Status for s in record.Waves[2].Servers} == {"SKIPPED"}
+        assert {s.Status for s in waves[2].Servers} == {"SKIPPED"}
         assert start_recovery_waves(aws) == ["1", "2"]  # no StartRecovery for wave 3
         assert not any(job.region == "us-west-2" for job in aws.drs.jobs.values())
         assert APP[0] in record.ErrorMessage and "DescribeJobLogItems" in record.ErrorMessage
@@ -144,12 +149,13 @@ def test_a_stuck_server_times_the_wave_out_with_a_clear_cause(stage):
         load(aws, plan)
         described, _ = run(aws, DRILL)
         record = aws.record("exec-1", "shop")
+        waves = aws.waves("exec-1")
         assert described["status"] == "FAILED"
         assert described["error"] == "WaveTimedOut"
         assert "timed out after 30 min" in described["cause"] and DB[2] in described["cause"]
         assert record.Status == "FAILED"
         assert record.Waves[0].Status == "TIMED_OUT"
-        stuck = record.Waves[0].Servers[2]
+        stuck = waves[0].Servers[2]
         assert (stuck.Status, stuck.Error) == ("TIMED_OUT", "WAVE_TIMEOUT")
         assert record.Waves[0].EndTime - record.Waves[0].StartTime >= 30 * 60
         assert [w.Status for w in record.Waves[1:]] == ["SKIPPED", "SKIPPED"]

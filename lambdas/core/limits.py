@@ -1,0 +1,115 @@
+"""What one execution can hold, checked by Prepare before anything is launched.
+
+A plan that passes these checks cannot break a limit of AWS halfway through a recovery:
+
+- its ExecutionHistory item stays under 100 KB (DynamoDB refuses items over 400 KB): computed from the plan's own
+  names by DynamoDB's byte rules, with every message at its longest;
+- a wave holds at most 2,000 servers (its servers are written in one transaction of at most 21 items);
+- the whole plan, at most 10,000 servers (Prepare's locks and listings stay far inside its timeout);
+- its worst case, every wave running to its WaveTimeoutMinutes, ends inside the state machine's TimeoutSeconds
+  (48 h: an execution that reaches it is ended by Step Functions, however its waves are doing);
+- its history fits the 25,000 events of one execution (`polling.max_waves`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from lambdas.core import polling, records
+from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
+from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
+
+EXECUTION_TIMEOUT_SECONDS = 172_800  # the ASL's TimeoutSeconds (a test pins them equal)
+WAVE_END_MARGIN_SECONDS = 300  # after its deadline a wave's last check, its retries and its close still run
+EXECUTION_MARGIN_SECONDS = 900  # Prepare (its transient retries last about 6 minutes) and Finalize
+PLAN_SERVERS_MAX = 10_000
+EXECUTION_NAME_MAX = 80  # Step Functions execution names
+ARN_MAX = 256
+
+
+def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -> list[str]:
+    """Every way the plan exceeds what one execution holds, each with the numbers and what to change."""
+    found = []
+    where = f"plan {plan.PlanId!r}"
+    if len(waves) > polling.max_waves():
+        found.append(
+            f"{where} has {len(waves)} waves; one execution's history holds at most {polling.max_waves()} with room "
+            "to check each wave. Split the plan into several plans"
+        )
+    for wave in waves:
+        if len(wave.Servers) > records.WAVE_SERVERS_MAX:
+            found.append(
+                f"{where}, wave {wave.WaveNumber} ({wave.WaveName!r}) launches {len(wave.Servers)} servers; a wave "
+                f"holds at most {records.WAVE_SERVERS_MAX}. Split it into several waves"
+            )
+    servers = sum(len(wave.Servers) for wave in waves)
+    if servers > PLAN_SERVERS_MAX:
+        found.append(f"{where} launches {servers} servers; a plan holds at most {PLAN_SERVERS_MAX}. Split the plan")
+    size = history_item_bytes(plan, waves)
+    if size > DESIGN_MAX_BYTES:
+        found.append(
+            f"{where}: its execution record could reach {size / 1024:.0f} KB with {len(waves)} waves, more than the "
+            f"{DESIGN_MAX_BYTES // 1024} KB every record is kept under. Shorten wave names and protection group IDs, "
+            "or split the plan"
+        )
+    worst = worst_case_seconds(len(waves), options)
+    if worst > EXECUTION_TIMEOUT_SECONDS:
+        most = max(1, (EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS) // len(waves) - WAVE_END_MARGIN_SECONDS)
+        found.append(
+            f"{where} could run {worst / 3600:.1f} h ({len(waves)} waves x {options.WaveTimeoutMinutes} min "
+            f"WaveTimeoutMinutes, plus {WAVE_END_MARGIN_SECONDS // 60} min per wave and "
+            f"{EXECUTION_MARGIN_SECONDS // 60} min for Prepare and Finalize), more than the "
+            f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). Lower "
+            f"Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
+        )
+    return found
+
+
+def worst_case_seconds(wave_count: int, options: RunOptions) -> int:
+    """How long the execution may run if every wave runs to its deadline."""
+    per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
+    return EXECUTION_MARGIN_SECONDS + wave_count * per_wave
+
+
+def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
+    """The largest the plan's ExecutionHistory item can grow, by DynamoDB's byte rules: every message, warning and
+    count at its longest, with the plan's own names."""
+    longest = "x" * records.SUMMARY_MESSAGE_MAX
+    summaries = [
+        WaveSummary(
+            WaveNumber=wave.WaveNumber,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=wave.ProtectionGroupId,
+            Region=wave.Region,
+            Impact="CRITICAL",
+            Status="TIMED_OUT",
+            StartTime=9_999_999_999,
+            EndTime=9_999_999_999,
+            ErrorMessage=longest,
+            ServerCount=len(wave.Servers),
+            Launched=len(wave.Servers),
+            Failed=len(wave.Servers),
+            TimedOut=len(wave.Servers),
+            Skipped=len(wave.Servers),
+            Unknown=len(wave.Servers),
+            JobCount=len(wave.Servers),
+            MissedChecks=99_999,
+        ).model_dump()
+        for wave in waves
+    ]
+    record = ExecutionRecord(
+        ExecutionId="x" * EXECUTION_NAME_MAX,
+        PlanId=plan.PlanId,
+        PlanName=plan.Name,
+        ExecutionType="RECOVERY",
+        ExecutionArn="x" * ARN_MAX,
+        Status="CANCELLED",
+        StartTime=9_999_999_999,
+        EndTime=9_999_999_999,
+        ErrorMessage="x" * records.MESSAGE_MAX,
+        Warnings=["x" * records.WARNING_MAX_BYTES] * records.WARNINGS_MAX,
+    ).model_dump()
+    record["Waves"] = summaries
+    record[records.OPEN_ATTRIBUTE] = "UNRESOLVED"
+    return item_bytes(record)
