@@ -786,11 +786,11 @@ def run_case(case: Case) -> Outcome:
         execution_input["Confirm"] = "RECOVER shop"
     with local_aws(Scenario.model_validate(scenario)) as aws:
         aws.load_plan(RecoveryPlan.model_validate(plan))
-        if case.faults is not None:
-            aws.engine.faults = case.faults()
         run = Run()
         if case.arm is not None:
-            case.arm(aws, run)
+            case.arm(aws, run)  # before the faults: its own set-up (a second plan loaded) is not the fault
+        if case.faults is not None:
+            aws.engine.faults = case.faults()
         run.arn = aws.start_execution(execution_input, "first")
         described = aws.wait(run.arn)
         ended = [described, *(aws.wait(arn) for arn in run.others)]

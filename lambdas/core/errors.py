@@ -54,3 +54,7 @@ class DrsRefusedError(OrchestratorError):
 
 class WaveClosedError(ExecutionStoppedError):
     """A wave's record has already ended; a late step may not write it again."""
+
+
+class RecordEndedError(ExecutionRecordError):
+    """The execution's record has ended (the reconcile path closed it): a step still running writes nothing more."""

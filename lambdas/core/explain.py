@@ -77,3 +77,15 @@ def permanent_failure(
             what, f"raise the DRS quota {failure.quota_code or ''} in Service Quotas for {region}, or split the wave"
         )
     return with_action(what, "read the error, fix its cause, then run the plan again")
+
+
+def before_action(text: str, addition: str) -> str:
+    """`addition` inserted just before the "What to do:" sentence (or appended when there is none), so the action
+    stays last, where operators look for it and where truncation never cuts it."""
+    addition = addition.strip()
+    if not addition:
+        return text
+    story, mark, action = text.partition(ACTION_MARK)
+    if not mark:
+        return f"{text.rstrip()} {addition}"
+    return f"{story.rstrip()} {addition} {mark}{action}"

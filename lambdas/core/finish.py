@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import locks, records, wave_end
-from lambdas.core.explain import ACTION_MARK, listed, with_action
+from lambdas.core.explain import ACTION_MARK, before_action, listed, with_action
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus, WaveRecord
 
 UNKNOWN_PLAN = "UNKNOWN"
@@ -90,8 +90,16 @@ def finish(
         return _finished(record)
     reason = _end_reason(stopped_as, failure)
     ended_because = failure.explained() if failure is not None else None
+    # Every wave had ended by itself when this failure came (Finalize failing, say): the record tells how the
+    # waves went, and names the failure, rather than call a recovery that worked a failure.
+    waves_done = bool(waves) and all(w.Status not in records.OPEN_WAVE_STATUSES for w in waves)
     changed, unresolved = close_waves(record, waves, reason=reason, cause=ended_because, now=now)
-    status, message = _outcome(waves, failure, stopped_as)
+    if waves_done and failure is not None and stopped_as is None and not failure.Error.startswith("Wave"):
+        status, message = _outcome(waves, None, None)
+        note = f"Every wave had ended when closing the execution failed ({ended_because}); the record was closed after."
+        message = before_action(message or "", note) if message else note
+    else:
+        status, message = _outcome(waves, failure, stopped_as)
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
@@ -150,40 +158,54 @@ def _lock_ids(plan_id: str, waves: list[WaveRecord]) -> list[str]:
 def _outcome(
     waves: list[WaveRecord], failure: Failure | None, stopped_as: ExecutionStatus | None
 ) -> tuple[ExecutionStatus, str | None]:
+    """The execution's status and message: what happened, the jobs it started and those still running, what to do."""
     servers = [s for w in waves for s in w.Servers]
-    still_running = [s for s in servers if s.Error in ("JOB_STILL_RUNNING", "WAVE_TIMEOUT", "START_UNCONFIRMED")]
-    started = [f"{job} (wave {w.WaveNumber})" for w in waves for job in w.JobIds]
-    after = f" DRS jobs this execution started: {listed(started) if started else 'none'}."
-    if still_running:
-        jobs = sorted({s.RecoveryJobId for s in still_running if s.RecoveryJobId})
-        after = (
-            f" Server(s) {listed([s.SourceServerId for s in still_running])} were still in DRS job(s) "
-            f"{listed(jobs) or '(see the waves)'} when the execution ended: DRS may still launch them."
-        )
+    facts = _jobs_facts(waves)
     failed_wave = next((w for w in waves if w.Status in ("FAILED", "TIMED_OUT")), None)
     if stopped_as is not None:
-        what = (failure.explained() if failure is not None else stopped_as) + after
+        what = failure.explained() if failure is not None else stopped_as
         return stopped_as, _ensure_action(
-            what,
+            before_action(what, facts),
             "DRS finishes jobs already started (it cannot cancel a launch): check them with DescribeJobs, remove "
             "unwanted drill instances with TerminateRecoveryInstances, and start the plan again for the waves that "
             "did not run",
         )
     if failed_wave is not None:
-        return "FAILED", _ensure_action((failed_wave.ErrorMessage or "A wave failed.") + after, _RUN_AGAIN)
+        return "FAILED", _ensure_action(before_action(failed_wave.ErrorMessage or "A wave failed.", facts), _RUN_AGAIN)
     if failure is not None:
-        return "FAILED", _ensure_action(failure.explained() + after, _RUN_AGAIN)
+        return "FAILED", _ensure_action(before_action(failure.explained(), facts), _RUN_AGAIN)
     launched = sum(s.Status == "LAUNCHED" for s in servers)
     if servers and launched == 0:
         return "FAILED", with_action(
-            f"No server of the plan launched ({len(servers)} tried).{after}",
+            f"No server of the plan launched ({len(servers)} tried). {facts}",
             "read each wave's ErrorMessage and the DRS job logs (DescribeJobLogItems), fix the cause and run the plan "
             "again",
         )
     partial = [w for w in waves if w.Status == "PARTIAL"]
     if partial:
-        return "PARTIAL", " ".join(w.ErrorMessage or "" for w in partial).strip() + after
+        stories = " ".join((w.ErrorMessage or "").partition(ACTION_MARK)[0].strip() for w in partial)
+        return "PARTIAL", with_action(
+            f"{stories} {facts}",
+            "read the job logs in the DRS console (DescribeJobLogItems) for the servers named, and launch them again "
+            "when fixed",
+        )
     return "COMPLETED", None
+
+
+def _jobs_facts(waves: list[WaveRecord]) -> str:
+    """The DRS jobs the execution started, and the servers whose job was still running when it ended."""
+    started = [f"{job} (wave {w.WaveNumber})" for w in waves for job in w.JobIds]
+    text = f"DRS jobs this execution started: {listed(started) if started else 'none'}."
+    running = [
+        s for w in waves for s in w.Servers if s.Error in ("JOB_STILL_RUNNING", "WAVE_TIMEOUT", "START_UNCONFIRMED")
+    ]
+    if running:
+        jobs = sorted({s.RecoveryJobId for s in running if s.RecoveryJobId})
+        text += (
+            f" Server(s) {listed([s.SourceServerId for s in running])} were still in DRS job(s) "
+            f"{listed(jobs) or '(see the waves)'} when the execution ended: DRS may still launch them."
+        )
+    return text
 
 
 _RUN_AGAIN = "fix the cause named above and run the plan again"

@@ -116,10 +116,13 @@ class RunOptions(_Strict):
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:
         """Defaults, then each layer in order (plan options, then execution options)."""
-        merged: dict[str, float | int] = {"ExpectedJobMinutes": DEFAULT_EXPECTED_JOB_MINUTES[execution_type]}
+        merged: dict[str, float | int] = {}
         for layer in layers:
             if layer is not None:
                 merged.update(layer.model_dump(exclude_none=True))
+        if "ExpectedJobMinutes" not in merged:  # the mode's typical job time, never past the plan's own wave timeout
+            timeout = float(merged.get("WaveTimeoutMinutes", cls.model_fields["WaveTimeoutMinutes"].default))
+            merged["ExpectedJobMinutes"] = min(DEFAULT_EXPECTED_JOB_MINUTES[execution_type], timeout)
         options = cls.model_validate(merged)
         problems = []
         if options.MinPollIntervalSeconds > options.PollIntervalSeconds:

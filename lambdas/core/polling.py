@@ -1,18 +1,25 @@
-"""When to check a running wave next, and how many checks an execution can afford.
+"""When to check a running wave next, when to try starting it again, and what one execution's history affords.
 
-Step Functions fails a Standard execution at 25,000 history events. The waves run inline in one execution (the
-Map's iterations count against it), so Prepare splits the history into a fixed part and an equal event budget per
-wave, and every check spends from its wave's budget by what it really cost, retries included (the state machine
-passes `$$.State.RetryCount`). Before scheduling another check, the wave must be able to afford the most expensive
-one; when only one more is affordable, it is scheduled at the wave's timeout, so the last check decides. An accepted
-plan therefore cannot reach the cap, whatever DRS does. (Child executions per wave would lift the limit further,
-at the price of a graph view split across executions; no plan that DRS quotas allow needs them.)
+**The budget.** Step Functions fails a Standard execution at 25,000 history events, and the waves run inline in one
+execution. Prepare splits the history into a fixed part and an equal budget per wave; every start attempt and every
+check spends from its wave's budget what it really cost, retries included (the state machine passes
+`$$.State.RetryCount`). A check or an attempt costs 9 events, or up to 27 with all its retries. The rule that makes
+the cap unreachable: a check other than the last is scheduled only while the wave could still pay for it at its
+worst *and* for one more worst-case check; the last one is scheduled at the wave's deadline, where it decides. Start
+attempts keep room for the first check and the last. Plans are planned with the typical cost (9), so the budget goes
+to checks rather than to a reserve for retries that rarely happen.
 
-Checks are spaced by what is known about DRS jobs (docs/architecture.md, Polling): nothing can be launched long
-before the expected job time, so the first check comes at half of it and each later one halves the remaining time;
-once the wave is due, checks come every MinPollIntervalSeconds and stretch to PollIntervalSeconds as it runs late.
-A wave is thus noticed within seconds of launching at a cost of about ten checks, instead of a fixed 30 s poll's
-average 15 s lag and 18 checks for a 9-minute job.
+**The schedule.** Nothing can launch long before a DRS job's expected time, and most jobs of a wave end close to it
+(within about 5% in the public sample drill; two waves' jobs within about 10% of each other). The expected time is
+learned from the previous wave of the execution when there is one (its jobs' duration by DRS's clock,
+`expected_from`), else taken from Options.ExpectedJobMinutes. The checks then go where the end is likely, never
+closer than 1% of the job time: with budget to spare, the first check comes at half the expected time and each later
+one halves the gap, then checks come every step once due, stretching to PollIntervalSeconds as the wave runs late;
+with a tight budget (many waves, or long timeouts), the first check comes just before a window of +-10% around the
+expected end, the usable checks cover that window, and past it each check may double its lateness, keeping two for
+a wave that runs far later than expected. Either way the last check is at the
+deadline. (Child executions per wave would lift the cap further, at the price of a graph view split across
+executions; no plan that DRS quotas allow needs them.)
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import random
 
 HISTORY_EVENT_CAP = 25_000
 SAFETY_EVENTS = 500  # headroom for events we do not model exactly
-# Execution start and end, Prepare (5) with up to 11 retries, the Map's own events, Finalize or Record failure (5
+# Execution start and end, Prepare (5) with up to 13 retries, the Map's own events, Finalize or Record failure (5
 # each) with up to 6 retries each, the Choice and the end state. A test pins it against the ASL's retriers.
 EXECUTION_FIXED_EVENTS = 150
 WAVE_FIXED_EVENTS = 40  # Map iteration start and end, the wave's Choice and end state; every task is counted apart
@@ -30,25 +37,31 @@ EVENTS_PER_CHECK = 9  # Wait (2) + task (5) + Choice (2): a check, or a start at
 EVENTS_PER_RETRY = 3  # LambdaFunctionScheduled, Started, Failed
 CHECK_MAX_RETRIES = 6  # the Retry of "Check wave jobs" and "Start wave recovery": 3 + 3; a test pins it to the ASL
 WORST_CHECK_EVENTS = EVENTS_PER_CHECK + CHECK_MAX_RETRIES * EVENTS_PER_RETRY
-MIN_CHECKS_PER_WAVE = 5
+# What every wave must be able to afford: a start attempt, the first and the last check at their worst, and a few
+# typical checks around the expected end.
+MIN_WAVE_EVENTS = WAVE_FIXED_EVENTS + 3 * WORST_CHECK_EVENTS + 5 * EVENTS_PER_CHECK
+TAIL_CHECKS = 2  # kept for a wave that runs far past its expected time
+STEP_SHARE = 0.01  # checks around the expected end come every 1% of the job time (within the Options' bounds)
+WINDOW_SHARE = 0.1  # the window around the expected end that a tight budget concentrates on: +-10% ...
+WINDOW_MIN_SECONDS = 15  # ... and at least +-15 s
 RETRY_BASE_SECONDS = 5  # a start attempt that got no answer (throttled, 5xx): backoff 5 s, 10 s, ... 120 s, jittered
 RETRY_CAP_SECONDS = 120
 
 
 def wave_event_budget(wave_count: int) -> int:
-    """History events each wave may spend on checks."""
+    """History events each wave may spend on start attempts and checks."""
     shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS
     return shared // wave_count - WAVE_FIXED_EVENTS
 
 
 def max_waves() -> int:
-    """The most waves for which every wave can still afford MIN_CHECKS_PER_WAVE worst-case checks."""
+    """The most waves for which every wave can still afford MIN_WAVE_EVENTS."""
     shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS
-    return shared // (WAVE_FIXED_EVENTS + MIN_CHECKS_PER_WAVE * WORST_CHECK_EVENTS)
+    return shared // MIN_WAVE_EVENTS
 
 
 def check_cost(retry_count: int) -> int:
-    """History events one check cost, given how many times its task was retried."""
+    """History events one check (or start attempt) cost, given how many times its task was retried."""
     return EVENTS_PER_CHECK + retry_count * EVENTS_PER_RETRY
 
 
@@ -61,21 +74,42 @@ def next_check_delay(
     min_interval: int,
     max_interval: int,
 ) -> int:
-    """Seconds to wait before the next check of a wave that has run `elapsed` of `timeout` seconds."""
+    """Seconds to wait before the next check of a wave that has run `elapsed` of `timeout` seconds, whose jobs are
+    expected to end `expected` seconds into it, with `events_left` of its budget."""
     until_timeout = max(0.0, timeout - elapsed)
-    affordable = events_left // WORST_CHECK_EVENTS
-    if affordable <= 1:
-        return max(1, math.ceil(until_timeout))  # one check left: spend it at the timeout
+    if events_left < 2 * WORST_CHECK_EVENTS:
+        return max(1, math.ceil(until_timeout))  # only the last check is affordable: at the deadline
+    affordable = (events_left - WORST_CHECK_EVENTS) // EVENTS_PER_CHECK  # typical checks before the last one
+    usable = affordable - TAIL_CHECKS
     remaining = expected - elapsed
-    if remaining > 0:
-        delay = max(float(min_interval), remaining / 2)
+    # Finer than 1% of the job time buys nothing (the overhead it saves is below 0.5%) and costs history.
+    step = min(float(max_interval), max(float(min_interval), STEP_SHARE * expected))
+    half_window = max(WINDOW_MIN_SECONDS, WINDOW_SHARE * expected, step)
+    if usable <= 0:
+        delay = until_timeout / max(1, affordable)  # the tail: spread what is left until the deadline
+    elif affordable * max_interval >= until_timeout:  # generous: could check every max_interval to the deadline
+        delay = max(step, remaining / 2) if remaining > 0 else _late_interval(-remaining, step, max_interval)
+    elif remaining > half_window:
+        delay = remaining - half_window  # tight: straight to the window around the expected end
+    elif remaining > -half_window:
+        delay = max(step, (remaining + half_window) / usable)  # the usable checks cover the window
     else:
-        delay = min(float(max_interval), max(float(min_interval), -remaining / 4))
-    # Never plan more checks than the budget holds before the timeout: while the budget could still pay for checks
-    # every max_interval until the timeout, any schedule is safe; once it could not, checks are spread evenly.
-    if affordable - 1 < until_timeout / max_interval:
-        delay = max(delay, until_timeout / (affordable - 1))
+        # Later than the window: each check may double how late it is, but no coarser than spreading the usable checks
+        # evenly until the deadline.
+        delay = max(step, min(-remaining, until_timeout / usable))
     return max(1, min(math.ceil(delay), max(1, math.ceil(until_timeout))))
+
+
+def _late_interval(late: float, step: float, max_interval: int) -> float:
+    """Past the expected end, checks stretch from `step` to max_interval as the wave runs later."""
+    return min(float(max_interval), max(step, late / 4))
+
+
+def expected_from(previous_duration: float | None, configured: float, timeout: float) -> float:
+    """The job time to expect: the previous wave's (what DRS took here, now) when known, else the configured one."""
+    if previous_duration is None or previous_duration <= 0:
+        return min(configured, timeout)
+    return min(max(60.0, previous_duration), timeout)
 
 
 def retry_delay(attempt: int, key: str) -> int:
@@ -91,12 +125,14 @@ def retry_delay(attempt: int, key: str) -> int:
 def next_start_delay(*, wanted: float, elapsed: float, timeout: float, events_left: int) -> int | None:
     """When to try starting a wave's remaining servers again, or None when the wave cannot afford another try.
 
-    Start attempts share the wave's event budget with the checks that follow, so they leave room for
-    MIN_CHECKS_PER_WAVE worst-case checks, and spread what remains so the tries last until the deadline.
+    Another attempt must leave room for the wave's first check and its last, at their worst. Tries come after the
+    wanted delay (backoff, or the capacity interval) while there is budget for more than two; the last two are
+    spread until the deadline.
     """
     until_timeout = timeout - elapsed
-    affordable = (events_left - MIN_CHECKS_PER_WAVE * WORST_CHECK_EVENTS) // WORST_CHECK_EVENTS
-    if affordable < 1 or until_timeout <= 1:
+    spare = events_left - 3 * WORST_CHECK_EVENTS
+    if spare < 0 or until_timeout <= 1:
         return None
-    delay = max(wanted, until_timeout / affordable)
+    attempts = 1 + spare // EVENTS_PER_CHECK
+    delay = wanted if attempts > 2 else until_timeout / (attempts + 1)
     return max(1, min(math.ceil(delay), math.floor(until_timeout) - 1))

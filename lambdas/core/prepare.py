@@ -22,6 +22,7 @@ from lambdas.core.errors import (
     ExecutionConflictError,
     ExecutionStoppedWhilePreparingError,
     PlanValidationError,
+    RecordEndedError,
 )
 from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import ExecutionMode, RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
@@ -109,7 +110,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         record.Status = "POLLING"
         try:
             records.put_execution_waves(record, resolution.waves)
-        except records.table(records.EXECUTION_HISTORY_TABLE).meta.client.exceptions.ConditionalCheckFailedException:
+        except RecordEndedError:
             raise ExecutionStoppedWhilePreparingError(
                 f"Execution {execution_id} was stopped while it was being prepared; nothing was launched and its "
                 "locks are released"
@@ -301,16 +302,21 @@ def _replication_warnings(degraded: list[tuple[str, str, dict[str, Any]]]) -> li
         info = server.get("dataReplicationInfo", {})
         state = info.get("dataReplicationState")
         server_id = server["sourceServerID"]
-        snapshot = "not looked up"
+        point = "it launches from its last recovery snapshot"
         if index < SNAPSHOT_LOOKUPS_MAX:
             try:
-                snapshot = drs.latest_snapshot_time(region, server_id) or "none found"
+                snapshot = drs.latest_snapshot_time(region, server_id)
+                point = (
+                    f"it launches from its last recovery snapshot, taken {snapshot}"
+                    if snapshot
+                    else "DRS lists no recovery snapshot for it: its launch may fail"
+                )
             except Exception as error:  # noqa: BLE001 - a warning's detail must not stop the execution
-                snapshot = f"unknown ({type(error).__name__})"
+                point = f"its last recovery snapshot could not be looked up ({type(error).__name__})"
         kind = "is catching up" if state in TRANSIENT_STATES else "is not replicating"
         warnings.append(
             f"{where}: server {server_id} {kind} (dataReplicationState {state}, lag "
-            f"{info.get('lagDuration', 'unknown')}, last recovery snapshot {snapshot}): it launches from that point"
+            f"{info.get('lagDuration', 'unknown')}): {point}"
         )
     return warnings
 

@@ -63,4 +63,6 @@ def _what_happened(change: StatusChange, now: int) -> str:
         return f"The execution was stopped at {when}."
     if change.status == "TIMED_OUT":
         return f"The execution reached the state machine's timeout at {when}."
-    return f"The execution failed at {when} with {change.error or 'an error'}: {change.cause or 'no cause given'}."
+    # The cause of a Lambda error is its JSON error payload: say its message, not the JSON.
+    cause = Failure(Error=change.error or "an error", Cause=change.cause).explained() if change.cause else None
+    return f"The execution failed at {when} with {cause or (change.error or 'an error') + ': no cause given'}."

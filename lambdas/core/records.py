@@ -30,7 +30,13 @@ from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from lambdas.core.batches import batched
-from lambdas.core.errors import ExecutionRecordError, PlanNotFoundError, TransactionConflictError, WaveClosedError
+from lambdas.core.errors import (
+    ExecutionRecordError,
+    PlanNotFoundError,
+    RecordEndedError,
+    TransactionConflictError,
+    WaveClosedError,
+)
 from lambdas.core.explain import ACTION_MARK
 from lambdas.core.plan import ExecutionMode, ImpactLevel, ProtectionGroup, RecoveryPlan
 
@@ -53,6 +59,7 @@ SUMMARY_MESSAGE_MAX = 300  # a wave's cause as the ExecutionHistory item repeats
 MESSAGE_MAX = 2_000
 SERVERS_PER_PAGE = 100
 WAVE_SERVERS_MAX = 2_000  # 20 pages: one wave's transaction stays far under DynamoDB's 100 items and 4 MB
+TRANSACTION_ITEMS_MAX = 100  # DynamoDB TransactWriteItems
 JOB_IDS_MAX = 1_000  # DescribeJobs takes at most 1,000 job IDs per call
 
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
@@ -103,6 +110,8 @@ class WaveRecord(_Record):
     MissedChecks: int = 0  # checks that got no answer (DRS or DynamoDB throttled, 5xx, connection lost)
     LastCheckError: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
     ChunkSize: int | None = None  # servers per StartRecovery, once DRS refused a larger one (MaxServersPerJob)
+    JobsStartedAt: int | None = None  # when the last of its servers was started
+    JobSeconds: int | None = None  # how long its jobs took by DRS's clock: what the next wave expects
     Servers: list[ServerRecord] = Field(default_factory=list)
     # What each page of servers held when read, so a write sends only the pages that changed.
     _stored_pages: dict[int, str] = PrivateAttr(default_factory=dict)
@@ -397,8 +406,10 @@ def update_resolved_waves(record: ExecutionRecord, changed_waves: list[WaveRecor
     names = {} if unresolved else {"ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE}}
     table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(record.ExecutionId, record.PlanId),
-        UpdateExpression="SET Waves = :waves" + ("" if unresolved else " REMOVE #open"),
-        ExpressionAttributeValues=to_item({":waves": [summary.model_dump() for summary in record.Waves]}),
+        UpdateExpression="SET Waves = :waves, ErrorMessage = :message" + ("" if unresolved else " REMOVE #open"),
+        ExpressionAttributeValues=to_item(
+            {":waves": [summary.model_dump() for summary in record.Waves], ":message": record.ErrorMessage}
+        ),
         **names,
     )
 
@@ -409,20 +420,52 @@ def put_execution_waves(record: ExecutionRecord, waves: list[WaveRecord]) -> Non
     Refused (ConditionalCheckFailed) when the record is no longer PENDING: the execution was stopped while Prepare
     ran, and the reconcile path has ended it. Prepare then releases what it took.
     """
-    with table(EXECUTION_WAVES_TABLE).batch_writer() as batch:
-        for wave in waves:
-            for item in _wave_items(record.ExecutionId, wave, pages=None):
-                batch.put_item(Item=item)
+    history = table(EXECUTION_HISTORY_TABLE)
+    client = history.meta.client
+    items = [item for wave in waves for item in _wave_items(record.ExecutionId, wave, pages=None)]
+    # Each batch of wave items is written only while the record is still PENDING (checked in the same transaction):
+    # a stop that ends the record while Prepare runs leaves no wave behind that nobody will close.
+    for batch in batched(items, TRANSACTION_ITEMS_MAX - 1):
+        try:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": history.name,
+                            "Key": _key(record.ExecutionId, record.PlanId),
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "Status"},
+                            "ExpressionAttributeValues": {":pending": "PENDING"},
+                        }
+                    },
+                    *({"Put": {"TableName": table(EXECUTION_WAVES_TABLE).name, "Item": item}} for item in batch),
+                ]
+            )
+        except client.exceptions.TransactionCanceledException as cancelled:
+            reasons = [str(r.get("Code", "None")) for r in cancelled.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise RecordEndedError(f"Execution {record.ExecutionId} is no longer PENDING") from cancelled
+            raise TransactionConflictError(
+                f"Writing the waves was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})"
+            ) from cancelled
     record.Waves = [WaveSummary.of(wave) for wave in waves]
-    table(EXECUTION_HISTORY_TABLE).update_item(
-        Key=_key(record.ExecutionId, record.PlanId),
-        UpdateExpression="SET Waves = :waves, #status = :status, Warnings = :warnings",
-        ConditionExpression=Attr("Status").eq("PENDING"),
-        ExpressionAttributeNames={"#status": "Status"},
-        ExpressionAttributeValues=to_item(
-            {":waves": [s.model_dump() for s in record.Waves], ":status": record.Status, ":warnings": record.Warnings}
-        ),
-    )
+    try:
+        history.update_item(
+            Key=_key(record.ExecutionId, record.PlanId),
+            UpdateExpression="SET Waves = :waves, #status = :status, Warnings = :warnings",
+            # POLLING too: the SDK's retry of this very update, after its answer was lost, must not fail on itself
+            ConditionExpression=Attr("Status").is_in(["PENDING", "POLLING"]),
+            ExpressionAttributeNames={"#status": "Status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":waves": [s.model_dump() for s in record.Waves],
+                    ":status": record.Status,
+                    ":warnings": record.Warnings,
+                }
+            ),
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        raise RecordEndedError(f"Execution {record.ExecutionId} has ended") from None
 
 
 # -- waves: one item collection per wave ---------------------------------------------------------------------------
@@ -440,6 +483,16 @@ def get_wave(execution_id: str, wave_number: int) -> WaveRecord:
     if not waves:
         raise ExecutionRecordError(f"Execution {execution_id} has no wave number {wave_number}")
     return waves[0]
+
+
+def wave_head(execution_id: str, wave_number: int) -> WaveRecord | None:
+    """A wave without its servers (its own item only): enough to read how it ended and what its jobs took."""
+    item = (
+        table(EXECUTION_WAVES_TABLE)
+        .get_item(Key={"ExecutionId": execution_id, "WaveKey": wave_key(wave_number)}, ConsistentRead=True)
+        .get("Item")
+    )
+    return WaveRecord.model_validate(from_item(item)) if item is not None else None
 
 
 def find_wave(execution_id: str, wave_number: int) -> WaveRecord | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lambdas.core import executions, locks, records, wave_end
+from lambdas.core.explain import before_action
 from lambdas.core.reconcile import StatusChange, reconcile
 
 
@@ -78,14 +79,24 @@ def resolve_pending_starts(record: records.ExecutionRecord, now: int) -> bool:
     for wave in records.execution_waves(record.ExecutionId):
         if wave.PendingStart is None:
             continue
+        token = wave.PendingStart.Token
         tags = wave_end.job_tags(record.ExecutionId, record.ExecutionType or "DRILL", record.PlanId, wave.WaveNumber)
+        known = set(wave.JobIds)
         found = wave_end.discover(wave, tags, now)
-        if not found.complete:
+        if not found.complete or not wave_end.intent_settled(wave, "execution_failed", now):
             unresolved = True
             continue
         wave.PendingStart = None  # DRS answered: every job of the wave is now in the record
         wave_end.apply(wave, found.observed)
         wave_end.settle(wave, "execution_failed")
+        adopted = [job for job in wave.JobIds if job not in known]
+        wave.ErrorMessage = records.truncate(
+            wave_end.confirmed(wave.ErrorMessage, token, adopted, now), records.WAVE_MESSAGE_MAX
+        )
         changed.append(wave)
+    if changed and record.ErrorMessage:
+        waves = ", ".join(str(wave.WaveNumber) for wave in changed)
+        note = f"Update: the sweeper settled the unconfirmed StartRecovery of wave(s) {waves}; see their messages."
+        record.ErrorMessage = records.truncate(before_action(record.ErrorMessage, note))
     records.update_resolved_waves(record, changed, unresolved=unresolved)
     return not unresolved

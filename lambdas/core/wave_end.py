@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from lambdas.core import drs
 from lambdas.core.aws_errors import classify
-from lambdas.core.explain import listed, with_action
+from lambdas.core.explain import before_action, listed, with_action
 from lambdas.core.records import FINAL_SERVER_STATUSES, WAVE_MESSAGE_MAX, ServerRecord, WaveRecord, truncate
 
 MANAGED_BY = "DRS-Orchestration"
 CLOCK_SKEW_SECONDS = 300  # DescribeJobs windows start this much earlier than our own timestamps
+# Start wave's timeout (120 s), its task's margin (30 s), one StartRecovery call (17 s), with room to spare.
+INTENT_GRACE_SECONDS = 300
+UNCONFIRMED = "Unconfirmed:"
+END_OF_UNCONFIRMED = "once DRS answers)."
 DRS_FINAL = ("LAUNCHED", "FAILED", "TERMINATED")
 # DRS launchStatus -> our server status (the seed's LAUNCHING while DRS has not begun the launch itself).
 LAUNCH_STATUS = {
@@ -76,6 +81,21 @@ def observe(jobs: Iterable[dict[str, Any]], job_ids: Iterable[str]) -> Observed:
         if job["jobID"] in wanted
         for participant in job.get("participatingServers", [])
     }
+
+
+def job_seconds(jobs: Iterable[dict[str, Any]]) -> int | None:
+    """How long the wave's jobs took by DRS's own clock (creationDateTime to endDateTime), the slowest; None when
+    some job has not ended. The next wave expects as much."""
+    took = []
+    for job in jobs:
+        if not job.get("endDateTime") or not job.get("creationDateTime"):
+            return None
+        took.append(_epoch(job["endDateTime"]) - _epoch(job["creationDateTime"]))
+    return round(max(took)) if took else None
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
 
 
 def record_job(wave: WaveRecord, job_id: str, server_ids: Iterable[str], now: int) -> None:
@@ -168,22 +188,48 @@ def close(
     """
     found = discover(wave, tags, now)
     apply(wave, found.observed or observed or {})
-    if found.complete:
+    if found.complete and intent_settled(wave, reason, now):
         wave.PendingStart = None  # DRS has no job with the pending token: that StartRecovery created nothing
-    unresolved = not found.complete and wave.PendingStart is not None
+    unresolved = wave.PendingStart is not None
     still_running = settle(wave, reason)
     status, message = outcome(wave, reason, now=now, cause=cause, still_running=still_running)
     if unresolved and wave.PendingStart is not None:
         pending = wave.PendingStart
         message = (  # first: the one thing the record cannot yet say, and where to look
-            f"Unconfirmed: StartRecovery for server(s) {listed(pending.ServerIds, 3)} got no answer; look for DRS "
+            f"{UNCONFIRMED} StartRecovery for server(s) {listed(pending.ServerIds, 3)} got no answer; look for DRS "
             f"jobs tagged ExecutionId={tags['ExecutionId']}, ChunkToken={pending.Token} (the sweeper records them "
-            f"once DRS answers). {message or ''}"
+            f"{END_OF_UNCONFIRMED} {message or ''}"
         )
     wave.Status = status
     wave.EndTime = now
     wave.ErrorMessage = truncate(message, WAVE_MESSAGE_MAX) if message else None
     return not unresolved
+
+
+def confirmed(message: str | None, token: str, adopted: list[str], now: int) -> str:
+    """A wave's message once the sweeper has settled its unconfirmed StartRecovery: the warning becomes the answer."""
+    rest = (message or "").split(END_OF_UNCONFIRMED, 1)[-1].strip() if UNCONFIRMED in (message or "") else message
+    when = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = (
+        f"Confirmed by the sweeper at {when}: the StartRecovery with ChunkToken={token} created DRS job(s) "
+        f"{listed(adopted)}, now recorded with their servers."
+        if adopted
+        else f"Confirmed by the sweeper at {when}: the StartRecovery with ChunkToken={token} created no DRS job."
+    )
+    return f"{answer} {rest or ''}".strip()
+
+
+def intent_settled(wave: WaveRecord, reason: EndReason, now: int) -> bool:
+    """Whether a StartRecovery intent that DRS shows no job for can be taken as never made.
+
+    Within the wave's own steps, yes: they run one at a time, so no other step is about to make it. But when the
+    execution ended around a running Start wave (a stop, or a failure while it ran), that Lambda may still make the
+    call after we looked: the intent counts as unresolved until it is older than a Start wave can live, and the
+    sweeper asks DRS again after that.
+    """
+    if wave.PendingStart is None or reason in ("finished", "deadline", "refused"):
+        return True
+    return now - wave.PendingStart.RequestedAt > INTENT_GRACE_SECONDS
 
 
 def settle(wave: WaveRecord, reason: EndReason) -> list[ServerRecord]:
@@ -211,7 +257,7 @@ def settle(wave: WaveRecord, reason: EndReason) -> list[ServerRecord]:
     return still_running
 
 
-def outcome(
+def outcome(  # noqa: PLR0911 - one return per way a wave can end
     wave: WaveRecord,
     reason: EndReason,
     *,
@@ -219,59 +265,77 @@ def outcome(
     cause: str | None,
     still_running: list[ServerRecord],
 ) -> tuple[WaveOutcome, str | None]:
-    """The wave's status once every server is final, and a cause an operator can act on."""
+    """The wave's status once every server is final, and a cause an operator can act on (its action last)."""
     where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {wave.Region}"
     running = (
-        f" Server(s) {_with_jobs(still_running)} were still in DRS jobs that may yet launch them: check the jobs "
+        f"Server(s) {_with_jobs(still_running)} were still in DRS jobs that may yet launch them: check the jobs "
         "with DescribeJobs and remove unwanted drill instances with TerminateRecoveryInstances."
         if still_running
         else ""
     )
-    if reason in ("stopped", "execution_timed_out", "execution_failed"):
+    unfinished = still_running or any(s.Error == "NOT_STARTED" for s in wave.Servers)
+    if reason in ("stopped", "execution_timed_out", "execution_failed") and unfinished:
         status: WaveOutcome = {"stopped": "CANCELLED", "execution_timed_out": "TIMED_OUT"}.get(  # type: ignore[assignment]
             reason, "FAILED"
         )
         return status, with_action(
-            f"Stopped following this wave: {(cause or reason).rstrip('.')}.{running}",
+            f"Stopped following this wave: {(cause or reason).rstrip('.')}. {running}",
             "DRS finishes the jobs already started (it cannot cancel a launch); run the plan again for the servers "
             "and waves that did not launch",
         )
-    if reason == "refused":
-        return "FAILED", f"{cause}{running}"
     failed = [s for s in wave.Servers if s.Status in ("FAILED", "UNKNOWN")]
     timed_out = [s for s in wave.Servers if s.Status == "TIMED_OUT"]
-    critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
-    critical_failed = [s for s in failed if wave.impact_of(s) == "CRITICAL"]
+    critical = [s for s in failed + timed_out if wave.impact_of(s) == "CRITICAL"]
+    if reason == "refused":
+        refused: WaveOutcome = "FAILED" if critical or not failed else "PARTIAL"
+        if refused == "PARTIAL":  # only OPTIONAL servers were refused: the plan goes on without them
+            return refused, before_action(f"{cause} The wave is OPTIONAL: the plan went on.", running)
+        return refused, before_action(cause or "", f"The plan stops here. {running}")
     elapsed = (now - wave.StartTime) // 60 if wave.StartTime is not None else 0
-    missed = f" {cause.rstrip('.')}." if cause else ""  # why the deadline passed unnoticed (checks unanswered)
+    # why the deadline passed unnoticed (checks unanswered)
+    missed = f" {cause.rstrip('.')}." if cause and reason == "deadline" else ""
+    critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
     if critical_timed_out:
-        not_started = [s for s in critical_timed_out if s.Error == "NOT_STARTED"]
-        what = (
-            f"{where} timed out after {elapsed} min: CRITICAL server(s) {_with_jobs(critical_timed_out)} had not "
-            f"launched (DRS may still launch them).{missed} Later waves were not started"
-        )
-        if not_started:
-            what += f". {listed([s.SourceServerId for s in not_started])} could not be started before the deadline"
         return "TIMED_OUT", with_action(
-            what,
+            f"{where} timed out after {elapsed} min: {_not_launched(critical_timed_out, unanswered=bool(missed))}"
+            f"{missed} The plan stops here",
             "read the job log in the DRS console (DescribeJobLogItems) and run the plan again; raise "
             "Options.WaveTimeoutMinutes if such launches are expected to take longer",
         )
-    if critical_failed:
+    if critical:
         return "FAILED", with_action(
-            f"{where} failed: CRITICAL server(s) {_with_jobs(critical_failed)} failed to launch. Later waves were "
-            "not started",
+            f"{where} failed: CRITICAL server(s) {_with_jobs(critical)} failed to launch. The plan stops here",
             "read the job log in the DRS console (DescribeJobLogItems) for the reason, fix it and run the plan "
             "again; mark servers OPTIONAL in ServerImpact if the plan may go on without them",
         )
     if failed or timed_out:
         return "PARTIAL", with_action(
-            f"{where} partly launched: OPTIONAL server(s) {_with_jobs(failed + timed_out)} did not launch; the plan "
-            f"went on (DRS may still launch those still in a job).{missed}",
+            f"{where} partly launched: OPTIONAL server(s) {_with_jobs(failed + timed_out)} did not launch, or not "
+            f"in time; the plan went on.{missed}",
             "read the job log in the DRS console (DescribeJobLogItems) for those servers and launch them again "
             "when fixed",
         )
     return "COMPLETED", None
+
+
+def _not_launched(servers: list[ServerRecord], *, unanswered: bool) -> str:
+    """What became of CRITICAL servers at the deadline: never started, or still in a job (or unknown: no answer)."""
+    never = [s for s in servers if s.Error == "NOT_STARTED"]
+    started = [s for s in servers if s.Error != "NOT_STARTED"]
+    parts = []
+    if started and unanswered:
+        parts.append(
+            f"whether CRITICAL server(s) {_with_jobs(started)} launched is unknown (DRS did not answer; DRS may "
+            "have launched them, or may still)."
+        )
+    elif started:
+        parts.append(f"CRITICAL server(s) {_with_jobs(started)} had not launched yet (DRS may still launch them).")
+    if never:
+        parts.append(
+            f"CRITICAL server(s) {listed([s.SourceServerId for s in never])} could not be started before the "
+            "deadline (DRS capacity, or busy in another job)."
+        )
+    return " ".join(parts)
 
 
 def _with_jobs(servers: list[ServerRecord]) -> str:

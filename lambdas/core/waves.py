@@ -59,6 +59,7 @@ class WaveProgress(BaseModel):
     Region: str = ""
     StartedAt: int = 0
     JobsStartedAt: int = 0  # when the wave's last chunk started: checks are spaced from there, not from StartedAt
+    ExpectedSeconds: int = 0  # how long its jobs should take (learned from the previous wave, else the Options)
     JobIds: list[str] = []
     Fingerprint: str = ""
     Cause: str | None = None
@@ -145,6 +146,9 @@ def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a d
     try:
         waiting = _start_chunks(step, wave, seconds_left)
     except _Refused as refused:
+        for server in wave.Servers:
+            if server.SourceServerId in refused.servers and server.RecoveryJobId is None:
+                server.Status, server.Error = "FAILED", "START_REFUSED"
         wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=refused.cause)
         return _end(step, wave, progress, events_used, attempt)
     except _NoAnswer as no_answer:
@@ -152,7 +156,9 @@ def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a d
     if waiting is None:
         wave.Status = "POLLING"
         wave.LastCheckError = None
+        wave.JobsStartedAt = step.now
         try:
+            expected = _expected_job_seconds(step)
             records.publish_wave(step.execution_id, step.plan_id, wave)
         except Exception as error:
             if classify(error) is None:
@@ -160,14 +166,14 @@ def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a d
             return _try_again(step, progress, wave, _failure(error), attempt, events_used)
         first_check = polling.next_check_delay(
             elapsed=elapsed,
-            expected=elapsed + step.options.ExpectedJobMinutes * 60,  # the last jobs started just now
+            expected=elapsed + expected,  # the last jobs started just now
             timeout=step.timeout,
             events_left=step.event_budget - events_used,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
         )
         running = _progress(wave, progress, events_used, attempt, status="RUNNING", delay=first_check)
-        return running.model_copy(update={"JobsStartedAt": step.now})
+        return running.model_copy(update={"JobsStartedAt": step.now, "ExpectedSeconds": expected})
     return _try_again(step, progress, wave, waiting, attempt, events_used)
 
 
@@ -242,7 +248,8 @@ def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
         failure = classify(error)
         if failure is None or failure.kind != "permanent":
             raise _NoAnswer(failure or _failure(error)) from error
-        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds), pending.ServerIds) from error
+        # DRS refused the lookup, not the start: whether that start made a job is still unknown (no server refused)
+        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds), []) from error
     if job is None:
         _ensure_running(step)
         try:
@@ -305,7 +312,7 @@ def _refusal(step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: s
         servers=servers,
         jobs_started=wave.JobIds,
     )
-    return f"Wave {step.wave_number} ({wave.WaveName}) failed; later waves were not started. {text}"
+    return f"Wave {step.wave_number} ({wave.WaveName}): {text}"
 
 
 def _try_again(  # noqa: PLR0917 - one call site per situation; names at each would only repeat these
@@ -331,7 +338,13 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
     if wave is not None:
         wave.LastCheckError = records.truncate(failure.short(), records.WAVE_MESSAGE_MAX)
     if delay is None and wave is not None:
-        cause = f"Its servers could not all be started before the deadline: {failure.short()}."
+        if step.timeout - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
+            cause = (
+                f"Its servers could not all be started: {failure.short()}; the wave spent its share of the "
+                f"execution's history ({step.event_budget} events) on tries. Fewer waves per plan leave each more"
+            )
+        else:
+            cause = f"Its servers could not all be started before the deadline: {failure.short()}"
         wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
         return _end(step, wave, progress, events_used, attempt)
     if wave is not None:
@@ -412,14 +425,15 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     out_of_time = elapsed >= step.timeout or events_left < polling.WORST_CHECK_EVENTS
     checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
     try:
-        observed = wave_end.observe(drs.describe_jobs(progress.Region, progress.JobIds), progress.JobIds)
+        jobs = drs.describe_jobs(progress.Region, progress.JobIds)
+        observed = wave_end.observe(jobs, progress.JobIds)
     except Exception as error:
         failure = classify(error)
         if failure is None:
             raise
         if failure.kind == "permanent":
             wave = records.get_wave(step.execution_id, step.wave_number)
-            cause = f"Wave {step.wave_number} ({wave.WaveName}) failed. " + permanent_failure(
+            cause = f"Wave {step.wave_number} ({wave.WaveName}): " + permanent_failure(
                 failure, operation="DescribeJobs", region=wave.Region, function=FUNCTION["check"]
             )
             wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=cause)
@@ -455,6 +469,7 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     if wave.Status not in records.OPEN_WAVE_STATUSES:  # a retried check whose first run ended the wave
         return _ended_progress(wave, checked, events_used, checked.StartAttempts)
     wave.MissedChecks = progress.MissedChecks
+    wave.JobSeconds = wave_end.job_seconds(jobs) if finished else None
     wave_end.close(wave, reason="finished" if finished else "deadline", now=step.now, tags=step.tags, observed=observed)
     return _check_end(step, wave, checked)
 
@@ -504,7 +519,15 @@ def _expected_end(step: WaveStep, progress: WaveProgress) -> float:
     """Seconds into the wave when its jobs should end: the expected job time after its last chunk started (a wave
     that waited for capacity does not expect its launches any sooner for it)."""
     started = progress.JobsStartedAt or progress.StartedAt
-    return (started - progress.StartedAt) + step.options.ExpectedJobMinutes * 60
+    expected = progress.ExpectedSeconds or step.options.ExpectedJobMinutes * 60
+    return (started - progress.StartedAt) + expected
+
+
+def _expected_job_seconds(step: WaveStep) -> int:
+    """How long this wave's jobs should take: what the previous wave's took, when it ended, else the Options."""
+    previous = records.wave_head(step.execution_id, step.wave_number - 1) if step.wave_number > 1 else None
+    took = previous.JobSeconds if previous is not None and previous.Status in ("COMPLETED", "PARTIAL") else None
+    return round(polling.expected_from(took, step.options.ExpectedJobMinutes * 60, step.timeout))
 
 
 def _fingerprint(observed: Observed) -> str:

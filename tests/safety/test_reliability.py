@@ -65,7 +65,7 @@ def test_an_access_denied_start_fails_the_wave_at_once_naming_the_permission(sta
         assert record.Status == "FAILED"
         assert "grant drs:StartRecovery to the start_wave function's role" in record.ErrorMessage
         assert "DRS jobs this execution started: none" in record.ErrorMessage
-        assert {(s.Status, s.Error) for s in waves[0].Servers} == {("SKIPPED", "NOT_STARTED")}
+        assert {(s.Status, s.Error) for s in waves[0].Servers} == {("FAILED", "START_REFUSED")}
         assert [w.Status for w in record.Waves] == ["FAILED", "SKIPPED", "SKIPPED"]
 
 
@@ -168,7 +168,7 @@ def test_recovery_launches_servers_that_stopped_replicating_and_says_from_when(s
         record = aws.record("exec-1", "shop")
         warning = next(w for w in record.Warnings if DB[0] in w)
         assert "dataReplicationState STALLED" in warning and "lag PT1H30M" in warning
-        assert "last recovery snapshot 2025-12-31T22:" in warning  # 90 minutes before the start, on a 10-minute grid
+        assert "last recovery snapshot, taken 2025-12-31T22:" in warning  # 90 minutes before, on a 10-minute grid
 
 
 def test_a_drill_refuses_them_unless_allowed(stage):

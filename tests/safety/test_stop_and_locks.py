@@ -47,7 +47,11 @@ def test_stopping_mid_wave_cancels_the_record_lists_the_jobs_and_launches_nothin
         assert "was stopped" in record.ErrorMessage and "What to do:" in record.ErrorMessage
         # every wave item and every server entry ended, the running job's servers named with their job
         items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
-        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == ["CANCELLED", "COMPLETED", "SKIPPED"]
+        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == [
+            "CANCELLED",
+            "COMPLETED",
+            "SKIPPED",
+        ]
         wave2 = waves[1]
         assert {(s.Status, s.Error, s.RecoveryJobId) for s in wave2.Servers} == {
             ("UNKNOWN", "JOB_STILL_RUNNING", running.id)
@@ -142,7 +146,11 @@ def test_a_late_step_cannot_overwrite_a_record_the_reconcile_path_ended(stage):
         assert described["status"] == "FAILED"
         assert described["error"] in ("ExecutionStoppedError", "WaveClosedError")
         items = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionWaves").scan()["Items"]
-        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == ["CANCELLED", "COMPLETED", "COMPLETED"]
+        assert sorted(item["Status"] for item in items if "#" not in item["WaveKey"]) == [
+            "CANCELLED",
+            "COMPLETED",
+            "COMPLETED",
+        ]
 
 
 def test_preflight_refuses_servers_that_are_busy_or_not_replicating(stage):
