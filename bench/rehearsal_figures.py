@@ -1,10 +1,12 @@
-"""Figures of DESIGN.md section 6 from rehearsals of synthetic plans. Run: .venv/bin/python bench/rehearsal_figures.py
+"""The figures of docs/rehearsal.md from rehearsals of synthetic plans. Run: .venv/bin/python bench/rehearsal_figures.py
 
 Cases:
 - sample-drill: a replica of the public sample drill (2 waves x 2 servers, DRS jobs of about 8m55s), over several
   seeds: the overhead ratio (makespan / DRS critical path) against the sample's measured 1.16.
-- scale-*: plans of growing size with 60-minute jobs, up to 20 waves x 100 servers: history events per execution
-  against the 25,000 cap, and the rehearsal's wall time.
+- growth (--growth, or all of it by default): how every figure grows with the number of servers (100 to 5,000),
+  the job length (10 to 720 minutes) and the number of waves (1 to 135): wall time, the longest Lambda (wall, and
+  wall plus the time it slept in SDK backoff), history events, DRS calls, the overhead ratio, the largest DynamoDB
+  item written.
 Medians over the repeats; the machines are shared, so wall times are indicative.
 """
 
@@ -25,14 +27,21 @@ from lambdas.core.plan import RecoveryPlan
 
 REGION = "us-east-1"
 SAMPLE_DRILL_TIMING = {"snapshot": 1, "preparation": 52, "conversion": 197, "launch": 285}  # 535 s = 8m55s
-HOUR_JOB_TIMING = {"snapshot": 1, "preparation": 60, "conversion": 1500, "launch": 2039}  # 3,600 s
 
 
 def server_id(wave: int, index: int) -> str:
     return "s-" + f"w{wave:03d}n{index:05d}".rjust(17, "0")
 
 
-def synthetic(waves: int, per_wave: int, timing: dict[str, float], seed: int) -> tuple[RecoveryPlan, Scenario]:
+def job_timing(minutes: float) -> dict[str, float]:
+    """Phases of a DRS job of `minutes` (snapshot, preparation, then conversion 40% and launch the rest)."""
+    total = minutes * 60
+    return {"snapshot": 1, "preparation": 60, "conversion": 0.4 * total, "launch": 0.6 * total - 61}
+
+
+def synthetic(
+    waves: int, per_wave: int, timing: dict[str, float], seed: int, options: dict[str, Any] | None = None
+) -> tuple[RecoveryPlan, Scenario]:
     servers: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     plan_waves: list[dict[str, Any]] = []
@@ -45,21 +54,29 @@ def synthetic(waves: int, per_wave: int, timing: dict[str, float], seed: int) ->
         {
             "region": REGION,
             "seed": seed,
-            "quotas": {"maxServersPerJob": 100, "maxConcurrentJobs": 20, "maxServersInActiveJobs": 500},
+            "quotas": {"maxServersPerJob": 100, "maxConcurrentJobs": 20, "maxServersInActiveJobs": 1000},
             "timing": {"drill": timing, "jitter": 0.05},
             "servers": servers,
         }
     )
     plan = RecoveryPlan.model_validate(
-        {"PlanId": f"bench-{waves}x{per_wave}", "Name": "bench", "ProtectionGroups": groups, "Waves": plan_waves}
+        {
+            "PlanId": f"bench-{waves}x{per_wave}",
+            "Name": "bench",
+            "ProtectionGroups": groups,
+            "Waves": plan_waves,
+            **({"Options": options} if options else {}),
+        }
     )
     return plan, scenario
 
 
-def run_case(waves: int, per_wave: int, timing: dict[str, float], repeats: int) -> list[Report]:
+def run_case(
+    waves: int, per_wave: int, timing: dict[str, float], repeats: int, options: dict[str, Any] | None = None
+) -> list[Report]:
     reports = []
     for seed in range(1, repeats + 1):
-        plan, scenario = synthetic(waves, per_wave, timing, seed)
+        plan, scenario = synthetic(waves, per_wave, timing, seed, options)
         report = rehearse(plan, scenario, "DRILL")
         if report.status != "COMPLETED":
             raise SystemExit(f"{plan.PlanId} seed {seed} ended {report.status}: {report.errorMessage}")
@@ -68,50 +85,78 @@ def run_case(waves: int, per_wave: int, timing: dict[str, float], repeats: int) 
 
 
 def median(reports: list[Report], field: str) -> float:
-    return statistics.median(float(getattr(report, field)) for report in reports)
+    return statistics.median(float(getattr(report, field) or 0) for report in reports)
+
+
+# (name, waves, servers per wave, job minutes, Options): servers 100 to 5,000; jobs 10 to 720 min; 1 to 135 waves.
+GROWTH: list[tuple[str, int, int, float, dict[str, Any]]] = [
+    ("servers 100 (1 x 100)", 1, 100, 10, {}),
+    ("servers 500 (5 x 100)", 5, 100, 10, {}),
+    ("servers 2,000 (20 x 100)", 20, 100, 60, {}),
+    ("servers 5,000 (50 x 100)", 50, 100, 10, {"WaveTimeoutMinutes": 30}),
+    ("servers 5,000 (10 x 500)", 10, 500, 10, {"WaveTimeoutMinutes": 60, "MaxServersInActiveJobs": 1000}),
+    ("job 10 min (3 x 5)", 3, 5, 10, {}),
+    ("job 60 min (3 x 5)", 3, 5, 60, {}),
+    ("job 240 min (3 x 5)", 3, 5, 240, {"WaveTimeoutMinutes": 480}),
+    ("job 720 min (3 x 5)", 3, 5, 720, {"WaveTimeoutMinutes": 900}),
+    ("waves 1 (1 x 1)", 1, 1, 9, {}),
+    ("waves 20 (20 x 1)", 20, 1, 9, {}),
+    ("waves 60 (60 x 1)", 60, 1, 9, {"WaveTimeoutMinutes": 45}),
+    ("waves 135 (135 x 1)", 135, 1, 9, {"WaveTimeoutMinutes": 20}),
+]
+COLUMNS = (
+    "case",
+    "runs",
+    "overhead",
+    "max",
+    "makespan h",
+    "events",
+    "lambda calls",
+    "max lambda s",
+    "max lambda+slept s",
+    "largest item B",
+    "payload B",
+    "DRS calls",
+    "wall s",
+)
+
+
+def row(name: str, reports: list[Report]) -> list[str]:
+    return [
+        name,
+        str(len(reports)),
+        f"{median(reports, 'overheadRatio'):.4f}",
+        f"{max(float(r.overheadRatio or 0) for r in reports):.4f}",
+        f"{median(reports, 'makespanSeconds') / 3600:.2f}",
+        f"{median(reports, 'historyEvents'):.0f}",
+        f"{median(reports, 'lambdaInvocations'):.0f}",
+        f"{median(reports, 'maxLambdaSeconds'):.3f}",
+        f"{median(reports, 'maxLambdaVirtualSeconds'):.3f}",
+        f"{median(reports, 'maxItemBytes'):.0f}",
+        f"{median(reports, 'maxPayloadBytes'):.0f}",
+        f"{median(reports, 'drsApiCalls'):.0f}",
+        f"{median(reports, 'wallSeconds'):.1f}",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="seeds per case (default 5)")
-    parser.add_argument("--quick", action="store_true", help="skip the 20 x 100 case")
+    parser.add_argument("--repeats", type=int, default=3, help="seeds per small case (default 3; large cases: 1)")
+    parser.add_argument("--quick", action="store_true", help="skip the cases of 2,000 servers or more")
+    parser.add_argument("--only", help="run only the cases whose name contains this text")
     args = parser.parse_args()
-    cases = [("sample-drill 2x2, 8m55s jobs", 2, 2, SAMPLE_DRILL_TIMING, args.repeats)]
-    scale = [(3, 5), (10, 50)] + ([] if args.quick else [(20, 100)])
-    cases += [(f"scale {w}x{n}, 60-min jobs", w, n, HOUR_JOB_TIMING, 1 if w * n > 500 else 3) for w, n in scale]
-    columns = (
-        "case",
-        "runs",
-        "overhead",
-        "max",
-        "makespan s",
-        "events",
-        "transitions",
-        "lambda calls",
-        "max lambda s",
-        "payload B",
-        "DRS calls",
-        "wall s",
-    )
-    print(" | ".join(columns))
-    print(" | ".join("---" for _ in columns))
-    for name, waves, per_wave, timing, repeats in cases:
-        reports = run_case(waves, per_wave, timing, repeats)
-        row = [
-            name,
-            str(len(reports)),
-            f"{median(reports, 'overheadRatio'):.4f}",
-            f"{max(float(r.overheadRatio or 0) for r in reports):.4f}",
-            f"{median(reports, 'makespanSeconds'):.0f}",
-            f"{median(reports, 'historyEvents'):.0f}",
-            f"{median(reports, 'stateTransitions'):.0f}",
-            f"{median(reports, 'lambdaInvocations'):.0f}",
-            f"{median(reports, 'maxLambdaSeconds'):.3f}",
-            f"{median(reports, 'maxPayloadBytes'):.0f}",
-            f"{median(reports, 'drsApiCalls'):.0f}",
-            f"{median(reports, 'wallSeconds'):.1f}",
-        ]
-        print(" | ".join(row), flush=True)
+    cases = [("sample-drill 2x2, 8m55s jobs", 2, 2, SAMPLE_DRILL_TIMING, args.repeats, {})]
+    cases += [
+        (name, waves, per_wave, job_timing(minutes), 1 if waves * per_wave >= 500 else args.repeats, options)
+        for name, waves, per_wave, minutes, options in GROWTH
+        if not (args.quick and waves * per_wave >= 2000)
+    ]
+    print(" | ".join(COLUMNS))
+    print(" | ".join("---" for _ in COLUMNS))
+    for name, waves, per_wave, timing, repeats, options in cases:
+        if args.only and args.only not in name:
+            continue
+        print(" | ".join(row(name, run_case(waves, per_wave, timing, repeats, options))), flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from drsctl.clock import VirtualClock
 from drsctl.commands.common import EXIT_INVALID_INPUT, fail_invalid, read_scenario
 from drsctl.commands.rehearse import Mode, read_plan
 from drsctl.emulator import DrsEmulator, serving
+from lambdas.core import limits
 from lambdas.core.errors import PlanValidationError
 from lambdas.core.plan import ExecutionMode, RunOptions
 from lambdas.core.prepare import resolve_waves
@@ -70,6 +71,7 @@ def validate(
             raise fail_invalid(str(error)) from error
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
+            resolution.problems.extend(limits.problems(parsed, resolution.waves, options))
         except (BotoCoreError, ClientError) as error:
             console.print(f"[red]could not check the servers in DRS ({where}):[/] {error}", highlight=False)
             raise typer.Exit(EXIT_CANNOT_CHECK) from error

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from drsctl.commands.common import fail_invalid, read_scenario
@@ -49,10 +51,12 @@ def read_plan(path: Path) -> RecoveryPlan:
 
 
 class ProgressPrinter:
-    """One line per change an operator cares about: waves starting, servers launching, waves ending."""
+    """One line per change an operator cares about: waves starting, waiting, launching and ending; with `servers`,
+    also each server as it launches or fails (a 2,000-server plan prints 2,000 such lines)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, servers: bool = False) -> None:
         self.console = console
+        self.per_server = servers
         self.last: dict[int, tuple[str, int]] = {}
         self.servers: dict[str, str] = {}
 
@@ -79,7 +83,8 @@ class ProgressPrinter:
                 markup=False,
             )
         elif event.step == "wave checked" and event.wave is not None:
-            self._servers(when, event.wave, detail.get("ServerStates", {}))
+            if self.per_server:
+                self._servers(when, event.wave, detail.get("ServerStates", {}))
             state = (detail["Status"], detail["Launched"])
             if self.last.get(event.wave) != state:
                 self.last[event.wave] = state
@@ -87,6 +92,7 @@ class ProgressPrinter:
                     f"{when}  wave {event.wave}: {detail['Status']}, {detail['Launched']}/{detail['Servers']} "
                     f"launched after {detail['Checks']} check(s)",
                     highlight=False,
+                    markup=False,
                 )
         elif event.step == "finished":
             self.console.print(f"{when}  finished: {detail.get('Summary', '')}", highlight=False)
@@ -104,39 +110,57 @@ class ProgressPrinter:
             text = f"wave {wave}: {status}"
         self.console.print(f"{when}  {text}", highlight=False, markup=False)
 
-    def _servers(self, when: str, wave: int, states: dict[str, tuple[str, str | None]]) -> None:
-        """One line per server that reached LAUNCHED, FAILED or TIMED_OUT since the last check."""
-        for server_id, (status, instance) in states.items():
+    def _servers(self, when: str, wave: int, states: dict[str, tuple[str, str | None, str | None]]) -> None:
+        """One line per server that reached LAUNCHED, FAILED or TIMED_OUT since the last check, with the reason."""
+        for server_id, (status, instance, error) in states.items():
             if status in ("LAUNCHED", "FAILED", "TIMED_OUT") and self.servers.get(server_id) != status:
                 self.servers[server_id] = status
                 colour = "green" if status == "LAUNCHED" else "red"
                 suffix = f" as {instance}" if instance else ""
-                self.console.print(f"{when}    {server_id} [{colour}]{status}[/]{suffix}", highlight=False)
+                reason = f" ({escape(error)})" if error else ""
+                self.console.print(f"{when}    {server_id} [{colour}]{status}[/]{reason}{suffix}", highlight=False)
 
 
 def timeline_table(report: Report) -> Table:
-    table = Table(title="Timeline (virtual time from the start of the execution)")
-    for column in ("wave", "server", "status", "job", "started", "launched", "took"):
-        table.add_column(column)
-    for wave in report.waves:
+    """One row per wave: how it ended, its servers by outcome, when it started and ended."""
+    table = Table(title="Waves (virtual time from the start of the execution)")
+    table.add_column("wave", overflow="fold")
+    for column in ("status", "launched", "not launched", "started", "ended", "took"):
+        table.add_column(column, no_wrap=True, justify="right" if column != "status" else "left")
+    for number, wave in enumerate(report.waves, start=1):
+        launched = sum(s.status == "LAUNCHED" for s in wave.servers)
         table.add_row(
-            f"[bold]{wave.name}[/]",
-            "",
-            f"[bold]{wave.status}[/]",
-            "",
+            escape(f"{number} {wave.name}"),
+            wave.status,
+            f"{launched}/{len(wave.servers)}",
+            str(len(wave.servers) - launched),
             clock_text(wave.startedAt),
             clock_text(wave.endedAt),
             clock_text(_span(wave.startedAt, wave.endedAt)),
         )
+    return table
+
+
+def servers_table(report: Report) -> Table:
+    """One row per server (--servers): its outcome, the reason when it did not launch, its job and times."""
+    table = Table(title="Servers")
+    table.add_column("wave", no_wrap=True, justify="right")
+    table.add_column("server", no_wrap=True, min_width=19)
+    table.add_column("status", no_wrap=True)
+    table.add_column("reason", no_wrap=True)
+    table.add_column("job", overflow="ellipsis", no_wrap=True)
+    for column in ("started", "launched"):
+        table.add_column(column, no_wrap=True, justify="right")
+    for number, wave in enumerate(report.waves, start=1):
         for server in wave.servers:
             table.add_row(
-                "",
+                str(number),
                 server.sourceServerId,
                 server.status,
+                escape(server.error or ""),
                 server.jobId or "-",
                 clock_text(server.startedAt),
                 clock_text(server.launchedAt),
-                clock_text(_span(server.startedAt, server.launchedAt)),
             )
     return table
 
@@ -148,8 +172,10 @@ def figures_table(report: Report) -> Table:
     rows: list[tuple[str, Any]] = [
         ("makespan", clock_text(report.makespanSeconds)),
         ("DRS critical path (slowest server per wave)", clock_text(report.criticalPathSeconds)),
-        ("overhead ratio (goal <= 1.02)", report.overheadRatio if report.overheadRatio is not None else "-"),
+        ("overhead ratio (goal <= 1.03)", report.overheadRatio if report.overheadRatio is not None else "-"),
         ("longest Lambda invocation (wall)", f"{report.maxLambdaSeconds:.3f} s"),
+        ("longest Lambda, wall + SDK backoff slept", f"{report.maxLambdaVirtualSeconds:.3f} s"),
+        ("largest DynamoDB item (design <= 100 KB)", f"{report.maxItemBytes:,} B"),
         ("Lambda invocations", report.lambdaInvocations),
         ("history events (cap 25,000)", report.historyEvents),
         ("state transitions", report.stateTransitions),
@@ -175,12 +201,16 @@ def rehearse(
     json_report: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON (see docs/rehearsal.md).")
     ] = None,
+    servers: Annotated[
+        bool, typer.Option("--servers", help="Also show each server: its progress lines and a table row.")
+    ] = False,
 ) -> None:
     """Rehearse a plan: the deployed workflow definition, run locally against the DRS emulator on a virtual clock.
 
     Exit code 0 when the execution ends COMPLETED, 1 for any other end, 2 for invalid input.
     """
-    console = Console()
+    # Piped or redirected output has no terminal width: keep lines long enough for IDs and times to stay whole.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     parsed_plan = read_plan(plan)
     loaded = read_scenario(scenario)
     execution_type: ExecutionMode = "DRILL" if mode is Mode.drill else "RECOVERY"
@@ -189,8 +219,13 @@ def rehearse(
         f"against {scenario.name} ({len(loaded.servers)} servers), on a virtual clock",
         highlight=False,
     )
-    report = run_rehearsal(parsed_plan, loaded, execution_type, on_progress=ProgressPrinter(console))
+    report = run_rehearsal(parsed_plan, loaded, execution_type, on_progress=ProgressPrinter(console, servers=servers))
     console.print(timeline_table(report))
+    if servers:
+        console.print(servers_table(report))
+    for number, wave in enumerate(report.waves, start=1):
+        if wave.status not in ("COMPLETED", "SKIPPED") and wave.errorMessage:
+            console.print(f"wave {number} ({wave.name}): {wave.errorMessage}", highlight=False, markup=False)
     console.print(figures_table(report))
     if json_report is not None:
         json_report.write_text(report.to_json())

@@ -54,6 +54,9 @@ class Report:
     startRecoveryCalls: int
     launchesPerServerMax: int
     wallSeconds: float
+    maxItemBytes: int = 0  # the largest DynamoDB item written, by DynamoDB's byte rules (the limit is 400 KB)
+    maxItemTable: str | None = None
+    maxLambdaVirtualSeconds: float = 0.0  # the longest invocation's wall time plus what it slept (SDK backoff)
     waves: list[WaveFigures] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -95,6 +95,9 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         startRecoveryCalls=aws.drs.calls["StartRecovery"],
         launchesPerServerMax=figures.launches_per_server_max(jobs),
         wallSeconds=round(time.perf_counter() - wall_started, 2),
+        maxItemBytes=aws.engine.max_item_bytes,
+        maxItemTable=aws.engine.max_item_table,
+        maxLambdaVirtualSeconds=round(aws.engine.max_virtual_seconds, 3),
         waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start),
         warnings=record.Warnings,
     )
@@ -108,17 +111,25 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
         "drs-orchestrator-finalize": "finished",
     }
 
+    seen: dict[tuple[str, int], tuple[Any, ...]] = {}
+
     def on_invocation(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
         if invocation.error is not None:
             detail: dict[str, Any] = {"error": invocation.error}
         else:
             detail = dict(response) if isinstance(response, dict) else {}
             wave_number = request.get("WaveNumber")
-            if wave_number is not None:  # what each server of the wave looks like now, for per-server progress
-                wave = records.find_wave(request["ExecutionId"], wave_number)
-                detail["ServerStates"] = (
-                    {s.SourceServerId: (s.Status, s.InstanceId) for s in wave.Servers} if wave else {}
-                )
+            if wave_number is not None:
+                # What each server looks like now, for per-server progress: read only when the step reports a
+                # change (most checks see none; re-reading a 2,000-server wave after each was most of the wall time).
+                key = (request["ExecutionId"], wave_number)
+                state = (detail.get("Status"), detail.get("Fingerprint"), detail.get("Launched"), detail.get("JobIds"))
+                if seen.get(key) != state:
+                    seen[key] = state
+                    wave = records.find_wave(request["ExecutionId"], wave_number)
+                    detail["ServerStates"] = (
+                        {s.SourceServerId: (s.Status, s.InstanceId, s.Error) for s in wave.Servers} if wave else {}
+                    )
         listener(
             ProgressEvent(
                 elapsed=aws.clock.now() - started_at,

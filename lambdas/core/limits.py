@@ -21,8 +21,10 @@ from lambdas.core.plan import RecoveryPlan, RunOptions
 from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
 
 EXECUTION_TIMEOUT_SECONDS = 172_800  # the ASL's TimeoutSeconds (a test pins them equal)
-WAVE_END_MARGIN_SECONDS = 300  # after its deadline a wave's last check, its retries and its close still run
-EXECUTION_MARGIN_SECONDS = 900  # Prepare (its transient retries last about 6 minutes) and Finalize
+# After its deadline a wave's last check and its close still run (seconds; their retries, rarely, more: an
+# execution that then reaches the timeout is ended TIMED_OUT and reconciled like any other).
+WAVE_END_MARGIN_SECONDS = 10
+EXECUTION_MARGIN_SECONDS = 300  # Prepare and Finalize
 PLAN_SERVERS_MAX = 10_000
 EXECUTION_NAME_MAX = 80  # Step Functions execution names
 ARN_MAX = 256
@@ -58,7 +60,7 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
         most = max(1, (EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS) // len(waves) - WAVE_END_MARGIN_SECONDS)
         found.append(
             f"{where} could run {worst / 3600:.1f} h ({len(waves)} waves x {options.WaveTimeoutMinutes} min "
-            f"WaveTimeoutMinutes, plus {WAVE_END_MARGIN_SECONDS // 60} min per wave and "
+            f"WaveTimeoutMinutes, plus {WAVE_END_MARGIN_SECONDS} s per wave and "
             f"{EXECUTION_MARGIN_SECONDS // 60} min for Prepare and Finalize), more than the "
             f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). Lower "
             f"Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
