@@ -177,13 +177,15 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "prepare": {
         "ProtectionGroups": READ,
         "RecoveryPlans": READ,
-        "ExecutionHistory": (*READ, *WRITE),
-        "ExecutionWaves": ("dynamodb:BatchWriteItem",),
+        # ConditionCheckItem: the waves are written in transactions that check the record is still PENDING
+        "ExecutionHistory": (*READ, *WRITE, "dynamodb:ConditionCheckItem"),
+        "ExecutionWaves": ("dynamodb:PutItem",),
         "ExecutionLocks": TAKE_LOCKS,
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
+        # GetItem: the previous wave's item, for how long its jobs took
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:GetItem", "dynamodb:PutItem"),
     },
     "check_wave": {
         "ExecutionHistory": ("dynamodb:UpdateItem",),

@@ -34,7 +34,7 @@ def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", "--json", str(report_path)])
     assert result.exit_code == 0, result.output
     assert "wave 3: COMPLETED" in result.output
-    assert "s-0000000000adb0001 LAUNCHED as i-" in result.output  # per-server progress
+    assert "s-0000000000adb0001 LAUNCHED" not in result.output  # per-wave lines by default
     assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
     report = json.loads(report_path.read_text())
     assert set(report) >= REPORT_KEYS
@@ -49,6 +49,23 @@ def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
     }
     assert 1.0 <= report["overheadRatio"] <= 1.03
     assert report["historyEvents"] < 1_000
+    assert 0 < report["maxItemBytes"] < 100 * 1024
+    assert report["maxLambdaVirtualSeconds"] >= report["maxLambdaSeconds"] > 0
+
+
+def test_servers_shows_each_server_with_its_reason(tmp_path):
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"][-1]["faults"] = ["launch_failure"]
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(app, ["rehearse", "--scenario", str(path), "--servers"])
+    assert "s-0000000000adb0001 LAUNCHED as i-" in result.output  # per-server progress
+    failed = scenario["servers"][-1]["id"]
+    assert f"{failed} FAILED (LAUNCH_FAILED)" in result.output
+    row = next(
+        line for line in result.output.splitlines() if failed in line and "LAUNCH_FAILED" in line and "│" in line
+    )
+    assert "drsjob-" in row  # the servers table: ID, status, reason and job, whole at 160 columns
 
 
 def test_a_partial_rehearsal_exits_1(tmp_path):
@@ -59,7 +76,7 @@ def test_a_partial_rehearsal_exits_1(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", "--scenario", str(path)])
     assert result.exit_code == 1
     assert "PARTIAL" in result.output
-    assert f"{scenario['servers'][-1]['id']} FAILED" in result.output
+    assert f"{scenario['servers'][-1]['id']} (job(s) drsjob-" in result.output  # the wave's cause names it
 
 
 def test_an_invalid_plan_file_exits_2_naming_the_field(tmp_path):

@@ -1,7 +1,7 @@
 """Every patch we apply to moto, in one place (docs/rehearsal.md). moto 5.2.5 is pinned for them.
 
 moto's Step Functions interpreter (a port of LocalStack's) runs our ASL unmodified. These patches make it a
-rehearsal engine:
+rehearsal engine, and make it fail wherever AWS would:
 
 1. Lambda tasks would need Docker; `LambdaFunction._invoke_lambda` is replaced so the real handler runs in-process,
    with the error shape AWS Lambda uses (`errorType` = exception class name), so Retry and Catch match as in AWS.
@@ -13,9 +13,12 @@ rehearsal engine:
 4. Stopping an execution while a Map with a Catch is running makes moto trip over the aborted iteration's event
    (an AttributeError in `StateMap._eval_state`, failing the execution with States.Runtime); Step Functions simply
    aborts. When the execution is no longer running, that error is swallowed so the execution ends ABORTED.
-5. moto's TransactWriteItems backs up a table once per item in the transaction (100 deep copies of the whole table
-   for a 100-item transaction); the copy is made once per table, as the code means to. Same rollback, no waste: a
-   2,000-server plan's locks took 39 s of a Lambda's wall time before.
+5. moto's TransactWriteItems deep-copies a whole table for each item of the transaction, to roll back (100 copies
+   of the table for a 100-item transaction: 12.8 s per transaction on a table of 5,000 items; 115 ms with one copy
+   per table). Only the items the transaction touches are backed up instead, and restored (or removed, if they did
+   not exist) when it fails: the same rollback, 23 ms (medians of 50 transactions of 100 puts). moto's
+   `copy.deepcopy(self.tables[...])` is made to return the table itself during a transaction, so its own rollback
+   (`self.tables[name] = backup`) changes nothing and ours decides.
 6. moto parses every JSONPath anew each time a state reads one (a ply parser built per call, about 1.5 ms); the
    parsed paths are cached, which makes a large rehearsal several times faster and changes no result.
 7. Retry jitter (`JitterStrategy: FULL`) draws from a generator seeded once per engine instead of the global one,
@@ -23,10 +26,42 @@ rehearsal engine:
 8. A Lambda's deployed timeout is enforced as AWS would: an invocation whose wall time plus the virtual time it slept
    (the SDK's retry backoff) passes the function's timeout ends as `Sandbox.Timedout`, whatever it did before. The
    context's `get_remaining_time_in_millis` counts down the same way, so handlers that budget their time see it.
+   Only the seconds slept on the invocation's own thread count (`_Account`): the clock is shared, and when two
+   executions run at once another execution's Wait moves it while this invocation runs.
 9. Faults at the engine's boundaries (`EngineFaults`), never in the code under test: a Lambda invocation killed
    after its k-th AWS call or after it finished (`Sandbox.Timedout`, its effects kept, its answer lost) or never run
    (`Lambda.ServiceException`); a DynamoDB operation answered with throttling, a 500, or a transaction cancelled for
-   `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after taking effect.
+   `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after taking effect. Faults are
+   read from `EngineStats.faults` at each call, so a test may replace that object at any time.
+10. DynamoDB's 400 KB item limit by DynamoDB's byte rules (`lambdas.core.item_size`): PutItem, BatchWriteItem puts
+    (the whole batch refused, as AWS does, before any item is written), UpdateItem (the item as it is after the
+    update, nested paths such as `SET Waves[3] = :w` included) and TransactWriteItems puts and updates (cancelled
+    with a `ValidationError` reason). moto's own check (`LimitedSizeDict`) is switched off: it counts a number by
+    its digits, lists and maps without their overhead and allows 405,000 bytes, so it refuses items DynamoDB takes
+    and takes items DynamoDB refuses, and it never sees nested updates. An UpdateItem refused (or failed by moto
+    after it changed or created the item) leaves the item as it was, from the copy moto makes first. The largest
+    item written is recorded (`EngineStats.max_item_bytes`, `max_item_table`).
+11. TransactWriteItems as AWS answers it: at most 100 actions and 4 MB of items (ValidationException), and
+    `ClientRequestToken` honoured (moto ignores it): a transaction repeated with the same token within 10 minutes
+    (virtual clock) of its success succeeds without applying again, as when the SDK retries one whose answer was
+    lost; the same token with different parameters is refused with IdempotentParameterMismatchException.
+12. An execution's `TimeoutSeconds` counts virtual time (moto waits for it on the wall clock): an execution whose
+    virtual running time passes it ends TIMED_OUT (ExecutionTimedOut), moto's own timed-out end. A Wait or a Retry
+    backoff that would pass the deadline ends the execution at the deadline, with the clock left there; time passed
+    in other ways (a Lambda's SDK backoff, another execution's Wait) is caught when a state starts or ends.
+    Nothing that fails after the deadline turns the end into FAILED (moto lets an error overwrite it).
+    DescribeExecution gives a TIMED_OUT execution's stopDate, as AWS does (moto gives it only when SUCCEEDED,
+    FAILED or ABORTED; the rehearsal's report and the reconcile event read it).
+13. A Task's `TimeoutSeconds` counts the virtual time the task took (wall time plus the virtual seconds slept on its
+    threads, as in 8; moto waits on the wall clock): a task that took longer fails with States.Timeout, moto's own
+    task timeout, and never reports its success; what the task did stays done, so Retry and Catch on
+    States.Timeout apply as in AWS. A Lambda past its own timeout counts as ended at it (AWS stops it there), so its
+    Sandbox.Timedout comes first when the Task allows it more time.
+14. The 256 KiB payload limit as Step Functions applies it: the compact JSON in UTF-8 (moto measures
+    `json.dumps` with spaces and `\\u` escapes, and refuses exactly 262,144 bytes), checked on state outputs and task
+    results (moto) and on a state's input after Parameters or ItemSelector (added). States.DataLimitExceeded is
+    terminal: `States.ALL` does not catch or retry it, and nothing catches or retries States.Runtime, as AWS
+    documents (moto's `States.ALL` matches both).
 
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
@@ -54,23 +89,70 @@ from unittest.mock import patch
 from botocore import endpoint as botocore_endpoint
 from botocore.client import BaseClient
 from moto.awslambda.models import LambdaFunction
+from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.exceptions import (
+    DynamodbException,
+    ItemSizeTooLarge,
+    ItemSizeToUpdateTooLarge,
+    MockValidationException,
+)
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser import models as parser_models
+from moto.stepfunctions.parser import quotas
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.parargs import Parargs
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_selector import ItemSelector
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramTimedOut
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as execution_module
+from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from drsctl.clock import VirtualClock
+from lambdas.core.item_size import ITEM_MAX_BYTES, typed_item_bytes
 
 # Modules whose `datetime.datetime.now()` must read the virtual clock.
 _DATETIME_USERS = (state_module, execution_module, parser_models, event_manager)
+# Modules that imported moto's payload check by name (patch 14).
+_QUOTA_USERS = (quotas, state_module, state_task_lambda, state_task_service)
+
+TRANSACTION_MAX_ACTIONS = 100
+TRANSACTION_MAX_BYTES = 4 * 1024 * 1024
+IDEMPOTENCY_WINDOW_SECONDS = 600  # a ClientRequestToken is remembered for 10 minutes after its request completed
+PAYLOAD_MAX_BYTES = 256 * 1024  # a state's input or output, a task's result: UTF-8 bytes
+# AWS: "States.ALL ... can't catch the States.DataLimitExceeded terminal error type and runtime error types";
+# "A States.Runtime error isn't retriable, and will always cause the execution to fail."
+_NOT_MATCHED_BY_ALL = ("States.DataLimitExceeded", "States.Runtime")
+_NEVER_MATCHED = ("States.Runtime",)
+_TASK_SUCCEEDED = (HistoryEventType.TaskSucceeded, HistoryEventType.LambdaFunctionSucceeded)
 
 
 @dataclass
@@ -94,7 +176,7 @@ class LambdaContext:
     log_group_name: str = ""
     log_stream_name: str = ""
     timeout_seconds: int = 60
-    elapsed: Callable[[], float] = lambda: 0.0  # wall + virtual seconds since the invocation began
+    elapsed: Callable[[], float] = lambda: 0.0  # wall + virtual seconds slept since the invocation began
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - self.elapsed()) * 1000))
@@ -146,14 +228,18 @@ class EngineStats:
     # Called on the execution's thread after each invocation with (invocation, request, response): how the
     # rehearsal shows progress without reading moto's tables from another thread.
     listeners: list[Listener] = field(default_factory=list)
+    # Read at every call (Lambda and DynamoDB): a test may replace the whole object at any time.
     faults: EngineFaults = field(default_factory=EngineFaults)
     # Called before each invocation runs, with (function name, request): a test stops an execution "during" a step.
     before_invoke: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)
     # Called inside a handler before each AWS call it makes, with (function name, operation name): a test stops an
     # execution between two calls of one step (between chunks of a wave).
     on_aws_call: list[Callable[[str, str], None]] = field(default_factory=list)
-    # Virtual seconds the longest invocation slept (SDK backoff), added to its wall time for its deployed timeout.
+    # Wall plus slept seconds of the longest invocation, the measure its deployed timeout is held to.
     max_virtual_seconds: float = 0.0
+    # The largest item written to DynamoDB (by DynamoDB's byte rules) and its table: the 400 KB limit's margin.
+    max_item_bytes: int = 0
+    max_item_table: str | None = None
 
 
 class LambdaKilled(BaseException):
@@ -161,8 +247,69 @@ class LambdaKilled(BaseException):
     in the code under test may swallow it)."""
 
 
+class ValidationError(Exception):
+    """A transaction's action DynamoDB refuses for its size: moto names a cancellation reason after the class of the
+    exception the action raised, and AWS calls this reason ValidationError."""
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            message="The request uses the same client token as a previous, but non-identical request.",
+        )
+
+
 _inside_handler = threading.local()
+# Per thread: the measures open on it (`accounts`), the transaction it runs (`transaction`), the execution whose
+# Retry backoff it sleeps (`retrying`).
+_thread_state = threading.local()
 JITTER_SEED = 20260101
+
+
+@dataclass(eq=False)
+class _Account:
+    """How long a measure (an invocation, a task) has taken: its wall time plus the virtual seconds slept on its own
+    threads. The clock itself is shared by every execution, so it cannot tell."""
+
+    limit: float | None = None
+    slept: float = 0.0
+    wall_started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return (time.perf_counter() - self.wall_started) + self.slept
+
+    def expired(self) -> bool:
+        return self.limit is not None and self.elapsed() > self.limit
+
+
+def _accounts() -> list[_Account]:
+    accounts: list[_Account] | None = getattr(_thread_state, "accounts", None)
+    if accounts is None:
+        accounts = _thread_state.accounts = []
+    return accounts
+
+
+@contextmanager
+def _measuring(account: _Account) -> Iterator[_Account]:
+    accounts = _accounts()
+    accounts.append(account)
+    try:
+        yield account
+    finally:
+        accounts[:] = [other for other in accounts if other is not account]
+
+
+class _AccountedThread(threading.Thread):
+    """A thread that counts for the measures open where it was started (moto runs each task on its own thread)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inherited = list(_accounts())
+
+    def run(self) -> None:
+        _thread_state.accounts = self._inherited
+        super().run()
 
 
 def _virtual_datetime_module(clock: VirtualClock) -> types.ModuleType:
@@ -182,11 +329,11 @@ def _virtual_datetime_module(clock: VirtualClock) -> types.ModuleType:
     return shim
 
 
-def _virtual_time_module(clock: VirtualClock) -> types.ModuleType:
-    """A stand-in for the `time` module whose `sleep` advances `clock` (Retry backoff)."""
+def _virtual_time_module(sleep: Callable[[float], Any]) -> types.ModuleType:
+    """A stand-in for the `time` module whose `sleep` is `sleep` (one that advances the virtual clock)."""
     shim = types.ModuleType("time")
     shim.__dict__.update({name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
-    shim.sleep = clock.advance  # type: ignore[attr-defined]
+    shim.sleep = sleep  # type: ignore[attr-defined]
     return shim
 
 
@@ -203,60 +350,64 @@ def _take_lambda_fault(faults: EngineFaults, function_name: str) -> LambdaFault 
     return None
 
 
-def _in_process_invoke(stats: EngineStats, clock: VirtualClock) -> Callable[..., tuple[str, bool, str]]:
+def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str]]:
     def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
         module_name, _, attribute = str(function.handler).rpartition(".")
         handler = getattr(importlib.import_module(module_name), attribute)
         timeout = int(function.timeout or 60)
-        wall_started, virtual_started = time.perf_counter(), clock.now()
-
-        def elapsed() -> float:
-            return (time.perf_counter() - wall_started) + (clock.now() - virtual_started)
-
+        account = _Account()
         context = LambdaContext(
             function_name=function.function_name,
             function_version=str(function.version),
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size or 128),
             timeout_seconds=timeout,
-            elapsed=elapsed,
+            elapsed=account.elapsed,
         )
         request = json.dumps(payload)
-        for hook in stats.before_invoke:
-            hook(function.function_name, payload)
-        fault = _take_lambda_fault(stats.faults, function.function_name)
         response: Any = None
         error: str | None = None
-        if fault is not None and fault.kind == "service_error":
-            result, error = (
-                _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"),
-                "Lambda.ServiceException",
-            )
-        else:
-            _inside_handler.calls_left = (
-                fault.calls if fault is not None and fault.kind == "timeout_after_calls" else None
-            )
-            _inside_handler.function = function.function_name
-            _inside_handler.hooks = stats.on_aws_call
-            try:
-                response = handler(payload, context)
-                result = json.dumps(response)
-            except LambdaKilled:
-                result, error = _lambda_error("Sandbox.Timedout", "Task timed out (injected)"), "Sandbox.Timedout"
-            except Exception as raised:  # noqa: BLE001 - becomes the Lambda error payload, as in AWS
-                result = _lambda_error(type(raised).__name__, str(raised), traceback.format_tb(raised.__traceback__))
-                error = type(raised).__name__
-            finally:
-                _inside_handler.calls_left = None
-                _inside_handler.function = None
-            took = elapsed()
-            stats.max_virtual_seconds = max(stats.max_virtual_seconds, took)
-            if error is None and ((fault is not None and fault.kind == "timeout_after") or took > timeout):
-                # AWS ends an invocation at its timeout: whatever the handler did stays done, its answer is lost.
-                reason = "injected" if took <= timeout else f"{took:.1f} s of wall plus slept time, timeout {timeout} s"
-                result, error = _lambda_error("Sandbox.Timedout", f"Task timed out ({reason})"), "Sandbox.Timedout"
-        seconds = time.perf_counter() - wall_started
+        with _measuring(account):
+            for hook in stats.before_invoke:
+                hook(function.function_name, payload)
+            fault = _take_lambda_fault(stats.faults, function.function_name)
+            if fault is not None and fault.kind == "service_error":
+                result, error = (
+                    _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"),
+                    "Lambda.ServiceException",
+                )
+            else:
+                _inside_handler.calls_left = (
+                    fault.calls if fault is not None and fault.kind == "timeout_after_calls" else None
+                )
+                _inside_handler.function = function.function_name
+                _inside_handler.hooks = stats.on_aws_call
+                try:
+                    response = handler(payload, context)
+                    result = json.dumps(response)
+                except LambdaKilled:
+                    result, error = _lambda_error("Sandbox.Timedout", "Task timed out (injected)"), "Sandbox.Timedout"
+                except Exception as raised:  # noqa: BLE001 - becomes the Lambda error payload, as in AWS
+                    trace = traceback.format_tb(raised.__traceback__)
+                    result, error = _lambda_error(type(raised).__name__, str(raised), trace), type(raised).__name__
+                finally:
+                    _inside_handler.calls_left = None
+                    _inside_handler.function = None
+                took = account.elapsed()
+                stats.max_virtual_seconds = max(stats.max_virtual_seconds, took)
+                if took > timeout:
+                    # AWS would have ended it at its timeout: the task that invoked it counts no more than that.
+                    for other in _accounts():
+                        if other is not account:
+                            other.slept -= took - timeout
+                if error is None and ((fault is not None and fault.kind == "timeout_after") or took > timeout):
+                    # AWS ends an invocation at its timeout: whatever the handler did stays done, its answer is lost.
+                    reason = (
+                        "injected" if took <= timeout else f"{took:.1f} s of wall plus slept time, timeout {timeout} s"
+                    )
+                    result, error = _lambda_error("Sandbox.Timedout", f"Task timed out ({reason})"), "Sandbox.Timedout"
+        seconds = time.perf_counter() - account.wall_started
         invocation = Invocation(function.function_name, seconds, len(request), len(result), error)
         stats.invocations.append(invocation)
         for listener in stats.listeners:
@@ -293,9 +444,10 @@ _DYNAMODB_ERROR_STATUS = {"InternalServerError": 500}
 CANCELLATION_REASONS = ("TransactionConflict", "ThrottlingError")
 
 
-def _faulty_dynamodb(original: Callable[..., Any], faults: EngineFaults) -> Callable[..., Any]:
+def _faulty_dynamodb(original: Callable[..., Any], stats: EngineStats) -> Callable[..., Any]:
     def call_action(self: DynamoHandler) -> Any:
         action = self._get_action()
+        faults = stats.faults  # at each call: callers replace the whole EngineFaults
         fault = next((f for f in faults.dynamodb if f.count > 0 and f.operation in ("*", action)), None)
         if fault is None or (fault.error in CANCELLATION_REASONS and action != "TransactWriteItems"):
             return original(self)
@@ -321,14 +473,391 @@ def _faulty_dynamodb(original: Callable[..., Any], faults: EngineFaults) -> Call
     return call_action
 
 
+# --- DynamoDB item size (patch 10), transactions (patches 5 and 11) ---------------------------------------------
+
+
+def _wire(value: Any) -> Any:
+    """A value as moto stores it, back in DynamoDB's wire shape ({"S": ...}, {"M": {...}}), without copying it."""
+    if not isinstance(value, DynamoType):
+        return value  # already in the wire shape
+    if value.is_list():
+        return {value.type: [_wire(element) for element in value.value]}
+    if value.is_map():
+        return {value.type: {key: _wire(element) for key, element in value.value.items()}}
+    return {value.type: value.value}
+
+
+def stored_item_bytes(item: Item) -> int:
+    """The size of an item as moto stores it, by DynamoDB's byte rules."""
+    return typed_item_bytes({name: _wire(value) for name, value in item.attrs.items()})
+
+
+def _in_transaction() -> bool:
+    return getattr(_thread_state, "transaction", None) is not None
+
+
+def _too_large(outside_a_transaction: Callable[[], Exception]) -> Exception:
+    if _in_transaction():
+        return ValidationError("Item size has exceeded the maximum allowed size")
+    return outside_a_transaction()
+
+
+def _note_item(stats: EngineStats, table_name: str, size: int) -> None:
+    if size > stats.max_item_bytes:
+        stats.max_item_bytes, stats.max_item_table = size, table_name
+
+
+def _written(stats: EngineStats, table_name: str, size: int) -> None:
+    pending: list[tuple[str, int]] | None = getattr(_thread_state, "transaction", None)
+    if pending is not None:  # counts once the transaction commits
+        pending.append((table_name, size))
+    else:
+        _note_item(stats, table_name, size)
+
+
+def _put_back(table: Table, hash_value: DynamoType, range_value: DynamoType | None, item: Item | None) -> None:
+    """Restore an item as it was (`None`: it did not exist)."""
+    if range_value is None:
+        if item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment]  # a hash-only table maps a key to its item
+    elif item is None:
+        table.items.get(hash_value, {}).pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = item
+
+
+def _sized_put_item(original: Callable[..., Item], stats: EngineStats) -> Callable[..., Item]:
+    def put_item(self: DynamoDBBackend, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+        size = typed_item_bytes(item_attrs)
+        if size > ITEM_MAX_BYTES:
+            raise _too_large(ItemSizeTooLarge)
+        item = original(self, table_name, item_attrs, *args, **kwargs)
+        _written(stats, self.get_table(table_name).name, size)
+        return item
+
+    return put_item
+
+
+_NOT_COPIED = object()
+
+
+def _sized_update_item(original: Callable[..., Item], stats: EngineStats) -> Callable[..., Item]:
+    def update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+        table = self.get_table(table_name)
+        _thread_state.item_before_update = _NOT_COPIED  # moto deep-copies the item first (`orig_item`): we keep it
+
+        def put_back() -> None:
+            before = _thread_state.item_before_update
+            # In a transaction the transaction's backup restores the item; if moto failed before copying it, it
+            # changed nothing.
+            if before is not _NOT_COPIED and not _in_transaction():
+                try:
+                    hash_value, range_value = self.get_keys_value(table, key)
+                except MockValidationException:
+                    return  # a key moto reads its own way: left as moto left it
+                _put_back(table, hash_value, range_value, before)
+
+        try:
+            item = original(self, table_name, key, *args, **kwargs)
+        except Exception:
+            put_back()  # moto may have changed or created the item before failing; DynamoDB changes nothing
+            raise
+        size = stored_item_bytes(item)
+        if size > ITEM_MAX_BYTES:
+            put_back()
+            raise _too_large(ItemSizeToUpdateTooLarge)
+        _written(stats, table.name, size)
+        return item
+
+    return update_item
+
+
+def _batch_sized(original: Callable[..., Any]) -> Callable[..., Any]:
+    def batch_write_item(self: DynamoHandler) -> Any:
+        # DynamoDB refuses the whole batch when one item is too large; moto would write the items before it.
+        for requests in (self.body.get("RequestItems") or {}).values():
+            for request in requests:
+                item = (request.get("PutRequest") or {}).get("Item")
+                if item is not None and typed_item_bytes(item) > ITEM_MAX_BYTES:
+                    raise ItemSizeTooLarge()
+        return original(self)
+
+    return batch_write_item
+
+
+def _copies_for_rollbacks() -> types.ModuleType:
+    """A stand-in for the `copy` module in moto's DynamoDB models. A table "copied" for a transaction's rollback is the
+    table itself (patch 5 backs up the touched items instead); the copy UpdateItem makes of the item it updates
+    (`orig_item`) is kept, to put the item back when the update is refused (patch 10)."""
+    shim = types.ModuleType("copy")
+    shim.__dict__.update({name: getattr(copy, name) for name in dir(copy) if not name.startswith("__")})
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Table) and _in_transaction():
+            return value
+        copied = copy.deepcopy(value, memo)
+        if value is None or isinstance(value, Item):
+            _thread_state.item_before_update = copied
+        return copied
+
+    shim.deepcopy = deepcopy  # type: ignore[attr-defined]
+    return shim
+
+
+def _transact_with_item_backups(original: Callable[..., None], stats: EngineStats) -> Callable[..., None]:
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        backups: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = []
+        for action in transact_items:
+            try:
+                ((kind, operation),) = action.items()
+                table = self.get_table(operation["TableName"])
+                hash_value, range_value = self.get_keys_value(table, operation["Item" if kind == "Put" else "Key"])
+            except Exception:  # noqa: BLE001, S112 - a malformed action: moto refuses it itself
+                continue
+            backups.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        pending: list[tuple[str, int]] = []
+        _thread_state.transaction = pending
+        try:
+            original(self, transact_items)
+        except BaseException:
+            for table, hash_value, range_value, item in reversed(backups):
+                _put_back(table, hash_value, range_value, item)
+            raise
+        finally:
+            _thread_state.transaction = None
+        for table_name, size in pending:
+            _note_item(stats, table_name, size)
+
+    return transact_write_items
+
+
+def _action_bytes(backend: DynamoDBBackend, action: dict[str, Any]) -> int:
+    """An action's share of a transaction's 4 MB: a Put's item, or the stored item another action works on."""
+    try:
+        ((kind, operation),) = action.items()
+        if kind == "Put":
+            return typed_item_bytes(operation["Item"])
+        table = backend.get_table(operation["TableName"])
+        stored = table.get_item(*backend.get_keys_value(table, operation["Key"]))
+    except Exception:  # noqa: BLE001 - a malformed action: moto refuses it itself
+        return 0
+    return stored_item_bytes(stored) if stored is not None else typed_item_bytes(operation["Key"])
+
+
+def _transactions_as_aws(
+    original: Callable[..., Any], clock: VirtualClock, tokens: dict[tuple[str, str, str], tuple[float, str]]
+) -> Callable[..., Any]:
+    def transact_write_items(self: DynamoHandler) -> Any:
+        params: dict[str, Any] = self.body
+        actions = params.get("TransactItems") or []
+        if len(actions) > TRANSACTION_MAX_ACTIONS:
+            members = ", ".join(
+                f"com.amazonaws.dynamodb.v20120810.TransactWriteItem@{268435457 + n:x}" for n in range(len(actions))
+            )
+            raise MockValidationException(
+                f"1 validation error detected: Value '[{members}]' at 'transactItems' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {TRANSACTION_MAX_ACTIONS}"
+            )
+        # (Ten items of at most 400 KB cannot pass 4 MB: only larger transactions are summed.)
+        if len(actions) * ITEM_MAX_BYTES > TRANSACTION_MAX_BYTES and (
+            sum(_action_bytes(self.dynamodb_backend, action) for action in actions) > TRANSACTION_MAX_BYTES
+        ):
+            raise MockValidationException("Transaction request cannot be larger than 4 MB")
+        token = params.get("ClientRequestToken")
+        if token is None:
+            return original(self)
+        key = (self.current_account, self.region, str(token))
+        request = json.dumps(
+            {name: value for name, value in params.items() if name != "ClientRequestToken"},
+            sort_keys=True,
+            default=repr,
+        )
+        seen = tokens.get(key)
+        if seen is not None and clock.now() - seen[0] <= IDEMPOTENCY_WINDOW_SECONDS:
+            if seen[1] != request:
+                raise IdempotentParameterMismatch()
+            return ActionResult({})  # done already: not applied again
+        result = original(self)
+        tokens[key] = (clock.now(), request)  # only a transaction that succeeded is remembered
+        return result
+
+    return transact_write_items
+
+
+# --- Step Functions: execution and task timeouts (patches 12, 13), payload limit (patch 14) ---------------------
+
+
+def _deadline(env: Environment) -> float | None:
+    # Frames (a task's, a Map iteration's) share the execution's EventManager: it carries the deadline.
+    deadline: float | None = getattr(env.event_manager, "virtual_deadline", None)
+    return deadline
+
+
+def _time_out(env: Environment) -> None:
+    execution: Environment | None = getattr(env.event_manager, "virtual_execution", None)
+    if execution is not None and execution.is_running():
+        execution.set_timed_out()  # moto's own timed-out end: its frames stop, the program logs ExecutionTimedOut
+
+
+def _described_with_stop_date(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+    """DescribeExecution of a TIMED_OUT execution gives its stopDate, as AWS does (moto leaves it out)."""
+
+    def describe_execution(self: StepFunctionResponse) -> ActionResult:
+        result = original(self)
+        described = result.result
+        if isinstance(described, dict) and described.get("status") == "TIMED_OUT" and "stopDate" not in described:
+            execution = self.stepfunction_backend.describe_execution(described["executionArn"])
+            described["stopDate"] = execution.stop_date
+        return result
+
+    return describe_execution
+
+
+def payload_bytes(value: Any) -> int:
+    """A payload's size as Step Functions counts it: its compact JSON in UTF-8."""
+    text = (
+        value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    )
+    return len(text.encode())
+
+
+def is_within_payload_limit(value: Any) -> bool:
+    return payload_bytes(value) <= PAYLOAD_MAX_BYTES
+
+
+def _limited_input(original: Callable[[Any, Environment], None]) -> Callable[[Any, Environment], None]:
+    """A state's input after Parameters (or a Map iteration's after ItemSelector) is held to the payload limit."""
+
+    def eval_body(self: Any, env: Environment) -> None:
+        original(self, env)
+        if not is_within_payload_limit(env.stack[-1]):
+            error = StatesErrorNameType.StatesStatesDataLimitExceeded.to_name()
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail, as moto's own
+                        executionFailedEventDetails=ExecutionFailedEventDetails(
+                            error=error,
+                            cause="The state's input after Parameters or ItemSelector processing has a size "
+                            "exceeding the maximum number of bytes service limit.",
+                        )
+                    ),
+                )
+            )
+
+    return eval_body
+
+
 @contextmanager
-def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:
+def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR0915 - one place for every patch
     """Apply every patch for the duration of the block; moto is restored afterwards."""
     stats = EngineStats()
+    tokens: dict[tuple[str, str, str], tuple[float, str]] = {}
 
-    def wait_on_clock(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    def sleep_on_clock(seconds: float) -> None:
+        """The SDK's backoff inside a handler: counted for the invocation and task measuring this thread."""
+        for account in _accounts():
+            account.slept += seconds
+        clock.advance(seconds)
+
+    def sleep_until_deadline(env: Environment | None, seconds: float) -> None:
+        deadline = _deadline(env) if env is not None else None
+        if env is not None and deadline is not None and clock.now() + seconds > deadline:
+            clock.advance_to(deadline)
+            _time_out(env)
+        else:
+            clock.advance(seconds)
+
+    def wait_on_clock(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
         if wait_seconds > 0 and env.is_running():
-            clock.advance(wait_seconds)
+            sleep_until_deadline(env, wait_seconds)
+
+    original_retrier_eval_body = retrier_decl.RetrierDecl._eval_body
+
+    def retrier_eval_body(self: retrier_decl.RetrierDecl, env: Environment) -> None:
+        _thread_state.retrying = env
+        try:
+            original_retrier_eval_body(self, env)
+        finally:
+            _thread_state.retrying = None
+
+    def retry_backoff(seconds: float) -> None:
+        sleep_until_deadline(getattr(_thread_state, "retrying", None), seconds)
+
+    def program_eval_on_clock(self: Program, env: Environment) -> None:
+        # moto's Program.eval, with the execution's TimeoutSeconds counted on the virtual clock, not joined on.
+        if not env.is_frame():  # the execution itself, not a Map iteration
+            env.event_manager.virtual_execution = env  # type: ignore[attr-defined]
+            if self.timeout_seconds is not None:
+                deadline = clock.now() + self.timeout_seconds.timeout_seconds
+                env.event_manager.virtual_deadline = deadline  # type: ignore[attr-defined]
+        env.next_state_name = self.start_at.start_at_name
+        worker_thread = threading.Thread(target=EvalComponent.eval, args=(self, env), daemon=True)
+        TMP_THREADS.append(worker_thread)
+        worker_thread.start()
+        worker_thread.join()
+
+    original_state_eval_body = CommonStateField._eval_body
+
+    def state_eval_body_on_time(self: CommonStateField, env: Environment) -> None:
+        deadline = _deadline(env)
+        if deadline is not None and clock.now() > deadline:
+            _time_out(env)
+            return
+        original_state_eval_body(self, env)
+        if deadline is not None and clock.now() > deadline:
+            _time_out(env)
+
+    original_set_error = Environment.set_error
+
+    def set_error_unless_timed_out(self: Environment, error: ExecutionFailedEventDetails) -> None:
+        # What fails after the deadline (a Map's remaining iterations, which moto still starts) is no failure: the
+        # execution has ended TIMED_OUT. (moto lets an error overwrite a timed-out end.)
+        if not isinstance(self._program_state, ProgramTimedOut):
+            original_set_error(self, error)
+
+    original_evaluate_with_timeout = ExecutionState._evaluate_with_timeout
+
+    def evaluate_with_virtual_timeout(self: ExecutionState, env: Environment) -> None:
+        if not isinstance(self, StateTask):
+            original_evaluate_with_timeout(self, env)
+            return
+        self.timeout.eval(env=env)
+        with _measuring(_Account(limit=env.stack.pop())) as account:
+            try:
+                original_evaluate_with_timeout(self, env)
+            except TimeoutError:
+                raise
+            except Exception as error:
+                if account.expired():  # the task was over its time before it failed
+                    raise EvalTimeoutError() from error
+                raise
+
+    original_add_event = event_manager.EventManager.add_event
+
+    def add_event_in_time(
+        self: event_manager.EventManager, context: Any, event_type: Any, *args: Any, **kwargs: Any
+    ) -> int:
+        if event_type in _TASK_SUCCEEDED and any(account.expired() for account in _accounts()):
+            raise EvalTimeoutError()  # on the task's thread: the task is over its TimeoutSeconds, its answer is lost
+        event_id: int = original_add_event(self, context, event_type, *args, **kwargs)
+        return event_id
+
+    original_error_equals = ErrorEqualsDecl._eval_body
+
+    def error_equals_as_aws(self: ErrorEqualsDecl, env: Environment) -> None:
+        name = getattr(env.stack[-1], "error_name", None)
+        if name in _NEVER_MATCHED or (
+            name in _NOT_MATCHED_BY_ALL and ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names
+        ):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original_error_equals(self, env)
 
     original_map_eval_state = StateMap._eval_state
 
@@ -339,40 +868,65 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:
             if env.is_running():
                 raise
 
-    original_transact = DynamoDBBackend.transact_write_items
-
-    def transact_with_one_backup_per_table(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        backups: dict[int, Any] = {}
-
-        def deepcopy_once(value: Any) -> Any:
-            if id(value) not in backups:
-                backups[id(value)] = copy.deepcopy(value)
-            return backups[id(value)]
-
-        with patch.object(dynamodb_models, "copy", types.SimpleNamespace(deepcopy=deepcopy_once)):
-            original_transact(self, transact_items)
-
     def event_timestamp() -> datetime:
         return datetime.fromtimestamp(clock.now(), tz=UTC)
 
     with ExitStack() as stack:
-        stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", _in_process_invoke(stats, clock)))
-        stack.enter_context(patch.object(BaseClient, "_make_api_call", _counting_api_call(BaseClient._make_api_call)))
-        stack.enter_context(
-            patch.object(DynamoHandler, "call_action", _faulty_dynamodb(DynamoHandler.call_action, stats.faults))
-        )
-        stack.enter_context(patch.object(WaitFunction, "_wait_interval", wait_on_clock))
-        stack.enter_context(patch.object(StateMap, "_eval_state", map_eval_state_abortable))
-        stack.enter_context(patch.object(DynamoDBBackend, "transact_write_items", transact_with_one_backup_per_table))
-        stack.enter_context(patch.object(retrier_decl, "time", _virtual_time_module(clock)))
-        stack.enter_context(patch.object(jitter_strategy_decl, "random", random.Random(JITTER_SEED)))
-        stack.enter_context(patch.object(botocore_endpoint, "time", _virtual_time_module(clock)))
-        stack.enter_context(
-            patch.object(event_manager.EventManager, "_get_current_timestamp", staticmethod(event_timestamp))
-        )
-        for module in (json_path, result_path):
-            stack.enter_context(patch.object(module, "parse", functools.lru_cache(maxsize=1024)(module.parse)))
+
+        def replace(target: Any, attribute: str, value: Any) -> None:
+            stack.enter_context(patch.object(target, attribute, value))
+
+        # 1, 3, 8: Lambdas in-process, measured, held to their timeout; 9: faults
+        replace(LambdaFunction, "_invoke_lambda", _in_process_invoke(stats))
+        replace(BaseClient, "_make_api_call", _counting_api_call(BaseClient._make_api_call))
+        # 2: the virtual clock
+        replace(WaitFunction, "_wait_interval", wait_on_clock)
+        replace(retrier_decl, "time", _virtual_time_module(retry_backoff))
+        replace(retrier_decl.RetrierDecl, "_eval_body", retrier_eval_body)
+        replace(botocore_endpoint, "time", _virtual_time_module(sleep_on_clock))
+        replace(event_manager.EventManager, "_get_current_timestamp", staticmethod(event_timestamp))
         shim = _virtual_datetime_module(clock)
         for module in _DATETIME_USERS:
-            stack.enter_context(patch.object(module, "datetime", shim))
+            replace(module, "datetime", shim)
+        # 4: stopping during a Map
+        replace(StateMap, "_eval_state", map_eval_state_abortable)
+        # 5, 10, 11: DynamoDB
+        replace(DynamoHandler, "call_action", _faulty_dynamodb(DynamoHandler.call_action, stats))
+        replace(
+            DynamoHandler,
+            "transact_write_items",
+            _transactions_as_aws(DynamoHandler.transact_write_items, clock, tokens),
+        )
+        replace(DynamoHandler, "batch_write_item", _batch_sized(DynamoHandler.batch_write_item))
+        replace(
+            DynamoDBBackend,
+            "transact_write_items",
+            _transact_with_item_backups(DynamoDBBackend.transact_write_items, stats),
+        )
+        replace(DynamoDBBackend, "put_item", _sized_put_item(DynamoDBBackend.put_item, stats))
+        replace(DynamoDBBackend, "update_item", _sized_update_item(DynamoDBBackend.update_item, stats))
+        replace(dynamodb_models, "copy", _copies_for_rollbacks())
+        replace(LimitedSizeDict, "__setitem__", dict.__setitem__)
+        # 6, 7: JSONPath cache, seeded jitter
+        for module in (json_path, result_path):
+            replace(module, "parse", functools.lru_cache(maxsize=1024)(module.parse))
+        replace(jitter_strategy_decl, "random", random.Random(JITTER_SEED))
+        # 12, 13: timeouts on the virtual clock
+        replace(Program, "eval", program_eval_on_clock)
+        replace(CommonStateField, "_eval_body", state_eval_body_on_time)
+        replace(Environment, "set_error", set_error_unless_timed_out)
+        replace(ExecutionState, "_evaluate_with_timeout", evaluate_with_virtual_timeout)
+        replace(
+            StepFunctionResponse,
+            "describe_execution",
+            _described_with_stop_date(StepFunctionResponse.describe_execution),
+        )
+        replace(execute_state, "Thread", _AccountedThread)
+        replace(event_manager.EventManager, "add_event", add_event_in_time)
+        # 14: payload limit, terminal errors
+        for module in _QUOTA_USERS:
+            replace(module, "is_within_size_quota", is_within_payload_limit)
+        replace(Parargs, "_eval_body", _limited_input(Parargs._eval_body))
+        replace(ItemSelector, "_eval_body", _limited_input(ItemSelector._eval_body))
+        replace(ErrorEqualsDecl, "_eval_body", error_equals_as_aws)
         yield stats

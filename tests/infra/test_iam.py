@@ -33,7 +33,12 @@ OPERATIONS = {
 }
 # boto3 resource helpers -> the API actions they make
 RESOURCE_HELPERS = {"batch_writer": "dynamodb:BatchWriteItem"}
-TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Delete": "dynamodb:DeleteItem", "Update": "dynamodb:UpdateItem"}
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Delete": "dynamodb:DeleteItem",
+    "Update": "dynamodb:UpdateItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
 TABLE_OF_VARIABLE = {variable: name for name, (variable, _, _) in TABLES.items()}
 TABLE_OF_INDEX = {index: name for name, index in INDEXES}
 # Granted by the stack for its own plumbing, not for the code's calls: logs and traces, and the reconcile function's
@@ -109,6 +114,16 @@ class Calls(ast.NodeVisitor):
             else:
                 return None, batch
 
+    def table_named(self, action: ast.expr) -> str | None:
+        """The table a transaction action's `TableName` expression (`x.name`, `table(X).name`) refers to."""
+        if isinstance(action, ast.Dict):
+            for key, value in zip(action.keys, action.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "TableName" and isinstance(value, ast.Attribute):
+                    return self.receiver(value.value)[0]
+        if isinstance(action, ast.Name) and isinstance(self.bindings.get(action.id), ast.Dict):
+            return self.table_named(self.bindings[action.id])
+        return None
+
     def index_of(self, node: ast.Call) -> str | None:
         """The IndexName of a query: a keyword, or a key of the dict passed as **kwargs."""
         for keyword in node.keywords:
@@ -147,9 +162,13 @@ class Calls(ast.NodeVisitor):
             return  # a batch writer's put_item is buffered into BatchWriteItem, counted above
         assert table, f"which table is {ast.unparse(node)} on? (the code goes through records.table(...))"
         if name == "transact_write_items":
+            # Each action of the transaction is authorized on the table its own TableName names.
             for item in ast.walk(node):
-                if isinstance(item, ast.Constant) and item.value in TRANSACT_ITEM_ACTIONS:
-                    self.calls.add(Call(TRANSACT_ITEM_ACTIONS[item.value], table))
+                if not isinstance(item, ast.Dict):
+                    continue
+                for key, value in zip(item.keys, item.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value in TRANSACT_ITEM_ACTIONS:
+                        self.calls.add(Call(TRANSACT_ITEM_ACTIONS[key.value], self.table_named(value) or table))
             return
         index = self.index_of(node) if name == "query" else None
         if index is not None:
@@ -284,10 +303,14 @@ def test_derivation_finds_the_calls_we_know_about():
         Call("dynamodb:Scan", "ExecutionLocks"),
         Call("dynamodb:DeleteItem", "ExecutionLocks"),  # TransactWriteItems deletes, authorized per item
     } <= sweep
-    # A batch writer's put_item is a BatchWriteItem, not a PutItem.
+    # Each action of a transaction is authorized on the table it names: Prepare writes the waves (PutItem on
+    # ExecutionWaves) in transactions that check its record (ConditionCheckItem on ExecutionHistory).
     prepare = derived_calls("lambdas.handlers.prepare")
-    assert Call("dynamodb:BatchWriteItem", "ExecutionWaves") in prepare
-    assert Call("dynamodb:PutItem", "ExecutionWaves") not in prepare
+    assert {
+        Call("dynamodb:PutItem", "ExecutionWaves"),
+        Call("dynamodb:ConditionCheckItem", "ExecutionHistory"),
+    } <= prepare
+    assert Call("dynamodb:ConditionCheckItem", "ExecutionWaves") not in prepare
     # Stale-lock takeover asks Step Functions whether the holder still runs.
     assert Call("states:DescribeExecution") in prepare
 

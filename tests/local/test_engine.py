@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
+import pytest
+from botocore import endpoint as botocore_endpoint
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser import quotas
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.parargs import Parargs
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_selector import ItemSelector
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend import execution as execution_module
 
 from drsctl.clock import VirtualClock
 from drsctl.local import engine
 from drsctl.local.rehearsal import substitute
+from lambdas.core.item_size import ITEM_MAX_BYTES
 
 WAIT_AN_HOUR = {
     "StartAt": "Wait an hour",
@@ -43,40 +65,122 @@ def failing_handler(event, context):
     raise ValueError("bad things")
 
 
+def _parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
 def test_the_patched_internals_still_exist_with_the_signatures_we_replace():
-    assert list(inspect.signature(LambdaFunction._invoke_lambda).parameters) == ["self", "event"]
-    assert list(inspect.signature(WaitFunction._wait_interval).parameters) == ["self", "env", "wait_seconds"]
+    assert _parameters(LambdaFunction._invoke_lambda) == ["self", "event"]
+    assert _parameters(WaitFunction._wait_interval) == ["self", "env", "wait_seconds"]
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl)
+    assert _parameters(retrier_decl.RetrierDecl._eval_body) == ["self", "env"]
+    assert "time.sleep(" in inspect.getsource(botocore_endpoint)
     assert isinstance(inspect.getattr_static(EventManager, "_get_current_timestamp"), staticmethod)
-    assert "original_table_state[table_name] = copy.deepcopy(" in inspect.getsource(
-        DynamoDBBackend.transact_write_items
-    )
+    assert _parameters(EventManager.add_event)[:3] == ["self", "context", "event_type"]
     for module in engine._DATETIME_USERS:
         assert "datetime.datetime.now(" in inspect.getsource(module), module.__name__
 
 
-def _run(definition: dict, handler: str) -> tuple[VirtualClock, dict, list[dict], engine.EngineStats]:
+def test_the_dynamodb_internals_we_patch_are_as_we_read_them():
+    transact = inspect.getsource(DynamoDBBackend.transact_write_items)
+    # Patch 5: moto backs up whole tables with `copy.deepcopy` and rolls back by putting them back; our `copy`
+    # stand-in returns the table itself, so its rollback is a no-op and ours (item by item) decides.
+    assert "original_table_state[table_name] = copy.deepcopy(" in transact
+    assert "self.tables[table_name] = original_table_state[table_name]" in transact
+    assert "self.put_item(" in transact and "self.update_item(" in transact
+    # Patch 10: an action's exception becomes a cancellation reason named after its class.
+    assert "errors.append((type(e).__name__, str(e), original_item))" in transact
+    assert "except (MultipleTransactionsException, MockValidationException):" in transact
+    assert _parameters(DynamoDBBackend.put_item)[:3] == ["self", "table_name", "item_attrs"]
+    assert _parameters(DynamoDBBackend.update_item)[:3] == ["self", "table_name", "key"]
+    # The one deep copy UpdateItem makes is of the item before the update: kept to put it back.
+    update = inspect.getsource(DynamoDBBackend.update_item)
+    assert update.count("copy.deepcopy(") == 1 and "orig_item = copy.deepcopy(item)" in update
+    assert _parameters(DynamoDBBackend.get_keys_value) == ["self", "table", "keys"]
+    assert "raise ItemSizeTooLarge" in inspect.getsource(LimitedSizeDict.__setitem__)  # moto's check, switched off
+    assert "self.dynamodb_backend.transact_write_items(transact_items)" in inspect.getsource(
+        DynamoHandler.transact_write_items
+    )
+    assert "self.dynamodb_backend.put_item(table_name, item)" in inspect.getsource(DynamoHandler.batch_write_item)
+    assert "self.body = " in inspect.getsource(DynamoHandler.call_action)
+
+
+def test_the_step_functions_internals_we_patch_are_as_we_read_them():
+    # Patch 12: Program.eval is replaced whole; it must still be the wall-clock join we replace.
+    program_eval = inspect.getsource(Program.eval)
+    assert "worker_thread.join(timeout=timeout)" in program_eval and "env.set_timed_out()" in program_eval
+    assert "def set_timed_out(self)" in inspect.getsource(Environment)
+    assert "self._program_state = ProgramError(error=error)" in inspect.getsource(Environment.set_error)
+    assert "ExecutionStatus.TIMED_OUT" in inspect.getsource(execution_module.BaseExecutionWorkerCommunication)
+    assert "frame.event_manager = env.event_manager" in inspect.getsource(Environment.as_inner_frame_of)
+    assert _parameters(CommonStateField._eval_body) == ["self", "env"]
+    # Patch 13: each task runs on a `Thread` of execute_state, waited for on the wall clock.
+    evaluate = inspect.getsource(ExecutionState._evaluate_with_timeout)
+    assert "thread = Thread(target=_exec_and_notify" in evaluate
+    assert "terminated_event.wait(timeout_seconds)" in evaluate and "raise EvalTimeoutError()" in evaluate
+    assert execute_state.Thread is threading.Thread
+    # Patch 14
+    for module in engine._QUOTA_USERS:
+        assert module.is_within_size_quota is quotas.is_within_size_quota, module.__name__
+    assert _parameters(Parargs._eval_body) == _parameters(ItemSelector._eval_body) == ["self", "env"]
+    assert "_STATE_ALL_ERROR in self.error_names" in inspect.getsource(ErrorEqualsDecl._eval_body)
+
+
+@dataclass
+class Stage:
+    clock: VirtualClock
+    stats: engine.EngineStats
+    sfn: Any
+    function_arn: str
+    role: str
+
+    def start(self, definition: dict[str, Any], execution_input: Any = None, name: str | None = None) -> str:
+        machine = self.sfn.create_state_machine(
+            name=name or f"m{len(self.sfn.list_state_machines()['stateMachines'])}",
+            definition=substitute(json.dumps(definition), {"Fn": self.function_arn}),
+            roleArn=self.role,
+        )
+        arn: str = self.sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], input=json.dumps(execution_input or {})
+        )["executionArn"]
+        return arn
+
+    def finish(self, arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        deadline = time.monotonic() + 60
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not end"
+            time.sleep(0.005)
+        return described, self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+    def run(
+        self, definition: dict[str, Any], execution_input: Any = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return self.finish(self.start(definition, execution_input))
+
+
+@contextmanager
+def _stage(handler: str, timeout: int | None = None) -> Iterator[Stage]:
+    """A mocked account with one function `fn` running `handler`, under the engine."""
     clock = VirtualClock()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.virtual_engine(clock) as stats:
-        awslambda = boto3.client("lambda", region_name="us-east-1")
         role = "arn:aws:iam::123456789012:role/test"
         boto3.client("iam", region_name="us-east-1").create_role(RoleName="test", AssumeRolePolicyDocument="{}")
-        function = awslambda.create_function(
+        function = boto3.client("lambda", region_name="us-east-1").create_function(
             FunctionName="fn",
             Runtime="python3.12",
             Role=role,
             Handler=handler,
             Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            **({"Timeout": timeout} if timeout is not None else {}),
         )
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        machine = sfn.create_state_machine(
-            name="m", definition=substitute(json.dumps(definition), {"Fn": function["FunctionArn"]}), roleArn=role
-        )
-        arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            time.sleep(0.005)
-        history = sfn.get_execution_history(executionArn=arn)["events"]
-        return clock, described, history, stats
+        yield Stage(clock, stats, sfn, function["FunctionArn"], role)
+
+
+def _run(definition: dict, handler: str) -> tuple[VirtualClock, dict, list[dict], engine.EngineStats]:
+    with _stage(handler) as stage:
+        described, history = stage.run(definition)
+        return stage.clock, described, history, stage.stats
 
 
 def test_waits_advance_the_virtual_clock_and_handlers_run_in_process():
@@ -139,3 +243,515 @@ def test_retry_attempts_start_afresh_each_time_a_state_is_entered():
     _, described, history, _ = _run(FLAKY_TWICE, "tests.local.test_engine.fails_first_time_each_round")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert [e["type"] for e in history].count("TaskFailed") == 3  # one retry in each of three rounds
+
+
+def _task(**fields: Any) -> dict[str, Any]:
+    """A Task state invoking `fn` with `$` as its payload and `$.Payload` as its result."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${Fn}", "Payload.$": "$"},
+        "ResultSelector": {"Result.$": "$.Payload"},
+        **fields,
+    }
+
+
+def _events(history: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [event for event in history if event["type"] == kind]
+
+
+# --- 9: faults read at call time ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _dynamodb(retries: int = 1) -> Iterator[tuple[Any, engine.EngineStats, VirtualClock]]:
+    """Table `t` (key pk) and table `r` (keys pk, sk), under the engine; the client makes `retries` attempts."""
+    clock = VirtualClock()
+    with mock_aws(), engine.virtual_engine(clock) as stats:
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            config=Config(retries={"total_max_attempts": retries, "mode": "standard"}),
+        )
+        for name, keys in (("t", ["pk"]), ("r", ["pk", "sk"])):
+            client.create_table(
+                TableName=name,
+                KeySchema=[
+                    {"AttributeName": k, "KeyType": kind} for k, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+                ],
+                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        yield client, stats, clock
+
+
+def _error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
+
+
+def test_dynamodb_faults_set_after_the_engine_started_are_injected():
+    with _dynamodb() as (client, stats, _):
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}})
+        stats.faults = engine.EngineFaults(dynamodb=[engine.DynamoDbFault("GetItem", "InternalServerError")])
+        with pytest.raises(ClientError) as raised:
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+        assert _error(raised)[0] == "InternalServerError"
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}}  # count spent
+
+
+# --- 8: an invocation's time is its own --------------------------------------------------------------------------
+
+_shared: dict[str, Any] = {}
+
+
+def waits_until_the_clock_moves(event, context):
+    """Runs while another execution's Wait moves the shared clock by an hour."""
+    clock: VirtualClock = _shared["clock"]
+    started = clock.now()
+    before = context.get_remaining_time_in_millis()
+    _shared["running"].set()
+    deadline = time.monotonic() + 10
+    while clock.now() < started + 3600 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return {"moved": clock.now() - started, "before": before, "after": context.get_remaining_time_in_millis()}
+
+
+def test_another_executions_wait_does_not_count_for_an_invocations_timeout():
+    with _stage("tests.local.test_engine.waits_until_the_clock_moves", timeout=60) as stage:
+        _shared.update(clock=stage.clock, running=threading.Event())
+        invoking = stage.start({"StartAt": "Call", "States": {"Call": _task(End=True)}})
+        assert _shared["running"].wait(10)
+        waiting = stage.start({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+        described, _ = stage.finish(invoking)
+        assert stage.finish(waiting)[0]["status"] == "SUCCEEDED"
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    result = json.loads(described["output"])["Result"]
+    assert result["moved"] >= 3600  # the clock moved under the handler, on the other execution's thread
+    assert 55_000 < result["after"] <= result["before"] <= 60_000  # its own time did not
+
+
+def sleeps_in_sdk_backoff(event, context):
+    before = context.get_remaining_time_in_millis()
+    botocore_endpoint.time.sleep(event["Sleep"])  # what botocore does between retries, on the handler's thread
+    return {"before": before, "after": context.get_remaining_time_in_millis()}
+
+
+@pytest.mark.parametrize(("sleep", "status"), [(30, "SUCCEEDED"), (90, "FAILED")])
+def test_the_sdk_backoff_an_invocation_sleeps_counts_for_its_timeout(sleep, status):
+    with _stage("tests.local.test_engine.sleeps_in_sdk_backoff", timeout=60) as stage:
+        described, _ = stage.run({"StartAt": "Call", "States": {"Call": _task(End=True)}}, {"Sleep": sleep})
+        assert stage.stats.max_virtual_seconds >= sleep
+    assert described["status"] == status
+    if status == "SUCCEEDED":
+        result = json.loads(described["output"])["Result"]
+        assert 29_000 < result["before"] - result["after"] < 31_000
+    else:
+        assert described["error"] == "Sandbox.Timedout"
+
+
+# --- 10: item size by DynamoDB's rules ---------------------------------------------------------------------------
+
+
+def _string_item(key: str, total: int) -> dict[str, Any]:
+    """An item of exactly `total` bytes by DynamoDB's rules: pk (2 + len(key)) and Data (4 + its string)."""
+    return {"pk": {"S": key}, "Data": {"S": "x" * (total - 2 - len(key) - 4)}}
+
+
+# 140,000 one-digit numbers: 420,003 bytes for DynamoDB (a list costs 3, each element 1 + 2), 140,000 for moto.
+MANY_NUMBERS = {"L": [{"N": "1"}] * 140_000}
+
+
+def test_puts_are_sized_by_dynamodbs_rules_and_the_largest_item_is_recorded():
+    with _dynamodb() as (client, stats, _):
+        client.put_item(TableName="t", Item=_string_item("a", ITEM_MAX_BYTES))  # moto alone refuses over 405,000
+        for too_large in (_string_item("b", ITEM_MAX_BYTES + 1), {"pk": {"S": "c"}, "Numbers": MANY_NUMBERS}):
+            with pytest.raises(ClientError) as raised:
+                client.put_item(TableName="t", Item=too_large)
+            assert _error(raised) == ("ValidationException", "Item size has exceeded the maximum allowed size")
+        assert [item["pk"]["S"] for item in client.scan(TableName="t")["Items"]] == ["a"]
+        assert (stats.max_item_bytes, stats.max_item_table) == (ITEM_MAX_BYTES, "t")
+
+
+def test_an_update_is_sized_as_the_item_it_leaves_nested_paths_included():
+    waves = {"L": [{"M": {"Name": {"S": f"wave {n}"}}} for n in range(4)]}
+    with _dynamodb() as (client, stats, _):
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "Waves": waves})
+        before = client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]
+        for expression, value in (
+            ("SET Waves[3] = :w", {"S": "x" * ITEM_MAX_BYTES}),  # moto does not size nested updates
+            ("SET Extra = :w", MANY_NUMBERS),  # nor count a list's overhead
+        ):
+            with pytest.raises(ClientError) as raised:
+                client.update_item(
+                    TableName="t",
+                    Key={"pk": {"S": "a"}},
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues={":w": value},
+                )
+            assert _error(raised) == (
+                "ValidationException",
+                "Item size to update has exceeded the maximum allowed size",
+            )
+            assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == before  # left as it was
+        with pytest.raises(ClientError):  # an update that would create a new item, too large
+            client.update_item(
+                TableName="t",
+                Key={"pk": {"S": "new"}},
+                UpdateExpression="SET N = :w",
+                ExpressionAttributeValues={":w": {"S": "x" * ITEM_MAX_BYTES}},
+            )
+        assert "Item" not in client.get_item(TableName="t", Key={"pk": {"S": "new"}})
+        client.update_item(
+            TableName="t",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET Waves[3] = :w",
+            ExpressionAttributeValues={":w": {"S": "x" * 1000}},
+        )
+        assert stats.max_item_bytes > 1000
+
+
+def test_a_batch_with_one_item_too_large_is_refused_whole():
+    with _dynamodb() as (client, _, _):
+        puts = [
+            {"PutRequest": {"Item": item}} for item in ({"pk": {"S": "small"}}, _string_item("big", ITEM_MAX_BYTES + 1))
+        ]
+        with pytest.raises(ClientError) as raised:
+            client.batch_write_item(RequestItems={"t": puts})
+        assert _error(raised) == ("ValidationException", "Item size has exceeded the maximum allowed size")
+        assert client.scan(TableName="t")["Items"] == []
+
+
+def test_a_transaction_with_an_item_too_large_is_cancelled_with_a_validation_error():
+    with _dynamodb() as (client, stats, _):
+        client.put_item(TableName="t", Item={"pk": {"S": "old"}, "V": {"N": "1"}})
+        grow = {
+            "TableName": "t",
+            "Key": {"pk": {"S": "old"}},
+            "UpdateExpression": "SET V = :v",
+            "ExpressionAttributeValues": {":v": MANY_NUMBERS},
+        }
+        for offending in (
+            {"Update": grow},
+            {"Put": {"TableName": "t", "Item": _string_item("big", ITEM_MAX_BYTES + 1)}},
+        ):
+            with pytest.raises(ClientError) as raised:
+                client.transact_write_items(
+                    TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}}}}, offending]
+                )
+            assert _error(raised)[0] == "TransactionCanceledException"
+            reasons = raised.value.response["CancellationReasons"]
+            assert [reason["Code"] for reason in reasons] == ["None", "ValidationError"]
+            assert reasons[1]["Message"] == "Item size has exceeded the maximum allowed size"
+            assert {item["pk"]["S"] for item in client.scan(TableName="t")["Items"]} == {"old"}  # nothing applied
+            assert client.get_item(TableName="t", Key={"pk": {"S": "old"}})["Item"]["V"] == {"N": "1"}
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "r", "Item": {"pk": {"S": "p"}, "sk": {"S": "s"}, "D": {"S": "x" * 500}}}}
+            ]
+        )
+        assert stats.max_item_table == "r"  # recorded once the transaction committed
+
+
+# --- 11: TransactWriteItems limits and idempotency ---------------------------------------------------------------
+
+
+def test_a_transaction_is_limited_to_100_actions_and_4_mb():
+    with _dynamodb() as (client, _, _):
+        puts = [{"Put": {"TableName": "t", "Item": {"pk": {"S": f"k{n}"}}}} for n in range(101)]
+        with pytest.raises(ClientError) as raised:
+            client.transact_write_items(TransactItems=puts)
+        code, message = _error(raised)
+        assert code == "ValidationException"
+        assert message.startswith(
+            "1 validation error detected: Value '[com.amazonaws.dynamodb.v20120810.TransactWriteItem@"
+        )
+        assert message.endswith(
+            "at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100"
+        )
+        big = [{"Put": {"TableName": "t", "Item": _string_item(f"k{n}", 400_000)}} for n in range(11)]  # 4.4 MB
+        with pytest.raises(ClientError) as raised:
+            client.transact_write_items(TransactItems=big)
+        assert _error(raised) == ("ValidationException", "Transaction request cannot be larger than 4 MB")
+        assert client.scan(TableName="t")["Items"] == []
+        client.transact_write_items(TransactItems=puts[:100])
+        client.transact_write_items(TransactItems=big[:10])  # 4,000,000 bytes
+
+
+def _count(client: Any) -> int:
+    return int(client.get_item(TableName="t", Key={"pk": {"S": "c"}})["Item"]["Count"]["N"])
+
+
+INCREMENT = {
+    "Update": {
+        "TableName": "t",
+        "Key": {"pk": {"S": "c"}},
+        "UpdateExpression": "ADD #count :one",
+        "ExpressionAttributeNames": {"#count": "Count"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
+}
+
+
+def test_a_transaction_repeated_with_its_token_within_10_minutes_is_not_applied_again():
+    with _dynamodb() as (client, _, clock):
+        client.transact_write_items(TransactItems=[INCREMENT], ClientRequestToken="token-1")
+        client.transact_write_items(TransactItems=[INCREMENT], ClientRequestToken="token-1")
+        assert _count(client) == 1
+        with pytest.raises(ClientError) as raised:
+            client.transact_write_items(
+                TransactItems=[INCREMENT, {"Put": {"TableName": "t", "Item": {"pk": {"S": "other"}}}}],
+                ClientRequestToken="token-1",
+            )
+        assert _error(raised)[0] == "IdempotentParameterMismatchException"
+        clock.advance(601)  # the token is forgotten: a new request
+        client.transact_write_items(TransactItems=[INCREMENT], ClientRequestToken="token-1")
+        assert _count(client) == 2
+        failing = [
+            INCREMENT,
+            {
+                "ConditionCheck": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "none"}},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+        ]
+        for _ in range(2):  # a cancelled transaction is not remembered: the same token runs (and fails) again
+            with pytest.raises(ClientError) as raised:
+                client.transact_write_items(TransactItems=failing, ClientRequestToken="token-2")
+            assert _error(raised)[0] == "TransactionCanceledException"
+        assert _count(client) == 2
+
+
+def test_the_sdks_retry_of_a_transaction_whose_answer_was_lost_succeeds_without_applying_twice():
+    with _dynamodb(retries=3) as (client, stats, _):
+        stats.faults = engine.EngineFaults(
+            dynamodb=[engine.DynamoDbFault("TransactWriteItems", "InternalServerError", after_effect=True)]
+        )
+        create = {
+            "Put": {
+                "TableName": "t",
+                "Item": {"pk": {"S": "c"}, "Count": {"N": "0"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        response = client.transact_write_items(
+            TransactItems=[create, {**INCREMENT, "Update": {**INCREMENT["Update"], "Key": {"pk": {"S": "d"}}}}]
+        )
+        assert response["ResponseMetadata"]["RetryAttempts"] == 1  # botocore retried with the same token
+        assert _count(client) == 0
+        assert client.get_item(TableName="t", Key={"pk": {"S": "d"}})["Item"]["Count"] == {"N": "1"}
+
+
+# --- 5: a transaction's rollback restores the items it touched ---------------------------------------------------
+
+
+def test_a_cancelled_transaction_restores_exactly_the_items_it_touched_without_copying_tables():
+    def key(pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    with _dynamodb() as (client, _, _):
+        for sk in ("updated", "deleted", "untouched"):
+            client.put_item(TableName="r", Item={**key("p", sk), "V": {"S": "before"}})
+        table = dynamodb_backends["123456789012"]["us-east-1"].tables["r"]
+        before = client.scan(TableName="r")["Items"]
+        with pytest.raises(ClientError) as raised:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": "r",
+                            "Key": key("p", "updated"),
+                            "UpdateExpression": "SET V = :v",
+                            "ExpressionAttributeValues": {":v": {"S": "after"}},
+                        }
+                    },
+                    {"Delete": {"TableName": "r", "Key": key("p", "deleted")}},
+                    {"Put": {"TableName": "r", "Item": {**key("p", "created"), "V": {"S": "after"}}}},
+                    {"Put": {"TableName": "r", "Item": {**key("q", "created"), "V": {"S": "after"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": "r",
+                            "Key": key("p", "missing"),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        assert _error(raised)[0] == "TransactionCanceledException"
+        assert client.scan(TableName="r")["Items"] == before
+        assert dynamodb_backends["123456789012"]["us-east-1"].tables["r"] is table  # no copy of the table was made
+
+
+# --- 12: an execution's TimeoutSeconds on the virtual clock -----------------------------------------------------
+
+
+def fails_always(event, context):
+    raise ValueError("always")
+
+
+def sleeps_an_hour_and_ten(event, context):
+    botocore_endpoint.time.sleep(4200)
+    return {}
+
+
+WAIT_PAST_THE_TIMEOUT = {
+    "TimeoutSeconds": 3600,
+    "StartAt": "Wait",
+    "States": {"Wait": {"Type": "Wait", "Seconds": 7200, "Next": "After"}, "After": {"Type": "Pass", "End": True}},
+}
+RETRY_PAST_THE_TIMEOUT = {
+    "TimeoutSeconds": 3600,
+    "StartAt": "Call",
+    "States": {
+        "Call": _task(Retry=[{"ErrorEquals": ["ValueError"], "IntervalSeconds": 5000, "MaxAttempts": 2}], End=True)
+    },
+}
+WAIT_IN_A_MAP_PAST_THE_TIMEOUT = {
+    "TimeoutSeconds": 3600,
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.Items",
+            "MaxConcurrency": 1,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Wait",
+                "States": {"Wait": {"Type": "Wait", "Seconds": 3000, "End": True}},
+            },
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+TASK_PAST_THE_TIMEOUT = {
+    "TimeoutSeconds": 3600,
+    "StartAt": "Call",
+    "States": {"Call": _task(Next="After"), "After": {"Type": "Pass", "End": True}},
+}
+
+
+@pytest.mark.parametrize(
+    ("definition", "handler", "ended_after"),
+    [
+        (WAIT_PAST_THE_TIMEOUT, "echo_handler", 3600),  # ends at the deadline, whatever the Wait asked
+        (RETRY_PAST_THE_TIMEOUT, "fails_always", 3600),  # a Retry backoff too
+        (WAIT_IN_A_MAP_PAST_THE_TIMEOUT, "echo_handler", 3600),  # inside a Map iteration too, not caught
+        (TASK_PAST_THE_TIMEOUT, "sleeps_an_hour_and_ten", 4200),  # time passed in a Lambda: caught when it ends
+    ],
+    ids=["wait", "retry backoff", "wait in a map", "lambda sdk backoff"],
+)
+def test_an_execution_past_its_timeout_seconds_of_virtual_time_ends_timed_out(definition, handler, ended_after):
+    with _stage(f"tests.local.test_engine.{handler}", timeout=5000) as stage:
+        started = stage.clock.now()
+        described, history = stage.run(definition, {"Items": [1, 2, 3]})
+        assert stage.clock.now() - started == ended_after
+    assert described["status"] == "TIMED_OUT"
+    assert (described["stopDate"] - described["startDate"]).total_seconds() == ended_after
+    assert history[-1]["type"] == "ExecutionTimedOut"
+    assert history[-1]["timestamp"] == datetime.fromtimestamp(started + ended_after, tz=UTC)
+    assert not _events(history, "PassStateEntered")  # nothing ran after the deadline
+
+
+# --- 13: a Task's TimeoutSeconds on the virtual clock ------------------------------------------------------------
+
+_effects: list[int] = []
+
+
+def slow_first_time(event, context):
+    _effects.append(event["Attempt"])
+    if event["Attempt"] == 0:
+        botocore_endpoint.time.sleep(150)  # within the function's 300 s, past the task's 100 s
+    return {"attempt": event["Attempt"]}
+
+
+SLOW_TASK = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            **_task(TimeoutSeconds=100, End=True),
+            "Parameters": {"FunctionName": "${Fn}", "Payload": {"Attempt.$": "$$.State.RetryCount"}},
+            "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        }
+    },
+}
+
+
+def test_a_task_past_its_timeout_seconds_of_virtual_time_fails_with_states_timeout_and_is_retried():
+    _effects.clear()
+    with _stage("tests.local.test_engine.slow_first_time", timeout=300) as stage:
+        described, history = stage.run(SLOW_TASK)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["Result"] == {"attempt": 1}
+    assert _effects == [0, 1]  # the first attempt's effects were kept
+    assert [event["taskTimedOutEventDetails"]["error"] for event in _events(history, "TaskTimedOut")] == [
+        "States.Timeout"
+    ]
+    assert len(_events(history, "TaskSucceeded")) == 1  # the timed-out attempt never reported success
+
+
+# --- 14: the payload limit ---------------------------------------------------------------------------------------
+
+
+def returns(event, context):
+    return event["Value"] * event["Times"]
+
+
+CAUGHT_BY_ALL = {
+    "StartAt": "Call",
+    "States": {
+        "Call": _task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], End=True),
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+# The Lambda's payload is twice the state's input; its result (and so the state's output) is small.
+PARAMETERS_DOUBLE = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            **CAUGHT_BY_ALL["States"]["Call"],
+            "Parameters": {
+                "FunctionName": "${Fn}",
+                "Payload": {"Value": "", "Times": 0, "A.$": "$.Value", "B.$": "$.Value"},
+            },
+            "ResultPath": "$.Result",
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+MISSING_PATH_CAUGHT_BY_ALL = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {**CAUGHT_BY_ALL["States"]["Call"], "ResultSelector": {"Missing.$": "$.Payload.Missing"}},
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("definition", "execution_input", "status", "error"),
+    [
+        (CAUGHT_BY_ALL, {"Value": "x", "Times": 300_000}, "FAILED", "States.DataLimitExceeded"),  # not caught
+        (CAUGHT_BY_ALL, {"Value": "é", "Times": 100_000}, "SUCCEEDED", None),  # 200,000 UTF-8 bytes
+        (PARAMETERS_DOUBLE, {"Value": "x" * 140_000}, "FAILED", "States.DataLimitExceeded"),  # after Parameters
+        (PARAMETERS_DOUBLE, {"Value": "x" * 120_000}, "SUCCEEDED", None),
+        (MISSING_PATH_CAUGHT_BY_ALL, {"Value": "x", "Times": 1}, "FAILED", "States.Runtime"),  # not caught
+    ],
+    ids=["task result", "utf-8 bytes", "input after parameters", "within", "runtime error"],
+)
+def test_the_payload_limit_and_terminal_errors_fail_the_execution(definition, execution_input, status, error):
+    with _stage("tests.local.test_engine.returns") as stage:
+        described, history = stage.run(definition, execution_input)
+    assert (described["status"], described.get("error")) == (status, error), described.get("cause")
+    assert "Caught" not in [event.get("stateEnteredEventDetails", {}).get("name") for event in history]
+
+
+def test_a_lambda_past_its_own_timeout_fails_the_task_with_sandbox_timedout_not_states_timeout():
+    # AWS ends the invocation at the function's 60 s, before the task's 90 s: the task counts 60 s, not 100.
+    definition = {"StartAt": "Call", "States": {"Call": _task(TimeoutSeconds=90, End=True)}}
+    with _stage("tests.local.test_engine.sleeps_in_sdk_backoff", timeout=60) as stage:
+        described, history = stage.run(definition, {"Sleep": 100})
+    assert (described["status"], described["error"]) == ("FAILED", "Sandbox.Timedout")
+    assert not _events(history, "TaskTimedOut")
