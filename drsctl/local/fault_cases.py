@@ -13,6 +13,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from drsctl.emulator import Scenario
@@ -224,6 +225,44 @@ def stop_at_call(function: str, operation: str, nth: int = 1) -> Arm:
     return arm
 
 
+def reconcile_at_call(function: str, operation: str, nth: int = 1) -> Arm:
+    """Stop the execution inside `function` before its nth `operation`, and have its reconcile event handled at once,
+    while the step still runs (EventBridge is quick; a Lambda keeps running after a stop)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, called: str) -> None:
+            if name.endswith(function) and called == operation:
+                seen[0] += 1
+                if seen[0] == nth and not run.stopped:
+                    run.stopped = True
+                    aws.stop(run.arn)
+                    described = dict(aws.client("stepfunctions").describe_execution(executionArn=run.arn))
+                    stopped_at = datetime.fromtimestamp(aws.clock.now(), tz=UTC)
+                    aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": stopped_at})
+
+        aws.engine.on_aws_call.append(hook)
+
+    return arm
+
+
+def one_server_waves(count: int) -> tuple[Change, Change]:
+    """(scenario, plan) changes for a plan of `count` waves of one quick server each (1-minute jobs)."""
+    ids = [_server("w", n) for n in range(count)]
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["servers"] = [{"id": s, "hostname": f"w-{n}"} for n, s in enumerate(ids)]
+        target["timing"] = {"drill": {"snapshot": 1, "preparation": 10, "conversion": 20, "launch": 30}, "jitter": 0}
+
+    def plan(target: dict[str, Any]) -> None:
+        target["ProtectionGroups"] = [{"GroupId": "g", "Region": "us-east-1", "SourceServerIds": ids}]
+        target["Waves"] = [{"WaveName": f"w{n}", "ProtectionGroupId": "g", "ServerIds": [s]} for n, s in enumerate(ids)]
+        target["Options"] = {"ExpectedJobMinutes": 1, "WaveTimeoutMinutes": 20}
+
+    return scenario, plan
+
+
 def start_another(execution_input: dict[str, Any], *, at_check: int = 1, plan: dict[str, Any] | None = None) -> Arm:
     """Start a second execution at the first execution's nth check, and hold the first until it has ended."""
 
@@ -419,6 +458,25 @@ def _permanent_cases() -> list[Case]:
         ),
         Case(
             "permanent",
+            "a server of an OPTIONAL wave deleted: the plan goes on",
+            ("PARTIAL",),
+            op_fault("StartRecovery", "ResourceNotFoundException", after=1000, seconds=100_000),
+            plan=impact(2, "OPTIONAL"),
+            says=("ResourceNotFoundException", "The wave is OPTIONAL: the plan went on"),
+        ),
+        Case(
+            "permanent",
+            "access denied after a capacity wait, with long names: the fix survives",
+            FAILED,
+            both(
+                scenario_keys(quotas={"maxConcurrentJobs": 2}, externalJobs=[{"seconds": 600}]),
+                op_fault("StartRecovery", "AccessDeniedException", after=300, seconds=100_000, message=DENIED),
+            ),
+            plan=both(plan_options(MaxServersPerJob=1), lambda p: p["Waves"][0].update(WaveName="d" * 120)),
+            says=("grant drs:StartRecovery to the start_wave function's role",),
+        ),
+        Case(
+            "permanent",
             "DescribeJobs access denied",
             FAILED,
             op_fault("DescribeJobs", "AccessDeniedException", seconds=10_000, after=200),
@@ -437,6 +495,41 @@ def _permanent_cases() -> list[Case]:
             FAILED,
             op_fault("DescribeSourceServers", "UninitializedAccountException", count=1),
             says=("initialize DRS",),
+        ),
+    ]
+
+
+def _budget_cases() -> list[Case]:
+    """Plans of many waves, whose history budget per wave is small: faults must still be absorbed."""
+    scenario, plan = one_server_waves(120)
+    return [
+        Case(
+            "budget",
+            "120 waves, StartRecovery throttled twice",
+            OK,
+            both(scenario, op_fault("StartRecovery", "ThrottlingException", count=2)),
+            plan=plan,
+        ),
+        Case(
+            "budget",
+            "120 waves, a server busy in another job",
+            OK,
+            both(scenario, server_fault(_server("w", 0), {"conflict": 2})),
+            plan=plan,
+        ),
+        Case(
+            "budget",
+            "120 waves, another tool holds the only job slot for 3 min",
+            OK,
+            both(scenario, scenario_keys(quotas={"maxConcurrentJobs": 1}, externalJobs=[{"seconds": 180}])),
+            plan=plan,
+        ),
+        Case(
+            "budget",
+            "120 waves, DescribeJobs throttled for 5 min",
+            OK,
+            both(scenario, op_fault("DescribeJobs", "ThrottlingException", seconds=300, after=30)),
+            plan=plan,
         ),
     ]
 
@@ -574,6 +667,33 @@ def _stop_cases() -> list[Case]:
         Case("stop", "stopped mid-poll", CANCELLED, arm=stop_at_invocation("check-wave", 3)),
         Case("stop", "stopped at a wave's last check", CANCELLED, arm=stop_at_call("check-wave", "DescribeJobs", 6)),
         Case("stop", "stopped during Finalize", ("CANCELLED", "COMPLETED"), arm=stop_at_invocation("finalize")),
+        Case(
+            "stop",
+            "reconciled while Start wave is about to call StartRecovery",
+            CANCELLED,
+            arm=reconcile_at_call("start-wave", "StartRecovery"),
+            fast=True,
+        ),
+        Case(
+            "stop",
+            "reconciled between two chunks of a wave",
+            CANCELLED,
+            plan=plan_options(MaxServersPerJob=1),
+            arm=reconcile_at_call("start-wave", "StartRecovery", 2),
+        ),
+        Case(
+            "stop",
+            "reconciled while Prepare lists the servers",
+            CANCELLED,
+            arm=reconcile_at_call("prepare", "DescribeSourceServers"),
+            fast=True,
+        ),
+        Case(
+            "stop",
+            "reconciled while Prepare takes its locks",
+            CANCELLED,
+            arm=reconcile_at_call("prepare", "TransactWriteItems"),
+        ),
         Case(
             "stop",
             "stopped while waiting for DRS capacity",
@@ -771,6 +891,7 @@ CASES: list[Case] = [
     *_lambda_cases(),
     *_dynamodb_cases(),
     *_replication_cases(),
+    *_budget_cases(),
 ]
 
 

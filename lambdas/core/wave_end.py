@@ -289,7 +289,7 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     if reason == "refused":
         refused: WaveOutcome = "FAILED" if critical or not failed else "PARTIAL"
         if refused == "PARTIAL":  # only OPTIONAL servers were refused: the plan goes on without them
-            return refused, before_action(f"{cause} The wave is OPTIONAL: the plan went on.", running)
+            return refused, before_action(cause or "", f"The wave is OPTIONAL: the plan went on. {running}")
         return refused, before_action(cause or "", f"The plan stops here. {running}")
     elapsed = (now - wave.StartTime) // 60 if wave.StartTime is not None else 0
     # why the deadline passed unnoticed (checks unanswered)
