@@ -509,6 +509,7 @@ def _budget_cases() -> list[Case]:
             OK,
             both(scenario, op_fault("StartRecovery", "ThrottlingException", count=2)),
             plan=plan,
+            fast=True,
         ),
         Case(
             "budget",

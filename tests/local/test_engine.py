@@ -103,6 +103,13 @@ def test_the_dynamodb_internals_we_patch_are_as_we_read_them():
     )
     assert "self.dynamodb_backend.put_item(table_name, item)" in inspect.getsource(DynamoHandler.batch_write_item)
     assert "self.body = " in inspect.getsource(DynamoHandler.call_action)
+    # Patch 15: DynamoDB answers pass through `serialized(action_result)`; 16: moto sizes items with `Item.size`;
+    # 17: the backend looks conditions up as a module-level name.
+    assert _parameters(DynamoHandler.serialized) == ["self", "action_result"]
+    from moto.dynamodb.models import dynamo_type
+
+    assert "def size(self) -> int:" in inspect.getsource(dynamo_type.Item)
+    assert "get_filter_expression(" in inspect.getsource(DynamoDBBackend.transact_write_items)
 
 
 def test_the_step_functions_internals_we_patch_are_as_we_read_them():
@@ -755,3 +762,75 @@ def test_a_lambda_past_its_own_timeout_fails_the_task_with_sandbox_timedout_not_
         described, history = stage.run(definition, {"Sleep": 100})
     assert (described["status"], described["error"]) == ("FAILED", "Sandbox.Timedout")
     assert not _events(history, "TaskTimedOut")
+
+
+def test_fast_item_size_matches_motos_own_formula():
+    """Patch 16 computes moto's DynamoType.size formula on raw values: the same number for every type."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {
+        "ExecutionId": {"S": "exec-é"},
+        "Page": {"N": "12.50"},
+        "Open": {"BOOL": True},
+        "Nothing": {"NULL": True},
+        "Blob": {"B": b"\x00\x01\x02"},
+        "Tags": {"SS": ["a", "bb"]},
+        "Numbers": {"NS": ["1", "22"]},
+        "Servers": {"L": [{"M": {"SourceServerId": {"S": "s-1"}, "LaunchTime": {"N": "1767225600"}}}, {"S": "x"}]},
+        "Head": {"M": {"Nested": {"M": {"Deep": {"L": [{"N": "1"}]}}}}},
+    }
+    item = Item(DynamoType({"S": "exec-é"}), None, attrs)
+    expected = sum(len(k.encode()) + DynamoType(v).size() for k, v in attrs.items())
+    assert engine._fast_item_size(item) == expected
+
+
+def test_parsed_conditions_are_cached_and_still_evaluated_per_item():
+    """Patch 17: the same condition text is parsed once, and each item is still checked against it."""
+    with mock_aws(), engine.virtual_engine(VirtualClock()):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="locks",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        condition = {"ConditionExpression": "attribute_not_exists(k)"}
+        client.put_item(TableName="locks", Item={"k": {"S": "a"}}, **condition)
+        client.put_item(TableName="locks", Item={"k": {"S": "b"}}, **condition)
+        with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+            client.put_item(TableName="locks", Item={"k": {"S": "a"}}, **condition)
+
+
+def test_dynamodb_answers_read_the_same_through_the_fast_serializer():
+    """Patch 15: a client reads the same items with and without the JSON fast path."""
+    item = {
+        "k": {"S": "a"},
+        "n": {"N": "1.5"},
+        "b": {"BOOL": False},
+        "z": {"NULL": True},
+        "bin": {"B": b"\x01\x02"},
+        "l": {"L": [{"M": {"x": {"S": "é"}}}, {"N": "7"}]},
+        "ss": {"SS": ["p", "q"]},
+    }
+
+    def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.put_item(TableName="t", Item=item)
+        got = client.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]
+        queried = client.query(
+            TableName="t", KeyConditionExpression="k = :k", ExpressionAttributeValues={":k": {"S": "a"}}
+        )["Items"]
+        return got, queried
+
+    with mock_aws():
+        plain = read()
+    with mock_aws(), engine.virtual_engine(VirtualClock()):
+        fast = read()
+    assert fast == plain
+    assert fast[0]["bin"] == {"B": b"\x01\x02"}
