@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lambdas.core.errors import PlanValidationError
-from lambdas.core.plan import RunOptions, parse_execution_input, parse_plan
+from lambdas.core.plan import OptionsOverride, RunOptions, parse_execution_input, parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B, C = "s-00000000000000001", "s-00000000000000002", "s-00000000000000003"
@@ -122,3 +122,28 @@ def test_min_interval_above_max_is_refused():
         RunOptions.resolve(
             "DRILL", parse_plan(plan(Options={"PollIntervalSeconds": 10, "MinPollIntervalSeconds": 20})).Options
         )
+
+
+def test_max_servers_per_job_is_at_most_the_drs_quota_of_100():
+    with pytest.raises(PlanValidationError, match=r"Options.MaxServersPerJob"):
+        parse_execution_input({"PlanId": "p", "ExecutionType": "DRILL", "Options": {"MaxServersPerJob": 101}})
+
+
+def test_an_expected_job_time_past_the_wave_timeout_is_refused_only_when_set():
+    with pytest.raises(
+        PlanValidationError, match=r"ExpectedJobMinutes \(30\) is greater than Options.WaveTimeoutMinutes \(20\)"
+    ):
+        RunOptions.resolve("DRILL", OptionsOverride(WaveTimeoutMinutes=20, ExpectedJobMinutes=30))
+    # The mode's default (13 min for a RECOVERY) never makes a plan with a short timeout fail at recovery time.
+    assert RunOptions.resolve("RECOVERY", OptionsOverride(WaveTimeoutMinutes=10)).ExpectedJobMinutes == 10
+
+
+def test_plans_store_fractional_numbers_as_dynamodb_decimals():
+    from decimal import Decimal
+
+    from lambdas.core.records import to_item
+
+    assert to_item({"Options": {"ExpectedJobMinutes": 9.5}, "Waves": [1.25]}) == {
+        "Options": {"ExpectedJobMinutes": Decimal("9.5")},
+        "Waves": [Decimal("1.25")],
+    }

@@ -1,0 +1,77 @@
+"""Every SDK client's worst case fits far inside each function's timeout, and every Task waits longer than its
+function may run: a Lambda that hangs on AWS ends by its own timeout, which the state machine retries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.config import Config
+
+from lambdas.core import drs, executions, records, waves
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = json.loads((ROOT / "lambdas" / "functions.json").read_text())
+ASL = json.loads((ROOT / "statemachine" / "recovery_plan.asl.json").read_text())
+BACKOFF_CAP_SECONDS = 20  # botocore's standard mode: rand(0, 1) * min(2 ** attempt, 20) s between attempts
+
+
+def worst_call_seconds(config: Config) -> float:
+    """One call at its worst: every attempt connects and reads until the timeout, with the longest backoffs."""
+    attempts = config.retries["total_max_attempts"]  # type: ignore[index]
+    per_attempt = config.connect_timeout + config.read_timeout
+    backoff = sum(min(2**attempt, BACKOFF_CAP_SECONDS) for attempt in range(attempts - 1))
+    return attempts * per_attempt + backoff
+
+
+CONFIGS = {
+    "DRS reads": drs.READ_CONFIG,
+    "StartRecovery": drs.START_CONFIG,
+    "DynamoDB": records.DYNAMODB_CONFIG,
+    "Step Functions": executions.CONFIG,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_one_call_at_its_worst_is_a_small_part_of_the_shortest_timeout(name):
+    shortest = min(spec["timeoutSeconds"] for spec in FUNCTIONS.values())
+    assert worst_call_seconds(CONFIGS[name]) <= shortest / 2, name
+
+
+def test_a_check_at_its_worst_fits_its_timeout():
+    # DescribeJobs, then reading and writing the wave, then the missed-check count: all at their worst
+    worst = worst_call_seconds(drs.READ_CONFIG) + 3 * worst_call_seconds(records.DYNAMODB_CONFIG)
+    assert worst < FUNCTIONS["check_wave"]["timeoutSeconds"]
+
+
+def test_start_wave_stops_starting_chunks_while_a_chunk_at_its_worst_still_fits():
+    chunk = 2 * worst_call_seconds(records.DYNAMODB_CONFIG) + worst_call_seconds(drs.START_CONFIG)
+    assert chunk <= waves.CHUNK_WORST_SECONDS < FUNCTIONS["start_wave"]["timeoutSeconds"]
+
+
+def _tasks(states: dict) -> dict:
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state
+        if state["Type"] == "Map":
+            found |= _tasks(state["ItemProcessor"]["States"])
+    return found
+
+
+PLACEHOLDER_FUNCTION = {
+    "${PrepareFunctionArn}": "prepare",
+    "${StartWaveFunctionArn}": "start_wave",
+    "${CheckWaveFunctionArn}": "check_wave",
+    "${FinalizeFunctionArn}": "finalize",
+}
+
+
+@pytest.mark.parametrize("state", sorted(_tasks(ASL["States"])))
+def test_each_task_times_out_after_its_function_and_retries_a_timed_out_lambda(state):
+    task = _tasks(ASL["States"])[state]
+    function = PLACEHOLDER_FUNCTION[task["Parameters"]["FunctionName"]]
+    assert task["TimeoutSeconds"] > FUNCTIONS[function]["timeoutSeconds"]
+    retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
+    assert {"Sandbox.Timedout", "Lambda.Unknown", "States.Timeout"} <= retried
