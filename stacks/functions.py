@@ -32,6 +32,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: int
     description: str
+    placeholder: str | None = None  # the ASL's `${...}` for its ARN, when the state machine invokes it
 
 
 def load_functions(path: Path = FUNCTIONS_FILE) -> dict[str, FunctionSpec]:
@@ -39,13 +40,14 @@ def load_functions(path: Path = FUNCTIONS_FILE) -> dict[str, FunctionSpec]:
     specs: dict[str, FunctionSpec] = {}
     for key, raw in json.loads(path.read_text()).items():
         fields = {"handler", "memoryMb", "timeoutSeconds", "description"}
-        if set(raw) != fields:
-            raise ValueError(f"{path.name}: {key} has fields {sorted(raw)}, expected {sorted(fields)}")
+        if not fields <= set(raw) <= fields | {"placeholder"}:
+            raise ValueError(f"{path.name}: {key} has fields {sorted(raw)}, expected {sorted(fields)} (+ placeholder)")
         specs[key] = FunctionSpec(
             handler=str(raw["handler"]),
             memory_mb=int(raw["memoryMb"]),
             timeout_seconds=int(raw["timeoutSeconds"]),
             description=str(raw["description"]),
+            placeholder=raw.get("placeholder"),
         )
     return specs
 

@@ -147,6 +147,7 @@ START_RECOVERY_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
 # Per function: the DRS actions its code calls (Describe* take no resource; StartRecovery is scoped above).
 DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("drs:DescribeJobs", "drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers"),
+    "lock_servers": (),
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -158,6 +159,7 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
 # whether the holder of a lock still runs (stale-lock takeover); the sweeper asks about every open record and lock.
 STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("states:DescribeExecution",),
+    "lock_servers": ("states:DescribeExecution",),
     "start_wave": (),
     "check_wave": (),
     "finalize": (),
@@ -182,14 +184,21 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": ("dynamodb:PutItem",),
         "ExecutionLocks": TAKE_LOCKS,
     },
+    "lock_servers": {
+        "ExecutionHistory": READ,  # is the execution still running; has a lock's holder ended
+        "ExecutionWaves": READ_WAVES,
+        "ExecutionLocks": TAKE_LOCKS,
+    },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
         # GetItem: the previous wave's item, for how long its jobs took
         "ExecutionWaves": (*READ_WAVES, "dynamodb:GetItem", "dynamodb:PutItem"),
+        "ExecutionLocks": RELEASE_LOCKS,  # an ended wave releases its servers' locks
     },
     "check_wave": {
         "ExecutionHistory": ("dynamodb:UpdateItem",),
         "ExecutionWaves": (*READ_WAVES, *WRITE),  # UpdateItem: a check that got no answer is counted on the wave
+        "ExecutionLocks": RELEASE_LOCKS,  # an ended wave releases its servers' locks
     },
     "finalize": {
         "ExecutionHistory": (*READ, *WRITE),
@@ -213,6 +222,7 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 # sweeper's list of open records.
 INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "prepare": (("ExecutionLocks", "LocksByExecution"),),
+    "lock_servers": (),
     "start_wave": (),
     "check_wave": (),
     "finalize": (("ExecutionLocks", "LocksByExecution"),),

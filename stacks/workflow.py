@@ -11,6 +11,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.functions import FUNCTIONS
+
 DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_plan.asl.json"
 
 # Step Functions vends its logs to CloudWatch Logs; a log group under this prefix needs no CloudWatch Logs resource
@@ -24,13 +26,8 @@ def state_machine_name(stack: Stack) -> str:
     return f"{stack.stack_name}-RecoveryPlan"
 
 
-# ASL placeholder -> function key (lambdas/functions.json)
-SUBSTITUTIONS = {
-    "PrepareFunctionArn": "prepare",
-    "StartWaveFunctionArn": "start_wave",
-    "CheckWaveFunctionArn": "check_wave",
-    "FinalizeFunctionArn": "finalize",
-}
+# ASL placeholder -> function key, as lambdas/functions.json names them
+SUBSTITUTIONS = {spec.placeholder: key for key, spec in FUNCTIONS.items() if spec.placeholder}
 
 
 class RecoveryWorkflow(Construct):

@@ -50,7 +50,8 @@ def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
     assert 1.0 <= report["overheadRatio"] <= 1.03
     assert report["historyEvents"] < 1_000
     assert 0 < report["maxItemBytes"] < 100 * 1024
-    assert report["maxLambdaVirtualSeconds"] >= report["maxLambdaSeconds"] > 0
+    # wall plus slept time is at least the wall time (measured a moment apart: to a millisecond)
+    assert report["maxLambdaVirtualSeconds"] >= report["maxLambdaSeconds"] - 0.001 > 0
 
 
 def test_servers_shows_each_server_with_its_reason(tmp_path):

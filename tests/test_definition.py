@@ -26,7 +26,7 @@ STATES = all_states(ASL["States"])
 
 def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
     tasks = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
-    assert len(tasks) == 5
+    assert len(tasks) == 6
     for name, task in tasks.items():
         errors = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
         assert errors >= LAMBDA_ERRORS, name
@@ -49,6 +49,7 @@ def test_only_function_arns_are_substituted_and_time_comes_from_the_context():
     assert sorted(set(re.findall(r"\$\{(\w+)\}", TEXT))) == [
         "CheckWaveFunctionArn",
         "FinalizeFunctionArn",
+        "LockServersFunctionArn",
         "PrepareFunctionArn",
         "StartWaveFunctionArn",
     ]

@@ -697,6 +697,18 @@ def _stop_cases() -> list[Case]:
         ),
         Case(
             "stop",
+            "reconciled while the lock loop takes the servers' locks",
+            CANCELLED,
+            arm=reconcile_at_call("lock-servers", "TransactWriteItems"),
+        ),
+        Case(
+            "stop",
+            "stopped as the lock loop starts",
+            CANCELLED,
+            arm=stop_at_invocation("lock-servers"),
+        ),
+        Case(
+            "stop",
             "stopped while waiting for DRS capacity",
             CANCELLED,
             scenario_keys(quotas={"maxConcurrentJobs": 1}, externalJobs=[{"servers": 1, "seconds": 3000}]),

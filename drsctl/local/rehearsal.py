@@ -41,13 +41,8 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "drs-orchestrator-recovery-plan"
 
-# ASL substitution -> function key in lambdas/functions.json
-PLACEHOLDERS = {
-    "PrepareFunctionArn": "prepare",
-    "StartWaveFunctionArn": "start_wave",
-    "CheckWaveFunctionArn": "check_wave",
-    "FinalizeFunctionArn": "finalize",
-}
+# ASL substitution -> function key, as lambdas/functions.json names them
+PLACEHOLDERS = {spec["placeholder"]: key for key, spec in FUNCTION_SPECS.items() if "placeholder" in spec}
 # Not in the definition: EventBridge invokes reconcile when an execution is stopped, times out or fails, and
 # EventBridge Scheduler the sweeper every 15 minutes.
 RECONCILE_FUNCTION = "drs-orchestrator-reconcile"

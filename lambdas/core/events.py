@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from lambdas.core.finish import Failure
 from lambdas.core.plan import ExecutionMode, RunOptions
+from lambdas.core.prepare import LockProgress
 from lambdas.core.waves import WaveProgress, WaveStep
 
 
@@ -59,6 +60,14 @@ class WaveStepEvent(_Event):
             event_budget=self.EventBudget,
             now=self.Now,
         )
+
+
+class LockServersEvent(_Event):
+    ExecutionId: str
+    ExecutionArn: str | None = None
+    PlanId: str
+    Locking: LockProgress
+    Now: EpochSeconds
 
 
 class FinalizeEvent(_Event):

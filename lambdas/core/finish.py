@@ -85,8 +85,11 @@ def finish(
             StartTime=now,
         )
     waves = records.execution_waves(execution_id) if exists else []
+    # Ended waves released their servers' locks; the open ones (and the plan's) are released here, and whatever else
+    # the execution holds is found through the LocksByExecution index.
+    held = _lock_ids(record.PlanId, [w for w in waves if w.Status in records.OPEN_WAVE_STATUSES])
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
-        locks.release_execution(record.ExecutionId, _lock_ids(record.PlanId, waves))
+        locks.release_execution(record.ExecutionId, held)
         return _finished(record)
     reason = _end_reason(stopped_as, failure)
     ended_because = failure.explained() if failure is not None else None
@@ -105,7 +108,7 @@ def finish(
     record.ErrorMessage = records.truncate(message) if message else None
     if not records.close_execution(record, changed, exists=exists, unresolved=unresolved):
         record = records.get_execution(execution_id, plan_id)
-    locks.release_execution(record.ExecutionId, _lock_ids(record.PlanId, waves))
+    locks.release_execution(record.ExecutionId, held)
     return _finished(record)
 
 

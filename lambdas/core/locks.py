@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from lambdas.core import executions, records
 from lambdas.core.batches import batched
-from lambdas.core.errors import ExecutionConflictError, TransactionConflictError
+from lambdas.core.errors import ExecutionConflictError, ExecutionStoppedError, TransactionConflictError
 from lambdas.core.explain import listed, with_action
 
 EXECUTION_LOCKS_TABLE = "EXECUTION_LOCKS_TABLE"
@@ -212,3 +212,31 @@ def holders() -> dict[str, dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return found
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+SERVERS_PER_LOCK_STEP = 1_000  # about 10 transactions: one step of "Lock the plan's servers" stays short
+
+
+def lock_servers(
+    *, execution_id: str, execution_arn: str | None, plan_id: str, next_wave: int, wave_count: int, now: int
+) -> tuple[int, int]:
+    """Take the locks of the servers of waves `next_wave`, ... up to about SERVERS_PER_LOCK_STEP servers: one step of
+    the state machine's loop, so no Lambda's work grows with the plan. Returns (the next wave to lock, locks taken).
+
+    Locks taken by earlier steps stay held when a later one finds a server locked (ExecutionConflictError): the
+    execution then fails through Record failure, which releases every lock of the execution.
+    """
+    lock_ids: list[str] = []
+    wave = next_wave
+    while wave <= wave_count and len(lock_ids) < SERVERS_PER_LOCK_STEP:
+        resolved = records.get_wave(execution_id, wave)
+        lock_ids.extend(server_lock(resolved.Region, s.SourceServerId) for s in resolved.Servers)
+        wave += 1
+    lock_ids = list(dict.fromkeys(lock_ids))
+    if not records.execution_active(execution_id, plan_id):
+        raise ExecutionStoppedError(f"Execution {execution_id} has ended; it takes no more locks")
+    acquire(lock_ids, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan_id, now=now)
+    if not records.execution_active(execution_id, plan_id):  # stopped meanwhile: the reconcile path may be done
+        release(lock_ids, execution_id=execution_id)
+        raise ExecutionStoppedError(f"Execution {execution_id} has ended; the locks it just took are released")
+    return wave, len(lock_ids)

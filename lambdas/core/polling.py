@@ -29,9 +29,10 @@ import random
 
 HISTORY_EVENT_CAP = 25_000
 SAFETY_EVENTS = 500  # headroom for events we do not model exactly
-# Execution start and end, Prepare (5) with up to 13 retries, the Map's own events, Finalize or Record failure (5
-# each) with up to 6 retries each, the Choice and the end state. A test pins it against the ASL's retriers.
-EXECUTION_FIXED_EVENTS = 150
+# Execution start and end, Prepare (5) with up to 13 retries, the lock loop (at most 11 steps of a task, its Choice
+# and up to 6 retries: 25 events each), the Map's own events, Finalize or Record failure (5 each) with up to 6
+# retries each, the Choice and the end state. A test pins it against the ASL's retriers.
+EXECUTION_FIXED_EVENTS = 430
 WAVE_FIXED_EVENTS = 40  # Map iteration start and end, the wave's Choice and end state; every task is counted apart
 EVENTS_PER_CHECK = 9  # Wait (2) + task (5) + Choice (2): a check, or a start attempt
 EVENTS_PER_RETRY = 3  # LambdaFunctionScheduled, Started, Failed

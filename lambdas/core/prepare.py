@@ -47,6 +47,17 @@ class WaveRef(BaseModel):
     WaveName: str
 
 
+class LockProgress(BaseModel):
+    """Where the "Lock the plan's servers" loop stands: the next wave whose servers it locks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    NextWave: int = 1
+    WaveCount: int
+    Done: bool
+    Locked: int = 0
+
+
 class Prepared(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -57,6 +68,7 @@ class Prepared(BaseModel):
     EventBudgetPerWave: int
     Waves: list[WaveRef]
     ServerCount: int
+    Locking: LockProgress
     Warnings: list[str] = []
 
 
@@ -96,16 +108,16 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
         resolution.problems.extend(limits.problems(plan, resolution.waves, options))
-        server_locks = list(
-            dict.fromkeys(locks.server_lock(w.Region, s.SourceServerId) for w in resolution.waves for s in w.Servers)
-        )
         if resolution.problems:
+            server_locks = list(
+                dict.fromkeys(
+                    locks.server_lock(w.Region, s.SourceServerId) for w in resolution.waves for s in w.Servers
+                )
+            )
             _raise_conflict_if_locked(server_locks, execution_id, plan.PlanId, resolution.problems)
             raise PlanValidationError(resolution.problems)
-        taken += server_locks
-        locks.acquire(
-            server_locks, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now
-        )
+        # The servers' locks are taken next, by the state machine's "Lock the plan's servers" loop, about 1,000 per
+        # step: this step's work must not grow with the plan.
         record.Warnings = _bounded(resolution.warnings)
         record.Status = "POLLING"
         try:
@@ -130,6 +142,7 @@ def _prepared(record: ExecutionRecord, mode: ExecutionMode, options: RunOptions)
         EventBudgetPerWave=polling.wave_event_budget(len(record.Waves)),
         Waves=[WaveRef(WaveNumber=w.WaveNumber, WaveName=w.WaveName) for w in record.Waves],
         ServerCount=sum(w.ServerCount for w in record.Waves),
+        Locking=LockProgress(WaveCount=len(record.Waves), Done=not record.Waves),
         Warnings=record.Warnings,
     )
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, polling, records, wave_end
+from lambdas.core import drs, locks, polling, records, wave_end
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.explain import listed, permanent_failure
@@ -407,7 +407,20 @@ def _ended_progress(wave: WaveRecord, progress: WaveProgress, events_used: int, 
 def _end(step: WaveStep, wave: WaveRecord, progress: WaveProgress, events_used: int, attempt: int) -> WaveProgress:
     """Write the ended wave (its item and the execution record) and tell the state machine how it ended."""
     records.publish_wave(step.execution_id, step.plan_id, wave)
+    _release_servers(step, wave)
     return _ended_progress(wave, progress, events_used, attempt)
+
+
+def _release_servers(step: WaveStep, wave: WaveRecord) -> None:
+    """An ended wave launches nothing more: its servers' locks go now (best effort; the execution's end releases
+    whatever is left), so the end of a large plan has only its plan's lock to release."""
+    try:
+        locks.release(
+            [locks.server_lock(wave.Region, s.SourceServerId) for s in wave.Servers], execution_id=step.execution_id
+        )
+    except Exception as error:
+        if classify(error) is None:
+            raise
 
 
 def _failure(error: Exception) -> AwsFailure:
@@ -504,6 +517,7 @@ def _missed(
 
 def _check_end(step: WaveStep, wave: WaveRecord, checked: WaveProgress) -> WaveProgress:
     records.publish_wave(step.execution_id, step.plan_id, wave)
+    _release_servers(step, wave)
     return checked.model_copy(
         update={
             "Status": _ended_status(wave),

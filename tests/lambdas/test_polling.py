@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.core import limits, polling
+from lambdas.core import limits, locks, polling
 
 ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "recovery_plan.asl.json").read_text())
 WAVE_STATES = ASL["States"]["Run waves in order"]["ItemProcessor"]["States"]
@@ -24,8 +24,12 @@ def test_the_fixed_parts_of_the_budget_cover_the_states_outside_the_checks():
     prepare = sum(r["MaxAttempts"] for r in ASL["States"]["Prepare execution"]["Retry"])
     finalize = sum(r["MaxAttempts"] for r in ASL["States"]["Finalize execution"]["Retry"])
     failure = sum(r["MaxAttempts"] for r in ASL["States"]["Record failure"]["Retry"])
+    lock = sum(r["MaxAttempts"] for r in ASL["States"]["Lock the plan's servers"]["Retry"])
+    # the lock loop: one step per SERVERS_PER_LOCK_STEP servers, or per wave when waves are larger, plus the last
+    lock_steps = limits.PLAN_SERVERS_MAX // locks.SERVERS_PER_LOCK_STEP + 1
     # start and end (2), each task (5) with its retries (3 each), the Map (4), a Choice (2), the end state (2)
     fixed = 2 + 5 * 3 + (prepare + finalize + failure) * polling.EVENTS_PER_RETRY + 4 + 2 + 2
+    fixed += lock_steps * (5 + 2 + lock * polling.EVENTS_PER_RETRY)
     assert fixed <= polling.EXECUTION_FIXED_EVENTS
     assert polling.WAVE_FIXED_EVENTS >= 2 + 2 + 2  # the Map iteration, the last Choice, the end state
 

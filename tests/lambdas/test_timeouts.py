@@ -61,10 +61,7 @@ def _tasks(states: dict) -> dict:
 
 
 PLACEHOLDER_FUNCTION = {
-    "${PrepareFunctionArn}": "prepare",
-    "${StartWaveFunctionArn}": "start_wave",
-    "${CheckWaveFunctionArn}": "check_wave",
-    "${FinalizeFunctionArn}": "finalize",
+    "${" + spec["placeholder"] + "}": key for key, spec in FUNCTIONS.items() if "placeholder" in spec
 }
 
 

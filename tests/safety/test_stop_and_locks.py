@@ -6,7 +6,7 @@ import boto3
 
 from lambdas.core import locks
 from tests.conftest import server_id
-from tests.workflow.conftest import APP, DB, load, run, three_tier_scenario, three_wave_plan
+from tests.workflow.conftest import APP, DB, WEB, entered, load, run, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
 
@@ -202,3 +202,63 @@ def test_a_start_wave_still_running_when_the_record_ended_launches_nothing(stage
             start_wave(step, WaveProgress(), 0, seconds_left=lambda: 120.0)
         assert aws.drs.calls["StartRecovery"] == 0
         assert aws.record("exec-1", "shop").Status == "CANCELLED"
+
+
+def lock_ids() -> set[str]:
+    return {item["LockId"] for item in lock_items()}
+
+
+def test_the_lock_loop_takes_every_servers_lock_before_the_first_launch_in_bounded_steps(stage, monkeypatch):
+    monkeypatch.setattr(locks, "SERVERS_PER_LOCK_STEP", 2)  # 3 + 3 + 2 servers: one wave per step
+    everything = {locks.plan_lock("shop")}
+    everything |= {locks.server_lock("us-east-1", s) for s in DB + APP}
+    everything |= {locks.server_lock("us-west-2", s) for s in WEB}
+    held_at_first_start: list[set[str]] = []
+    held_at_wave_3: list[set[str]] = []
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+
+        def watch(invocation, request, response):
+            first_start = invocation.function.endswith("start-wave") and request.get("WaveNumber") == 1
+            if first_start and not held_at_first_start:
+                held_at_first_start.append(lock_ids())
+            in_wave_3 = invocation.function.endswith("check-wave") and request.get("WaveNumber") == 3
+            if in_wave_3 and not held_at_wave_3:
+                held_at_wave_3.append(lock_ids())
+
+        aws.engine.listeners.append(watch)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        assert entered(history, "Lock the plan's servers") == 3
+        assert held_at_first_start == [everything]
+        # waves 1 and 2 ended: their servers' locks went with them
+        assert held_at_wave_3 == [{locks.plan_lock("shop")} | {locks.server_lock("us-west-2", s) for s in WEB}]
+        assert lock_items() == []
+
+
+def test_a_server_locked_elsewhere_found_by_a_later_lock_step_fails_before_any_launch_and_releases_all(
+    stage, monkeypatch
+):
+    monkeypatch.setattr(locks, "SERVERS_PER_LOCK_STEP", 2)
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        held_by_other = locks.server_lock("us-west-2", WEB[1])
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionLocks")
+
+        def lock_web_after_first_step(invocation, request, response):
+            # another plan's execution takes a web server after this one's Prepare checked it was free
+            if invocation.function.endswith("lock-servers") and not table.get_item(Key={"LockId": held_by_other}).get(
+                "Item"
+            ):
+                # no record and no ARN to ask: the holder counts as running, its lock is not taken over as stale
+                table.put_item(Item={"LockId": held_by_other, "ExecutionId": "other", "PlanId": "o", "AcquiredAt": 0})
+
+        aws.engine.listeners.append(lock_web_after_first_step)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "FAILED"
+        assert described["error"] == "ExecutionConflictError"
+        assert WEB[1] in described["cause"] and "other" in described["cause"]
+        assert aws.drs.calls["StartRecovery"] == 0
+        assert entered(history, "Run waves in order") == 0
+        assert aws.record("exec-1", "shop").Status == "FAILED"
+        assert lock_ids() == {held_by_other}  # only the other execution's lock is left
