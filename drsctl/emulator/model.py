@@ -16,7 +16,7 @@ import random
 import string
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -48,6 +48,26 @@ ACTIVE = ("PENDING", "STARTED")
 FINAL_LAUNCH_STATUSES = ("LAUNCHED", "FAILED", "TERMINATED")
 SNAPSHOT_INTERVAL = 600  # seconds between recovery snapshots, on a grid aligned to the epoch
 SNAPSHOT_RETENTION = 86_400  # how far back recovery snapshots are kept
+
+
+class Rendered(Sequence[dict[str, Any]]):
+    """Items of a Describe* answer, each rendered only when its page is served: the protocol slices one page out of
+    the whole filtered list, and rendering every item for every page made listing 5,000 servers quadratic (50 pages
+    x 5,000 renders, about 10 s). Rendering holds the emulator's lock, as the call did, so a page is consistent."""
+
+    def __init__(self, items: Sequence[Any], render: Callable[[Any], dict[str, Any]], lock: threading.RLock) -> None:
+        self._items = items
+        self._render = render
+        self._lock = lock
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        with self._lock:
+            if isinstance(index, slice):
+                return [self._render(item) for item in self._items[index]]
+            return self._render(self._items[index])
 
 
 @dataclass
@@ -359,7 +379,7 @@ class DrsEmulator:
             and (end is None or job.created_at <= end)
         ]
         jobs.sort(key=lambda job: (job.created_at, job.sequence), reverse=True)  # newest first, as DRS does
-        return {"items": [job.describe() for job in jobs]}
+        return {"items": Rendered(jobs, Job.describe, self._lock)}
 
     def describe_source_servers(self, region: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         filters = filters or {}
@@ -373,7 +393,8 @@ class DrsEmulator:
             and (not wanted or server_id in wanted)
             and (hardware is None or hardware == server.spec.hostname)
         ]
-        return {"items": [server.describe(now, self.scenario.accountId) for server in servers]}
+        account = self.scenario.accountId
+        return {"items": Rendered(servers, lambda server: server.describe(now, account), self._lock)}
 
     def describe_recovery_instances(self, region: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         filters = filters or {}

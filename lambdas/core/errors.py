@@ -16,7 +16,9 @@ class PlanValidationError(OrchestratorError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        listed = "\n".join(f"- {problem}" for problem in problems)
+        listed = "\n".join(
+            f"- {problem.rstrip()}" + ("" if problem.rstrip().endswith(".") else ".") for problem in problems
+        )
         super().__init__(
             f"The plan cannot run ({len(problems)} problem(s)):\n{listed}\nWhat to do: fix each problem above "
             "(nothing was launched), then start the execution again."

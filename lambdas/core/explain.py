@@ -87,5 +87,11 @@ def before_action(text: str, addition: str) -> str:
         return text
     story, mark, action = text.partition(ACTION_MARK)
     if not mark:
-        return f"{text.rstrip()} {addition}"
-    return f"{story.rstrip()} {addition} {mark}{action}"
+        return f"{_sentence(text)} {addition}"
+    return f"{_sentence(story)} {addition} {mark}{action}"
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence, so what is added after it does not run on from its last word."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?:" else f"{text}."
