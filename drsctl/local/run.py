@@ -98,7 +98,7 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         maxItemBytes=aws.engine.max_item_bytes,
         maxItemTable=aws.engine.max_item_table,
         maxLambdaVirtualSeconds=round(aws.engine.max_virtual_seconds, 3),
-        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start),
+        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start, figures.hostnames(aws.drs)),
         warnings=record.Warnings,
     )
 
