@@ -86,7 +86,9 @@ def validate(
         except (BotoCoreError, ClientError) as error:
             fix = setup_problem(error)
             if fix is not None:
-                raise fail_invalid(f"cannot check the servers in DRS ({where}): {fix}") from error
+                raise fail_invalid(
+                    f"cannot check the servers in DRS ({where}): {fix}; or check against the emulator with --scenario"
+                ) from error
             out.print(Text.assemble(Text("could not check the servers in DRS", style="red"), f" ({where}): {error}"))
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
     for warning in resolution.warnings:
@@ -98,7 +100,8 @@ def validate(
         for problem in resolution.problems:
             out.print(f"- {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_INPUT)
-    table = Table(title=f"Plan {parsed.PlanId}: every server checked against {where}")
+    out.print(f"Plan {parsed.PlanId}: every server checked against {where}")
+    table = Table()
     table.add_column("wave", overflow="fold", ratio=1)
     table.add_column("region", no_wrap=True)
     table.add_column("servers", no_wrap=True, justify="right")
