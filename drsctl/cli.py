@@ -1,6 +1,14 @@
-"""The `drsctl` command: operator CLI and local runtime."""
+"""The `drsctl` command: operator CLI and local runtime.
+
+Starting it imports only typer, rich and the command signatures; each command imports what it needs (pydantic,
+boto3, the emulator, moto and the engine) when it runs, so `drsctl --help` answers in a fraction of a second.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
 
 import typer
 
@@ -8,17 +16,61 @@ from drsctl.commands.emulator import emulator
 from drsctl.commands.plan import plan_app
 from drsctl.commands.rehearse import rehearse
 
+PACKAGE = "drs-orchestrator"
+EXIT_INTERRUPTED = 130
+DEBUG_VARIABLE = "DRSCTL_DEBUG"  # set to 1 to see the traceback of an unexpected error
+
 app = typer.Typer(
     name="drsctl",
     help="Run, rehearse and inspect DRS recovery plans.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command()(rehearse)
 app.command()(emulator)
 app.add_typer(plan_app, name="plan")
 
 
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"drsctl {version(PACKAGE)}"
+    except PackageNotFoundError:
+        return "drsctl (version unknown: the drs-orchestrator package is not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Run, rehearse and inspect DRS recovery plans."""
+
+
 def main() -> None:
-    app()
+    """The console script: no traceback for Ctrl-C, and one line (not a traceback) for an unexpected error."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        sys.stderr.write(
+            f"error: unexpected {type(error).__name__}: {error}\n"
+            f"This is a bug in drsctl: please report it with the command you ran ({DEBUG_VARIABLE}=1 shows the "
+            "traceback).\n"
+        )
+        sys.exit(1)

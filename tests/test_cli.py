@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -27,6 +28,12 @@ REPORT_KEYS = {
     "drsApiCalls",
     "waves",
 }
+
+
+@pytest.fixture(autouse=True)
+def piped(monkeypatch):
+    """Output as when piped from a shell: no COLUMNS (pytest-xdist sets COLUMNS=80 in its workers)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 def test_default_rehearsal_completes_and_writes_the_report(tmp_path):
@@ -60,13 +67,12 @@ def test_servers_shows_each_server_with_its_reason(tmp_path):
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario))
     result = CliRunner().invoke(app, ["rehearse", "--scenario", str(path), "--servers"])
-    assert "s-0000000000adb0001 LAUNCHED as i-" in result.output  # per-server progress
-    failed = scenario["servers"][-1]["id"]
-    assert f"{failed} FAILED (LAUNCH_FAILED)" in result.output
-    row = next(
-        line for line in result.output.splitlines() if failed in line and "LAUNCH_FAILED" in line and "│" in line
-    )
-    assert "drsjob-" in row  # the servers table: ID, status, reason and job, whole at 160 columns
+    assert "s-0000000000adb0001 (db-1) LAUNCHED as i-" in result.output  # per-server progress, with the hostname
+    failed, host = scenario["servers"][-1]["id"], scenario["servers"][-1]["hostname"]
+    assert f"{failed} ({host}) FAILED: LAUNCH_FAILED" in result.output
+    # The servers table when piped: ID, host, status, reason, job and times on one line.
+    row = next(line for line in result.output.splitlines() if failed in line and "drsjob-" in line)
+    assert host in row and "LAUNCH_FAILED" in row and "+00:" in row
 
 
 def test_a_partial_rehearsal_exits_1(tmp_path):

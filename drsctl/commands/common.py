@@ -1,41 +1,42 @@
-"""What every sub-command shares: reading input files with errors that say what to fix."""
+"""What every sub-command shares: consoles that never read user text as markup, errors that exit 2.
+
+Every console here is made with `markup=False, emoji=False, highlight=False`: a wave named `[/]` or `[eu] web`, a
+hostname or a file name is printed as written. Styled words are `rich.text.Text` objects, never markup strings.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
+from typing import Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
-
-from drsctl.emulator.scenario import Scenario, load_scenario
+from rich.text import Text
 
 EXIT_INVALID_INPUT = 2
-stderr = Console(stderr=True)
+PIPED_WIDTH = 160  # output that is not a terminal and has no COLUMNS: wide enough for one line per server
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for command output. A terminal (or COLUMNS) sets the width; piped output gets PIPED_WIDTH."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else PIPED_WIDTH
+    return Console(stderr=stderr, width=width, markup=False, emoji=False, highlight=False)
+
+
+def styled(text: str, style: str) -> Text:
+    return Text(text, style=style)
+
+
+def print_error(message: str, **print_options: Any) -> None:
+    """One problem per line on stderr, each line starting `error:`; user text is never read as markup."""
+    out = console(stderr=True)
+    for line in message.splitlines() or [""]:
+        out.print(Text.assemble(styled("error:", "bold red"), " ", line), soft_wrap=True, **print_options)
 
 
 def fail_invalid(message: str) -> typer.Exit:
     """Print an input error on stderr and return the exit (code 2) for the caller to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     return typer.Exit(EXIT_INVALID_INPUT)
-
-
-def describe_validation_error(source: Path, error: ValidationError) -> str:
-    lines = [f"{source} is not valid ({error.error_count()} problem(s)):"]
-    for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  - {location}: {problem['msg']}")
-    return "\n".join(lines)
-
-
-def read_scenario(path: Path | None) -> Scenario:
-    try:
-        return load_scenario(path)
-    except FileNotFoundError as error:
-        raise fail_invalid(f"scenario file not found: {path}") from error
-    except yaml.YAMLError as error:
-        raise fail_invalid(f"{path} is not valid YAML/JSON: {error}") from error
-    except ValidationError as error:
-        assert path is not None
-        raise fail_invalid(describe_validation_error(path, error)) from error

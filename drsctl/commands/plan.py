@@ -1,4 +1,5 @@
-"""`drsctl plan validate`: the checks Prepare makes before a launch, run from a laptop or a CI job."""
+"""`drsctl plan validate` and `drsctl plan load`: the checks Prepare makes before a launch, from a laptop or a CI
+job, and storing a plan in the deployed tables. The SDK and the emulator are imported when a command runs."""
 
 from __future__ import annotations
 
@@ -7,35 +8,37 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from unittest.mock import patch
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from drsctl.clock import VirtualClock
-from drsctl.commands.common import EXIT_INVALID_INPUT, fail_invalid, read_scenario
-from drsctl.commands.rehearse import Mode, read_plan
-from drsctl.emulator import DrsEmulator, serving
-from lambdas.core import limits
-from lambdas.core.errors import PlanValidationError
-from lambdas.core.plan import ExecutionMode, RunOptions
-from lambdas.core.prepare import resolve_waves
-from lambdas.core.records import save_plan
+from drsctl.commands.aws_setup import drs_endpoint, setup_problem
+from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
+from drsctl.commands.inputs import read_plan, read_scenario
+from drsctl.commands.rehearse import MODE_OPTION, Mode
+
+if TYPE_CHECKING:
+    from drsctl.emulator.scenario import Scenario
+    from lambdas.core.plan import ExecutionMode
 
 plan_app = typer.Typer(help="Work with plan files.", no_args_is_help=True)
 EXIT_CANNOT_CHECK = 1
 
 
 @contextmanager
-def _drs_from(scenario: Path | None) -> Iterator[str]:
-    """Point the DRS client at an emulator serving `scenario`, or leave it on AWS when there is none."""
-    if scenario is None:
-        yield "AWS (your default credentials and region configuration)"
+def _drs_from(scenario: Path | None, loaded: Scenario | None) -> Iterator[str]:
+    """Point the DRS client at an emulator serving `loaded`, or leave it where the environment points it."""
+    if scenario is None or loaded is None:
+        endpoint = drs_endpoint()
+        yield f"the DRS endpoint {endpoint}" if endpoint else "AWS (your default credentials and region configuration)"
         return
-    emulator = DrsEmulator(read_scenario(scenario), VirtualClock())
+    from drsctl.clock import VirtualClock
+    from drsctl.emulator import DrsEmulator, serving
+
+    emulator = DrsEmulator(loaded, VirtualClock())
     with serving(emulator) as running:
         fake = {
             "AWS_ENDPOINT_URL_DRS": running.endpoint,
@@ -48,52 +51,70 @@ def _drs_from(scenario: Path | None) -> Iterator[str]:
 
 @plan_app.command()
 def validate(
-    plan: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
+    plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")],
     scenario: Annotated[
         Path | None, typer.Option(help="Check against the DRS emulator with this scenario instead of AWS.")
     ] = None,
-    mode: Annotated[Mode, typer.Option(help="Check as for a DRILL or a RECOVERY (replication rules differ).")] = (
-        Mode.drill
-    ),
+    mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
 ) -> None:
-    """Check a plan: its schema offline, then its servers in DRS (exist, replicate, not busy) and the quotas.
+    """Check a plan: its schema and options offline, then its servers in DRS (exist, replicate, not busy) and the
+    quotas. DRS is AWS, or the endpoint in AWS_ENDPOINT_URL_DRS, or the emulator with --scenario.
 
-    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed), 1 when DRS could not be asked.
+    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed) or when no AWS region or credentials
+    are configured, 1 when DRS could not be asked.
     """
-    console = Console()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.core import limits
+    from lambdas.core.errors import PlanValidationError
+    from lambdas.core.plan import RunOptions
+    from lambdas.core.prepare import resolve_waves
+
+    out = console()
     parsed = read_plan(plan)
-    console.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)", highlight=False)
-    with _drs_from(scenario) as where:
-        execution_type: ExecutionMode = "DRILL" if mode is Mode.drill else "RECOVERY"
-        try:
-            options = RunOptions.resolve(execution_type, parsed.Options)
-        except PlanValidationError as error:
-            raise fail_invalid(str(error)) from error
+    execution_type: ExecutionMode = "DRILL" if mode is Mode.drill else "RECOVERY"
+    try:
+        options = RunOptions.resolve(execution_type, parsed.Options)
+    except PlanValidationError as error:
+        raise fail_invalid("\n".join(f"{plan}: {problem}" for problem in error.problems)) from error
+    loaded = read_scenario(scenario) if scenario is not None else None
+    out.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)")
+    with _drs_from(scenario, loaded) as where:
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
             resolution.problems.extend(limits.problems(parsed, resolution.waves, options))
         except (BotoCoreError, ClientError) as error:
-            console.print(f"[red]could not check the servers in DRS ({where}):[/] {error}", highlight=False)
+            fix = setup_problem(error)
+            if fix is not None:
+                raise fail_invalid(
+                    f"cannot check the servers in DRS ({where}): {fix}; or check against the emulator with --scenario"
+                ) from error
+            out.print(Text.assemble(Text("could not check the servers in DRS", style="red"), f" ({where}): {error}"))
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
     for warning in resolution.warnings:
-        console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"warning: {warning}", soft_wrap=True)
     if resolution.problems:
-        console.print(f"[bold red]{len(resolution.problems)} problem(s)[/] found against {where}:", highlight=False)
+        out.print(
+            Text.assemble(Text(f"{len(resolution.problems)} problem(s)", style="bold red"), f" found against {where}:")
+        )
         for problem in resolution.problems:
-            console.print(f"- {problem}", highlight=False, markup=False, soft_wrap=True)
+            out.print(f"- {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_INPUT)
-    table = Table(title=f"Plan {parsed.PlanId}: every server checked against {where}")
-    for column in ("wave", "region", "servers", "impact"):
-        table.add_column(column)
+    out.print(f"Plan {parsed.PlanId}: every server checked against {where}")
+    table = Table()
+    table.add_column("wave", overflow="fold", ratio=1)
+    table.add_column("region", no_wrap=True)
+    table.add_column("servers", no_wrap=True, justify="right")
+    table.add_column("impact", no_wrap=True)
     for wave in resolution.waves:
         table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
-    console.print(table)
-    console.print("[green]the plan can run[/]")
+    out.print(table)
+    out.print(Text("the plan can run", style="green"))
 
 
 @plan_app.command()
 def load(
-    plan: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
+    plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")],
     protection_groups_table: Annotated[
         str, typer.Option(envvar="PROTECTION_GROUPS_TABLE", help="The ProtectionGroupsTable output of the stack.")
     ],
@@ -101,12 +122,40 @@ def load(
         str, typer.Option(envvar="RECOVERY_PLANS_TABLE", help="The RecoveryPlansTable output of the stack.")
     ],
 ) -> None:
-    """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans)."""
+    """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans).
+
+    The tables are in the stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI.
+    Exit code 0 when stored, 2 for an invalid plan, a missing region, credentials or table, 1 when DynamoDB failed.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.core.records import save_plan
+
     parsed = read_plan(plan)
     tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
-    with patch.dict(os.environ, tables):
-        save_plan(parsed)
-    Console().print(
-        f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} wave(s)",
-        highlight=False,
+    try:
+        with patch.dict(os.environ, tables):
+            save_plan(parsed)
+    except (BotoCoreError, ClientError) as error:
+        _refuse_load(error, tables)
+    console().print(
+        f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} wave(s)"
     )
+
+
+def _refuse_load(error: Any, tables: dict[str, str]) -> None:
+    fix = setup_problem(error)
+    if fix is not None:
+        raise fail_invalid(f"cannot store the plan: {fix}") from error
+    response = getattr(error, "response", {}) or {}
+    if response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        names = " or ".join(tables.values())
+        raise fail_invalid(
+            f"cannot store the plan: table {names} not found in this region "
+            f"({response['Error'].get('Message', '')}); pass the stack's ProtectionGroupsTable and RecoveryPlansTable "
+            "outputs and set AWS_DEFAULT_REGION to the stack's region"
+        ) from error
+    console(stderr=True).print(
+        Text.assemble(Text("could not store the plan:", style="red"), f" {error}"), soft_wrap=True
+    )
+    raise typer.Exit(EXIT_CANNOT_CHECK) from error

@@ -19,7 +19,8 @@ class ServerFigures:
     jobId: str | None
     startedAt: float | None
     launchedAt: float | None
-    error: str | None = None
+    error: str | None = None  # why it did not launch: LAUNCH_FAILED, JOB_ENDED_NO_LAUNCH, WAVE_TIMEOUT, ...
+    hostname: str | None = None  # the source server's hostname, as DRS reports it
 
 
 @dataclass
@@ -93,7 +94,13 @@ def critical_path_seconds(jobs: list[Job], end: float) -> float:
     return sum(slowest.values())
 
 
-def wave_figures(waves: list[WaveRecord], jobs: list[Job], origin: float) -> list[WaveFigures]:
+def hostnames(emulator: DrsEmulator) -> dict[str, str]:
+    return {server_id: server.spec.hostname for (_, server_id), server in emulator.servers.items()}
+
+
+def wave_figures(
+    waves: list[WaveRecord], jobs: list[Job], origin: float, hostnames: dict[str, str] | None = None
+) -> list[WaveFigures]:
     participants = {
         (job.id, participant.source_server_id): (job, participant) for job in jobs for participant in job.participants
     }
@@ -117,6 +124,7 @@ def wave_figures(waves: list[WaveRecord], jobs: list[Job], origin: float) -> lis
                     startedAt=since(job.created_at) if job else None,
                     launchedAt=since(launched),
                     error=server.Error,
+                    hostname=(hostnames or {}).get(server.SourceServerId),
                 )
             )
         figures.append(

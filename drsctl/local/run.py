@@ -97,8 +97,8 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         wallSeconds=round(time.perf_counter() - wall_started, 2),
         maxItemBytes=aws.engine.max_item_bytes,
         maxItemTable=aws.engine.max_item_table,
-        maxLambdaVirtualSeconds=round(aws.engine.max_virtual_seconds, 4),
-        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start),
+        maxLambdaVirtualSeconds=round(aws.engine.max_virtual_seconds, 4),  # as maxLambdaSeconds: never below it
+        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start, figures.hostnames(aws.drs)),
         warnings=record.Warnings,
     )
 

@@ -28,7 +28,7 @@ TRANSIENT_CODES = frozenset(
     ]
 )
 TRANSIENT_STATUS_CODES = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
-# ServiceQuotaExceededException.quotaCode values that free up when other jobs end (DESIGN: DRS quotas).
+# ServiceQuotaExceededException.quotaCode values that free up when other jobs end (docs/architecture.md: Quotas).
 CAPACITY_QUOTAS = frozenset(["MaxConcurrentJobs", "MaxServersInAllActiveJobs"])
 CHUNK_QUOTA = "MaxServersPerJob"
 

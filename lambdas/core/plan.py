@@ -7,9 +7,10 @@ checks that need DRS (do the servers exist, do they replicate) are made by Prepa
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from lambdas.core.errors import PlanValidationError
 
@@ -20,6 +21,30 @@ REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
 ImpactLevel = Literal["CRITICAL", "OPTIONAL"]
 ExecutionMode = Literal["DRILL", "RECOVERY"]
+
+PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
+
+
+def _a_number(value: object) -> object:
+    """Numbers are numbers: YAML `true` is not 1 and `"30"` is not 30 (pydantic's lax mode takes both). A Decimal, as
+    DynamoDB returns every stored number, is a number. None stays "not set"."""
+    if value is None:
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"should be a number, not the text {value!r}; write the number without quotes")
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"should be a number, not {str(value).lower() if isinstance(value, bool) else repr(value)}")
+    return value
+
+
+def _a_boolean(value: object) -> object:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"should be true or false, not {value!r}")
+    return value
+
+
+Number = BeforeValidator(_a_number)
+Boolean = BeforeValidator(_a_boolean)
 
 # Typical DRS job durations (docs/architecture.md, DRS facts): the first check of a wave is planned from them.
 DEFAULT_EXPECTED_JOB_MINUTES = {"DRILL": 9.0, "RECOVERY": 13.0}
@@ -69,32 +94,32 @@ class Wave(_Strict):
 class OptionsOverride(_Strict):
     """Options as given in a plan or an execution input: any subset, merged over the defaults."""
 
-    PollIntervalSeconds: int | None = Field(
+    PollIntervalSeconds: Annotated[int | None, Number] = Field(
         None, ge=5, le=600, description="Longest wait between checks of a running wave (default 30)."
     )
-    MinPollIntervalSeconds: int | None = Field(
+    MinPollIntervalSeconds: Annotated[int | None, Number] = Field(
         None, ge=1, le=300, description="Shortest wait between checks, used when a wave is due (default 5)."
     )
-    WaveTimeoutMinutes: int | None = Field(
+    WaveTimeoutMinutes: Annotated[int | None, Number] = Field(
         None, ge=1, le=1440, description="A wave still running after this long times out (default 120)."
     )
-    ExpectedJobMinutes: float | None = Field(
+    ExpectedJobMinutes: Annotated[float | None, Number] = Field(
         None,
         gt=0,
         le=1440,
         description="How long a DRS job usually takes here (default 9 for a drill, 13 for a "
         "recovery); checks are spaced out until then and tighten after.",
     )
-    MaxServersPerJob: int | None = Field(
+    MaxServersPerJob: Annotated[int | None, Number] = Field(
         None, ge=1, le=100, description="Servers per StartRecovery call (at most the DRS quota of 100, the default)."
     )
-    MaxConcurrentJobs: int | None = Field(
+    MaxConcurrentJobs: Annotated[int | None, Number] = Field(
         None, ge=1, le=1000, description="The account's DRS quota of concurrent jobs per region (default 20)."
     )
-    MaxServersInActiveJobs: int | None = Field(
+    MaxServersInActiveJobs: Annotated[int | None, Number] = Field(
         None, ge=1, le=10000, description="The account's DRS quota of servers in all active jobs (default 500)."
     )
-    AllowUnhealthyReplication: bool | None = Field(
+    AllowUnhealthyReplication: Annotated[bool | None, Boolean] = Field(
         None,
         description="DRILL only: launch servers whose replication is STALLED, DISCONNECTED or PAUSED (from their "
         "last snapshot) instead of refusing the plan. A RECOVERY always launches them, with a warning.",
@@ -153,7 +178,7 @@ class RecoveryPlan(_Strict):
     def _consistent(self) -> RecoveryPlan:
         problems = self.static_problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
     def group(self, group_id: str) -> ProtectionGroup:
@@ -245,9 +270,9 @@ def problems_from(error: ValidationError, prefix: str = "") -> list[str]:
     lines = []
     for problem in error.errors():
         location = ".".join(str(part) for part in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
-        field = f"{prefix}{location}" if location else prefix.rstrip(".") or "(input)"
-        lines.append(f"{field}: {message}")
+        field = f"{prefix}{location}" if location else prefix.rstrip(":. ") or "(input)"
+        for message in problem["msg"].removeprefix("Value error, ").split(PROBLEM_SEPARATOR):
+            lines.append(f"{field}: {message}")
     return lines
 
 
@@ -259,6 +284,11 @@ def parse_execution_input(raw: object) -> ExecutionInput:
 
 
 def parse_plan(raw: object, source: str = "") -> RecoveryPlan:
+    if not isinstance(raw, dict):
+        where = source or "the plan"
+        kind = {list: "a list", str: "plain text", int: "a number", float: "a number", bool: "a boolean"}
+        found = "empty" if raw is None else f"{kind.get(type(raw), type(raw).__name__)}, not a mapping of fields"
+        raise PlanValidationError([f"{where} is {found}: a plan needs PlanId, Name, ProtectionGroups and Waves"])
     try:
         return RecoveryPlan.model_validate(raw)
     except ValidationError as error:

@@ -4,35 +4,75 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from drsctl.commands.emulator import READY_LINE
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXAMPLE = ROOT / "examples" / "scenario.yaml"
+# Deadlines only bound a hang: a loaded machine (CI, other test workers) may take many seconds to start Python.
+HANG = 180
+
+
+class Served:
+    """`drsctl emulator` in a subprocess; its stdout read on a thread, so a wait for a line has a deadline."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [BIN / "drsctl", "emulator", "--scenario", EXAMPLE, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_for(READY_LINE)
+        match = re.search(r"http://127\.0\.0\.1:\d+", "".join(self.seen))
+        assert match, f"no endpoint in {self.seen!r}"
+        self.endpoint = match.group(0)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str) -> None:
+        while not any(text in line for line in self.seen):
+            try:
+                line = self.lines.get(timeout=HANG)
+            except queue.Empty:
+                pytest.fail(f"no {text!r} within {HANG} s; output so far: {self.seen!r}")
+            if line is None:
+                pytest.fail(f"the emulator ended before {text!r}: {self.seen!r}, stderr {self.stderr()!r}")
+            self.seen.append(line)
+
+    def stderr(self) -> str:
+        return self.process.stderr.read() if self.process.stderr and self.process.poll() is not None else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=HANG)
 
 
 @pytest.fixture(scope="module")
 def served():
-    process = subprocess.Popen(
-        [BIN / "drsctl", "emulator", "--scenario", EXAMPLE, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert process.stdout is not None
-    first_line = process.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+", first_line)
-    assert match, f"no endpoint in {first_line!r}"
-    yield process, match.group(0)
-    if process.poll() is None:
-        process.kill()
+    running = Served()
+    yield running.process, running.endpoint
+    running.stop()
 
 
 def aws(endpoint, *args, region="us-east-1"):
@@ -51,7 +91,7 @@ def aws(endpoint, *args, region="us-east-1"):
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=HANG,
         check=False,
     )
 
@@ -101,9 +141,81 @@ def test_aws_cli_paginates(served):
     assert len(json.loads(result.stdout)["items"]) == 9
 
 
-def test_ctrl_c_stops_the_served_emulator_cleanly(served):
-    process, _ = served
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 0
-    assert process.stdout is not None
-    assert "stopping the emulator" in process.stdout.read()
+def _documented_commands(text: str) -> list[tuple[dict[str, str], list[str]]]:
+    """The `aws drs` commands of the shell blocks in `text`, each with the variables its block sets before it."""
+    commands: list[tuple[dict[str, str], list[str]]] = []
+    variables: dict[str, str] = {}
+    in_shell = in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            in_shell = in_block and line.strip("`").strip() in ("", "sh", "bash", "shell")
+            variables = {} if in_block else variables
+            continue
+        if not in_shell or not ("aws drs" in line or line.startswith("export ")):
+            continue
+        words = shlex.split(line.split(" # ")[0])
+        if words[:1] == ["export"]:
+            variables.update(word.split("=", 1) for word in words[1:])
+            continue
+        settings = {}
+        while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+            key, value = words.pop(0).split("=", 1)
+            settings[key] = value
+        if words[:2] == ["aws", "drs"]:
+            commands.append(({**variables, **settings}, words))
+    return commands
+
+
+@pytest.mark.awscli
+@pytest.mark.parametrize("doc", ["README.md", "docs/emulator.md"])
+def test_the_documented_aws_cli_example_works_without_real_credentials(served, doc):
+    _, endpoint = served
+    commands = [c for c in _documented_commands((ROOT / doc).read_text()) if "describe-source-servers" in c[1]]
+    assert commands, f"no aws drs describe-source-servers example in {doc}"
+    for variables, words in commands:
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {
+            **bare,
+            "AWS_CONFIG_FILE": os.devnull,  # no credentials or region from this machine: only what the doc sets
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "1",
+            **{k: v.replace("http://127.0.0.1:4566", endpoint) for k, v in variables.items()},
+        }
+        result = subprocess.run(
+            [BIN / "aws", *words[1:], "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=HANG,
+            check=False,
+        )
+        assert result.returncode == 0, f"{doc}: {' '.join(words)}: {result.stderr}"
+        assert json.loads(result.stdout)["items"]
+
+
+def test_ctrl_c_stops_the_served_emulator_cleanly():
+    running = Served()  # its own process: the shared one serves the other tests, whatever their order
+    try:
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=HANG) == 0
+        running.wait_for("stopping the emulator")
+    finally:
+        running.stop()
+
+
+def test_a_port_in_use_is_refused_in_one_line(served):
+    _, endpoint = served
+    port = endpoint.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [BIN / "drsctl", "emulator", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 2
+    assert f"error: port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -147,3 +147,60 @@ def test_plans_store_fractional_numbers_as_dynamodb_decimals():
         "Options": {"ExpectedJobMinutes": Decimal("9.5")},
         "Waves": [Decimal("1.25")],
     }
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"PollIntervalSeconds": True}, "Options.PollIntervalSeconds: should be a number, not true"),
+        ({"PollIntervalSeconds": "30"}, "Options.PollIntervalSeconds: should be a number, not the text '30'"),
+        ({"ExpectedJobMinutes": "9.5"}, "Options.ExpectedJobMinutes: should be a number, not the text '9.5'"),
+        ({"MaxServersPerJob": False}, "Options.MaxServersPerJob: should be a number, not false"),
+        ({"AllowUnhealthyReplication": "yes"}, "Options.AllowUnhealthyReplication: should be true or false"),
+        ({"AllowUnhealthyReplication": 1}, "Options.AllowUnhealthyReplication: should be true or false"),
+    ],
+)
+def test_numbers_and_booleans_are_strict(options, expected):
+    assert expected in _problems(plan(Options=options))
+
+
+def test_numbers_stored_in_dynamodb_come_back_as_decimals_and_still_load():
+    from decimal import Decimal
+
+    parsed = parse_plan(
+        plan(
+            Options={"PollIntervalSeconds": Decimal("60"), "ExpectedJobMinutes": Decimal("9.5"), "MaxServersPerJob": 10}
+        )
+    )
+    assert parsed.Options is not None
+    assert (parsed.Options.PollIntervalSeconds, parsed.Options.ExpectedJobMinutes) == (60, 9.5)
+    assert parsed.Options.MaxServersPerJob == 10
+
+
+def test_each_static_problem_is_its_own_line_under_the_file_name():
+    with pytest.raises(PlanValidationError) as raised:
+        parse_plan(
+            plan(
+                Waves=[
+                    {"WaveName": "w", "ProtectionGroupId": "nope"},
+                    {"WaveName": "w", "ProtectionGroupId": "g", "ServerIds": [A]},
+                ]
+            ),
+            "plan.yaml",
+        )
+    assert raised.value.problems == [
+        "plan.yaml: Waves: WaveName 'w' is used twice; wave names must be unique",
+        "plan.yaml: wave 1 ('w'): ProtectionGroupId 'nope' is not defined; define it under ProtectionGroups or use "
+        "one of g",
+    ]
+
+
+@pytest.mark.parametrize(("raw", "found"), [(None, "is empty"), ([1], "is a list"), ("PlanId", "is plain text")])
+def test_a_plan_that_is_not_a_mapping_says_what_a_plan_needs(raw, found):
+    with pytest.raises(PlanValidationError) as raised:
+        parse_plan(raw, "plan.yaml")
+    assert raised.value.problems == [
+        f"plan.yaml {found}"
+        + (", not a mapping of fields" if raw is not None else "")
+        + ": a plan needs PlanId, Name, ProtectionGroups and Waves"
+    ]
