@@ -76,6 +76,12 @@ rehearsal engine, and make it fail wherever AWS would:
     of the same text); the parsed condition is cached by its text, names and values (a parsed condition holds no
     state of its own: it is evaluated against each item).
 
+18. moto's Query sizes every item of the partition against the 1 MB page limit before it applies the sort-key
+    condition, so reading one wave (`begins_with(WaveKey, "0003")`) of a 135-wave execution sized all 270 items of
+    the execution, every check: quadratic in the number of waves. DynamoDB applies the key condition first and
+    counts only the items it matched toward the 1 MB. A Query on a table's own key with a sort-key condition now
+    starts from the partition's matching items (the same results, and pages as DynamoDB cuts them).
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -810,6 +816,36 @@ def _fast_item_size(self: Item) -> int:
     return sum(len(key.encode()) + _moto_size(value.type, value.value) for key, value in self.attrs.items())
 
 
+# Table.query(hash_key, range_comparison, range_objs, limit, start, forward, projection, index_name, ...): where
+# index_name is among the positional arguments after self
+_QUERY_INDEX_NAME_ARG = 7
+_narrowed = threading.local()
+
+
+def _key_condition_first(original_query: Callable[..., Any], original_all_items: Callable[..., Any]) -> tuple[Any, Any]:
+    """(Table.query, Table.all_items) that apply the sort-key condition before the 1 MB page limit (patch 18)."""
+
+    def all_items(self: Table) -> list[Item]:
+        narrowed: dict[int, list[Item]] = getattr(_narrowed, "tables", {})
+        return narrowed[id(self)] if id(self) in narrowed else original_all_items(self)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        hash_key, range_comparison, range_objs = args[:3]
+        index_name = args[_QUERY_INDEX_NAME_ARG] if len(args) > _QUERY_INDEX_NAME_ARG else kwargs.get("index_name")
+        if index_name or hash_key is None or not range_comparison or not self.range_key_attr:
+            return original_query(self, *args, **kwargs)
+        partition = self.items.get(hash_key, {})
+        matching = [item for item in partition.values() if item.range_key.compare(range_comparison, range_objs)]
+        tables = _narrowed.__dict__.setdefault("tables", {})
+        tables[id(self)] = matching
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            del tables[id(self)]
+
+    return query, all_items
+
+
 def _json_serialized(original: Callable[..., Any]) -> Callable[..., Any]:
     def serialized(self: DynamoHandler, action_result: Any) -> Any:
         result = action_result.result
@@ -975,6 +1011,10 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         replace(dynamodb_models, "get_filter_expression", _cached_conditions(comparisons.get_filter_expression))
         # 16: moto's item size, without building an object per nested value
         replace(Item, "size", _fast_item_size)
+        # 18: the sort-key condition before the 1 MB page limit
+        key_first_query, narrowed_all_items = _key_condition_first(Table.query, Table.all_items)
+        replace(Table, "query", key_first_query)
+        replace(Table, "all_items", narrowed_all_items)
         # 15: DynamoDB answers as plain JSON
         replace(DynamoHandler, "serialized", _json_serialized(DynamoHandler.serialized))
         replace(

@@ -110,6 +110,11 @@ def test_the_dynamodb_internals_we_patch_are_as_we_read_them():
 
     assert "def size(self) -> int:" in inspect.getsource(dynamo_type.Item)
     assert "get_filter_expression(" in inspect.getsource(DynamoDBBackend.transact_write_items)
+    # 18: Query takes its arguments in this order, and reads the partition through `self.all_items()`.
+    from moto.dynamodb.models.table import Table
+
+    assert _parameters(Table.query)[1 + engine._QUERY_INDEX_NAME_ARG] == "index_name"
+    assert "for item in self.all_items()" in inspect.getsource(Table.query)
 
 
 def test_the_step_functions_internals_we_patch_are_as_we_read_them():
@@ -834,3 +839,48 @@ def test_dynamodb_answers_read_the_same_through_the_fast_serializer():
         fast = read()
     assert fast == plain
     assert fast[0]["bin"] == {"B": b"\x01\x02"}
+
+
+def test_a_query_counts_only_the_items_its_key_condition_matches_toward_the_1_mb_page():
+    """Patch 18: DynamoDB applies the sort-key condition first; moto sized the whole partition against the 1 MB page
+    limit, so a few matching items behind 1.2 MB of others came back cut, with a LastEvaluatedKey."""
+    filler = "x" * 300_000
+
+    def query(client: Any, **extra: Any) -> dict[str, Any]:
+        return client.query(
+            TableName="waves",
+            KeyConditionExpression="e = :e AND begins_with(w, :w)",
+            ExpressionAttributeValues={":e": {"S": "exec"}, ":w": {"S": "0003"}},
+            **extra,
+        )
+
+    with mock_aws(), engine.virtual_engine(VirtualClock()):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="waves",
+            KeySchema=[{"AttributeName": "e", "KeyType": "HASH"}, {"AttributeName": "w", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "e", "AttributeType": "S"},
+                {"AttributeName": "w", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for wave in ("0001", "0002"):
+            for page in ("", "#001", "#002"):  # 6 items of 300 KB before the wave asked for
+                client.put_item(
+                    TableName="waves", Item={"e": {"S": "exec"}, "w": {"S": wave + page}, "f": {"S": filler}}
+                )
+        for key in ("0003", "0003#001", "0004"):
+            client.put_item(TableName="waves", Item={"e": {"S": "exec"}, "w": {"S": key}, "f": {"S": "small"}})
+        client.put_item(TableName="waves", Item={"e": {"S": "other"}, "w": {"S": "0003"}, "f": {"S": "small"}})
+        answer = query(client)
+        assert [item["w"]["S"] for item in answer["Items"]] == ["0003", "0003#001"]
+        assert "LastEvaluatedKey" not in answer
+        backwards = query(client, ScanIndexForward=False, Limit=1)
+        assert [item["w"]["S"] for item in backwards["Items"]] == ["0003#001"]
+        rest = query(client, ScanIndexForward=False, ExclusiveStartKey=backwards["LastEvaluatedKey"])
+        assert [item["w"]["S"] for item in rest["Items"]] == ["0003"]
+        whole = client.query(
+            TableName="waves", KeyConditionExpression="e = :e", ExpressionAttributeValues={":e": {"S": "exec"}}
+        )
+        assert len(whole["Items"]) == 3 and "LastEvaluatedKey" in whole  # no sort-key condition: 1 MB as before
