@@ -15,9 +15,10 @@ import math
 import random
 import string
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -38,13 +39,16 @@ from drsctl.emulator.scenario import (
     ANY_OPERATION,
     ConflictFault,
     ExternalJob,
+    InstanceStatusSpec,
     OperationFault,
     PhaseTiming,
+    PostLaunch,
     Scenario,
     ServerSpec,
 )
 
 ACTIVE = ("PENDING", "STARTED")
+POST_LAUNCH_ACTION_CODE = "drs-rehearsal-post-launch"  # an SSM document name (SsmDocumentName pattern)
 FINAL_LAUNCH_STATUSES = ("LAUNCHED", "FAILED", "TERMINATED")
 SNAPSHOT_INTERVAL = 600  # seconds between recovery snapshots, on a grid aligned to the epoch
 SNAPSHOT_RETENTION = 86_400  # how far back recovery snapshots are kept
@@ -120,19 +124,53 @@ class SourceServer:
 
 
 @dataclass
+class LaunchActionRun:
+    """One run of the emulated post-launch action (scenario `postLaunch`), shaped as DRS's LaunchActionRun."""
+
+    action_id: str
+    run_id: str
+    discovered_at: float  # when the SSM agent was found on the instance: the launch itself, in the emulator
+    status: str = "IN_PROGRESS"
+
+    def describe(self) -> dict[str, Any]:
+        run: dict[str, Any] = {
+            "action": {
+                "actionId": self.action_id,
+                "actionCode": POST_LAUNCH_ACTION_CODE,
+                "type": "SSM_COMMAND",
+                "name": "Rehearsal post-launch action",
+                "active": True,
+                "order": 1001,
+                "actionVersion": "$DEFAULT",
+                "optional": False,
+                "parameters": {},
+                "description": "Emulated post-launch action (scenario postLaunch)",
+                "category": "VALIDATION",
+            },
+            "runId": self.run_id,
+            "status": self.status,
+        }
+        if self.status == "FAILED":
+            run["failureReason"] = "The SSM command failed on the recovery instance (scenario postLaunch: FAILED)"
+        return {"ssmAgentDiscoveryDatetime": iso8601(self.discovered_at), "runs": [run]}
+
+
+@dataclass
 class Participant:
     source_server_id: str
     recovery_instance_id: str | None = None
     launch_status: str = "PENDING"
     ended_at: float | None = None  # when it reached a final launch status (for the rehearsal's figures)
     settled: bool = False  # job_ends_without_launch: not final, but no longer holding its job open
+    post_launch: LaunchActionRun | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
             "sourceServerID": self.source_server_id,
             "recoveryInstanceID": self.recovery_instance_id,
             "launchStatus": self.launch_status,
-            "launchActionsStatus": {"runs": []},
+            # What DRS answers for a server with no post-launch action configured: no runs, no SSM discovery time.
+            "launchActionsStatus": self.post_launch.describe() if self.post_launch else {"runs": []},
         }
 
 
@@ -182,8 +220,11 @@ class RecoveryInstance:
     job_id: str
     is_drill: bool
     snapshot_at: float
+    launched_at: float
+    instance_status: InstanceStatusSpec | None = None  # the server's EC2 status checks (scenario instanceStatus)
     tags: dict[str, str] = field(default_factory=dict)
     state: str = "RUNNING"
+    terminated_at: float | None = None  # when its EC2 instance was terminated (cleanup, or a newer launch)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -246,7 +287,9 @@ class DrsEmulator:
         self.calls: Counter[str] = Counter()
         self.servers: dict[tuple[str, str], SourceServer] = {}
         self.jobs: dict[str, Job] = {}
-        self.instances: dict[str, RecoveryInstance] = {}
+        self.instances: dict[str, RecoveryInstance] = {}  # what DescribeRecoveryInstances lists
+        self.ec2_instances: dict[str, RecoveryInstance] = {}  # every instance ever launched, terminated ones too
+        self.ec2_calls: Counter[str] = Counter()  # EC2 operations, apart from `calls` (DRS operations)
         self._synthetic_ids: set[str] = set()
         for spec in scenario.servers:
             region = scenario.region_of(spec)
@@ -285,6 +328,15 @@ class DrsEmulator:
             while self._events and self._events[0].at <= now:
                 event = heapq.heappop(self._events)
                 event.action(event.at)
+
+    def ec2_view(self, region: str, operation: str) -> tuple[float, list[RecoveryInstance]]:
+        """For the EC2 side (`ec2.py`): the time and a copy of every EC2 instance DRS launched in `region`, oldest
+        first, terminated ones included, after applying every due change."""
+        with self._lock:
+            self.ec2_calls[operation] += 1
+            self.advance()
+            instances = [replace(i) for i in self.ec2_instances.values() if i.region == region]
+            return self.clock.now(), instances
 
     def next_event_at(self) -> float | None:
         """When the next scheduled change happens (None when nothing is pending): lets a driver skip idle time."""
@@ -492,7 +544,8 @@ class DrsEmulator:
         previous = self.instances.pop(server.recovery_instance_id or "", None)
         if previous is not None:
             previous.state = "TERMINATED"  # a new launch replaces the server's previous recovery instance
-        self.instances[instance_id] = RecoveryInstance(
+            previous.terminated_at = at
+        instance = RecoveryInstance(
             id=instance_id,
             arn=self._arn(job.region, "recovery-instance", instance_id),
             region=job.region,
@@ -500,8 +553,14 @@ class DrsEmulator:
             job_id=job.id,
             is_drill=bool(job.is_drill),
             snapshot_at=snapshot_at,
+            launched_at=at,
+            instance_status=server.spec.instanceStatus,
         )
+        self.instances[instance_id] = instance
+        self.ec2_instances[instance_id] = instance
         participant = job.participant(server.id)
+        if server.spec.postLaunch is not None:
+            self._start_post_launch(job, participant, server.spec.postLaunch, at)
         participant.launch_status = "LAUNCHED"
         participant.ended_at = at
         participant.recovery_instance_id = instance_id
@@ -509,6 +568,21 @@ class DrsEmulator:
         server.last_launch_result = "SUCCEEDED"
         self._set_last_launch_status(server, job, "LAUNCHED")
         self._finish_if_done(job, at)
+
+    def _start_post_launch(self, job: Job, participant: Participant, spec: PostLaunch, at: float) -> None:
+        """postLaunch: the action runs from the launch for `spec.seconds`, then ends with `spec.result`."""
+        seed = f"{self.scenario.seed}:{job.id}:{participant.source_server_id}"
+        run = LaunchActionRun(
+            action_id=str(uuid.UUID(hashlib.md5(f"{self.scenario.seed}:action".encode()).hexdigest())),  # noqa: S324
+            run_id=str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest())),  # noqa: S324 - an ID, not security
+            discovered_at=at,
+        )
+        participant.post_launch = run
+
+        def finish(_: float) -> None:
+            run.status = spec.result
+
+        self._at(at + spec.seconds, finish)
 
     def _launch_failed(self, job: Job, server: SourceServer, at: float) -> None:
         self._log(job, at, "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
@@ -526,6 +600,7 @@ class DrsEmulator:
     def _terminated(self, job: Job, instance: RecoveryInstance, at: float) -> None:
         self._log(job, at, "CLEANUP_END", instance.source_server_id, targetInstanceID=instance.id)
         instance.state = "TERMINATED"
+        instance.terminated_at = at
         self.instances.pop(instance.id, None)
         job.participant(instance.source_server_id).launch_status = "TERMINATED"
         job.participant(instance.source_server_id).ended_at = at

@@ -18,6 +18,8 @@ from drsctl.emulator.errors import ERRORS_BY_NAME
 from drsctl.emulator.protocol import OPERATIONS
 
 SOURCE_SERVER_ID = r"^s-[0-9a-zA-Z]{17}$"
+FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"  # a Lambda function name (not an ARN)
+ERROR_NAME = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ANY_OPERATION = "*"
 DEFAULT_LAG_SECONDS = 3600.0  # what a server that is not in CONTINUOUS replication lags by, unless told
@@ -94,6 +96,28 @@ ServerFault = Annotated[
 ]
 
 
+class PostLaunch(_Strict):
+    """DRS post-launch actions on the server's recovery instance, reported in DescribeJobs' launchActionsStatus."""
+
+    seconds: float = Field(
+        ge=0, description="How long the post-launch action runs after the recovery instance is launched (IN_PROGRESS)."
+    )
+    result: Literal["SUCCEEDED", "FAILED"] = Field(
+        "SUCCEEDED", description="The run's final status (LaunchActionRunStatus); FAILED comes with a failureReason."
+    )
+
+
+class InstanceStatusSpec(_Strict):
+    """EC2 status checks of the server's recovery instance, as DescribeInstanceStatus reports them."""
+
+    seconds: float = Field(
+        ge=0, description="How long the system and instance status checks stay 'initializing' after the launch."
+    )
+    result: Literal["ok", "impaired"] = Field(
+        "ok", description="The status of both checks after that: ok (reachability passed) or impaired (failed)."
+    )
+
+
 class ServerSpec(_Strict):
     id: str = Field(pattern=SOURCE_SERVER_ID, description="The DRS source server ID.")
     hostname: str = Field(min_length=1, max_length=255)
@@ -108,6 +132,16 @@ class ServerSpec(_Strict):
     )
     timing: PhaseOverride | None = None
     faults: list[ServerFault] = Field(default_factory=list)
+    postLaunch: PostLaunch | None = Field(
+        None,
+        description="DRS post-launch actions after each launch (launchActionsStatus). Without it the server has "
+        "none: launchActionsStatus is {runs: []}, as DRS reports when no post-launch action is configured.",
+    )
+    instanceStatus: InstanceStatusSpec | None = Field(
+        None,
+        description="EC2 status checks of its recovery instances (DescribeInstanceStatus). Default: initializing "
+        "for 120 s after the launch, then ok.",
+    )
 
     @field_validator("replication")
     @classmethod
@@ -209,6 +243,55 @@ class ExternalJob(_Strict):
     tags: dict[str, str] = Field(default_factory=lambda: {"ManagedBy": "another-tool"}, description="The job's tags.")
 
 
+class FunctionSpec(_Strict):
+    """A stand-in for a user Lambda function that a plan hook invokes: how long it takes and how it ends."""
+
+    seconds: float = Field(
+        0,
+        ge=0,
+        description="How long an invocation runs before it returns or raises (for a WaitForCallback hook: until the "
+        "task token is answered).",
+    )
+    error: str | None = Field(
+        None,
+        pattern=ERROR_NAME,
+        description="An error name the function raises (the errorType Step Functions sees, e.g. "
+        "DatabasePromotionFailed); without it the function succeeds.",
+    )
+    output: dict[str, Any] | None = Field(
+        None, description="The JSON object the function returns when it succeeds (default: {})."
+    )
+
+    @field_validator("error")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("States."):
+            raise ValueError(f"{value!r}: error names starting with States. are reserved for Step Functions")
+        return value
+
+    @model_validator(mode="after")
+    def _error_or_output(self) -> FunctionSpec:
+        if self.error is not None and self.output is not None:
+            raise ValueError("a function either raises (error) or returns (output), not both")
+        return self
+
+
+class Approval(_Strict):
+    """How an approval step is answered in a rehearsal: by whom is not modelled, only the decision and when."""
+
+    wave: str | None = Field(
+        None,
+        min_length=1,
+        description="The wave (its Name in the plan) whose approval steps this answers; "
+        "without it, every approval step no other entry names.",
+    )
+    decision: Literal["APPROVE", "REJECT"] = Field(description="The answer given.")
+    afterSeconds: float = Field(0, ge=0, description="How long after the approval is asked the answer comes.")
+
+
+APPROVE_AT_ONCE = Approval(decision="APPROVE", afterSeconds=0)
+
+
 class Scenario(_Strict):
     region: str = Field("us-east-1", pattern=REGION, description="Default region of servers.")
     accountId: str = Field("111122223333", pattern=r"^\d{12}$")
@@ -224,6 +307,15 @@ class Scenario(_Strict):
         default_factory=list,
         description="Launch jobs of other tools: they count against maxConcurrentJobs and maxServersInActiveJobs.",
     )
+    functions: dict[Annotated[str, Field(pattern=FUNCTION_NAME)], FunctionSpec] = Field(
+        default_factory=dict,
+        description="Stand-ins for the user Lambda functions that plan hooks invoke, by function name.",
+    )
+    approvals: list[Approval] = Field(
+        default_factory=list,
+        description="How approval steps are answered: the entry naming the wave, else the entry without a wave, "
+        "else APPROVE at once.",
+    )
 
     @model_validator(mode="after")
     def _unique_servers(self) -> Scenario:
@@ -234,8 +326,23 @@ class Scenario(_Strict):
             seen.add(server.id)
         return self
 
+    @model_validator(mode="after")
+    def _one_approval_per_wave(self) -> Scenario:
+        seen: set[str | None] = set()
+        for approval in self.approvals:
+            if approval.wave in seen:
+                which = f"wave {approval.wave!r}" if approval.wave else "every wave (no wave)"
+                raise ValueError(f"approvals has two entries for {which}; the second would never answer")
+            seen.add(approval.wave)
+        return self
+
     def region_of(self, item: ServerSpec | ExternalJob) -> str:
         return item.region or self.region
+
+    def approval_for(self, wave: str) -> Approval:
+        """The answer to an approval step of `wave`: its own entry, else the catch-all entry, else approve at once."""
+        by_wave = {approval.wave: approval for approval in self.approvals}
+        return by_wave.get(wave) or by_wave.get(None) or APPROVE_AT_ONCE
 
 
 def load_scenario(path: Path | None) -> Scenario:

@@ -1,5 +1,7 @@
 """Serve the emulator over HTTP on loopback, so boto3, the AWS CLI and the Lambdas reach it like real DRS.
 
+One endpoint serves both DRS (rest-json, `protocol.py`) and EC2's view of the recovery instances (the ec2 query
+protocol, `query.py` and `ec2.py`): a request signed for `ec2`, or a form-encoded POST with an `Action`, is EC2's.
 The standard library's threading HTTP server is enough here: one thread per connection, the model's lock keeps the
 state consistent, and there is no dependency to pin or patch.
 """
@@ -13,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from drsctl.emulator import ec2
 from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.model import DrsEmulator
 from drsctl.emulator.protocol import DrsProtocol
+from drsctl.emulator.query import QueryProtocol, is_query_request
 
 
 class _DrsRequestHandler(BaseHTTPRequestHandler):
@@ -40,8 +44,12 @@ class _DrsRequestHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        headers = dict(self.headers.items())
         try:
-            response = self.server.protocol.handle(self.command, self.path, dict(self.headers.items()), body)
+            if is_query_request(self.command, headers, body):
+                response = self.server.ec2.handle(self.command, self.path, headers, body)
+            else:
+                response = self.server.protocol.handle(self.command, self.path, headers, body)
         except DropResponse:
             self.close_connection = True  # the operation took effect; the caller never hears of it
             return
@@ -60,9 +68,10 @@ class _DrsRequestHandler(BaseHTTPRequestHandler):
 class _DrsHttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], protocol: DrsProtocol, verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], protocol: DrsProtocol, ec2: QueryProtocol, verbose: bool) -> None:
         super().__init__(address, _DrsRequestHandler)
         self.protocol = protocol
+        self.ec2 = ec2
         self.verbose = verbose
 
 
@@ -80,7 +89,8 @@ class RunningEmulator:
 def start(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> RunningEmulator:
     """Serve `emulator` on a background thread; port 0 picks a free port. Returns once it accepts connections."""
     protocol = DrsProtocol(emulator, default_region=emulator.scenario.region)
-    http_server = _DrsHttpServer((host, port), protocol, verbose)
+    query = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+    http_server = _DrsHttpServer((host, port), protocol, query, verbose)
     # A short poll interval: shutdown() waits up to one interval, and tests start and stop many emulators.
     thread = threading.Thread(
         target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, name="drs-emulator", daemon=True

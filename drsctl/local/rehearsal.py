@@ -219,6 +219,9 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
             "AWS_SESSION_TOKEN": "rehearsal",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_DRS": running.endpoint,
+            # The emulator also serves EC2's DescribeInstanceStatus for the recovery instances. moto's mock only
+            # intercepts requests to AWS hostnames, so clients with this endpoint reach the emulator, not moto's EC2.
+            "AWS_ENDPOINT_URL_EC2": running.endpoint,
             "POWERTOOLS_LOG_LEVEL": log_level,
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             **TABLE_NAMES,
