@@ -148,6 +148,8 @@ START_RECOVERY_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
 DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("drs:DescribeJobs", "drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers"),
     "lock_servers": (),
+    "next_step": (),
+    "request_approval": (),
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -160,6 +162,8 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
 STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("states:DescribeExecution",),
     "lock_servers": ("states:DescribeExecution",),
+    "next_step": (),
+    "request_approval": (),
     "start_wave": (),
     "check_wave": (),
     "finalize": (),
@@ -189,6 +193,13 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": READ_WAVES,
         "ExecutionLocks": TAKE_LOCKS,
     },
+    "next_step": {
+        "ExecutionHistory": READ,  # is the execution still running
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the wave's steps, read and written
+    },
+    "request_approval": {
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the pending approval's task token on its step
+    },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
         # GetItem: the previous wave's item, for how long its jobs took
@@ -202,17 +213,17 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "finalize": {
         "ExecutionHistory": (*READ, *WRITE),
-        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, *WRITE),  # UpdateItem: a runbook step the end cut short is closed
         "ExecutionLocks": RELEASE_LOCKS,
     },
     "reconcile": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),  # Query: the record by ExecutionId alone
-        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, *WRITE),
         "ExecutionLocks": RELEASE_LOCKS,
     },
     "sweep": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),
-        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),
+        "ExecutionWaves": (*READ_WAVES, *WRITE),
         "ExecutionLocks": ("dynamodb:Scan", *RELEASE_LOCKS),  # Scan: every execution holding a lock
     },
 }
@@ -223,9 +234,16 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "prepare": (("ExecutionLocks", "LocksByExecution"),),
     "lock_servers": (),
+    "next_step": (),
+    "request_approval": (),
     "start_wave": (),
     "check_wave": (),
     "finalize": (("ExecutionLocks", "LocksByExecution"),),
     "reconcile": (("ExecutionLocks", "LocksByExecution"),),
     "sweep": (("ExecutionHistory", "OpenExecutions"), ("ExecutionLocks", "LocksByExecution")),
 }
+
+# Per function: it publishes to the stack's notification topic (sns:Publish, and the topic key's kms:Decrypt and
+# kms:GenerateDataKey* that publishing to an encrypted topic needs): the approval request tells the approvers.
+PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval"})
+TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")

@@ -24,6 +24,10 @@ ACKNOWLEDGEMENTS: dict[str, str] = {
         "recovery instances with the caller's EC2 permissions on resources (instances, volumes, snapshots) it "
         "creates at run time"
     ),
+    "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+        "publishing to the encrypted notification topic (the approval request): SNS asks the topic's key for a data "
+        "key of the kind it needs; granted on that key only"
+    ),
     "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:drs:*:<AWS::AccountId>:job/*]": (
         "StartRecovery creates jobs whose IDs exist only after the call; scoped to this account"
     ),

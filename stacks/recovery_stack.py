@@ -8,6 +8,8 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
+from stacks import iam as permissions
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
 from stacks.tables import RecordTables
@@ -25,6 +27,7 @@ class DrsOrchestratorStack(Stack):
         # executions without referring to the state machine itself (which refers to them): see stacks/functions.py.
         machine_name = state_machine_name(self)
 
+        hook_prefix = str(context("drs:hookFunctionPrefix") or DEFAULT_HOOK_FUNCTION_PREFIX)
         tables = RecordTables(self, "Records", removal_policy=removal)
         functions = OrchestratorFunctions(
             self, "Functions", tables=tables, log_retention=retention, state_machine_name=machine_name
@@ -35,6 +38,7 @@ class DrsOrchestratorStack(Stack):
             functions=functions.functions,
             log_retention=retention,
             state_machine_name=machine_name,
+            hook_function_prefix=hook_prefix,
         )
         monitoring = Monitoring(
             self,
@@ -43,6 +47,11 @@ class DrsOrchestratorStack(Stack):
             functions=functions.functions,
             notification_email=context("drs:notificationEmail"),
         )
+
+        functions.functions["prepare"].add_environment("HOOK_FUNCTION_PREFIX", hook_prefix)  # refuses other names
+        for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers
+            monitoring.topic.grant_publish(functions.functions[key])
+            functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)
 
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -39,6 +39,7 @@ class RecoveryWorkflow(Construct):
         functions: dict[str, lambda_.Function],
         log_retention: logs.RetentionDays,
         state_machine_name: str,
+        hook_function_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -66,6 +67,28 @@ class RecoveryWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
+        # The plan's runbook hooks: only functions named with the prefix, in this account and region (a version or
+        # an alias of them too).
+        stack = Stack.of(self)
+        hooks = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=f"{hook_function_prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[hooks, f"{hooks}:*"])
+        )
+        prefix = f"arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:{hook_function_prefix}*"
+        for resource in (prefix, f"{prefix}:*"):
+            Validations.of(stack).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
+                    reason="a plan's runbook hooks name their functions at run time; only functions whose name "
+                    f"starts with {hook_function_prefix!r} (context drs:hookFunctionPrefix), in this account and "
+                    "Region, any version or alias",
+                )
+            )
         # An opaque ASL definition grants nothing by itself.
         for key in SUBSTITUTIONS.values():
             self.state_machine.add_to_role_policy(

@@ -204,3 +204,29 @@ def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_pa
         in message
     )
     assert message.endswith("then start the execution again.")
+
+
+def _example_plan_with(tmp_path: Path, **wave_changes) -> Path:
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    plan["Waves"][0].update(wave_changes)
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_a_hook_whose_function_the_scenario_does_not_play_is_refused_before_the_rehearsal(tmp_path):
+    path = _example_plan_with(tmp_path, Before=[{"Lambda": {"FunctionName": "drs-hook-promote"}}])
+    result = CliRunner().invoke(app, ["rehearse", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Before[0]: function 'drs-hook-promote' is not in the scenario's functions" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_steps_this_version_cannot_run_are_refused_before_any_launch(tmp_path):
+    path = _example_plan_with(tmp_path, After=[{"HealthCheck": {"TimeoutMinutes": 20}}])
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["rehearse", str(path), "--json", str(report_path)])
+    assert result.exit_code == 2, result.output
+    report = json.loads(report_path.read_text())
+    assert report["startRecoveryCalls"] == 0
+    assert "After[0]: HealthCheck steps are not run by this version of the workflow yet" in report["errorMessage"]

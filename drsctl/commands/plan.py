@@ -22,7 +22,7 @@ from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
     from drsctl.emulator.scenario import Scenario
-    from lambdas.core.plan import ExecutionMode
+    from lambdas.core.plan_types import ExecutionMode
 
 plan_app = typer.Typer(help="Work with plan files.", no_args_is_help=True)
 EXIT_CANNOT_CHECK = 1

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import typer
 from rich.text import Text
 
-from drsctl.commands.common import EXIT_INVALID_INPUT, console
+from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
 from drsctl.commands.inputs import check_writable, read_plan, read_scenario, write_text
 from drsctl.commands.views import (
     figures_table,
@@ -58,6 +58,11 @@ def rehearse(
     loaded = read_scenario(scenario)
     if json_report is not None:
         check_writable(json_report, "report")  # before the rehearsal runs, not after
+    from drsctl.local.hooks import undeclared_functions
+
+    undeclared = undeclared_functions(parsed_plan, loaded)
+    if undeclared:
+        raise fail_invalid("\n".join(undeclared))
     from drsctl.commands.progress import ProgressPrinter
     from drsctl.local.run import rehearse as run_rehearsal
 

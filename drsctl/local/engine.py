@@ -260,6 +260,9 @@ class EngineStats:
     # The largest item written to DynamoDB (by DynamoDB's byte rules) and its table: the 400 KB limit's margin.
     max_item_bytes: int = 0
     max_item_table: str | None = None
+    # Sleep on the virtual clock, counted for the invocations and tasks open on the calling thread (as the SDK's
+    # backoff is): how a rehearsal's stand-in function or approver takes its time.
+    sleep: Callable[[float], None] = time.sleep
 
 
 class LambdaKilled(BaseException):
@@ -330,6 +333,10 @@ class _AccountedThread(threading.Thread):
     def run(self) -> None:
         _thread_state.accounts = self._inherited
         super().run()
+
+
+# For a rehearsal's stand-ins answering a waiting task from another thread (drsctl/local/hooks.py).
+AccountedThread = _AccountedThread
 
 
 def _virtual_datetime_module(clock: VirtualClock) -> types.ModuleType:
@@ -872,6 +879,8 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         for account in _accounts():
             account.slept += seconds
         clock.advance(seconds)
+
+    stats.sleep = sleep_on_clock
 
     def sleep_until_deadline(env: Environment | None, seconds: float) -> None:
         deadline = _deadline(env) if env is not None else None

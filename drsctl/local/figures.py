@@ -24,6 +24,20 @@ class ServerFigures:
 
 
 @dataclass
+class StepFigures:
+    """One runbook step of a wave (lambdas/core/runbook.py)."""
+
+    phase: str  # BEFORE or AFTER
+    kind: str  # Lambda, Approval, Wait
+    name: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT, REJECTED, or RUNNING when the execution ended during it
+    startedAt: float | None
+    endedAt: float | None
+    detail: str | None = None
+    decidedBy: str | None = None
+
+
+@dataclass
 class WaveFigures:
     name: str
     status: str
@@ -32,6 +46,7 @@ class WaveFigures:
     servers: list[ServerFigures]
     errorMessage: str | None = None
     missedChecks: int = 0
+    steps: list[StepFigures] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +109,15 @@ def critical_path_seconds(jobs: list[Job], end: float) -> float:
     return sum(slowest.values())
 
 
+def runbook_seconds(waves: list[WaveRecord], end: float) -> float:
+    """How long the plan's runbook steps took: the plan's own time, which the workflow adds no overhead to."""
+    return sum(
+        (float(step["EndedAt"]) if step.get("EndedAt") is not None else end) - float(step["StartedAt"])
+        for wave in waves
+        for step in wave.Steps
+    )
+
+
 def hostnames(emulator: DrsEmulator) -> dict[str, str]:
     return {server_id: server.spec.hostname for (_, server_id), server in emulator.servers.items()}
 
@@ -136,6 +160,19 @@ def wave_figures(
                 servers,
                 errorMessage=wave.ErrorMessage,
                 missedChecks=wave.MissedChecks,
+                steps=[
+                    StepFigures(
+                        phase=str(step["Phase"]),
+                        kind=str(step["Kind"]),
+                        name=str(step["Name"]),
+                        status=str(step["Status"]),
+                        startedAt=since(step.get("StartedAt")),
+                        endedAt=since(step.get("EndedAt")),
+                        detail=step.get("Detail"),
+                        decidedBy=step.get("DecidedBy"),
+                    )
+                    for step in sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
+                ],
             )
         )
     return figures

@@ -27,11 +27,13 @@ from moto import mock_aws
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
+from drsctl.local import hooks
 from drsctl.local.engine import EngineStats, virtual_engine
 from drsctl.local.tables import TABLE_NAMES, TABLES
 from lambdas.core import records
 from lambdas.core.observability import logger
 from lambdas.core.plan import RecoveryPlan
+from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "recovery_plan.asl.json"
@@ -40,6 +42,7 @@ FUNCTION_SPECS: dict[str, dict[str, Any]] = json.loads((ROOT / "lambdas" / "func
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "drs-orchestrator-recovery-plan"
+ROLE_NAME = "drs-orchestrator-local"
 
 # ASL substitution -> function key, as lambdas/functions.json names them
 PLACEHOLDERS = {spec["placeholder"]: key for key, spec in FUNCTION_SPECS.items() if "placeholder" in spec}
@@ -177,9 +180,7 @@ def _create_stage(definition: str) -> str:
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-    role_arn = iam.create_role(RoleName="drs-orchestrator-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
+    role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     awslambda = boto3.client("lambda", region_name=REGION)
     function_arns = {}
     for key, spec in FUNCTION_SPECS.items():
@@ -224,6 +225,7 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
             "AWS_ENDPOINT_URL_EC2": running.endpoint,
             "POWERTOOLS_LOG_LEVEL": log_level,
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
+            "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
             **TABLE_NAMES,
         }
         stack.enter_context(patch.dict(os.environ, environment))
@@ -234,4 +236,6 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         engine = stack.enter_context(virtual_engine(clock))
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text())
+        role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+        hooks.install(scenario, engine, role, REGION)
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

@@ -72,7 +72,9 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
     start = described["startDate"].timestamp()
     stop = described.get("stopDate", described["startDate"]).timestamp()
     jobs = figures.execution_jobs(aws.drs, execution_id)
-    critical = figures.critical_path_seconds(jobs, stop)
+    waves = records.execution_waves(execution_id)
+    # DRS's own time plus the plan's runbook steps (its waits, hooks and approvals): what no workflow could shorten
+    critical = figures.critical_path_seconds(jobs, stop) + figures.runbook_seconds(waves, stop)
     makespan = stop - start
     invocations: list[Invocation] = aws.engine.invocations
     longest_wall = max((i.seconds for i in invocations), default=0.0)
@@ -101,7 +103,7 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         # Wall plus slept time is never less than wall time; the wall figure is taken a moment later (after the
         # invocation's bookkeeping), so without the max a loaded machine could report virtual < wall.
         maxLambdaVirtualSeconds=round(max(aws.engine.max_virtual_seconds, longest_wall), 4),
-        waves=figures.wave_figures(records.execution_waves(execution_id), jobs, start, figures.hostnames(aws.drs)),
+        waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs)),
         warnings=record.Warnings,
     )
 

@@ -12,8 +12,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from lambdas.core.finish import Failure
-from lambdas.core.plan import ExecutionMode, RunOptions
+from lambdas.core.plan import RunOptions
+from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.prepare import LockProgress
+from lambdas.core.runbook import StepCursor
+from lambdas.core.steps import Step
 from lambdas.core.waves import WaveProgress, WaveStep
 
 
@@ -75,4 +78,36 @@ class FinalizeEvent(_Event):
     ExecutionArn: str | None = None
     Input: Any
     Error: Failure | None = None
+    Now: EpochSeconds
+
+
+class Runbook(_Event):
+    """A wave's runbook steps, as the plan lists them."""
+
+    Before: list[Step] = []
+    After: list[Step] = []
+
+
+class RunbookEvent(_Event):
+    """Next runbook step: the wave, its steps of the current phase, and where the runbook stands."""
+
+    ExecutionId: str
+    PlanId: str
+    ExecutionType: ExecutionMode
+    WaveNumber: int
+    Runbook: Runbook
+    Steps: StepCursor
+    Now: EpochSeconds
+
+
+class ApprovalEvent(_Event):
+    """Ask for approval: the step waiting, and the task token an answer must carry."""
+
+    ExecutionId: str
+    PlanId: str
+    ExecutionType: ExecutionMode
+    WaveNumber: int
+    WaveName: str
+    Steps: dict[str, Any]
+    TaskToken: str
     Now: EpochSeconds

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import locks, records, wave_end
+from lambdas.core import locks, records, runbook, wave_end
 from lambdas.core.explain import ACTION_MARK, before_action, listed, with_action
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus, WaveRecord
 
@@ -96,8 +96,12 @@ def finish(
     # Every wave had ended by itself when this failure came (Finalize failing, say): the record tells how the
     # waves went, and names the failure, rather than call a recovery that worked a failure.
     waves_done = bool(waves) and all(w.Status not in records.OPEN_WAVE_STATUSES for w in waves)
+    runbook.close_running_steps(execution_id, waves, reason, now)
     changed, unresolved = close_waves(record, waves, reason=reason, cause=ended_because, now=now)
-    if waves_done and failure is not None and stopped_as is None and not failure.Error.startswith("Wave"):
+    plan_stopped_it = failure is not None and (
+        failure.Error.startswith("Wave") or failure.Error in runbook.RUNBOOK_ERRORS
+    )
+    if waves_done and failure is not None and stopped_as is None and not plan_stopped_it:
         status, message = _outcome(waves, None, None)
         note = f"Every wave had ended when closing the execution failed ({ended_because}); the record was closed after."
         message = before_action(message or "", note) if message else note

@@ -13,7 +13,9 @@ A plan that passes these checks cannot break a limit of AWS halfway through a re
 
 from __future__ import annotations
 
+import json
 import math
+import os
 
 from lambdas.core import polling, records
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
@@ -25,6 +27,9 @@ EXECUTION_TIMEOUT_SECONDS = 172_800  # the ASL's TimeoutSeconds (a test pins the
 # execution that then reaches the timeout is ended TIMED_OUT and reconciled like any other).
 WAVE_END_MARGIN_SECONDS = 10
 EXECUTION_MARGIN_SECONDS = 300  # Prepare and Finalize
+STEP_MARGIN_SECONDS = 10  # a runbook step's Next runbook step and Choice
+HOOK_FUNCTION_PREFIX = "HOOK_FUNCTION_PREFIX"  # set by the stack: the names the state machine may invoke
+RUNBOOK_JSON_MAX = 64 * 1024  # every wave's steps travel in the state machine's data (256 KiB in all)
 PLAN_SERVERS_MAX = 10_000
 EXECUTION_NAME_MAX = 80  # Step Functions execution names
 ARN_MAX = 256
@@ -55,12 +60,17 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
             f"{DESIGN_MAX_BYTES // 1024} KB every record is kept under. Shorten wave names and protection group IDs, "
             "or split the plan"
         )
-    worst = worst_case_seconds(len(waves), options)
+    found.extend(_runbook_problems(plan, options, where))
+    steps = plan.runbook_step_count()
+    worst = worst_case_seconds(len(waves), options, plan.runbook_seconds(), steps)
     if worst > EXECUTION_TIMEOUT_SECONDS:
-        most = max(1, (EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS) // len(waves) - WAVE_END_MARGIN_SECONDS)
+        runbook = plan.runbook_seconds() + steps * STEP_MARGIN_SECONDS
+        left = EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS - runbook
+        most = max(1, left // len(waves) - WAVE_END_MARGIN_SECONDS)
+        steps_part = f", {runbook / 3600:.1f} h of runbook steps at their timeouts" if steps else ""
         found.append(
             f"{where} could run {worst / 3600:.1f} h ({len(waves)} waves x {options.WaveTimeoutMinutes} min "
-            f"WaveTimeoutMinutes, plus {WAVE_END_MARGIN_SECONDS} s per wave and "
+            f"WaveTimeoutMinutes{steps_part}, plus {WAVE_END_MARGIN_SECONDS} s per wave and "
             f"{EXECUTION_MARGIN_SECONDS // 60} min for Prepare and Finalize), more than the "
             f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). Lower "
             f"Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
@@ -68,10 +78,10 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
     return found
 
 
-def worst_case_seconds(wave_count: int, options: RunOptions) -> int:
-    """How long the execution may run if every wave runs to its deadline."""
+def worst_case_seconds(wave_count: int, options: RunOptions, runbook_seconds: int = 0, runbook_steps: int = 0) -> int:
+    """How long the execution may run if every wave runs to its deadline and every runbook step to its timeout."""
     per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
-    return EXECUTION_MARGIN_SECONDS + wave_count * per_wave
+    return EXECUTION_MARGIN_SECONDS + wave_count * per_wave + runbook_seconds + runbook_steps * STEP_MARGIN_SECONDS
 
 
 def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
@@ -115,3 +125,38 @@ def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
     record["Waves"] = summaries
     record[records.OPEN_ATTRIBUTE] = "UNRESOLVED"
     return item_bytes(record)
+
+
+def _runbook_problems(plan: RecoveryPlan, options: RunOptions, where: str) -> list[str]:
+    """Runbook steps this version of the workflow cannot run, and runbooks too large to carry."""
+    found = []
+    prefix = os.environ.get(HOOK_FUNCTION_PREFIX)
+    for number, wave in enumerate(plan.Waves, start=1):
+        for phase, steps in (("Before", wave.Before), ("After", wave.After)):
+            for index, step in enumerate(steps):
+                name = step.Lambda.function_name if step.Lambda is not None else None
+                if name is not None and prefix and not name.startswith(prefix):
+                    found.append(
+                        f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: function {name!r} does not "
+                        f"start with {prefix!r}, the only functions this stack may invoke. Rename the function (or "
+                        "deploy with another context drs:hookFunctionPrefix)"
+                    )
+                if step.HealthCheck is not None:
+                    found.append(
+                        f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: HealthCheck steps are not run "
+                        "by this version of the workflow yet. Remove the step (check health with a Lambda step "
+                        "meanwhile)"
+                    )
+    if options.DrillCleanup is not None:
+        found.append(
+            f"{where}: Options.DrillCleanup is not run by this version of the workflow yet. Remove it and terminate "
+            "drill instances with `aws drs terminate-recovery-instances`"
+        )
+    size = len(json.dumps([[s.model_dump(exclude_none=True) for s in (*w.Before, *w.After)] for w in plan.Waves]))
+    if size > RUNBOOK_JSON_MAX:
+        found.append(
+            f"{where}: its runbook steps take {size / 1024:.0f} KB of JSON, more than the "
+            f"{RUNBOOK_JSON_MAX // 1024} KB the state machine's data can carry beside the waves. Shorten payloads "
+            "and messages, or split the plan"
+        )
+    return found

@@ -7,44 +7,22 @@ checks that need DRS (do the servers exist, do they replicate) are made by Prepa
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lambdas.core.errors import PlanValidationError
+from lambdas.core.plan_types import Boolean, ExecutionMode, ImpactLevel, Number
+from lambdas.core.steps import DrillCleanup as DrillCleanupOptions
+from lambdas.core.steps import Steps
 
 SERVER_ID_PATTERN = r"^s-[0-9a-zA-Z]{17}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
-ImpactLevel = Literal["CRITICAL", "OPTIONAL"]
-ExecutionMode = Literal["DRILL", "RECOVERY"]
 
 PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
-
-
-def _a_number(value: object) -> object:
-    """Numbers are numbers: YAML `true` is not 1 and `"30"` is not 30 (pydantic's lax mode takes both). A Decimal, as
-    DynamoDB returns every stored number, is a number. None stays "not set"."""
-    if value is None:
-        return value
-    if isinstance(value, str):
-        raise ValueError(f"should be a number, not the text {value!r}; write the number without quotes")
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(f"should be a number, not {str(value).lower() if isinstance(value, bool) else repr(value)}")
-    return value
-
-
-def _a_boolean(value: object) -> object:
-    if value is not None and not isinstance(value, bool):
-        raise ValueError(f"should be true or false, not {value!r}")
-    return value
-
-
-Number = BeforeValidator(_a_number)
-Boolean = BeforeValidator(_a_boolean)
 
 # Typical DRS job durations (docs/architecture.md, DRS facts): the first check of a wave is planned from them.
 DEFAULT_EXPECTED_JOB_MINUTES = {"DRILL": 9.0, "RECOVERY": 13.0}
@@ -89,6 +67,12 @@ class Wave(_Strict):
     ServerImpact: dict[str, ImpactLevel] = Field(
         default_factory=dict, description="Per-server override of Impact, keyed by source server ID."
     )
+    Before: Steps = Field(
+        default_factory=list, description="Runbook steps run in order before this wave's servers are launched."
+    )
+    After: Steps = Field(
+        default_factory=list, description="Runbook steps run in order after this wave's servers have launched."
+    )
 
 
 class OptionsOverride(_Strict):
@@ -124,6 +108,11 @@ class OptionsOverride(_Strict):
         description="DRILL only: launch servers whose replication is STALLED, DISCONNECTED or PAUSED (from their "
         "last snapshot) instead of refusing the plan. A RECOVERY always launches them, with a warning.",
     )
+    DrillCleanup: DrillCleanupOptions | None = Field(
+        None,
+        description="After a DRILL ends, wait AfterMinutes, then terminate the drill instances this execution "
+        "launched. A RECOVERY never terminates anything.",
+    )
 
 
 class RunOptions(_Strict):
@@ -137,16 +126,17 @@ class RunOptions(_Strict):
     MaxConcurrentJobs: int = 20
     MaxServersInActiveJobs: int = 500
     AllowUnhealthyReplication: bool = False
+    DrillCleanup: DrillCleanupOptions | None = None
 
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:
         """Defaults, then each layer in order (plan options, then execution options)."""
-        merged: dict[str, float | int] = {}
+        merged: dict[str, object] = {}
         for layer in layers:
             if layer is not None:
                 merged.update(layer.model_dump(exclude_none=True))
         if "ExpectedJobMinutes" not in merged:  # the mode's typical job time, never past the plan's own wave timeout
-            timeout = float(merged.get("WaveTimeoutMinutes", cls.model_fields["WaveTimeoutMinutes"].default))
+            timeout = float(str(merged.get("WaveTimeoutMinutes", cls.model_fields["WaveTimeoutMinutes"].default)))
             merged["ExpectedJobMinutes"] = min(DEFAULT_EXPECTED_JOB_MINUTES[execution_type], timeout)
         options = cls.model_validate(merged)
         problems = []
@@ -180,6 +170,13 @@ class RecoveryPlan(_Strict):
         if problems:
             raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
+
+    def runbook_step_count(self) -> int:
+        return sum(len(wave.Before) + len(wave.After) for wave in self.Waves)
+
+    def runbook_seconds(self) -> int:
+        """The longest the plan's runbook steps can take, every one to its timeout."""
+        return sum(step.timeout_seconds for wave in self.Waves for step in (*wave.Before, *wave.After))
 
     def group(self, group_id: str) -> ProtectionGroup:
         return next(g for g in self.ProtectionGroups if g.GroupId == group_id)

@@ -33,7 +33,9 @@ SAFETY_EVENTS = 500  # headroom for events we do not model exactly
 # and up to 6 retries: 25 events each), the Map's own events, Finalize or Record failure (5 each) with up to 6
 # retries each, the Choice and the end state. A test pins it against the ASL's retriers.
 EXECUTION_FIXED_EVENTS = 430
-WAVE_FIXED_EVENTS = 40  # Map iteration start and end, the wave's Choice and end state; every task is counted apart
+# Map iteration start and end, the wave's Choice and end state, the two Choices that look for runbook steps (whose
+# own events EVENTS_PER_RUNBOOK_STEP counts); every task is counted apart
+WAVE_FIXED_EVENTS = 40
 EVENTS_PER_CHECK = 9  # Wait (2) + task (5) + Choice (2): a check, or a start attempt
 EVENTS_PER_RETRY = 3  # LambdaFunctionScheduled, Started, Failed
 CHECK_MAX_RETRIES = 6  # the Retry of "Check wave jobs" and "Start wave recovery": 3 + 3; a test pins it to the ASL
@@ -49,9 +51,14 @@ RETRY_BASE_SECONDS = 5  # a start attempt that got no answer (throttled, 5xx): b
 RETRY_CAP_SECONDS = 120
 
 
-def wave_event_budget(wave_count: int) -> int:
-    """History events each wave may spend on start attempts and checks."""
-    shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS
+# A runbook step: Next runbook step (5 events, and up to 6 retries of 3), its Choice (2), the step's own state (5-6,
+# a Wait 2 and a Pass 2) with up to 3 retries of the Lambda service; and the two Choices that look for steps.
+EVENTS_PER_RUNBOOK_STEP = 45
+
+
+def wave_event_budget(wave_count: int, runbook_steps: int = 0) -> int:
+    """History events each wave may spend on start attempts and checks, once the plan's runbook steps are paid."""
+    shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS - runbook_steps * EVENTS_PER_RUNBOOK_STEP
     return shared // wave_count - WAVE_FIXED_EVENTS
 
 

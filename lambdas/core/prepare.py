@@ -25,7 +25,8 @@ from lambdas.core.errors import (
     RecordEndedError,
 )
 from lambdas.core.explain import listed, permanent_failure
-from lambdas.core.plan import ExecutionMode, RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
+from lambdas.core.plan import RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
+from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
 
 # dataReplicationState (botocore's DRS model) as disaster recovery needs it. In a real disaster the source region
@@ -45,6 +46,8 @@ class WaveRef(BaseModel):
 
     WaveNumber: int
     WaveName: str
+    Before: list[dict[str, Any]] = []  # the wave's runbook steps, as the plan lists them
+    After: list[dict[str, Any]] = []
 
 
 class LockProgress(BaseModel):
@@ -87,7 +90,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     options = RunOptions.resolve(request.ExecutionType, plan.Options, request.Options)
     existing = records.find_execution(execution_id, plan.PlanId)
     if existing is not None and existing.Status == "POLLING":  # a retry of a Prepare that had finished
-        return _prepared(existing, request.ExecutionType, options)
+        return _prepared(existing, plan, request.ExecutionType, options)
     if existing is not None and existing.Status != "PENDING":
         raise ExecutionStoppedWhilePreparingError(
             f"Execution {execution_id} has already ended ({existing.Status}); it launches nothing"
@@ -130,17 +133,32 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     except Exception:
         locks.release_execution(execution_id, taken)
         raise
-    return _prepared(record, request.ExecutionType, options)
+    return _prepared(record, plan, request.ExecutionType, options)
 
 
-def _prepared(record: ExecutionRecord, mode: ExecutionMode, options: RunOptions) -> Prepared:
+def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, options: RunOptions) -> Prepared:
+    runbooks = {
+        number: (
+            [s.model_dump(exclude_none=True) for s in wave.Before],
+            [s.model_dump(exclude_none=True) for s in wave.After],
+        )
+        for number, wave in enumerate(plan.Waves, start=1)
+    }
     return Prepared(
         ExecutionId=record.ExecutionId,
         PlanId=record.PlanId,
         ExecutionType=mode,
         Options=options,
-        EventBudgetPerWave=polling.wave_event_budget(len(record.Waves)),
-        Waves=[WaveRef(WaveNumber=w.WaveNumber, WaveName=w.WaveName) for w in record.Waves],
+        EventBudgetPerWave=polling.wave_event_budget(len(record.Waves), plan.runbook_step_count()),
+        Waves=[
+            WaveRef(
+                WaveNumber=w.WaveNumber,
+                WaveName=w.WaveName,
+                Before=runbooks[w.WaveNumber][0],
+                After=runbooks[w.WaveNumber][1],
+            )
+            for w in record.Waves
+        ],
         ServerCount=sum(w.ServerCount for w in record.Waves),
         Locking=LockProgress(WaveCount=len(record.Waves), Done=not record.Waves),
         Warnings=record.Warnings,

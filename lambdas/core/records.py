@@ -38,7 +38,8 @@ from lambdas.core.errors import (
     WaveClosedError,
 )
 from lambdas.core.explain import ACTION_MARK
-from lambdas.core.plan import ExecutionMode, ImpactLevel, ProtectionGroup, RecoveryPlan
+from lambdas.core.plan import ProtectionGroup, RecoveryPlan
+from lambdas.core.plan_types import ExecutionMode, ImpactLevel
 
 ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
 WaveStatus = Literal[
@@ -112,6 +113,8 @@ class WaveRecord(_Record):
     ChunkSize: int | None = None  # servers per StartRecovery, once DRS refused a larger one (MaxServersPerJob)
     JobsStartedAt: int | None = None  # when the last of its servers was started
     JobSeconds: int | None = None  # how long its jobs took by DRS's clock: what the next wave expects
+    # Its runbook steps as they ran (lambdas/core/runbook.py StepRecord): at most 20, each under 1 KB
+    Steps: list[dict[str, Any]] = Field(default_factory=list)
     Servers: list[ServerRecord] = Field(default_factory=list)
     # What each page of servers held when read, so a write sends only the pages that changed.
     _stored_pages: dict[int, str] = PrivateAttr(default_factory=dict)
@@ -543,6 +546,16 @@ def record_missed_check(execution_id: str, wave_number: int, missed: int, error:
         UpdateExpression="SET MissedChecks = :missed, LastCheckError = :error",
         ConditionExpression=Attr("Status").is_in(list(OPEN_WAVE_STATUSES)),
         ExpressionAttributeValues={":missed": missed, ":error": truncate(error, WAVE_MESSAGE_MAX)},
+    )
+
+
+def set_wave_steps(execution_id: str, wave_number: int, steps: list[dict[str, Any]]) -> None:
+    """The wave's runbook steps (only that field: the steps after a wave run once the wave itself has ended)."""
+    table(EXECUTION_WAVES_TABLE).update_item(
+        Key={"ExecutionId": execution_id, "WaveKey": wave_key(wave_number)},
+        UpdateExpression="SET Steps = :steps",
+        ConditionExpression=Attr("ExecutionId").exists(),
+        ExpressionAttributeValues={":steps": to_item(steps)},
     )
 
 

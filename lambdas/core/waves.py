@@ -28,7 +28,8 @@ from lambdas.core import drs, locks, polling, records, wave_end
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.explain import listed, permanent_failure
-from lambdas.core.plan import ExecutionMode, RunOptions
+from lambdas.core.plan import RunOptions
+from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
 from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, Observed
 

@@ -63,7 +63,7 @@ def test_the_deployed_definition_is_the_asl_file_byte_for_byte(resources):
 
 def test_functions_are_the_ones_of_functions_json_with_its_handler_memory_and_timeout(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == len(FUNCTIONS) == 7
+    assert len(functions) == len(FUNCTIONS) == 9
     assert load_functions(ROOT / "lambdas" / "functions.json") == FUNCTIONS
     assert FUNCTIONS["sweep"].handler == "lambdas.handlers.sweep.handler"
     assert FUNCTIONS["lock_servers"].placeholder == "LockServersFunctionArn"
@@ -87,11 +87,13 @@ def test_each_task_waits_longer_than_its_function_may_run(resources):
     definition = json.loads(deployed_definition(resources))
     seen = set()
     for name, task in tasks(definition["States"]):
+        if "TimeoutSecondsPath" in task:  # waits for the plan's hooks or approvers: the step's own timeout
+            continue
         placeholder = task["Parameters"]["FunctionName"].removeprefix("${").removesuffix("}")
         key = SUBSTITUTIONS[placeholder]
         seen.add(key)
         assert task["TimeoutSeconds"] > FUNCTIONS[key].timeout_seconds, name
-    assert seen == set(SUBSTITUTIONS.values())
+    assert seen == set(SUBSTITUTIONS.values()) - {"request_approval"}
 
 
 def test_state_machine_is_standard_named_with_vended_logs_tracing_and_a_timeout(resources):
@@ -374,3 +376,26 @@ def test_alarms_topic_dashboard_and_outputs(template, resources):
         "ReconcileDeadLetterQueueUrl",
         "SweepDeadLetterQueueUrl",
     } <= set(outputs)
+
+
+def test_the_state_machine_may_invoke_only_hook_functions_named_with_the_prefix(resources):
+    machine_roles = [
+        properties["RoleArn"]["Fn::GetAtt"][0]
+        for properties in (m["Properties"] for m in of_type(resources, "AWS::StepFunctions::StateMachine").values())
+    ]
+    statements = [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": machine_roles[0]} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    invoked = json.dumps([s["Resource"] for s in statements if s["Action"] == "lambda:InvokeFunction"])
+    assert ":function:drs-hook-*" in invoked and ":function:drs-hook-*:*" in invoked
+    assert ":function:*" not in invoked  # never every function of the account
+
+
+def test_the_approval_request_may_publish_to_the_topic_and_knows_it(resources):
+    functions = of_type(resources, "AWS::Lambda::Function")
+    approval = next(f for f in functions.values() if f["Properties"]["Handler"].endswith("request_approval.handler"))
+    topic, _ = one(resources, "AWS::SNS::Topic", "MonitoringNotifications")
+    assert approval["Properties"]["Environment"]["Variables"]["NOTIFICATION_TOPIC_ARN"] == {"Ref": topic}

@@ -204,3 +204,49 @@ def test_a_plan_that_is_not_a_mapping_says_what_a_plan_needs(raw, found):
         + (", not a mapping of fields" if raw is not None else "")
         + ": a plan needs PlanId, Name, ProtectionGroups and Waves"
     ]
+
+
+def _with_steps(before=None, after=None, **changes):
+    raw = plan(**changes)
+    raw["Waves"][0]["Before"] = before or []
+    raw["Waves"][0]["After"] = after or []
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        ({}, "needs exactly one of Lambda, Approval, HealthCheck or Wait; it has none"),
+        ({"Wait": {"Minutes": 5}, "Approval": {"Message": "m"}}, "it has Approval and Wait"),
+        ({"Lambda": {"FunctionName": "drs-hook-x", "TimeoutMinutes": 30}}, "set WaitForCallback: true"),
+        ({"Lambda": {"FunctionName": "not a name"}}, "Waves.0.Before.0.Lambda.FunctionName"),
+        ({"HealthCheck": {"PostLaunchActions": False, "InstanceStatus": False}}, "needs PostLaunchActions or"),
+        ({"Wait": {"Minutes": 0}}, "Waves.0.Before.0.Wait.Minutes"),
+        ({"Wait": {"Minutes": "5"}}, "not the text '5'"),
+        ({"Approval": {"Message": "m", "OnTimeout": "IGNORE"}}, "Waves.0.Before.0.Approval.OnTimeout"),
+    ],
+)
+def test_a_bad_step_is_refused_naming_the_field(step, says):
+    assert says in _problems(_with_steps(before=[step]))
+
+
+def test_a_phase_holds_at_most_ten_steps():
+    assert "Waves.0.After" in _problems(_with_steps(after=[{"Wait": {"Minutes": 1}}] * 11))
+
+
+def test_steps_parse_with_their_defaults_and_labels():
+    parsed = parse_plan(
+        _with_steps(
+            before=[{"Lambda": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:drs-hook-db:live"}}],
+            after=[{"Name": "Ask the DBA", "Approval": {"Message": "ok?"}}],
+        )
+    )
+    hook, approval = parsed.Waves[0].Before[0], parsed.Waves[0].After[0]
+    assert (hook.kind, hook.label, hook.Lambda.Impact, hook.timeout_seconds) == (
+        "Lambda",
+        "Lambda drs-hook-db:live",
+        "CRITICAL",
+        900,
+    )
+    assert (approval.label, approval.Approval.OnTimeout, approval.timeout_seconds) == ("Ask the DBA", "FAIL", 3600)
+    assert parsed.runbook_step_count() == 2 and parsed.runbook_seconds() == 4500

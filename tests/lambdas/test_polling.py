@@ -31,7 +31,8 @@ def test_the_fixed_parts_of_the_budget_cover_the_states_outside_the_checks():
     fixed = 2 + 5 * 3 + (prepare + finalize + failure) * polling.EVENTS_PER_RETRY + 4 + 2 + 2
     fixed += lock_steps * (5 + 2 + lock * polling.EVENTS_PER_RETRY)
     assert fixed <= polling.EXECUTION_FIXED_EVENTS
-    assert polling.WAVE_FIXED_EVENTS >= 2 + 2 + 2  # the Map iteration, the last Choice, the end state
+    # the Map iteration, the last Choice, the end state, the Choices before and after the wave
+    assert polling.WAVE_FIXED_EVENTS >= 2 + 2 + 2 + 2 + 2
 
 
 def test_the_execution_timeout_is_the_one_prepare_plans_with():

@@ -65,7 +65,18 @@ PLACEHOLDER_FUNCTION = {
 }
 
 
-@pytest.mark.parametrize("state", sorted(_tasks(ASL["States"])))
+# Tasks that wait for something else than their function: the plan's own hooks and the approvers (their timeout is
+# the step's TimeoutMinutes, TimeoutSecondsPath).
+WAITING_TASKS = {"Run hook", "Run hook and wait for its callback", "Ask for approval"}
+
+
+def test_the_tasks_that_wait_on_the_plan_take_their_timeout_from_the_step():
+    for name in WAITING_TASKS:
+        task = _tasks(ASL["States"])[name]
+        assert task["TimeoutSecondsPath"] == "$.Steps.TimeoutSeconds" and "TimeoutSeconds" not in task, name
+
+
+@pytest.mark.parametrize("state", sorted(set(_tasks(ASL["States"])) - WAITING_TASKS))
 def test_each_task_times_out_after_its_function_and_retries_a_timed_out_lambda(state):
     task = _tasks(ASL["States"])[state]
     function = PLACEHOLDER_FUNCTION[task["Parameters"]["FunctionName"]]

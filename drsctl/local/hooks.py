@@ -1,0 +1,127 @@
+"""The plan's own functions and its approvers, as a rehearsal plays them (scenario `functions` and `approvals`).
+
+Each function the scenario declares is created in the local Lambda service with `handler` below as its code: it
+takes `seconds` on the virtual clock, then raises `error` (an exception of that name: the errorType Step Functions
+matches) or returns `output`. A `WaitForCallback` hook returns at once and its answer comes `seconds` later through
+SendTaskSuccess / SendTaskFailure, from a thread that counts its time for the waiting task, so a hook or an approval
+answered after the step's TimeoutMinutes ends the step with States.Timeout, as in AWS. Approvals are answered as the
+scenario's `approvals` say, after `afterSeconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from drsctl.emulator.scenario import FunctionSpec, Scenario
+from drsctl.local.engine import AccountedThread, EngineStats, Invocation
+from lambdas.core.plan import RecoveryPlan
+
+HANDLER = "drsctl.local.hooks.handler"
+APPROVAL_FUNCTION_SUFFIX = "request-approval"
+REJECTION_ERROR = "Rejected"
+
+# What the stand-ins do, by function name, and how they take their time: set by `install` for one rehearsal.
+_stand_ins: dict[str, FunctionSpec] = {}
+_sleep: list[Callable[[float], None]] = []
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A user function's stand-in (its code in the local Lambda service)."""
+    spec = _stand_ins[context.function_name]
+    if "TaskToken" in event:  # the answer comes later, from `_answer_callbacks`
+        return {"Accepted": True}
+    if spec.seconds:
+        _sleep[0](spec.seconds)
+    if spec.error is not None:
+        raise type(spec.error, (Exception,), {})(f"{context.function_name} failed as the scenario says")
+    return spec.output or {}
+
+
+def undeclared_functions(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
+    """A hook naming a function the scenario does not play cannot be rehearsed: one line per such step."""
+    found = []
+    for number, wave in enumerate(plan.Waves, start=1):
+        for phase, steps in (("Before", wave.Before), ("After", wave.After)):
+            for index, step in enumerate(steps):
+                if step.Lambda is None:
+                    continue
+                name = step.Lambda.function_name
+                if name not in scenario.functions:
+                    found.append(
+                        f"wave {number} ({wave.WaveName!r}), {phase}[{index}]: function {name!r} is not in the "
+                        f"scenario's functions; add `functions: {{{name}: {{seconds: 5}}}}` to the scenario to say how "
+                        "it behaves in the rehearsal"
+                    )
+    return found
+
+
+def install(scenario: Scenario, engine: EngineStats, role_arn: str, region: str) -> None:
+    """Create the scenario's functions and answer callbacks and approvals as it says."""
+    _stand_ins.clear()
+    _stand_ins.update(scenario.functions)
+    _sleep[:] = [engine.sleep]
+    awslambda = boto3.client("lambda", region_name=region)
+    for name in scenario.functions:
+        awslambda.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=HANDLER,
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip: the stand-in runs in-process
+            Timeout=900,
+            MemorySize=128,
+        )
+    engine.listeners.append(_answerer(scenario, engine, region))
+
+
+def _answerer(scenario: Scenario, engine: EngineStats, region: str) -> Callable[..., None]:
+    def answer(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
+        token = request.get("TaskToken")
+        if not token or invocation.error is not None:
+            return
+        if invocation.function in _stand_ins:
+            spec = _stand_ins[invocation.function]
+            timeout = float((request.get("Hook") or {}).get("TimeoutSeconds") or spec.seconds)
+            if spec.error is not None:
+                outcome: dict[str, Any] = {
+                    "error": spec.error,
+                    "cause": f"{invocation.function} failed as the scenario says",
+                }
+            else:
+                outcome = {"output": spec.output or {}}
+            _later(engine, region, token, min(spec.seconds, timeout), outcome)
+        elif invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX):
+            approval = scenario.approval_for(str(request.get("WaveName")))
+            timeout = float((request.get("Steps") or {}).get("TimeoutSeconds") or approval.afterSeconds)
+            if approval.decision == "APPROVE":
+                outcome = {"output": {"Decision": "APPROVE", "By": "rehearsal scenario"}}
+            else:
+                outcome = {"error": REJECTION_ERROR, "cause": "rejected by the rehearsal scenario's approvals"}
+            _later(engine, region, token, min(approval.afterSeconds, timeout), outcome)
+
+    return answer
+
+
+def _later(engine: EngineStats, region: str, token: str, seconds: float, outcome: dict[str, Any]) -> None:
+    """Answer `token` after `seconds` on the virtual clock, from a thread that counts for the waiting task (it is
+    started on the task's thread: see engine.AccountedThread), so an answer past the task's timeout times it out."""
+
+    def run() -> None:
+        if seconds:
+            engine.sleep(seconds)
+        client = boto3.client("stepfunctions", region_name=region)
+        try:
+            if "error" in outcome:
+                client.send_task_failure(taskToken=token, error=outcome["error"], cause=outcome["cause"])
+            else:
+                client.send_task_success(taskToken=token, output=json.dumps(outcome["output"]))
+        except client.exceptions.TaskTimedOut:
+            pass  # the step already timed out: its answer comes too late, as in AWS
+
+    thread: threading.Thread = AccountedThread(target=run, name="rehearsal-answer", daemon=True)
+    thread.start()

@@ -1,0 +1,263 @@
+"""Next runbook step: record how the last step of a wave's runbook ended and say which state runs next.
+
+The state machine runs each step as its own native state (docs/architecture.md, Runbook steps); between two steps it
+calls this one small function, which
+
+1. records the step that just ended on the wave's item (`Steps`: SUCCEEDED, FAILED, TIMED_OUT or REJECTED, with when
+   and why), from the outcome the state machine passes in (the step's output, or the error its Catch caught);
+2. decides what that means: a CRITICAL step that failed, a rejected approval, or an approval left unanswered with
+   `OnTimeout: FAIL` ends the plan before anything more is launched; an OPTIONAL failure is recorded and the runbook
+   goes on;
+3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
+   steps before the wave are done and `DONE` when those after it are.
+
+Every answer is computed from the record and the event alone, so a retried call gives the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.core import records
+from lambdas.core.errors import ExecutionStoppedError
+from lambdas.core.explain import with_action
+from lambdas.core.plan_types import ExecutionMode
+from lambdas.core.steps import Phase, Step
+
+StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "CANCELLED"]
+# The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
+RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut")
+NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "LAUNCH", "DONE", "FAILED"]
+DETAIL_MAX = 500
+TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout")
+REJECTED = "Rejected"  # the error an approver's SendTaskFailure gives (any other error counts as a rejection too)
+
+
+class StepRecord(BaseModel):
+    """One runbook step as the wave's item records it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Phase: Phase
+    Index: int
+    Kind: str
+    Name: str
+    Status: StepStatus
+    StartedAt: int
+    EndedAt: int | None = None
+    Detail: str | None = Field(None, max_length=DETAIL_MAX)
+    DecidedBy: str | None = None
+    TaskToken: str | None = None  # while an approval waits: what `drsctl run approve` answers with
+
+
+class StepCursor(BaseModel):
+    """Where the runbook of a wave stands, as the state machine carries it (`$.Steps`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Phase: Phase = "BEFORE"
+    Index: int = -1  # the step that just ran; -1 before the first
+    Kind: NextKind | None = None
+    Outcome: dict[str, Any] | None = None  # the step's output ({"Output": ...}) or the error its Catch caught
+
+
+def next_step(
+    *,
+    execution_id: str,
+    plan_id: str,
+    mode: ExecutionMode,
+    wave_number: int,
+    phase_steps: list[Step],
+    cursor: StepCursor,
+    now: int,
+) -> dict[str, Any]:
+    """Record the step that ended (if any) and return the next one for the state machine (see the module doc)."""
+    if not records.execution_active(execution_id, plan_id):  # stopped meanwhile: the reconcile path closed the steps
+        raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
+    wave = records.get_wave(execution_id, wave_number)
+    steps = [StepRecord.model_validate(s) for s in wave.Steps]
+    if cursor.Outcome is not None and cursor.Index >= 0:
+        ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now)
+        if ended is not None:
+            _save_steps(execution_id, wave_number, steps)
+            return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
+    index = cursor.Index + 1
+    if index >= len(phase_steps):
+        _save_steps(execution_id, wave_number, steps)
+        return _answer(
+            {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
+        )
+    step = phase_steps[index]
+    if _find(steps, cursor.Phase, index) is None:
+        running = StepRecord(
+            Phase=cursor.Phase, Index=index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
+        )
+        steps.append(running)
+    _save_steps(execution_id, wave_number, steps)
+    return _answer(
+        {"Phase": cursor.Phase, "Index": index, "Name": step.label, **_state_input(step, wave, mode, cursor.Phase)}
+    )
+
+
+# Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
+ANSWER_KEYS: tuple[str, ...] = ("Phase", "Index", "Kind", "Name", "FunctionName", "TimeoutSeconds", "Seconds")
+ANSWER_KEYS += ("Event", "Message", "Error", "Cause")
+
+
+def _answer(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: values.get(key) for key in ANSWER_KEYS}
+
+
+def _state_input(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase) -> dict[str, Any]:
+    """What the step's own state reads from `$.Steps`."""
+    if step.Wait is not None:
+        return {"Kind": "WAIT", "Seconds": step.Wait.Minutes * 60}
+    if step.Approval is not None:
+        return {"Kind": "APPROVAL", "Message": step.Approval.Message, "TimeoutSeconds": step.timeout_seconds}
+    if step.Lambda is not None:
+        return {
+            "Kind": "CALLBACK" if step.Lambda.WaitForCallback else "LAMBDA",
+            "FunctionName": step.Lambda.FunctionName,
+            "TimeoutSeconds": step.timeout_seconds,
+            "Event": hook_event(step, wave, mode, phase),
+        }
+    raise ValueError(f"step kind {step.kind} is not run by this version of the workflow")
+
+
+def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase) -> dict[str, Any]:
+    """The event a user function receives (docs/plan-format.md, Lambda steps); the state machine adds TaskToken."""
+    assert step.Lambda is not None
+    return {
+        "Mode": mode,
+        "Phase": phase,
+        "WaveNumber": wave.WaveNumber,
+        "WaveName": wave.WaveName,
+        "Region": wave.Region,
+        "Servers": [
+            {
+                "SourceServerId": s.SourceServerId,
+                "Status": s.Status,
+                "RecoveryInstanceId": s.InstanceId,
+                "Ec2InstanceId": s.InstanceId,  # DRS names a recovery instance after its EC2 instance
+            }
+            for s in wave.Servers
+        ],
+        "Payload": step.Lambda.Payload or {},
+        "TimeoutSeconds": step.timeout_seconds,  # the step's deadline, counted from its start
+    }
+
+
+def _record_outcome(steps: list[StepRecord], cursor: StepCursor, step: Step, now: int) -> dict[str, str] | None:
+    """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop."""
+    record = _find(steps, cursor.Phase, cursor.Index)
+    if record is None:  # the RUNNING record was lost (it never is, but the outcome must still count)
+        record = StepRecord(
+            Phase=cursor.Phase, Index=cursor.Index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
+        )
+        steps.append(record)
+    if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
+        return _decision(record, step, cursor)
+    outcome = cursor.Outcome or {}
+    error = outcome.get("Error")
+    record.EndedAt = now
+    if error is None:
+        output = outcome.get("Output")
+        decision = output.get("Decision") if isinstance(output, dict) else None
+        if step.Approval is not None and str(decision).upper() == "REJECT":
+            record.Status = "REJECTED"
+        else:
+            record.Status = "SUCCEEDED"
+        if step.Approval is not None and isinstance(output, dict):
+            record.DecidedBy = str(output.get("By") or "unknown")[:200]
+        record.Detail = _detail(output)
+    else:
+        record.Status = "TIMED_OUT" if error in TIMEOUT_ERRORS else "REJECTED" if step.Approval else "FAILED"
+        record.Detail = _detail(f"{error}: {outcome.get('Cause') or ''}".strip(": "))
+    record.TaskToken = None
+    return _decision(record, step, cursor)
+
+
+def _decision(record: StepRecord, step: Step, cursor: StepCursor) -> dict[str, str] | None:
+    where = f"{'before' if cursor.Phase == 'BEFORE' else 'after'} wave"
+    if record.Status == "SUCCEEDED":
+        return None
+    if step.Approval is not None:
+        if record.Status == "TIMED_OUT" and step.Approval.OnTimeout == "CONTINUE":
+            return None
+        if record.Status == "TIMED_OUT":
+            return {
+                "Error": "ApprovalTimedOut",
+                "Cause": with_action(
+                    f"Approval {record.Name!r} {where} was not answered within {step.Approval.TimeoutMinutes} min "
+                    "(OnTimeout: FAIL); nothing was launched after it",
+                    "start the execution again when an approver is available, or resume it",
+                ),
+            }
+        return {
+            "Error": "ApprovalRejected",
+            "Cause": with_action(
+                f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
+                f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
+                "settle what the approver objected to, then start the execution again",
+            ),
+        }
+    impact = step.Lambda.Impact if step.Lambda is not None else "CRITICAL"
+    if impact == "OPTIONAL":
+        return None
+    return {
+        "Error": "RunbookStepFailed",
+        "Cause": with_action(
+            f"Step {record.Name!r} {where} {record.Status.replace('_', ' ').lower()}: {record.Detail or 'no detail'}"
+            "; it is CRITICAL, so the plan stopped and nothing was launched after it",
+            "read the function's logs, fix it, then start the execution again (or mark the step Impact: OPTIONAL)",
+        ),
+    }
+
+
+def _detail(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
+
+
+def _find(steps: list[StepRecord], phase: Phase, index: int) -> StepRecord | None:
+    return next((s for s in steps if s.Phase == phase and s.Index == index), None)
+
+
+def _save_steps(execution_id: str, wave_number: int, steps: list[StepRecord]) -> None:
+    records.set_wave_steps(execution_id, wave_number, [s.model_dump(exclude_none=True) for s in steps])
+
+
+def record_approval_request(
+    *, execution_id: str, wave_number: int, phase: Phase, index: int, task_token: str
+) -> StepRecord:
+    """Keep the pending approval's task token on its step, so an operator's tool can answer it."""
+    wave = records.get_wave(execution_id, wave_number)
+    steps = [StepRecord.model_validate(s) for s in wave.Steps]
+    record = _find(steps, phase, index)
+    if record is None:
+        raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
+    record.TaskToken = task_token
+    _save_steps(execution_id, wave_number, steps)
+    return record
+
+
+def close_running_steps(execution_id: str, waves: list[records.WaveRecord], reason: str, now: int) -> None:
+    """The execution ended while a step ran (a stop, a timeout, a failure): the step ends CANCELLED, saying so, and
+    a pending approval's token is dropped (answering it now would change nothing)."""
+    for wave in waves:
+        steps = [StepRecord.model_validate(s) for s in wave.Steps]
+        running = [s for s in steps if s.Status == "RUNNING"]
+        for step in running:
+            step.Status = "CANCELLED"
+            step.EndedAt = now
+            step.Detail = f"the execution ended ({reason.replace('_', ' ')}) while this step ran"
+            step.TaskToken = None
+        if running:
+            # in the wave object too: the execution's end writes the waves it closes after this
+            wave.Steps = [s.model_dump(exclude_none=True) for s in steps]
+            _save_steps(execution_id, wave.WaveNumber, steps)
