@@ -38,9 +38,6 @@ OPERATIONS = (
 )
 DEFAULT_PAGE_SIZE = 100
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/drs/aws4_request")
-_HOST_REGION = re.compile(r"^drs[.-](?:fips\.)?([a-z0-9-]+)\.amazonaws\.com")
-
 
 class Backend(Protocol):
     """What the protocol layer needs from the behavioural model."""
@@ -155,12 +152,7 @@ class DrsProtocol:
         return params
 
     def _region(self, headers: dict[str, str]) -> str:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        scope = _CREDENTIAL_SCOPE.search(lowered.get("authorization", ""))
-        if scope:
-            return scope.group(1)
-        host = _HOST_REGION.match(lowered.get("host", ""))
-        return host.group(1) if host else self.default_region
+        return request_region("drs", headers, self.default_region)
 
     def _call(self, operation: OperationModel, region: str, params: dict[str, Any]) -> dict[str, Any]:
         paging = self.paginators.get(operation.name)
@@ -262,3 +254,16 @@ def _decode_token(token: str | None, total: int) -> int:
             "nextToken is out of range", fields=[{"name": "nextToken", "message": "token out of range"}]
         )
     return offset
+
+
+def request_region(service: str, headers: dict[str, str], default: str) -> str:
+    """The region a request is for: its SigV4 credential scope (`Credential=.../<region>/<service>/aws4_request`),
+    else a `<service>.<region>.amazonaws.com` Host header, else `default`."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    scope = re.search(
+        rf"Credential=[^/,\s]+/\d{{8}}/([a-z0-9-]+)/{service}/aws4_request", lowered.get("authorization", "")
+    )
+    if scope:
+        return scope.group(1)
+    host = re.match(rf"^{service}[.-](?:fips\.)?([a-z0-9-]+)\.amazonaws\.com", lowered.get("host", ""))
+    return host.group(1) if host else default

@@ -22,10 +22,8 @@ from xml.etree import ElementTree
 import botocore.session
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from drsctl.emulator.protocol import HttpResponse
+from drsctl.emulator.protocol import HttpResponse, request_region
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/ec2/aws4_request")
-_HOST_REGION = re.compile(r"^ec2[.-](?:fips\.)?([a-z0-9-]+)\.amazonaws\.com")
 _ENVELOPE_KEYS = ("Action", "Version")
 
 
@@ -90,12 +88,7 @@ class QueryProtocol:
             return _xml_response(500, serialize_error(failure, request_id))
 
     def _region(self, headers: dict[str, str]) -> str:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        scope = _CREDENTIAL_SCOPE.search(lowered.get("authorization", ""))
-        if scope:
-            return scope.group(1)
-        host = _HOST_REGION.match(lowered.get("host", ""))
-        return host.group(1) if host else self.default_region
+        return request_region("ec2", headers, self.default_region)
 
 
 # -- requests ---------------------------------------------------------------------------------------------------

@@ -82,6 +82,11 @@ rehearsal engine, and make it fail wherever AWS would:
     counts only the items it matched toward the 1 MB. A Query on a table's own key with a sort-key condition now
     starts from the partition's matching items (the same results, and pages as DynamoDB cuts them).
 
+19. moto's UpdateItem handler deep-copies the item and renders it as JSON twice (before and after) to compute
+    ReturnValues, even when none are asked for: on a 30 KB ExecutionHistory item, updated twice per wave, that was a
+    tenth of a 135-wave rehearsal. With ReturnValues NONE (what our code asks), the "before" read is skipped and the
+    updated item is not rendered: the same update, the same answer (no Attributes).
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -570,6 +575,37 @@ def _sized_put_item(original: Callable[..., Item], stats: EngineStats) -> Callab
 _NOT_COPIED = object()
 
 
+class _Unrendered:
+    """What the UpdateItem handler gets back when no ReturnValues are asked for: nothing to render (patch 19)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"Attributes": {}}
+
+
+def _update_without_return_values(
+    handler: Callable[..., Any], get_item: Callable[..., Any]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(DynamoHandler.update_item, DynamoDBBackend.get_item) that skip the ReturnValues work when none are asked
+    for (patch 19). The flag is per thread: only the handler's own read of the item before the update is skipped."""
+
+    def update_item(self: DynamoHandler) -> Any:
+        quiet = self.body.get("ReturnValues", "NONE") == "NONE" and not self.body.get(
+            "ReturnValuesOnConditionCheckFailure"
+        )
+        _thread_state.no_return_values = quiet
+        try:
+            return handler(self)
+        finally:
+            _thread_state.no_return_values = False
+
+    def backend_get_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_thread_state, "no_return_values", False):
+            return None  # the handler's "existing item", read only to compute ReturnValues
+        return get_item(self, *args, **kwargs)
+
+    return update_item, backend_get_item
+
+
 def _sized_update_item(original: Callable[..., Item], stats: EngineStats) -> Callable[..., Item]:
     def update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
         table = self.get_table(table_name)
@@ -596,6 +632,8 @@ def _sized_update_item(original: Callable[..., Item], stats: EngineStats) -> Cal
             put_back()
             raise _too_large(ItemSizeToUpdateTooLarge)
         _written(stats, table.name, size)
+        if getattr(_thread_state, "no_return_values", False):
+            return _Unrendered()  # type: ignore[return-value]  # the handler renders nothing (patch 19)
         return item
 
     return update_item
@@ -1033,6 +1071,12 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         )
         replace(DynamoDBBackend, "put_item", _sized_put_item(DynamoDBBackend.put_item, stats))
         replace(DynamoDBBackend, "update_item", _sized_update_item(DynamoDBBackend.update_item, stats))
+        # 19: no ReturnValues asked, none computed
+        quiet_update, quiet_get_item = _update_without_return_values(
+            DynamoHandler.update_item, DynamoDBBackend.get_item
+        )
+        replace(DynamoHandler, "update_item", quiet_update)
+        replace(DynamoDBBackend, "get_item", quiet_get_item)
         replace(dynamodb_models, "copy", _copies_for_rollbacks())
         replace(LimitedSizeDict, "__setitem__", dict.__setitem__)
         # 6, 7: JSONPath cache, seeded jitter

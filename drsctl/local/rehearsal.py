@@ -7,6 +7,7 @@ executions; `figures.py` turns a finished execution into the report.
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import logging
@@ -24,6 +25,7 @@ from unittest.mock import patch
 
 import boto3
 from moto import mock_aws
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
@@ -157,8 +159,11 @@ class LocalAws:
         return result
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
-        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+        """GetExecutionHistory's events, read from the in-process engine: the same events the API gives (a test
+        holds them equal), without moto's model-driven serializer, which took 2 s for 3,300 events and 3.8 s of a
+        135-wave rehearsal."""
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        return [_event(event) for event in backend.get_execution_history(execution_arn)["events"]]
 
     def record(self, execution_id: str, plan_id: str) -> records.ExecutionRecord:
         return records.get_execution(execution_id, plan_id)
@@ -166,6 +171,24 @@ class LocalAws:
     def waves(self, execution_id: str) -> list[records.WaveRecord]:
         """Every wave of an execution with all its servers (ExecutionWaves)."""
         return records.execution_waves(execution_id)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {key: _plain(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_plain(member) for member in value]
+    return value
+
+
+def _event(event: Any) -> dict[str, Any]:
+    """A history event as boto3 parses the API's answer: plain strings, and its timestamp a datetime."""
+    plain: dict[str, Any] = _plain(event)
+    if isinstance(plain.get("timestamp"), str):
+        plain["timestamp"] = datetime.fromisoformat(plain["timestamp"].replace("Z", "+00:00"))
+    return plain
 
 
 def _create_stage(definition: str) -> str:

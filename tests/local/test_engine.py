@@ -115,6 +115,11 @@ def test_the_dynamodb_internals_we_patch_are_as_we_read_them():
 
     assert _parameters(Table.query)[1 + engine._QUERY_INDEX_NAME_ARG] == "index_name"
     assert "for item in self.all_items()" in inspect.getsource(Table.query)
+    # 19: the UpdateItem handler reads the item before through the backend's get_item, and renders what it returns.
+    handler_update = inspect.getsource(DynamoHandler.update_item)
+    assert "existing_item = copy.deepcopy(self.dynamodb_backend.get_item(name, key))" in handler_update
+    assert "item_dict = item.to_json()" in handler_update
+    assert "table.get_item(hash_value, range_value)" in inspect.getsource(DynamoDBBackend.update_item)
 
 
 def test_the_step_functions_internals_we_patch_are_as_we_read_them():
@@ -793,12 +798,7 @@ def test_parsed_conditions_are_cached_and_still_evaluated_per_item():
     """Patch 17: the same condition text is parsed once, and each item is still checked against it."""
     with mock_aws(), engine.virtual_engine(VirtualClock()):
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="locks",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _hash_table(client, "locks")
         condition = {"ConditionExpression": "attribute_not_exists(k)"}
         client.put_item(TableName="locks", Item={"k": {"S": "a"}}, **condition)
         client.put_item(TableName="locks", Item={"k": {"S": "b"}}, **condition)
@@ -820,12 +820,7 @@ def test_dynamodb_answers_read_the_same_through_the_fast_serializer():
 
     def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _hash_table(client, "t")
         client.put_item(TableName="t", Item=item)
         got = client.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]
         queried = client.query(
@@ -884,3 +879,40 @@ def test_a_query_counts_only_the_items_its_key_condition_matches_toward_the_1_mb
             TableName="waves", KeyConditionExpression="e = :e", ExpressionAttributeValues={":e": {"S": "exec"}}
         )
         assert len(whole["Items"]) == 3 and "LastEvaluatedKey" in whole  # no sort-key condition: 1 MB as before
+
+
+def test_update_item_answers_the_same_with_and_without_return_values():
+    """Patch 19: with ReturnValues NONE nothing is rendered; every other ReturnValues still answers as moto does."""
+    with mock_aws(), engine.virtual_engine(VirtualClock()):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        _hash_table(client, "t")
+        client.put_item(TableName="t", Item={"k": {"S": "a"}, "n": {"N": "1"}, "s": {"S": "x"}})
+
+        def update(value: str, **extra: Any) -> dict[str, Any]:
+            return client.update_item(
+                TableName="t",
+                Key={"k": {"S": "a"}},
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": value}},
+                **extra,
+            )
+
+        assert "Attributes" not in update("2")
+        assert update("3", ReturnValues="ALL_OLD")["Attributes"] == {"k": {"S": "a"}, "n": {"N": "2"}, "s": {"S": "x"}}
+        assert update("4", ReturnValues="UPDATED_OLD")["Attributes"] == {"n": {"N": "3"}}
+        assert update("5", ReturnValues="ALL_NEW")["Attributes"]["n"] == {"N": "5"}
+        assert update("6", ReturnValues="UPDATED_NEW")["Attributes"] == {"n": {"N": "6"}}
+        assert client.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["n"] == {"N": "6"}
+        with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+            update("7", ConditionExpression="n = :n")  # 6 != 7: refused, and the item is as it was
+        assert client.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["n"] == {"N": "6"}
+
+
+def _hash_table(client: Any, name: str) -> None:
+    """A table keyed by the string `k` alone."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -237,3 +237,14 @@ def test_recovery_without_confirmation_is_refused_before_touching_drs(stage):
             assert '"Confirm": "RECOVER shop"' in described["cause"]
             assert aws.record(f"exec-{attempt}", "shop").Status == "FAILED"
         assert sum(aws.drs.calls.values()) == 0  # not even a DescribeSourceServers
+
+
+def test_the_history_read_from_the_engine_is_the_apis(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        arn = aws.start_execution(DRILL, "exec-1")
+        aws.wait(arn)
+        paginator = aws.client("stepfunctions").get_paginator("get_execution_history")
+        api = [event for page in paginator.paginate(executionArn=arn) for event in page["events"]]
+        assert aws.history(arn) == api
+        assert len(api) > 100
