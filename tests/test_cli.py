@@ -230,3 +230,23 @@ def test_steps_this_version_cannot_run_are_refused_before_any_launch(tmp_path):
     report = json.loads(report_path.read_text())
     assert report["startRecoveryCalls"] == 0
     assert "After[0]: HealthCheck steps are not run by this version of the workflow yet" in report["errorMessage"]
+
+
+def test_the_timeline_shows_each_wave_between_its_runbook_steps(tmp_path):
+    path = _example_plan_with(
+        tmp_path,
+        Before=[{"Name": "Freeze writes", "Wait": {"Minutes": 2}}],
+        After=[{"Approval": {"Message": "Databases up?"}}],
+    )
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["rehearse", str(path), "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    before = next(i for i, line in enumerate(lines) if "before: Freeze writes" in line)
+    assert "1 databases" in lines[before + 1] and "after: Approval" in lines[before + 2]
+    assert "+00:02:00" in lines[before]
+    steps = json.loads(report_path.read_text())["waves"][0]["steps"]
+    assert [(s["phase"], s["kind"], s["status"]) for s in steps] == [
+        ("BEFORE", "Wait", "SUCCEEDED"),
+        ("AFTER", "Approval", "SUCCEEDED"),
+    ]

@@ -14,11 +14,18 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from drsctl.local.figures import Report, ServerFigures, WaveFigures
+    from drsctl.local.figures import Report, ServerFigures, StepFigures, WaveFigures
 
 WIDE_SERVERS = 140  # one line per server from this console width up
 NOT_LAUNCHED_SHOWN = 10  # servers listed per wave under the timeline without --servers
-STATUS_STYLE = {"COMPLETED": "green", "LAUNCHED": "green", "PARTIAL": "yellow", "SKIPPED": "dim"}
+STATUS_STYLE = {
+    "COMPLETED": "green",
+    "LAUNCHED": "green",
+    "SUCCEEDED": "green",
+    "PARTIAL": "yellow",
+    "SKIPPED": "dim",
+    "CANCELLED": "yellow",
+}
 
 
 def clock_text(seconds: float | None) -> str:
@@ -47,6 +54,7 @@ def timeline_table(report: Report) -> Table:
         _fixed(table, column, right=True, min_width=9)
     for number, wave in enumerate(report.waves, start=1):
         launched = sum(s.status == "LAUNCHED" for s in wave.servers)
+        _add_steps(table, [step for step in wave.steps if step.phase == "BEFORE"], "before")
         table.add_row(
             f"{number} {wave.name}",
             status_text(wave.status),
@@ -55,7 +63,21 @@ def timeline_table(report: Report) -> Table:
             clock_text(wave.endedAt),
             clock_text(_span(wave.startedAt, wave.endedAt)),
         )
+        _add_steps(table, [step for step in wave.steps if step.phase == "AFTER"], "after")
     return table
+
+
+def _add_steps(table: Table, steps: list[StepFigures], phase: str) -> None:
+    """A wave's runbook steps, as rows around its own: what ran before it launched and after."""
+    for step in steps:
+        table.add_row(
+            f"  {phase}: {step.name}",
+            status_text(step.status),
+            step.kind,
+            clock_text(step.startedAt),
+            clock_text(step.endedAt),
+            clock_text(_span(step.startedAt, step.endedAt)),
+        )
 
 
 def servers_tables(report: Report, width: int) -> list[Table]:
