@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/fault_matrix.py [--family NAME] [--fast]. One row per case: the record's status (and
 whether it is the one the case expects), StartRecovery calls, then the invariants: servers launched twice, records,
-waves and servers left non-final, locks left, DRS jobs missing from the record, errors without a named action.
+waves, servers and runbook steps left non-final, locks left, DRS jobs missing from the record, errors without a
+named action.
 Every invariant column must be 0. The last lines are the totals, per family and overall.
 """
 
@@ -23,6 +24,7 @@ INVARIANTS = (
     "open_records",
     "open_waves",
     "open_servers",
+    "open_steps",
     "locks_left",
     "jobs_missing",
     "errors_without_action",

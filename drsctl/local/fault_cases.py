@@ -892,6 +892,69 @@ def _replication_cases() -> list[Case]:
     ]
 
 
+def runbook(wave: int, phase: str, steps: list[dict[str, Any]], **scenario: Any) -> tuple[Change, Change]:
+    """(scenario, plan) changes: `steps` in wave `wave` (0-based), and the scenario's stand-ins and approvers."""
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Waves"][wave][phase] = copy.deepcopy(steps)
+
+    return scenario_keys(**scenario), plan
+
+
+HOOK = {"Name": "Promote the database", "Lambda": {"FunctionName": "drs-hook-promote"}}
+CALLBACK = {"Lambda": {"FunctionName": "drs-hook-dns", "WaitForCallback": True, "TimeoutMinutes": 20}}
+APPROVAL = {"Approval": {"Message": "Fail over?", "TimeoutMinutes": 30}}
+
+
+def _runbook_cases() -> list[Case]:
+    fails = runbook(1, "Before", [HOOK], functions={"drs-hook-promote": {"seconds": 5, "error": "PromotionFailed"}})
+    rejected = runbook(1, "Before", [APPROVAL], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    late = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
+    steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
+    optional_late = runbook(
+        2,
+        "After",
+        [{"Lambda": {**CALLBACK["Lambda"], "Impact": "OPTIONAL"}}],
+        functions={"drs-hook-dns": {"seconds": 7200}},
+    )
+    return [
+        Case("runbook", "a CRITICAL hook fails before wave 2", FAILED, *fails, says=("PromotionFailed",), fast=True),
+        Case("runbook", "an approval rejected before wave 2", FAILED, *rejected, says=("was rejected",)),
+        Case("runbook", "an approval unanswered past its timeout", FAILED, *late, says=("was not answered",)),
+        Case("runbook", "an OPTIONAL callback past its timeout", OK, *optional_late),
+        Case(
+            "runbook",
+            "Next runbook step's answer lost, twice",
+            OK,
+            *steps,
+            faults=lambda_faults(
+                LambdaFault("next-step", 1, "timeout_after"), LambdaFault("next-step", 3, "timeout_after")
+            ),
+        ),
+        Case(
+            "runbook",
+            "Next runbook step cut off mid-call",
+            OK,
+            *steps,
+            faults=lambda_faults(LambdaFault("next-step", 2, "timeout_after_calls", calls=2)),
+        ),
+        Case(
+            "runbook",
+            "reconciled while an approval waits",
+            CANCELLED,
+            *late,
+            arm=reconcile_at_call("request-approval", "UpdateItem"),
+        ),
+        Case(
+            "runbook",
+            "the wave's steps written while DynamoDB throttles",
+            OK,
+            *steps,
+            faults=dynamodb_faults(DynamoDbFault("UpdateItem", "ProvisionedThroughputExceededException")),
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_storm_cases(),
     *_lost_answer_cases(),
@@ -905,6 +968,7 @@ CASES: list[Case] = [
     *_dynamodb_cases(),
     *_replication_cases(),
     *_budget_cases(),
+    *_runbook_cases(),
 ]
 
 

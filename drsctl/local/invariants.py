@@ -39,6 +39,7 @@ class Violations:
     open_records: list[str] = field(default_factory=list)
     open_waves: list[str] = field(default_factory=list)
     open_servers: list[str] = field(default_factory=list)
+    open_steps: list[str] = field(default_factory=list)  # runbook steps still RUNNING (or holding a task token)
     locks_left: list[str] = field(default_factory=list)
     jobs_missing: list[str] = field(default_factory=list)
     errors_without_action: list[str] = field(default_factory=list)
@@ -98,6 +99,9 @@ def _check_wave(found: Violations, where: str, wave: WaveRecord) -> None:
     for server in wave.Servers:
         if server.Status not in FINAL_SERVER_STATUSES:
             found.open_servers.append(f"{where} {server.SourceServerId}: {server.Status}")
+    for step in wave.Steps:
+        if step.get("Status") == "RUNNING" or step.get("TaskToken"):
+            found.open_steps.append(f"{where} {step.get('Phase')} step {step.get('Index')}: {step.get('Status')}")
 
 
 def _check_jobs(found: Violations, drs: DrsEmulator, waves: dict[str, list[WaveRecord]]) -> None:

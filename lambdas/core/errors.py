@@ -60,3 +60,7 @@ class WaveClosedError(ExecutionStoppedError):
 
 class RecordEndedError(ExecutionRecordError):
     """The execution's record has ended (the reconcile path closed it): a step still running writes nothing more."""
+
+
+class StepsChangedError(ExecutionStoppedError):
+    """A wave's runbook steps were written by someone else (the execution's end) since this step read them."""

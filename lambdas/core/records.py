@@ -34,6 +34,7 @@ from lambdas.core.errors import (
     ExecutionRecordError,
     PlanNotFoundError,
     RecordEndedError,
+    StepsChangedError,
     TransactionConflictError,
     WaveClosedError,
 )
@@ -115,6 +116,7 @@ class WaveRecord(_Record):
     JobSeconds: int | None = None  # how long its jobs took by DRS's clock: what the next wave expects
     # Its runbook steps as they ran (lambdas/core/runbook.py StepRecord): at most 20, each under 1 KB
     Steps: list[dict[str, Any]] = Field(default_factory=list)
+    StepsVersion: int = 0  # counts the writes of Steps: a write made from an older read is refused
     Servers: list[ServerRecord] = Field(default_factory=list)
     # What each page of servers held when read, so a write sends only the pages that changed.
     _stored_pages: dict[int, str] = PrivateAttr(default_factory=dict)
@@ -549,14 +551,25 @@ def record_missed_check(execution_id: str, wave_number: int, missed: int, error:
     )
 
 
-def set_wave_steps(execution_id: str, wave_number: int, steps: list[dict[str, Any]]) -> None:
-    """The wave's runbook steps (only that field: the steps after a wave run once the wave itself has ended)."""
-    table(EXECUTION_WAVES_TABLE).update_item(
-        Key={"ExecutionId": execution_id, "WaveKey": wave_key(wave_number)},
-        UpdateExpression="SET Steps = :steps",
-        ConditionExpression=Attr("ExecutionId").exists(),
-        ExpressionAttributeValues={":steps": to_item(steps)},
-    )
+def set_wave_steps(execution_id: str, wave_number: int, steps: list[dict[str, Any]], *, read_version: int) -> None:
+    """The wave's runbook steps (only that field: the steps after a wave run once the wave itself has ended), if
+    they are still at `read_version` (StepsChangedError otherwise: someone wrote them since they were read)."""
+    waves = table(EXECUTION_WAVES_TABLE)
+    try:
+        waves.update_item(
+            Key={"ExecutionId": execution_id, "WaveKey": wave_key(wave_number)},
+            UpdateExpression="SET Steps = :steps, StepsVersion = :next",
+            ConditionExpression=Attr("ExecutionId").exists()
+            & (Attr("StepsVersion").not_exists() | Attr("StepsVersion").eq(read_version))
+            if read_version == 0
+            else Attr("StepsVersion").eq(read_version),
+            ExpressionAttributeValues={":steps": to_item(steps), ":next": read_version + 1},
+        )
+    except waves.meta.client.exceptions.ConditionalCheckFailedException:
+        raise StepsChangedError(
+            f"The runbook steps of wave {wave_number} of execution {execution_id} changed since they were read "
+            "(the execution ended meanwhile)"
+        ) from None
 
 
 def publish_wave(execution_id: str, plan_id: str, wave: WaveRecord) -> None:

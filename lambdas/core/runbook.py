@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core import records
-from lambdas.core.errors import ExecutionStoppedError
+from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.steps import Phase, Step
@@ -82,11 +82,11 @@ def next_step(
     if cursor.Outcome is not None and cursor.Index >= 0:
         ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now)
         if ended is not None:
-            _save_steps(execution_id, wave_number, steps)
+            _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
     if index >= len(phase_steps):
-        _save_steps(execution_id, wave_number, steps)
+        _save_steps(execution_id, wave, steps)
         return _answer(
             {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
         )
@@ -96,7 +96,7 @@ def next_step(
             Phase=cursor.Phase, Index=index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
         )
         steps.append(running)
-    _save_steps(execution_id, wave_number, steps)
+    _save_steps(execution_id, wave, steps)
     return _answer(
         {"Phase": cursor.Phase, "Index": index, "Name": step.label, **_state_input(step, wave, mode, cursor.Phase)}
     )
@@ -228,8 +228,13 @@ def _find(steps: list[StepRecord], phase: Phase, index: int) -> StepRecord | Non
     return next((s for s in steps if s.Phase == phase and s.Index == index), None)
 
 
-def _save_steps(execution_id: str, wave_number: int, steps: list[StepRecord]) -> None:
-    records.set_wave_steps(execution_id, wave_number, [s.model_dump(exclude_none=True) for s in steps])
+def _save_steps(execution_id: str, wave: records.WaveRecord, steps: list[StepRecord]) -> None:
+    """Write the steps, if nobody wrote them since `wave` was read: the execution's end (a stop) closes a step while
+    it runs, and the step's own late write must not bring it back (StepsChangedError, an ExecutionStoppedError)."""
+    records.set_wave_steps(
+        execution_id, wave.WaveNumber, [s.model_dump(exclude_none=True) for s in steps], read_version=wave.StepsVersion
+    )
+    wave.StepsVersion += 1
 
 
 def record_approval_request(
@@ -242,22 +247,40 @@ def record_approval_request(
     if record is None:
         raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
     record.TaskToken = task_token
-    _save_steps(execution_id, wave_number, steps)
+    _save_steps(execution_id, wave, steps)
     return record
 
 
 def close_running_steps(execution_id: str, waves: list[records.WaveRecord], reason: str, now: int) -> None:
     """The execution ended while a step ran (a stop, a timeout, a failure): the step ends CANCELLED, saying so, and
-    a pending approval's token is dropped (answering it now would change nothing)."""
+    a pending approval's token is dropped (answering it now would change nothing). A step that wrote its steps
+    meanwhile makes this read them again."""
     for wave in waves:
-        steps = [StepRecord.model_validate(s) for s in wave.Steps]
-        running = [s for s in steps if s.Status == "RUNNING"]
-        for step in running:
-            step.Status = "CANCELLED"
-            step.EndedAt = now
-            step.Detail = f"the execution ended ({reason.replace('_', ' ')}) while this step ran"
-            step.TaskToken = None
-        if running:
-            # in the wave object too: the execution's end writes the waves it closes after this
-            wave.Steps = [s.model_dump(exclude_none=True) for s in steps]
-            _save_steps(execution_id, wave.WaveNumber, steps)
+        for _attempt in range(STEPS_WRITE_ATTEMPTS):
+            try:
+                _close_running(execution_id, wave, reason, now)
+                break
+            except StepsChangedError:
+                _reread(execution_id, wave)  # in place: the caller writes these waves next
+
+
+STEPS_WRITE_ATTEMPTS = 3
+
+
+def _reread(execution_id: str, wave: records.WaveRecord) -> None:
+    fresh = records.get_wave(execution_id, wave.WaveNumber)
+    wave.Steps, wave.StepsVersion = fresh.Steps, fresh.StepsVersion
+
+
+def _close_running(execution_id: str, wave: records.WaveRecord, reason: str, now: int) -> None:
+    steps = [StepRecord.model_validate(s) for s in wave.Steps]
+    running = [s for s in steps if s.Status == "RUNNING"]
+    for step in running:
+        step.Status = "CANCELLED"
+        step.EndedAt = now
+        step.Detail = f"the execution ended ({reason.replace('_', ' ')}) while this step ran"
+        step.TaskToken = None
+    if running:
+        _save_steps(execution_id, wave, steps)
+        # in the wave object too: the execution's end writes the waves it closes after this
+        wave.Steps = [s.model_dump(exclude_none=True) for s in steps]
