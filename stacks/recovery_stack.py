@@ -49,6 +49,7 @@ class DrsOrchestratorStack(Stack):
         )
 
         functions.functions["prepare"].add_environment("HOOK_FUNCTION_PREFIX", hook_prefix)  # refuses other names
+        functions.functions["prepare"].add_environment("HOOK_FUNCTION_ACCOUNT", self.account)  # and other accounts
         for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers
             monitoring.topic.grant_publish(functions.functions[key])
             functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)

@@ -250,3 +250,21 @@ def test_the_timeline_shows_each_wave_between_its_runbook_steps(tmp_path):
         ("BEFORE", "Wait", "SUCCEEDED"),
         ("AFTER", "Approval", "SUCCEEDED"),
     ]
+
+
+def test_an_approval_answer_for_a_wave_the_plan_does_not_have_is_refused(tmp_path):
+    path = _example_plan_with(tmp_path, Before=[{"Approval": {"Message": "Go?"}}])
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["approvals"] = [{"wave": "Databases", "decision": "REJECT"}]
+    scenario_path = tmp_path / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(app, ["rehearse", str(path), "--scenario", str(scenario_path)])
+    assert result.exit_code == 2, result.output
+    assert "scenario approvals: wave 'Databases' is not a wave of plan 'storefront'" in result.output
+
+
+def test_a_hook_naming_an_alias_is_refused_in_a_rehearsal_which_cannot_play_it(tmp_path):
+    path = _example_plan_with(tmp_path, Before=[{"Lambda": {"FunctionName": "drs-hook-promote:live"}}])
+    result = CliRunner().invoke(app, ["rehearse", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "names a version or alias, which a rehearsal cannot play" in result.output

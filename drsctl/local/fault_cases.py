@@ -940,6 +940,13 @@ def _runbook_cases() -> list[Case]:
         ),
         Case(
             "runbook",
+            "reconciled while Next runbook step writes the next step",
+            CANCELLED,
+            *steps,
+            arm=reconcile_at_call("next-step", "UpdateItem"),
+        ),
+        Case(
+            "runbook",
             "reconciled while an approval waits",
             CANCELLED,
             *late,

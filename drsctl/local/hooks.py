@@ -35,15 +35,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = _stand_ins[context.function_name]
     if "TaskToken" in event:  # the answer comes later, from `_answer_callbacks`
         return {"Accepted": True}
+    deadline = float((event.get("Hook") or {}).get("TimeoutSeconds") or spec.seconds)
     if spec.seconds:
-        _sleep[0](spec.seconds)
+        _sleep[0](min(spec.seconds, deadline))  # AWS ends the step at its deadline: the clock stops there too
     if spec.error is not None:
         raise type(spec.error, (Exception,), {})(f"{context.function_name} failed as the scenario says")
     return spec.output or {}
 
 
 def undeclared_functions(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
-    """A hook naming a function the scenario does not play cannot be rehearsed: one line per such step."""
+    """A hook naming a function the scenario does not play, or an approval answer for a wave the plan does not have,
+    cannot be rehearsed: one line per problem."""
     found = []
     for number, wave in enumerate(plan.Waves, start=1):
         for phase, steps in (("Before", wave.Before), ("After", wave.After)):
@@ -51,12 +53,24 @@ def undeclared_functions(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
                 if step.Lambda is None:
                     continue
                 name = step.Lambda.function_name
-                if name not in scenario.functions:
+                if step.Lambda.FunctionName.rsplit(":function:", 1)[-1] != name:
+                    found.append(
+                        f"wave {number} ({wave.WaveName!r}), {phase}[{index}]: {step.Lambda.FunctionName} names a "
+                        "version or alias, which a rehearsal cannot play; name the function alone to rehearse it"
+                    )
+                elif name not in scenario.functions:
                     found.append(
                         f"wave {number} ({wave.WaveName!r}), {phase}[{index}]: function {name!r} is not in the "
                         f"scenario's functions; add `functions: {{{name}: {{seconds: 5}}}}` to the scenario to say how "
                         "it behaves in the rehearsal"
                     )
+    names = {wave.WaveName for wave in plan.Waves}
+    for approval in scenario.approvals:
+        if approval.wave is not None and approval.wave not in names:
+            found.append(
+                f"scenario approvals: wave {approval.wave!r} is not a wave of plan {plan.PlanId!r} (its waves: "
+                f"{', '.join(sorted(names))}); name one of them, or leave `wave` out to answer every approval"
+            )
     return found
 
 

@@ -249,6 +249,8 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
             "POWERTOOLS_LOG_LEVEL": log_level,
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
+            "HOOK_FUNCTION_ACCOUNT": ACCOUNT,
+            "AWS_REGION": REGION,
             **TABLE_NAMES,
         }
         stack.enter_context(patch.dict(os.environ, environment))

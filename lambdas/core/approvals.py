@@ -53,11 +53,10 @@ def request_approval(
                 "",
                 str(cursor.get("Message", "")),
                 "",
-                f"Approve: drsctl run approve {execution_id}",
-                f"  or: aws stepfunctions send-task-success --task-token '{task_token}' --task-output '{answer}'",
-                f"Reject: drsctl run approve {execution_id} --reject --reason '<why>'",
-                f"  or: aws stepfunctions send-task-failure --task-token '{task_token}' --error Rejected "
+                f"Approve: aws stepfunctions send-task-success --task-token '{task_token}' --task-output '{answer}'",
+                f"Reject: aws stepfunctions send-task-failure --task-token '{task_token}' --error Rejected "
                 "--cause '<why>'",
+                "Only Decision APPROVE approves: any other answer rejects.",
             ]
         ),
     )

@@ -21,6 +21,7 @@ from lambdas.core import polling, records
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
 from lambdas.core.plan import RecoveryPlan, RunOptions
 from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
+from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step
 
 EXECUTION_TIMEOUT_SECONDS = 172_800  # the ASL's TimeoutSeconds (a test pins them equal)
 # After its deadline a wave's last check and its close still run (seconds; their retries, rarely, more: an
@@ -29,7 +30,9 @@ WAVE_END_MARGIN_SECONDS = 10
 EXECUTION_MARGIN_SECONDS = 300  # Prepare and Finalize
 STEP_MARGIN_SECONDS = 10  # a runbook step's Next runbook step and Choice
 HOOK_FUNCTION_PREFIX = "HOOK_FUNCTION_PREFIX"  # set by the stack: the names the state machine may invoke
+HOOK_FUNCTION_ACCOUNT = "HOOK_FUNCTION_ACCOUNT"  # set by the stack: its account, the only one hooks may be in
 RUNBOOK_JSON_MAX = 64 * 1024  # every wave's steps travel in the state machine's data (256 KiB in all)
+HOOK_EVENT_SERVERS_MAX = 1_000  # a hook's event lists the wave's servers (about 150 B each) in the state's data
 PLAN_SERVERS_MAX = 10_000
 EXECUTION_NAME_MAX = 80  # Step Functions execution names
 ARN_MAX = 256
@@ -60,20 +63,30 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
             f"{DESIGN_MAX_BYTES // 1024} KB every record is kept under. Shorten wave names and protection group IDs, "
             "or split the plan"
         )
-    found.extend(_runbook_problems(plan, options, where))
+    found.extend(_runbook_problems(plan, waves, options, where))
     steps = plan.runbook_step_count()
+    if waves and polling.wave_event_budget(len(waves), steps) + polling.WAVE_FIXED_EVENTS < polling.MIN_WAVE_EVENTS:
+        found.append(
+            f"{where}: its {steps} runbook steps ({polling.EVENTS_PER_RUNBOOK_STEP} history events each at most) "
+            f"leave its {len(waves)} waves too few of the execution's {polling.HISTORY_EVENT_CAP} events to check "
+            "their launches. Use fewer steps (a Wait can be longer, hooks can be combined), or split the plan"
+        )
     worst = worst_case_seconds(len(waves), options, plan.runbook_seconds(), steps)
     if worst > EXECUTION_TIMEOUT_SECONDS:
         runbook = plan.runbook_seconds() + steps * STEP_MARGIN_SECONDS
         left = EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS - runbook
         most = max(1, left // len(waves) - WAVE_END_MARGIN_SECONDS)
         steps_part = f", {runbook / 3600:.1f} h of runbook steps at their timeouts" if steps else ""
+        fix = (
+            f"Lower Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
+            if left > len(waves) * (60 + WAVE_END_MARGIN_SECONDS)
+            else "Lower the runbook steps' TimeoutMinutes (and Wait Minutes), or split the plan"
+        )
         found.append(
             f"{where} could run {worst / 3600:.1f} h ({len(waves)} waves x {options.WaveTimeoutMinutes} min "
             f"WaveTimeoutMinutes{steps_part}, plus {WAVE_END_MARGIN_SECONDS} s per wave and "
             f"{EXECUTION_MARGIN_SECONDS // 60} min for Prepare and Finalize), more than the "
-            f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). Lower "
-            f"Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
+            f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). {fix}"
         )
     return found
 
@@ -127,19 +140,27 @@ def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
     return item_bytes(record)
 
 
-def _runbook_problems(plan: RecoveryPlan, options: RunOptions, where: str) -> list[str]:
+def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions, where: str) -> list[str]:
     """Runbook steps this version of the workflow cannot run, and runbooks too large to carry."""
     found = []
-    prefix = os.environ.get(HOOK_FUNCTION_PREFIX)
+    waves_by_number = {wave.WaveNumber: len(wave.Servers) for wave in waves}
+    prefix = os.environ.get(HOOK_FUNCTION_PREFIX) or DEFAULT_HOOK_FUNCTION_PREFIX
     for number, wave in enumerate(plan.Waves, start=1):
         for phase, steps in (("Before", wave.Before), ("After", wave.After)):
             for index, step in enumerate(steps):
                 name = step.Lambda.function_name if step.Lambda is not None else None
+                found.extend(_foreign_arn(step, f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]"))
                 if name is not None and prefix and not name.startswith(prefix):
                     found.append(
                         f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: function {name!r} does not "
                         f"start with {prefix!r}, the only functions this stack may invoke. Rename the function (or "
                         "deploy with another context drs:hookFunctionPrefix)"
+                    )
+                if step.Lambda is not None and waves_by_number[number] > HOOK_EVENT_SERVERS_MAX:
+                    found.append(
+                        f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: the hook's event lists the "
+                        f"wave's {waves_by_number[number]} servers, more than the {HOOK_EVENT_SERVERS_MAX} a state's "
+                        "256 KiB can carry. Split the wave, or run the hook from a smaller wave"
                     )
                 if step.HealthCheck is not None:
                     found.append(
@@ -160,3 +181,19 @@ def _runbook_problems(plan: RecoveryPlan, options: RunOptions, where: str) -> li
             "and messages, or split the plan"
         )
     return found
+
+
+def _foreign_arn(step: Step, where: str) -> list[str]:
+    """A hook given as an ARN in another account or Region: the state machine may not invoke it."""
+    if step.Lambda is None or not step.Lambda.FunctionName.startswith("arn:"):
+        return []
+    parts = step.Lambda.FunctionName.split(":")
+    region, account = parts[3], parts[4]
+    own_region, own_account = os.environ.get("AWS_REGION"), os.environ.get(HOOK_FUNCTION_ACCOUNT)
+    if (own_region and region != own_region) or (own_account and account != own_account):
+        return [
+            f"{where}: function {step.Lambda.FunctionName} is in account {account}, Region {region}; this stack "
+            f"may invoke hooks in {own_account or 'its own account'}, {own_region or 'its own Region'} only. Deploy "
+            "the function there, or name it by its name alone"
+        ]
+    return []

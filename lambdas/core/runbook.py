@@ -25,7 +25,7 @@ from lambdas.core import records
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
-from lambdas.core.steps import Phase, Step
+from lambdas.core.steps import ApprovalStep, Phase, Step
 
 StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "CANCELLED"]
 # The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
@@ -50,7 +50,7 @@ class StepRecord(BaseModel):
     EndedAt: int | None = None
     Detail: str | None = Field(None, max_length=DETAIL_MAX)
     DecidedBy: str | None = None
-    TaskToken: str | None = None  # while an approval waits: what `drsctl run approve` answers with
+    TaskToken: str | None = None  # while an approval waits: what SendTaskSuccess / SendTaskFailure answer with
 
 
 class StepCursor(BaseModel):
@@ -80,7 +80,7 @@ def next_step(
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
     if cursor.Outcome is not None and cursor.Index >= 0:
-        ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now)
+        ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now, wave)
         if ended is not None:
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
@@ -97,6 +97,11 @@ def next_step(
         )
         steps.append(running)
     _save_steps(execution_id, wave, steps)
+    if not records.execution_active(execution_id, plan_id):
+        # stopped between our first look and this write: the end may have closed the steps before this one was
+        # written, so close it here (CANCELLED, versioned like every write of the steps)
+        close_running_steps(execution_id, [wave], "stopped", now)
+        raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
     return _answer(
         {"Phase": cursor.Phase, "Index": index, "Name": step.label, **_state_input(step, wave, mode, cursor.Phase)}
     )
@@ -150,7 +155,9 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
     }
 
 
-def _record_outcome(steps: list[StepRecord], cursor: StepCursor, step: Step, now: int) -> dict[str, str] | None:
+def _record_outcome(
+    steps: list[StepRecord], cursor: StepCursor, step: Step, now: int, wave: records.WaveRecord
+) -> dict[str, str] | None:
     """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop."""
     record = _find(steps, cursor.Phase, cursor.Index)
     if record is None:  # the RUNNING record was lost (it never is, but the outcome must still count)
@@ -159,14 +166,15 @@ def _record_outcome(steps: list[StepRecord], cursor: StepCursor, step: Step, now
         )
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
-        return _decision(record, step, cursor)
+        return _decision(record, step, cursor, wave)
     outcome = cursor.Outcome or {}
     error = outcome.get("Error")
     record.EndedAt = now
     if error is None:
         output = outcome.get("Output")
         decision = output.get("Decision") if isinstance(output, dict) else None
-        if step.Approval is not None and str(decision).upper() == "REJECT":
+        # An approval fails closed: only an explicit APPROVE approves; REJECT, a typo or no decision rejects.
+        if step.Approval is not None and str(decision).strip().upper() != "APPROVE":
             record.Status = "REJECTED"
         else:
             record.Status = "SUCCEEDED"
@@ -174,36 +182,23 @@ def _record_outcome(steps: list[StepRecord], cursor: StepCursor, step: Step, now
             record.DecidedBy = str(output.get("By") or "unknown")[:200]
         record.Detail = _detail(output)
     else:
-        record.Status = "TIMED_OUT" if error in TIMEOUT_ERRORS else "REJECTED" if step.Approval else "FAILED"
-        record.Detail = _detail(f"{error}: {outcome.get('Cause') or ''}".strip(": "))
+        if error in TIMEOUT_ERRORS:
+            record.Status = "TIMED_OUT"
+        elif step.Approval is not None and error == REJECTED:
+            record.Status = "REJECTED"
+        else:  # the function failed, or the approval could not be asked (an AWS error): not an approver's answer
+            record.Status = "FAILED"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
     record.TaskToken = None
-    return _decision(record, step, cursor)
+    return _decision(record, step, cursor, wave)
 
 
-def _decision(record: StepRecord, step: Step, cursor: StepCursor) -> dict[str, str] | None:
-    where = f"{'before' if cursor.Phase == 'BEFORE' else 'after'} wave"
+def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
+    where = f"{'before' if cursor.Phase == 'BEFORE' else 'after'} wave {wave.WaveNumber} ({wave.WaveName})"
     if record.Status == "SUCCEEDED":
         return None
     if step.Approval is not None:
-        if record.Status == "TIMED_OUT" and step.Approval.OnTimeout == "CONTINUE":
-            return None
-        if record.Status == "TIMED_OUT":
-            return {
-                "Error": "ApprovalTimedOut",
-                "Cause": with_action(
-                    f"Approval {record.Name!r} {where} was not answered within {step.Approval.TimeoutMinutes} min "
-                    "(OnTimeout: FAIL); nothing was launched after it",
-                    "start the execution again when an approver is available, or resume it",
-                ),
-            }
-        return {
-            "Error": "ApprovalRejected",
-            "Cause": with_action(
-                f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
-                f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
-                "settle what the approver objected to, then start the execution again",
-            ),
-        }
+        return _approval_decision(record, step.Approval, where)
     impact = step.Lambda.Impact if step.Lambda is not None else "CRITICAL"
     if impact == "OPTIONAL":
         return None
@@ -215,6 +210,50 @@ def _decision(record: StepRecord, step: Step, cursor: StepCursor) -> dict[str, s
             "read the function's logs, fix it, then start the execution again (or mark the step Impact: OPTIONAL)",
         ),
     }
+
+
+def _approval_decision(record: StepRecord, approval: ApprovalStep, where: str) -> dict[str, str] | None:
+    if record.Status == "FAILED":
+        return {
+            "Error": "RunbookStepFailed",
+            "Cause": with_action(
+                f"Approval {record.Name!r} {where} could not be asked: {record.Detail or 'no detail'}; nothing was "
+                "launched after it",
+                "check the request-approval function's logs and the notification topic, then start the execution again",
+            ),
+        }
+    if record.Status == "TIMED_OUT" and approval.OnTimeout == "CONTINUE":
+        return None
+    if record.Status == "TIMED_OUT":
+        return {
+            "Error": "ApprovalTimedOut",
+            "Cause": with_action(
+                f"Approval {record.Name!r} {where} was not answered within {approval.TimeoutMinutes} min "
+                "(OnTimeout: FAIL); nothing was launched after it",
+                "start the execution again when an approver is available",
+            ),
+        }
+    return {
+        "Error": "ApprovalRejected",
+        "Cause": with_action(
+            f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
+            f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
+            "settle what the approver objected to, then start the execution again",
+        ),
+    }
+
+
+def _error_text(error: str, cause: Any) -> str:
+    """`error: message`, the message taken from a Lambda error's JSON (errorMessage) without its stack trace."""
+    message = cause
+    if isinstance(cause, str) and cause.startswith("{"):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            message = parsed["errorMessage"]
+    return f"{error}: {message}" if message else error
 
 
 def _detail(value: Any) -> str | None:
@@ -231,10 +270,9 @@ def _find(steps: list[StepRecord], phase: Phase, index: int) -> StepRecord | Non
 def _save_steps(execution_id: str, wave: records.WaveRecord, steps: list[StepRecord]) -> None:
     """Write the steps, if nobody wrote them since `wave` was read: the execution's end (a stop) closes a step while
     it runs, and the step's own late write must not bring it back (StepsChangedError, an ExecutionStoppedError)."""
-    records.set_wave_steps(
-        execution_id, wave.WaveNumber, [s.model_dump(exclude_none=True) for s in steps], read_version=wave.StepsVersion
-    )
-    wave.StepsVersion += 1
+    written = [s.model_dump(exclude_none=True) for s in steps]
+    records.set_wave_steps(execution_id, wave.WaveNumber, written, read_version=wave.StepsVersion)
+    wave.Steps, wave.StepsVersion = written, wave.StepsVersion + 1
 
 
 def record_approval_request(
@@ -281,6 +319,4 @@ def _close_running(execution_id: str, wave: records.WaveRecord, reason: str, now
         step.Detail = f"the execution ended ({reason.replace('_', ' ')}) while this step ran"
         step.TaskToken = None
     if running:
-        _save_steps(execution_id, wave, steps)
-        # in the wave object too: the execution's end writes the waves it closes after this
-        wave.Steps = [s.model_dump(exclude_none=True) for s in steps]
+        _save_steps(execution_id, wave, steps)  # in the wave object too: the execution's end writes it next

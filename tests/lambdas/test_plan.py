@@ -250,3 +250,74 @@ def test_steps_parse_with_their_defaults_and_labels():
     )
     assert (approval.label, approval.Approval.OnTimeout, approval.timeout_seconds) == ("Ask the DBA", "FAIL", 3600)
     assert parsed.runbook_step_count() == 2 and parsed.runbook_seconds() == 4500
+
+
+def test_runbook_steps_are_refused_when_they_leave_the_waves_no_history_to_check_them():
+    from lambdas.core import limits
+    from lambdas.core.records import ServerRecord, WaveRecord
+
+    waits = [{"Wait": {"Minutes": 1}}] * 10
+    raw = plan(
+        ProtectionGroups=[{"GroupId": "g", "Region": "us-east-1", "Selector": {"Tags": {"Tier": "app"}}}],
+        Waves=[{"WaveName": f"w{n}", "ProtectionGroupId": "g", "Before": waits, "After": waits} for n in range(100)],
+    )
+    parsed = parse_plan(raw)
+    waves = [
+        WaveRecord(
+            WaveNumber=n + 1,
+            WaveName=f"w{n}",
+            ProtectionGroupId="g",
+            Region="us-east-1",
+            Servers=[ServerRecord(SourceServerId=f"s-{n:017d}")],
+        )
+        for n in range(100)
+    ]
+    problems = limits.problems(parsed, waves, RunOptions(WaveTimeoutMinutes=5, ExpectedJobMinutes=2))
+    assert any("its 2000 runbook steps" in p and "too few" in p for p in problems), problems
+
+
+def test_steps_that_alone_pass_48_hours_are_refused_naming_the_steps():
+    from lambdas.core import limits
+    from lambdas.core.records import ServerRecord, WaveRecord
+
+    approvals = [{"Approval": {"Message": "ok?", "TimeoutMinutes": 1440}}] * 10
+    raw = plan(Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A], "Before": approvals}])
+    waves = [
+        WaveRecord(
+            WaveNumber=1,
+            WaveName="w1",
+            ProtectionGroupId="g",
+            Region="us-east-1",
+            Servers=[ServerRecord(SourceServerId=A)],
+        )
+    ]
+    problems = limits.problems(parse_plan(raw), waves, RunOptions())
+    assert any("240.0 h of runbook steps" in p and "Lower the runbook steps' TimeoutMinutes" in p for p in problems)
+
+
+def test_a_hook_arn_in_another_account_or_region_is_refused(monkeypatch):
+    from lambdas.core import limits
+    from lambdas.core.records import ServerRecord, WaveRecord
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("HOOK_FUNCTION_ACCOUNT", "123456789012")
+    hooks = [
+        {"Lambda": {"FunctionName": "arn:aws:lambda:eu-west-1:123456789012:function:drs-hook-x"}},
+        {"Lambda": {"FunctionName": "arn:aws:lambda:us-east-1:999999999999:function:drs-hook-x"}},
+        {"Lambda": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:drs-hook-x:live"}},
+    ]
+    raw = plan(Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A], "After": hooks}])
+    waves = [
+        WaveRecord(
+            WaveNumber=1,
+            WaveName="w1",
+            ProtectionGroupId="g",
+            Region="us-east-1",
+            Servers=[ServerRecord(SourceServerId=A)],
+        )
+    ]
+    problems = [p for p in limits.problems(parse_plan(raw), waves, RunOptions()) if "may invoke hooks in" in p]
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "plan 'p1', wave 1 ('w1'), After[0]",
+        "plan 'p1', wave 1 ('w1'), After[1]",
+    ]

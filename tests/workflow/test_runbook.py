@@ -201,3 +201,23 @@ def test_a_hook_outside_the_stacks_prefix_is_refused_before_anything_runs(stage)
             "wave 2 ('app'), After[0]: function 'payroll-export' does not start with 'drs-hook-'" in described["cause"]
         )
         assert start_recovery_waves(aws) == []
+
+
+def test_a_plain_hook_past_its_timeout_ends_at_its_deadline(stage):
+    plan = plan_with({0: {"Before": [{"Lambda": {"FunctionName": "drs-hook-slow", "TimeoutMinutes": 5}}]}})
+    with stage(scenario_with(functions={"drs-hook-slow": {"seconds": 2000}})) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert described["error"] == "RunbookStepFailed"
+        (step,) = steps_of(aws, 1)
+        assert step["Status"] == "TIMED_OUT" and step["EndedAt"] - step["StartedAt"] == 300
+        assert "before wave 1 (db)" in aws.record("exec-1", "shop").ErrorMessage
+
+
+def test_a_failed_hooks_detail_is_its_error_and_message_not_a_stack_trace(stage):
+    plan = plan_with({0: {"Before": [{"Lambda": {"FunctionName": "drs-hook-x", "Impact": "OPTIONAL"}}]}})
+    with stage(scenario_with(functions={"drs-hook-x": {"error": "PromotionFailed"}})) as aws:
+        load(aws, plan)
+        run(aws, DRILL)
+        (step,) = steps_of(aws, 1)
+        assert step["Detail"] == "PromotionFailed: drs-hook-x failed as the scenario says"
