@@ -242,9 +242,11 @@ def test_the_timeline_shows_each_wave_between_its_runbook_steps(tmp_path):
     result = CliRunner().invoke(app, ["rehearse", str(path), "--json", str(report_path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    before = next(i for i, line in enumerate(lines) if "before: Freeze writes" in line)
+    before = next(i for i, line in enumerate(lines) if "│" in line and "before: Freeze writes" in line)
     assert "1 databases" in lines[before + 1] and "after: Approval" in lines[before + 2]
     assert "+00:02:00" in lines[before]
+    assert "wave 1 before: Freeze writes (wait)" in result.output  # the progress line as it starts
+    assert "wave 1 after: Approval (approval)" in result.output
     steps = json.loads(report_path.read_text())["waves"][0]["steps"]
     assert [(s["phase"], s["kind"], s["status"]) for s in steps] == [
         ("BEFORE", "Wait", "SUCCEEDED"),

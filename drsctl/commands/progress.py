@@ -56,8 +56,19 @@ class ProgressPrinter:
                     status_text(detail["Status"]),
                     f", {detail['Launched']}/{detail['Servers']} launched after {detail['Checks']} check(s)",
                 )
+        elif event.step == "runbook step" and event.wave is not None:
+            self._runbook_step(when, event.wave, detail)
         elif event.step == "finished":
             self.say(when, f"finished: {detail.get('Summary', '')}")
+
+    def _runbook_step(self, when: str, wave: int, detail: dict[str, Any]) -> None:
+        """A runbook step starting (its name and kind), or the runbook stopping the plan (its error)."""
+        kinds = {"LAMBDA": "hook", "CALLBACK": "hook, waits for its callback", "APPROVAL": "approval", "WAIT": "wait"}
+        phase = "before" if detail.get("Phase") == "BEFORE" else "after"
+        if detail.get("Kind") in kinds:
+            self.say(when, f"wave {wave} {phase}: {detail.get('Name')} ({kinds[detail['Kind']]})")
+        elif detail.get("Kind") == "FAILED":
+            self.say(when, f"wave {wave} {phase}: ", status_text("FAILED"), f" ({detail.get('Error')})")
 
     def _started(self, when: str, wave: int, detail: dict[str, Any]) -> None:
         status, delay = detail["Status"], detail["NextCheckSeconds"]

@@ -113,6 +113,7 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
         "drs-orchestrator-prepare": "prepared",
         "drs-orchestrator-start-wave": "wave started",
         "drs-orchestrator-check-wave": "wave checked",
+        "drs-orchestrator-next-step": "runbook step",
         "drs-orchestrator-finalize": "finished",
     }
 
@@ -124,7 +125,7 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
         else:
             detail = dict(response) if isinstance(response, dict) else {}
             wave_number = request.get("WaveNumber")
-            if wave_number is not None:
+            if wave_number is not None and invocation.function.endswith(("start-wave", "check-wave")):
                 # What each server looks like now, for per-server progress: read only when the step reports a
                 # change (most checks see none; re-reading a 2,000-server wave after each was most of the wall time).
                 key = (request["ExecutionId"], wave_number)

@@ -278,26 +278,16 @@ def test_runbook_steps_are_refused_when_they_leave_the_waves_no_history_to_check
 
 def test_steps_that_alone_pass_48_hours_are_refused_naming_the_steps():
     from lambdas.core import limits
-    from lambdas.core.records import ServerRecord, WaveRecord
 
     approvals = [{"Approval": {"Message": "ok?", "TimeoutMinutes": 1440}}] * 10
     raw = plan(Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A], "Before": approvals}])
-    waves = [
-        WaveRecord(
-            WaveNumber=1,
-            WaveName="w1",
-            ProtectionGroupId="g",
-            Region="us-east-1",
-            Servers=[ServerRecord(SourceServerId=A)],
-        )
-    ]
+    waves = [_one_server_wave("w1")]
     problems = limits.problems(parse_plan(raw), waves, RunOptions())
     assert any("240.0 h of runbook steps" in p and "Lower the runbook steps' TimeoutMinutes" in p for p in problems)
 
 
 def test_a_hook_arn_in_another_account_or_region_is_refused(monkeypatch):
     from lambdas.core import limits
-    from lambdas.core.records import ServerRecord, WaveRecord
 
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("HOOK_FUNCTION_ACCOUNT", "123456789012")
@@ -307,17 +297,18 @@ def test_a_hook_arn_in_another_account_or_region_is_refused(monkeypatch):
         {"Lambda": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:drs-hook-x:live"}},
     ]
     raw = plan(Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A], "After": hooks}])
-    waves = [
-        WaveRecord(
-            WaveNumber=1,
-            WaveName="w1",
-            ProtectionGroupId="g",
-            Region="us-east-1",
-            Servers=[ServerRecord(SourceServerId=A)],
-        )
-    ]
+    waves = [_one_server_wave("w1")]
     problems = [p for p in limits.problems(parse_plan(raw), waves, RunOptions()) if "may invoke hooks in" in p]
     assert [p.split(":", 1)[0] for p in problems] == [
         "plan 'p1', wave 1 ('w1'), After[0]",
         "plan 'p1', wave 1 ('w1'), After[1]",
     ]
+
+
+def _one_server_wave(name: str):
+    """Wave 1 as Prepare resolves it, with server A: what limits.problems checks."""
+    from lambdas.core.records import ServerRecord, WaveRecord
+
+    return WaveRecord(
+        WaveNumber=1, WaveName=name, ProtectionGroupId="g", Region="us-east-1", Servers=[ServerRecord(SourceServerId=A)]
+    )
