@@ -231,7 +231,10 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
                 ProtectionGroupId=group.GroupId,
                 Region=group.Region,
                 Impact=wave.Impact,
-                Servers=[ServerRecord(SourceServerId=s, Impact=wave.ServerImpact.get(s)) for s in server_ids],
+                Servers=[
+                    ServerRecord(SourceServerId=s, Impact=wave.ServerImpact.get(s), Hostname=_hostname(known.get(s)))
+                    for s in server_ids
+                ],
             )
         )
     resolution.warnings.extend(_replication_warnings(degraded))
@@ -279,6 +282,13 @@ def _wave_servers(
             "tag it in DRS or remove it from the wave"
         )
     return [s for s in wave.ServerIds or selected if s in selected]
+
+
+def _hostname(server: dict[str, Any] | None) -> str | None:
+    """The source server's hostname as DRS identifies it (for the runbook hooks' event and the report)."""
+    hints = ((server or {}).get("sourceProperties") or {}).get("identificationHints") or {}
+    hostname = hints.get("hostname") or hints.get("fqdn")
+    return str(hostname)[: records.HOSTNAME_MAX] if hostname else None
 
 
 def _server_problems(

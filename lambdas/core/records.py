@@ -55,6 +55,7 @@ FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN"
 OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 WARNINGS_MAX = 10
 WARNING_MAX_BYTES = 300
+HOSTNAME_MAX = 255  # a DNS name is at most 253 characters
 ERROR_CODE_MAX = 24  # LAUNCH_FAILED, WAVE_TIMEOUT, ...: codes; the explanation is in the wave's ErrorMessage
 WAVE_MESSAGE_MAX = 1_000
 SUMMARY_MESSAGE_MAX = 300  # a wave's cause as the ExecutionHistory item repeats it (the whole cause: ExecutionWaves)
@@ -84,6 +85,7 @@ class ServerRecord(_Record):
     LaunchTime: int | None = None
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
     Impact: ImpactLevel | None = None  # the plan's ServerImpact for this server, if any
+    Hostname: str | None = Field(None, max_length=HOSTNAME_MAX)  # as DRS identifies the source server
 
 
 class StartIntent(_Record):

@@ -144,6 +144,7 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
         "Servers": [
             {
                 "SourceServerId": s.SourceServerId,
+                "Hostname": s.Hostname,
                 "Status": s.Status,
                 "RecoveryInstanceId": s.InstanceId,
                 "Ec2InstanceId": s.InstanceId,  # DRS names a recovery instance after its EC2 instance

@@ -53,7 +53,10 @@ def _assert_seed_shape(item: dict[str, Any], pages: list[dict[str, Any]]) -> Non
         assert "Servers" not in wave  # the servers are in ExecutionWaves: the record's size depends on waves only
     for page in pages:
         for server in page["Servers"]:
-            assert set(server) >= {"SourceServerId", "Status"} and set(server) <= SEED_SERVER_FIELDS | {"Impact"}
+            assert set(server) >= {"SourceServerId", "Status"} and set(server) <= SEED_SERVER_FIELDS | {
+                "Impact",
+                "Hostname",
+            }
 
 
 def test_records_have_the_seed_shape_after_every_step(stage):
@@ -136,6 +139,7 @@ def _worst_wave(number: int, servers: int) -> WaveRecord:
                 LaunchTime=1_767_225_600,
                 Error="W" * records.ERROR_CODE_MAX,
                 Impact="OPTIONAL",
+                Hostname="h" * records.HOSTNAME_MAX,
             )
             for k in range(servers)
         ],

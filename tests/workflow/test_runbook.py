@@ -3,11 +3,12 @@ definition, handlers, engine and emulator, with the scenario's stand-in function
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 
-from tests.workflow.conftest import entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
+from tests.workflow.conftest import DB, entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
 
@@ -67,6 +68,20 @@ def test_steps_run_in_order_around_the_launch_and_are_recorded(stage):
         durations = [s["EndedAt"] - s["StartedAt"] for s in steps]
         assert durations == [300, 30, 600, 120]
         assert steps[1]["Detail"] == '{"promoted":true}'
+        hook_event = next(
+            json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]["Hook"]
+            for e in history
+            if e["type"] == "TaskScheduled"
+            and json.loads(e["taskScheduledEventDetails"]["parameters"])["FunctionName"] == "drs-hook-promote"
+        )
+        assert hook_event["Servers"][0] == {
+            "SourceServerId": DB[0],
+            "Hostname": "db-0",
+            "Status": "PENDING",
+            "RecoveryInstanceId": None,
+            "Ec2InstanceId": None,
+        }
+        assert (hook_event["Phase"], hook_event["WaveName"], hook_event["Payload"]) == ("BEFORE", "db", {"db": 1})
         assert steps[3]["DecidedBy"] == "rehearsal scenario" and "TaskToken" not in steps[3]
         wave = aws.waves("exec-1")[0]
         assert wave.StartTime == steps[1]["EndedAt"]  # launched only after the steps before it
