@@ -58,11 +58,11 @@ def rehearse(
     loaded = read_scenario(scenario)
     if json_report is not None:
         check_writable(json_report, "report")  # before the rehearsal runs, not after
-    from drsctl.local.hooks import undeclared_functions
+    from drsctl.local.hooks import scenario_problems
 
-    undeclared = undeclared_functions(parsed_plan, loaded)
-    if undeclared:
-        raise fail_invalid("\n".join(undeclared))
+    problems = scenario_problems(parsed_plan, loaded)
+    if problems:
+        raise fail_invalid("\n".join(problems))
     from drsctl.commands.progress import ProgressPrinter
     from drsctl.local.run import rehearse as run_rehearsal
 

@@ -207,8 +207,8 @@ def stop_at_invocation(function: str, nth: int = 1) -> Arm:
     return arm
 
 
-def stop_at_call(function: str, operation: str, nth: int = 1) -> Arm:
-    """Stop the execution inside `function`, just before its nth `operation` call (e.g. between two chunks)."""
+def _at_nth_call(function: str, operation: str, nth: int, action: Callable[[LocalAws, Run], None]) -> Arm:
+    """Run `action` inside `function`, just before its nth `operation` call, once."""
 
     def arm(aws: LocalAws, run: Run) -> None:
         seen = [0]
@@ -218,33 +218,29 @@ def stop_at_call(function: str, operation: str, nth: int = 1) -> Arm:
                 seen[0] += 1
                 if seen[0] == nth and not run.stopped:
                     run.stopped = True
-                    aws.stop(run.arn)
+                    action(aws, run)
 
         aws.engine.on_aws_call.append(hook)
 
     return arm
+
+
+def stop_at_call(function: str, operation: str, nth: int = 1) -> Arm:
+    """Stop the execution inside `function`, just before its nth `operation` call (e.g. between two chunks)."""
+    return _at_nth_call(function, operation, nth, lambda aws, run: aws.stop(run.arn))
 
 
 def reconcile_at_call(function: str, operation: str, nth: int = 1) -> Arm:
     """Stop the execution inside `function` before its nth `operation`, and have its reconcile event handled at once,
     while the step still runs (EventBridge is quick; a Lambda keeps running after a stop)."""
 
-    def arm(aws: LocalAws, run: Run) -> None:
-        seen = [0]
+    def stop_and_reconcile(aws: LocalAws, run: Run) -> None:
+        aws.stop(run.arn)
+        described = dict(aws.client("stepfunctions").describe_execution(executionArn=run.arn))
+        stopped_at = datetime.fromtimestamp(aws.clock.now(), tz=UTC)
+        aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": stopped_at})
 
-        def hook(name: str, called: str) -> None:
-            if name.endswith(function) and called == operation:
-                seen[0] += 1
-                if seen[0] == nth and not run.stopped:
-                    run.stopped = True
-                    aws.stop(run.arn)
-                    described = dict(aws.client("stepfunctions").describe_execution(executionArn=run.arn))
-                    stopped_at = datetime.fromtimestamp(aws.clock.now(), tz=UTC)
-                    aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": stopped_at})
-
-        aws.engine.on_aws_call.append(hook)
-
-    return arm
+    return _at_nth_call(function, operation, nth, stop_and_reconcile)
 
 
 def one_server_waves(count: int) -> tuple[Change, Change]:
@@ -770,6 +766,18 @@ def _lambda_cases() -> list[Case]:
     return [
         Case(
             "lambda",
+            "Lock the plan's servers: answer lost",
+            OK,
+            faults=lambda_faults(LambdaFault("lock-servers", 1, "timeout_after")),
+        ),
+        Case(
+            "lambda",
+            "Lock the plan's servers cut off before its transaction",
+            OK,
+            faults=lambda_faults(LambdaFault("lock-servers", 1, "timeout_after_calls", calls=3)),
+        ),
+        Case(
+            "lambda",
             "Start wave times out before StartRecovery",
             OK,
             faults=lambda_faults(LambdaFault("start-wave", 1, "timeout_after_calls", calls=4)),
@@ -910,6 +918,7 @@ def _runbook_cases() -> list[Case]:
     fails = runbook(1, "Before", [HOOK], functions={"drs-hook-promote": {"seconds": 5, "error": "PromotionFailed"}})
     rejected = runbook(1, "Before", [APPROVAL], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     late = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
+    late_ok = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 300}])
     steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
     optional_late = runbook(
         2,
@@ -954,10 +963,24 @@ def _runbook_cases() -> list[Case]:
         ),
         Case(
             "runbook",
+            "Ask for approval's answer lost (a new token is asked for)",
+            OK,
+            *late_ok,
+            faults=lambda_faults(LambdaFault("request-approval", 1, "timeout_after")),
+        ),
+        Case(
+            "runbook",
             "the wave's steps written while DynamoDB throttles",
             OK,
             *steps,
             faults=dynamodb_faults(DynamoDbFault("UpdateItem", "ProvisionedThroughputExceededException")),
+        ),
+        Case(
+            "runbook",
+            "every DynamoDB write throttled 8 times in a row during the runbook",
+            OK,
+            *steps,
+            faults=dynamodb_faults(DynamoDbFault("*", "ThrottlingException", count=8)),
         ),
     ]
 

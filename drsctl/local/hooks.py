@@ -43,7 +43,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return spec.output or {}
 
 
-def undeclared_functions(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
+def scenario_problems(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
     """A hook naming a function the scenario does not play, or an approval answer for a wave the plan does not have,
     cannot be rehearsed: one line per problem."""
     found = []

@@ -449,11 +449,8 @@ def put_execution_waves(record: ExecutionRecord, waves: list[WaveRecord]) -> Non
                 ]
             )
         except client.exceptions.TransactionCanceledException as cancelled:
-            reasons = [str(r.get("Code", "None")) for r in cancelled.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise RecordEndedError(f"Execution {record.ExecutionId} is no longer PENDING") from cancelled
-            raise TransactionConflictError(
-                f"Writing the waves was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})"
+            raise _cancelled(
+                cancelled, RecordEndedError(f"Execution {record.ExecutionId} is no longer PENDING"), "the waves"
             ) from cancelled
     record.Waves = [WaveSummary.of(wave) for wave in waves]
     try:
@@ -534,13 +531,18 @@ def put_wave(execution_id: str, wave: WaveRecord, *, reopen: bool = False) -> No
             TransactItems=[{"Put": put}, *({"Put": {"TableName": waves.name, "Item": page}} for page in pages)]
         )
     except client.exceptions.TransactionCanceledException as cancelled:
-        reasons = [str(r.get("Code", "None")) for r in cancelled.response.get("CancellationReasons", [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            raise WaveClosedError(f"Wave {wave.WaveNumber} of execution {execution_id} has already ended") from None
-        raise TransactionConflictError(
-            f"Writing wave {wave.WaveNumber} was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})"
-        ) from cancelled
+        closed = WaveClosedError(f"Wave {wave.WaveNumber} of execution {execution_id} has already ended")
+        raise _cancelled(cancelled, closed, f"wave {wave.WaveNumber}") from cancelled
     wave._stored_pages = _page_digests(wave)
+
+
+def _cancelled(cancelled: Exception, condition_failed: Exception, what: str) -> Exception:
+    """What a cancelled transaction whose first item is the guarded one means: `condition_failed` when its condition
+    failed (the record or wave has ended), else a conflict or throttle the state machine retries."""
+    reasons = [str(r.get("Code", "None")) for r in getattr(cancelled, "response", {}).get("CancellationReasons", [])]
+    if reasons and reasons[0] == "ConditionalCheckFailed":
+        return condition_failed
+    return TransactionConflictError(f"Writing {what} was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})")
 
 
 def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:

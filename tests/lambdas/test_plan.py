@@ -312,3 +312,17 @@ def _one_server_wave(name: str):
     return WaveRecord(
         WaveNumber=1, WaveName=name, ProtectionGroupId="g", Region="us-east-1", Servers=[ServerRecord(SourceServerId=A)]
     )
+
+
+def test_a_hook_in_a_wave_too_large_for_its_event_is_refused():
+    from lambdas.core import limits
+    from lambdas.core.records import ServerRecord
+
+    raw = plan(
+        ProtectionGroups=[{"GroupId": "g", "Region": "us-east-1", "Selector": {"Tags": {"Tier": "app"}}}],
+        Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "After": [{"Lambda": {"FunctionName": "drs-hook-x"}}]}],
+    )
+    wave = _one_server_wave("w1")
+    wave.Servers = [ServerRecord(SourceServerId=f"s-{n:017d}") for n in range(1_001)]
+    problems = limits.problems(parse_plan(raw), [wave], RunOptions(MaxServersInActiveJobs=2000))
+    assert any("lists the wave's 1001 servers, more than the 1000" in p for p in problems), problems
