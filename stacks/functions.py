@@ -136,6 +136,21 @@ def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, executi
                     conditions=grant.conditions or None,
                 )
             )
+    if "drs:TerminateRecoveryInstances" in drs_actions:  # the drill cleanup
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["drs:TerminateRecoveryInstances"],
+                resources=[_arn(resource, stack) for resource in permissions.DRS_RESOURCES],
+            )
+        )
+        for grant in permissions.TERMINATE_DEPENDENCIES:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(grant.actions),
+                    resources=[_arn(resource, stack) for resource in grant.resources],
+                    conditions=grant.conditions or None,
+                )
+            )
     if permissions.STATES_ACTIONS[key]:
         role.add_to_policy(
             iam.PolicyStatement(actions=list(permissions.STATES_ACTIONS[key]), resources=[execution_arn])

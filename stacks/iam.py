@@ -140,6 +140,17 @@ START_RECOVERY_DEPENDENCIES: tuple[Grant, ...] = (
         (f"arn:{PARTITION}:ssm:*:{ACCOUNT}:parameter/ManagedByAWSElasticDisasterRecovery*",),
     ),
 )
+# TerminateRecoveryInstances' dependent actions: DRS terminates the recovery instance and deletes its volumes with
+# the caller's credentials, as it launched them (the launch dependencies above hold the same EC2 actions; the
+# cleanup function gets only these).
+TERMINATE_DEPENDENCIES: tuple[Grant, ...] = (
+    Grant(("ec2:DescribeInstances", "ec2:DescribeVolumes")),
+    Grant(("ec2:DeleteVolume", "ec2:TerminateInstances")),
+    Grant(("drs:DeleteRecoveryInstance",), DRS_RESOURCES),
+)
+TERMINATE_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
+    action for grant in TERMINATE_DEPENDENCIES for action in grant.actions
+)
 START_RECOVERY_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
     action for grant in START_RECOVERY_DEPENDENCIES for action in grant.actions
 )
@@ -153,6 +164,7 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
+    "cleanup": ("drs:DescribeJobs", "drs:DescribeRecoveryInstances", "drs:TerminateRecoveryInstances"),
     "reconcile": ("drs:DescribeJobs",),
     "sweep": ("drs:DescribeJobs",),
 }
@@ -167,6 +179,7 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "start_wave": (),
     "check_wave": (),
     "finalize": (),
+    "cleanup": (),
     "reconcile": (),
     "sweep": ("states:DescribeExecution",),
 }
@@ -216,6 +229,10 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, *WRITE),  # UpdateItem: a runbook step the end cut short is closed
         "ExecutionLocks": RELEASE_LOCKS,
     },
+    "cleanup": {
+        "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),  # the record's Cleanup
+        "ExecutionWaves": READ_WAVES,  # the jobs the execution started, and their servers
+    },
     "reconcile": {
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:Query"),  # Query: the record by ExecutionId alone
         "ExecutionWaves": (*READ_WAVES, *WRITE),
@@ -239,6 +256,7 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "start_wave": (),
     "check_wave": (),
     "finalize": (("ExecutionLocks", "LocksByExecution"),),
+    "cleanup": (),
     "reconcile": (("ExecutionLocks", "LocksByExecution"),),
     "sweep": (("ExecutionHistory", "OpenExecutions"), ("ExecutionLocks", "LocksByExecution")),
 }

@@ -113,3 +113,23 @@ def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
     for chunk in batched(job_ids, JOB_FILTER_MAX):
         jobs.extend(item for page in paginator.paginate(filters={"jobIDs": chunk}) for item in page["items"])
     return jobs
+
+
+TERMINATE_MAX = 200  # recoveryInstanceIDs per TerminateRecoveryInstances (the DRS model's limit)
+
+
+def describe_recovery_instances(region: str, server_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The recovery instances of the given source servers in `region`."""
+    paginator = _client(region, "read").get_paginator("describe_recovery_instances")
+    found: list[dict[str, Any]] = []
+    for chunk in batched(server_ids, SOURCE_SERVER_FILTER_MAX):
+        found.extend(item for page in paginator.paginate(filters={"sourceServerIDs": chunk}) for item in page["items"])
+    return found
+
+
+def terminate_recovery_instances(region: str, instance_ids: Sequence[str]) -> dict[str, Any]:
+    """One TerminateRecoveryInstances call (at most TERMINATE_MAX instances). Returns the TERMINATE job. Not retried
+    by the SDK: the caller looks for the job it may have started before calling again."""
+    response = _client(region, "start").terminate_recovery_instances(recoveryInstanceIDs=list(instance_ids))
+    job: dict[str, Any] = response["job"]
+    return job

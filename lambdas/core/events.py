@@ -7,7 +7,7 @@ rehearsal on a virtual clock needs no special path in the Lambdas.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -78,6 +78,16 @@ class FinalizeEvent(_Event):
     ExecutionArn: str | None = None
     Input: Any
     Error: Failure | None = None
+    Now: EpochSeconds
+
+
+class CleanupEvent(_Event):
+    """Terminate drill instances / Check the terminate jobs / Record the cleanup failure."""
+
+    ExecutionId: str
+    Input: Any
+    Action: Literal["TERMINATE", "CHECK", "FAIL"]
+    Error: dict[str, Any] | None = None
     Now: EpochSeconds
 
 

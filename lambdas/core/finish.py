@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import locks, records, runbook, wave_end
+from lambdas.core import cleanup, locks, records, runbook, wave_end
 from lambdas.core.explain import ACTION_MARK, before_action, listed, with_action
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus, WaveRecord
 
@@ -45,6 +45,7 @@ class Finished(BaseModel):
     Status: ExecutionStatus
     ErrorMessage: str | None
     Summary: str
+    Cleanup: cleanup.CleanupProgress = cleanup.CleanupProgress(Status="NONE")  # Options.DrillCleanup: what next
 
 
 def plan_id_of(raw_input: Any) -> str:
@@ -89,6 +90,8 @@ def finish(
     # the execution holds is found through the LocksByExecution index.
     held = _lock_ids(record.PlanId, [w for w in waves if w.Status in records.OPEN_WAVE_STATUSES])
     if record.Status not in ACTIVE_EXECUTION_STATUSES:
+        if stopped_as is not None or failure is not None:  # ended while its drill cleanup waited or ran
+            cleanup.close_open(record, stopped_as or "FAILED", now)
         locks.release_execution(record.ExecutionId, held)
         return _finished(record)
     reason = _end_reason(stopped_as, failure)
@@ -110,6 +113,7 @@ def finish(
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
+    cleanup.at_end(record, stopped_as)
     if not records.close_execution(record, changed, exists=exists, unresolved=unresolved):
         record = records.get_execution(execution_id, plan_id)
     locks.release_execution(record.ExecutionId, held)
@@ -226,4 +230,9 @@ def _finished(record: ExecutionRecord) -> Finished:
     launched = sum(w.Launched for w in record.Waves)
     servers = sum(w.ServerCount for w in record.Waves)
     summary = f"{record.Status}: {launched} of {servers} server(s) launched in {len(record.Waves)} wave(s)"
-    return Finished(Status=record.Status, ErrorMessage=record.ErrorMessage, Summary=summary)
+    return Finished(
+        Status=record.Status,
+        ErrorMessage=record.ErrorMessage,
+        Summary=summary,
+        Cleanup=cleanup.summary(record),
+    )

@@ -65,18 +65,23 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
         )
     found.extend(_runbook_problems(plan, waves, options, where))
     steps = plan.runbook_step_count()
-    if waves and polling.wave_event_budget(len(waves), steps) + polling.WAVE_FIXED_EVENTS < polling.MIN_WAVE_EVENTS:
+    cleanup = options.DrillCleanup is not None  # counted for a RECOVERY too: the plan is the same
+    budget = polling.wave_event_budget(len(waves), steps, cleanup=cleanup)
+    if waves and budget + polling.WAVE_FIXED_EVENTS < polling.MIN_WAVE_EVENTS:
         found.append(
             f"{where}: its {steps} runbook steps ({polling.EVENTS_PER_RUNBOOK_STEP} history events each at most) "
             f"leave its {len(waves)} waves too few of the execution's {polling.HISTORY_EVENT_CAP} events to check "
             "their launches. Use fewer steps (a Wait can be longer, hooks can be combined), or split the plan"
         )
-    worst = worst_case_seconds(len(waves), options, plan.runbook_seconds(), steps)
+    runbook_seconds = plan.runbook_seconds() + cleanup_seconds(options)
+    worst = worst_case_seconds(len(waves), options, runbook_seconds, steps)
     if worst > EXECUTION_TIMEOUT_SECONDS:
-        runbook = plan.runbook_seconds() + steps * STEP_MARGIN_SECONDS
+        runbook = runbook_seconds + steps * STEP_MARGIN_SECONDS
         left = EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS - runbook
         most = max(1, left // len(waves) - WAVE_END_MARGIN_SECONDS)
-        steps_part = f", {runbook / 3600:.1f} h of runbook steps at their timeouts" if steps else ""
+        steps_part = (
+            f", {runbook / 3600:.1f} h of runbook steps and drill cleanup at their timeouts" if steps or cleanup else ""
+        )
         fix = (
             f"Lower Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
             if left > len(waves) * (60 + WAVE_END_MARGIN_SECONDS)
@@ -89,6 +94,13 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
             f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). {fix}"
         )
     return found
+
+
+def cleanup_seconds(options: RunOptions) -> int:
+    """The drill cleanup's longest run: its wait, then the TERMINATE jobs up to their deadline."""
+    if options.DrillCleanup is None:
+        return 0
+    return options.DrillCleanup.AfterMinutes * 60 + polling.CLEANUP_DEADLINE_SECONDS + STEP_MARGIN_SECONDS
 
 
 def worst_case_seconds(wave_count: int, options: RunOptions, runbook_seconds: int = 0, runbook_steps: int = 0) -> int:
@@ -168,11 +180,6 @@ def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunO
                         "by this version of the workflow yet. Remove the step (check health with a Lambda step "
                         "meanwhile)"
                     )
-    if options.DrillCleanup is not None:
-        found.append(
-            f"{where}: Options.DrillCleanup is not run by this version of the workflow yet. Remove it and terminate "
-            "drill instances with `aws drs terminate-recovery-instances`"
-        )
     size = len(json.dumps([[s.model_dump(exclude_none=True) for s in (*w.Before, *w.After)] for w in plan.Waves]))
     if size > RUNBOOK_JSON_MAX:
         found.append(

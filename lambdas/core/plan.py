@@ -19,6 +19,8 @@ from lambdas.core.steps import Steps
 SERVER_ID_PATTERN = r"^s-[0-9a-zA-Z]{17}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+# A Step Functions execution name (1 to 80 of these characters): what ResumeFrom names.
+EXECUTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
 
@@ -233,6 +235,12 @@ class ExecutionInput(_Strict):
     Options: OptionsOverride | None = None
     Confirm: str | None = Field(
         None, max_length=256, description='Required for RECOVERY: exactly "RECOVER <PlanId>". Ignored for DRILL.'
+    )
+    ResumeFrom: str | None = Field(
+        None,
+        pattern=EXECUTION_NAME_PATTERN,
+        description="Resume an earlier execution of the same plan and mode that ended FAILED, TIMED_OUT, CANCELLED or "
+        "PARTIAL (its name): waves it completed are skipped and servers it launched are not launched again.",
     )
 
     @model_validator(mode="after")

@@ -56,9 +56,20 @@ RETRY_CAP_SECONDS = 120
 EVENTS_PER_RUNBOOK_STEP = 45
 
 
-def wave_event_budget(wave_count: int, runbook_steps: int = 0) -> int:
-    """History events each wave may spend on start attempts and checks, once the plan's runbook steps are paid."""
+# The drill cleanup (lambdas/core/cleanup.py): a look at the TERMINATE jobs every minute for at most 30 minutes.
+CLEANUP_CHECK_SECONDS = 60
+CLEANUP_DEADLINE_SECONDS = 30 * 60
+# Its Choice and Wait (4), Terminate (5 and up to 6 retries of 3), the looks, and Record the cleanup failure (20).
+CLEANUP_EVENTS = (
+    4 + WORST_CHECK_EVENTS + (CLEANUP_DEADLINE_SECONDS // CLEANUP_CHECK_SECONDS + 1) * EVENTS_PER_CHECK + 20
+)
+
+
+def wave_event_budget(wave_count: int, runbook_steps: int = 0, *, cleanup: bool = False) -> int:
+    """History events each wave may spend on start attempts and checks, once the plan's runbook steps (and its drill
+    cleanup) are paid."""
     shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS - runbook_steps * EVENTS_PER_RUNBOOK_STEP
+    shared -= CLEANUP_EVENTS if cleanup else 0
     return shared // wave_count - WAVE_FIXED_EVENTS
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, limits, locks, polling, records
+from lambdas.core import cleanup, drs, limits, locks, polling, records, resume
 from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
     DrsRefusedError,
@@ -80,6 +80,8 @@ class Resolution:
     waves: list[WaveRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # DRS's source servers per Region, as listed for the checks (a resume reads their last launch)
+    inventory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now: int) -> Prepared:
@@ -103,6 +105,8 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         ExecutionArn=execution_arn,
         Status="PENDING",
         StartTime=now,
+        Cleanup=cleanup.planned(request.ExecutionType, options),
+        ResumedFrom=request.ResumeFrom,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
@@ -111,6 +115,10 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
         resolution.problems.extend(limits.problems(plan, resolution.waves, options))
+        if request.ResumeFrom is not None:
+            resolution.problems.extend(
+                _resume(request.ResumeFrom, plan, request.ExecutionType, resolution, execution_id)
+            )
         if resolution.problems:
             server_locks = list(
                 dict.fromkeys(
@@ -136,6 +144,21 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     return _prepared(record, plan, request.ExecutionType, options)
 
 
+def _resume(
+    previous_id: str, plan: RecoveryPlan, mode: ExecutionMode, resolution: Resolution, execution_id: str
+) -> list[str]:
+    """Mark what the execution it resumes did (skipped waves, servers launched before), or say why it cannot."""
+    if resolution.problems:
+        return []  # the plan itself must be fixed first; the resume is checked on the next start
+    earlier, problems = resume.earlier_execution(previous_id, plan, mode, execution_id)
+    if earlier is None or problems:
+        return problems
+    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory)
+    if not resumed.problems:
+        resume.apply(resumed, resolution.waves)
+    return resumed.problems
+
+
 def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, options: RunOptions) -> Prepared:
     runbooks = {
         number: (
@@ -149,7 +172,9 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
         PlanId=record.PlanId,
         ExecutionType=mode,
         Options=options,
-        EventBudgetPerWave=polling.wave_event_budget(len(record.Waves), plan.runbook_step_count()),
+        EventBudgetPerWave=polling.wave_event_budget(
+            len(record.Waves), plan.runbook_step_count(), cleanup=record.Cleanup is not None
+        ),
         Waves=[
             WaveRef(
                 WaveNumber=w.WaveNumber,
@@ -158,6 +183,7 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
                 After=runbooks[w.WaveNumber][1],
             )
             for w in record.Waves
+            if w.Status != "SKIPPED"  # a wave the execution it resumes completed
         ],
         ServerCount=sum(w.ServerCount for w in record.Waves),
         Locking=LockProgress(WaveCount=len(record.Waves), Done=not record.Waves),
@@ -198,6 +224,7 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
     resolution = Resolution()
     regions = sorted({plan.group(w.ProtectionGroupId).Region for w in plan.Waves})
     inventory = {region: {s["sourceServerID"]: s for s in _list_servers(plan, region)} for region in regions}
+    resolution.inventory = inventory
     placed: dict[str, str] = {}
     degraded: list[tuple[str, str, dict[str, Any]]] = []
     for number, wave in enumerate(plan.Waves, start=1):

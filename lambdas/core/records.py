@@ -172,6 +172,25 @@ class WaveSummary(_Record):
         )
 
 
+CleanupStatus = Literal["PLANNED", "WAITING", "TERMINATING", "COMPLETED", "FAILED", "KEPT", "NOT_RUN"]
+OPEN_CLEANUP_STATUSES = ("PLANNED", "WAITING", "TERMINATING")
+CLEANUP_JOBS_MAX = 60  # TerminateRecoveryInstances takes 200 instances: 10,000 servers need 50 jobs
+
+
+class DrillCleanupRecord(_Record):
+    """Options.DrillCleanup on the execution's record: planned at the start, waited for at the end, then the
+    TERMINATE jobs it started and how they ended (lambdas/core/cleanup.py)."""
+
+    Status: CleanupStatus = "PLANNED"
+    AfterMinutes: int
+    OnFailure: Literal["TERMINATE", "KEEP"] = "TERMINATE"
+    StartedAt: int | None = None  # when the first TerminateRecoveryInstances was called
+    EndedAt: int | None = None
+    JobIds: list[str] = Field(default_factory=list, max_length=CLEANUP_JOBS_MAX)
+    Terminated: int = 0  # recovery instances the TERMINATE jobs ended
+    Detail: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
+
+
 class ExecutionRecord(_Record):
     ExecutionId: str
     PlanId: str
@@ -184,6 +203,8 @@ class ExecutionRecord(_Record):
     ErrorMessage: str | None = None
     Warnings: list[str] = Field(default_factory=list)
     Waves: list[WaveSummary] = Field(default_factory=list)
+    ResumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
+    Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:
@@ -388,6 +409,9 @@ def close_execution(
             ":waves": [summary.model_dump() for summary in record.Waves],
         }
         update = "SET #status = :status, EndTime = :end, ErrorMessage = :message, Waves = :waves"
+        if record.Cleanup is not None:
+            update += ", Cleanup = :cleanup"
+            values[":cleanup"] = record.Cleanup.model_dump()
         if unresolved:
             update += ", #open = :unresolved"
             values[":unresolved"] = "UNRESOLVED"
@@ -543,6 +567,22 @@ def _cancelled(cancelled: Exception, condition_failed: Exception, what: str) -> 
     if reasons and reasons[0] == "ConditionalCheckFailed":
         return condition_failed
     return TransactionConflictError(f"Writing {what} was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})")
+
+
+def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *, expected: tuple[str, ...]) -> bool:
+    """The drill cleanup's progress on the ended record, if its status is still one of `expected` (False if not:
+    another path, the execution's stop, moved it on meanwhile)."""
+    history = table(EXECUTION_HISTORY_TABLE)
+    try:
+        history.update_item(
+            Key=_key(execution_id, plan_id),
+            UpdateExpression="SET Cleanup = :cleanup",
+            ConditionExpression=Attr("Cleanup.Status").is_in(list(expected)),
+            ExpressionAttributeValues=to_item({":cleanup": cleanup.model_dump()}),
+        )
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:

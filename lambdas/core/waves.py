@@ -31,6 +31,7 @@ from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
+from lambdas.core.resume import LAUNCHED_BEFORE
 from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, Observed
 
 ProgressStatus = Literal["STARTING", "WAITING_FOR_CAPACITY", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
@@ -364,7 +365,7 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
             "EventsUsed": events_used,
             "StartedAt": started_at,
             "Region": base.Region if base is not None else progress.Region,
-            "Servers": len(base.Servers) if base is not None else progress.Servers,
+            "Servers": _launching(base) if base is not None else progress.Servers,
             "JobIds": base.JobIds if base is not None else progress.JobIds,
             "LastError": failure.short(),
         }
@@ -381,7 +382,7 @@ def _progress(
             "NextCheckSeconds": delay,
             "StartAttempts": attempt,
             "EventsUsed": events_used,
-            "Servers": len(wave.Servers),
+            "Servers": _launching(wave),
             "Region": wave.Region,
             "StartedAt": wave.StartTime,
             "JobIds": wave.JobIds,
@@ -389,6 +390,12 @@ def _progress(
             "LastError": None,
         }
     )
+
+
+def _launching(wave: WaveRecord) -> int:
+    """The servers the wave's jobs launch: not those the execution it resumes had launched (lambdas/core/resume.py),
+    which are in no job of this wave, so a check that waited for them would never see the wave end."""
+    return sum(s.Error != LAUNCHED_BEFORE for s in wave.Servers)
 
 
 def _ended_status(wave: WaveRecord) -> ProgressStatus:

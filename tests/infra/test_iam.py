@@ -281,6 +281,8 @@ def test_policy_grants_exactly_what_the_code_calls(resources, function_key):
         if Call("drs:StartRecovery") in derived
         else set()
     )
+    if Call("drs:TerminateRecoveryInstances") in derived:  # DRS terminates the instances with our credentials
+        dependencies |= {Call(action) for action in permissions.TERMINATE_DEPENDENCY_ACTIONS}
     if function_key in permissions.PUBLISHES_TO_TOPIC:  # the encrypted topic's key, for the messages it publishes
         dependencies |= {Call(action) for action in permissions.TOPIC_KEY_ACTIONS}
     assert granted - derived == dependencies, (
@@ -423,7 +425,17 @@ def test_start_wave_carries_every_action_drs_needs_to_launch_and_run_post_launch
         assert matching, f"no statement grants {grant.actions} on {grant.resources} under {grant.conditions}"
     for key in set(FUNCTIONS) - {"start_wave"}:
         granted = {action for s in role_statements(resources, key) for action in _listed(s["Action"])}
-        assert not granted & actions, f"{key} carries DRS launch permissions"
+        needed = permissions.TERMINATE_DEPENDENCY_ACTIONS if "drs:TerminateRecoveryInstances" in granted else set()
+        assert not (granted & actions) - needed, f"{key} carries DRS launch permissions"
+
+
+def test_only_the_cleanup_may_terminate_and_it_carries_what_drs_needs_to_terminate(resources):
+    for key in FUNCTIONS:
+        granted = {action for s in role_statements(resources, key) for action in _listed(s["Action"])}
+        terminates = "drs:TerminateRecoveryInstances" in granted
+        assert terminates == (key == "cleanup"), f"{key}: TerminateRecoveryInstances granted: {terminates}"
+        if terminates:
+            assert granted >= permissions.TERMINATE_DEPENDENCY_ACTIONS
 
 
 def test_post_launch_ssm_calls_are_allowed_only_through_drs(resources):

@@ -1,0 +1,152 @@
+"""Resume: run again what an earlier execution of the same plan did not finish (execution input `ResumeFrom`).
+
+An execution that ended FAILED, TIMED_OUT, CANCELLED or PARTIAL is resumed by a new execution, never by reopening
+it: the waves it completed are skipped (recorded SKIPPED, saying so), the servers it launched are not launched
+again (recorded SKIPPED with Error LAUNCHED_BEFORE, their job and instance kept), and everything else runs as the
+plan says. Step Functions' own Redrive is refused (docs/reliability.md, Resume and redrive): a redriven step finds
+its record ended and launches nothing.
+
+What counts as launched comes from the earlier record and, for servers it left UNKNOWN (a job still running when it
+ended), from DRS itself: the source server's last launch, if its job is one of that execution's. A server still in
+such a job refuses the resume until the job ends: resuming then could launch it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdas.core import records
+from lambdas.core.plan import RecoveryPlan
+from lambdas.core.plan_types import ExecutionMode
+from lambdas.core.records import ExecutionRecord, WaveRecord
+
+RESUMABLE_STATUSES = ("FAILED", "TIMED_OUT", "CANCELLED", "PARTIAL")
+LAUNCHED_BEFORE = "LAUNCHED_BEFORE"
+ACTIVE_LAUNCH = ("PENDING", "IN_PROGRESS")
+
+
+@dataclass
+class Resumed:
+    """What an earlier execution leaves to do, or why it cannot be resumed."""
+
+    execution_id: str
+    completed_waves: dict[int, str] = field(default_factory=dict)  # wave number -> why it is skipped
+    launched: dict[str, records.ServerRecord] = field(default_factory=dict)  # server ID -> its earlier record
+    problems: list[str] = field(default_factory=list)
+
+
+def earlier_execution(
+    previous_id: str, plan: RecoveryPlan, mode: ExecutionMode, execution_id: str
+) -> tuple[ExecutionRecord | None, list[str]]:
+    """The execution to resume and its problems (wrong plan, mode or status): each names the field and the fix."""
+    where = f"ResumeFrom {previous_id!r}"
+    if previous_id == execution_id:
+        return None, [f"{where}: an execution cannot resume itself; name the earlier execution"]
+    record = records.find_execution_by_id(previous_id)
+    if record is None:
+        return None, [
+            f"{where}: no execution of that name in the ExecutionHistory table; give the name of an earlier "
+            f"execution of plan {plan.PlanId!r} (drsctl run list --plan {plan.PlanId})"
+        ]
+    problems = []
+    if record.PlanId != plan.PlanId:
+        problems.append(
+            f"{where} ran plan {record.PlanId!r}, not {plan.PlanId!r}; resume an execution of the same plan"
+        )
+    if record.ExecutionType != mode:
+        problems.append(
+            f"{where} was a {record.ExecutionType}, not a {mode}; resume it with ExecutionType {record.ExecutionType}"
+        )
+    if record.Status not in RESUMABLE_STATUSES:
+        fix = (
+            "wait for it to end, or stop it"
+            if record.Status in records.ACTIVE_EXECUTION_STATUSES
+            else "there is nothing left to resume; start the plan afresh"
+        )
+        problems.append(
+            f"{where} is {record.Status}; only a FAILED, TIMED_OUT, CANCELLED or PARTIAL execution can be resumed: "
+            f"{fix}"
+        )
+    if record.Cleanup is not None and record.Cleanup.Terminated:
+        problems.append(
+            f"{where}: its drill instances were terminated by Options.DrillCleanup ({record.Cleanup.Terminated}); "
+            "a resume would leave those servers without an instance. Start the drill afresh"
+        )
+    return record, problems
+
+
+def resume_from(
+    record: ExecutionRecord, waves: list[WaveRecord], inventory: dict[str, dict[str, dict[str, Any]]]
+) -> Resumed:
+    """What `record` (an ended execution of this plan, its waves as planned now) leaves to do.
+
+    `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per Region,
+    as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution left running
+    launched them).
+    """
+    resumed = Resumed(execution_id=record.ExecutionId)
+    earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
+    where = f"ResumeFrom {record.ExecutionId!r}"
+    if [(w.WaveNumber, w.WaveName) for w in earlier.values()] != [(w.WaveNumber, w.WaveName) for w in waves]:
+        resumed.problems.append(
+            f"{where}: the plan's waves changed since that execution (it ran "
+            f"{[w.WaveName for w in earlier.values()]}, the plan now has {[w.WaveName for w in waves]}); a resume "
+            "needs the same waves. Start the plan afresh"
+        )
+        return resumed
+    for wave in waves:
+        before = earlier[wave.WaveNumber]
+        jobs = set(before.JobIds)
+        servers = {s.SourceServerId: s for s in before.Servers}
+        for server in wave.Servers:
+            done = servers.get(server.SourceServerId)
+            if done is None:
+                continue
+            if done.Status == "LAUNCHED":
+                resumed.launched[server.SourceServerId] = done
+                continue
+            last = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("lifeCycle", {})
+            last_launch = last.get("lastLaunch") or {}
+            job = (last_launch.get("initiated") or {}).get("jobID")
+            if job not in jobs:
+                continue  # its last launch is not that execution's: nothing of it can still launch
+            if last_launch.get("status") == "LAUNCHED":
+                resumed.launched[server.SourceServerId] = done.model_copy(update={"Status": "LAUNCHED"})
+            elif last_launch.get("status") in ACTIVE_LAUNCH:
+                resumed.problems.append(
+                    f"{where}: server {server.SourceServerId} (wave {wave.WaveNumber}) is still being launched by "
+                    f"that execution's DRS job {job}; resuming now could launch it twice. Wait for the job to end "
+                    "(DescribeJobs), then resume"
+                )
+        if before.Status == "COMPLETED":
+            resumed.completed_waves[wave.WaveNumber] = f"completed in execution {record.ExecutionId}"
+        elif all(s.SourceServerId in resumed.launched for s in wave.Servers):
+            resumed.completed_waves[wave.WaveNumber] = f"all its servers launched in execution {record.ExecutionId}"
+    if not resumed.problems and len(resumed.completed_waves) == len(waves):
+        resumed.problems.append(
+            f"{where}: every server of the plan launched in that execution; there is nothing left to resume"
+        )
+    return resumed
+
+
+def apply(resumed: Resumed, waves: list[WaveRecord]) -> None:
+    """Mark in the new execution's waves what the earlier one did: completed waves skipped, launched servers too."""
+    for wave in waves:
+        skipped_wave = resumed.completed_waves.get(wave.WaveNumber)
+        for server in wave.Servers:
+            earlier = resumed.launched.get(server.SourceServerId)
+            if earlier is not None:
+                server.Status, server.Error = "SKIPPED", LAUNCHED_BEFORE
+                server.RecoveryJobId, server.InstanceId = earlier.RecoveryJobId, earlier.InstanceId
+                server.LaunchTime = earlier.LaunchTime
+            elif skipped_wave is not None:
+                server.Status, server.Error = "SKIPPED", "NOT_STARTED"
+        if skipped_wave is not None:
+            wave.Status = "SKIPPED"
+            wave.ErrorMessage = f"Skipped: {skipped_wave} (this execution resumes it)."
+
+
+def waves_to_run(waves: list[records.WaveSummary]) -> list[int]:
+    """The wave numbers the Map walks: all but those a resume skipped."""
+    return [w.WaveNumber for w in waves if w.Status != "SKIPPED"]

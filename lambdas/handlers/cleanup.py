@@ -1,0 +1,26 @@
+"""Terminate drill instances / Check the terminate jobs / Record the cleanup failure (plan Options.DrillCleanup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core import cleanup
+from lambdas.core.events import CleanupEvent
+from lambdas.core.finish import plan_id_of
+from lambdas.core.observability import logger
+
+
+@logger.inject_lambda_context(correlation_id_path="ExecutionId", clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = CleanupEvent.model_validate(event)
+    plan_id = plan_id_of(request.Input)
+    if request.Action == "TERMINATE":
+        progress = cleanup.terminate(request.ExecutionId, plan_id, request.Now)
+    elif request.Action == "CHECK":
+        progress = cleanup.check(request.ExecutionId, plan_id, request.Now)
+    else:
+        progress = cleanup.fail(request.ExecutionId, plan_id, request.Error or {}, request.Now)
+    logger.info("drill cleanup", extra={"action": request.Action, "status": progress.Status})
+    return progress.model_dump()

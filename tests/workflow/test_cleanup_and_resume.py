@@ -1,0 +1,226 @@
+"""Drill cleanup (Options.DrillCleanup) and resume (execution input ResumeFrom) on the real definition, handlers,
+engine and emulator: what is terminated, what is launched again, and that no server is ever launched twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from drsctl.local.rehearsal import LocalAws
+from tests.workflow.conftest import (
+    APP,
+    DB,
+    WEB,
+    entered,
+    load,
+    run,
+    three_tier_scenario,
+    three_wave_plan,
+    with_server_faults,
+)
+
+DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
+ALL = DB + APP + WEB
+
+
+def plan_with(**options: Any) -> dict[str, Any]:
+    return three_wave_plan(Options=options) if options else three_wave_plan()
+
+
+def launches(aws: LocalAws) -> Counter[str]:
+    """How many times each source server was launched (a LAUNCHED participant of a launch job), all executions."""
+    counted: Counter[str] = Counter()
+    for job in aws.drs.jobs.values():
+        if job.type == "LAUNCH":
+            counted.update(p.source_server_id for p in job.participants if p.launch_status == "LAUNCHED")
+    return counted
+
+
+def live_instances(aws: LocalAws, execution_id: str) -> list[str]:
+    """The recovery instances DRS still lists that `execution_id`'s jobs launched."""
+    jobs = {job for wave in aws.waves(execution_id) for job in wave.JobIds}
+    found = []
+    for region in ("us-east-1", "us-west-2"):
+        drs = boto3.client("drs", region_name=region)
+        found += [i["recoveryInstanceID"] for i in drs.describe_recovery_instances()["items"] if i["jobID"] in jobs]
+    return found
+
+
+def repair(aws: LocalAws, server: str) -> None:
+    """The team fixed the server between the two executions: its launches no longer fail."""
+    for (_, server_id), source in aws.drs.servers.items():
+        if server_id == server:
+            source.spec = source.spec.model_copy(update={"faults": []})
+
+
+def stop_and_reconcile_at(aws: LocalAws, function: str, nth: int, status: str = "ABORTED") -> None:
+    """Stop the execution when `function` is invoked the nth time; EventBridge delivers the end at once."""
+    seen = [0]
+
+    def hook(name: str, request: dict[str, Any]) -> None:
+        if name.endswith(function):
+            seen[0] += 1
+            if seen[0] == nth:
+                arn = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+                running = next(e["executionArn"] for e in arn if e["status"] == "RUNNING")
+                aws.stop(running)
+                described = dict(aws.client("stepfunctions").describe_execution(executionArn=running))
+                stopped_at = datetime.fromtimestamp(aws.clock.now(), tz=UTC)
+                aws.deliver_status_change({**described, "status": status, "stopDate": stopped_at})
+
+    aws.engine.before_invoke.append(hook)
+
+
+# --- drill cleanup ---------------------------------------------------------------------------------------------
+
+
+def test_a_completed_drill_terminates_its_instances_after_the_wait_and_records_it(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 30}))
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "COMPLETED"
+        assert record.Cleanup is not None
+        assert record.Cleanup.Status == "COMPLETED", record.Cleanup.Detail
+        assert record.Cleanup.Terminated == len(ALL)
+        assert record.Cleanup.JobIds and record.Cleanup.StartedAt is not None and record.Cleanup.EndedAt is not None
+        assert record.Cleanup.StartedAt - record.EndTime >= 30 * 60  # the instances stayed up AfterMinutes
+        assert live_instances(aws, "exec-1") == []
+        assert entered(history, "Terminate drill instances") == 1
+        assert entered(history, "Check the terminate jobs") >= 1
+
+
+def test_a_failed_drill_is_cleaned_up_too_and_still_fails_with_its_own_reason(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0}))
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "FAILED"
+        assert described["error"] == "WaveFailed"  # the plan's own failure, not the cleanup's
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "FAILED"
+        assert record.Cleanup is not None and record.Cleanup.Status == "COMPLETED"
+        assert record.Cleanup.Terminated == len(DB) + len(APP) - 1  # every instance it launched, none else
+        assert live_instances(aws, "exec-1") == []
+
+
+def test_on_failure_keep_leaves_the_instances_of_a_failed_drill_to_investigate(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0, "OnFailure": "KEEP"}))
+        described, history = run(aws, DRILL)
+        assert described["status"] == "FAILED"
+        cleanup = aws.record("exec-1", "shop").Cleanup
+        assert cleanup is not None and cleanup.Status == "KEPT"
+        assert "drsctl run cleanup exec-1" in (cleanup.Detail or "")
+        assert len(live_instances(aws, "exec-1")) == len(DB) + len(APP) - 1
+        assert entered(history, "Terminate drill instances") == 0
+
+
+def test_a_recovery_never_terminates_anything(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0}))
+        described, history = run(aws, {"PlanId": "shop", "ExecutionType": "RECOVERY", "Confirm": "RECOVER shop"})
+        assert described["status"] == "SUCCEEDED"
+        assert aws.record("exec-1", "shop").Cleanup is None
+        assert len(live_instances(aws, "exec-1")) == len(ALL)
+        assert entered(history, "Terminate drill instances") == 0
+
+
+def test_a_stop_while_the_cleanup_waits_ends_it_not_run_and_names_the_command(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 60}))
+        stop_and_reconcile_at(aws, "cleanup", 1)  # as "Terminate drill instances" is invoked, after the wait
+        run(aws, DRILL)
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "COMPLETED"  # the drill itself had completed
+        assert record.Cleanup is not None and record.Cleanup.Status == "NOT_RUN"
+        assert "drsctl run cleanup exec-1" in (record.Cleanup.Detail or "")
+        assert len(live_instances(aws, "exec-1")) == len(ALL)
+
+
+# --- resume ----------------------------------------------------------------------------------------------------
+
+
+def test_resume_after_a_failed_wave_launches_only_what_the_first_did_not(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with())
+        first, _ = run(aws, DRILL)
+        assert first["status"] == "FAILED"
+        repair(aws, APP[0])
+        second, history = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        record = aws.record("exec-2", "shop")
+        assert record.Status == "COMPLETED" and record.ResumedFrom == "exec-1"
+        waves = aws.waves("exec-2")
+        assert waves[0].Status == "SKIPPED" and "completed in execution exec-1" in (waves[0].ErrorMessage or "")
+        carried = {s.SourceServerId: s for s in waves[1].Servers}
+        assert carried[APP[0]].Status == "LAUNCHED"
+        assert {carried[s].Error for s in APP[1:]} == {"LAUNCHED_BEFORE"}
+        assert all(carried[s].InstanceId for s in APP[1:])  # the instances the first execution launched
+        assert waves[2].Status == "COMPLETED"
+        assert entered(history, "Start wave recovery") >= 2  # waves 2 and 3 only: wave 1 is not in the Map
+        assert set(launches(aws)) == set(ALL)
+        assert max(launches(aws).values()) == 1  # no server launched twice across both executions
+
+
+def test_resume_after_a_cancelled_execution(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        stop_and_reconcile_at(aws, "start-wave", 2)  # as wave 2 starts: wave 1 had completed
+        run(aws, DRILL)  # the engine may end it ABORTED or, a step finding its record ended, FAILED
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        assert [w.Status for w in aws.waves("exec-2")] == ["SKIPPED", "COMPLETED", "COMPLETED"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+
+
+def test_resume_after_a_timed_out_execution(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        stop_and_reconcile_at(aws, "start-wave", 3, status="TIMED_OUT")  # as wave 3 starts
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "TIMED_OUT"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        assert [w.Status for w in aws.waves("exec-2")] == ["SKIPPED", "SKIPPED", "COMPLETED"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+
+
+def test_resumes_that_cannot_be_are_refused_before_anything_is_launched(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        run(aws, DRILL)
+        launched = sum(launches(aws).values())
+        cases = {
+            "exec-2": ({**DRILL, "ResumeFrom": "exec-1"}, "is COMPLETED"),
+            "exec-3": ({**DRILL, "ResumeFrom": "no-such-run"}, "no execution of that name"),
+            "exec-4": (
+                {"PlanId": "shop", "ExecutionType": "RECOVERY", "Confirm": "RECOVER shop", "ResumeFrom": "exec-1"},
+                "was a DRILL, not a RECOVERY",
+            ),
+        }
+        for name, (execution_input, expected) in cases.items():
+            described, _ = run(aws, execution_input, name=name)
+            assert described["status"] == "FAILED"
+            record = aws.record(name, "shop")
+            assert record.Status == "FAILED" and expected in (record.ErrorMessage or ""), record.ErrorMessage
+        assert sum(launches(aws).values()) == launched  # nothing more launched
+
+
+def test_a_drill_whose_instances_were_cleaned_up_cannot_be_resumed(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0}))
+        run(aws, DRILL)
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert described["status"] == "FAILED"
+        assert "were terminated by Options.DrillCleanup" in (aws.record("exec-2", "shop").ErrorMessage or "")
