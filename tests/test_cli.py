@@ -270,3 +270,46 @@ def test_a_hook_naming_an_alias_is_refused_in_a_rehearsal_which_cannot_play_it(t
     result = CliRunner().invoke(app, ["rehearse", str(path)])
     assert result.exit_code == 2, result.output
     assert "names a version or alias, which a rehearsal cannot play" in result.output
+
+
+def test_a_drill_with_cleanup_reports_the_instances_it_terminated(tmp_path):
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    plan.setdefault("Options", {})["DrillCleanup"] = {"AfterMinutes": 5}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["rehearse", str(path), "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    assert "drill cleanup" in result.output
+    report = json.loads(report_path.read_text())
+    cleanup = report["cleanup"]
+    assert cleanup["status"] == "COMPLETED"
+    launched = {s["recoveryInstanceId"] for w in report["waves"] for s in w["servers"]}
+    assert set(cleanup["terminated"]) == launched and len(launched) == 14
+    assert cleanup["jobIds"] and cleanup["startedAt"] >= report["waves"][-1]["endedAt"] + 5 * 60
+    assert report["resumedFrom"] is None
+    assert report["overheadRatio"] <= 1.03  # the cleanup's wait and DRS's terminate time are the plan's own
+
+
+def test_rehearse_resume_runs_only_what_the_failed_execution_did_not(tmp_path):
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    failing = next(s for s in scenario["servers"] if s.get("hostname") == "app-1")
+    failing["faults"] = ["launch_failure"]
+    scenario_path = tmp_path / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(scenario))
+    report_path = tmp_path / "report.json"
+    args = ["rehearse", "--scenario", str(scenario_path), "--resume", "--json", str(report_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Execution rehearsal-storefront-drill: FAILED" in result.output
+    assert "resuming rehearsal-storefront-drill" in result.output
+    assert "4 server(s) launched by the execution it resumes" in result.output
+    report = json.loads(report_path.read_text())
+    assert report["resumedFrom"] == "rehearsal-storefront-drill"
+    assert report["executionId"] == "rehearsal-storefront-drill-resumed"
+    assert [w["status"] for w in report["waves"]] == ["SKIPPED", "COMPLETED", "COMPLETED"]
+    application = {s["hostname"]: s for s in report["waves"][1]["servers"]}
+    assert application["app-1"]["status"] == "LAUNCHED"
+    assert {application[f"app-{n}"]["error"] for n in range(2, 6)} == {"LAUNCHED_BEFORE"}
+    assert report["startRecoveryCalls"] == 2  # app-1 alone, then the web wave
+    assert report["launchesPerServerMax"] == 1

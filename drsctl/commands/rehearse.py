@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.text import Text
@@ -21,6 +21,11 @@ from drsctl.commands.views import (
     status_text,
     timeline_table,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from drsctl.local.figures import Report
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
@@ -37,7 +42,7 @@ MODE_OPTION = typer.Option(
 )
 
 
-def rehearse(
+def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
     plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")] = EXAMPLES
     / "plan.yaml",
     scenario: Annotated[Path, typer.Option(help="Emulator scenario file.")] = EXAMPLES / "scenario.yaml",
@@ -47,6 +52,14 @@ def rehearse(
     ] = None,
     servers: Annotated[
         bool, typer.Option("--servers", help="Also show each server: its progress lines and a table row.")
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="If the execution does not complete, rehearse its resume (ResumeFrom) once the scenario's server "
+            "faults are fixed; the report is the resumed execution's.",
+        ),
     ] = False,
 ) -> None:
     """Rehearse a plan: the deployed workflow definition, run locally against the DRS emulator on a virtual clock.
@@ -73,7 +86,33 @@ def rehearse(
     )
     hostnames = {server.id: server.hostname for server in loaded.servers}
     printer = ProgressPrinter(out, servers=servers, hostnames=hostnames)
-    report = run_rehearsal(parsed_plan, loaded, execution_type, on_progress=printer)
+
+    def first_ended(first: Report) -> None:
+        out.print(timeline_table(first))
+        out.print(Text.assemble(f"Execution {first.executionId}: ", status_text(first.status)))
+        out.print(f"Fixing the scenario's server faults and resuming {first.executionId} (ResumeFrom)")
+
+    report = run_rehearsal(
+        parsed_plan, loaded, execution_type, on_progress=printer, resume=resume, on_first_end=first_ended
+    )
+    _print_report(out, report, servers=servers)
+    if json_report is not None:
+        write_text(json_report, report.to_json(), "report")
+        out.print(f"report written to {json_report}")
+    out.print(Text.assemble(f"Execution {report.executionId}: ", status_text(report.status)))
+    if report.errorMessage:
+        out.print(report.errorMessage)
+    if report.cleanup is not None and report.cleanup.status != "COMPLETED" and report.cleanup.detail:
+        out.print(f"drill cleanup: {report.cleanup.detail}")
+    if report.status == "COMPLETED":
+        raise typer.Exit(EXIT_COMPLETED)
+    if report.stepFunctionsError in INVALID_INPUT_ERRORS:
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+def _print_report(out: Console, report: Report, *, servers: bool) -> None:
+    """The timeline, the servers that did not launch (or all, with --servers), failed waves' causes, the figures."""
     out.print(timeline_table(report))
     if servers:
         for table in servers_tables(report, out.width):
@@ -85,14 +124,3 @@ def rehearse(
         if wave.status not in ("COMPLETED", "SKIPPED") and wave.errorMessage:
             out.print(f"wave {number} ({wave.name}): {wave.errorMessage}")
     out.print(figures_table(report))
-    if json_report is not None:
-        write_text(json_report, report.to_json(), "report")
-        out.print(f"report written to {json_report}")
-    out.print(Text.assemble(f"Execution {report.executionId}: ", status_text(report.status)))
-    if report.errorMessage:
-        out.print(report.errorMessage)
-    if report.status == "COMPLETED":
-        raise typer.Exit(EXIT_COMPLETED)
-    if report.stepFunctionsError in INVALID_INPUT_ERRORS:
-        raise typer.Exit(EXIT_INVALID_INPUT)
-    raise typer.Exit(EXIT_NOT_COMPLETED)

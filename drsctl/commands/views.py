@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 WIDE_SERVERS = 140  # one line per server from this console width up
 NOT_LAUNCHED_SHOWN = 10  # servers listed per wave under the timeline without --servers
+LAUNCHED_BEFORE = "LAUNCHED_BEFORE"  # a resumed execution's server that the execution it resumes launched
+
 STATUS_STYLE = {
     "COMPLETED": "green",
     "LAUNCHED": "green",
@@ -25,6 +27,8 @@ STATUS_STYLE = {
     "PARTIAL": "yellow",
     "SKIPPED": "dim",
     "CANCELLED": "yellow",
+    "KEPT": "yellow",  # a failed drill's instances, kept to investigate
+    "NOT_RUN": "yellow",
 }
 
 
@@ -64,6 +68,16 @@ def timeline_table(report: Report) -> Table:
             clock_text(_span(wave.startedAt, wave.endedAt)),
         )
         _add_steps(table, [step for step in wave.steps if step.phase == "AFTER"], "after")
+    if report.cleanup is not None:
+        cleanup = report.cleanup
+        table.add_row(
+            "drill cleanup",
+            status_text(cleanup.status),
+            f"{len(cleanup.terminated)} ended",
+            clock_text(cleanup.startedAt),
+            clock_text(cleanup.endedAt),
+            clock_text(_span(cleanup.startedAt, cleanup.endedAt)),
+        )
     return table
 
 
@@ -136,6 +150,9 @@ def not_launched_lines(report: Report) -> list[str]:
     """The servers of each wave that did not launch, with hostname and reason; at most NOT_LAUNCHED_SHOWN a wave."""
     lines: list[str] = []
     for number, wave in enumerate(report.waves, start=1):
+        before = sum(server.error == LAUNCHED_BEFORE for server in wave.servers)
+        if before:
+            lines.append(f"wave {number} ({wave.name}): {before} server(s) launched by the execution it resumes")
         missing = _not_launched(wave)
         if not missing:
             continue
@@ -158,7 +175,7 @@ def server_line(server: ServerFigures) -> str:
 def _not_launched(wave: WaveFigures) -> list[ServerFigures]:
     if wave.status == "SKIPPED":
         return []
-    return [server for server in wave.servers if server.status != "LAUNCHED"]
+    return [server for server in wave.servers if server.status != "LAUNCHED" and server.error != LAUNCHED_BEFORE]
 
 
 def figures_table(report: Report) -> Table:

@@ -321,6 +321,18 @@ class DrsEmulator:
                 raise DropResponse(operation)
             return result
 
+    def repair_servers(self) -> list[str]:
+        """The team fixed what made launches fail: every server's scenario faults (launch_failure, stuck, ...) are
+        cleared for launches from now on. Returns the servers repaired (a rehearsed resume starts from here)."""
+        with self._lock:
+            repaired = []
+            for server in self.servers.values():
+                if server.spec.faults:
+                    server.spec = server.spec.model_copy(update={"faults": []})
+                    server.conflicts_left = 0
+                    repaired.append(server.id)
+            return repaired
+
     def advance(self) -> None:
         """Apply every scheduled change that is due at the clock's current time, in time order."""
         with self._lock:

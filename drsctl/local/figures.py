@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drsctl.emulator.model import DrsEmulator, Job
-from lambdas.core.records import WaveRecord
+from lambdas.core.records import ExecutionRecord, WaveRecord
 
 
 @dataclass
@@ -50,6 +50,18 @@ class WaveFigures:
 
 
 @dataclass
+class CleanupFigures:
+    """The drill cleanup (plan Options.DrillCleanup), as the record and DRS's TERMINATE jobs tell it."""
+
+    status: str  # COMPLETED, FAILED, KEPT, NOT_RUN (or WAITING/TERMINATING if the rehearsal ended during it)
+    terminated: list[str]  # the recovery instances its TERMINATE jobs ended
+    jobIds: list[str]
+    startedAt: float | None  # seconds from the execution's start, like every time of the report
+    endedAt: float | None
+    detail: str | None = None
+
+
+@dataclass
 class Report:
     status: str
     executionId: str
@@ -75,6 +87,8 @@ class Report:
     maxLambdaVirtualSeconds: float = 0.0  # the longest invocation's wall time plus what it slept (SDK backoff)
     waves: list[WaveFigures] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cleanup: CleanupFigures | None = None
+    resumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -185,3 +199,33 @@ def launches_per_server_max(jobs: list[Job]) -> int:
             for participant in job.participants:
                 counts[participant.source_server_id] = counts.get(participant.source_server_id, 0) + 1
     return max(counts.values(), default=0)
+
+
+def cleanup_figures(record: ExecutionRecord, emulator: DrsEmulator, start: float) -> CleanupFigures | None:
+    """The record's drill cleanup, with the instances its TERMINATE jobs ended (from the emulator)."""
+    cleanup = record.Cleanup
+    if cleanup is None:
+        return None
+    jobs = [emulator.jobs[job] for job in cleanup.JobIds if job in emulator.jobs]
+    terminated = [
+        p.recovery_instance_id
+        for job in jobs
+        for p in job.participants
+        if p.launch_status == "TERMINATED" and p.recovery_instance_id
+    ]
+    return CleanupFigures(
+        status=cleanup.Status,
+        terminated=terminated,
+        jobIds=list(cleanup.JobIds),
+        startedAt=cleanup.StartedAt - start if cleanup.StartedAt is not None else None,
+        endedAt=cleanup.EndedAt - start if cleanup.EndedAt is not None else None,
+        detail=cleanup.Detail,
+    )
+
+
+def cleanup_seconds(record: ExecutionRecord, stop: float) -> float:
+    """How long the drill cleanup kept the execution running after the drill's end: the plan's own wait and DRS's
+    terminate jobs, which no workflow could shorten (counted in the critical path, like runbook steps)."""
+    if record.Cleanup is None or record.EndTime is None or record.Cleanup.Status in ("KEPT", "NOT_RUN", "PLANNED"):
+        return 0.0
+    return max(0.0, min(stop, record.Cleanup.EndedAt or stop) - record.EndTime)

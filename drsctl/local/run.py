@@ -16,6 +16,7 @@ from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
 from lambdas.core import records
 from lambdas.core.finish import plan_id_of
 from lambdas.core.plan import RecoveryPlan, recovery_confirmation
+from lambdas.core.resume import RESUMABLE_STATUSES
 
 Mode = Literal["DRILL", "RECOVERY"]
 
@@ -49,8 +50,16 @@ def rehearse(
     definition: str | None = None,
     execution_id: str | None = None,
     on_progress: ProgressListener | None = None,
+    resume: bool = False,
+    on_first_end: Callable[[Report], None] | None = None,
 ) -> Report:
-    """Rehearse `plan` against `scenario` and return its figures."""
+    """Rehearse `plan` against `scenario` and return its figures.
+
+    With `resume`, an execution that ends FAILED, TIMED_OUT, CANCELLED or PARTIAL is followed by its resume, as an
+    operator runs it once the cause is fixed: the scenario's server faults are cleared (the fix), and a second
+    execution with ResumeFrom runs what the first did not. Its report is returned (`resumedFrom` names the first);
+    `on_first_end` gets the first's.
+    """
     wall_started = time.perf_counter()
     with local_aws(scenario, definition) as aws:
         aws.load_plan(plan)
@@ -58,14 +67,34 @@ def rehearse(
         started_at = aws.clock.now()
         if on_progress is not None:
             aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
-        arn = aws.start_execution(execution_input(plan, mode), name)
-        described = aws.wait(arn)
-        if described["status"] in STOPPED:
-            aws.deliver_status_change(described)  # as the EventBridge rule does in AWS
-        return report(aws, described, name, mode, wall_started)
+        first = _execute(aws, execution_input(plan, mode), name, mode, wall_started)
+        if not resume or first.status not in RESUMABLE_STATUSES:
+            return first
+        if on_first_end is not None:
+            on_first_end(first)
+        aws.drs.repair_servers()
+        resumed_input = {**execution_input(plan, mode), "ResumeFrom": name}
+        return _execute(aws, resumed_input, f"{name}-resumed"[:80], mode, time.perf_counter())
 
 
-def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: str, wall_started: float) -> Report:
+def _execute(aws: LocalAws, started: dict[str, Any], name: str, mode: str, wall_started: float) -> Report:
+    calls_before = dict(aws.drs.calls)  # the emulator counts for the whole stage: a resume reports its own calls
+    arn = aws.start_execution(started, name)
+    described = aws.wait(arn)
+    if described["status"] in STOPPED:
+        aws.deliver_status_change(described)  # as the EventBridge rule does in AWS
+    return report(aws, described, name, mode, wall_started, calls_before=calls_before)
+
+
+def report(
+    aws: LocalAws,
+    described: dict[str, Any],
+    execution_id: str,
+    mode: str,
+    wall_started: float,
+    *,
+    calls_before: dict[str, int] | None = None,
+) -> Report:
     history = aws.history(described["executionArn"])
     plan_id = plan_id_of(json.loads(described.get("input") or "{}"))
     record = aws.record(execution_id, plan_id)
@@ -75,6 +104,7 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
     waves = records.execution_waves(execution_id)
     # DRS's own time plus the plan's runbook steps (its waits, hooks and approvals): what no workflow could shorten
     critical = figures.critical_path_seconds(jobs, stop) + figures.runbook_seconds(waves, stop)
+    critical += figures.cleanup_seconds(record, stop)
     makespan = stop - start
     invocations: list[Invocation] = aws.engine.invocations
     longest_wall = max((i.seconds for i in invocations), default=0.0)
@@ -94,8 +124,8 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         historyEventsTotal=len(history),  # one execution: the waves run inline, no child executions
         stateTransitions=figures.state_transitions(history),
         maxPayloadBytes=figures.max_payload_bytes(history),
-        drsApiCalls=sum(aws.drs.calls.values()),
-        startRecoveryCalls=aws.drs.calls["StartRecovery"],
+        drsApiCalls=sum(aws.drs.calls.values()) - sum((calls_before or {}).values()),
+        startRecoveryCalls=aws.drs.calls["StartRecovery"] - (calls_before or {}).get("StartRecovery", 0),
         launchesPerServerMax=figures.launches_per_server_max(jobs),
         wallSeconds=round(time.perf_counter() - wall_started, 2),
         maxItemBytes=aws.engine.max_item_bytes,
@@ -105,6 +135,8 @@ def report(aws: LocalAws, described: dict[str, Any], execution_id: str, mode: st
         maxLambdaVirtualSeconds=round(max(aws.engine.max_virtual_seconds, longest_wall), 4),
         waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs)),
         warnings=record.Warnings,
+        cleanup=figures.cleanup_figures(record, aws.drs, start),
+        resumedFrom=record.ResumedFrom,
     )
 
 

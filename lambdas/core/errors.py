@@ -38,11 +38,23 @@ class ExecutionConflictError(OrchestratorError):
 
 
 class ExecutionStoppedError(OrchestratorError):
-    """The execution's record has already ended (stopped, timed out): a late step must not launch anything."""
+    """The execution's record has already ended (stopped, timed out): a late step must not launch anything.
+
+    A redriven execution lands here too (its record ended with it): Redrive is refused, and the message says so."""
+
+    REDRIVE = (
+        " (a Step Functions redrive does not run an ended execution again: start a new execution with "
+        '"ResumeFrom": "<this execution>" to run what it did not, or `drsctl run resume`)'
+    )
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message + self.REDRIVE)
 
 
 class ExecutionStoppedWhilePreparingError(ExecutionStoppedError):
     """The execution was stopped while Prepare ran: its record was ended by the reconcile path, its locks released."""
+
+    REDRIVE = ""  # nothing ran: nothing to resume
 
 
 class TransactionConflictError(OrchestratorError):
