@@ -10,6 +10,7 @@ Every invariant column must be 0. The last lines are the totals, per family and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections import defaultdict
@@ -18,17 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drsctl.local.fault_cases import CASES, run_case
+from drsctl.local.invariants import Violations
 
-INVARIANTS = (
-    "launched_twice",
-    "open_records",
-    "open_waves",
-    "open_servers",
-    "open_steps",
-    "locks_left",
-    "jobs_missing",
-    "errors_without_action",
-)
+# every invariant the checks know, in their order (drsctl/local/invariants.py)
+INVARIANTS = tuple(field.name for field in dataclasses.fields(Violations))
 
 
 def main() -> int:

@@ -196,9 +196,10 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "prepare": {
         "ProtectionGroups": READ,
         "RecoveryPlans": READ,
-        # ConditionCheckItem: the waves are written in transactions that check the record is still PENDING
-        "ExecutionHistory": (*READ, *WRITE, "dynamodb:ConditionCheckItem"),
-        "ExecutionWaves": ("dynamodb:PutItem",),
+        # ConditionCheckItem: the waves are written in transactions that check the record is still PENDING;
+        # Query: the execution a resume names, by its ExecutionId alone
+        "ExecutionHistory": (*READ, *WRITE, "dynamodb:ConditionCheckItem", "dynamodb:Query"),
+        "ExecutionWaves": ("dynamodb:PutItem", *READ_WAVES),  # Query: the waves of the execution it resumes
         "ExecutionLocks": TAKE_LOCKS,
     },
     "lock_servers": {

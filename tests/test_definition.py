@@ -32,7 +32,7 @@ LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException",
 
 def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
     tasks = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
-    assert len(tasks) == 10
+    assert len(tasks) == 13  # 3 of them the drill cleanup's
     for name, task in tasks.items():
         errors = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
         if name in USER_FUNCTION_TASKS:
@@ -48,7 +48,7 @@ def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
 
 def test_every_fail_state_tells_the_operator_what_failed_and_why():
     fails = {name: state for name, state in STATES.items() if state["Type"] == "Fail"}
-    assert len(fails) == 6
+    assert len(fails) == 7
     for name, state in fails.items():
         assert "Error" in state or "ErrorPath" in state, name
         assert "Cause" in state or "CausePath" in state, name
@@ -62,6 +62,7 @@ def test_only_function_arns_are_substituted_and_time_comes_from_the_context():
     assert sorted(set(re.findall(r"\$\{(\w+)\}", TEXT))) == [
         "ApprovalFunctionArn",
         "CheckWaveFunctionArn",
+        "CleanupFunctionArn",
         "FinalizeFunctionArn",
         "LockServersFunctionArn",
         "NextStepFunctionArn",

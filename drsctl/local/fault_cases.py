@@ -23,6 +23,7 @@ from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
 from lambdas.core.plan import RecoveryPlan
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
+RESUME_AFTER_SECONDS = 1800  # the team fixes the cause, then resumes: jobs the first left running have ended
 SWEEPS = 4
 
 
@@ -88,6 +89,10 @@ class Case:
     deliver_events: bool = True
     says: tuple[str, ...] = ()  # words the record's ErrorMessage must contain
     fast: bool = False
+    # After the first execution has ended: fix the servers, let 30 minutes pass, and resume it (ResumeFrom); the
+    # resume's record must end as `resume_expect` says
+    then_resume: bool = False
+    resume_expect: tuple[str, ...] = ("COMPLETED",)
 
 
 @dataclass
@@ -99,10 +104,14 @@ class Outcome:
     start_recovery_calls: int
     violations: invariants.Violations
     executions: int
+    resumed_status: str | None = None  # the resume's record, for a case that resumes
 
     @property
     def expected(self) -> bool:
-        return self.record_status in self.case.expect and all(word in self.message for word in self.case.says)
+        resumed = not self.case.then_resume or self.resumed_status in self.case.resume_expect
+        return (
+            self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
+        )
 
 
 # -- scenario, plan and engine changes ----------------------------------------------------------------------------
@@ -985,6 +994,96 @@ def _runbook_cases() -> list[Case]:
     ]
 
 
+def _cleanup_cases() -> list[Case]:
+    cleanup = plan_options(DrillCleanup={"AfterMinutes": 10})
+    terminate = "TerminateRecoveryInstances"
+    return [
+        Case("cleanup", "a completed drill's instances terminated", OK, plan=cleanup, fast=True),
+        Case(
+            "cleanup",
+            "a failed drill's instances terminated too",
+            FAILED,
+            scenario=server_fault(APP[0], "launch_failure"),
+            plan=cleanup,
+        ),
+        Case(
+            "cleanup",
+            "TerminateRecoveryInstances throttled 6 times",
+            OK,
+            op_fault(terminate, "ThrottlingException", count=6),
+            cleanup,
+        ),
+        Case("cleanup", "TerminateRecoveryInstances' answer lost", OK, op_fault(terminate, "drop_response"), cleanup),
+        Case(
+            "cleanup",
+            "the terminate step cut off after its TerminateRecoveryInstances",
+            OK,
+            plan=cleanup,
+            faults=lambda_faults(LambdaFault("cleanup", 1, "timeout_after")),
+        ),
+        Case("cleanup", "stopped while the cleanup waits", OK, plan=cleanup, arm=stop_at_invocation("cleanup")),
+        Case(
+            "cleanup",
+            "reconciled while the terminate step records its job",
+            OK,
+            plan=cleanup,
+            arm=reconcile_at_call("cleanup", "UpdateItem"),
+        ),
+        Case(
+            "cleanup",
+            "the cleanup's steps fail for good",
+            OK,
+            plan=cleanup,
+            faults=lambda_faults(*(LambdaFault("cleanup", n, "service_error") for n in range(1, 9))),
+        ),
+    ]
+
+
+def _resume_cases() -> list[Case]:
+    return [
+        Case(
+            "resume",
+            "resume after a CRITICAL launch failure",
+            FAILED,
+            scenario=server_fault(APP[0], "launch_failure"),
+            then_resume=True,
+            fast=True,
+        ),
+        Case(
+            "resume",
+            "resume after a stop between two chunks",
+            CANCELLED,
+            plan=plan_options(MaxServersPerJob=1),
+            arm=stop_at_call("start-wave", "StartRecovery", 4),
+            then_resume=True,
+        ),
+        Case(
+            "resume",
+            "resume after a stop while a wave's jobs run",
+            CANCELLED,
+            arm=stop_at_invocation("check-wave", 2),
+            then_resume=True,
+        ),
+        Case(
+            "resume",
+            "a resume while the first's job still runs (a stuck launch) is refused",
+            FAILED,
+            scenario=server_fault(WEB[0], "stuck"),
+            plan=plan_options(WaveTimeoutMinutes=20),
+            then_resume=True,
+            resume_expect=FAILED,
+        ),
+        Case(
+            "resume",
+            "resume of a drill whose failure was kept (OnFailure: KEEP), then cleaned up",
+            FAILED,
+            scenario=server_fault(APP[0], "launch_failure"),
+            plan=plan_options(DrillCleanup={"AfterMinutes": 0, "OnFailure": "KEEP"}),
+            then_resume=True,
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_storm_cases(),
     *_lost_answer_cases(),
@@ -999,6 +1098,8 @@ CASES: list[Case] = [
     *_replication_cases(),
     *_budget_cases(),
     *_runbook_cases(),
+    *_cleanup_cases(),
+    *_resume_cases(),
 ]
 
 
@@ -1022,7 +1123,16 @@ def run_case(case: Case) -> Outcome:
         run.arn = aws.start_execution(execution_input, "first")
         described = aws.wait(run.arn)
         ended = [described, *(aws.wait(arn) for arn in run.others)]
-        return _settle(aws, case, described, ended)
+        outcome = _settle(aws, case, described, ended)
+        if not case.then_resume:
+            return outcome
+        aws.drs.repair_servers()
+        aws.clock.advance(RESUME_AFTER_SECONDS)
+        resumed = aws.wait(aws.start_execution({**execution_input, "ResumeFrom": "first"}, "resumed"))
+        settled = _settle(aws, case, described, [resumed])
+        settled.resumed_status = aws.record("resumed", "shop").Status
+        settled.executions += outcome.executions
+        return settled
 
 
 def _settle(aws: LocalAws, case: Case, described: dict[str, Any], ended: list[dict[str, Any]]) -> Outcome:

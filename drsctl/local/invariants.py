@@ -7,7 +7,9 @@ ended and the reconcile and sweep paths have run:
 - no record, wave item or server entry left in a non-final status;
 - no lock left once every execution has ended;
 - no DRS job of an execution missing from its record, and every server DRS took into a job carrying that job's ID;
-- no failed, partial or stopped execution whose message does not say what to do.
+- no failed, partial or stopped execution whose message does not say what to do;
+- no drill cleanup left waiting or terminating once its execution has ended;
+- no server launched again by an execution that resumed one which had launched it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lambdas.core.explain import ACTION_MARK
 from lambdas.core.records import (
     ACTIVE_EXECUTION_STATUSES,
     FINAL_SERVER_STATUSES,
+    OPEN_CLEANUP_STATUSES,
     ExecutionRecord,
     WaveRecord,
     from_item,
@@ -40,6 +43,8 @@ class Violations:
     open_waves: list[str] = field(default_factory=list)
     open_servers: list[str] = field(default_factory=list)
     open_steps: list[str] = field(default_factory=list)  # runbook steps still RUNNING (or holding a task token)
+    open_cleanups: list[str] = field(default_factory=list)  # Options.DrillCleanup still PLANNED/WAITING/TERMINATING
+    relaunched: list[str] = field(default_factory=list)  # launched by an execution and again by its resume
     locks_left: list[str] = field(default_factory=list)
     jobs_missing: list[str] = field(default_factory=list)
     errors_without_action: list[str] = field(default_factory=list)
@@ -74,6 +79,8 @@ def check(drs: DrsEmulator) -> Violations:
             found.open_records.append(f"{where}: {record.Status}")
         elif record.Status != "COMPLETED" and ACTION_MARK not in (record.ErrorMessage or ""):
             found.errors_without_action.append(f"{where}: {record.Status}: {record.ErrorMessage!r}")
+        if record.Cleanup is not None and record.Cleanup.Status in OPEN_CLEANUP_STATUSES:
+            found.open_cleanups.append(f"{where}: drill cleanup {record.Cleanup.Status}")
         for listed in record.Waves:
             if listed.Status not in FINAL_WAVE_STATUSES:
                 found.open_waves.append(f"{where} wave {listed.WaveNumber} (record): {listed.Status}")
@@ -86,6 +93,7 @@ def check(drs: DrsEmulator) -> Violations:
                     f"{where} wave {wave.WaveNumber}: the record says {said}, the wave {wave.Status}"
                 )
     _check_jobs(found, drs, waves)
+    _check_resumes(found, drs, history)
     if not found.open_records:
         found.locks_left.extend(f"{item['LockId']} held by {item['ExecutionId']}" for item in _scan(EXECUTION_LOCKS))
     return found
@@ -131,3 +139,20 @@ def _check_jobs(found: Violations, drs: DrsEmulator, waves: dict[str, list[WaveR
         for (execution, server), count in launches.items()
         if count > 1
     )
+
+
+def _check_resumes(found: Violations, drs: DrsEmulator, history: list[ExecutionRecord]) -> None:
+    """A server LAUNCHED by an execution's jobs and by the jobs of the one it resumed (or that one's, up the chain)."""
+    launched: dict[str, set[str]] = {}
+    for job in drs.jobs.values():
+        execution_id = job.tags.get("ExecutionId")
+        if job.type == "LAUNCH" and execution_id is not None:
+            done = {p.source_server_id for p in job.participants if p.launch_status in ("LAUNCHED", "TERMINATED")}
+            launched.setdefault(execution_id, set()).update(done)
+    resumed_from = {record.ExecutionId: record.ResumedFrom for record in history}
+    for record in history:
+        earlier = record.ResumedFrom
+        while earlier is not None:
+            for server in sorted(launched.get(record.ExecutionId, set()) & launched.get(earlier, set())):
+                found.relaunched.append(f"{server}: launched by {earlier} and again by {record.ExecutionId}")
+            earlier = resumed_from.get(earlier)

@@ -27,6 +27,7 @@ from lambdas.core.explain import listed, permanent_failure, with_action
 from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import OPEN_CLEANUP_STATUSES, DrillCleanupRecord, ExecutionRecord, ExecutionStatus
+from lambdas.core.resume import LAUNCHED_BEFORE
 
 # between two looks at the TERMINATE jobs, and how long they may take before the cleanup ends FAILED naming them
 # (they take minutes); both count in the history budget (lambdas/core/polling.py)
@@ -85,7 +86,7 @@ def summary(record: ExecutionRecord) -> CleanupProgress:
 
 
 def terminate(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
-    """Terminate the execution's drill instances that are still running; record the TERMINATE jobs started."""
+    """The cleanup begins (WAITING -> TERMINATING) and takes its first look."""
     record = records.get_execution(execution_id, plan_id)
     cleanup = record.Cleanup
     if cleanup is None or cleanup.Status not in ("WAITING", "TERMINATING"):
@@ -94,38 +95,99 @@ def terminate(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
         cleanup.Status, cleanup.StartedAt = "TERMINATING", now
         if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("WAITING",)):
             return _progress(records.get_execution(execution_id, plan_id).Cleanup)
+    return _look(execution_id, plan_id, cleanup, now)
+
+
+def check(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
+    """A later look, while the cleanup is TERMINATING."""
+    record = records.get_execution(execution_id, plan_id)
+    cleanup = record.Cleanup
+    if cleanup is None or cleanup.Status != "TERMINATING":
+        return _progress(cleanup)
+    return _look(execution_id, plan_id, cleanup, now)
+
+
+def _look(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, now: int) -> CleanupProgress:
+    """Terminate the execution's drill instances still up and in no running TERMINATE job (the first look, or a
+    job that failed to end one), then say whether all are gone. A look DRS does not answer (throttled, 5xx, a
+    conflict) is missed, not failed, until the cleanup's deadline; a refusal (access denied) ends it FAILED."""
     assert cleanup.StartedAt is not None
     waves = records.execution_waves(execution_id)
+    # Its own jobs, and those of the servers it took over from the execution it resumed (their drill is this one now)
     own_jobs = {job for wave in waves for job in wave.JobIds}
-    for region in sorted({wave.Region for wave in waves}):
-        servers = [s.SourceServerId for w in waves if w.Region == region for s in w.Servers if s.RecoveryJobId]
-        if not servers:
-            continue
-        try:
-            _adopt_started_jobs(cleanup, region, servers)
-            running = [
-                instance["recoveryInstanceID"]
-                for instance in drs.describe_recovery_instances(region, servers)
-                if instance.get("jobID") in own_jobs
-                and instance.get("isDrill")
-                and instance.get("ec2InstanceState") not in GONE_STATES
-            ]
-            for chunk in batched(running, drs.TERMINATE_MAX):
-                job = drs.terminate_recovery_instances(region, chunk)
-                cleanup.JobIds.append(job["jobID"])
+    own_jobs |= {s.RecoveryJobId for w in waves for s in w.Servers if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
+    late = now - cleanup.StartedAt >= DEADLINE_SECONDS
+    up: dict[str, list[str]] = {}
+    try:
+        for region in sorted({wave.Region for wave in waves}):
+            servers = [s.SourceServerId for w in waves if w.Region == region for s in w.Servers if s.RecoveryJobId]
+            if servers:
+                _adopt_started_jobs(cleanup, region, servers)
+                up[region] = _drill_instances_up(region, servers, own_jobs)
+        jobs = [job for region in up for job in drs.describe_jobs(region, cleanup.JobIds)] if cleanup.JobIds else []
+        busy = {p.get("recoveryInstanceID") for j in jobs if j.get("status") != "COMPLETED" for p in _parts(j)}
+        for region, instances in up.items():
+            for chunk in batched([i for i in instances if i not in busy and not late], drs.TERMINATE_MAX):
+                cleanup.JobIds.append(drs.terminate_recovery_instances(region, chunk)["jobID"])
                 if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("TERMINATING",)):
-                    return _progress(records.get_execution(execution_id, plan_id).Cleanup)
-        except Exception as error:
-            failure = classify(error)
-            if failure is None or failure.kind != "permanent":
-                raise  # transient: the state machine retries this step, which resumes from the record
-            reason = permanent_failure(
-                failure, operation="TerminateRecoveryInstances", region=region, function="cleanup"
-            )
+                    return _progress(records.get_execution(execution_id, plan_id).Cleanup)  # a stop ended it
+    except Exception as error:
+        failure = classify(error)
+        if failure is None:
+            raise
+        if failure.kind == "permanent" and failure.code != "ResourceNotFoundException":  # gone meanwhile: look again
+            reason = permanent_failure(failure, operation="TerminateRecoveryInstances", region="", function="cleanup")
             return end(execution_id, plan_id, cleanup, "FAILED", reason, now)
-    if not cleanup.JobIds:
-        return end(execution_id, plan_id, cleanup, "COMPLETED", "No drill instance of this execution was running.", now)
-    return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)
+        if late:
+            return end(execution_id, plan_id, cleanup, "FAILED", f"DRS did not answer: {failure.short()}.", now)
+        return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)  # a missed look
+    return _judge(execution_id, plan_id, cleanup, jobs, [i for instances in up.values() for i in instances], now)
+
+
+def _judge(  # noqa: PLR0917 - the record's keys, the cleanup, what DRS said, and when
+    execution_id: str,
+    plan_id: str,
+    cleanup: DrillCleanupRecord,
+    jobs: list[dict[str, Any]],
+    still_up: list[str],
+    now: int,
+) -> CleanupProgress:
+    """COMPLETED once no instance is up and every TERMINATE job has ended; FAILED at the deadline; else look again."""
+    assert cleanup.StartedAt is not None
+    cleanup.Terminated = len(
+        {p.get("recoveryInstanceID") for j in jobs for p in _parts(j) if p.get("launchStatus") == "TERMINATED"}
+    )
+    running = [j["jobID"] for j in jobs if j.get("status") != "COMPLETED"]
+    if not still_up and not running:
+        done = (
+            f"{cleanup.Terminated} drill instance(s) terminated."
+            if cleanup.JobIds
+            else "No drill instance of this execution was running."
+        )
+        return end(execution_id, plan_id, cleanup, "COMPLETED", done, now)
+    if now - cleanup.StartedAt < DEADLINE_SECONDS:
+        return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)
+    what = f"recovery instance(s) {listed(still_up)} still up" if still_up else "no instance left up"
+    jobs_text = f"; TERMINATE job(s) {listed(running)} still running" if running else ""
+    minutes = DEADLINE_SECONDS // 60
+    detail = f"After {minutes} min, {cleanup.Terminated} instance(s) terminated, {what}{jobs_text}."
+    return end(execution_id, plan_id, cleanup, "FAILED", detail, now)
+
+
+def _parts(job: dict[str, Any]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = job.get("participatingServers", [])
+    return parts
+
+
+def _drill_instances_up(region: str, servers: list[str], own_jobs: set[str]) -> list[str]:
+    """The drill instances of `servers` that `own_jobs` launched and that are not (being) terminated."""
+    return [
+        instance["recoveryInstanceID"]
+        for instance in drs.describe_recovery_instances(region, servers)
+        if instance.get("jobID") in own_jobs
+        and instance.get("isDrill")
+        and instance.get("ec2InstanceState") not in GONE_STATES
+    ]
 
 
 def _adopt_started_jobs(cleanup: DrillCleanupRecord, region: str, servers: list[str]) -> None:
@@ -133,57 +195,10 @@ def _adopt_started_jobs(cleanup: DrillCleanupRecord, region: str, servers: list[
     assert cleanup.StartedAt is not None
     wanted = set(servers)
     for job in drs.jobs_since(region, cleanup.StartedAt - 5):
-        participants = {p.get("sourceServerID") for p in job.get("participatingServers", [])}
+        participants = {p.get("sourceServerID") for p in _parts(job)}
         own = job.get("type") == "TERMINATE" and participants and participants <= wanted
         if own and job["jobID"] not in cleanup.JobIds:
             cleanup.JobIds.append(job["jobID"])
-
-
-def check(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
-    """One look at the TERMINATE jobs: still running, or ended (COMPLETED, or FAILED naming what was not ended)."""
-    record = records.get_execution(execution_id, plan_id)
-    cleanup = record.Cleanup
-    if cleanup is None or cleanup.Status != "TERMINATING":
-        return _progress(cleanup)
-    assert cleanup.StartedAt is not None
-    regions = sorted({wave.Region for wave in records.execution_waves(execution_id)})
-    late = now - cleanup.StartedAt >= DEADLINE_SECONDS
-    try:
-        jobs = [job for region in regions for job in drs.describe_jobs(region, cleanup.JobIds)]
-    except Exception as error:
-        failure = classify(error)
-        if failure is None:
-            raise
-        if failure.kind == "permanent" or late:
-            return end(
-                execution_id,
-                plan_id,
-                cleanup,
-                "FAILED",
-                f"The TERMINATE jobs could not be read: {failure.short()}.",
-                now,
-            )
-        return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)  # a missed look
-    running = [job["jobID"] for job in jobs if job.get("status") != "COMPLETED"]
-    participants = [p for job in jobs for p in job.get("participatingServers", [])]
-    cleanup.Terminated = sum(p.get("launchStatus") == "TERMINATED" for p in participants)
-    if running and not late:
-        return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)
-    left = [
-        str(p.get("recoveryInstanceID") or p.get("sourceServerID"))
-        for p in participants
-        if p.get("launchStatus") != "TERMINATED"
-    ]
-    if running or left:
-        what = (
-            f"TERMINATE job(s) {listed(running)} still running after {DEADLINE_SECONDS // 60} min"
-            if running
-            else f"recovery instance(s) {listed(left)} not terminated"
-        )
-        return end(
-            execution_id, plan_id, cleanup, "FAILED", f"{cleanup.Terminated} instance(s) terminated; {what}.", now
-        )
-    return end(execution_id, plan_id, cleanup, "COMPLETED", f"{cleanup.Terminated} drill instance(s) terminated.", now)
 
 
 def end(  # noqa: PLR0917 - the record's keys, the cleanup, and how it ended

@@ -68,6 +68,11 @@ def earlier_execution(
             f"{where} is {record.Status}; only a FAILED, TIMED_OUT, CANCELLED or PARTIAL execution can be resumed: "
             f"{fix}"
         )
+    if record.Cleanup is not None and record.Cleanup.Status in records.OPEN_CLEANUP_STATUSES:
+        problems.append(
+            f"{where}: its drill cleanup has yet to run ({record.Cleanup.Status}) and would terminate what a resume "
+            "relies on. Wait for it to end, or stop that execution (its cleanup then does not run), then resume"
+        )
     if record.Cleanup is not None and record.Cleanup.Terminated:
         problems.append(
             f"{where}: its drill instances were terminated by Options.DrillCleanup ({record.Cleanup.Terminated}); "
@@ -103,7 +108,7 @@ def resume_from(
             done = servers.get(server.SourceServerId)
             if done is None:
                 continue
-            if done.Status == "LAUNCHED":
+            if done.Status == "LAUNCHED" or done.Error == LAUNCHED_BEFORE:  # launched there, or before it (a chain)
                 resumed.launched[server.SourceServerId] = done
                 continue
             last = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("lifeCycle", {})

@@ -9,7 +9,9 @@ from typing import Any
 
 import boto3
 
+from drsctl.local import invariants
 from drsctl.local.rehearsal import LocalAws
+from lambdas.core import records, resume
 from tests.workflow.conftest import (
     APP,
     DB,
@@ -224,3 +226,52 @@ def test_a_drill_whose_instances_were_cleaned_up_cannot_be_resumed(stage):
         described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
         assert described["status"] == "FAILED"
         assert "were terminated by Options.DrillCleanup" in (aws.record("exec-2", "shop").ErrorMessage or "")
+
+
+def test_a_resume_of_a_resume_never_launches_a_server_twice_and_its_cleanup_ends_the_whole_drill(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    scenario = with_server_faults(scenario, WEB[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0, "OnFailure": "KEEP"}))
+        run(aws, DRILL)  # fails at wave 2 (app-0); its instances are KEPT
+        repair(aws, APP[0])
+        run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")  # fails at wave 3 (web-0)
+        assert aws.record("exec-2", "shop").Status == "FAILED"
+        repair(aws, WEB[0])
+        third, _ = run(aws, {**DRILL, "ResumeFrom": "exec-2"}, name="exec-3")
+        assert third["status"] == "SUCCEEDED"
+        assert [w.Status for w in aws.waves("exec-3")] == ["SKIPPED", "SKIPPED", "COMPLETED"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        cleanup = aws.record("exec-3", "shop").Cleanup
+        assert cleanup is not None and cleanup.Status == "COMPLETED" and cleanup.Terminated == len(ALL)
+        assert [live_instances(aws, name) for name in ("exec-1", "exec-2", "exec-3")] == [[], [], []]
+
+
+def test_a_resume_waits_for_the_earlier_drills_cleanup(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0, "OnFailure": "KEEP"}))
+        run(aws, DRILL)
+        # as if exec-1 were still in "Wait before terminating drill instances" (its record ended, its cleanup not)
+        earlier = aws.record("exec-1", "shop").Cleanup
+        assert earlier is not None
+        waiting = earlier.model_copy(update={"Status": "WAITING"})
+        assert records.set_cleanup("exec-1", "shop", waiting, expected=("KEPT",))
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert described["status"] == "FAILED"
+        message = aws.record("exec-2", "shop").ErrorMessage or ""
+        assert "its drill cleanup has yet to run (WAITING)" in message, message
+        assert max(launches(aws).values()) == 1
+
+
+def test_the_invariants_catch_a_resume_that_launches_again(stage, monkeypatch):
+    """The fault matrix's `relaunched` check can fail: a resume that forgot what was launched is caught."""
+    monkeypatch.setattr(resume, "apply", lambda resumed, waves: None)
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with())
+        run(aws, DRILL)
+        repair(aws, APP[0])
+        run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        found = invariants.check(aws.drs)
+        assert any(f"{DB[0]}: launched by exec-1 and again by exec-2" == line for line in found.relaunched)
