@@ -1024,6 +1024,14 @@ def _cleanup_cases() -> list[Case]:
         Case("cleanup", "stopped while the cleanup waits", OK, plan=cleanup, arm=stop_at_invocation("cleanup")),
         Case(
             "cleanup",
+            "stopped while the cleanup waits, the stop's event lost (the sweeper ends it)",
+            OK,
+            plan=cleanup,
+            arm=stop_at_invocation("cleanup"),
+            deliver_events=False,
+        ),
+        Case(
+            "cleanup",
             "reconciled while the terminate step records its job",
             OK,
             plan=cleanup,

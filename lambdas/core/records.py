@@ -17,6 +17,7 @@ Prepare refuses a plan whose records could outgrow that (`history_item_bytes`, `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -310,6 +311,7 @@ def _key(execution_id: str, plan_id: str) -> dict[str, str]:
 # (ACTIVE or UNRESOLVED): the sparse index OpenExecutions lists exactly those, for the sweeper.
 OPEN_ATTRIBUTE = "Open"
 OPEN_INDEX = "OpenExecutions"
+OPEN_FOR_CLEANUP = "CLEANUP"  # ended, with its drill cleanup still to run or running
 
 
 def put_execution(record: ExecutionRecord) -> None:
@@ -363,7 +365,7 @@ def open_executions() -> list[tuple[str, str, str]]:
     """(ExecutionId, PlanId, Open) of every record still open or unresolved, from the sparse OpenExecutions index."""
     history = table(EXECUTION_HISTORY_TABLE)
     found: list[tuple[str, str, str]] = []
-    for state in ("ACTIVE", "UNRESOLVED"):
+    for state in ("ACTIVE", "UNRESOLVED", OPEN_FOR_CLEANUP):
         arguments: dict[str, Any] = {
             "IndexName": OPEN_INDEX,
             "KeyConditionExpression": Key(OPEN_ATTRIBUTE).eq(state),
@@ -415,6 +417,10 @@ def close_execution(
         if unresolved:
             update += ", #open = :unresolved"
             values[":unresolved"] = "UNRESOLVED"
+        elif record.Cleanup is not None and record.Cleanup.Status in OPEN_CLEANUP_STATUSES:
+            # the drill cleanup runs after the end: the sweeper watches it until it ends (a lost stop event)
+            update += ", #open = :watched"
+            values[":watched"] = OPEN_FOR_CLEANUP
         else:
             update += " REMOVE #open"
         history.update_item(
@@ -582,6 +588,14 @@ def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *,
         )
     except history.meta.client.exceptions.ConditionalCheckFailedException:
         return False
+    if cleanup.Status not in OPEN_CLEANUP_STATUSES:  # ended: the sweeper no longer needs to watch it
+        with contextlib.suppress(history.meta.client.exceptions.ConditionalCheckFailedException):
+            history.update_item(
+                Key=_key(execution_id, plan_id),
+                UpdateExpression="REMOVE #open",
+                ConditionExpression=Attr(OPEN_ATTRIBUTE).eq(OPEN_FOR_CLEANUP),
+                ExpressionAttributeNames={"#open": OPEN_ATTRIBUTE},
+            )
     return True
 
 

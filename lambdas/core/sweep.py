@@ -7,7 +7,9 @@ index) and every execution holding a lock, and:
 - an execution that has ended with its record still open is reconciled exactly as its event would have done;
 - a lock whose execution has ended is released;
 - a record closed with a StartRecovery whose answer DRS could not yet confirm is asked about again, and the jobs
-  found are recorded.
+  found are recorded;
+- a record whose drill cleanup was still to run when its execution ended (stopped, the event lost) gets its cleanup
+  ended NOT_RUN, as the event would have done.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def sweep(now: int) -> SweepReport:
                 report.reconciled.append(execution_id)
         elif state == "UNRESOLVED":
             (report.resolved if resolve_pending_starts(record, now) else report.still_unresolved).append(execution_id)
+        elif state == records.OPEN_FOR_CLEANUP and _reconcile_if_ended(record, now):
+            # its drill cleanup was waiting or running when the execution ended, and the event was lost
+            report.reconciled.append(execution_id)
     for execution_id, holder in locks.holders().items():
         if locks.holder_ended(holder):
             locks.release_execution(execution_id, [])
