@@ -16,6 +16,7 @@ by their participants, rather than terminating twice. A stop while the cleanup r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,16 @@ CHECK_SECONDS = polling.CLEANUP_CHECK_SECONDS
 DEADLINE_SECONDS = polling.CLEANUP_DEADLINE_SECONDS
 GONE_STATES = ("TERMINATED", "SHUTTING-DOWN")  # ec2InstanceState of an instance being (or already) terminated
 RUN_CLEANUP = "terminate them with `drsctl run cleanup {execution}` (TerminateRecoveryInstances) when done"
+
+# One TerminateRecoveryInstances and its record write at their worst (drs.py: 2 + 15 s, DynamoDB 3 x 4 s), with
+# room: a look stops calling when less is left of its Lambda's time, and the next look goes on.
+CALL_WORST_SECONDS = 40
+SecondsLeft = Callable[[], float]
+
+
+def _unbounded() -> float:  # the time left for callers outside a Lambda (tests, the CLI)
+    return float("inf")
+
 
 Status = Literal["WAITING", "TERMINATING", "COMPLETED", "FAILED", "KEPT", "NOT_RUN", "NONE"]
 
@@ -85,7 +96,7 @@ def summary(record: ExecutionRecord) -> CleanupProgress:
     return _progress(record.Cleanup)
 
 
-def terminate(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
+def terminate(execution_id: str, plan_id: str, now: int, seconds_left: SecondsLeft = _unbounded) -> CleanupProgress:
     """The cleanup begins (WAITING -> TERMINATING) and takes its first look."""
     record = records.get_execution(execution_id, plan_id)
     cleanup = record.Cleanup
@@ -95,19 +106,21 @@ def terminate(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
         cleanup.Status, cleanup.StartedAt = "TERMINATING", now
         if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("WAITING",)):
             return _progress(records.get_execution(execution_id, plan_id).Cleanup)
-    return _look(execution_id, plan_id, cleanup, now)
+    return _look(execution_id, plan_id, cleanup, now, seconds_left)
 
 
-def check(execution_id: str, plan_id: str, now: int) -> CleanupProgress:
+def check(execution_id: str, plan_id: str, now: int, seconds_left: SecondsLeft = _unbounded) -> CleanupProgress:
     """A later look, while the cleanup is TERMINATING."""
     record = records.get_execution(execution_id, plan_id)
     cleanup = record.Cleanup
     if cleanup is None or cleanup.Status != "TERMINATING":
         return _progress(cleanup)
-    return _look(execution_id, plan_id, cleanup, now)
+    return _look(execution_id, plan_id, cleanup, now, seconds_left)
 
 
-def _look(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, now: int) -> CleanupProgress:
+def _look(
+    execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, now: int, seconds_left: SecondsLeft
+) -> CleanupProgress:
     """Terminate the execution's drill instances still up and in no running TERMINATE job (the first look, or a
     job that failed to end one), then say whether all are gone. A look DRS does not answer (throttled, 5xx, a
     conflict) is missed, not failed, until the cleanup's deadline; a refusal (access denied) ends it FAILED."""
@@ -128,6 +141,8 @@ def _look(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, now: int
         busy = {p.get("recoveryInstanceID") for j in jobs if j.get("status") != "COMPLETED" for p in _parts(j)}
         for region, instances in up.items():
             for chunk in batched([i for i in instances if i not in busy and not late], drs.TERMINATE_MAX):
+                if seconds_left() < CALL_WORST_SECONDS:  # the next look goes on from here (2,000+ instances)
+                    return CleanupProgress(Status="TERMINATING", NextCheckSeconds=1)
                 cleanup.JobIds.append(drs.terminate_recovery_instances(region, chunk)["jobID"])
                 if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("TERMINATING",)):
                     return _progress(records.get_execution(execution_id, plan_id).Cleanup)  # a stop ended it

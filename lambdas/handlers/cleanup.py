@@ -16,10 +16,14 @@ from lambdas.core.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CleanupEvent.model_validate(event)
     plan_id = plan_id_of(request.Input)
+
+    def seconds_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
     if request.Action == "TERMINATE":
-        progress = cleanup.terminate(request.ExecutionId, plan_id, request.Now)
+        progress = cleanup.terminate(request.ExecutionId, plan_id, request.Now, seconds_left)
     elif request.Action == "CHECK":
-        progress = cleanup.check(request.ExecutionId, plan_id, request.Now)
+        progress = cleanup.check(request.ExecutionId, plan_id, request.Now, seconds_left)
     else:
         progress = cleanup.fail(request.ExecutionId, plan_id, request.Error or {}, request.Now)
     logger.info("drill cleanup", extra={"action": request.Action, "status": progress.Status})
