@@ -103,6 +103,13 @@ GROWTH: list[tuple[str, int, int, float, dict[str, Any]]] = [
     ("waves 20 (20 x 1)", 20, 1, 9, {}),
     ("waves 60 (60 x 1)", 60, 1, 9, {"WaveTimeoutMinutes": 45}),
     ("waves 135 (135 x 1)", 135, 1, 9, {"WaveTimeoutMinutes": 20}),
+    (
+        "drill cleanup 2,000 (4 x 500)",
+        4,
+        500,
+        10,
+        {"MaxServersInActiveJobs": 1000, "DrillCleanup": {"AfterMinutes": 5}},
+    ),
 ]
 COLUMNS = (
     "case",

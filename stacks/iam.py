@@ -164,7 +164,12 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
-    "cleanup": ("drs:DescribeJobs", "drs:DescribeRecoveryInstances", "drs:TerminateRecoveryInstances"),
+    "cleanup": (
+        "drs:DescribeJobs",
+        "drs:DescribeRecoveryInstances",
+        "drs:DescribeSourceServers",
+        "drs:TerminateRecoveryInstances",
+    ),
     "reconcile": ("drs:DescribeJobs",),
     "sweep": ("drs:DescribeJobs",),
 }

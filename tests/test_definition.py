@@ -48,7 +48,7 @@ def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
 
 def test_every_fail_state_tells_the_operator_what_failed_and_why():
     fails = {name: state for name, state in STATES.items() if state["Type"] == "Fail"}
-    assert len(fails) == 7
+    assert len(fails) == 8
     for name, state in fails.items():
         assert "Error" in state or "ErrorPath" in state, name
         assert "Cause" in state or "CausePath" in state, name

@@ -142,7 +142,7 @@ def _check_jobs(found: Violations, drs: DrsEmulator, waves: dict[str, list[WaveR
 
 
 def _check_resumes(found: Violations, drs: DrsEmulator, history: list[ExecutionRecord]) -> None:
-    """A server LAUNCHED by an execution's jobs and by the jobs of the one it resumed (or that one's, up the chain)."""
+    """A server LAUNCHED by two executions of one resume family (an execution, its resumes, theirs, ...)."""
     launched: dict[str, set[str]] = {}
     for job in drs.jobs.values():
         execution_id = job.tags.get("ExecutionId")
@@ -150,9 +150,21 @@ def _check_resumes(found: Violations, drs: DrsEmulator, history: list[ExecutionR
             done = {p.source_server_id for p in job.participants if p.launch_status in ("LAUNCHED", "TERMINATED")}
             launched.setdefault(execution_id, set()).update(done)
     resumed_from = {record.ExecutionId: record.ResumedFrom for record in history}
-    for record in history:
-        earlier = record.ResumedFrom
-        while earlier is not None:
-            for server in sorted(launched.get(record.ExecutionId, set()) & launched.get(earlier, set())):
-                found.relaunched.append(f"{server}: launched by {earlier} and again by {record.ExecutionId}")
-            earlier = resumed_from.get(earlier)
+
+    def root(execution_id: str) -> str:
+        seen = {execution_id}
+        while (earlier := resumed_from.get(execution_id)) is not None and earlier not in seen:
+            seen.add(earlier)
+            execution_id = earlier
+        return execution_id
+
+    by_server: dict[tuple[str, str], list[str]] = {}
+    for execution_id, servers in launched.items():
+        if execution_id in resumed_from:
+            for server in servers:
+                by_server.setdefault((root(execution_id), server), []).append(execution_id)
+    found.relaunched.extend(
+        f"{server}: launched by {' and by '.join(sorted(executions))}"
+        for (_, server), executions in sorted(by_server.items())
+        if len(executions) > 1
+    )

@@ -17,6 +17,7 @@ by their participants, rather than terminating twice. A stop while the cleanup r
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -29,13 +30,17 @@ from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import OPEN_CLEANUP_STATUSES, DrillCleanupRecord, ExecutionRecord, ExecutionStatus
 from lambdas.core.resume import LAUNCHED_BEFORE
+from lambdas.core.wave_end import CLOCK_SKEW_SECONDS
 
 # between two looks at the TERMINATE jobs, and how long they may take before the cleanup ends FAILED naming them
 # (they take minutes); both count in the history budget (lambdas/core/polling.py)
 CHECK_SECONDS = polling.CLEANUP_CHECK_SECONDS
 DEADLINE_SECONDS = polling.CLEANUP_DEADLINE_SECONDS
 GONE_STATES = ("TERMINATED", "SHUTTING-DOWN")  # ec2InstanceState of an instance being (or already) terminated
-RUN_CLEANUP = "terminate them with `drsctl run cleanup {execution}` (TerminateRecoveryInstances) when done"
+RUN_CLEANUP = (
+    "terminate them with `drsctl run cleanup {execution}` when done (it calls TerminateRecoveryInstances on this "
+    "execution's drill instances only)"
+)
 
 # One TerminateRecoveryInstances and its record write at their worst (drs.py: 2 + 15 s, DynamoDB 3 x 4 s), with
 # room: a look stops calling when less is left of its Lambda's time, and the next look goes on.
@@ -118,6 +123,15 @@ def check(execution_id: str, plan_id: str, now: int, seconds_left: SecondsLeft =
     return _look(execution_id, plan_id, cleanup, now, seconds_left)
 
 
+@dataclass
+class _Seen:
+    """One look at DRS for the execution's drill, per Region."""
+
+    up: dict[str, list[str]] = field(default_factory=dict)  # its drill instances not (being) terminated
+    terminate_jobs: list[dict[str, Any]] = field(default_factory=list)  # on its servers, since the cleanup began
+    launching: list[str] = field(default_factory=list)  # its launch jobs not ended: instances may still appear
+
+
 def _look(
     execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, now: int, seconds_left: SecondsLeft
 ) -> CleanupProgress:
@@ -125,25 +139,22 @@ def _look(
     job that failed to end one), then say whether all are gone. A look DRS does not answer (throttled, 5xx, a
     conflict) is missed, not failed, until the cleanup's deadline; a refusal (access denied) ends it FAILED."""
     assert cleanup.StartedAt is not None
-    waves = records.execution_waves(execution_id)
-    # Its own jobs, and those of the servers it took over from the execution it resumed (their drill is this one now)
-    own_jobs = {job for wave in waves for job in wave.JobIds}
-    own_jobs |= {s.RecoveryJobId for w in waves for s in w.Servers if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
     late = now - cleanup.StartedAt >= DEADLINE_SECONDS
-    up: dict[str, list[str]] = {}
     try:
-        for region in sorted({wave.Region for wave in waves}):
-            servers = [s.SourceServerId for w in waves if w.Region == region for s in w.Servers if s.RecoveryJobId]
-            if servers:
-                _adopt_started_jobs(cleanup, region, servers)
-                up[region] = _drill_instances_up(region, servers, own_jobs)
-        jobs = [job for region in up for job in drs.describe_jobs(region, cleanup.JobIds)] if cleanup.JobIds else []
-        busy = {p.get("recoveryInstanceID") for j in jobs if j.get("status") != "COMPLETED" for p in _parts(j)}
-        for region, instances in up.items():
+        seen = _observe(execution_id, records.execution_waves(execution_id), cleanup.StartedAt)
+        busy = {
+            p.get("recoveryInstanceID")
+            for j in seen.terminate_jobs
+            if j.get("status") != "COMPLETED"
+            for p in _parts(j)
+        }
+        for region, instances in seen.up.items():
             for chunk in batched([i for i in instances if i not in busy and not late], drs.TERMINATE_MAX):
                 if seconds_left() < CALL_WORST_SECONDS:  # the next look goes on from here (2,000+ instances)
                     return CleanupProgress(Status="TERMINATING", NextCheckSeconds=1)
-                cleanup.JobIds.append(drs.terminate_recovery_instances(region, chunk)["jobID"])
+                job = drs.terminate_recovery_instances(region, chunk)
+                seen.terminate_jobs.append(job)
+                _note_jobs(cleanup, seen.terminate_jobs)
                 if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("TERMINATING",)):
                     return _progress(records.get_execution(execution_id, plan_id).Cleanup)  # a stop ended it
     except Exception as error:
@@ -156,64 +167,100 @@ def _look(
         if late:
             return end(execution_id, plan_id, cleanup, "FAILED", f"DRS did not answer: {failure.short()}.", now)
         return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)  # a missed look
-    return _judge(execution_id, plan_id, cleanup, jobs, [i for instances in up.values() for i in instances], now)
+    _note_jobs(cleanup, seen.terminate_jobs)
+    return _judge(execution_id, plan_id, cleanup, seen, now)
 
 
-def _judge(  # noqa: PLR0917 - the record's keys, the cleanup, what DRS said, and when
-    execution_id: str,
-    plan_id: str,
-    cleanup: DrillCleanupRecord,
-    jobs: list[dict[str, Any]],
-    still_up: list[str],
-    now: int,
-) -> CleanupProgress:
-    """COMPLETED once no instance is up and every TERMINATE job has ended; FAILED at the deadline; else look again."""
+def _observe(execution_id: str, waves: list[records.WaveRecord], since: int) -> _Seen:
+    """Its drill instances up, the TERMINATE jobs on its servers, and its launch jobs still running, per Region.
+
+    Its instances: those its own jobs launched, those of the servers it took over from the execution it resumed
+    (their drill is this one now), and those of a job whose StartRecovery answer it never recorded (found by the
+    job's ExecutionId tag). Never an instance of another execution, or a recovery instance (isDrill false).
+    """
+    seen = _Seen()
+    for region in sorted({wave.Region for wave in waves}):
+        mine = [w for w in waves if w.Region == region]
+        servers = [s.SourceServerId for w in mine for s in w.Servers]
+        own_jobs = {job for w in mine for job in w.JobIds}
+        launch_jobs = sorted(own_jobs)
+        own_jobs |= {s.RecoveryJobId for w in mine for s in w.Servers if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
+        if not servers:
+            continue
+        seen.terminate_jobs += [
+            job
+            for job in drs.jobs_since(region, since - CLOCK_SKEW_SECONDS)
+            if job.get("type") == "TERMINATE" and {p.get("sourceServerID") for p in _parts(job)} <= set(servers)
+        ]
+        described = drs.describe_jobs(region, launch_jobs) if launch_jobs else []
+        seen.launching += [j["jobID"] for j in described if j.get("status") != "COMPLETED"]
+        unconfirmed = [s.SourceServerId for w in mine for s in w.Servers if s.Error == "START_UNCONFIRMED"]
+        if unconfirmed:  # a StartRecovery whose job was never recorded may still be launching them
+            seen.launching += [
+                f"the unconfirmed start of {server['sourceServerID']}"
+                for server in drs.describe_source_servers(region, unconfirmed)
+                if ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("status") in ("PENDING", "IN_PROGRESS")
+            ]
+        instances = drs.describe_recovery_instances(region, servers)
+        unknown = sorted({str(i.get("jobID")) for i in instances if i.get("jobID") not in own_jobs})
+        if unknown:
+            own_jobs |= {
+                j["jobID"]
+                for j in drs.describe_jobs(region, unknown)
+                if (j.get("tags") or {}).get("ExecutionId") == execution_id
+            }
+        seen.up[region] = [
+            i["recoveryInstanceID"]
+            for i in instances
+            if i.get("jobID") in own_jobs and i.get("isDrill") and i.get("ec2InstanceState") not in GONE_STATES
+        ]
+    return seen
+
+
+def _note_jobs(cleanup: DrillCleanupRecord, jobs: list[dict[str, Any]]) -> None:
+    """The TERMINATE jobs in the record: how many, and the first CLEANUP_JOBS_MAX IDs (the record stays bounded)."""
+    ids = list(dict.fromkeys([*cleanup.JobIds, *(job["jobID"] for job in jobs)]))
+    cleanup.JobCount = max(cleanup.JobCount, len(ids))
+    cleanup.JobIds = ids[: records.CLEANUP_JOBS_MAX]
+
+
+def _judge(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, seen: _Seen, now: int) -> CleanupProgress:
+    """COMPLETED once none of its instances is up, no TERMINATE job runs and none of its launch jobs can still
+    launch one; FAILED at the deadline, naming what is left; else look again."""
     assert cleanup.StartedAt is not None
+    jobs = seen.terminate_jobs
     cleanup.Terminated = len(
         {p.get("recoveryInstanceID") for j in jobs for p in _parts(j) if p.get("launchStatus") == "TERMINATED"}
     )
+    still_up = [instance for instances in seen.up.values() for instance in instances]
     running = [j["jobID"] for j in jobs if j.get("status") != "COMPLETED"]
-    if not still_up and not running:
+    if not (still_up or running or seen.launching):
         done = (
             f"{cleanup.Terminated} drill instance(s) terminated."
-            if cleanup.JobIds
+            if cleanup.JobCount
             else "No drill instance of this execution was running."
         )
         return end(execution_id, plan_id, cleanup, "COMPLETED", done, now)
     if now - cleanup.StartedAt < DEADLINE_SECONDS:
         return CleanupProgress(Status="TERMINATING", NextCheckSeconds=CHECK_SECONDS)
-    what = f"recovery instance(s) {listed(still_up)} still up" if still_up else "no instance left up"
-    jobs_text = f"; TERMINATE job(s) {listed(running)} still running" if running else ""
-    minutes = DEADLINE_SECONDS // 60
-    detail = f"After {minutes} min, {cleanup.Terminated} instance(s) terminated, {what}{jobs_text}."
+    left = [
+        f"recovery instance(s) {listed(still_up)} still up" if still_up else "",
+        f"TERMINATE job(s) {listed(running)} still running" if running else "",
+        f"launch job(s) {listed(seen.launching)} still running (their instances were not terminated)"
+        if seen.launching
+        else "",
+    ]
+    detail = (
+        f"After {DEADLINE_SECONDS // 60} min, {cleanup.Terminated} instance(s) terminated; "
+        + "; ".join(part for part in left if part)
+        + "."
+    )
     return end(execution_id, plan_id, cleanup, "FAILED", detail, now)
 
 
 def _parts(job: dict[str, Any]) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = job.get("participatingServers", [])
     return parts
-
-
-def _drill_instances_up(region: str, servers: list[str], own_jobs: set[str]) -> list[str]:
-    """The drill instances of `servers` that `own_jobs` launched and that are not (being) terminated."""
-    return [
-        instance["recoveryInstanceID"]
-        for instance in drs.describe_recovery_instances(region, servers)
-        if instance.get("jobID") in own_jobs
-        and instance.get("isDrill")
-        and instance.get("ec2InstanceState") not in GONE_STATES
-    ]
-
-
-def _adopt_started_jobs(cleanup: DrillCleanupRecord, region: str, servers: list[str]) -> None:
-    """TERMINATE jobs this cleanup started whose answer was lost: found by time and servers, recorded as its own."""
-    assert cleanup.StartedAt is not None
-    wanted = set(servers)
-    for job in drs.jobs_since(region, cleanup.StartedAt - 5):
-        participants = {p.get("sourceServerID") for p in _parts(job)}
-        own = job.get("type") == "TERMINATE" and participants and participants <= wanted
-        if own and job["jobID"] not in cleanup.JobIds:
-            cleanup.JobIds.append(job["jobID"])
 
 
 def end(  # noqa: PLR0917 - the record's keys, the cleanup, and how it ended
@@ -231,7 +278,9 @@ def end(  # noqa: PLR0917 - the record's keys, the cleanup, and how it ended
         detail + jobs
         if status == "COMPLETED"
         else with_action(
-            detail + jobs, "check the jobs with DescribeJobs and " + RUN_CLEANUP.format(execution=execution_id)
+            detail + jobs,
+            ("check the jobs with DescribeJobs, then " if cleanup.JobIds else "")
+            + RUN_CLEANUP.format(execution=execution_id),
         ),
         records.WAVE_MESSAGE_MAX,
     )
@@ -256,13 +305,18 @@ def close_open(record: ExecutionRecord, reason: str, now: int) -> None:
     cleanup = record.Cleanup
     if cleanup is None or cleanup.Status not in OPEN_CLEANUP_STATUSES:
         return
-    started = " after the TERMINATE jobs were started (DRS finishes them)" if cleanup.JobIds else ""
+    doing = {
+        "PLANNED": "was still to run",
+        "WAITING": "waited to terminate its drill instances",
+        "TERMINATING": "was terminating its drill instances",
+    }[cleanup.Status]
+    started = "; the TERMINATE jobs it started finish by themselves" if cleanup.JobIds else ""
     end(
         record.ExecutionId,
         record.PlanId,
         cleanup,
         "NOT_RUN",
-        f"The execution ended ({reason}) while its drill cleanup {cleanup.Status.lower()}{started}.",
+        f"The execution ended ({reason}) while its drill cleanup {doing}{started}.",
         now,
     )
 

@@ -43,8 +43,9 @@ class ExecutionStoppedError(OrchestratorError):
     A redriven execution lands here too (its record ended with it): Redrive is refused, and the message says so."""
 
     REDRIVE = (
-        " (a Step Functions redrive does not run an ended execution again: start a new execution with "
-        '"ResumeFrom": "<this execution>" to run what it did not, or `drsctl run resume`)'
+        ". If this execution was redriven: a Step Functions redrive does not run an ended execution again; start a "
+        'new execution with "ResumeFrom": "<this execution>" (`drsctl run resume <this execution>`) to run what it '
+        "did not"
     )
 
     def __init__(self, message: str) -> None:

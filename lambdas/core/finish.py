@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from lambdas.core import cleanup, locks, records, runbook, wave_end
 from lambdas.core.explain import ACTION_MARK, before_action, listed, with_action
 from lambdas.core.records import ACTIVE_EXECUTION_STATUSES, ExecutionRecord, ExecutionStatus, WaveRecord
+from lambdas.core.resume import LAUNCHED_BEFORE
 
 UNKNOWN_PLAN = "UNKNOWN"
 
@@ -138,8 +139,9 @@ def close_waves(
         if wave.Status == "PENDING" and wave.StartTime is None:
             wave.Status = "SKIPPED"
             for server in wave.Servers:
-                server.Status = "SKIPPED"
-                server.Error = "NOT_STARTED"
+                if server.Error != LAUNCHED_BEFORE:  # what a resumed execution launched stays said (a later resume)
+                    server.Status = "SKIPPED"
+                    server.Error = "NOT_STARTED"
         elif wave.Status in records.OPEN_WAVE_STATUSES:
             unresolved |= not wave_end.close(wave, reason=reason, now=now, tags=tags, cause=cause)
         elif wave.PendingStart is not None:

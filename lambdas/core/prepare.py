@@ -154,9 +154,12 @@ def _resume(
     if earlier is None or problems:
         return problems
     resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory)
-    if not resumed.problems:
+    if resumed.problems:
+        return resumed.problems
+    claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution
+    if not claimed:
         resume.apply(resumed, resolution.waves)
-    return resumed.problems
+    return claimed
 
 
 def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, options: RunOptions) -> Prepared:

@@ -187,7 +187,8 @@ class DrillCleanupRecord(_Record):
     OnFailure: Literal["TERMINATE", "KEEP"] = "TERMINATE"
     StartedAt: int | None = None  # when the first TerminateRecoveryInstances was called
     EndedAt: int | None = None
-    JobIds: list[str] = Field(default_factory=list, max_length=CLEANUP_JOBS_MAX)
+    JobIds: list[str] = Field(default_factory=list, max_length=CLEANUP_JOBS_MAX)  # the first ones
+    JobCount: int = 0  # TERMINATE jobs in all (10,000 instances take 50; a look re-terminating one adds one)
     Terminated: int = 0  # recovery instances the TERMINATE jobs ended
     Detail: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
 
@@ -205,6 +206,7 @@ class ExecutionRecord(_Record):
     Warnings: list[str] = Field(default_factory=list)
     Waves: list[WaveSummary] = Field(default_factory=list)
     ResumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
+    ResumedBy: str | None = None  # the execution that resumed this one: an execution is resumed once
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
 
 
@@ -440,13 +442,21 @@ def update_resolved_waves(record: ExecutionRecord, changed_waves: list[WaveRecor
     for wave in changed_waves:
         put_wave(record.ExecutionId, wave, reopen=True)
         record.Waves[wave.WaveNumber - 1] = WaveSummary.of(wave)
+    values: dict[str, Any] = {
+        ":waves": [summary.model_dump() for summary in record.Waves],
+        ":message": record.ErrorMessage,
+    }
+    update = "SET Waves = :waves, ErrorMessage = :message"
+    if not unresolved and record.Cleanup is not None and record.Cleanup.Status in OPEN_CLEANUP_STATUSES:
+        update += ", #open = :watched"  # its drill cleanup is still to end: the sweeper keeps watching it
+        values[":watched"] = OPEN_FOR_CLEANUP
+    elif not unresolved:
+        update += " REMOVE #open"
     names = {} if unresolved else {"ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE}}
     table(EXECUTION_HISTORY_TABLE).update_item(
         Key=_key(record.ExecutionId, record.PlanId),
-        UpdateExpression="SET Waves = :waves, ErrorMessage = :message" + ("" if unresolved else " REMOVE #open"),
-        ExpressionAttributeValues=to_item(
-            {":waves": [summary.model_dump() for summary in record.Waves], ":message": record.ErrorMessage}
-        ),
+        UpdateExpression=update,
+        ExpressionAttributeValues=to_item(values),
         **names,
     )
 
@@ -573,6 +583,27 @@ def _cancelled(cancelled: Exception, condition_failed: Exception, what: str) -> 
     if reasons and reasons[0] == "ConditionalCheckFailed":
         return condition_failed
     return TransactionConflictError(f"Writing {what} was cancelled ({', '.join(sorted(set(reasons))) or 'no reason'})")
+
+
+def claim_resume(execution_id: str, plan_id: str, by: str, *, replacing: str | None = None) -> str | None:
+    """Record that `by` resumes this execution (once: a second resume would launch again what the first resume
+    launched). Returns the execution that already holds the claim, None when `by` holds it now. `replacing`: take
+    over the claim of that execution (it ended having launched nothing)."""
+    history = table(EXECUTION_HISTORY_TABLE)
+    # the record is written with every field, so an unclaimed one holds a NULL
+    held = Attr("ResumedBy").not_exists() | Attr("ResumedBy").attribute_type("NULL") | Attr("ResumedBy").eq(by)
+    if replacing is not None:
+        held = held | Attr("ResumedBy").eq(replacing)
+    try:
+        history.update_item(
+            Key=_key(execution_id, plan_id),
+            UpdateExpression="SET ResumedBy = :by",
+            ConditionExpression=Attr("ExecutionId").exists() & held,
+            ExpressionAttributeValues={":by": by},
+        )
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
+        return get_execution(execution_id, plan_id).ResumedBy or "another execution"
+    return None
 
 
 def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *, expected: tuple[str, ...]) -> bool:

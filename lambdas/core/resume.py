@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas.core import records
+from lambdas.core import drs, records
+from lambdas.core.explain import listed
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import ExecutionRecord, WaveRecord
@@ -87,42 +88,36 @@ def resume_from(
     """What `record` (an ended execution of this plan, its waves as planned now) leaves to do.
 
     `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per Region,
-    as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution left running
-    launched them).
+    as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution left running, or
+    started without the answer being recorded, launched them).
     """
     resumed = Resumed(execution_id=record.ExecutionId)
     earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
-    where = f"ResumeFrom {record.ExecutionId!r}"
-    if [(w.WaveNumber, w.WaveName) for w in earlier.values()] != [(w.WaveNumber, w.WaveName) for w in waves]:
-        resumed.problems.append(
-            f"{where}: the plan's waves changed since that execution (it ran "
-            f"{[w.WaveName for w in earlier.values()]}, the plan now has {[w.WaveName for w in waves]}); a resume "
-            "needs the same waves. Start the plan afresh"
-        )
+    resumed.problems.extend(_changed(record.ExecutionId, earlier, waves))
+    if resumed.problems:
         return resumed
+    owners = _job_owners(record.ExecutionId, earlier, waves, inventory)
     for wave in waves:
         before = earlier[wave.WaveNumber]
-        jobs = set(before.JobIds)
         servers = {s.SourceServerId: s for s in before.Servers}
         for server in wave.Servers:
-            done = servers.get(server.SourceServerId)
-            if done is None:
-                continue
+            done = servers[server.SourceServerId]
             if done.Status == "LAUNCHED" or done.Error == LAUNCHED_BEFORE:  # launched there, or before it (a chain)
                 resumed.launched[server.SourceServerId] = done
                 continue
-            last = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("lifeCycle", {})
-            last_launch = last.get("lastLaunch") or {}
+            last_launch = _last_launch(inventory, wave.Region, server.SourceServerId)
             job = (last_launch.get("initiated") or {}).get("jobID")
-            if job not in jobs:
+            if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
             if last_launch.get("status") == "LAUNCHED":
-                resumed.launched[server.SourceServerId] = done.model_copy(update={"Status": "LAUNCHED"})
+                resumed.launched[server.SourceServerId] = done.model_copy(
+                    update={"Status": "LAUNCHED", "RecoveryJobId": job}
+                )
             elif last_launch.get("status") in ACTIVE_LAUNCH:
                 resumed.problems.append(
-                    f"{where}: server {server.SourceServerId} (wave {wave.WaveNumber}) is still being launched by "
-                    f"that execution's DRS job {job}; resuming now could launch it twice. Wait for the job to end "
-                    "(DescribeJobs), then resume"
+                    f"ResumeFrom {record.ExecutionId!r}: server {server.SourceServerId} (wave {wave.WaveNumber}) is "
+                    f"still being launched by that execution's DRS job {job}; resuming now could launch it twice. "
+                    "Wait for the job to end (DescribeJobs), then resume"
                 )
         if before.Status == "COMPLETED":
             resumed.completed_waves[wave.WaveNumber] = f"completed in execution {record.ExecutionId}"
@@ -130,9 +125,94 @@ def resume_from(
             resumed.completed_waves[wave.WaveNumber] = f"all its servers launched in execution {record.ExecutionId}"
     if not resumed.problems and len(resumed.completed_waves) == len(waves):
         resumed.problems.append(
-            f"{where}: every server of the plan launched in that execution; there is nothing left to resume"
+            f"ResumeFrom {record.ExecutionId!r}: every server of the plan launched in that execution; there is "
+            "nothing left to resume"
         )
     return resumed
+
+
+def _changed(previous_id: str, earlier: dict[int, WaveRecord], waves: list[WaveRecord]) -> list[str]:
+    """How the plan's waves differ from the execution resumed: a resume needs the same waves and servers (a server
+    moved to another wave would be launched again; one added to a completed wave would never be)."""
+    where = f"ResumeFrom {previous_id!r}"
+    if [(w.WaveNumber, w.WaveName) for w in earlier.values()] != [(w.WaveNumber, w.WaveName) for w in waves]:
+        return [
+            f"{where}: the plan's waves changed since that execution (it ran {[w.WaveName for w in earlier.values()]}"
+            f", the plan now has {[w.WaveName for w in waves]}); a resume needs the same waves. Start the plan afresh"
+        ]
+    problems = []
+    for wave in waves:
+        then = {s.SourceServerId for s in earlier[wave.WaveNumber].Servers}
+        now = {s.SourceServerId for s in wave.Servers}
+        if then != now:
+            added, removed = sorted(now - then), sorted(then - now)
+            change = "; ".join(
+                part
+                for part in (
+                    f"now has {listed(added, 5)}" if added else "",
+                    f"no longer has {listed(removed, 5)}" if removed else "",
+                )
+                if part
+            )
+            problems.append(
+                f"{where}: wave {wave.WaveNumber} ({wave.WaveName}) {change} (its protection group or tags changed "
+                "since that execution); a resume needs the same servers in each wave. Restore them, or start the "
+                "plan afresh"
+            )
+    return problems
+
+
+def _last_launch(inventory: dict[str, dict[str, dict[str, Any]]], region: str, server_id: str) -> dict[str, Any]:
+    server = inventory.get(region, {}).get(server_id) or {}
+    last: dict[str, Any] = (server.get("lifeCycle") or {}).get("lastLaunch") or {}
+    return last
+
+
+def _job_owners(
+    previous_id: str,
+    earlier: dict[int, WaveRecord],
+    waves: list[WaveRecord],
+    inventory: dict[str, dict[str, dict[str, Any]]],
+) -> dict[str, str]:
+    """The execution each server's last launch job belongs to: the earlier record's jobs, and, for a job it never
+    recorded (a StartRecovery whose answer was lost), the job's own ExecutionId tag, asked of DRS."""
+    owners = {job: previous_id for wave in earlier.values() for job in wave.JobIds}
+    unknown: dict[str, set[str]] = {}
+    for wave in waves:
+        for server in wave.Servers:
+            job = (_last_launch(inventory, wave.Region, server.SourceServerId).get("initiated") or {}).get("jobID")
+            if job is not None and job not in owners:
+                unknown.setdefault(wave.Region, set()).add(job)
+    for region, jobs in unknown.items():
+        for job in drs.describe_jobs(region, sorted(jobs)):
+            tagged = (job.get("tags") or {}).get("ExecutionId")
+            if tagged:
+                owners[job["jobID"]] = tagged
+    return owners
+
+
+def claim(earlier: ExecutionRecord, by: str) -> list[str]:
+    """Take the earlier execution for this resume; refused when another resume has it (the problem says which)."""
+    holder = records.claim_resume(earlier.ExecutionId, earlier.PlanId, by)
+    if holder is not None and _launched_nothing(holder, earlier.PlanId):
+        holder = records.claim_resume(earlier.ExecutionId, earlier.PlanId, by, replacing=holder)
+    if holder is None:
+        return []
+    return [
+        f"ResumeFrom {earlier.ExecutionId!r}: that execution was already resumed by {holder}; a second resume would "
+        f"launch again what {holder} launched. Resume {holder} instead (its record carries what both launched)"
+    ]
+
+
+def _launched_nothing(execution_id: str, plan_id: str) -> bool:
+    """An execution that ended before any of its waves started (refused, stopped while it prepared): its claim on
+    the execution it meant to resume can be taken over."""
+    record = records.find_execution(execution_id, plan_id)
+    if record is None:
+        return True
+    if record.Status in records.ACTIVE_EXECUTION_STATUSES:
+        return False
+    return all(w.StartTime is None and not w.JobIds for w in records.execution_waves(execution_id))
 
 
 def apply(resumed: Resumed, waves: list[WaveRecord]) -> None:

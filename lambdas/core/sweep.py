@@ -20,6 +20,7 @@ from datetime import datetime
 
 from lambdas.core import executions, locks, records, wave_end
 from lambdas.core.explain import before_action
+from lambdas.core.observability import logger
 from lambdas.core.reconcile import StatusChange, reconcile
 
 
@@ -29,27 +30,38 @@ class SweepReport:
     released: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     still_unresolved: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # records the sweeper could not handle (logged; next time again)
 
 
 def sweep(now: int) -> SweepReport:
     report = SweepReport()
     for execution_id, plan_id, state in records.open_executions():
-        record = records.find_execution(execution_id, plan_id)
-        if record is None:
-            continue
-        if record.Status in records.ACTIVE_EXECUTION_STATUSES:
-            if _reconcile_if_ended(record, now):
-                report.reconciled.append(execution_id)
-        elif state == "UNRESOLVED":
-            (report.resolved if resolve_pending_starts(record, now) else report.still_unresolved).append(execution_id)
-        elif state == records.OPEN_FOR_CLEANUP and _reconcile_if_ended(record, now):
-            # its drill cleanup was waiting or running when the execution ended, and the event was lost
-            report.reconciled.append(execution_id)
+        try:
+            _sweep_record(report, execution_id, plan_id, state, now)
+        except Exception:  # noqa: BLE001 - one record that cannot be handled must not stop the sweep of the others
+            logger.exception("could not sweep a record", extra={"execution": execution_id, "plan": plan_id})
+            report.failed.append(execution_id)
     for execution_id, holder in locks.holders().items():
         if locks.holder_ended(holder):
             locks.release_execution(execution_id, [])
             report.released.append(execution_id)
     return report
+
+
+def _sweep_record(report: SweepReport, execution_id: str, plan_id: str, state: str, now: int) -> None:
+    record = records.find_execution(execution_id, plan_id)
+    if record is None:
+        return
+    if record.Status in records.ACTIVE_EXECUTION_STATUSES:
+        if _reconcile_if_ended(record, now):
+            report.reconciled.append(execution_id)
+        return
+    if state == "UNRESOLVED":
+        (report.resolved if resolve_pending_starts(record, now) else report.still_unresolved).append(execution_id)
+    cleanup_open = record.Cleanup is not None and record.Cleanup.Status in records.OPEN_CLEANUP_STATUSES
+    if cleanup_open and _reconcile_if_ended(record, now):
+        # its drill cleanup was waiting or running when the execution ended, and the event was lost
+        report.reconciled.append(execution_id)
 
 
 def _reconcile_if_ended(record: records.ExecutionRecord, now: int) -> bool:

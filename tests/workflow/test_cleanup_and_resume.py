@@ -11,7 +11,8 @@ import boto3
 
 from drsctl.local import invariants
 from drsctl.local.rehearsal import LocalAws
-from lambdas.core import records, resume
+from lambdas.core import drs, records, resume
+from tests.conftest import server_id
 from tests.workflow.conftest import (
     APP,
     DB,
@@ -53,8 +54,8 @@ def live_instances(aws: LocalAws, execution_id: str) -> list[str]:
 
 def repair(aws: LocalAws, server: str) -> None:
     """The team fixed the server between the two executions: its launches no longer fail."""
-    for (_, server_id), source in aws.drs.servers.items():
-        if server_id == server:
+    for (_, source_id), source in aws.drs.servers.items():
+        if source_id == server:
             source.spec = source.spec.model_copy(update={"faults": []})
 
 
@@ -274,4 +275,72 @@ def test_the_invariants_catch_a_resume_that_launches_again(stage, monkeypatch):
         repair(aws, APP[0])
         run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
         found = invariants.check(aws.drs)
-        assert any(f"{DB[0]}: launched by exec-1 and again by exec-2" == line for line in found.relaunched)
+        assert f"{DB[0]}: launched by exec-1 and by exec-2" in found.relaunched
+
+
+# --- regressions from the adversarial review ----------------------------------------------------------------------
+
+
+def test_an_execution_is_resumed_once_a_second_resume_is_refused_naming_the_first(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with())
+        run(aws, DRILL)
+        repair(aws, APP[0])
+        run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-3")
+        assert described["status"] == "FAILED"
+        message = aws.record("exec-3", "shop").ErrorMessage or ""
+        assert "already resumed by exec-2" in message and "Resume exec-2 instead" in message
+        assert max(launches(aws).values()) == 1
+
+
+def test_a_resume_is_refused_when_the_plans_servers_moved_between_waves(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with())
+        run(aws, DRILL)
+        changed = plan_with()
+        changed["ProtectionGroups"][0]["SourceServerIds"] = DB[1:]  # db-0 moves to the app wave
+        changed["ProtectionGroups"][1] = {"GroupId": "app", "Region": "us-east-1", "SourceServerIds": [DB[0], *APP]}
+        load(aws, changed)
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert described["status"] == "FAILED"
+        message = aws.record("exec-2", "shop").ErrorMessage or ""
+        assert f"wave 2 (app) now has {DB[0]}" in message and "a resume needs the same servers" in message
+        assert max(launches(aws).values()) == 1
+
+
+def test_the_cleanup_waits_for_the_drills_own_launch_jobs_then_terminates_what_they_launched(stage):
+    with stage(three_tier_scenario()) as aws:  # jobs take 551 s; the wave gives up after 5 min
+        plan = three_wave_plan(
+            Waves=[{"WaveName": "db", "ProtectionGroupId": "db"}],
+            Options={"WaveTimeoutMinutes": 5, "ExpectedJobMinutes": 4, "DrillCleanup": {"AfterMinutes": 0}},
+        )
+        load(aws, plan)
+        run(aws, DRILL)
+        record = aws.record("exec-1", "shop")
+        assert record.Status == "FAILED"  # the wave TIMED_OUT
+        assert record.Cleanup is not None and record.Cleanup.Status == "COMPLETED"
+        assert record.Cleanup.Terminated == len(DB)  # launched after the wave had given up, then terminated
+        assert live_instances(aws, "exec-1") == []
+
+
+def test_the_cleanup_record_stays_bounded_however_many_terminate_jobs(stage, monkeypatch):
+    monkeypatch.setattr(drs, "TERMINATE_MAX", 1)  # one job per instance: 62 jobs stand for 10,000 servers' 50+
+    servers = [{"id": server_id(n), "hostname": f"h-{n}", "tags": {"Tier": "app"}} for n in range(62)]
+    scenario = {"region": "us-east-1", "seed": 3, "servers": servers, "timing": three_tier_scenario()["timing"]}
+    plan = {
+        "PlanId": "shop",
+        "Name": "Shop",
+        "ProtectionGroups": [{"GroupId": "g", "Region": "us-east-1", "Selector": {"Tags": {"Tier": "app"}}}],
+        "Waves": [{"WaveName": "all", "ProtectionGroupId": "g"}],
+        "Options": {"DrillCleanup": {"AfterMinutes": 0}},
+    }
+    with stage(scenario) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        cleanup = aws.record("exec-1", "shop").Cleanup
+        assert cleanup is not None and cleanup.Status == "COMPLETED" and cleanup.Terminated == 62
+        assert cleanup.JobCount == 62 and len(cleanup.JobIds) == records.CLEANUP_JOBS_MAX
