@@ -96,6 +96,36 @@ def at_end(record: ExecutionRecord, stopped_as: ExecutionStatus | None) -> None:
         cleanup.Status = "WAITING"
 
 
+def start_now(record: ExecutionRecord, now: int) -> DrillCleanupRecord:
+    """An operator terminates an ended drill's instances now (`drsctl run cleanup`): its cleanup becomes (or stays)
+    TERMINATING, and `check` then follows it as the state machine does. Raises ValueError, saying why, for a
+    RECOVERY, a running execution, or a cleanup the state machine is following."""
+    if record.ExecutionType != "DRILL":
+        raise ValueError(
+            f"execution {record.ExecutionId} is a {record.ExecutionType}: only a DRILL's instances are terminated "
+            "(a recovery's instances are production)"
+        )
+    if record.Status in records.ACTIVE_EXECUTION_STATUSES:
+        raise ValueError(f"execution {record.ExecutionId} is still running: wait for it to end, or cancel it")
+    current = record.Cleanup
+    if current is not None and current.Status == "TERMINATING":
+        return current  # a cleanup under way (this command run before, interrupted): follow it
+    if current is not None and current.Status in ("PLANNED", "WAITING"):
+        raise ValueError(
+            f"execution {record.ExecutionId}'s own drill cleanup is {current.Status}: it terminates the instances "
+            "itself; stop the execution first to clean up now"
+        )
+    cleanup = DrillCleanupRecord(
+        Status="TERMINATING",
+        AfterMinutes=current.AfterMinutes if current is not None else 0,
+        OnFailure=current.OnFailure if current is not None else "TERMINATE",
+        StartedAt=now,
+    )
+    if not records.start_cleanup_now(record, cleanup):
+        raise ValueError(f"execution {record.ExecutionId}'s record changed meanwhile: run the command again")
+    return cleanup
+
+
 def summary(record: ExecutionRecord) -> CleanupProgress:
     """The cleanup as the execution's end leaves it: what the state machine does next."""
     return _progress(record.Cleanup)
@@ -287,6 +317,14 @@ def end(  # noqa: PLR0917 - the record's keys, the cleanup, and how it ended
     if not records.set_cleanup(execution_id, plan_id, cleanup, expected=OPEN_CLEANUP_STATUSES):
         return _progress(records.get_execution(execution_id, plan_id).Cleanup)
     return _progress(cleanup)
+
+
+def end_cleanup(record: ExecutionRecord, status: Literal["FAILED", "NOT_RUN"], detail: str, now: int) -> bool:
+    """End the record's open cleanup (the sweeper's); False if it ended meanwhile."""
+    cleanup = record.Cleanup
+    if cleanup is None or cleanup.Status not in OPEN_CLEANUP_STATUSES:
+        return False
+    return end(record.ExecutionId, record.PlanId, cleanup, status, detail, now).Status == status
 
 
 def fail(execution_id: str, plan_id: str, error: dict[str, Any], now: int) -> CleanupProgress:

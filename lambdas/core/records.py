@@ -630,6 +630,31 @@ def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *,
     return True
 
 
+def start_cleanup_now(record: ExecutionRecord, cleanup: DrillCleanupRecord) -> bool:
+    """An operator's cleanup of an ended drill (`drsctl run cleanup`): TERMINATING on the record, from whatever it
+    said (no cleanup, KEPT, NOT_RUN, FAILED, COMPLETED), only if the record is ended and unchanged since read; the
+    sweeper watches it (Open: CLEANUP) until it ends."""
+    history = table(EXECUTION_HISTORY_TABLE)
+    before = record.Cleanup
+    unchanged = (
+        Attr("Cleanup").not_exists() | Attr("Cleanup").attribute_type("NULL")
+        if before is None
+        else Attr("Cleanup.Status").eq(before.Status)
+    )
+    try:
+        history.update_item(
+            Key=_key(record.ExecutionId, record.PlanId),
+            UpdateExpression="SET Cleanup = :cleanup, #open = :watched",
+            ConditionExpression=Attr("Status").is_in(["COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"])
+            & unchanged,
+            ExpressionAttributeNames={"#open": OPEN_ATTRIBUTE},
+            ExpressionAttributeValues=to_item({":cleanup": cleanup.model_dump(), ":watched": OPEN_FOR_CLEANUP}),
+        )
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:
     """A check that got no answer, counted on the wave's item (only the two fields)."""
     table(EXECUTION_WAVES_TABLE).update_item(

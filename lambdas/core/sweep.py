@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lambdas.core import executions, locks, records, wave_end
+from lambdas.core import executions, locks, polling, records, wave_end
+from lambdas.core.cleanup import end_cleanup
 from lambdas.core.explain import before_action
 from lambdas.core.observability import logger
 from lambdas.core.reconcile import StatusChange, reconcile
@@ -58,10 +59,25 @@ def _sweep_record(report: SweepReport, execution_id: str, plan_id: str, state: s
         return
     if state == "UNRESOLVED":
         (report.resolved if resolve_pending_starts(record, now) else report.still_unresolved).append(execution_id)
-    cleanup_open = record.Cleanup is not None and record.Cleanup.Status in records.OPEN_CLEANUP_STATUSES
-    if cleanup_open and _reconcile_if_ended(record, now):
-        # its drill cleanup was waiting or running when the execution ended, and the event was lost
+    cleanup = record.Cleanup
+    if cleanup is None or cleanup.Status not in records.OPEN_CLEANUP_STATUSES:
+        return
+    if cleanup.Status == "TERMINATING" and cleanup.StartedAt is not None:
+        # followed by the state machine or by `drsctl run cleanup`; one nobody followed to its end is ended here
+        if now - cleanup.StartedAt > polling.CLEANUP_DEADLINE_SECONDS + UNFOLLOWED_MARGIN_SECONDS:
+            ended = end_cleanup(record, "FAILED", UNFOLLOWED, now)
+            (report.reconciled if ended else report.failed).append(execution_id)
+        return
+    if _reconcile_if_ended(record, now):
+        # its drill cleanup was waiting when the execution ended, and the event was lost
         report.reconciled.append(execution_id)
+
+
+UNFOLLOWED_MARGIN_SECONDS = 900
+UNFOLLOWED = (
+    "The drill cleanup was not followed to its end (the execution or `drsctl run cleanup` stopped following it); "
+    "its TERMINATE jobs finish by themselves."
+)
 
 
 def _reconcile_if_ended(record: records.ExecutionRecord, now: int) -> bool:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
 
 from drsctl.local import invariants
 from drsctl.local.rehearsal import LocalAws
-from lambdas.core import drs, records, resume
+from lambdas.core import cleanup, drs, records, resume
 from tests.conftest import server_id
 from tests.workflow.conftest import (
     APP,
@@ -344,3 +345,46 @@ def test_the_cleanup_record_stays_bounded_however_many_terminate_jobs(stage, mon
         cleanup = aws.record("exec-1", "shop").Cleanup
         assert cleanup is not None and cleanup.Status == "COMPLETED" and cleanup.Terminated == 62
         assert cleanup.JobCount == 62 and len(cleanup.JobIds) == records.CLEANUP_JOBS_MAX
+
+
+def test_an_operator_cleans_up_a_kept_drill_now_and_the_record_says_so(stage):
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["launch_failure"])
+    with stage(scenario) as aws:
+        load(aws, plan_with(DrillCleanup={"AfterMinutes": 0, "OnFailure": "KEEP"}))
+        run(aws, DRILL)
+        record = aws.record("exec-1", "shop")
+        assert record.Cleanup is not None and record.Cleanup.Status == "KEPT"
+        started = cleanup.start_now(record, int(aws.clock.now()))
+        assert started.Status == "TERMINATING"
+        progress = cleanup.check("exec-1", "shop", int(aws.clock.now()))
+        while progress.Status == "TERMINATING":
+            aws.clock.advance(progress.NextCheckSeconds)
+            progress = cleanup.check("exec-1", "shop", int(aws.clock.now()))
+        assert progress.Status == "COMPLETED", progress.Detail
+        done = aws.record("exec-1", "shop").Cleanup
+        assert done is not None and done.Terminated == len(DB) + len(APP) - 1
+        assert live_instances(aws, "exec-1") == []
+        assert not invariants.check(aws.drs)  # nothing left open, the sweeper's index included
+        run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert "were terminated by Options.DrillCleanup" in (aws.record("exec-2", "shop").ErrorMessage or "")
+
+
+def test_an_operator_cannot_clean_up_a_recovery_or_a_running_drill(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        run(aws, {"PlanId": "shop", "ExecutionType": "RECOVERY", "Confirm": "RECOVER shop"})
+        with pytest.raises(ValueError, match="only a DRILL's instances are terminated"):
+            cleanup.start_now(aws.record("exec-1", "shop"), int(aws.clock.now()))
+        assert len(live_instances(aws, "exec-1")) == len(ALL)
+
+
+def test_the_sweeper_ends_a_cleanup_nobody_followed_to_its_end(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        run(aws, DRILL)
+        cleanup.start_now(aws.record("exec-1", "shop"), int(aws.clock.now()))  # then the operator's shell died
+        aws.clock.advance(3600)
+        aws.sweep()
+        left = aws.record("exec-1", "shop").Cleanup
+        assert left is not None and left.Status == "FAILED" and "not followed to its end" in (left.Detail or "")
+        assert not invariants.check(aws.drs).open_cleanups
