@@ -149,7 +149,9 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
         PlanId=record.PlanId,
         ExecutionType=mode,
         Options=options,
-        EventBudgetPerWave=polling.wave_event_budget(len(record.Waves), plan.runbook_step_count()),
+        EventBudgetPerWave=polling.wave_event_budget(
+            len(record.Waves), plan.runbook_step_count(), plan.health_check_count()
+        ),
         Waves=[
             WaveRef(
                 WaveNumber=w.WaveNumber,

@@ -26,7 +26,7 @@ from tests.infra.conftest import of_type
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 SESSION = botocore.session.get_session()
 # botocore service -> IAM prefix: every AWS service the Lambdas' code calls.
-SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states", "sns": "sns"}
+SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states", "sns": "sns", "ec2": "ec2"}
 OPERATIONS = {
     service: {xform_name(name): f"{prefix}:{name}" for name in SESSION.get_service_model(service).operation_names}
     for service, prefix in SERVICES.items()
@@ -335,6 +335,7 @@ def test_iam_lists_cover_every_function_and_nothing_else():
         permissions.STATES_ACTIONS,
         permissions.TABLE_ACTIONS,
         permissions.INDEX_QUERIES,
+        permissions.EC2_ACTIONS,
     ):
         assert set(listing) == set(FUNCTIONS)
 
