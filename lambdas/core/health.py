@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, ec2, polling, records
 from lambdas.core.aws_errors import AwsFailure, classify
-from lambdas.core.errors import HealthCheckRefusedError
+from lambdas.core.errors import ExecutionStoppedError, HealthCheckRefusedError
 from lambdas.core.explain import listed, with_action
 from lambdas.core.plan_types import ImpactLevel
 from lambdas.core.steps import HealthCheckStep
@@ -218,8 +218,17 @@ def check_health(
     checked = " and ".join(what for what, on in kinds if on)
     output = f"{len(verdicts)} launched server(s) healthy ({checked})"
     return progress.model_copy(
-        update={"Status": "HEALTHY", "Output": output + (f"; {', '.join(notes)}" if notes else "") + not_checked}
+        update={
+            "Status": "HEALTHY",
+            "Output": output + (f"; {', '.join(notes)}" if notes else "") + not_checked + _missed_note(progress),
+        }
     )
+
+
+def _missed_note(progress: HealthProgress) -> str:
+    if not progress.MissedChecks:
+        return ""
+    return f"; {progress.MissedChecks} of {progress.Checks} checks got no answer (last: {progress.LastError})"
 
 
 def _decided(progress: HealthProgress, unhealthy: list[ServerHealth], error: str, context: str) -> HealthProgress:
@@ -229,7 +238,7 @@ def _decided(progress: HealthProgress, unhealthy: list[ServerHealth], error: str
         update={
             "Status": "UNHEALTHY",
             "Error": error,
-            "Cause": f"{len(unhealthy)} server(s) unhealthy ({context}): {named}",
+            "Cause": f"{len(unhealthy)} server(s) unhealthy ({context}{_missed_note(progress)}): {named}",
             "Unhealthy": len(unhealthy),
             "Critical": critical,
         }
@@ -242,8 +251,14 @@ def _delay(timeout: int, deadline: int, now: int) -> int:
 
 
 def _started_at(wave: records.WaveRecord, phase: str, index: int, now: int) -> int:
+    """When the step started, by its record; a step the execution's end closed (a stop) checks nothing more."""
     for step in wave.Steps:
         if step.get("Phase") == phase and int(step.get("Index", -1)) == index:
+            if step.get("Status") != "RUNNING":
+                raise ExecutionStoppedError(
+                    f"Wave {wave.WaveNumber}'s health check ended {step.get('Status')} (the execution ended while it "
+                    "waited); it checks nothing more"
+                )
             return int(step["StartedAt"])
     return now  # Next runbook step always records it RUNNING first; were it lost, the check still ends
 
