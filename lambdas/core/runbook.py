@@ -5,9 +5,9 @@ calls this one small function, which
 
 1. records the step that just ended on the wave's item (`Steps`: SUCCEEDED, FAILED, TIMED_OUT or REJECTED, with when
    and why), from the outcome the state machine passes in (the step's output, or the error its Catch caught);
-2. decides what that means: a CRITICAL step that failed, a rejected approval, or an approval left unanswered with
-   `OnTimeout: FAIL` ends the plan before anything more is launched; an OPTIONAL failure is recorded and the runbook
-   goes on;
+2. decides what that means: a CRITICAL step that failed, a rejected approval, an approval left unanswered with
+   `OnTimeout: FAIL`, or a health check that a CRITICAL server failed ends the plan before anything more is
+   launched; an OPTIONAL failure is recorded and the runbook goes on;
 3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
    steps before the wave are done and `DONE` when those after it are.
 
