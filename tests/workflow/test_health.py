@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from lambdas.core import polling
 from tests.workflow.conftest import (
     DB,
     entered,
@@ -132,6 +133,15 @@ def test_servers_not_healthy_within_the_timeout_time_the_step_out(stage):
         assert step["Status"] == "TIMED_OUT" and step["EndedAt"] - step["StartedAt"] == 600
         assert "not healthy within 10 min (post-launch actions still running)" in step["Detail"]
         assert entered(history, "Check health") == 21  # every 30 s for 10 min, the last at the deadline
+        # 9 history events per check (the task 5, its Choice 2, the Wait 2; the last check has no Wait), as
+        # polling.EVENTS_PER_CHECK budgets it
+        named = [
+            (e["type"], (e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails") or {}).get("name"))
+            for e in history
+        ]
+        first = named.index(("TaskStateEntered", "Check health"))
+        last = max(i for i, (_, name) in enumerate(named) if name == "Servers healthy?")
+        assert last - first + 1 == 21 * polling.EVENTS_PER_CHECK - 2
         assert "timed out" in aws.record("exec-1", "shop").ErrorMessage
 
 
