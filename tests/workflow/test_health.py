@@ -9,6 +9,7 @@ import boto3
 
 from lambdas.core import polling
 from tests.workflow.conftest import (
+    APP,
     DB,
     entered,
     load,
@@ -220,3 +221,20 @@ def test_a_health_check_before_a_wave_is_refused_naming_the_field_and_the_fix(st
         assert "Waves[1]" in described["cause"] or "Waves.1" in described["cause"], described["cause"]
         assert "Before[0] is a HealthCheck" in described["cause"] and "move the step to After" in described["cause"]
         assert start_recovery_waves(aws) == []
+
+
+def test_a_wave_that_launched_no_server_passes_its_health_check_saying_so(stage):
+    scenario = three_tier_scenario()
+    for spec in scenario["servers"]:
+        if spec["id"] in APP:
+            spec["faults"] = ["launch_failure"]
+    with stage(scenario) as aws:
+        load(aws, plan_with_check(wave=1, Impact="OPTIONAL"))
+        run(aws, DRILL)
+        step = the_step(aws, wave=2)
+        assert step["Status"] == "SUCCEEDED" and step["EndedAt"] == step["StartedAt"]
+        assert (
+            step["Detail"] == "no server of this wave launched: nothing to check; 3 server(s) not launched, not checked"
+        )
+        assert start_recovery_waves(aws) == ["1", "2", "3"]  # the wave's own failure policy went on; so did the step
+        assert aws.drs.ec2_calls["DescribeInstanceStatus"] == 0
