@@ -121,6 +121,8 @@ def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, executi
     describe = [action for action in drs_actions if action.startswith("drs:Describe")]
     if describe:
         role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))  # Describe* take no resource
+    if permissions.EC2_ACTIONS[key]:
+        role.add_to_policy(iam.PolicyStatement(actions=list(permissions.EC2_ACTIONS[key]), resources=["*"]))
     if "drs:StartRecovery" in drs_actions:
         role.add_to_policy(
             iam.PolicyStatement(

@@ -161,6 +161,7 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
+    "check_health": ("drs:DescribeJobs",),  # the launch jobs' launchActionsStatus: post-launch actions
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -181,6 +182,7 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "lock_servers": ("states:DescribeExecution",),
     "next_step": (),
     "request_approval": (),
+    "check_health": (),
     "start_wave": (),
     "check_wave": (),
     "finalize": (),
@@ -218,6 +220,9 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "request_approval": {
         "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the pending approval's task token on its step
+    },
+    "check_health": {
+        "ExecutionWaves": READ_WAVES,  # the wave's launched servers and the step's start: it writes nothing
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
@@ -259,6 +264,7 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
+    "check_health": (),
     "start_wave": (),
     "check_wave": (),
     "finalize": (("ExecutionLocks", "LocksByExecution"),),
@@ -271,3 +277,9 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
 # kms:GenerateDataKey* that publishing to an encrypted topic needs): the approval request tells the approvers.
 PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval"})
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+# Per function: the EC2 actions its code calls (Describe* take no resource). A health check reads the recovery
+# instances' status checks; every EC2 action DRS itself needs to launch is in START_RECOVERY_DEPENDENCIES above.
+EC2_ACTIONS: dict[str, tuple[str, ...]] = {key: () for key in DRS_ACTIONS} | {
+    "check_health": ("ec2:DescribeInstanceStatus",),
+}

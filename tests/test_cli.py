@@ -222,14 +222,39 @@ def test_a_hook_whose_function_the_scenario_does_not_play_is_refused_before_the_
     assert "Traceback" not in result.output
 
 
-def test_steps_this_version_cannot_run_are_refused_before_any_launch(tmp_path):
-    path = _example_plan_with(tmp_path, After=[{"HealthCheck": {"TimeoutMinutes": 20}}])
+def test_a_failing_critical_health_gate_fails_the_rehearsal_and_the_report_says_which_server(tmp_path):
+    path = _example_plan_with(tmp_path, After=[{"Name": "Databases healthy", "HealthCheck": {"TimeoutMinutes": 20}}])
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    for server in scenario["servers"]:
+        if server["id"] == "s-0000000000adb0001":
+            server["postLaunch"] = {"seconds": 120, "result": "FAILED"}
+    scenario_path = tmp_path / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(scenario))
     report_path = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["rehearse", str(path), "--json", str(report_path)])
-    assert result.exit_code == 2, result.output
+    result = CliRunner().invoke(
+        app, ["rehearse", str(path), "--scenario", str(scenario_path), "--json", str(report_path)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "wave 1 after: Databases healthy (health check)" in result.output
+    assert "wave 1 after: UNHEALTHY (HealthCheckFailed)" in result.output
     report = json.loads(report_path.read_text())
-    assert report["startRecoveryCalls"] == 0
-    assert "After[0]: HealthCheck steps are not run by this version of the workflow yet" in report["errorMessage"]
+    assert report["stepFunctionsError"] == "HealthCheckFailed" and report["startRecoveryCalls"] == 1
+    (step,) = report["waves"][0]["steps"]
+    assert (step["phase"], step["kind"], step["name"], step["status"]) == (
+        "AFTER",
+        "HealthCheck",
+        "Databases healthy",
+        "FAILED",
+    )
+    assert "db-1 (s-0000000000adb0001, CRITICAL): post-launch action" in step["detail"]
+
+
+def test_a_health_check_before_a_wave_exits_2_naming_the_field_and_the_fix(tmp_path):
+    path = _example_plan_with(tmp_path, Before=[{"HealthCheck": {}}])
+    result = CliRunner().invoke(app, ["rehearse", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Before[0] is a HealthCheck" in result.output and "move the step to After" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_the_timeline_shows_each_wave_between_its_runbook_steps(tmp_path):

@@ -32,7 +32,7 @@ LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException",
 
 def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
     tasks = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
-    assert len(tasks) == 13  # 3 of them the drill cleanup's
+    assert len(tasks) == 14  # 3 of them the drill cleanup's, 1 the health check's
     for name, task in tasks.items():
         errors = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
         if name in USER_FUNCTION_TASKS:
@@ -64,6 +64,7 @@ def test_only_function_arns_are_substituted_and_time_comes_from_the_context():
         "CheckWaveFunctionArn",
         "CleanupFunctionArn",
         "FinalizeFunctionArn",
+        "HealthFunctionArn",
         "LockServersFunctionArn",
         "NextStepFunctionArn",
         "PrepareFunctionArn",
@@ -82,3 +83,35 @@ def test_the_waves_run_one_at_a_time_in_plan_order():
     assert runner["Type"] == "Map"
     assert runner["MaxConcurrency"] == 1
     assert runner["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+
+
+def test_a_health_check_polls_natively_and_every_check_fits_its_history_budget():
+    """Which runbook step? -> Check health -> Servers healthy? -> Wait for health checks -> Check health, until the
+    check decides; its outcome goes to Next runbook step, as a hook's does (lambdas/core/polling.py budgets it)."""
+    from lambdas.core import health, polling
+    from lambdas.core.health import HealthProgress
+
+    choice = STATES["Which runbook step?"]["Choices"]
+    assert {"Variable": "$.Steps.Kind", "StringEquals": "HEALTH", "Next": "Check health"} in choice
+    check = STATES["Check health"]
+    assert check["ResultPath"] == "$.Steps.Outcome" and check["Next"] == "Servers healthy?"
+    assert check["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Steps.Outcome", "Next": "Next runbook step"}
+    ]
+    assert set(check["ResultSelector"]) == {f"{key}.$" for key in HealthProgress.model_fields}
+    assert sum(r["MaxAttempts"] for r in check["Retry"]) == polling.HEALTH_CHECK_MAX_RETRIES
+    decided = STATES["Servers healthy?"]
+    assert decided["Choices"] == [
+        {"Variable": "$.Steps.Outcome.Status", "StringEquals": "PENDING", "Next": "Wait for health checks"}
+    ]
+    assert decided["Default"] == "Next runbook step"
+    wait = STATES["Wait for health checks"]
+    assert (wait["SecondsPath"], wait["Next"]) == ("$.Steps.Outcome.NextCheckSeconds", "Check health")
+    # The schedule: at most HEALTH_CHECKS_MAX looks whatever the timeout (the first at once, the last at the deadline)
+    for minutes in (1, 5, 9, 10, 11, 30, 59, 61, 600, 1440):
+        timeout = minutes * 60
+        now, looks = 0, 1
+        while now < timeout:
+            now += health._delay(timeout, timeout, now)
+            looks += 1
+        assert looks <= polling.HEALTH_CHECKS_MAX, minutes

@@ -23,6 +23,7 @@ class ProgressPrinter:
         self.hostnames = hostnames or {}
         self.last: dict[int, tuple[str, int]] = {}
         self.servers: dict[str, str] = {}
+        self.health_missed: dict[int, int] = {}  # per wave: the running health check's missed checks so far
 
     def say(self, when: str, *parts: str | Text) -> None:
         self.console.print(Text.assemble(when, "  ", *parts), soft_wrap=False)
@@ -58,17 +59,39 @@ class ProgressPrinter:
                 )
         elif event.step == "runbook step" and event.wave is not None:
             self._runbook_step(when, event.wave, detail)
+        elif event.step == "health checked" and event.wave is not None:
+            self._health_checked(when, event.wave, detail)
         elif event.step == "finished":
             self.say(when, f"finished: {detail.get('Summary', '')}")
 
     def _runbook_step(self, when: str, wave: int, detail: dict[str, Any]) -> None:
         """A runbook step starting (its name and kind), or the runbook stopping the plan (its error)."""
-        kinds = {"LAMBDA": "hook", "CALLBACK": "hook, waits for its callback", "APPROVAL": "approval", "WAIT": "wait"}
+        kinds = {
+            "LAMBDA": "hook",
+            "CALLBACK": "hook, waits for its callback",
+            "APPROVAL": "approval",
+            "WAIT": "wait",
+            "HEALTH": "health check",
+        }
         phase = "before" if detail.get("Phase") == "BEFORE" else "after"
         if detail.get("Kind") in kinds:
             self.say(when, f"wave {wave} {phase}: {detail.get('Name')} ({kinds[detail['Kind']]})")
         elif detail.get("Kind") == "FAILED":
             self.say(when, f"wave {wave} {phase}: ", status_text("FAILED"), f" ({detail.get('Error')})")
+
+    def _health_checked(self, when: str, wave: int, detail: dict[str, Any]) -> None:
+        """A health check that decided (healthy, or which servers are not), or one AWS did not answer."""
+        status = detail.get("Status")
+        missed_before = self.health_missed.get(wave, 0)
+        self.health_missed[wave] = int(detail.get("MissedChecks") or 0)
+        if status == "PENDING" and self.health_missed[wave] > missed_before:
+            missed = f"{detail['MissedChecks']} missed"
+            self.say(when, f"wave {wave} after: health check got no answer ({missed}): {detail['LastError']}")
+        elif status == "HEALTHY":
+            self.say(when, f"wave {wave} after: ", Text("HEALTHY", style="green"), f" {detail.get('Output')}")
+        elif status == "UNHEALTHY":
+            cause = f" ({detail.get('Error')}) {detail.get('Cause')}"
+            self.say(when, f"wave {wave} after: ", Text("UNHEALTHY", style="red"), cause)
 
     def _started(self, when: str, wave: int, detail: dict[str, Any]) -> None:
         status, delay = detail["Status"], detail["NextCheckSeconds"]

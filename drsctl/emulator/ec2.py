@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from drsctl.emulator.model import DrsEmulator, RecoveryInstance
+from drsctl.emulator.model import DrsEmulator, Ec2Fault, RecoveryInstance
 from drsctl.emulator.query import Ec2Error, Ec2Handler, paginate
-from drsctl.emulator.scenario import InstanceStatusSpec
+from drsctl.emulator.scenario import EC2_FAULT_ERRORS, InstanceStatusSpec
 
 DEFAULT_INSTANCE_STATUS = InstanceStatusSpec(seconds=120, result="ok")
 TERMINATED_VISIBLE_SECONDS = 3600  # EC2 keeps listing a terminated instance for about an hour
@@ -167,7 +167,10 @@ def handlers(emulator: DrsEmulator) -> dict[str, Ec2Handler]:
     """The EC2 operations the emulator serves, bound to its recovery instances."""
 
     def describe(region: str, params: dict[str, Any]) -> dict[str, Any]:
-        now, instances = emulator.ec2_view(region, "DescribeInstanceStatus")
+        try:
+            now, instances = emulator.ec2_view(region, "DescribeInstanceStatus")
+        except Ec2Fault as fault:
+            raise Ec2Error(fault.code, fault.message, status=EC2_FAULT_ERRORS[fault.code]) from fault
         return describe_instance_status(now, instances, params)
 
     return {"DescribeInstanceStatus": describe}

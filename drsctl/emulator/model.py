@@ -264,6 +264,15 @@ class _PendingFault:
         return self.operation in (operation, ANY_OPERATION)
 
 
+class Ec2Fault(Exception):
+    """A scenario fault on an EC2 operation: `code` is EC2's error code (RequestLimitExceeded, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 @dataclass(order=True)
 class _Event:
     at: float
@@ -343,10 +352,14 @@ class DrsEmulator:
 
     def ec2_view(self, region: str, operation: str) -> tuple[float, list[RecoveryInstance]]:
         """For the EC2 side (`ec2.py`): the time and a copy of every EC2 instance DRS launched in `region`, oldest
-        first, terminated ones included, after applying every due change."""
+        first, terminated ones included, after applying every due change. A scenario fault on the operation is
+        raised as Ec2Fault (the protocol layer answers it in EC2's shape)."""
         with self._lock:
             self.ec2_calls[operation] += 1
             self.advance()
+            fault = self._take_fault(operation, self.clock.now(), exact=True)
+            if fault is not None:
+                raise Ec2Fault(fault.error, fault.message or f"Injected fault: {fault.error} on {operation}")
             instances = [replace(i) for i in self.ec2_instances.values() if i.region == region]
             return self.clock.now(), instances
 
@@ -745,13 +758,16 @@ class DrsEmulator:
                 quotaCode="MaxServersInAllActiveJobs",
             )
 
-    def _take_fault(self, operation: str, now: float) -> _PendingFault | None:
-        """Window faults first (the first whose window holds `now`), then count faults in list order."""
+    def _take_fault(self, operation: str, now: float, *, exact: bool = False) -> _PendingFault | None:
+        """Window faults first (the first whose window holds `now`), then count faults in list order. `exact`: only
+        faults naming the operation (`*` stands for DRS operations, not EC2's)."""
         for fault in self._faults:
-            if fault.window is not None and fault.applies_to(operation) and fault.window[0] <= now < fault.window[1]:
+            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            if fault.window is not None and applies and fault.window[0] <= now < fault.window[1]:
                 return fault
         for fault in self._faults:
-            if fault.window is None and fault.applies_to(operation) and fault.remaining > 0:
+            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            if fault.window is None and applies and fault.remaining > 0:
                 fault.remaining -= 1
                 return fault
         return None

@@ -22,6 +22,10 @@ FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"  # a Lambda function name (not an ARN)
 ERROR_NAME = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ANY_OPERATION = "*"
+# The EC2 operation the emulator serves beside DRS (ec2.py), and the EC2 errors a fault on it may give, with their
+# HTTP statuses: throttled, an internal error, and access denied (EC2's code for it). `*` means DRS operations only.
+EC2_OPERATIONS = ("DescribeInstanceStatus",)
+EC2_FAULT_ERRORS = {"RequestLimitExceeded": 503, "InternalError": 500, "UnauthorizedOperation": 403}
 DEFAULT_LAG_SECONDS = 3600.0  # what a server that is not in CONTINUOUS replication lags by, unless told
 
 
@@ -161,7 +165,10 @@ class ServerSpec(_Strict):
 class OperationFault(_Strict):
     """A fault on an operation: for the next `count` calls, or for every call in a time window (`seconds`)."""
 
-    operation: str = Field(description="The DRS operation the fault applies to, e.g. DescribeJobs; * for every one.")
+    operation: str = Field(
+        description="The DRS operation the fault applies to, e.g. DescribeJobs; * for every DRS operation; or the EC2 "
+        "operation DescribeInstanceStatus (its errors: RequestLimitExceeded, InternalError, UnauthorizedOperation)."
+    )
     error: str = Field(
         description="An error shape of the DRS model (ThrottlingException, ...) or drop_response: the "
         "operation takes effect but the connection closes with no answer."
@@ -190,8 +197,9 @@ class OperationFault(_Strict):
     @field_validator("operation")
     @classmethod
     def _known_operation(cls, value: str) -> str:
-        if value != ANY_OPERATION and value not in OPERATIONS:
-            raise ValueError(f"unknown operation {value!r}; use {ANY_OPERATION} or one of {', '.join(OPERATIONS)}")
+        if value != ANY_OPERATION and value not in OPERATIONS and value not in EC2_OPERATIONS:
+            known = ", ".join([*OPERATIONS, *EC2_OPERATIONS])
+            raise ValueError(f"unknown operation {value!r}; use {ANY_OPERATION} or one of {known}")
         return value
 
     @field_validator("seconds")
@@ -225,10 +233,18 @@ class OperationFault(_Strict):
     @field_validator("error")
     @classmethod
     def _known_error(cls, value: str) -> str:
-        allowed = [*ERRORS_BY_NAME, "drop_response"]
+        allowed = [*ERRORS_BY_NAME, *EC2_FAULT_ERRORS, "drop_response"]
         if value not in allowed:
             raise ValueError(f"unknown error {value!r}; use one of {', '.join(allowed)}")
         return value
+
+    @model_validator(mode="after")
+    def _errors_of_the_operations_service(self) -> OperationFault:
+        ec2 = self.operation in EC2_OPERATIONS
+        if ec2 != (self.error in EC2_FAULT_ERRORS):
+            wanted = ", ".join(EC2_FAULT_ERRORS) if ec2 else "a DRS error shape or drop_response"
+            raise ValueError(f"error {self.error!r} is not one {self.operation} can give; use {wanted}")
+        return self
 
 
 class ExternalJob(_Strict):

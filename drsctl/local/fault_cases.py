@@ -1092,6 +1092,111 @@ def _resume_cases() -> list[Case]:
     ]
 
 
+def health(*, check: dict[str, Any] | None = None, **servers: dict[str, Any]) -> tuple[Change, Change]:
+    """(scenario, plan) changes: a HealthCheck after wave 1, and per db server (db0, db1, db2) its scenario fields."""
+
+    def scenario(target: dict[str, Any]) -> None:
+        for spec in target["servers"]:
+            if spec["id"] in DB:
+                spec.update(copy.deepcopy(servers.get(f"db{DB.index(spec['id'])}", SLOW_BUT_HEALTHY)))
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Waves"][0]["After"] = [{"Name": "Database healthy", "HealthCheck": check or {}}]
+
+    return scenario, plan
+
+
+SLOW_BUT_HEALTHY = {"postLaunch": {"seconds": 200}, "instanceStatus": {"seconds": 150}}
+HEALTH_CHECKS_START = 551 + 30  # the db wave's jobs end at 551 s
+
+
+def _health_cases() -> list[Case]:
+    failing = health(db1={"postLaunch": {"seconds": 60, "result": "FAILED"}})
+    throttled = {"after": HEALTH_CHECKS_START, "seconds": 240}
+    return [
+        Case(
+            "health",
+            "a CRITICAL server's post-launch action fails",
+            FAILED,
+            *failing,
+            says=("Health check",),
+            fast=True,
+        ),
+        Case(
+            "health",
+            "an OPTIONAL server's post-launch action fails",
+            OK,
+            scenario=failing[0],
+            plan=both(failing[1], impact(0, servers={DB[1]: "OPTIONAL"})),
+        ),
+        Case(
+            "health",
+            "servers not healthy within the step's timeout",
+            FAILED,
+            *health(check={"TimeoutMinutes": 5}, db0={"postLaunch": {"seconds": 7200}}),
+            says=("not healthy within 5 min",),
+        ),
+        Case(
+            "health",
+            "EC2 status checks throttled for 4 minutes",
+            OK,
+            scenario=both(health()[0], op_fault("DescribeInstanceStatus", "RequestLimitExceeded", **throttled)),
+            plan=health()[1],
+        ),
+        Case(
+            "health",
+            "DescribeJobs throttled and failing with 500s during the checks",
+            OK,
+            scenario=both(
+                health()[0],
+                op_fault("DescribeJobs", "ThrottlingException", **throttled),
+                op_fault("DescribeJobs", "InternalServerException", after=HEALTH_CHECKS_START + 300, seconds=60),
+            ),
+            plan=health()[1],
+        ),
+        Case(
+            "health",
+            "EC2 access denied on a CRITICAL check",
+            FAILED,
+            scenario=both(health()[0], op_fault("DescribeInstanceStatus", "UnauthorizedOperation", count=3)),
+            plan=health()[1],
+            says=("DescribeInstanceStatus", "UnauthorizedOperation"),
+        ),
+        Case(
+            "health",
+            "Check health's answer lost, twice",
+            OK,
+            *health(),
+            faults=lambda_faults(
+                LambdaFault("check-health", 1, "timeout_after"), LambdaFault("check-health", 3, "timeout_after")
+            ),
+        ),
+        Case(
+            "health",
+            "the Lambda service fails Check health twice in a row",
+            OK,
+            *health(),
+            faults=lambda_faults(
+                LambdaFault("check-health", 2, "service_error"), LambdaFault("check-health", 3, "service_error")
+            ),
+        ),
+        Case(
+            "health",
+            "stopped while the health check waits",
+            CANCELLED,
+            *health(),
+            arm=stop_at_invocation("check-health", 2),
+        ),
+        Case(
+            "health",
+            "reconciled while a check reads the wave",
+            CANCELLED,
+            *health(),
+            arm=reconcile_at_call("check-health", "Query", 2),
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_storm_cases(),
     *_lost_answer_cases(),
@@ -1108,6 +1213,7 @@ CASES: list[Case] = [
     *_runbook_cases(),
     *_cleanup_cases(),
     *_resume_cases(),
+    *_health_cases(),
 ]
 
 

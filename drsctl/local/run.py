@@ -26,7 +26,7 @@ class ProgressEvent:
     """Something an operator watching the rehearsal wants to see, stamped with virtual seconds since the start."""
 
     elapsed: float
-    step: str  # "prepared", "wave started", "wave checked", "finished"
+    step: str  # "prepared", "wave started", "wave checked", "runbook step", "health checked", "finished"
     wave: int | None
     detail: dict[str, Any]
 
@@ -146,6 +146,7 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
         "drs-orchestrator-start-wave": "wave started",
         "drs-orchestrator-check-wave": "wave checked",
         "drs-orchestrator-next-step": "runbook step",
+        "drs-orchestrator-check-health": "health checked",
         "drs-orchestrator-finalize": "finished",
     }
 

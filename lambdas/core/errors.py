@@ -77,3 +77,8 @@ class RecordEndedError(ExecutionRecordError):
 
 class StepsChangedError(ExecutionStoppedError):
     """A wave's runbook steps were written by someone else (the execution's end) since this step read them."""
+
+
+class HealthCheckRefusedError(OrchestratorError):
+    """DRS or EC2 refused a health check's call for a reason waiting will not fix (access denied, a bad request).
+    Not retried: the step fails, naming the call, the region and the fix."""

@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from lambdas.core.finish import Failure
+from lambdas.core.health import HealthProgress
 from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.prepare import LockProgress
 from lambdas.core.runbook import StepCursor
-from lambdas.core.steps import Step
+from lambdas.core.steps import HealthCheckStep, Phase, Step
 from lambdas.core.waves import WaveProgress, WaveStep
 
 
@@ -120,4 +121,26 @@ class ApprovalEvent(_Event):
     WaveName: str
     Steps: dict[str, Any]
     TaskToken: str
+    Now: EpochSeconds
+
+
+class HealthCursor(BaseModel):
+    """The HealthCheck step as Next runbook step started it (`$.Steps`), with the last check's answer once there is
+    one (`Outcome`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Phase: Phase
+    Index: int
+    Event: HealthCheckStep
+    Outcome: HealthProgress | None = None
+
+
+class HealthEvent(_Event):
+    """Check health: the wave, and the step that checks it."""
+
+    ExecutionId: str
+    PlanId: str
+    WaveNumber: int
+    Steps: HealthCursor
     Now: EpochSeconds

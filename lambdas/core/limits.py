@@ -64,14 +64,18 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
             "or split the plan"
         )
     found.extend(_runbook_problems(plan, waves, options, where))
-    steps = plan.runbook_step_count()
+    steps, health = plan.runbook_step_count(), plan.health_check_count()
     cleanup = options.DrillCleanup is not None  # counted for a RECOVERY too: the plan is the same
-    budget = polling.wave_event_budget(len(waves), steps, cleanup=cleanup)
+    budget = polling.wave_event_budget(len(waves), steps, health, cleanup=cleanup) if waves else 0
     if waves and budget + polling.WAVE_FIXED_EVENTS < polling.MIN_WAVE_EVENTS:
+        of_them = (
+            f", {health} of them HealthChecks ({polling.EVENTS_PER_HEALTH_STEP} each: they poll)" if health else ""
+        )
         found.append(
-            f"{where}: its {steps} runbook steps ({polling.EVENTS_PER_RUNBOOK_STEP} history events each at most) "
-            f"leave its {len(waves)} waves too few of the execution's {polling.HISTORY_EVENT_CAP} events to check "
-            "their launches. Use fewer steps (a Wait can be longer, hooks can be combined), or split the plan"
+            f"{where}: its {steps} runbook steps ({polling.EVENTS_PER_RUNBOOK_STEP} history events each at most"
+            f"{of_them}) leave its {len(waves)} waves too few of the execution's {polling.HISTORY_EVENT_CAP} events "
+            "to check their launches. Use fewer steps (a Wait can be longer, hooks can be combined, one HealthCheck "
+            "after a later wave can stand for several), or split the plan"
         )
     runbook_seconds = plan.runbook_seconds() + cleanup_seconds(options)
     worst = worst_case_seconds(len(waves), options, runbook_seconds, steps)
@@ -173,12 +177,6 @@ def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunO
                         f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: the hook's event lists the "
                         f"wave's {waves_by_number[number]} servers, more than the {HOOK_EVENT_SERVERS_MAX} a state's "
                         "256 KiB can carry. Split the wave, or run the hook from a smaller wave"
-                    )
-                if step.HealthCheck is not None:
-                    found.append(
-                        f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: HealthCheck steps are not run "
-                        "by this version of the workflow yet. Remove the step (check health with a Lambda step "
-                        "meanwhile)"
                     )
     size = len(json.dumps([[s.model_dump(exclude_none=True) for s in (*w.Before, *w.After)] for w in plan.Waves]))
     if size > RUNBOOK_JSON_MAX:

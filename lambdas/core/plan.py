@@ -76,6 +76,17 @@ class Wave(_Strict):
         default_factory=list, description="Runbook steps run in order after this wave's servers have launched."
     )
 
+    @model_validator(mode="after")
+    def _health_checks_after_the_launch(self) -> Wave:
+        # Before the launch the wave has no recovery instance to check: such a step could only pass vacuously.
+        for index, step in enumerate(self.Before):
+            if step.HealthCheck is not None:
+                raise ValueError(
+                    f"Before[{index}] is a HealthCheck, but before the launch this wave has no recovered server to "
+                    "check; move the step to After (or to the previous wave's After to check that wave)"
+                )
+        return self
+
 
 class OptionsOverride(_Strict):
     """Options as given in a plan or an execution input: any subset, merged over the defaults."""
@@ -175,6 +186,10 @@ class RecoveryPlan(_Strict):
 
     def runbook_step_count(self) -> int:
         return sum(len(wave.Before) + len(wave.After) for wave in self.Waves)
+
+    def health_check_count(self) -> int:
+        """HealthCheck steps: each polls, so each costs more history events (polling.EVENTS_PER_HEALTH_STEP)."""
+        return sum(step.HealthCheck is not None for wave in self.Waves for step in wave.After)
 
     def runbook_seconds(self) -> int:
         """The longest the plan's runbook steps can take, every one to its timeout."""

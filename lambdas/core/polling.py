@@ -54,6 +54,15 @@ RETRY_CAP_SECONDS = 120
 # A runbook step: Next runbook step (5 events, and up to 6 retries of 3), its Choice (2), the step's own state (5-6,
 # a Wait 2 and a Pass 2) with up to 3 retries of the Lambda service; and the two Choices that look for steps.
 EVENTS_PER_RUNBOOK_STEP = 45
+# A HealthCheck step polls: "Check health" (5 events, up to 3 retries of 3), "Servers healthy?" (2) and "Wait for
+# health checks" (2) per check, on top of the step's own EVENTS_PER_RUNBOOK_STEP. Its checks come every
+# max(30 s, TimeoutMinutes / HEALTH_CHECKS_PER_TIMEOUT) with the last at the deadline, so one health check makes at
+# most HEALTH_CHECKS_MAX checks (lambdas/core/health.py; a test pins both to the ASL and the schedule).
+HEALTH_CHECKS_PER_TIMEOUT = 20
+HEALTH_CHECKS_MAX = HEALTH_CHECKS_PER_TIMEOUT + 2  # the first at once, the last at the deadline
+HEALTH_CHECK_MAX_RETRIES = 3
+EVENTS_PER_HEALTH_CHECK = EVENTS_PER_CHECK + HEALTH_CHECK_MAX_RETRIES * EVENTS_PER_RETRY
+EVENTS_PER_HEALTH_STEP = EVENTS_PER_RUNBOOK_STEP + HEALTH_CHECKS_MAX * EVENTS_PER_HEALTH_CHECK
 
 
 # The drill cleanup (lambdas/core/cleanup.py): a look at the TERMINATE jobs every minute for at most 30 minutes.
@@ -65,10 +74,15 @@ CLEANUP_EVENTS = (
 )
 
 
-def wave_event_budget(wave_count: int, runbook_steps: int = 0, *, cleanup: bool = False) -> int:
+def runbook_events(runbook_steps: int, health_steps: int = 0) -> int:
+    """The most history events a plan's runbook steps can cost, `health_steps` of them HealthChecks."""
+    return runbook_steps * EVENTS_PER_RUNBOOK_STEP + health_steps * (EVENTS_PER_HEALTH_STEP - EVENTS_PER_RUNBOOK_STEP)
+
+
+def wave_event_budget(wave_count: int, runbook_steps: int = 0, health_steps: int = 0, *, cleanup: bool = False) -> int:
     """History events each wave may spend on start attempts and checks, once the plan's runbook steps (and its drill
     cleanup) are paid."""
-    shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS - runbook_steps * EVENTS_PER_RUNBOOK_STEP
+    shared = HISTORY_EVENT_CAP - SAFETY_EVENTS - EXECUTION_FIXED_EVENTS - runbook_events(runbook_steps, health_steps)
     shared -= CLEANUP_EVENTS if cleanup else 0
     return shared // wave_count - WAVE_FIXED_EVENTS
 

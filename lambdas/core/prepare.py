@@ -176,7 +176,10 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
         ExecutionType=mode,
         Options=options,
         EventBudgetPerWave=polling.wave_event_budget(
-            len(record.Waves), plan.runbook_step_count(), cleanup=record.Cleanup is not None
+            len(record.Waves),
+            plan.runbook_step_count(),
+            plan.health_check_count(),
+            cleanup=record.Cleanup is not None,
         ),
         Waves=[
             WaveRef(

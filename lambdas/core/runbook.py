@@ -5,9 +5,9 @@ calls this one small function, which
 
 1. records the step that just ended on the wave's item (`Steps`: SUCCEEDED, FAILED, TIMED_OUT or REJECTED, with when
    and why), from the outcome the state machine passes in (the step's output, or the error its Catch caught);
-2. decides what that means: a CRITICAL step that failed, a rejected approval, or an approval left unanswered with
-   `OnTimeout: FAIL` ends the plan before anything more is launched; an OPTIONAL failure is recorded and the runbook
-   goes on;
+2. decides what that means: a CRITICAL step that failed, a rejected approval, an approval left unanswered with
+   `OnTimeout: FAIL`, or a health check that a CRITICAL server failed ends the plan before anything more is
+   launched; an OPTIONAL failure is recorded and the runbook goes on;
 3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
    steps before the wave are done and `DONE` when those after it are.
 
@@ -25,14 +25,15 @@ from lambdas.core import records
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
-from lambdas.core.steps import ApprovalStep, Phase, Step
+from lambdas.core.steps import ApprovalStep, HealthCheckStep, Phase, Step
 
 StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "CANCELLED"]
 # The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
-RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut")
-NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "LAUNCH", "DONE", "FAILED"]
+RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut", "HealthCheckFailed")
+NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH", "DONE", "FAILED"]
 DETAIL_MAX = 500
-TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout")
+# HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
+TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
 REJECTED = "Rejected"  # the error an approver's SendTaskFailure gives (any other error counts as a rejection too)
 
 
@@ -129,6 +130,9 @@ def _state_input(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phas
             "TimeoutSeconds": step.timeout_seconds,
             "Event": hook_event(step, wave, mode, phase),
         }
+    if step.HealthCheck is not None:
+        # Check health reads the step from Event; its deadline counts from this step's StartedAt (recorded now).
+        return {"Kind": "HEALTH", "TimeoutSeconds": step.timeout_seconds, "Event": step.HealthCheck.model_dump()}
     raise ValueError(f"step kind {step.kind} is not run by this version of the workflow")
 
 
@@ -200,6 +204,8 @@ def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.
         return None
     if step.Approval is not None:
         return _approval_decision(record, step.Approval, where)
+    if step.HealthCheck is not None:
+        return _health_decision(record, step.HealthCheck, cursor.Outcome or {}, where)
     impact = step.Lambda.Impact if step.Lambda is not None else "CRITICAL"
     if impact == "OPTIONAL":
         return None
@@ -240,6 +246,30 @@ def _approval_decision(record: StepRecord, approval: ApprovalStep, where: str) -
             f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
             f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
             "settle what the approver objected to, then start the execution again",
+        ),
+    }
+
+
+def _health_decision(
+    record: StepRecord, check: HealthCheckStep, outcome: dict[str, Any], where: str
+) -> dict[str, str] | None:
+    """A failed health check stops the plan when one of its unhealthy servers is CRITICAL (the step's Impact, else
+    the server's own: Check health counts them); a check that could not run at all fails closed, unless the step
+    is OPTIONAL."""
+    critical = outcome.get("Critical")
+    if isinstance(critical, int) and not isinstance(critical, bool):
+        stops = critical > 0
+    else:
+        stops = (check.Impact or "CRITICAL") == "CRITICAL"
+    if not stops:
+        return None
+    return {
+        "Error": "HealthCheckFailed",
+        "Cause": with_action(
+            f"Health check {record.Name!r} {where} {record.Status.replace('_', ' ').lower()}: "
+            f"{record.Detail or 'no detail'}; a CRITICAL server failed it, so the plan stopped before the next launch",
+            "look at the unhealthy servers' post-launch action runs (DRS console, SSM Run Command) and EC2 status "
+            "checks, fix them, then start the execution again (or set the step's Impact: OPTIONAL)",
         ),
     }
 

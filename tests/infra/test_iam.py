@@ -26,7 +26,7 @@ from tests.infra.conftest import of_type
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 SESSION = botocore.session.get_session()
 # botocore service -> IAM prefix: every AWS service the Lambdas' code calls.
-SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states", "sns": "sns"}
+SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states", "sns": "sns", "ec2": "ec2"}
 OPERATIONS = {
     service: {xform_name(name): f"{prefix}:{name}" for name in SESSION.get_service_model(service).operation_names}
     for service, prefix in SERVICES.items()
@@ -337,6 +337,7 @@ def test_iam_lists_cover_every_function_and_nothing_else():
         permissions.STATES_ACTIONS,
         permissions.TABLE_ACTIONS,
         permissions.INDEX_QUERIES,
+        permissions.EC2_ACTIONS,
     ):
         assert set(listing) == set(FUNCTIONS)
 
@@ -425,8 +426,12 @@ def test_start_wave_carries_every_action_drs_needs_to_launch_and_run_post_launch
         assert matching, f"no statement grants {grant.actions} on {grant.resources} under {grant.conditions}"
     for key in set(FUNCTIONS) - {"start_wave"}:
         granted = {action for s in role_statements(resources, key) for action in _listed(s["Action"])}
+        # Check health reads ec2:DescribeInstanceStatus itself (DRS also needs it to launch): only what its code calls;
+        # the drill cleanup holds what DRS needs to terminate
+        own = derived_actions(FUNCTIONS[key].handler.rsplit(".", 1)[0])
         needed = permissions.TERMINATE_DEPENDENCY_ACTIONS if "drs:TerminateRecoveryInstances" in granted else set()
-        assert not (granted & actions) - needed, f"{key} carries DRS launch permissions"
+        assert not (granted & actions) - own - needed, f"{key} carries DRS launch permissions"
+    assert "ec2:DescribeInstanceStatus" in derived_actions("lambdas.handlers.check_health")
 
 
 def test_only_the_cleanup_may_terminate_and_it_carries_what_drs_needs_to_terminate(resources):

@@ -63,10 +63,11 @@ def test_the_deployed_definition_is_the_asl_file_byte_for_byte(resources):
 
 def test_functions_are_the_ones_of_functions_json_with_its_handler_memory_and_timeout(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == len(FUNCTIONS) == 10
+    assert len(functions) == len(FUNCTIONS) == 11
     assert load_functions(ROOT / "lambdas" / "functions.json") == FUNCTIONS
     assert FUNCTIONS["sweep"].handler == "lambdas.handlers.sweep.handler"
     assert FUNCTIONS["lock_servers"].placeholder == "LockServersFunctionArn"
+    assert FUNCTIONS["check_health"].placeholder == "HealthFunctionArn"
     code = {json.dumps(f["Properties"]["Code"], sort_keys=True) for f in functions.values()}
     assert len(code) == 1, "every function runs the one bundled asset"
     for key, spec in FUNCTIONS.items():
