@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.text import Text
@@ -21,6 +21,11 @@ from drsctl.commands.views import (
     status_text,
     timeline_table,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from drsctl.local.figures import Report
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
@@ -37,13 +42,17 @@ MODE_OPTION = typer.Option(
 )
 
 
-def rehearse(
+def rehearse(  # noqa: PLR0917 - typer reads each option from a parameter
     plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")] = EXAMPLES
     / "plan.yaml",
     scenario: Annotated[Path, typer.Option(help="Emulator scenario file.")] = EXAMPLES / "scenario.yaml",
     mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
     json_report: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON (see docs/rehearsal.md).")
+    ] = None,
+    html_report: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the report as one self-contained HTML page (see docs/report.md)."),
     ] = None,
     servers: Annotated[
         bool, typer.Option("--servers", help="Also show each server: its progress lines and a table row.")
@@ -58,6 +67,8 @@ def rehearse(
     loaded = read_scenario(scenario)
     if json_report is not None:
         check_writable(json_report, "report")  # before the rehearsal runs, not after
+    if html_report is not None:
+        check_writable(html_report, "HTML report")
     from drsctl.local.hooks import scenario_problems
 
     problems = scenario_problems(parsed_plan, loaded)
@@ -85,9 +96,7 @@ def rehearse(
         if wave.status not in ("COMPLETED", "SKIPPED") and wave.errorMessage:
             out.print(f"wave {number} ({wave.name}): {wave.errorMessage}")
     out.print(figures_table(report))
-    if json_report is not None:
-        write_text(json_report, report.to_json(), "report")
-        out.print(f"report written to {json_report}")
+    _write_reports(out, report, json_report, html_report)
     out.print(Text.assemble(f"Execution {report.executionId}: ", status_text(report.status)))
     if report.errorMessage:
         out.print(report.errorMessage)
@@ -96,3 +105,15 @@ def rehearse(
     if report.stepFunctionsError in INVALID_INPUT_ERRORS:
         raise typer.Exit(EXIT_INVALID_INPUT)
     raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+def _write_reports(out: Console, report: Report, json_report: Path | None, html_report: Path | None) -> None:
+    """The JSON and the HTML page: the page is rendered from the same JSON, so the two never disagree."""
+    if json_report is not None:
+        write_text(json_report, report.to_json(), "report")
+        out.print(f"report written to {json_report}")
+    if html_report is not None:
+        from drsctl.commands.report import write_html
+
+        write_html(report.to_dict(), html_report)
+        out.print(f"HTML report written to {html_report}")

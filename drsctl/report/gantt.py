@@ -45,7 +45,7 @@ def render(report: dict[str, Any]) -> str:
         return LABEL + max(0.0, min(float(seconds or 0), total)) / total * plot
 
     rows: list[str] = []
-    y = TOP
+    y: float = TOP
     for index, wave in enumerate(report["waves"], start=1):
         block, height = _wave(wave, wave.get("number") or index, y, x, total)
         rows.append(block)
