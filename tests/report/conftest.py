@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,21 +79,39 @@ def large_case() -> tuple[RecoveryPlan, Scenario]:
     return plan, scenario
 
 
-@pytest.fixture(scope="session")
-def example() -> dict[str, Any]:
-    return example_report()
+def shared(factory: pytest.TempPathFactory, name: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A report made once per test run, whichever xdist worker asks first (the others wait and read its file)."""
+    folder = factory.getbasetemp().parent  # shared by the workers of one run
+    path = folder / f"report-{name}.json"
+    with (folder / f"report-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            path.write_text(json.dumps(make()))
+    report: dict[str, Any] = json.loads(path.read_text())
+    return report
+
+
+def _rehearsed(case: Callable[[], tuple[RecoveryPlan, Scenario]]) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        plan, scenario = case()
+        return rehearse(plan, scenario, "DRILL").to_dict()
+
+    return make
 
 
 @pytest.fixture(scope="session")
-def critical_failure() -> dict[str, Any]:
-    plan, scenario = critical_failure_case()
-    return rehearse(plan, scenario, "DRILL").to_dict()
+def example(tmp_path_factory) -> dict[str, Any]:
+    return shared(tmp_path_factory, "example", example_report)
 
 
 @pytest.fixture(scope="session")
-def large() -> dict[str, Any]:
-    plan, scenario = large_case()
-    return rehearse(plan, scenario, "DRILL").to_dict()
+def critical_failure(tmp_path_factory) -> dict[str, Any]:
+    return shared(tmp_path_factory, "critical-failure", _rehearsed(critical_failure_case))
+
+
+@pytest.fixture(scope="session")
+def large(tmp_path_factory) -> dict[str, Any]:
+    return shared(tmp_path_factory, "large", _rehearsed(large_case))
 
 
 def with_cleanup(report: dict[str, Any]) -> dict[str, Any]:
