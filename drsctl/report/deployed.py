@@ -5,9 +5,10 @@ ExecutionWaves items (DynamoDB), the execution, its history and its definition (
 recovery points (DRS, one client per region). The result has the shape a rehearsal writes (docs/report.schema.json);
 figures only a rehearsal can measure (Lambda wall times, DRS calls, the critical path) are null.
 
-Differences from a rehearsal's report, both from what AWS keeps: a server's `launchedAt` is when the workflow saw
-it launched (its record's LaunchTime), not DRS's own launch time; a server's `startedAt` is its DRS job's
-creationDateTime, as in the rehearsal.
+One difference from a rehearsal's report, from what AWS keeps: DRS records no per-server launch time (its job log
+has LAUNCH_START but no launch end), so a launched server's `launchedAt` is its job's endDateTime, when the last
+server of its job settled: never earlier than the server's launch, at most the job's slowest server later. A
+server's `startedAt` is its job's creationDateTime, as in the rehearsal.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
     waves = _waves(execution_id, sources)
     start = described["startDate"].timestamp()
     stop = described["stopDate"].timestamp() if described.get("stopDate") else None
-    jobs = _job_starts(waves, sources.drs)
+    jobs = _job_times(waves, sources.drs)
     points = rpo.recovery_points(rpo.launched(waves), sources.drs)
 
     def since(moment: float | None) -> float | None:
@@ -151,12 +152,12 @@ def _history(execution_arn: str, stepfunctions: Any) -> list[dict[str, Any]]:
     return events
 
 
-def _job_starts(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, float]:
-    """Job ID -> when DRS created it (epoch seconds): when its servers' StartRecovery was made."""
+def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, tuple[float, float | None]]:
+    """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds)."""
     by_region: dict[str, list[str]] = {}
     for wave in waves:
         by_region.setdefault(wave.Region, []).extend(wave.JobIds)
-    created: dict[str, float] = {}
+    times: dict[str, tuple[float, float | None]] = {}
     for region, job_ids in by_region.items():
         for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
             pages = (
@@ -166,14 +167,17 @@ def _job_starts(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str,
             )
             for page in pages:
                 for job in page.get("items", []):
-                    moment = rpo.epoch(job.get("creationDateTime"))
-                    if moment is not None:
-                        created[job["jobID"]] = moment
-    return created
+                    created = rpo.epoch(job.get("creationDateTime"))
+                    if created is not None:
+                        times[job["jobID"]] = (created, rpo.epoch(job.get("endDateTime")))
+    return times
 
 
 def _wave(
-    wave: WaveRecord, jobs: dict[str, float], points: dict[str, float], since: Callable[[float | None], float | None]
+    wave: WaveRecord,
+    jobs: dict[str, tuple[float, float | None]],
+    points: dict[str, float],
+    since: Callable[[float | None], float | None],
 ) -> dict[str, Any]:
     steps = sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
     return {
@@ -200,21 +204,28 @@ def _wave(
             }
             for step in steps
         ],
-        "servers": [
-            {
-                "sourceServerId": server.SourceServerId,
-                "status": server.Status,
-                "launchStatus": None,
-                "recoveryInstanceId": server.InstanceId,
-                "jobId": server.RecoveryJobId,
-                "startedAt": since(jobs.get(server.RecoveryJobId or "")),
-                "launchedAt": since(server.LaunchTime) if server.Status == "LAUNCHED" else None,
-                "error": server.Error,
-                "hostname": server.Hostname,
-                "recoveryPointAt": since(points.get(server.SourceServerId)),
-            }
-            for server in wave.Servers
-        ],
+        "servers": [_server(server, jobs.get(server.RecoveryJobId or ""), points, since) for server in wave.Servers],
+    }
+
+
+def _server(
+    server: ServerRecord,
+    job: tuple[float, float | None] | None,
+    points: dict[str, float],
+    since: Callable[[float | None], float | None],
+) -> dict[str, Any]:
+    created, ended = job if job is not None else (None, None)
+    return {
+        "sourceServerId": server.SourceServerId,
+        "status": server.Status,
+        "launchStatus": None,
+        "recoveryInstanceId": server.InstanceId,
+        "jobId": server.RecoveryJobId,
+        "startedAt": since(created),
+        "launchedAt": since(ended) if server.Status == "LAUNCHED" else None,
+        "error": server.Error,
+        "hostname": server.Hostname,
+        "recoveryPointAt": since(points.get(server.SourceServerId)),
     }
 
 
