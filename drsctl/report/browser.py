@@ -71,6 +71,8 @@ CONTENT_SCRIPT = """
       kind: r.dataset.kind, status: r.dataset.status, decidedBy: r.dataset.decidedBy ?? null})),
     cleanup: (() => { const c = document.querySelector('#cleanup');
       return {status: c.dataset.status, terminated: c.querySelectorAll('li.terminated').length}; })(),
+    cleanupBar: (() => { const r = document.querySelector('#gantt-cleanup rect');
+      return r ? {status: r.parentNode.dataset.status, ...box(r)} : null; })(),
     scripts: document.querySelectorAll('script').length,
     pageBreaks: [...document.querySelectorAll('section.page')].length,
   };

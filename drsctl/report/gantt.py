@@ -30,6 +30,8 @@ OUTCOME_ORDER = ("LAUNCHED", "FAILED", "TIMED_OUT", "UNKNOWN", "SKIPPED")
 def span_end(report: dict[str, Any]) -> float:
     """The time axis runs to the latest thing drawn: the makespan, the RTO target, a step or a cleanup."""
     ends = [float(report.get("makespanSeconds") or 0), float(report["rto"].get("targetSeconds") or 0)]
+    cleanup = report.get("cleanup") or {}
+    ends += [float(cleanup.get("endedAt") or 0), float(cleanup.get("startedAt") or 0)]
     for wave in report["waves"]:
         ends += [float(wave.get("endedAt") or 0)]
         ends += [float(step.get("endedAt") or 0) for step in wave.get("steps", [])]
@@ -50,6 +52,9 @@ def render(report: dict[str, Any]) -> str:
         block, height = _wave(wave, wave.get("number") or index, y, x, total)
         rows.append(block)
         y += height + GAP
+    if report.get("cleanup"):
+        rows.append(_cleanup(report["cleanup"], y, x, total))
+        y += WAVE_ROW + GAP
     bottom = y + 4
     parts = [
         f'<svg id="gantt" role="img" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {bottom:.0f}"'
@@ -97,6 +102,24 @@ def _wave(wave: dict[str, Any], number: int, y: float, x: Any, total: float) -> 
         y += used
     out.append("</g>")
     return "\n".join(out), y - top
+
+
+def _cleanup(cleanup: dict[str, Any], y: float, x: Any, total: float) -> str:
+    """The drill cleanup as a last row: from its start to its end, coloured by how it ended."""
+    count = len(cleanup.get("terminated") or [])
+    label = f"cleanup: {count:,} instance(s)"
+    start, end = cleanup.get("startedAt"), cleanup.get("endedAt")
+    out = [f'<g id="gantt-cleanup"{attrs(class_="cleanup", data_status=cleanup.get("status"), data_terminated=count)}>']
+    out.append(f'<text class="label wave-label" x="4" y="{y + 13:.1f}">{esc(label)}</text>')
+    if start is not None:
+        width = max(x(end if end is not None else total) - x(start), 1.5)
+        out.append(
+            f"<rect{attrs(x=round(x(start), 1), y=y + 2, width=round(width, 1), height=WAVE_ROW - 4)}"
+            f"{attrs(fill=colour(cleanup.get('status')), data_start=start, data_end=end)}>"
+            f"<title>{esc(label)}: {esc(cleanup.get('status'))} {clock(start)} to {clock(end)}</title></rect>"
+        )
+    out.append("</g>")
+    return "".join(out)
 
 
 def _step(step: dict[str, Any], y: float, x: Any, total: float) -> str:

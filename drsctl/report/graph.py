@@ -42,7 +42,7 @@ def render(report: dict[str, Any]) -> str:
     states = {state["name"]: state for state in machine["states"]}
     counts: dict[str, int] = report.get("stateCounts") or {}
     taken = {(t["from"], t["to"]): t["count"] for t in report.get("transitionCounts") or []}
-    rows = _layout(states, None, machine["startAt"])
+    rows = _layout(states, None, machine["startAt"], counts)
     width = max((_row_width(row) for row in rows), default=NODE_W) + 2 * PAD
     height = _place(rows, PAD, PAD, width - 2 * PAD) + PAD
     boxes = {box.name: box for box in _all(rows)}
@@ -66,8 +66,11 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _layout(states: dict[str, dict[str, Any]], parent: str | None, start: str) -> list[list[Box]]:
-    """Rows of boxes for the machine whose states have this parent, in breadth-first order from its start."""
+def _layout(
+    states: dict[str, dict[str, Any]], parent: str | None, start: str, counts: dict[str, int]
+) -> list[list[Box]]:
+    """Rows of boxes for the machine whose states have this parent, in breadth-first order from its start; in a rank
+    too wide for one row, the states the execution entered come first, so the path taken stays together."""
     members = [name for name, state in states.items() if state["parent"] == parent]
     depth = {start: 0} if start in members else {}
     queue = deque(depth)
@@ -86,11 +89,16 @@ def _layout(states: dict[str, dict[str, Any]], parent: str | None, start: str) -
         box = Box(name)
         nested = _nested_start(states, name)
         if nested is not None:
-            box.children = _layout(states, name, nested)
+            box.children = _layout(states, name, nested, counts)
             box.w = max((_row_width(row) for row in box.children), default=NODE_W) + 2 * PAD
             box.h = HEADER + _rows_height(box.children) + PAD
         rows[depth[name]].append(box)
-    return [row[i : i + ROW_MAX] for row in rows for i in range(0, len(row), ROW_MAX)]
+    folded = []
+    for row in rows:
+        if len(row) > ROW_MAX:
+            row.sort(key=lambda box: 0 if counts.get(box.name) else 1)  # stable: definition order otherwise
+        folded += [row[i : i + ROW_MAX] for i in range(0, len(row), ROW_MAX)]
+    return folded
 
 
 def _nested_start(states: dict[str, dict[str, Any]], parent: str) -> str | None:

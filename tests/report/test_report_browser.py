@@ -116,6 +116,10 @@ def test_cleanup_health_checks_and_resume_are_shown(chromium, example, tmp_path)
         check_self_contained(loaded, page)
         resumed = loaded.page.text_content("#resumed-from")
     assert content["cleanup"] == {"status": "COMPLETED", "terminated": 14}
+    # On the timeline too: a last row, after the last wave's end.
+    last_wave = content["waves"][-1]["bar"]
+    assert content["cleanupBar"]["status"] == "COMPLETED" and content["cleanupBar"]["width"] > 0
+    assert content["cleanupBar"]["x"] > last_wave["x"] + last_wave["width"]
     assert ("HealthCheck", "Instances pass their status checks", "SUCCEEDED") in [
         (step["kind"], step["name"], step["status"]) for step in content["waves"][0]["steps"]
     ]
