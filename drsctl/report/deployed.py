@@ -44,7 +44,8 @@ class Sources:
 
 def build_report(execution_id: str, sources: Sources, *, started_by: str | None = None) -> dict[str, Any]:
     """The report's JSON (with targets judged and the verdict) for one execution of the deployed state machine."""
-    record = _execution_record(execution_id, sources)
+    item = _execution_item(execution_id, sources)
+    record = ExecutionRecord.model_validate(item)
     if not record.ExecutionArn:
         raise RunReportError(f"execution {execution_id}: its ExecutionHistory record has no ExecutionArn")
     described = sources.stepfunctions.describe_execution(executionArn=record.ExecutionArn)
@@ -82,6 +83,8 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
         "transitionCounts": history_facts.transition_counts(events),
         "stateMachine": history_facts.state_machine_graph(definition["definition"]),
         "waves": [_wave(wave, jobs, points, since) for wave in waves],
+        "cleanup": _cleanup(item.get("Cleanup"), sources.drs, _regions(waves), since),
+        "resumedFrom": item.get("ResumedFrom"),
         **dict.fromkeys(
             (
                 "criticalPathSeconds",
@@ -102,7 +105,9 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
     return judge.complete(report)
 
 
-def _execution_record(execution_id: str, sources: Sources) -> ExecutionRecord:
+def _execution_item(execution_id: str, sources: Sources) -> dict[str, Any]:
+    """The ExecutionHistory item as plain values: the record's fields, and those newer writers add (Cleanup,
+    ResumedFrom) that the report reads as they are."""
     answer = sources.dynamodb.query(
         TableName=sources.history_table,
         KeyConditionExpression="ExecutionId = :id",
@@ -116,7 +121,7 @@ def _execution_record(execution_id: str, sources: Sources) -> ExecutionRecord:
             f"execution {execution_id}: no record in table {sources.history_table}; check the execution name (its "
             "ExecutionId) and the stack's ExecutionHistoryTable output"
         )
-    return ExecutionRecord.model_validate(_plain(items[0]))
+    return _plain(items[0])
 
 
 def _waves(execution_id: str, sources: Sources) -> list[WaveRecord]:
@@ -171,6 +176,40 @@ def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, 
                     if created is not None:
                         times[job["jobID"]] = (created, rpo.epoch(job.get("endDateTime")))
     return times
+
+
+def _regions(waves: list[WaveRecord]) -> list[str]:
+    return sorted({wave.Region for wave in waves})
+
+
+def _cleanup(
+    cleanup: Any, drs: Callable[[str], Any], regions: list[str], since: Callable[[float | None], float | None]
+) -> dict[str, Any] | None:
+    """The record's drill cleanup (Cleanup: Status, JobIds, StartedAt, EndedAt, Detail), with the recovery instances
+    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in the waves' regions)."""
+    if not isinstance(cleanup, dict):
+        return None
+    job_ids = [str(job) for job in cleanup.get("JobIds") or []]
+    terminated: list[str] = []
+    for region in regions:
+        if not job_ids:
+            break
+        pages = drs(region).get_paginator("describe_jobs").paginate(filters={"jobIDs": job_ids[:JOB_IDS_PER_CALL]})
+        for page in pages:
+            for job in page.get("items", []):
+                terminated += [
+                    server["recoveryInstanceID"]
+                    for server in job.get("participatingServers", [])
+                    if server.get("launchStatus") == "TERMINATED" and server.get("recoveryInstanceID")
+                ]
+    return {
+        "status": str(cleanup.get("Status") or "UNKNOWN"),
+        "terminated": sorted(set(terminated)),
+        "jobIds": job_ids,
+        "startedAt": since(cleanup.get("StartedAt")),
+        "endedAt": since(cleanup.get("EndedAt")),
+        "detail": cleanup.get("Detail"),
+    }
 
 
 def _wave(

@@ -315,6 +315,7 @@ def _cleanup(report: dict[str, Any]) -> str:
         f"{esc(cleanup.get('status'))}</span>, from {clock(cleanup.get('startedAt'))} to "
         f"{clock(cleanup.get('endedAt'))}; DRS jobs: {jobs}.</p>"
         f"<p>{len(terminated):,} recovery instance(s) terminated.</p>"
+        + (f'<p class="cleanup-detail">{esc(cleanup["detail"])}</p>' if cleanup.get("detail") else "")
         + (f"<details open><summary>Instances</summary><ul>{items}</ul></details>" if terminated else "")
         + "</section>"
     )

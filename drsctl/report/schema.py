@@ -106,6 +106,7 @@ CLEANUP = _nullable(
         "jobIds": {"type": "array", "items": {"type": "string"}},
         "startedAt": SECONDS,
         "endedAt": SECONDS,
+        "detail": _nullable("string", description="Why it failed or was kept, when it did not complete."),
     },
     required=["status", "terminated", "jobIds", "startedAt", "endedAt"],
 )

@@ -21,6 +21,8 @@ OUTCOME_COLOURS = {
     "UNKNOWN": "#6a1b9a",
     "CANCELLED": "#6d4c41",
     "SKIPPED": "#9e9e9e",
+    "KEPT": "#9e9e9e",  # a drill cleanup that kept the instances (OnFailure: KEEP)
+    "NOT_RUN": "#9e9e9e",
 }
 RUNNING_COLOUR = "#1565c0"  # PENDING, POLLING, IN_PROGRESS, RUNNING: still going when the report was made
 

@@ -68,7 +68,7 @@ def test_the_deployed_report_says_what_the_rehearsal_says():
     assert 'data-source="deployed"' in html.render(deployed)
 
 
-def test_a_cleaned_up_drill_still_has_its_recovery_points_from_the_job_log():
+def test_a_cleaned_up_drill_keeps_its_recovery_points_and_shows_its_cleanup():
     plan, scenario = critical_failure_case()
     with local_aws(scenario) as aws:
         aws.load_plan(plan)
@@ -77,11 +77,39 @@ def test_a_cleaned_up_drill_still_has_its_recovery_points_from_the_job_log():
         launched = rpo.launched(waves)
         client = boto3.client("drs", region_name="us-east-1")
         before = rpo.recovery_points(launched, lambda region: client)
-        client.terminate_recovery_instances(recoveryInstanceIDs=[server.recovery_instance_id for server in launched])
+        terminate = client.terminate_recovery_instances(
+            recoveryInstanceIDs=[server.recovery_instance_id for server in launched]
+        )
         aws.clock.advance(600)
         aws.drs.advance()
         assert client.describe_recovery_instances()["items"] == []
         after = rpo.recovery_points(launched, lambda region: client)
+        # What a build with drill cleanup and resume writes on the record (lambdas/core records: Cleanup, ResumedFrom)
+        started = int(aws.clock.now()) - 600
+        boto3.client("dynamodb").update_item(
+            TableName=EXECUTION_HISTORY,
+            Key={"ExecutionId": {"S": "drill-2"}, "PlanId": {"S": plan.PlanId}},
+            UpdateExpression="SET Cleanup = :cleanup, ResumedFrom = :resumed",
+            ExpressionAttributeValues={
+                ":cleanup": {
+                    "M": {
+                        "Status": {"S": "COMPLETED"},
+                        "AfterMinutes": {"N": "0"},
+                        "JobIds": {"L": [{"S": terminate["job"]["jobID"]}]},
+                        "StartedAt": {"N": str(started)},
+                        "EndedAt": {"N": str(started + 60)},
+                        "Terminated": {"N": str(len(launched))},
+                    }
+                },
+                ":resumed": {"S": "drill-1"},
+            },
+        )
+        deployed = build_report("drill-2", sources())
+    assert deployed["cleanup"]["status"] == "COMPLETED" and deployed["resumedFrom"] == "drill-1"
+    assert deployed["cleanup"]["terminated"] == sorted(server.recovery_instance_id for server in launched)
+    assert deployed["cleanup"]["jobIds"] == [terminate["job"]["jobID"]]
+    jsonschema.Draft202012Validator(report_schema()).validate(deployed)
+    assert 'id="gantt-cleanup"' in html.render(deployed)
     assert described["status"] == "FAILED"
     assert set(before) == set(after) == {server.source_server_id for server in launched}
     healthy = next(s.source_server_id for s in launched if s.source_server_id != scenario.servers[0].id)
