@@ -42,7 +42,7 @@ def render(report: dict[str, Any]) -> str:
     states = {state["name"]: state for state in machine["states"]}
     counts: dict[str, int] = report.get("stateCounts") or {}
     taken = {(t["from"], t["to"]): t["count"] for t in report.get("transitionCounts") or []}
-    rows = _layout(states, None, machine["startAt"], counts)
+    rows = _layout(states, None, machine["startAt"], counts, set())
     width = max((_row_width(row) for row in rows), default=NODE_W) + 2 * PAD
     height = _place(rows, PAD, PAD, width - 2 * PAD) + PAD
     boxes = {box.name: box for box in _all(rows)}
@@ -67,7 +67,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def _layout(
-    states: dict[str, dict[str, Any]], parent: str | None, start: str, counts: dict[str, int]
+    states: dict[str, dict[str, Any]], parent: str | None, start: str, counts: dict[str, int], inside: set[str]
 ) -> list[list[Box]]:
     """Rows of boxes for the machine whose states have this parent, in breadth-first order from its start; in a rank
     too wide for one row, the states the execution entered come first, so the path taken stays together."""
@@ -88,8 +88,8 @@ def _layout(
     for name in members:
         box = Box(name)
         nested = _nested_start(states, name)
-        if nested is not None:
-            box.children = _layout(states, name, nested, counts)
+        if nested is not None and name not in inside:  # a report naming a state its own parent is drawn flat
+            box.children = _layout(states, name, nested, counts, inside | {name})
             box.w = max((_row_width(row) for row in box.children), default=NODE_W) + 2 * PAD
             box.h = HEADER + _rows_height(box.children) + PAD
         rows[depth[name]].append(box)
