@@ -15,7 +15,7 @@ NODE_ENV = PATH="$(NODE_DIR)/bin:$$PATH" JSII_NODE="$(NODE)"
 NPM = $(NODE_ENV) $(NODE) $(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js
 CDK = $(NODE_ENV) $(NODE) node_modules/aws-cdk/bin/cdk
 
-.PHONY: rehearse test lint typecheck unit gates synth bootstrap deploy destroy emulator bench clean
+.PHONY: rehearse test lint typecheck unit gates synth bootstrap deploy destroy emulator bench clean chromium report
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ $(NODE_STAMP): package-lock.json $(STAMP)
 
 rehearse: $(STAMP)
 	$(BIN)/drsctl rehearse
+
+# Headless Chromium from the distribution's packages, for the report's browser tests and screenshot (Playwright drives
+# it; it cannot download browsers of its own here). Installed only when no `chromium` is on PATH; sudo when not root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The example report in docs/ (JSON, HTML page, screenshot) from examples/plan.yaml and examples/scenario.yaml.
+report: $(STAMP) chromium
+	$(BIN)/python -m drsctl.report.example
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --scenario examples/scenario.yaml
@@ -59,7 +70,7 @@ gates: synth
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/DrsOrchestrator.template.json
 	$(NODE_ENV) $(NODE) node_modules/asl-validator/dist/bin/asl-validator.js --json-path statemachine/recovery_plan.asl.json
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP) $(NODE_STAMP) chromium
 	$(NODE_ENV) $(BIN)/pytest -q -n auto
 
 test: lint typecheck gates unit

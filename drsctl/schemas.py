@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from drsctl.emulator.scenario import Scenario
+from drsctl.report.schema import report_schema
 from lambdas.core.plan import ExecutionInput, RecoveryPlan
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -19,6 +20,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "scenario.schema.json": Scenario.model_json_schema,
     "plan.schema.json": RecoveryPlan.model_json_schema,
     "execution-input.schema.json": ExecutionInput.model_json_schema,
+    "report.schema.json": report_schema,
 }
 
 

@@ -59,11 +59,7 @@ def rehearsed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(rehearsed) -> Report:
     _, data, _ = rehearsed
-    waves = [
-        WaveFigures(**{**wave, "servers": [ServerFigures(**server) for server in wave["servers"]]})
-        for wave in data["waves"]
-    ]
-    return Report(**{**data, "waves": waves})
+    return Report.from_dict(data)
 
 
 def test_user_text_that_looks_like_markup_is_printed_as_written(rehearsed):

@@ -50,6 +50,10 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
     json_report: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON (see docs/rehearsal.md).")
     ] = None,
+    html_report: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the report as one self-contained HTML page (see docs/report.md)."),
+    ] = None,
     servers: Annotated[
         bool, typer.Option("--servers", help="Also show each server: its progress lines and a table row.")
     ] = False,
@@ -71,6 +75,8 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
     loaded = read_scenario(scenario)
     if json_report is not None:
         check_writable(json_report, "report")  # before the rehearsal runs, not after
+    if html_report is not None:
+        check_writable(html_report, "HTML report")
     from drsctl.local.hooks import scenario_problems
 
     problems = scenario_problems(parsed_plan, loaded)
@@ -96,9 +102,7 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
         parsed_plan, loaded, execution_type, on_progress=printer, resume=resume, on_first_end=first_ended
     )
     _print_report(out, report, servers=servers)
-    if json_report is not None:
-        write_text(json_report, report.to_json(), "report")
-        out.print(f"report written to {json_report}")
+    _write_reports(out, report, json_report, html_report)
     out.print(Text.assemble(f"Execution {report.executionId}: ", status_text(report.status)))
     if report.errorMessage:
         out.print(report.errorMessage)
@@ -124,3 +128,15 @@ def _print_report(out: Console, report: Report, *, servers: bool) -> None:
         if wave.status not in ("COMPLETED", "SKIPPED") and wave.errorMessage:
             out.print(f"wave {number} ({wave.name}): {wave.errorMessage}")
     out.print(figures_table(report))
+
+
+def _write_reports(out: Console, report: Report, json_report: Path | None, html_report: Path | None) -> None:
+    """The JSON and the HTML page: the page is rendered from the same JSON, so the two never disagree."""
+    if json_report is not None:
+        write_text(json_report, report.to_json(), "report")
+        out.print(f"report written to {json_report}")
+    if html_report is not None:
+        from drsctl.commands.report import write_html
+
+        write_html(report.to_dict(), html_report)
+        out.print(f"HTML report written to {html_report}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from drsctl.emulator.model import DrsEmulator, Job
+from drsctl.report import judge
 from lambdas.core.records import ExecutionRecord, WaveRecord
 
 
@@ -21,6 +22,7 @@ class ServerFigures:
     launchedAt: float | None
     error: str | None = None  # why it did not launch: LAUNCH_FAILED, JOB_ENDED_NO_LAUNCH, WAVE_TIMEOUT, ...
     hostname: str | None = None  # the source server's hostname, as DRS reports it
+    recoveryPointAt: float | None = None  # the point in time it was recovered from (drsctl/report/rpo.py)
 
 
 @dataclass
@@ -47,6 +49,10 @@ class WaveFigures:
     errorMessage: str | None = None
     missedChecks: int = 0
     steps: list[StepFigures] = field(default_factory=list)
+    number: int = 0
+    region: str | None = None
+    impact: str | None = None
+    jobIds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -89,9 +95,51 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     cleanup: CleanupFigures | None = None
     resumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
+    # What the drill report adds (docs/report.md): who, when, the targets, and the path the execution took.
+    source: str = "rehearsal"
+    planId: str | None = None
+    planName: str | None = None
+    startedBy: str | None = None
+    startTime: str | None = None  # ISO 8601, UTC
+    endTime: str | None = None
+    targets: dict[str, float | None] = field(default_factory=dict)
+    stateCounts: dict[str, int] = field(default_factory=dict)
+    transitionCounts: list[dict[str, Any]] = field(default_factory=list)
+    stateMachine: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report read back from its JSON: the facts only (what `to_dict` derives from them is left out)."""
+
+        def known(kind: type, values: dict[str, Any]) -> dict[str, Any]:
+            names = {f.name for f in fields(kind)}
+            return {key: value for key, value in values.items() if key in names}
+
+        waves = [
+            WaveFigures(
+                **{
+                    **known(WaveFigures, wave),
+                    "servers": [ServerFigures(**known(ServerFigures, server)) for server in wave["servers"]],
+                    "steps": [StepFigures(**known(StepFigures, step)) for step in wave.get("steps", [])],
+                }
+            )
+            for wave in data["waves"]
+        ]
+        cleanup = data.get("cleanup")
+        return cls(
+            **{
+                **known(cls, data),
+                "waves": waves,
+                "cleanup": CleanupFigures(**known(CleanupFigures, cleanup)) if cleanup else None,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's JSON: these facts, and what they mean against the plan's targets (drsctl/report/judge.py)."""
+        return judge.complete(asdict(self))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
 
 def state_transitions(history: list[dict[str, Any]]) -> int:
@@ -137,7 +185,11 @@ def hostnames(emulator: DrsEmulator) -> dict[str, str]:
 
 
 def wave_figures(
-    waves: list[WaveRecord], jobs: list[Job], origin: float, hostnames: dict[str, str] | None = None
+    waves: list[WaveRecord],
+    jobs: list[Job],
+    origin: float,
+    hostnames: dict[str, str] | None = None,
+    recovery_points: dict[str, float] | None = None,
 ) -> list[WaveFigures]:
     participants = {
         (job.id, participant.source_server_id): (job, participant) for job in jobs for participant in job.participants
@@ -163,6 +215,7 @@ def wave_figures(
                     launchedAt=since(launched),
                     error=server.Error,
                     hostname=(hostnames or {}).get(server.SourceServerId),
+                    recoveryPointAt=since((recovery_points or {}).get(server.SourceServerId)),
                 )
             )
         figures.append(
@@ -187,6 +240,10 @@ def wave_figures(
                     )
                     for step in sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
                 ],
+                number=wave.WaveNumber,
+                region=wave.Region,
+                impact=wave.Impact,
+                jobIds=list(wave.JobIds),
             )
         )
     return figures

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import boto3
+
 from drsctl.emulator import Scenario
 from drsctl.local import figures
 from drsctl.local.engine import Invocation
 from drsctl.local.figures import Report
-from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
+from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
+from drsctl.report import history as history_facts
+from drsctl.report import judge, rpo
+from drsctl.report.rpo import iso8601
 from lambdas.core import records
 from lambdas.core.finish import plan_id_of
 from lambdas.core.plan import RecoveryPlan, recovery_confirmation
@@ -108,6 +114,13 @@ def report(
     makespan = stop - start
     invocations: list[Invocation] = aws.engine.invocations
     longest_wall = max((i.seconds for i in invocations), default=0.0)
+    drs_calls, start_recovery_calls = sum(aws.drs.calls.values()), aws.drs.calls["StartRecovery"]
+    # The report's own reads (the definition, the recovery points) come after the figures they must not change.
+    definition = aws.client("stepfunctions").describe_state_machine_for_execution(
+        executionArn=described["executionArn"]
+    )["definition"]
+    points = rpo.recovery_points(rpo.launched(waves), lambda region: boto3.client("drs", region_name=region))
+    plan_name = records.load_plan(plan_id).get("Name") if plan_id else None
     return Report(
         status=record.Status,
         executionId=execution_id,
@@ -124,8 +137,8 @@ def report(
         historyEventsTotal=len(history),  # one execution: the waves run inline, no child executions
         stateTransitions=figures.state_transitions(history),
         maxPayloadBytes=figures.max_payload_bytes(history),
-        drsApiCalls=sum(aws.drs.calls.values()) - sum((calls_before or {}).values()),
-        startRecoveryCalls=aws.drs.calls["StartRecovery"] - (calls_before or {}).get("StartRecovery", 0),
+        drsApiCalls=drs_calls - sum((calls_before or {}).values()),
+        startRecoveryCalls=start_recovery_calls - (calls_before or {}).get("StartRecovery", 0),
         launchesPerServerMax=figures.launches_per_server_max(jobs),
         wallSeconds=round(time.perf_counter() - wall_started, 2),
         maxItemBytes=aws.engine.max_item_bytes,
@@ -133,10 +146,19 @@ def report(
         # Wall plus slept time is never less than wall time; the wall figure is taken a moment later (after the
         # invocation's bookkeeping), so without the max a loaded machine could report virtual < wall.
         maxLambdaVirtualSeconds=round(max(aws.engine.max_virtual_seconds, longest_wall), 4),
-        waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs)),
+        waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs), points),
         warnings=record.Warnings,
         cleanup=figures.cleanup_figures(record, aws.drs, start),
         resumedFrom=record.ResumedFrom,
+        planId=plan_id,
+        planName=record.PlanName or plan_name,
+        startedBy=f"drsctl rehearse ({getpass.getuser()})",
+        startTime=iso8601(start),
+        endTime=iso8601(stop) if described["status"] in TERMINAL else None,
+        targets=judge.targets(history_facts.resolved_options(history)),
+        stateCounts=history_facts.state_counts(history),
+        transitionCounts=history_facts.transition_counts(history),
+        stateMachine=history_facts.state_machine_graph(definition),
     )
 
 

@@ -126,6 +126,21 @@ class OptionsOverride(_Strict):
         description="After a DRILL ends, wait AfterMinutes, then terminate the drill instances this execution "
         "launched. A RECOVERY never terminates anything.",
     )
+    # Recovery objectives: only the report reads them (met or not, per wave and for the plan); nothing is enforced.
+    RtoTargetMinutes: Annotated[float | None, Number] = Field(
+        None,
+        gt=0,
+        le=10080,
+        description="Recovery time objective: every wave launched within this many minutes of "
+        "the start (the report says whether each wave and the plan met it).",
+    )
+    RpoTargetMinutes: Annotated[float | None, Number] = Field(
+        None,
+        gt=0,
+        le=10080,
+        description="Recovery point objective: each server recovered from a point in time at "
+        "most this many minutes older than its StartRecovery (the report says whether it was met).",
+    )
 
 
 class RunOptions(_Strict):
@@ -140,6 +155,8 @@ class RunOptions(_Strict):
     MaxServersInActiveJobs: int = 500
     AllowUnhealthyReplication: bool = False
     DrillCleanup: DrillCleanupOptions | None = None
+    RtoTargetMinutes: float | None = None
+    RpoTargetMinutes: float | None = None
 
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:

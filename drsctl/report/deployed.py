@@ -1,0 +1,275 @@
+"""The drill report's JSON from a deployed stack's records: what `drsctl run report NAME` renders.
+
+It reads what the stack keeps, through the boto3 clients it is given: the ExecutionHistory item and the
+ExecutionWaves items (DynamoDB), the execution, its history and its definition (Step Functions), the jobs and the
+recovery points (DRS, one client per region). The result has the shape a rehearsal writes (docs/report.schema.json);
+figures only a rehearsal can measure (Lambda wall times, DRS calls, the critical path) are null.
+
+One difference from a rehearsal's report, from what AWS keeps: DRS records no per-server launch time (its job log
+has LAUNCH_START but no launch end), so a launched server's `launchedAt` is its job's endDateTime, when the last
+server of its job settled: never earlier than the server's launch, at most the job's slowest server later. A
+server's `startedAt` is its job's creationDateTime, as in the rehearsal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from drsctl.report import history as history_facts
+from drsctl.report import judge, rpo
+from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord, from_item
+
+JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs
+HISTORY_PAGE = 1000  # GetExecutionHistory maxResults
+
+
+class RunReportError(LookupError):
+    """The records of that execution cannot be found or read; the message says which and what to check."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the records are: boto3 clients and the stack's table names (its outputs)."""
+
+    dynamodb: Any  # boto3.client("dynamodb")
+    stepfunctions: Any  # boto3.client("stepfunctions")
+    drs: Callable[[str], Any]  # region -> boto3.client("drs", region_name=region)
+    history_table: str  # ExecutionHistoryTable output
+    waves_table: str  # ExecutionWavesTable output
+
+
+def build_report(execution_id: str, sources: Sources, *, started_by: str | None = None) -> dict[str, Any]:
+    """The report's JSON (with targets judged and the verdict) for one execution of the deployed state machine."""
+    item = _execution_item(execution_id, sources)
+    record = ExecutionRecord.model_validate(item)
+    if not record.ExecutionArn:
+        raise RunReportError(f"execution {execution_id}: its ExecutionHistory record has no ExecutionArn")
+    described = sources.stepfunctions.describe_execution(executionArn=record.ExecutionArn)
+    events = _history(record.ExecutionArn, sources.stepfunctions)
+    definition = sources.stepfunctions.describe_state_machine_for_execution(executionArn=record.ExecutionArn)
+    waves = _waves(execution_id, sources)
+    start = described["startDate"].timestamp()
+    stop = described["stopDate"].timestamp() if described.get("stopDate") else None
+    jobs = _job_times(waves, sources.drs)
+    points = rpo.recovery_points(rpo.launched(waves), sources.drs)
+
+    def since(moment: float | None) -> float | None:
+        return None if moment is None else round(moment - start, 1)
+
+    report: dict[str, Any] = {
+        "source": "deployed",
+        "status": record.Status,
+        "executionId": execution_id,
+        "mode": record.ExecutionType or "DRILL",
+        "planId": record.PlanId,
+        "planName": record.PlanName,
+        "startedBy": started_by,
+        "startTime": rpo.iso8601(start),
+        "endTime": rpo.iso8601(stop) if stop is not None else None,
+        "stepFunctionsStatus": described["status"],
+        "stepFunctionsError": described.get("error"),
+        "errorMessage": record.ErrorMessage,
+        "makespanSeconds": round((stop if stop is not None else start) - start, 1),
+        "historyEvents": len(events),
+        "historyEventsTotal": len(events),
+        "stateTransitions": sum(1 for event in events if event["type"].endswith("StateEntered")),
+        "warnings": record.Warnings,
+        "targets": judge.targets(history_facts.resolved_options(events)),
+        "stateCounts": history_facts.state_counts(events),
+        "transitionCounts": history_facts.transition_counts(events),
+        "stateMachine": history_facts.state_machine_graph(definition["definition"]),
+        "waves": [_wave(wave, jobs, points, since) for wave in waves],
+        "cleanup": _cleanup(item.get("Cleanup"), sources.drs, _regions(waves), since),
+        "resumedFrom": item.get("ResumedFrom"),
+        **dict.fromkeys(
+            (
+                "criticalPathSeconds",
+                "overheadRatio",
+                "maxLambdaSeconds",
+                "maxLambdaVirtualSeconds",
+                "lambdaInvocations",
+                "drsApiCalls",
+                "startRecoveryCalls",
+                "launchesPerServerMax",
+                "wallSeconds",
+                "maxItemBytes",
+                "maxPayloadBytes",
+                "maxItemTable",
+            )
+        ),
+    }
+    return judge.complete(report)
+
+
+def _execution_item(execution_id: str, sources: Sources) -> dict[str, Any]:
+    """The ExecutionHistory item as plain values: the record's fields, and those newer writers add (Cleanup,
+    ResumedFrom) that the report reads as they are."""
+    answer = sources.dynamodb.query(
+        TableName=sources.history_table,
+        KeyConditionExpression="ExecutionId = :id",
+        ExpressionAttributeValues={":id": {"S": execution_id}},
+        ConsistentRead=True,
+        Limit=1,
+    )
+    items = answer.get("Items", [])
+    if not items:
+        raise RunReportError(
+            f"execution {execution_id}: no record in table {sources.history_table}; check the execution name (its "
+            "ExecutionId) and the stack's ExecutionHistoryTable output"
+        )
+    return _plain(items[0])
+
+
+def _waves(execution_id: str, sources: Sources) -> list[WaveRecord]:
+    """Every wave with its servers: the wave's item (`0003`) and its pages of servers (`0003#001`, ...)."""
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {
+        "TableName": sources.waves_table,
+        "KeyConditionExpression": "ExecutionId = :id",
+        "ExpressionAttributeValues": {":id": {"S": execution_id}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = sources.dynamodb.query(**arguments)
+        items.extend(_plain(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    waves: list[WaveRecord] = []
+    for item in sorted(items, key=lambda i: str(i["WaveKey"])):
+        if "#" not in str(item["WaveKey"]):
+            waves.append(WaveRecord.model_validate(item))
+        elif waves and waves[-1].WaveNumber == item.get("WaveNumber"):
+            waves[-1].Servers.extend(ServerRecord.model_validate(server) for server in item.get("Servers", []))
+    return waves
+
+
+def _history(execution_arn: str, stepfunctions: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in stepfunctions.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, PaginationConfig={"PageSize": HISTORY_PAGE}
+    ):
+        events.extend(page["events"])
+    return events
+
+
+def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, tuple[float, float | None]]:
+    """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds)."""
+    by_region: dict[str, list[str]] = {}
+    for wave in waves:
+        by_region.setdefault(wave.Region, []).extend(wave.JobIds)
+    times: dict[str, tuple[float, float | None]] = {}
+    for region, job_ids in by_region.items():
+        for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
+            pages = (
+                drs(region)
+                .get_paginator("describe_jobs")
+                .paginate(filters={"jobIDs": job_ids[first : first + JOB_IDS_PER_CALL]})
+            )
+            for page in pages:
+                for job in page.get("items", []):
+                    created = rpo.epoch(job.get("creationDateTime"))
+                    if created is not None:
+                        times[job["jobID"]] = (created, rpo.epoch(job.get("endDateTime")))
+    return times
+
+
+def _regions(waves: list[WaveRecord]) -> list[str]:
+    return sorted({wave.Region for wave in waves})
+
+
+def _cleanup(
+    cleanup: Any, drs: Callable[[str], Any], regions: list[str], since: Callable[[float | None], float | None]
+) -> dict[str, Any] | None:
+    """The record's drill cleanup (Cleanup: Status, JobIds, StartedAt, EndedAt, Detail), with the recovery instances
+    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in the waves' regions)."""
+    if not isinstance(cleanup, dict):
+        return None
+    job_ids = [str(job) for job in cleanup.get("JobIds") or []]
+    terminated: list[str] = []
+    for region in regions:
+        if not job_ids:
+            break
+        pages = drs(region).get_paginator("describe_jobs").paginate(filters={"jobIDs": job_ids[:JOB_IDS_PER_CALL]})
+        for page in pages:
+            for job in page.get("items", []):
+                terminated += [
+                    server["recoveryInstanceID"]
+                    for server in job.get("participatingServers", [])
+                    if server.get("launchStatus") == "TERMINATED" and server.get("recoveryInstanceID")
+                ]
+    return {
+        "status": str(cleanup.get("Status") or "UNKNOWN"),
+        "terminated": sorted(set(terminated)),
+        "jobIds": job_ids,
+        "startedAt": since(cleanup.get("StartedAt")),
+        "endedAt": since(cleanup.get("EndedAt")),
+        "detail": cleanup.get("Detail"),
+    }
+
+
+def _wave(
+    wave: WaveRecord,
+    jobs: dict[str, tuple[float, float | None]],
+    points: dict[str, float],
+    since: Callable[[float | None], float | None],
+) -> dict[str, Any]:
+    steps = sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
+    return {
+        "number": wave.WaveNumber,
+        "name": wave.WaveName,
+        "status": wave.Status,
+        "region": wave.Region,
+        "impact": wave.Impact,
+        "startedAt": since(wave.StartTime),
+        "endedAt": since(wave.EndTime),
+        "errorMessage": wave.ErrorMessage,
+        "missedChecks": wave.MissedChecks,
+        "jobIds": list(wave.JobIds),
+        "steps": [
+            {
+                "phase": str(step["Phase"]),
+                "kind": str(step["Kind"]),
+                "name": str(step["Name"]),
+                "status": str(step["Status"]),
+                "startedAt": since(step.get("StartedAt")),
+                "endedAt": since(step.get("EndedAt")),
+                "detail": step.get("Detail"),
+                "decidedBy": step.get("DecidedBy"),
+            }
+            for step in steps
+        ],
+        "servers": [_server(server, jobs.get(server.RecoveryJobId or ""), points, since) for server in wave.Servers],
+    }
+
+
+def _server(
+    server: ServerRecord,
+    job: tuple[float, float | None] | None,
+    points: dict[str, float],
+    since: Callable[[float | None], float | None],
+) -> dict[str, Any]:
+    created, ended = job if job is not None else (None, None)
+    return {
+        "sourceServerId": server.SourceServerId,
+        "status": server.Status,
+        "launchStatus": None,
+        "recoveryInstanceId": server.InstanceId,
+        "jobId": server.RecoveryJobId,
+        "startedAt": since(created),
+        "launchedAt": since(ended) if server.Status == "LAUNCHED" else None,
+        "error": server.Error,
+        "hostname": server.Hostname,
+        "recoveryPointAt": since(points.get(server.SourceServerId)),
+    }
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB client item as plain values (numbers as int or float, as the records hold them)."""
+    deserializer = TypeDeserializer()
+    plain: dict[str, Any] = from_item({key: deserializer.deserialize(value) for key, value in item.items()})
+    return plain

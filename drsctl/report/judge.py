@@ -1,0 +1,135 @@
+"""Targets met or not, counts and the verdict: added to a report's JSON from its facts (docs/report.md).
+
+The rules, also in docs/plan-format.md: a wave meets the RTO when it ended COMPLETED or PARTIAL at most
+RtoTargetMinutes after the execution started (a SKIPPED wave is not judged, any other end misses it); the plan
+meets it when it ended COMPLETED or PARTIAL and its last wave ended in time. A launched server meets the RPO when
+its recovery point is at most RpoTargetMinutes older than its StartRecovery; a wave when every server of it whose
+recovery point is known does, the plan when every wave does. No target: `met` is null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RECOVERED = ("COMPLETED", "PARTIAL")
+NOT_LAUNCHED = ("FAILED", "TIMED_OUT", "UNKNOWN")
+
+
+def targets(options: dict[str, Any]) -> dict[str, float | None]:
+    """The plan's targets from its resolved Options (plan, then execution input)."""
+
+    def number(key: str) -> float | None:
+        value = options.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return {"rtoMinutes": number("RtoTargetMinutes"), "rpoMinutes": number("RpoTargetMinutes")}
+
+
+def complete(report: dict[str, Any]) -> dict[str, Any]:
+    """Add `rto`, `rpo`, `serverCounts` and `verdict` (and each wave's and server's share) to a report's facts."""
+    goal = report.get("targets") or {}
+    rto_target = _seconds(goal.get("rtoMinutes"))
+    rpo_target = _seconds(goal.get("rpoMinutes"))
+    for wave in report["waves"]:
+        for server in wave["servers"]:
+            rpo = _server_rpo(server)
+            server["rpoSeconds"] = rpo
+            server["rpoMet"] = None if rpo is None or rpo_target is None else rpo <= rpo_target
+        wave["rto"] = _wave_rto(wave, rto_target)
+        known = [s["rpoSeconds"] for s in wave["servers"] if s["rpoSeconds"] is not None]
+        wave["rpo"] = {
+            "worstSeconds": max(known) if known else None,
+            "met": _all_met([s["rpoMet"] for s in wave["servers"]]),
+        }
+    ended = [w["endedAt"] for w in report["waves"] if w.get("endedAt") is not None and w["status"] != "SKIPPED"]
+    recovery = max(ended) if ended else None
+    rto_met: bool | None = None
+    if rto_target is not None:
+        rto_met = report["status"] in RECOVERED and recovery is not None and recovery <= rto_target
+    worst = [w["rpo"]["worstSeconds"] for w in report["waves"] if w["rpo"]["worstSeconds"] is not None]
+    report["rto"] = {"targetSeconds": rto_target, "achievedSeconds": recovery, "met": rto_met}
+    report["rpo"] = {
+        "targetSeconds": rpo_target,
+        "worstSeconds": max(worst) if worst else None,
+        "met": _all_met([w["rpo"]["met"] for w in report["waves"]]),
+    }
+    report["serverCounts"] = server_counts(report)
+    report["verdict"] = verdict(report)
+    return report
+
+
+def server_counts(report: dict[str, Any]) -> dict[str, int]:
+    statuses = [server["status"] for wave in report["waves"] for server in wave["servers"]]
+    launched = statuses.count("LAUNCHED")
+    failed = sum(statuses.count(status) for status in NOT_LAUNCHED)
+    skipped = statuses.count("SKIPPED")
+    return {
+        "total": len(statuses),
+        "launched": launched,
+        "failed": failed,
+        "skipped": skipped,
+        "other": len(statuses) - launched - failed - skipped,
+    }
+
+
+def verdict(report: dict[str, Any]) -> str:
+    """The report in one sentence: how it ended, how many servers came up, and the targets."""
+    counts = report["serverCounts"]
+    parts = [f"{counts['launched']} of {counts['total']} servers launched"]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} skipped")
+    sentence = f"The {report['mode'].lower()} ended {report['status']}: {', '.join(parts)}"
+    failed = [w for w in report["waves"] if w["status"] not in (*RECOVERED, "SKIPPED")]
+    if failed:
+        first = failed[0]
+        sentence += f"; wave {first.get('number') or report['waves'].index(first) + 1} ({first['name']}) ended "
+        sentence += first["status"]
+    rto, rpo = report["rto"], report["rpo"]
+    if rto["met"] is not None:
+        took = "" if rto["achievedSeconds"] is None else f" (last wave ended at {duration(rto['achievedSeconds'])})"
+        sentence += f"; RTO of {duration(rto['targetSeconds'])} {'met' if rto['met'] else 'missed'}{took}"
+    if rpo["met"] is not None:
+        sentence += (
+            f"; RPO of {duration(rpo['targetSeconds'])} {'met' if rpo['met'] else 'missed'} "
+            f"(worst {duration(rpo['worstSeconds'])})"
+        )
+    return sentence + "."
+
+
+def duration(seconds: float | None) -> str:
+    """1h02m03s, 4m05s, 6s; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _seconds(minutes: Any) -> float | None:
+    return None if minutes is None else round(float(minutes) * 60, 1)
+
+
+def _server_rpo(server: dict[str, Any]) -> float | None:
+    point, started = server.get("recoveryPointAt"), server.get("startedAt")
+    if server["status"] != "LAUNCHED" or point is None or started is None:
+        return None
+    return round(max(0.0, float(started) - float(point)), 1)
+
+
+def _wave_rto(wave: dict[str, Any], target: float | None) -> dict[str, Any]:
+    ended = wave.get("endedAt") if wave["status"] in RECOVERED else None
+    judged = target is not None and wave["status"] != "SKIPPED"
+    met = (ended is not None and target is not None and ended <= target) if judged else None
+    return {"achievedSeconds": ended, "met": met}
+
+
+def _all_met(values: list[bool | None]) -> bool | None:
+    known = [value for value in values if value is not None]
+    return all(known) if known else None

@@ -1,0 +1,210 @@
+"""The JSON Schema of the drill report (docs/report.schema.json, written by `python -m drsctl.schemas`).
+
+Written out by hand rather than derived from the dataclasses: the report is also built from a deployed stack's
+records (deployed.py), where the rehearsal-only figures are null, and it carries fields other builders add
+(`cleanup`, `resumedFrom`, HealthCheck steps). Every report a rehearsal writes is checked against it in the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TITLE = "drs-orchestrator drill report"
+
+
+def _nullable(kind: str | list[str], **extra: Any) -> dict[str, Any]:
+    kinds = [kind] if isinstance(kind, str) else kind
+    return {"type": [*kinds, "null"], **extra}
+
+
+def _object(properties: dict[str, Any], required: list[str], description: str = "") -> dict[str, Any]:
+    shape: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+    if description:
+        shape["description"] = description
+    return shape
+
+
+SECONDS = _nullable("number", description="Seconds from the start of the execution.")
+MET = _nullable("boolean", description="Whether the target was met; null when there is no target or nothing to judge.")
+STATUS = {"type": "string", "minLength": 1}
+
+SERVER = _object(
+    {
+        "sourceServerId": {"type": "string"},
+        "status": STATUS,
+        "launchStatus": _nullable("string"),
+        "recoveryInstanceId": _nullable("string"),
+        "jobId": _nullable("string"),
+        "startedAt": SECONDS,
+        "launchedAt": SECONDS,
+        "error": _nullable("string"),
+        "hostname": _nullable("string"),
+        "recoveryPointAt": {**SECONDS, "description": "The point in time it was recovered from (may be negative)."},
+        "rpoSeconds": _nullable("number", minimum=0),
+        "rpoMet": MET,
+    },
+    ["sourceServerId", "status", "jobId", "recoveryInstanceId", "startedAt", "launchedAt", "error"],
+)
+
+STEP = _object(
+    {
+        "phase": {"type": "string", "description": "BEFORE or AFTER the wave's launch."},
+        "kind": {"type": "string", "description": "Lambda, WaitForCallback, Approval, Wait, HealthCheck, ..."},
+        "name": {"type": "string"},
+        "status": STATUS,
+        "startedAt": SECONDS,
+        "endedAt": SECONDS,
+        "detail": _nullable("string"),
+        "decidedBy": _nullable("string"),
+    },
+    ["phase", "kind", "name", "status", "startedAt", "endedAt"],
+)
+
+WAVE = _object(
+    {
+        "number": {"type": "integer", "minimum": 0},
+        "name": {"type": "string"},
+        "status": STATUS,
+        "region": _nullable("string"),
+        "impact": _nullable("string"),
+        "startedAt": SECONDS,
+        "endedAt": SECONDS,
+        "errorMessage": _nullable("string"),
+        "missedChecks": {"type": "integer", "minimum": 0},
+        "jobIds": {"type": "array", "items": {"type": "string"}},
+        "steps": {"type": "array", "items": STEP},
+        "servers": {"type": "array", "items": SERVER},
+        "rto": _object({"achievedSeconds": SECONDS, "met": MET}, ["achievedSeconds", "met"]),
+        "rpo": _object({"worstSeconds": _nullable("number"), "met": MET}, ["worstSeconds", "met"]),
+    },
+    ["name", "status", "startedAt", "endedAt", "servers", "steps", "rto", "rpo"],
+)
+
+STATE = _object(
+    {
+        "name": {"type": "string"},
+        "type": {"type": "string"},
+        "parent": _nullable("string", description="The Map or Parallel state whose machine holds it."),
+        "start": {"type": "boolean"},
+        "end": {"type": "boolean"},
+        "next": {
+            "type": "array",
+            "items": _object(
+                {"to": {"type": "string"}, "how": {"enum": ["next", "choice", "default", "catch"]}}, ["to", "how"]
+            ),
+        },
+    },
+    ["name", "type", "parent", "next"],
+)
+
+CLEANUP = _nullable(
+    "object",
+    description="The drill cleanup (terminating the drill's recovery instances), or null when none ran.",
+    properties={
+        "status": {"type": "string"},
+        "terminated": {"type": "array", "items": {"type": "string"}, "description": "Recovery instance IDs."},
+        "jobIds": {"type": "array", "items": {"type": "string"}},
+        "startedAt": SECONDS,
+        "endedAt": SECONDS,
+        "detail": _nullable("string", description="Why it failed or was kept, when it did not complete."),
+    },
+    required=["status", "terminated", "jobIds", "startedAt", "endedAt"],
+)
+
+LOCAL_FIGURE = _nullable("number", description="Measured by the rehearsal; null in a report of a deployed execution.")
+
+
+def report_schema() -> dict[str, Any]:
+    figures = {
+        name: LOCAL_FIGURE
+        for name in (
+            "criticalPathSeconds",
+            "overheadRatio",
+            "maxLambdaSeconds",
+            "maxLambdaVirtualSeconds",
+            "lambdaInvocations",
+            "drsApiCalls",
+            "startRecoveryCalls",
+            "launchesPerServerMax",
+            "wallSeconds",
+            "maxItemBytes",
+            "maxPayloadBytes",
+        )
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": TITLE,
+        "description": "What `drsctl rehearse --json` writes and `drsctl report` renders (docs/report.md).",
+        "type": "object",
+        "required": [
+            "status",
+            "executionId",
+            "mode",
+            "makespanSeconds",
+            "waves",
+            "stateCounts",
+            "rto",
+            "rpo",
+            "serverCounts",
+            "verdict",
+        ],
+        "properties": {
+            "source": {"enum": ["rehearsal", "deployed"]},
+            "status": STATUS,
+            "executionId": {"type": "string", "minLength": 1},
+            "mode": {"enum": ["DRILL", "RECOVERY"]},
+            "planId": _nullable("string"),
+            "planName": _nullable("string"),
+            "startedBy": _nullable("string"),
+            "startTime": _nullable("string", description="ISO 8601, UTC."),
+            "endTime": _nullable("string", description="ISO 8601, UTC; null while running."),
+            "stepFunctionsStatus": _nullable("string"),
+            "stepFunctionsError": _nullable("string"),
+            "errorMessage": _nullable("string"),
+            "makespanSeconds": {"type": "number", "minimum": 0},
+            "historyEvents": {"type": "integer", "minimum": 0},
+            "historyEventsTotal": {"type": "integer", "minimum": 0},
+            "stateTransitions": {"type": "integer", "minimum": 0},
+            "maxItemTable": _nullable("string"),
+            **figures,
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "targets": _object(
+                {"rtoMinutes": _nullable("number"), "rpoMinutes": _nullable("number")}, ["rtoMinutes", "rpoMinutes"]
+            ),
+            "rto": _object(
+                {"targetSeconds": _nullable("number"), "achievedSeconds": SECONDS, "met": MET},
+                ["targetSeconds", "achievedSeconds", "met"],
+                "The plan's RTO: achievedSeconds is when its last wave ended.",
+            ),
+            "rpo": _object(
+                {"targetSeconds": _nullable("number"), "worstSeconds": _nullable("number"), "met": MET},
+                ["targetSeconds", "worstSeconds", "met"],
+                "The plan's RPO: worstSeconds is the oldest recovery point of any server, against its StartRecovery.",
+            ),
+            "serverCounts": _object(
+                {key: {"type": "integer", "minimum": 0} for key in ("total", "launched", "failed", "skipped", "other")},
+                ["total", "launched", "failed", "skipped", "other"],
+            ),
+            "verdict": {"type": "string", "minLength": 1},
+            "stateCounts": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 1},
+                "description": "State name -> times the execution entered it.",
+            },
+            "transitionCounts": {
+                "type": "array",
+                "items": _object(
+                    {"from": {"type": "string"}, "to": {"type": "string"}, "count": {"type": "integer", "minimum": 1}},
+                    ["from", "to", "count"],
+                ),
+            },
+            "stateMachine": _nullable(
+                "object",
+                properties={"startAt": {"type": "string"}, "states": {"type": "array", "items": STATE}},
+                required=["startAt", "states"],
+            ),
+            "waves": {"type": "array", "items": WAVE},
+            "cleanup": CLEANUP,
+            "resumedFrom": _nullable("string", description="The execution this one resumed, or null."),
+        },
+    }
