@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ def large_case() -> tuple[RecoveryPlan, Scenario]:
 
 def shared(factory: pytest.TempPathFactory, name: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """A report made once per test run, whichever xdist worker asks first (the others wait and read its file)."""
-    folder = factory.getbasetemp().parent  # shared by the workers of one run
+    # Shared by the xdist workers of one run (their base temps are siblings); without xdist the base temp itself,
+    # whose parent outlives the run and would serve a report made by older code.
+    base = factory.getbasetemp()
+    folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     path = folder / f"report-{name}.json"
     with (folder / f"report-{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
