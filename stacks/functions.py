@@ -123,29 +123,17 @@ def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, executi
         role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))  # Describe* take no resource
     if permissions.EC2_ACTIONS[key]:
         role.add_to_policy(iam.PolicyStatement(actions=list(permissions.EC2_ACTIONS[key]), resources=["*"]))
-    if "drs:StartRecovery" in drs_actions:
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["drs:StartRecovery"],
-                resources=[_arn(resource, stack) for resource in permissions.DRS_RESOURCES],
-            )
-        )
-        for grant in permissions.START_RECOVERY_DEPENDENCIES:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(grant.actions),
-                    resources=[_arn(resource, stack) for resource in grant.resources],
-                    conditions=grant.conditions or None,
-                )
-            )
-    if "drs:TerminateRecoveryInstances" in drs_actions:  # the drill cleanup
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["drs:TerminateRecoveryInstances"],
-                resources=[_arn(resource, stack) for resource in permissions.DRS_RESOURCES],
-            )
-        )
-        for grant in permissions.TERMINATE_DEPENDENCIES:
+    # StartRecovery and TerminateRecoveryInstances act on the account's DRS resources, and DRS makes the EC2 (and
+    # other) calls that follow with the caller's credentials: their dependencies come with them
+    for action, dependencies in (
+        ("drs:StartRecovery", permissions.START_RECOVERY_DEPENDENCIES),
+        ("drs:TerminateRecoveryInstances", permissions.TERMINATE_DEPENDENCIES),
+    ):
+        if action not in drs_actions:
+            continue
+        resources = [_arn(resource, stack) for resource in permissions.DRS_RESOURCES]
+        role.add_to_policy(iam.PolicyStatement(actions=[action], resources=resources))
+        for grant in dependencies:
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=list(grant.actions),

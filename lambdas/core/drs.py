@@ -43,13 +43,10 @@ def _client(region: str, purpose: str) -> Any:
 
 def describe_source_servers(region: str, server_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The given source servers (or all of them) in `region`; unknown IDs are simply absent."""
-    paginator = _client(region, "read").get_paginator("describe_source_servers")
     if server_ids is None:
+        paginator = _client(region, "read").get_paginator("describe_source_servers")
         return [item for page in paginator.paginate(filters={}) for item in page["items"]]
-    found: list[dict[str, Any]] = []
-    for chunk in batched(server_ids, SOURCE_SERVER_FILTER_MAX):
-        found.extend(item for page in paginator.paginate(filters={"sourceServerIDs": chunk}) for item in page["items"])
-    return found
+    return _filtered(region, "describe_source_servers", "sourceServerIDs", server_ids, SOURCE_SERVER_FILTER_MAX)
 
 
 def servers_with_tags(region: str, tags: dict[str, str]) -> list[dict[str, Any]]:
@@ -108,11 +105,16 @@ def latest_snapshot_time(region: str, server_id: str) -> str | None:
 
 def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The given jobs, in as few calls as the model allows (up to 1,000 IDs per call)."""
-    paginator = _client(region, "read").get_paginator("describe_jobs")
-    jobs: list[dict[str, Any]] = []
-    for chunk in batched(job_ids, JOB_FILTER_MAX):
-        jobs.extend(item for page in paginator.paginate(filters={"jobIDs": chunk}) for item in page["items"])
-    return jobs
+    return _filtered(region, "describe_jobs", "jobIDs", job_ids, JOB_FILTER_MAX)
+
+
+def _filtered(region: str, operation: str, key: str, ids: Sequence[str], most: int) -> list[dict[str, Any]]:
+    """Every item of a paginated Describe* filtered by `key`, the IDs `most` per call."""
+    paginator = _client(region, "read").get_paginator(operation)
+    found: list[dict[str, Any]] = []
+    for chunk in batched(ids, most):
+        found.extend(item for page in paginator.paginate(filters={key: chunk}) for item in page["items"])
+    return found
 
 
 TERMINATE_MAX = 200  # recoveryInstanceIDs per TerminateRecoveryInstances (the DRS model's limit)
@@ -120,11 +122,7 @@ TERMINATE_MAX = 200  # recoveryInstanceIDs per TerminateRecoveryInstances (the D
 
 def describe_recovery_instances(region: str, server_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The recovery instances of the given source servers in `region`."""
-    paginator = _client(region, "read").get_paginator("describe_recovery_instances")
-    found: list[dict[str, Any]] = []
-    for chunk in batched(server_ids, SOURCE_SERVER_FILTER_MAX):
-        found.extend(item for page in paginator.paginate(filters={"sourceServerIDs": chunk}) for item in page["items"])
-    return found
+    return _filtered(region, "describe_recovery_instances", "sourceServerIDs", server_ids, SOURCE_SERVER_FILTER_MAX)
 
 
 def terminate_recovery_instances(region: str, instance_ids: Sequence[str]) -> dict[str, Any]:

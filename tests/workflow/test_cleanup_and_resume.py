@@ -173,29 +173,23 @@ def test_resume_after_a_failed_wave_launches_only_what_the_first_did_not(stage):
         assert max(launches(aws).values()) == 1  # no server launched twice across both executions
 
 
-def test_resume_after_a_cancelled_execution(stage):
+@pytest.mark.parametrize(
+    ("stopped_as", "at_wave", "recorded", "waves"),
+    [
+        ("ABORTED", 2, "CANCELLED", ["SKIPPED", "COMPLETED", "COMPLETED"]),  # stopped as wave 2 starts
+        ("TIMED_OUT", 3, "TIMED_OUT", ["SKIPPED", "SKIPPED", "COMPLETED"]),  # the execution timeout as wave 3 starts
+    ],
+)
+def test_resume_after_a_cancelled_or_timed_out_execution(stage, stopped_as, at_wave, recorded, waves):
     with stage(three_tier_scenario()) as aws:
         load(aws, plan_with())
-        stop_and_reconcile_at(aws, "start-wave", 2)  # as wave 2 starts: wave 1 had completed
+        stop_and_reconcile_at(aws, "start-wave", at_wave, status=stopped_as)
         run(aws, DRILL)  # the engine may end it ABORTED or, a step finding its record ended, FAILED
-        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        assert aws.record("exec-1", "shop").Status == recorded
         aws.engine.before_invoke.clear()
         second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
         assert second["status"] == "SUCCEEDED"
-        assert [w.Status for w in aws.waves("exec-2")] == ["SKIPPED", "COMPLETED", "COMPLETED"]
-        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
-
-
-def test_resume_after_a_timed_out_execution(stage):
-    with stage(three_tier_scenario()) as aws:
-        load(aws, plan_with())
-        stop_and_reconcile_at(aws, "start-wave", 3, status="TIMED_OUT")  # as wave 3 starts
-        run(aws, DRILL)
-        assert aws.record("exec-1", "shop").Status == "TIMED_OUT"
-        aws.engine.before_invoke.clear()
-        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
-        assert second["status"] == "SUCCEEDED"
-        assert [w.Status for w in aws.waves("exec-2")] == ["SKIPPED", "SKIPPED", "COMPLETED"]
+        assert [w.Status for w in aws.waves("exec-2")] == waves
         assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
 
 
