@@ -15,6 +15,7 @@ import typer
 from drsctl.commands.emulator import emulator
 from drsctl.commands.plan import plan_app
 from drsctl.commands.rehearse import rehearse
+from drsctl.commands.sandbox import sandbox
 
 PACKAGE = "drs-orchestrator"
 EXIT_INTERRUPTED = 130
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.command()(rehearse)
 app.command()(emulator)
+app.command()(sandbox)
 app.add_typer(plan_app, name="plan")
 
 
