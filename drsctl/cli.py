@@ -15,6 +15,7 @@ import typer
 from drsctl.commands.emulator import emulator
 from drsctl.commands.plan import plan_app
 from drsctl.commands.rehearse import rehearse
+from drsctl.commands.run import run_app
 from drsctl.commands.sandbox import sandbox
 
 PACKAGE = "drs-orchestrator"
@@ -33,6 +34,7 @@ app.command()(rehearse)
 app.command()(emulator)
 app.command()(sandbox)
 app.add_typer(plan_app, name="plan")
+app.add_typer(run_app, name="run")
 
 
 def version_text() -> str:

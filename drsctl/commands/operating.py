@@ -1,0 +1,64 @@
+"""What the commands that operate the deployed stack share: the --stack and --json options, and one line (exit 2)
+for every problem an operator can fix (no stack, no execution, nothing to approve, no region or credentials, no
+endpoint answering), never a traceback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.text import Text
+
+from drsctl.commands.aws_setup import setup_problem
+from drsctl.commands.common import console, fail_invalid
+
+if TYPE_CHECKING:
+    from drsctl.operate.stack import DeployedStack
+
+EXIT_AWS_FAILED = 1
+STACK_OPTION = typer.Option(
+    "--stack",
+    envvar="DRSCTL_STACK",
+    help="The deployed stack's name (its CloudFormation outputs name the state machine and tables); "
+    "default DrsOrchestrator.",
+)
+JSON_OPTION = typer.Option("--json", help="Print the result as JSON on stdout instead of text.")
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def operating(what: str) -> Iterator[None]:
+    """Turn the errors of talking to AWS (or the sandbox) into one line: exit 2 when the operator can fix it."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from drsctl.operate.executions import OperateError
+    from drsctl.operate.stack import StackNotFound
+
+    try:
+        yield
+    except (OperateError, StackNotFound) as error:
+        raise fail_invalid(f"cannot {what}: {error}") from error
+    except EndpointConnectionError as error:
+        raise fail_invalid(
+            f"cannot {what}: nothing answers at {error.kwargs.get('endpoint_url')}: start the sandbox "
+            "(drsctl sandbox) or unset AWS_ENDPOINT_URL to reach AWS"
+        ) from error
+    except (BotoCoreError, ClientError) as error:
+        fix = setup_problem(error)
+        if fix is not None:
+            raise fail_invalid(f"cannot {what}: {fix}") from error
+        console(stderr=True).print(Text.assemble(Text(f"could not {what}:", style="red"), f" {error}"), soft_wrap=True)
+        raise typer.Exit(EXIT_AWS_FAILED) from error
+
+
+def find(stack_name: str | None, what: str) -> DeployedStack:
+    from drsctl.operate.stack import find_stack
+
+    with operating(what):
+        return find_stack(stack_name)
