@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import shlex
+import socket
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +46,7 @@ def sandbox(
         raise fail_invalid(
             f"--speed {speed}: give a number above 0 and at most {MAX_SPEED:g} (60: one minute per second)"
         )
+    _check_port(port)  # before the stage is built (seconds): a port in use is said at once
     loaded = read_scenario(scenario)
     out = console()
     out.print(f"Starting the sandbox: {len(loaded.servers)} source server(s) from {scenario}, time x{speed:g} ...")
@@ -67,3 +69,14 @@ def sandbox(
         out.print("stopping the sandbox")
     finally:
         running.__exit__(None, None, None)
+
+
+def _check_port(port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise fail_invalid(_bind_problem(error, HOST, port)) from error

@@ -115,7 +115,7 @@ def pending_approvals(waves: list[records.WaveRecord]) -> list[PendingApproval]:
     found = []
     for wave in waves:
         for step in wave.Steps:
-            if step.get("Kind") == "APPROVAL" and step.get("Status") == "RUNNING" and step.get("TaskToken"):
+            if step.get("Kind") == "Approval" and step.get("Status") == "RUNNING" and step.get("TaskToken"):
                 found.append(
                     PendingApproval(
                         wave_number=wave.WaveNumber,

@@ -234,6 +234,13 @@ class ExecutionInput(_Strict):
     Confirm: str | None = Field(
         None, max_length=256, description='Required for RECOVERY: exactly "RECOVER <PlanId>". Ignored for DRILL.'
     )
+    ResumeFrom: str | None = Field(
+        None,
+        min_length=1,
+        max_length=80,
+        description="The name (ExecutionId) of an earlier execution of the same plan this one resumes from "
+        "(drsctl run resume sets it).",
+    )
 
     @model_validator(mode="after")
     def _one_plan(self) -> ExecutionInput:

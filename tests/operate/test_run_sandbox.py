@@ -1,0 +1,183 @@
+"""Every `drsctl run` and `plan` command against the sandbox over HTTP, as an operator uses them against AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.operate.conftest import ROOT, SandboxProcess, wait_until
+
+EXAMPLE_PLAN = ROOT / "examples" / "plan.yaml"
+GATED_PLAN = Path(__file__).with_name("gated.yaml")
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _load(sandbox: SandboxProcess, plan: Path) -> None:
+    result = sandbox.drsctl("plan", "load", str(plan))
+    assert result.exit_code == 0, result.output
+
+
+def _waiting_approval(sandbox: SandboxProcess, name: str) -> dict:
+    def pending():
+        shown = _json(sandbox.drsctl("run", "show", name, "--json"))
+        return shown["PendingApprovals"]
+
+    return wait_until(pending, f"an approval waiting in {name}")[0]
+
+
+def test_sandbox_serves_the_stack_outputs_and_every_service_on_one_endpoint(sandbox):
+    outputs = sandbox.client("cloudformation").describe_stacks(StackName="DrsOrchestrator")["Stacks"][0]["Outputs"]
+    named = {output["OutputKey"]: output["OutputValue"] for output in outputs}
+    assert {"StateMachineArn", "ExecutionHistoryTable", "ExecutionWavesTable", "NotificationTopicArn"} <= set(named)
+    machine = sandbox.client("stepfunctions").describe_state_machine(stateMachineArn=named["StateMachineArn"])
+    assert "Run waves in order" in machine["definition"]
+    assert named["ExecutionHistoryTable"] in sandbox.client("dynamodb").list_tables()["TableNames"]
+    assert sandbox.client("drs").describe_source_servers()["items"]
+    assert named["NotificationTopicArn"] in str(sandbox.client("sns").list_topics())
+    assert sandbox.endpoint.startswith("http://127.0.0.1:")
+
+
+def test_plan_load_list_show_and_diff(sandbox, tmp_path):
+    _load(sandbox, EXAMPLE_PLAN)
+    listed = _json(sandbox.drsctl("plan", "list", "--json"))
+    assert {"PlanId": "storefront", "Name": "Storefront three-tier recovery", "Waves": 3} in listed
+    shown = _json(sandbox.drsctl("plan", "show", "storefront", "--json"))
+    assert [wave["WaveName"] for wave in shown["Waves"]] == ["databases", "application", "web"]
+    same = sandbox.drsctl("plan", "diff", str(EXAMPLE_PLAN))
+    assert same.exit_code == 0, same.output
+    assert "is the stored plan storefront" in same.output
+    changed = yaml.safe_load(EXAMPLE_PLAN.read_text())
+    changed["Waves"][2]["WaveName"] = "web tier"
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(yaml.safe_dump(changed))
+    different = sandbox.drsctl("plan", "diff", str(edited))
+    assert different.exit_code == 1
+    assert "-  WaveName: web" in different.output and "+  WaveName: web tier" in different.output
+    missing = sandbox.drsctl("plan", "show", "no-such-plan")
+    assert missing.exit_code == 2 and "No plan 'no-such-plan'" in missing.output
+
+
+def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
+    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL"}
+    assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    began = time.monotonic()
+    watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
+    assert watched.exit_code == 0, watched.output
+    assert "wave 3 (web): COMPLETED, 5/5 launched" in watched.output
+    assert "Execution drill-1 (plan storefront, DRILL): COMPLETED" in watched.output
+    assert time.monotonic() - began < 60
+    listed = _json(sandbox.drsctl("run", "list", "--plan", "storefront", "--status", "completed", "--json"))
+    assert "drill-1" in [item["ExecutionId"] for item in listed]
+
+    shown = _json(sandbox.drsctl("run", "show", "drill-1", "--json"))
+    instances = {server["InstanceId"] for wave in shown["Waves"] for server in wave["Servers"]}
+    assert len(instances) == 14 and None not in instances
+    regions = {wave["Region"] for wave in shown["Waves"]}
+    assert regions == {"us-east-1", "us-west-2"}
+
+    def in_drs(region):
+        items = sandbox.client("drs", region).describe_recovery_instances()["items"]
+        return {item["recoveryInstanceID"] for item in items if item["recoveryInstanceID"] in instances}
+
+    assert set().union(*(in_drs(region) for region in regions)) == instances
+    cleaned = _json(sandbox.drsctl("run", "cleanup", "drill-1", "--json"))
+    assert set(cleaned["Terminated"]) == instances and cleaned["TerminateJobIds"]
+    # DRS drops a recovery instance once its TERMINATE job has ended it (a few sandbox minutes)
+    wait_until(lambda: not any(in_drs(region) for region in regions), "the drill's instances gone from DRS")
+    again = sandbox.drsctl("run", "cleanup", "drill-1")
+    assert again.exit_code == 0 and "no recovery instance of it is left" in again.output
+
+
+def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    stepfunctions = sandbox.client("stepfunctions")
+    machine = stepfunctions.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    before = {e["name"] for e in stepfunctions.list_executions(stateMachineArn=machine)["executions"]}
+    typed_wrong = sandbox.drsctl("run", "start", "storefront", "--mode", "recovery", "--name", "r-no", stdin="yes\n")
+    assert typed_wrong.exit_code == 2
+    assert "wave 1 databases in us-east-1: 4 server(s): s-0000000000adb0001" in typed_wrong.output
+    assert "Type RECOVER storefront to start the recovery" in typed_wrong.output
+    assert "nothing was started" in typed_wrong.output and "Traceback" not in typed_wrong.output
+    nothing_typed = sandbox.drsctl("run", "start", "storefront", "--mode", "RECOVERY", "--name", "r-no", stdin="")
+    assert nothing_typed.exit_code == 2
+    flag_wrong = sandbox.drsctl("run", "start", "storefront", "--mode", "recovery", "--confirm", "RECOVER other")
+    assert flag_wrong.exit_code == 2 and "nothing was started" in flag_wrong.output
+    after = {e["name"] for e in stepfunctions.list_executions(stateMachineArn=machine)["executions"]}
+    assert after == before
+
+    typed = sandbox.drsctl(
+        "run", "start", "storefront", "--mode", "recovery", "--name", "r-yes", "--json", stdin="RECOVER storefront\n"
+    )
+    assert typed.exit_code == 0, typed.output
+    assert '"Confirm": "RECOVER storefront"' in typed.output
+    watched = sandbox.drsctl("run", "watch", "r-yes", "--interval", "0.2", "--json")
+    assert watched.exit_code == 0, watched.output
+    refused = sandbox.drsctl("run", "cleanup", "r-yes")
+    assert refused.exit_code == 2 and "is a RECOVERY, not a DRILL" in refused.output
+
+
+def test_an_approval_approved_and_one_rejected(sandbox):
+    _load(sandbox, GATED_PLAN)
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-1", "--json"))
+    approval = _waiting_approval(sandbox, "gated-1")
+    assert approval == {**approval, "WaveNumber": 2, "WaveName": "application", "Phase": "BEFORE", "Name": "Change board"}
+    shown = sandbox.drsctl("run", "show", "gated-1")
+    assert "Approval waiting: Change board before wave 2 (application)" in shown.output
+    assert "drsctl run approve gated-1" in shown.output
+    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42", "--by", "ops-lead")
+    assert approved.exit_code == 0, approved.output
+    assert "Change board of wave 2 (application) approved by ops-lead" in approved.output
+    watched = sandbox.drsctl("run", "watch", "gated-1", "--interval", "0.2", "--json")
+    assert watched.exit_code == 0, watched.output
+    step = json.loads(watched.output)["Waves"][1]["Steps"][0]
+    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
+    nothing = sandbox.drsctl("run", "approve", "gated-1")
+    assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
+
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-2", "--json"))
+    _waiting_approval(sandbox, "gated-2")
+    rejected = sandbox.drsctl("run", "approve", "gated-2", "--reject", "--reason", "not today")
+    assert rejected.exit_code == 0 and "rejected" in rejected.output
+    watched = sandbox.drsctl("run", "watch", "gated-2", "--interval", "0.2")
+    assert watched.exit_code == 1
+    ended = _json(sandbox.drsctl("run", "show", "gated-2", "--json"))
+    assert ended["Status"] == "FAILED"
+    assert ended["Waves"][1]["Steps"][0]["Status"] == "REJECTED"
+    assert ended["Waves"][1]["Status"] != "COMPLETED"
+
+
+def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
+    _load(sandbox, GATED_PLAN)
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
+    _waiting_approval(sandbox, "gated-3")
+    cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "its record is CANCELLED" in cancelled.output
+    history = sandbox.client("dynamodb").query(
+        TableName="ExecutionHistory",
+        KeyConditionExpression="ExecutionId = :id",
+        ExpressionAttributeValues={":id": {"S": "gated-3"}},
+    )["Items"][0]
+    assert history["Status"]["S"] == "CANCELLED"
+    described = sandbox.client("stepfunctions").describe_execution(
+        executionArn=_json(sandbox.drsctl("run", "show", "gated-3", "--json"))["ExecutionArn"]
+    )
+    assert described["status"] == "ABORTED"
+    again = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "twice")
+    assert again.exit_code == 2 and "not running" in again.output
+
+    resumed = _json(sandbox.drsctl("run", "resume", "gated-3", "--name", "gated-3-resumed", "--json"))
+    assert resumed["Input"] == {"PlanId": "gated", "ExecutionType": "DRILL", "ResumeFrom": "gated-3"}
+    shown = sandbox.drsctl("run", "show", "gated-3-resumed")
+    assert "resuming gated-3" in shown.output
+    _waiting_approval(sandbox, "gated-3-resumed")  # the resumed execution runs (and waits where the plan says)
+    assert sandbox.drsctl("run", "cancel", "gated-3-resumed", "--reason", "end of test").exit_code == 0
