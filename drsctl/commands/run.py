@@ -24,7 +24,8 @@ EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
 PLAN_SERVERS_SHOWN = 10  # server IDs shown per wave before a RECOVERY is confirmed
 RECORD_GRACE_SECONDS = 60.0  # after Step Functions ends, how long `watch` waits for the record to end too
 
-NAME_ARGUMENT = typer.Argument(help="The execution's name (its ExecutionId).")
+def _name() -> Any:
+    return typer.Argument(help="The execution's name (its ExecutionId).", metavar="NAME", show_default=False)
 
 
 @run_app.command()
@@ -130,7 +131,7 @@ def _ask_confirmation(plan: dict[str, Any]) -> str:
 
 @run_app.command()
 def watch(
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     interval: Annotated[float, typer.Option(help="Seconds between reads.", min=0.1, max=300)] = 2.0,
     servers: Annotated[
         bool | None, typer.Option("--servers/--no-servers", help="List every server / none (default: small waves).")
@@ -256,7 +257,7 @@ def _utc(epoch: Any) -> str:
 
 @run_app.command()
 def show(
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     servers: Annotated[
         bool | None, typer.Option("--servers/--no-servers", help="List every server / none (default: small waves).")
     ] = None,
@@ -278,7 +279,7 @@ def show(
 
 @run_app.command()
 def approve(  # noqa: PLR0917 - typer reads a command's options from its parameters
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead: the plan stops before the wave.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why (recorded with the decision).")] = None,
     by: Annotated[str | None, typer.Option(help="Who decides (recorded); default the user running drsctl.")] = None,
@@ -312,7 +313,7 @@ def _user() -> str:
 
 @run_app.command()
 def cancel(
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     reason: Annotated[str, typer.Option(help="Why it is cancelled (recorded as the stop's cause).")],
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
@@ -339,7 +340,7 @@ def cancel(
 
 @run_app.command()
 def cleanup(
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
@@ -366,7 +367,7 @@ def cleanup(
 
 @run_app.command()
 def resume(
-    name: Annotated[str, NAME_ARGUMENT],
+    name: Annotated[str, _name()],
     new_name: Annotated[str | None, typer.Option("--name", help="The new execution's name.")] = None,
     confirm: Annotated[
         str | None, typer.Option(help='When resuming a RECOVERY, in scripts: exactly "RECOVER <PlanId>".')

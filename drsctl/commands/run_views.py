@@ -55,7 +55,7 @@ def waves_table(current: Snapshot) -> Table:
     table.add_column("wave", overflow="fold", ratio=1, min_width=8)
     table.add_column("region", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("servers", overflow="fold", ratio=1, min_width=14)
+    table.add_column("servers", overflow="fold", ratio=2, min_width=20)
     for wave in current.waves:
         for step in (s for s in wave.Steps if s.get("Phase") == "BEFORE"):
             table.add_row(f"  before: {step.get('Name')}", "", status_text(str(step.get("Status"))), step_detail(step))

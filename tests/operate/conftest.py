@@ -79,7 +79,12 @@ class SandboxProcess:
 
     def drsctl(self, *args: str, stdin: str | None = None) -> Result:
         """`drsctl ARGS` with the environment the sandbox printed (in-process, as the CLI's own tests run it)."""
-        env = {**self.exports, "COLUMNS": "200", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        env = {
+            **self.exports,
+            "COLUMNS": "200",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
         records._table_named.cache_clear()  # another test's table objects may point elsewhere
         try:
             return CliRunner().invoke(app, list(args), env=env, input=stdin)

@@ -129,7 +129,13 @@ def test_an_approval_approved_and_one_rejected(sandbox):
     _load(sandbox, GATED_PLAN)
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-1", "--json"))
     approval = _waiting_approval(sandbox, "gated-1")
-    assert approval == {**approval, "WaveNumber": 2, "WaveName": "application", "Phase": "BEFORE", "Name": "Change board"}
+    assert approval == {
+        **approval,
+        "WaveNumber": 2,
+        "WaveName": "application",
+        "Phase": "BEFORE",
+        "Name": "Change board",
+    }
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
     assert "drsctl run approve gated-1" in shown.output
