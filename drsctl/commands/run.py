@@ -24,6 +24,7 @@ EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
 PLAN_SERVERS_SHOWN = 10  # server IDs shown per wave before a RECOVERY is confirmed
 RECORD_GRACE_SECONDS = 60.0  # after Step Functions ends, how long `watch` waits for the record to end too
 
+
 def _name() -> Any:
     return typer.Argument(help="The execution's name (its ExecutionId).", metavar="NAME", show_default=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -187,3 +188,35 @@ def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sa
     assert "resuming gated-3" in shown.output
     _waiting_approval(sandbox, "gated-3-resumed")  # the resumed execution runs (and waits where the plan says)
     assert sandbox.drsctl("run", "cancel", "gated-3-resumed", "--reason", "end of test").exit_code == 0
+
+
+def _tour() -> tuple[dict[str, str], list[list[str]]]:
+    """The README's five-minute tour: the variables it exports and every drsctl command, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Five-minute tour", 1)[1].split("\n## ", 1)[0]
+    exports: dict[str, str] = {}
+    commands: list[list[str]] = []
+    for block in section.split("```")[1::2]:
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["export"]:
+                exports.update(word.split("=", 1) for word in words[1:])
+            elif words[:1] == [".venv/bin/drsctl"]:
+                commands.append(words[1:])
+    return exports, commands
+
+
+def test_the_readme_tour_runs_as_written(sandbox):
+    exports, commands = _tour()
+    printed = {**sandbox.exports, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}  # the README's port is the default
+    assert exports == printed
+    assert commands[0] == ["sandbox"]
+    for index, words in enumerate(commands[1:], start=1):
+        later = commands[index + 1 :]
+        if words[:2] == ["run", "watch"] and ["run", "approve", words[2]] in [c[:3] for c in later]:
+            _waiting_approval(sandbox, words[2])  # the tour watches it wait, then leaves it with Ctrl-C
+            continue
+        result = sandbox.drsctl(*[str(ROOT / w) if w.startswith("examples/") else w for w in words])
+        assert result.exit_code == 0, f"{words}: {result.output}"
+    shown = _json(sandbox.drsctl("run", "show", "tour-gated", "--json"))
+    assert shown["Status"] == "COMPLETED" and shown["Waves"][1]["Steps"][0]["Status"] == "SUCCEEDED"
