@@ -13,13 +13,22 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from drsctl.commands.views import status_text
+from drsctl.commands.views import status_text as final_status_text
 
 if TYPE_CHECKING:
     from drsctl.operate.executions import PendingApproval, Snapshot
     from lambdas.core.records import WaveRecord
 
 SERVERS_SHOWN = 12  # a wave with at most this many servers lists them under --servers-auto; larger ones summarise
+_UNDER_WAY = {"PENDING": "dim", "STARTING": "cyan", "POLLING": "cyan", "RUNNING": "cyan", "LAUNCHING": "cyan"}
+_UNDER_WAY["IN_PROGRESS"] = "cyan"
+
+
+def status_text(status: str) -> Text:
+    """Statuses under way in cyan (pending dimmed), ended ones as the rehearsal colours them."""
+    return Text(status, style=_UNDER_WAY[status]) if status in _UNDER_WAY else final_status_text(status)
+
+
 _ORDER = ("LAUNCHED", "IN_PROGRESS", "LAUNCHING", "PENDING", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
 
 
