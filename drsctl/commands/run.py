@@ -72,6 +72,8 @@ def _start(
     what = "start the execution"
     with operating(what):
         plan = executions.stored_plan(deployed, plan_id)
+        if resume_from is not None:
+            executions.check_resumable(deployed, resume_from, plan_id)
         if mode == "RECOVERY" and confirm is None:
             confirm = _ask_confirmation(plan)
         chosen = name or executions.default_name(plan_id, "RECOVERY" if mode == "RECOVERY" else "DRILL")

@@ -201,6 +201,18 @@ def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Sna
     return Snapshot(name=name, described=described, record=record, waves=waves)
 
 
+def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
+    """An execution can be resumed from `earlier` only if that is an ended execution of the same plan."""
+    found = snapshot(stack, earlier, with_waves=False)
+    its_plan = found.input.get("PlanId") or (found.record.PlanId if found.record else None)
+    if its_plan != plan_id:
+        raise OperateError(
+            f"--resume-from {earlier}: it ran plan {its_plan}, not {plan_id}; resume from one of its own"
+        )
+    if found.running:
+        raise OperateError(f"--resume-from {earlier}: it is still running; cancel it first (drsctl run cancel)")
+
+
 def answer_approval(
     stack: DeployedStack, name: str, *, reject: bool, reason: str | None, by: str
 ) -> tuple[PendingApproval, dict[str, Any]]:

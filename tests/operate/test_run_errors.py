@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from drsctl.cli import app
 from lambdas.core import records
+from tests.operate.conftest import ROOT
 
 
 def _closed_port() -> int:
@@ -19,6 +20,7 @@ def _closed_port() -> int:
 
 
 def _run(*args: str, **env: str):
+    args = tuple(str(ROOT / arg) if arg.startswith("examples/") else arg for arg in args)
     base = {
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
@@ -37,7 +39,13 @@ def _run(*args: str, **env: str):
 
 def test_nothing_answering_at_the_endpoint_is_one_line_exit_2():
     endpoint = f"http://127.0.0.1:{_closed_port()}"
-    for args in (("run", "list"), ("run", "show", "x"), ("plan", "list"), ("run", "start", "storefront")):
+    for args in (
+        ("run", "list"),
+        ("run", "show", "x"),
+        ("plan", "list"),
+        ("run", "start", "storefront"),
+        ("plan", "load", "examples/plan.yaml"),
+    ):
         result = _run(*args, AWS_ENDPOINT_URL=endpoint)
         assert result.exit_code == 2, (args, result.output)
         assert f"nothing answers at {endpoint}" in result.output and "drsctl sandbox" in result.output

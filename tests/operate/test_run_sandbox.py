@@ -128,6 +128,11 @@ def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
 
 def test_an_approval_approved_and_one_rejected(sandbox):
     _load(sandbox, GATED_PLAN)
+    sqs = sandbox.client("sqs")
+    queue = sqs.create_queue(QueueName="approvers")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sandbox.client("sns").list_topics()["Topics"][0]["TopicArn"]
+    sandbox.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-1", "--json"))
     approval = _waiting_approval(sandbox, "gated-1")
     assert approval == {
@@ -137,6 +142,8 @@ def test_an_approval_approved_and_one_rejected(sandbox):
         "Phase": "BEFORE",
         "Name": "Change board",
     }
+    notified = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert any("Approval needed: DRILL of plan gated" in message["Body"] for message in notified)
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
     assert "drsctl run approve gated-1" in shown.output
@@ -182,6 +189,8 @@ def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sa
     again = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "twice")
     assert again.exit_code == 2 and "not running" in again.output
 
+    other_plan = sandbox.drsctl("run", "start", "storefront", "--resume-from", "gated-3")
+    assert other_plan.exit_code == 2 and "it ran plan gated, not storefront" in other_plan.output
     resumed = _json(sandbox.drsctl("run", "resume", "gated-3", "--name", "gated-3-resumed", "--json"))
     assert resumed["Input"] == {"PlanId": "gated", "ExecutionType": "DRILL", "ResumeFrom": "gated-3"}
     shown = sandbox.drsctl("run", "show", "gated-3-resumed")
