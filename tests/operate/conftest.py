@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -25,9 +26,9 @@ from lambdas.core import records
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 HANG = 180  # bounds a hang only: a loaded machine may take many seconds to start Python
-# Fast enough that a 30-minute drill takes 3 s, slow enough that a loaded machine's Lambdas (real time, scaled) stay
-# far inside the waves' timeouts.
-SPEED = "600"
+# Fast enough that a 30-minute drill takes 1.5 s, slow enough that a loaded machine's Lambdas (their compute is real
+# time, scaled like the rest: 50 ms is a sandbox minute) stay far inside the waves' 90-minute timeouts (4.5 s).
+SPEED = "1200"
 
 
 class SandboxProcess:
@@ -63,6 +64,14 @@ class SandboxProcess:
                 pytest.fail(f"the sandbox ended before {text!r}: {self.seen!r}, stderr {stderr!r}")
             self.seen.append(line)
 
+    def interrupt(self) -> None:
+        """Ctrl-C, as an operator stops it: it says so, ends with exit code 0, and prints no traceback."""
+        self.process.send_signal(signal.SIGINT)
+        self.wait_for("stopping the sandbox")
+        assert self.process.wait(timeout=HANG) == 0
+        stderr = self.process.stderr.read() if self.process.stderr else ""
+        assert "Traceback" not in stderr, stderr
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -95,8 +104,11 @@ class SandboxProcess:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxProcess]:
     running = SandboxProcess("--speed", SPEED)
-    yield running
-    running.stop()
+    try:
+        yield running
+        running.interrupt()  # checked at teardown: every module's sandbox is stopped as an operator stops it
+    finally:
+        running.stop()
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:

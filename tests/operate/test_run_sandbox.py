@@ -142,8 +142,12 @@ def test_an_approval_approved_and_one_rejected(sandbox):
         "Phase": "BEFORE",
         "Name": "Change board",
     }
-    notified = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    assert any("Approval needed: DRILL of plan gated" in message["Body"] for message in notified)
+
+    def notified():  # the step is recorded waiting just before the topic is told
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return any("Approval needed: DRILL of plan gated" in message["Body"] for message in messages)
+
+    wait_until(notified, "the approval request on the topic")
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
     assert "drsctl run approve gated-1" in shown.output
