@@ -5,6 +5,7 @@ endpoint answering), never a traceback."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -62,3 +63,39 @@ def find(stack_name: str | None, what: str) -> DeployedStack:
 
     with operating(what):
         return find_stack(stack_name)
+
+
+# Step Functions execution names: 1-80 characters, none of whitespace, brackets, wildcards, these punctuation marks
+# or control characters (the StartExecution `name` rules).
+_EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
+
+
+def check_execution_name(value: str, field: str) -> str:
+    if not _EXECUTION_NAME.fullmatch(value):
+        raise fail_invalid(
+            f"{field} {value!r} is not an execution name: 1 to 80 characters without spaces, brackets, wildcards or "
+            '" # % \\ ^ | ~ ` $ & , ; : /; drsctl run list shows the executions'
+        )
+    return value
+
+
+def check_plan_id(value: str, field: str) -> str:
+    from lambdas.core.plan import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise fail_invalid(
+            f"{field} {value!r} is not a PlanId: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit; drsctl plan list shows the stored plans"
+        )
+    return value
+
+
+def check_status(value: str) -> str:
+    from typing import get_args
+
+    from lambdas.core.records import ExecutionStatus
+
+    statuses = get_args(ExecutionStatus)
+    if value.upper() not in statuses:
+        raise fail_invalid(f"--status {value!r} is not a record status: use one of {', '.join(statuses)}")
+    return value.upper()

@@ -10,7 +10,7 @@ import typer
 
 from drsctl.commands.common import console
 from drsctl.commands.inputs import read_plan
-from drsctl.commands.operating import JSON_OPTION, STACK_OPTION, find, operating, print_json
+from drsctl.commands.operating import JSON_OPTION, STACK_OPTION, check_plan_id, find, operating, print_json
 
 EXIT_DIFFERENT = 1
 
@@ -52,6 +52,7 @@ def show(
 
     from drsctl.operate import plans
 
+    check_plan_id(plan_id, "PLAN_ID")
     deployed = find(stack, "show the plan")
     with operating(f"show plan {plan_id}"):
         plan = plans.show_plan(deployed, plan_id)

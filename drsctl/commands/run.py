@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import getpass
+import math
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +13,16 @@ import typer
 from rich.text import Text
 
 from drsctl.commands.common import console, fail_invalid
-from drsctl.commands.operating import JSON_OPTION, STACK_OPTION, find, operating, print_json
+from drsctl.commands.operating import (
+    JSON_OPTION,
+    STACK_OPTION,
+    check_execution_name,
+    check_plan_id,
+    check_status,
+    find,
+    operating,
+    print_json,
+)
 from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
@@ -45,6 +55,11 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
 ) -> None:
     """Start a DRILL or a RECOVERY of a stored plan. A RECOVERY first shows the plan (waves, servers, regions) and
     asks for "RECOVER <PlanId>" to be typed; nothing starts without it. Prints the name and the console URL."""
+    check_plan_id(plan_id, "PLAN_ID")
+    if name is not None:
+        check_execution_name(name, "--name")
+    if resume_from is not None:
+        check_execution_name(resume_from, "--resume-from")
     deployed = find(stack, "start the execution")
     _start(
         deployed,
@@ -146,6 +161,9 @@ def watch(
     (progress lines when piped). Exit code 0 when it ends COMPLETED, 1 otherwise."""
     from drsctl.commands.run_views import headline, render
 
+    check_execution_name(name, "NAME")
+    if not math.isfinite(interval):
+        raise fail_invalid(f"--interval {interval}: give a number of seconds from 0.1 to 300")
     deployed = find(stack, "watch the execution")
     out = console()
     live = out.is_terminal and not json_output
@@ -226,6 +244,10 @@ def list_(
     from drsctl.commands.views import status_text
     from drsctl.operate import executions
 
+    if plan is not None:
+        check_plan_id(plan, "--plan")
+    if status is not None:
+        status = check_status(status)
     deployed = find(stack, "list executions")
     with operating("list executions"):
         found = executions.list_executions(deployed, plan_id=plan, status=status)
@@ -271,6 +293,7 @@ def show(
     from drsctl.commands.run_views import render
     from drsctl.operate import executions
 
+    check_execution_name(name, "NAME")
     deployed = find(stack, "show the execution")
     with operating(f"show execution {name}"):
         current = executions.snapshot(deployed, name)
@@ -293,6 +316,7 @@ def approve(  # noqa: PLR0917 - typer reads a command's options from its paramet
     (SendTaskFailure, error Rejected)."""
     from drsctl.operate import executions
 
+    check_execution_name(name, "NAME")
     deployed = find(stack, "answer the approval")
     who = by or _user()
     with operating(f"answer the approval of execution {name}"):
@@ -325,6 +349,7 @@ def cancel(
     go on; their servers are recorded UNKNOWN. Exit code 0 when the record ended, 1 when it did not in time."""
     from drsctl.operate import executions
 
+    check_execution_name(name, "NAME")
     if not reason.strip():
         raise fail_invalid("--reason is empty: say why the execution is cancelled (it is recorded)")
     deployed = find(stack, "cancel the execution")
@@ -351,6 +376,7 @@ def cleanup(
     records name). Refused for a RECOVERY."""
     from drsctl.operate import executions
 
+    check_execution_name(name, "NAME")
     deployed = find(stack, "clean up the drill")
     with operating(f"clean up execution {name}"):
         result = executions.cleanup(deployed, name)
@@ -381,6 +407,9 @@ def resume(
     """Start a new execution of the same plan and mode that resumes from NAME (its input's ResumeFrom)."""
     from drsctl.operate import executions
 
+    check_execution_name(name, "NAME")
+    if new_name is not None:
+        check_execution_name(new_name, "--name")
     deployed = find(stack, "resume the execution")
     with operating(f"resume execution {name}"):
         earlier = executions.snapshot(deployed, name, with_waves=False)
