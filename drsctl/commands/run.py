@@ -159,7 +159,7 @@ def watch(
 ) -> None:
     """Follow an execution until it ends: waves, servers, runbook steps and the approval waiting, live in a terminal
     (progress lines when piped). Exit code 0 when it ends COMPLETED, 1 otherwise."""
-    from drsctl.commands.run_views import headline, render
+    from drsctl.commands.run_views import headline
 
     check_execution_name(name, "NAME")
     if not math.isfinite(interval):
@@ -175,7 +175,7 @@ def watch(
         if current.running:
             out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
     else:
-        out.print(render(current, servers=False) if not current.waves else headline(current))
+        out.print(headline(current))  # the waves' lines came as they changed
         _print_end(current)
     raise typer.Exit(EXIT_COMPLETED if current.status == "COMPLETED" else EXIT_NOT_COMPLETED)
 

@@ -99,7 +99,7 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
     """The whole view. `servers`: True lists every server, False none, None those of small waves still open or not
     launched (a 2,000-server plan stays a table of waves)."""
     parts: list[RenderableType] = [headline(current)]
-    if current.record is None:
+    if current.record is None and current.running:
         parts.append(Text("waiting for the execution's record (Prepare writes it)"))
     if current.waves:
         parts.append(waves_table(current))
