@@ -7,10 +7,13 @@ import math
 import shlex
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
 from drsctl.commands.common import console, fail_invalid
@@ -53,7 +56,9 @@ def sandbox(
     from drsctl.sandbox.stage import sandbox as serve_sandbox
 
     try:
-        running = serve_sandbox(loaded, speed=speed, port=port, host=HOST, stack_name=stack, verbose=verbose)
+        running = serve_sandbox(
+            loaded, speed=speed, port=port, host=HOST, stack_name=stack, verbose=verbose, say=_say(out)
+        )
         served = running.__enter__()
     except (OSError, OverflowError) as error:
         raise fail_invalid(_bind_problem(error, HOST, port)) from error
@@ -69,6 +74,15 @@ def sandbox(
         out.print("stopping the sandbox")
     finally:
         running.__exit__(None, None, None)
+
+
+def _say(out: Console) -> Callable[[str], None]:
+    """What the sandbox tells its terminal as executions run: a time-stamped line each (UTC wall clock)."""
+
+    def say(line: str) -> None:
+        out.print(f"{time.strftime('%H:%M:%S', time.gmtime())} {line}", soft_wrap=True)
+
+    return say
 
 
 def _check_port(port: int) -> None:

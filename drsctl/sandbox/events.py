@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -22,9 +23,10 @@ POLL_SECONDS = 0.1
 class StatusChanges:
     """Deliver each execution's end once: reconcile for a stopped one, a notification on the topic for all."""
 
-    def __init__(self, aws: LocalAws, topic_arn: str) -> None:
+    def __init__(self, aws: LocalAws, topic_arn: str, say: Callable[[str], None] | None = None) -> None:
         self.aws = aws
         self.topic_arn = topic_arn
+        self.say = say or (lambda line: None)
         self.delivered: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-eventbridge", daemon=True)
@@ -57,8 +59,27 @@ class StatusChanges:
                 if described["status"] in STOPPED:
                     self.aws.deliver_status_change(described)
                 self.delivered.add(arn)
+                self.say(f"execution {described['name']} ended {described['status']}")
                 sns.publish(
                     TopicArn=self.topic_arn,
                     Subject=f"Execution {described['name']} {described['status']}"[:100],
                     Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
                 )
+
+
+APPROVAL_FUNCTION_SUFFIX = "request-approval"
+
+
+def approval_announcer(say: Callable[[str], None]) -> Callable[..., None]:
+    """An engine listener that says when an approval is asked, and how to answer it (as the topic tells approvers)."""
+
+    def announce(invocation: Any, request: dict[str, Any], response: Any) -> None:
+        if invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX) and invocation.error is None:
+            name = request.get("ExecutionId")
+            phase = "after" if (request.get("Steps") or {}).get("Phase") == "AFTER" else "before"
+            say(
+                f"execution {name} waits for approval {phase} wave {request.get('WaveNumber')} "
+                f"({request.get('WaveName')}): drsctl run approve {name} (or --reject --reason ...)"
+            )
+
+    return announce

@@ -6,7 +6,7 @@ the EventBridge stand-in.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from unittest.mock import patch
@@ -18,7 +18,7 @@ from drsctl.local.rehearsal import ACCOUNT, REGION, LocalAws, local_aws
 from drsctl.local.tables import TABLE_NAMES
 from drsctl.sandbox.clock import ScaledClock
 from drsctl.sandbox.cloudformation import StackOutputs
-from drsctl.sandbox.events import StatusChanges
+from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
 
 DEFAULT_STACK = "DrsOrchestrator"  # the stack name app.py deploys
@@ -71,8 +71,9 @@ def sandbox(
     host: str = "127.0.0.1",
     stack_name: str = DEFAULT_STACK,
     verbose: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> Iterator[Sandbox]:
-    """Serve the sandbox until the block ends. Binding errors (port in use) raise OSError before anything runs."""
+    """Serve the sandbox until the block ends. `say` hears of approvals asked and executions ended, one line each."""
     with ExitStack() as stack:
         stack.enter_context(patch.dict(os.environ, _own_environment(), clear=True))
         aws = stack.enter_context(
@@ -90,6 +91,8 @@ def sandbox(
         router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()))
         front = serve(router, host, port, verbose)
         stack.callback(front.stop)
-        watcher = StatusChanges(aws, topic).start()
+        if say is not None:
+            aws.engine.listeners.append(approval_announcer(say))
+        watcher = StatusChanges(aws, topic, say).start()
         stack.callback(watcher.stop)
         yield Sandbox(front.endpoint, REGION, stack_name, speed, outputs, aws)

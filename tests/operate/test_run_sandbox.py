@@ -148,6 +148,7 @@ def test_an_approval_approved_and_one_rejected(sandbox):
         return any("Approval needed: DRILL of plan gated" in message["Body"] for message in messages)
 
     wait_until(notified, "the approval request on the topic")
+    sandbox.wait_for("execution gated-1 waits for approval before wave 2 (application): drsctl run approve gated-1")
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
     assert "drsctl run approve gated-1" in shown.output
@@ -158,6 +159,7 @@ def test_an_approval_approved_and_one_rejected(sandbox):
     assert watched.exit_code == 0, watched.output
     step = json.loads(watched.output)["Waves"][1]["Steps"][0]
     assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
+    sandbox.wait_for("execution gated-1 ended SUCCEEDED")  # in the sandbox's terminal
     nothing = sandbox.drsctl("run", "approve", "gated-1")
     assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
 
@@ -233,3 +235,17 @@ def test_the_readme_tour_runs_as_written(sandbox):
         assert result.exit_code == 0, f"{words}: {result.output}"
     shown = _json(sandbox.drsctl("run", "show", "tour-gated", "--json"))
     assert shown["Status"] == "COMPLETED" and shown["Waves"][1]["Steps"][0]["Status"] == "SUCCEEDED"
+
+
+def test_watch_of_an_execution_the_workflow_refuses_exits_1_with_the_reason(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    machine = sandbox.client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    sandbox.client("stepfunctions").start_execution(  # by hand, without the confirmation drsctl would ask for
+        stateMachineArn=machine,
+        name="unconfirmed",
+        input=json.dumps({"PlanId": "storefront", "ExecutionType": "RECOVERY"}),
+    )
+    watched = sandbox.drsctl("run", "watch", "unconfirmed", "--interval", "0.2")
+    assert watched.exit_code == 1, watched.output
+    assert "Execution unconfirmed (plan storefront, RECOVERY): FAILED" in watched.output
+    assert '"Confirm": "RECOVER storefront"' in watched.output
