@@ -369,29 +369,42 @@ def cancel(
 @run_app.command()
 def cleanup(
     name: Annotated[str, _name()],
+    wait: Annotated[
+        float, typer.Option(help="Minutes to wait for DRS to terminate them (0: do not wait).", min=0, max=1440)
+    ] = 15,
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances on the instances its wave
-    records name). Refused for a RECOVERY."""
+    records name) and wait for DRS to end them. Refused for a RECOVERY. Exit code 1 when some were still being
+    terminated at the end of --wait."""
     from drsctl.operate import executions
 
     check_execution_name(name, "NAME")
+    if not math.isfinite(wait):
+        raise fail_invalid(f"--wait {wait}: give a number of minutes from 0 to 1440")
     deployed = find(stack, "clean up the drill")
     with operating(f"clean up execution {name}"):
-        result = executions.cleanup(deployed, name)
+        result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
     if json_output:
         print_json(result)
-        return
-    out = console()
-    if not result["Terminated"]:
-        out.print(f"execution {name}: no recovery instance of it is left in DRS")
-        return
-    out.print(
-        f"execution {name}: terminating {len(result['Terminated'])} recovery instance(s) "
-        f"(DRS job(s) {', '.join(result['TerminateJobIds'])})",
-        soft_wrap=True,
-    )
+    elif not result["Terminated"] and not result["Pending"]:
+        console().print(f"execution {name}: no recovery instance of it is left in DRS")
+    else:
+        out = console()
+        out.print(
+            f"execution {name}: {len(result['Terminated'])} recovery instance(s) terminated "
+            f"(DRS job(s) {', '.join(result['TerminateJobIds'])})",
+            soft_wrap=True,
+        )
+        if result["Pending"]:
+            out.print(
+                f"{len(result['Pending'])} still being terminated after {wait:g} minute(s): "
+                f"{', '.join(result['Pending'])}; drsctl run cleanup {name} again later checks them",
+                soft_wrap=True,
+            )
+    if result["Pending"]:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
 
 
 @run_app.command()

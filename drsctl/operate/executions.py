@@ -276,8 +276,10 @@ def recovery_instances(current: Snapshot) -> dict[str, list[str]]:
     return found
 
 
-def cleanup(stack: DeployedStack, name: str) -> dict[str, Any]:
-    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances); never a RECOVERY's."""
+def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> dict[str, Any]:
+    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances); never a RECOVERY's.
+    Waits (up to `wait_seconds`) for the TERMINATE jobs to end, so the instances are gone from DRS on return;
+    `Pending` lists the instances whose job had not ended by then."""
     current = snapshot(stack, name)
     mode = (current.record.ExecutionType if current.record else None) or current.input.get("ExecutionType")
     if mode != "DRILL":
@@ -291,16 +293,39 @@ def cleanup(stack: DeployedStack, name: str) -> dict[str, Any]:
             f"(drsctl run cancel {name} --reason ...), then clean up"
         )
     terminated: list[str] = []
-    jobs: list[str] = []
+    jobs: dict[str, list[str]] = {}  # region -> TERMINATE job IDs
     for region, instance_ids in recovery_instances(current).items():
         drs = boto3.client("drs", region_name=region)
         existing = _existing_instances(drs, instance_ids)
         for first in range(0, len(existing), TERMINATE_MAX):
             chunk = existing[first : first + TERMINATE_MAX]
             job = drs.terminate_recovery_instances(recoveryInstanceIDs=chunk)["job"]
-            jobs.append(job["jobID"])
+            jobs.setdefault(region, []).append(job["jobID"])
             terminated.extend(chunk)
-    return {"ExecutionId": name, "Terminated": terminated, "TerminateJobIds": jobs}
+    pending = _wait_for_jobs(jobs, wait_seconds)
+    return {
+        "ExecutionId": name,
+        "Terminated": [instance for instance in terminated if instance not in pending],
+        "Pending": pending,
+        "TerminateJobIds": [job for region_jobs in jobs.values() for job in region_jobs],
+    }
+
+
+def _wait_for_jobs(jobs: dict[str, list[str]], wait_seconds: float) -> list[str]:
+    """Wait for the TERMINATE jobs to end; the instances of jobs still running at the deadline."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        open_instances: list[str] = []
+        for region, job_ids in jobs.items():
+            drs = boto3.client("drs", region_name=region)
+            for first in range(0, len(job_ids), 1000):
+                described = drs.describe_jobs(filters={"jobIDs": job_ids[first : first + 1000]})["items"]
+                for job in described:
+                    if job["status"] != "COMPLETED":
+                        open_instances += [p.get("recoveryInstanceID", "") for p in job.get("participatingServers", [])]
+        if not open_instances or time.monotonic() > deadline:
+            return [instance for instance in open_instances if instance]
+        time.sleep(1.0)
 
 
 def _existing_instances(drs: Any, instance_ids: list[str]) -> list[str]:
