@@ -43,7 +43,7 @@ def list_plans(
 
 
 def show(
-    plan_id: Annotated[str, typer.Argument(help="The stored plan's PlanId.")],
+    plan_id: Annotated[str, typer.Argument(help="The stored plan's PlanId.", metavar="PLAN_ID")],
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:

@@ -41,7 +41,9 @@ def _name() -> Any:
 
 @run_app.command()
 def start(  # noqa: PLR0917 - typer reads a command's options from its parameters
-    plan_id: Annotated[str, typer.Argument(help="The stored plan to run (drsctl plan load FILE stores one).")],
+    plan_id: Annotated[
+        str, typer.Argument(help="The stored plan to run (drsctl plan load FILE stores one).", metavar="PLAN_ID")
+    ],
     mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
     name: Annotated[str | None, typer.Option(help="The execution's name; default <plan>-<mode>-<UTC time>.")] = None,
     resume_from: Annotated[
