@@ -20,6 +20,7 @@ from drsctl.sandbox.clock import ScaledClock
 from drsctl.sandbox.cloudformation import StackOutputs
 from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
+from drsctl.sandbox.waits import interruptible_waits
 
 DEFAULT_STACK = "DrsOrchestrator"  # the stack name app.py deploys
 TOPIC_VARIABLE = "NOTIFICATION_TOPIC_ARN"
@@ -79,6 +80,7 @@ def sandbox(
         aws = stack.enter_context(
             local_aws(scenario, clock=ScaledClock(speed), answer_undeclared_approvals=False, log_level="ERROR")
         )
+        stack.enter_context(interruptible_waits(speed))
         topic = boto3.client("sns", region_name=REGION).create_topic(Name=f"{stack_name}-Notifications")["TopicArn"]
         stack.enter_context(patch.dict(os.environ, {TOPIC_VARIABLE: topic}))
         outputs = {

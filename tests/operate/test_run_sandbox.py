@@ -249,3 +249,21 @@ def test_watch_of_an_execution_the_workflow_refuses_exits_1_with_the_reason(sand
     assert watched.exit_code == 1, watched.output
     assert "Execution unconfirmed (plan storefront, RECOVERY): FAILED" in watched.output
     assert '"Confirm": "RECOVER storefront"' in watched.output
+
+
+def test_a_cancel_during_a_long_wait_ends_the_execution_at_once(sandbox):
+    _load(sandbox, Path(__file__).with_name("waiting.yaml"))
+    _json(sandbox.drsctl("run", "start", "waiting", "--name", "waiting-1", "--json"))
+
+    def pausing():
+        steps = _json(sandbox.drsctl("run", "show", "waiting-1", "--json"))["Waves"]
+        return steps and steps[0]["Steps"] and steps[0]["Steps"][0]["Status"] == "RUNNING"
+
+    wait_until(pausing, "the wait step running")
+    began = time.monotonic()
+    cancelled = sandbox.drsctl("run", "cancel", "waiting-1", "--reason", "window moved", "--json")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert json.loads(cancelled.output)["Status"] == "CANCELLED"
+    assert time.monotonic() - began < 15  # the day's wait is 72 s at 1200x
+    step = json.loads(cancelled.output)["Waves"][0]["Steps"][0]
+    assert step["Status"] == "CANCELLED"
