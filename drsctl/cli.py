@@ -16,6 +16,8 @@ from drsctl.commands.emulator import emulator
 from drsctl.commands.plan import plan_app
 from drsctl.commands.rehearse import rehearse
 from drsctl.commands.report import report
+from drsctl.commands.run import run_app
+from drsctl.commands.sandbox import sandbox
 
 PACKAGE = "drs-orchestrator"
 EXIT_INTERRUPTED = 130
@@ -32,7 +34,9 @@ app = typer.Typer(
 app.command()(rehearse)
 app.command()(emulator)
 app.command()(report)
+app.command()(sandbox)
 app.add_typer(plan_app, name="plan")
+app.add_typer(run_app, name="run")
 
 
 def version_text() -> str:

@@ -18,13 +18,18 @@ from rich.text import Text
 from drsctl.commands.aws_setup import drs_endpoint, setup_problem
 from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
 from drsctl.commands.inputs import read_plan, read_scenario
+from drsctl.commands.operating import STACK_OPTION, find
+from drsctl.commands.plan_store import diff, list_plans, show
 from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
     from drsctl.emulator.scenario import Scenario
     from lambdas.core.plan_types import ExecutionMode
 
-plan_app = typer.Typer(help="Work with plan files.", no_args_is_help=True)
+plan_app = typer.Typer(help="Work with plan files and the plans stored in the deployed stack.", no_args_is_help=True)
+plan_app.command("list")(list_plans)
+plan_app.command("show")(show)
+plan_app.command("diff")(diff)
 EXIT_CANNOT_CHECK = 1
 
 
@@ -116,22 +121,32 @@ def validate(
 def load(
     plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")],
     protection_groups_table: Annotated[
-        str, typer.Option(envvar="PROTECTION_GROUPS_TABLE", help="The ProtectionGroupsTable output of the stack.")
-    ],
+        str | None,
+        typer.Option(
+            envvar="PROTECTION_GROUPS_TABLE", help="The ProtectionGroupsTable output; default: read from --stack."
+        ),
+    ] = None,
     recovery_plans_table: Annotated[
-        str, typer.Option(envvar="RECOVERY_PLANS_TABLE", help="The RecoveryPlansTable output of the stack.")
-    ],
+        str | None,
+        typer.Option(envvar="RECOVERY_PLANS_TABLE", help="The RecoveryPlansTable output; default: read from --stack."),
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
 ) -> None:
     """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans).
 
-    The tables are in the stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI.
-    Exit code 0 when stored, 2 for an invalid plan, a missing region, credentials or table, 1 when DynamoDB failed.
+    The tables are the stack's outputs (--stack, default DrsOrchestrator), or the two options. They are in the
+    stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI. Exit code 0 when
+    stored, 2 for an invalid plan, a missing region, credentials, stack or table, 1 when DynamoDB failed.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.core.records import save_plan
 
     parsed = read_plan(plan)
+    if protection_groups_table is None or recovery_plans_table is None:
+        deployed = find(stack, "store the plan")
+        protection_groups_table = protection_groups_table or deployed.tables["PROTECTION_GROUPS_TABLE"]
+        recovery_plans_table = recovery_plans_table or deployed.tables["RECOVERY_PLANS_TABLE"]
     tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
     try:
         with patch.dict(os.environ, tables):

@@ -87,6 +87,11 @@ rehearsal engine, and make it fail wherever AWS would:
     tenth of a 135-wave rehearsal. With ReturnValues NONE (what our code asks), the "before" read is skipped and the
     updated item is not rendered: the same update, the same answer (no Attributes).
 
+20. StopExecution ends an execution at once, as in AWS, even while a task waits for its task token (an approval,
+    a hook's callback): moto waits for the token until the task's timeout on the wall clock (an hour for a default
+    approval), so the execution stayed RUNNING and its record open. A stop now interrupts the execution's waiting
+    callbacks, and nothing that fails after the stop (the interrupted wait) turns ABORTED into FAILED.
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -155,7 +160,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramTimedOut
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
@@ -973,8 +978,15 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
     def set_error_unless_timed_out(self: Environment, error: ExecutionFailedEventDetails) -> None:
         # What fails after the deadline (a Map's remaining iterations, which moto still starts) is no failure: the
         # execution has ended TIMED_OUT. (moto lets an error overwrite a timed-out end.)
-        if not isinstance(self._program_state, ProgramTimedOut):
+        if not isinstance(self._program_state, ProgramTimedOut | ProgramStopped):  # 12, 20
             original_set_error(self, error)
+
+    original_set_stop = Environment.set_stop
+
+    def set_stop_interrupting_callbacks(self: Environment, *args: Any, **kwargs: Any) -> None:
+        original_set_stop(self, *args, **kwargs)
+        for endpoint in list(self.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()  # the waits return; the stopped execution goes no further
 
     original_evaluate_with_timeout = ExecutionState._evaluate_with_timeout
 
@@ -1087,6 +1099,8 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         replace(Program, "eval", program_eval_on_clock)
         replace(CommonStateField, "_eval_body", state_eval_body_on_time)
         replace(Environment, "set_error", set_error_unless_timed_out)
+        # 20: a stop ends callback waits
+        replace(Environment, "set_stop", set_stop_interrupting_callbacks)
         replace(ExecutionState, "_evaluate_with_timeout", evaluate_with_virtual_timeout)
         replace(
             StepFunctionResponse,

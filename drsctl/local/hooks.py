@@ -74,8 +74,11 @@ def scenario_problems(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
     return found
 
 
-def install(scenario: Scenario, engine: EngineStats, role_arn: str, region: str) -> None:
-    """Create the scenario's functions and answer callbacks and approvals as it says."""
+def install(
+    scenario: Scenario, engine: EngineStats, role_arn: str, region: str, *, answer_undeclared_approvals: bool = True
+) -> None:
+    """Create the scenario's functions and answer callbacks and approvals as it says (an approval the scenario does
+    not declare is approved at once, unless `answer_undeclared_approvals` is False: then it waits for an operator)."""
     _stand_ins.clear()
     _stand_ins.update(scenario.functions)
     _sleep[:] = [engine.sleep]
@@ -90,10 +93,12 @@ def install(scenario: Scenario, engine: EngineStats, role_arn: str, region: str)
             Timeout=900,
             MemorySize=128,
         )
-    engine.listeners.append(_answerer(scenario, engine, region))
+    engine.listeners.append(_answerer(scenario, engine, region, answer_undeclared_approvals))
 
 
-def _answerer(scenario: Scenario, engine: EngineStats, region: str) -> Callable[..., None]:
+def _answerer(scenario: Scenario, engine: EngineStats, region: str, undeclared: bool) -> Callable[..., None]:
+    declared = {approval.wave for approval in scenario.approvals}
+
     def answer(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
         token = request.get("TaskToken")
         if not token or invocation.error is not None:
@@ -110,6 +115,8 @@ def _answerer(scenario: Scenario, engine: EngineStats, region: str) -> Callable[
                 outcome = {"output": spec.output or {}}
             _later(engine, region, token, min(spec.seconds, timeout), outcome)
         elif invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX):
+            if not undeclared and not ({request.get("WaveName"), None} & declared):
+                return  # the operator answers it
             approval = scenario.approval_for(str(request.get("WaveName")))
             timeout = float((request.get("Steps") or {}).get("TimeoutSeconds") or approval.afterSeconds)
             if approval.decision == "APPROVE":

@@ -228,9 +228,20 @@ def _create_stage(definition: str) -> str:
 
 
 @contextmanager
-def local_aws(scenario: Scenario, definition: str | None = None, log_level: str = "WARNING") -> Iterator[LocalAws]:
-    """Everything a rehearsal needs, torn down afterwards. `definition` defaults to the ASL file."""
-    clock = VirtualClock()
+def local_aws(
+    scenario: Scenario,
+    definition: str | None = None,
+    log_level: str = "WARNING",
+    *,
+    clock: VirtualClock | None = None,
+    answer_undeclared_approvals: bool = True,
+) -> Iterator[LocalAws]:
+    """Everything a rehearsal needs, torn down afterwards. `definition` defaults to the ASL file.
+
+    `clock`: a rehearsal's own virtual clock by default; the sandbox gives one that runs on its own (ScaledClock).
+    `answer_undeclared_approvals`: a rehearsal approves an approval step the scenario does not answer; the sandbox
+    leaves it to the operator (`drsctl run approve`)."""
+    clock = clock if clock is not None else VirtualClock()
     emulator = DrsEmulator(scenario, clock)
     # moto logs every caught task failure at ERROR; in a rehearsal those are the workflow doing its job.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -262,5 +273,5 @@ def local_aws(scenario: Scenario, definition: str | None = None, log_level: str 
         engine = stack.enter_context(virtual_engine(clock))
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text())
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-        hooks.install(scenario, engine, role, REGION)
+        hooks.install(scenario, engine, role, REGION, answer_undeclared_approvals=answer_undeclared_approvals)
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

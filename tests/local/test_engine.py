@@ -916,3 +916,14 @@ def _hash_table(client: Any, name: str) -> None:
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def test_the_callback_internals_patch_20_uses_are_as_we_read_them():
+    # Patch 20: a stop interrupts the execution's callback endpoints; moto waits on them until the task's timeout.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackPoolManager
+
+    assert _parameters(Environment.set_stop) == ["self", "stop_date", "cause", "error"]
+    assert "self._pool = OrderedDict()" in inspect.getsource(CallbackPoolManager.__init__)
+    assert _parameters(CallbackEndpoint.interrupt_all) == ["self"]
+    assert "callback_endpoint.wait(" in inspect.getsource(state_task_service_callback)

@@ -1,0 +1,101 @@
+"""What the commands that operate the deployed stack share: the --stack and --json options, and one line (exit 2)
+for every problem an operator can fix (no stack, no execution, nothing to approve, no region or credentials, no
+endpoint answering), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.text import Text
+
+from drsctl.commands.aws_setup import setup_problem
+from drsctl.commands.common import console, fail_invalid
+
+if TYPE_CHECKING:
+    from drsctl.operate.stack import DeployedStack
+
+EXIT_AWS_FAILED = 1
+STACK_OPTION = typer.Option(
+    "--stack",
+    envvar="DRSCTL_STACK",
+    help="The deployed stack's name (its CloudFormation outputs name the state machine and tables); "
+    "default DrsOrchestrator.",
+)
+JSON_OPTION = typer.Option("--json", help="Print the result as JSON on stdout instead of text.")
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def operating(what: str) -> Iterator[None]:
+    """Turn the errors of talking to AWS (or the sandbox) into one line: exit 2 when the operator can fix it."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from drsctl.operate.executions import OperateError
+    from drsctl.operate.stack import StackNotFound
+
+    try:
+        yield
+    except (OperateError, StackNotFound) as error:
+        raise fail_invalid(f"cannot {what}: {error}") from error
+    except EndpointConnectionError as error:
+        raise fail_invalid(
+            f"cannot {what}: nothing answers at {error.kwargs.get('endpoint_url')}: start the sandbox "
+            "(drsctl sandbox) or unset AWS_ENDPOINT_URL to reach AWS"
+        ) from error
+    except (BotoCoreError, ClientError) as error:
+        fix = setup_problem(error)
+        if fix is not None:
+            raise fail_invalid(f"cannot {what}: {fix}") from error
+        console(stderr=True).print(Text.assemble(Text(f"could not {what}:", style="red"), f" {error}"), soft_wrap=True)
+        raise typer.Exit(EXIT_AWS_FAILED) from error
+
+
+def find(stack_name: str | None, what: str) -> DeployedStack:
+    from drsctl.operate.stack import find_stack
+
+    with operating(what):
+        return find_stack(stack_name)
+
+
+# Step Functions execution names: 1-80 characters, none of whitespace, brackets, wildcards, these punctuation marks
+# or control characters (the StartExecution `name` rules).
+_EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
+
+
+def check_execution_name(value: str, field: str) -> str:
+    if not _EXECUTION_NAME.fullmatch(value):
+        raise fail_invalid(
+            f"{field} {value!r} is not an execution name: 1 to 80 characters without spaces, brackets, wildcards or "
+            '" # % \\ ^ | ~ ` $ & , ; : /; drsctl run list shows the executions'
+        )
+    return value
+
+
+def check_plan_id(value: str, field: str) -> str:
+    from lambdas.core.plan import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, value):
+        raise fail_invalid(
+            f"{field} {value!r} is not a PlanId: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit; drsctl plan list shows the stored plans"
+        )
+    return value
+
+
+def check_status(value: str) -> str:
+    from typing import get_args
+
+    from lambdas.core.records import ExecutionStatus
+
+    statuses = get_args(ExecutionStatus)
+    if value.upper() not in statuses:
+        raise fail_invalid(f"--status {value!r} is not a record status: use one of {', '.join(statuses)}")
+    return value.upper()

@@ -1,0 +1,445 @@
+"""`drsctl run`: start, watch, list, show, approve, cancel, clean up and resume executions of the deployed stack
+(or of the sandbox: the same calls to another endpoint). The SDK is imported when a command runs."""
+
+from __future__ import annotations
+
+import getpass
+import math
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.text import Text
+
+from drsctl.commands.common import console, fail_invalid
+from drsctl.commands.operating import (
+    JSON_OPTION,
+    STACK_OPTION,
+    check_execution_name,
+    check_plan_id,
+    check_status,
+    find,
+    operating,
+    print_json,
+)
+from drsctl.commands.rehearse import MODE_OPTION, Mode
+
+if TYPE_CHECKING:
+    from drsctl.operate.executions import Snapshot
+    from drsctl.operate.stack import DeployedStack
+
+run_app = typer.Typer(help="Operate executions of the deployed stack (or the sandbox).", no_args_is_help=True)
+EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
+PLAN_SERVERS_SHOWN = 10  # server IDs shown per wave before a RECOVERY is confirmed
+RECORD_GRACE_SECONDS = 60.0  # after Step Functions ends, how long `watch` waits for the record to end too
+
+
+def _name() -> Any:
+    return typer.Argument(help="The execution's name (its ExecutionId).", metavar="NAME", show_default=False)
+
+
+@run_app.command()
+def start(  # noqa: PLR0917 - typer reads a command's options from its parameters
+    plan_id: Annotated[
+        str, typer.Argument(help="The stored plan to run (drsctl plan load FILE stores one).", metavar="PLAN_ID")
+    ],
+    mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
+    name: Annotated[str | None, typer.Option(help="The execution's name; default <plan>-<mode>-<UTC time>.")] = None,
+    resume_from: Annotated[
+        str | None, typer.Option(help="An earlier execution of this plan to resume from (its name).")
+    ] = None,
+    confirm: Annotated[
+        str | None, typer.Option(help='For RECOVERY, in scripts: exactly "RECOVER <PlanId>" (else it is asked).')
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Start a DRILL or a RECOVERY of a stored plan. A RECOVERY first shows the plan (waves, servers, regions) and
+    asks for "RECOVER <PlanId>" to be typed; nothing starts without it. Prints the name and the console URL."""
+    check_plan_id(plan_id, "PLAN_ID")
+    if name is not None:
+        check_execution_name(name, "--name")
+    if resume_from is not None:
+        check_execution_name(resume_from, "--resume-from")
+    deployed = find(stack, "start the execution")
+    _start(
+        deployed,
+        plan_id=plan_id,
+        mode="DRILL" if mode is Mode.drill else "RECOVERY",
+        name=name,
+        resume_from=resume_from,
+        confirm=confirm,
+        json_output=json_output,
+    )
+
+
+def _start(
+    deployed: DeployedStack,
+    *,
+    plan_id: str,
+    mode: str,
+    name: str | None,
+    resume_from: str | None,
+    confirm: str | None,
+    json_output: bool,
+) -> None:
+    from drsctl.operate import executions
+
+    what = "start the execution"
+    with operating(what):
+        plan = executions.stored_plan(deployed, plan_id)
+        if resume_from is not None:
+            executions.check_resumable(deployed, resume_from, plan_id)
+        if mode == "RECOVERY" and confirm is None:
+            confirm = _ask_confirmation(plan)
+        chosen = name or executions.default_name(plan_id, "RECOVERY" if mode == "RECOVERY" else "DRILL")
+        started = executions.start(
+            deployed,
+            plan_id,
+            "RECOVERY" if mode == "RECOVERY" else "DRILL",
+            chosen,
+            confirm=confirm,
+            resume_from=resume_from,
+        )
+    if json_output:
+        print_json(started)
+        return
+    out = console()
+    out.print(f"Started {mode} {started['ExecutionId']} of plan {plan_id}", soft_wrap=True)
+    if resume_from:
+        out.print(f"resuming from {resume_from}", soft_wrap=True)
+    out.print(f"console: {started['ConsoleUrl']}", soft_wrap=True)
+    out.print(f"follow it: drsctl run watch {started['ExecutionId']}", soft_wrap=True)
+
+
+def _ask_confirmation(plan: dict[str, Any]) -> str:
+    """Show what a RECOVERY will launch (on stderr) and read the typed confirmation."""
+    from lambdas.core.plan import recovery_confirmation
+
+    err = console(stderr=True)
+    groups = {group["GroupId"]: group for group in plan.get("ProtectionGroups", [])}
+    err.print(
+        Text.assemble(
+            Text("RECOVERY", style="bold red"),
+            f" of plan {plan['PlanId']} ({plan.get('Name', '')}): production recovery instances will be launched, "
+            "wave by wave:",
+        ),
+        soft_wrap=True,
+    )
+    for number, wave in enumerate(plan.get("Waves", []), start=1):
+        group = groups.get(wave.get("ProtectionGroupId"), {})
+        ids = wave.get("ServerIds") or group.get("SourceServerIds")
+        if ids:
+            shown = ", ".join(ids[:PLAN_SERVERS_SHOWN]) + (
+                f" and {len(ids) - PLAN_SERVERS_SHOWN} more" if len(ids) > PLAN_SERVERS_SHOWN else ""
+            )
+            servers = f"{len(ids)} server(s): {shown}"
+        else:
+            tags = (group.get("Selector") or {}).get("Tags", {})
+            servers = "servers tagged " + ", ".join(f"{key}={value}" for key, value in tags.items())
+        err.print(f"  wave {number} {wave.get('WaveName')} in {group.get('Region', '?')}: {servers}", soft_wrap=True)
+    expected = recovery_confirmation(plan["PlanId"])
+    err.print(f"Type {expected} to start the recovery (anything else cancels):", soft_wrap=True)
+    typed = sys.stdin.readline()
+    if typed.strip() != expected:
+        raise fail_invalid(
+            f"the confirmation was not {expected!r}: nothing was started (scripts pass --confirm {expected!r})"
+        )
+    return expected
+
+
+@run_app.command()
+def watch(
+    name: Annotated[str, _name()],
+    interval: Annotated[float, typer.Option(help="Seconds between reads.", min=0.1, max=300)] = 2.0,
+    servers: Annotated[
+        bool | None, typer.Option("--servers/--no-servers", help="List every server / none (default: small waves).")
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Follow an execution until it ends: waves, servers, runbook steps and the approval waiting, live in a terminal
+    (progress lines when piped). Exit code 0 when it ends COMPLETED, 1 otherwise."""
+    from drsctl.commands.run_views import headline
+
+    check_execution_name(name, "NAME")
+    if not math.isfinite(interval):
+        raise fail_invalid(f"--interval {interval}: give a number of seconds from 0.1 to 300")
+    deployed = find(stack, "watch the execution")
+    out = console()
+    live = out.is_terminal and not json_output
+    with operating(f"watch execution {name}"):
+        current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output)
+    if json_output:
+        print_json(current.to_json())
+    elif live:
+        if current.running:
+            out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
+    else:
+        out.print(headline(current))  # the waves' lines came as they changed
+        _print_end(current)
+    raise typer.Exit(EXIT_COMPLETED if current.status == "COMPLETED" else EXIT_NOT_COMPLETED)
+
+
+def _follow(
+    deployed: DeployedStack, name: str, interval: float, *, servers: bool | None, live: bool, quiet: bool
+) -> Snapshot:
+    """Read the execution every `interval` seconds until it ends (or its record does not end in time after Step
+    Functions ended it), showing it live, or printing each wave's line when it changes."""
+    from rich.live import Live
+
+    from drsctl.commands.run_views import progress_lines, render
+    from drsctl.operate import executions
+
+    out = console()
+    current = executions.snapshot(deployed, name)
+    view = Live(render(current, servers=servers), console=out, refresh_per_second=4) if live else None
+    printed: set[str] = set()
+    ended_at: float | None = None
+    if view is not None:
+        view.start()
+    try:
+        while True:
+            if view is not None:
+                view.update(render(current, servers=servers))
+            elif not quiet:
+                for line in progress_lines(current):
+                    if line not in printed:
+                        printed.add(line)
+                        out.print(line, soft_wrap=True)
+            if not current.running:
+                return current
+            if current.described["status"] != "RUNNING":
+                ended_at = ended_at or time.monotonic()
+                if time.monotonic() - ended_at > RECORD_GRACE_SECONDS:
+                    return current  # the record never ended: the caller says so
+            time.sleep(interval)
+            current = executions.snapshot(deployed, name)
+    finally:
+        if view is not None:
+            view.stop()
+
+
+def _print_end(current: Snapshot) -> None:
+    out = console()
+    if current.running:
+        out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
+        return
+    message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
+    if message and current.status != "COMPLETED":
+        out.print(str(message), soft_wrap=True)
+
+
+@run_app.command("list")
+def list_(
+    plan: Annotated[str | None, typer.Option(help="Only this plan's executions.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only executions with this record status (e.g. COMPLETED).")
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """List executions from the ExecutionHistory table, newest first."""
+    from rich.table import Table
+
+    from drsctl.commands.views import status_text
+    from drsctl.operate import executions
+
+    if plan is not None:
+        check_plan_id(plan, "--plan")
+    if status is not None:
+        status = check_status(status)
+    deployed = find(stack, "list executions")
+    with operating("list executions"):
+        found = executions.list_executions(deployed, plan_id=plan, status=status)
+    if json_output:
+        print_json(found)
+        return
+    if not found:
+        console().print("no executions" + (f" of plan {plan}" if plan else "") + (f" {status}" if status else ""))
+        return
+    table = Table()
+    table.add_column("execution", no_wrap=True)
+    table.add_column("plan", overflow="fold", ratio=1)
+    table.add_column("type", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    for item in found:
+        table.add_row(
+            item["ExecutionId"],
+            str(item.get("PlanId")),
+            str(item.get("ExecutionType") or "-"),
+            status_text(str(item.get("Status"))),
+            _utc(item.get("StartTime")),
+        )
+    console().print(table)
+
+
+def _utc(epoch: Any) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(float(epoch), tz=UTC).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
+
+
+@run_app.command()
+def show(
+    name: Annotated[str, _name()],
+    servers: Annotated[
+        bool | None, typer.Option("--servers/--no-servers", help="List every server / none (default: small waves).")
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Show an execution: its status, waves, servers, runbook steps and any approval waiting."""
+    from drsctl.commands.run_views import render
+    from drsctl.operate import executions
+
+    check_execution_name(name, "NAME")
+    deployed = find(stack, "show the execution")
+    with operating(f"show execution {name}"):
+        current = executions.snapshot(deployed, name)
+    if json_output:
+        print_json(current.to_json())
+        return
+    console().print(render(current, servers=servers))
+
+
+@run_app.command()
+def approve(  # noqa: PLR0917 - typer reads a command's options from its parameters
+    name: Annotated[str, _name()],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead: the plan stops before the wave.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded with the decision).")] = None,
+    by: Annotated[str | None, typer.Option(help="Who decides (recorded); default the user running drsctl.")] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Answer the approval the execution waits for: approve it (SendTaskSuccess, Decision APPROVE) or reject it
+    (SendTaskFailure, error Rejected)."""
+    from drsctl.operate import executions
+
+    check_execution_name(name, "NAME")
+    deployed = find(stack, "answer the approval")
+    who = by or _user()
+    with operating(f"answer the approval of execution {name}"):
+        approval, answer = executions.answer_approval(deployed, name, reject=reject, reason=reason, by=who)
+    if json_output:
+        print_json({"ExecutionId": name, "Approval": approval.to_json(), "Answer": answer})
+        return
+    verb = Text("rejected", style="red") if reject else Text("approved", style="green")
+    console().print(
+        Text.assemble(f"{approval.name} of wave {approval.wave_number} ({approval.wave_name}) ", verb, f" by {who}"),
+        soft_wrap=True,
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "drsctl"
+
+
+@run_app.command()
+def cancel(
+    name: Annotated[str, _name()],
+    reason: Annotated[str, typer.Option(help="Why it is cancelled (recorded as the stop's cause).")],
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Stop a running execution (StopExecution) and wait for its record to end CANCELLED. DRS jobs already started
+    go on; their servers are recorded UNKNOWN. Exit code 0 when the record ended, 1 when it did not in time."""
+    from drsctl.operate import executions
+
+    check_execution_name(name, "NAME")
+    if not reason.strip():
+        raise fail_invalid("--reason is empty: say why the execution is cancelled (it is recorded)")
+    deployed = find(stack, "cancel the execution")
+    with operating(f"cancel execution {name}"):
+        current = executions.cancel(deployed, name, reason)
+    if json_output:
+        print_json(current.to_json())
+    else:
+        console().print(
+            Text.assemble(f"Execution {name} stopped; its record is ", Text(current.status, style="yellow")),
+            soft_wrap=True,
+        )
+    if current.running:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+@run_app.command()
+def cleanup(
+    name: Annotated[str, _name()],
+    wait: Annotated[
+        float, typer.Option(help="Minutes to wait for DRS to terminate them (0: do not wait).", min=0, max=1440)
+    ] = 15,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances on the instances its wave
+    records name) and wait for DRS to end them. Refused for a RECOVERY. Exit code 1 when some were still being
+    terminated at the end of --wait."""
+    from drsctl.operate import executions
+
+    check_execution_name(name, "NAME")
+    if not math.isfinite(wait):
+        raise fail_invalid(f"--wait {wait}: give a number of minutes from 0 to 1440")
+    deployed = find(stack, "clean up the drill")
+    with operating(f"clean up execution {name}"):
+        result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
+    if json_output:
+        print_json(result)
+    elif not result["Terminated"] and not result["Pending"]:
+        console().print(f"execution {name}: no recovery instance of it is left in DRS")
+    else:
+        out = console()
+        out.print(
+            f"execution {name}: {len(result['Terminated'])} recovery instance(s) terminated "
+            f"(DRS job(s) {', '.join(result['TerminateJobIds'])})",
+            soft_wrap=True,
+        )
+        if result["Pending"]:
+            out.print(
+                f"{len(result['Pending'])} still being terminated after {wait:g} minute(s): "
+                f"{', '.join(result['Pending'])}; drsctl run cleanup {name} again later checks them",
+                soft_wrap=True,
+            )
+    if result["Pending"]:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+@run_app.command()
+def resume(
+    name: Annotated[str, _name()],
+    new_name: Annotated[str | None, typer.Option("--name", help="The new execution's name.")] = None,
+    confirm: Annotated[
+        str | None, typer.Option(help='When resuming a RECOVERY, in scripts: exactly "RECOVER <PlanId>".')
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Start a new execution of the same plan and mode that resumes from NAME (its input's ResumeFrom)."""
+    from drsctl.operate import executions
+
+    check_execution_name(name, "NAME")
+    if new_name is not None:
+        check_execution_name(new_name, "--name")
+    deployed = find(stack, "resume the execution")
+    with operating(f"resume execution {name}"):
+        earlier = executions.snapshot(deployed, name, with_waves=False)
+    plan_id = earlier.input.get("PlanId") or (earlier.record.PlanId if earlier.record else None)
+    mode = earlier.input.get("ExecutionType") or (earlier.record.ExecutionType if earlier.record else None)
+    if not plan_id or mode not in ("DRILL", "RECOVERY"):
+        raise fail_invalid(f"cannot resume execution {name}: its input names no stored plan and mode")
+    if earlier.running:
+        raise fail_invalid(f"cannot resume execution {name}: it is still running; cancel it first")
+    _start(
+        deployed,
+        plan_id=str(plan_id),
+        mode=str(mode),
+        name=new_name,
+        resume_from=name,
+        confirm=confirm,
+        json_output=json_output,
+    )

@@ -1,0 +1,131 @@
+"""What `drsctl run show` and `run watch` print: an execution's waves (one row each, with counts, so 2,000 servers
+read as a few lines), the servers of small waves, runbook steps, and the approval waiting for an answer.
+
+User text (wave, step and host names, reasons) is printed as written (Text, never markup); IDs never wrap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from drsctl.commands.views import status_text as final_status_text
+
+if TYPE_CHECKING:
+    from drsctl.operate.executions import PendingApproval, Snapshot
+    from lambdas.core.records import WaveRecord
+
+SERVERS_SHOWN = 12  # a wave with at most this many servers lists them under --servers-auto; larger ones summarise
+_UNDER_WAY = {"PENDING": "dim", "STARTING": "cyan", "POLLING": "cyan", "RUNNING": "cyan", "LAUNCHING": "cyan"}
+_UNDER_WAY["IN_PROGRESS"] = "cyan"
+
+
+def status_text(status: str) -> Text:
+    """Statuses under way in cyan (pending dimmed), ended ones as the rehearsal colours them."""
+    return Text(status, style=_UNDER_WAY[status]) if status in _UNDER_WAY else final_status_text(status)
+
+
+_ORDER = ("LAUNCHED", "IN_PROGRESS", "LAUNCHING", "PENDING", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
+
+
+def counts_text(wave: WaveRecord) -> str:
+    """`4/6 launched, 2 in progress`: the wave's servers by status, launched first."""
+    counts: Counter[str] = Counter(server.Status for server in wave.Servers)
+    parts = [f"{counts.pop('LAUNCHED', 0)}/{len(wave.Servers)} launched"]
+    parts += [f"{counts[status]} {status.lower().replace('_', ' ')}" for status in _ORDER if counts.get(status)]
+    return ", ".join(parts)
+
+
+def headline(current: Snapshot) -> Text:
+    mode = current.input.get("ExecutionType") or (current.record.ExecutionType if current.record else None) or "?"
+    plan = current.input.get("PlanId") or (current.record.PlanId if current.record else None) or "?"
+    text = Text.assemble(f"Execution {current.name} (plan {plan}, {mode}): ", status_text(current.status))
+    resume = current.input.get("ResumeFrom")
+    if resume:
+        text.append(f", resuming {resume}")
+    return text
+
+
+def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
+    where = "before" if approval.phase == "BEFORE" else "after"
+    return Text.assemble(
+        Text("Approval waiting: ", style="bold yellow"),
+        f"{approval.name!s} {where} wave {approval.wave_number} ({approval.wave_name}): ",
+        f"drsctl run approve {current.name} (or --reject --reason ...)",
+    )
+
+
+def waves_table(current: Snapshot) -> Table:
+    table = Table(title=None)
+    table.add_column("wave", overflow="fold", ratio=1, min_width=8)
+    table.add_column("region", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("servers", overflow="fold", ratio=2, min_width=20)
+    for wave in current.waves:
+        for step in (s for s in wave.Steps if s.get("Phase") == "BEFORE"):
+            table.add_row(f"  before: {step.get('Name')}", "", status_text(str(step.get("Status"))), step_detail(step))
+        table.add_row(f"{wave.WaveNumber} {wave.WaveName}", wave.Region, status_text(wave.Status), counts_text(wave))
+        for step in (s for s in wave.Steps if s.get("Phase") == "AFTER"):
+            table.add_row(f"  after: {step.get('Name')}", "", status_text(str(step.get("Status"))), step_detail(step))
+    return table
+
+
+def step_detail(step: dict[str, object]) -> str:
+    parts = [str(step.get("Kind", "")).lower()]
+    if step.get("DecidedBy"):
+        parts.append(f"by {step['DecidedBy']}")
+    if step.get("Detail"):
+        parts.append(str(step["Detail"]))
+    return ": ".join(parts)
+
+
+def servers_table(wave: WaveRecord) -> Table:
+    table = Table(title=f"wave {wave.WaveNumber} servers")
+    table.add_column("server", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("instance", no_wrap=True)
+    table.add_column("host / reason", overflow="fold", ratio=1)
+    for server in wave.Servers:
+        note = " ".join(part for part in (server.Hostname, server.Error) if part)
+        table.add_row(server.SourceServerId, status_text(server.Status), server.InstanceId or "-", note)
+    return table
+
+
+def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
+    """The whole view. `servers`: True lists every server, False none, None those of small waves still open or not
+    launched (a 2,000-server plan stays a table of waves)."""
+    parts: list[RenderableType] = [headline(current)]
+    if current.record is None and current.running:
+        parts.append(Text("waiting for the execution's record (Prepare writes it)"))
+    if current.waves:
+        parts.append(waves_table(current))
+    for wave in current.waves:
+        if servers is True or (servers is None and len(wave.Servers) <= SERVERS_SHOWN and _worth_listing(wave)):
+            parts.append(servers_table(wave))
+    for approval in current.approvals():
+        parts.append(approval_line(current, approval))
+    if not current.running:
+        message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
+        if message and current.status != "COMPLETED":
+            parts.append(Text(str(message)))
+    return Group(*parts)
+
+
+def _worth_listing(wave: WaveRecord) -> bool:
+    return wave.Status in ("STARTING", "POLLING") or any(s.Status not in ("LAUNCHED", "PENDING") for s in wave.Servers)
+
+
+def progress_lines(current: Snapshot) -> list[str]:
+    """One plain line per wave and per waiting approval: what `run watch` prints on a change when not a terminal."""
+    lines = []
+    for wave in current.waves:
+        steps = [f"{s.get('Phase', '').lower()} {s.get('Name')} {s.get('Status')}" for s in wave.Steps]
+        suffix = f" [{'; '.join(steps)}]" if steps else ""
+        lines.append(f"wave {wave.WaveNumber} ({wave.WaveName}): {wave.Status}, {counts_text(wave)}{suffix}")
+    for approval in current.approvals():
+        lines.append(approval_line(current, approval).plain)
+    return lines

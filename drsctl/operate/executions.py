@@ -1,0 +1,361 @@
+"""Executions of the deployed state machine: start, read (the record, its waves, pending approvals), answer an
+approval, stop, clean up a drill's instances, list. What each returns is plain data the commands print or dump.
+
+An execution is named by its ExecutionId (the Step Functions execution name). Its story is in two tables: the
+ExecutionHistory record (status, times, a summary per wave) and ExecutionWaves (each wave with its servers and its
+runbook steps; a waiting approval's task token is on its step).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from drsctl.operate.stack import DeployedStack
+from lambdas.core import records
+from lambdas.core.errors import PlanNotFoundError
+from lambdas.core.plan import recovery_confirmation
+
+Mode = Literal["DRILL", "RECOVERY"]
+NAME_MAX = 80  # Step Functions execution names
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+REJECTED = "Rejected"  # the error a rejection is sent with (lambdas/core/runbook.py REJECTED)
+TERMINATE_MAX = 200  # recovery instance IDs per TerminateRecoveryInstances call (botocore's drs model)
+ACTIVE = records.ACTIVE_EXECUTION_STATUSES
+
+
+class OperateError(Exception):
+    """A request that cannot be done as asked (no such execution, nothing to approve, ...): one line, and the fix."""
+
+
+@dataclass
+class PendingApproval:
+    wave_number: int
+    wave_name: str
+    phase: str
+    name: str
+    started_at: int
+    task_token: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "WaveNumber": self.wave_number,
+            "WaveName": self.wave_name,
+            "Phase": self.phase,
+            "Name": self.name,
+            "StartedAt": self.started_at,
+        }
+
+
+@dataclass
+class Snapshot:
+    """An execution as it stands: Step Functions' view, the record (None until Prepare writes it), the waves."""
+
+    name: str
+    described: dict[str, Any]
+    record: records.ExecutionRecord | None
+    waves: list[records.WaveRecord]
+
+    @property
+    def running(self) -> bool:
+        return self.described["status"] == "RUNNING" or (self.record is not None and self.record.Status in ACTIVE)
+
+    @property
+    def status(self) -> str:
+        """The record's status once written (COMPLETED, PARTIAL, FAILED, CANCELLED, ...), else Step Functions'."""
+        return self.record.Status if self.record is not None else self.described["status"]
+
+    @property
+    def input(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.described.get("input") or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def approvals(self) -> list[PendingApproval]:
+        return pending_approvals(self.waves)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ExecutionId": self.name,
+            "ExecutionArn": self.described["executionArn"],
+            "StepFunctionsStatus": self.described["status"],
+            "Status": self.status,
+            "Input": self.input,
+            "StartDate": _epoch(self.described.get("startDate")),
+            "StopDate": _epoch(self.described.get("stopDate")),
+            "Error": self.described.get("error"),
+            "Cause": self.described.get("cause"),
+            "Record": self.record.model_dump(mode="json") if self.record is not None else None,
+            "Waves": [_wave_json(wave) for wave in self.waves],
+            "PendingApprovals": [approval.to_json() for approval in self.approvals()],
+        }
+
+
+def _wave_json(wave: records.WaveRecord) -> dict[str, Any]:
+    steps = [{key: value for key, value in step.items() if key != "TaskToken"} for step in wave.Steps]
+    return {**wave.model_dump(mode="json", exclude={"PendingStart", "Steps"}), "Steps": steps}
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def pending_approvals(waves: list[records.WaveRecord]) -> list[PendingApproval]:
+    """Approvals waiting for an answer: RUNNING approval steps that hold a task token."""
+    found = []
+    for wave in waves:
+        for step in wave.Steps:
+            if step.get("Kind") == "Approval" and step.get("Status") == "RUNNING" and step.get("TaskToken"):
+                found.append(
+                    PendingApproval(
+                        wave_number=wave.WaveNumber,
+                        wave_name=wave.WaveName,
+                        phase=str(step.get("Phase")),
+                        name=str(step.get("Name")),
+                        started_at=int(step.get("StartedAt") or 0),
+                        task_token=str(step["TaskToken"]),
+                    )
+                )
+    return found
+
+
+def default_name(plan_id: str, mode: Mode, now: float | None = None) -> str:
+    """`<plan>-drill-20261129-201500`: readable, sortable, unique per second, at most 80 characters."""
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).strftime("%Y%m%d-%H%M%S")
+    suffix = f"-{mode.lower()}-{stamp}"
+    return _NAME_UNSAFE.sub("-", plan_id)[: NAME_MAX - len(suffix)] + suffix
+
+
+def execution_input(plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None) -> dict[str, Any]:
+    """What StartExecution gets (docs/execution-input.schema.json)."""
+    started: dict[str, Any] = {"PlanId": plan_id, "ExecutionType": mode}
+    if mode == "RECOVERY":
+        started["Confirm"] = confirm
+    if resume_from is not None:
+        started["ResumeFrom"] = resume_from
+    return started
+
+
+def stored_plan(stack: DeployedStack, plan_id: str) -> dict[str, Any]:
+    """The stored plan with its protection groups (what Prepare will read)."""
+    with stack.environment():
+        try:
+            return records.load_plan(plan_id)
+        except PlanNotFoundError as error:
+            raise OperateError(f"{error} (drsctl plan load FILE)") from error
+
+
+def start(
+    stack: DeployedStack, plan_id: str, mode: Mode, name: str, *, confirm: str | None, resume_from: str | None
+) -> dict[str, Any]:
+    """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare)."""
+    if mode == "RECOVERY" and confirm != recovery_confirmation(plan_id):
+        raise OperateError(
+            f"a RECOVERY of plan {plan_id} needs the confirmation {recovery_confirmation(plan_id)!r} "
+            f"(got {confirm!r}): nothing was started"
+        )
+    started = execution_input(plan_id, mode, confirm, resume_from)
+    client = boto3.client("stepfunctions", region_name=stack.region)
+    try:
+        response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("ExecutionAlreadyExists", "InvalidName"):
+            raise OperateError(
+                f"--name {name}: {error.response['Error'].get('Message', code)}; choose another name (or leave "
+                "--name out for a generated one)"
+            ) from error
+        raise
+    return {
+        "ExecutionId": name,
+        "ExecutionArn": response["executionArn"],
+        "Input": started,
+        "ConsoleUrl": stack.console_url(name),
+    }
+
+
+def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Snapshot:
+    """The execution called `name`: DescribeExecution, its record and (by default) its waves with their servers."""
+    client = boto3.client("stepfunctions", region_name=stack.region)
+    try:
+        described: dict[str, Any] = client.describe_execution(executionArn=stack.execution_arn(name))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise OperateError(
+                f"no execution {name!r} of {stack.state_machine_arn}: see drsctl run list for the executions"
+            ) from error
+        raise
+    with stack.environment():
+        record = records.find_execution_by_id(name)
+        waves = records.execution_waves(name) if with_waves else []
+    return Snapshot(name=name, described=described, record=record, waves=waves)
+
+
+def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
+    """An execution can be resumed from `earlier` only if that is an ended execution of the same plan."""
+    found = snapshot(stack, earlier, with_waves=False)
+    its_plan = found.input.get("PlanId") or (found.record.PlanId if found.record else None)
+    if its_plan != plan_id:
+        raise OperateError(
+            f"--resume-from {earlier}: it ran plan {its_plan}, not {plan_id}; resume from one of its own"
+        )
+    if found.running:
+        raise OperateError(f"--resume-from {earlier}: it is still running; cancel it first (drsctl run cancel)")
+
+
+def answer_approval(
+    stack: DeployedStack, name: str, *, reject: bool, reason: str | None, by: str
+) -> tuple[PendingApproval, dict[str, Any]]:
+    """Answer the execution's waiting approval: SendTaskSuccess with Decision APPROVE, or SendTaskFailure with the
+    error Rejected (what Next runbook step reads: only APPROVE approves)."""
+    current = snapshot(stack, name)
+    if not current.running:
+        raise OperateError(f"execution {name} has ended ({current.status}): there is nothing to approve")
+    waiting = current.approvals()
+    if not waiting:
+        raise OperateError(
+            f"execution {name} has no approval waiting for an answer (it is {current.status}); "
+            f"drsctl run watch {name} shows when one is asked"
+        )
+    approval = waiting[0]
+    client = boto3.client("stepfunctions", region_name=stack.region)
+    answer: dict[str, Any]
+    if reject:
+        answer = {"Error": REJECTED, "Cause": reason or f"rejected by {by}"}
+    else:
+        answer = {"Decision": "APPROVE", "By": by, **({"Reason": reason} if reason else {})}
+    try:
+        if reject:
+            client.send_task_failure(taskToken=approval.task_token, error=REJECTED, cause=answer["Cause"])
+        else:
+            client.send_task_success(taskToken=approval.task_token, output=json.dumps(answer))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+            raise OperateError(
+                f"the approval {approval.name!r} of wave {approval.wave_number} can no longer be answered ({code}): "
+                f"it timed out or was answered; drsctl run show {name}"
+            ) from error
+        raise
+    return approval, answer
+
+
+def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float = 30.0) -> Snapshot:
+    """StopExecution, then wait (up to `wait_seconds`) for the record to end: the stack's EventBridge rule runs the
+    reconcile Lambda, which ends it CANCELLED."""
+    current = snapshot(stack, name, with_waves=False)
+    if current.described["status"] != "RUNNING":
+        raise OperateError(f"execution {name} is not running ({current.described['status']}): nothing to cancel")
+    client = boto3.client("stepfunctions", region_name=stack.region)
+    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=reason[:32768])
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        current = snapshot(stack, name)
+        if not current.running or time.monotonic() > deadline:
+            return current
+        time.sleep(0.2)
+
+
+def recovery_instances(current: Snapshot) -> dict[str, list[str]]:
+    """The recovery instances the execution's wave records name, by region."""
+    found: dict[str, list[str]] = {}
+    for wave in current.waves:
+        for server in wave.Servers:
+            if server.InstanceId:
+                found.setdefault(wave.Region, []).append(server.InstanceId)
+    return found
+
+
+def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> dict[str, Any]:
+    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances); never a RECOVERY's.
+    Waits (up to `wait_seconds`) for the TERMINATE jobs to end, so the instances are gone from DRS on return;
+    `Pending` lists the instances whose job had not ended by then."""
+    current = snapshot(stack, name)
+    mode = (current.record.ExecutionType if current.record else None) or current.input.get("ExecutionType")
+    if mode != "DRILL":
+        raise OperateError(
+            f"execution {name} is a {mode or 'execution of unknown type'}, not a DRILL: cleanup terminates only a "
+            "drill's instances (a recovery's instances are production)"
+        )
+    if current.running:
+        raise OperateError(
+            f"execution {name} is still running: wait for it to end (drsctl run watch {name}) or cancel it "
+            f"(drsctl run cancel {name} --reason ...), then clean up"
+        )
+    terminated: list[str] = []
+    jobs: dict[str, list[str]] = {}  # region -> TERMINATE job IDs
+    for region, instance_ids in recovery_instances(current).items():
+        drs = boto3.client("drs", region_name=region)
+        existing = _existing_instances(drs, instance_ids)
+        for first in range(0, len(existing), TERMINATE_MAX):
+            chunk = existing[first : first + TERMINATE_MAX]
+            job = drs.terminate_recovery_instances(recoveryInstanceIDs=chunk)["job"]
+            jobs.setdefault(region, []).append(job["jobID"])
+            terminated.extend(chunk)
+    pending = _wait_for_jobs(jobs, wait_seconds)
+    return {
+        "ExecutionId": name,
+        "Terminated": [instance for instance in terminated if instance not in pending],
+        "Pending": pending,
+        "TerminateJobIds": [job for region_jobs in jobs.values() for job in region_jobs],
+    }
+
+
+def _wait_for_jobs(jobs: dict[str, list[str]], wait_seconds: float) -> list[str]:
+    """Wait for the TERMINATE jobs to end; the instances of jobs still running at the deadline."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        open_instances: list[str] = []
+        for region, job_ids in jobs.items():
+            drs = boto3.client("drs", region_name=region)
+            for first in range(0, len(job_ids), 1000):
+                described = drs.describe_jobs(filters={"jobIDs": job_ids[first : first + 1000]})["items"]
+                for job in described:
+                    if job["status"] != "COMPLETED":
+                        open_instances += [p.get("recoveryInstanceID", "") for p in job.get("participatingServers", [])]
+        if not open_instances or time.monotonic() > deadline:
+            return [instance for instance in open_instances if instance]
+        time.sleep(1.0)
+
+
+def _existing_instances(drs: Any, instance_ids: list[str]) -> list[str]:
+    """The instances DRS still has (one already terminated is gone from DescribeRecoveryInstances)."""
+    existing: list[str] = []
+    for first in range(0, len(instance_ids), TERMINATE_MAX):
+        wanted = instance_ids[first : first + TERMINATE_MAX]
+        pages = drs.get_paginator("describe_recovery_instances").paginate(filters={"recoveryInstanceIDs": wanted})
+        existing.extend(item["recoveryInstanceID"] for page in pages for item in page["items"])
+    return sorted(set(existing), key=instance_ids.index)
+
+
+def list_executions(stack: DeployedStack, *, plan_id: str | None, status: str | None) -> list[dict[str, Any]]:
+    """Executions from ExecutionHistory, newest first: a plan's by its index, else every record (a Scan)."""
+    wanted = "ExecutionId, PlanId, ExecutionType, #status, StartTime, EndTime, ErrorMessage"
+    names = {"#status": "Status"}
+    with stack.environment():
+        table = records.table(records.EXECUTION_HISTORY_TABLE)
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {"ProjectionExpression": wanted, "ExpressionAttributeNames": names}
+    if plan_id is not None:
+        arguments.update(
+            IndexName="PlanExecutionsByTime", KeyConditionExpression=Key("PlanId").eq(plan_id), ScanIndexForward=False
+        )
+    while True:
+        page = table.query(**arguments) if plan_id is not None else table.scan(**arguments)
+        items.extend(records.from_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if status is not None:
+        items = [item for item in items if str(item.get("Status", "")).upper() == status.upper()]
+    return sorted(items, key=lambda item: (item.get("StartTime") or 0, item["ExecutionId"]), reverse=True)

@@ -1,0 +1,85 @@
+"""What the stack's EventBridge rules do when an execution ends, done by a watcher thread in the sandbox.
+
+In AWS a rule sends FAILED, TIMED_OUT and ABORTED executions to the reconcile Lambda (so a stopped execution's
+record ends CANCELLED), and the topic hears of every finished execution. Here a thread looks at the executions a few
+times a second (sandbox time runs fast, real time does not) and does both, once per execution.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from drsctl.local.rehearsal import REGION, STOPPED, TERMINAL, LocalAws
+
+POLL_SECONDS = 0.1
+
+
+class StatusChanges:
+    """Deliver each execution's end once: reconcile for a stopped one, a notification on the topic for all."""
+
+    def __init__(self, aws: LocalAws, topic_arn: str, say: Callable[[str], None] | None = None) -> None:
+        self.aws = aws
+        self.topic_arn = topic_arn
+        self.say = say or (lambda line: None)
+        self.delivered: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-eventbridge", daemon=True)
+
+    def start(self) -> StatusChanges:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self.deliver_once(stepfunctions, sns)
+            except Exception as error:  # noqa: BLE001 - keep watching; say what went wrong where the operator sees it
+                sys.stderr.write(f"sandbox: could not deliver an execution's status change: {error}\n")
+
+    def deliver_once(self, stepfunctions: Any, sns: Any) -> None:
+        pages = stepfunctions.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn)
+        for page in pages:
+            for execution in page["executions"]:
+                arn = execution["executionArn"]
+                if execution["status"] not in TERMINAL or arn in self.delivered:
+                    continue
+                described = stepfunctions.describe_execution(executionArn=arn)
+                if described["status"] in STOPPED:
+                    self.aws.deliver_status_change(described)
+                self.delivered.add(arn)
+                self.say(f"execution {described['name']} ended {described['status']}")
+                sns.publish(
+                    TopicArn=self.topic_arn,
+                    Subject=f"Execution {described['name']} {described['status']}"[:100],
+                    Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
+                )
+
+
+APPROVAL_FUNCTION_SUFFIX = "request-approval"
+
+
+def approval_announcer(say: Callable[[str], None]) -> Callable[..., None]:
+    """An engine listener that says when an approval is asked, and how to answer it (as the topic tells approvers)."""
+
+    def announce(invocation: Any, request: dict[str, Any], response: Any) -> None:
+        if invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX) and invocation.error is None:
+            name = request.get("ExecutionId")
+            phase = "after" if (request.get("Steps") or {}).get("Phase") == "AFTER" else "before"
+            say(
+                f"execution {name} waits for approval {phase} wave {request.get('WaveNumber')} "
+                f"({request.get('WaveName')}): drsctl run approve {name} (or --reject --reason ...)"
+            )
+
+    return announce

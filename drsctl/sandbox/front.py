@@ -1,0 +1,158 @@
+"""The sandbox's one HTTP endpoint: each request goes where its SigV4 credential scope says.
+
+`drs` goes to the DRS emulator's rest-json layer and `ec2` to its EC2 view (DescribeInstanceStatus), `cloudformation`
+to the stack's outputs, every other service (Step Functions, DynamoDB, Lambda, SNS, IAM, STS) to moto's own request
+handlers: the request is handed to moto as if it had been sent to `https://<service>.<region>.amazonaws.com`, which is
+what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.compat import HTTPHeaders
+from moto.core.models import botocore_stubber
+
+from drsctl.emulator import DrsEmulator, ec2
+from drsctl.emulator.errors import DropResponse
+from drsctl.emulator.protocol import DrsProtocol, HttpResponse
+from drsctl.emulator.query import QueryProtocol
+from drsctl.sandbox.cloudformation import StackOutputs
+
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+GLOBAL_SERVICES = {"iam": "https://iam.amazonaws.com"}
+
+
+def signed_for(headers: dict[str, str]) -> tuple[str, str] | None:
+    """(region, service) from a SigV4 Authorization header, or None for an unsigned request."""
+    authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
+    scope = _SCOPE.search(authorization)
+    return (scope.group(1), scope.group(2)) if scope else None
+
+
+class Router:
+    """What answers each request (the HTTP layer below only moves bytes)."""
+
+    def __init__(self, emulator: DrsEmulator, stack: StackOutputs) -> None:
+        self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
+        self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+        self.stack = stack
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        signed = signed_for(headers)
+        if signed is None:
+            return HttpResponse(
+                403,
+                {"Content-Type": "text/plain"},
+                b"The sandbox answers AWS SDK requests signed with SigV4: set any AWS_ACCESS_KEY_ID and "
+                b"AWS_SECRET_ACCESS_KEY (the sandbox prints them) and point AWS_ENDPOINT_URL here.\n",
+            )
+        region, service = signed
+        if service == "drs":
+            return self.drs.handle(method, path, headers, body)
+        if service == "ec2":
+            return self.ec2.handle(method, path, headers, body)
+        if service == "cloudformation":
+            return self.stack.handle(body)
+        return _moto(method, path, headers, body, service=service, region=region)
+
+
+def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, service: str, region: str) -> HttpResponse:
+    base = GLOBAL_SERVICES.get(service, f"https://{service}.{region}.amazonaws.com")
+    forwarded = HTTPHeaders()
+    for name, value in headers.items():
+        if name.lower() != "host":
+            forwarded[name] = value
+    forwarded["Host"] = base.split("://", 1)[1]
+    request = AWSPreparedRequest(method=method, url=base + path, headers=forwarded, body=body, stream_output=False)
+    answer: Any = botocore_stubber.process_request(request)
+    if answer is None:
+        return HttpResponse(404, {"Content-Type": "text/plain"}, f"The sandbox does not serve {service}\n".encode())
+    status, response_headers, response_body = answer
+    if isinstance(response_body, str):
+        response_body = response_body.encode("utf-8")
+    plain = {str(name): str(value) for name, value in dict(response_headers or {}).items()}
+    plain.pop("content-length", None)
+    plain.pop("Content-Length", None)
+    return HttpResponse(int(status), plain, response_body or b"")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see drsctl/emulator/server.py: 40 ms a request otherwise
+    server: _FrontServer
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = dict(self.headers.items())
+        try:
+            response = self.server.router.handle(self.command, self.path, headers, body)
+        except DropResponse:
+            self.close_connection = True
+            return
+        except Exception as error:  # noqa: BLE001 - an error in one request must answer it, not kill the thread
+            message = f"sandbox error: {type(error).__name__}: {error}\n".encode()
+            response = HttpResponse(500, {"Content-Type": "text/plain"}, message)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+class _FrontServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], router: Router, verbose: bool) -> None:
+        super().__init__(address, _Handler)
+        self.router = router
+        self.verbose = verbose
+
+
+@dataclass
+class RunningFront:
+    endpoint: str
+    http_server: _FrontServer
+
+    def stop(self) -> None:
+        self.http_server.shutdown()
+        self.http_server.server_close()
+
+
+def serve(router: Router, host: str, port: int, verbose: bool = False) -> RunningFront:
+    """Serve `router` on a background thread; returns once it accepts connections (port 0: any free port)."""
+    http_server = _FrontServer((host, port), router, verbose)
+    thread = threading.Thread(
+        target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, name="drs-sandbox", daemon=True
+    )
+    thread.start()
+    bound_host, bound_port = http_server.server_address[:2]
+    return RunningFront(f"http://{bound_host!s}:{bound_port}", http_server)

@@ -1,0 +1,269 @@
+"""Every `drsctl run` and `plan` command against the sandbox over HTTP, as an operator uses them against AWS."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.operate.conftest import ROOT, SandboxProcess, wait_until
+
+EXAMPLE_PLAN = ROOT / "examples" / "plan.yaml"
+GATED_PLAN = Path(__file__).with_name("gated.yaml")
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _load(sandbox: SandboxProcess, plan: Path) -> None:
+    result = sandbox.drsctl("plan", "load", str(plan))
+    assert result.exit_code == 0, result.output
+
+
+def _waiting_approval(sandbox: SandboxProcess, name: str) -> dict:
+    def pending():
+        shown = _json(sandbox.drsctl("run", "show", name, "--json"))
+        return shown["PendingApprovals"]
+
+    return wait_until(pending, f"an approval waiting in {name}")[0]
+
+
+def test_sandbox_serves_the_stack_outputs_and_every_service_on_one_endpoint(sandbox):
+    outputs = sandbox.client("cloudformation").describe_stacks(StackName="DrsOrchestrator")["Stacks"][0]["Outputs"]
+    named = {output["OutputKey"]: output["OutputValue"] for output in outputs}
+    assert {"StateMachineArn", "ExecutionHistoryTable", "ExecutionWavesTable", "NotificationTopicArn"} <= set(named)
+    machine = sandbox.client("stepfunctions").describe_state_machine(stateMachineArn=named["StateMachineArn"])
+    assert "Run waves in order" in machine["definition"]
+    assert named["ExecutionHistoryTable"] in sandbox.client("dynamodb").list_tables()["TableNames"]
+    assert sandbox.client("drs").describe_source_servers()["items"]
+    assert named["NotificationTopicArn"] in str(sandbox.client("sns").list_topics())
+    assert sandbox.endpoint.startswith("http://127.0.0.1:")
+
+
+def test_plan_load_list_show_and_diff(sandbox, tmp_path):
+    _load(sandbox, EXAMPLE_PLAN)
+    listed = _json(sandbox.drsctl("plan", "list", "--json"))
+    assert {"PlanId": "storefront", "Name": "Storefront three-tier recovery", "Waves": 3} in listed
+    shown = _json(sandbox.drsctl("plan", "show", "storefront", "--json"))
+    assert [wave["WaveName"] for wave in shown["Waves"]] == ["databases", "application", "web"]
+    same = sandbox.drsctl("plan", "diff", str(EXAMPLE_PLAN))
+    assert same.exit_code == 0, same.output
+    assert "is the stored plan storefront" in same.output
+    changed = yaml.safe_load(EXAMPLE_PLAN.read_text())
+    changed["Waves"][2]["WaveName"] = "web tier"
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(yaml.safe_dump(changed))
+    different = sandbox.drsctl("plan", "diff", str(edited))
+    assert different.exit_code == 1
+    assert "-  WaveName: web" in different.output and "+  WaveName: web tier" in different.output
+    missing = sandbox.drsctl("plan", "show", "no-such-plan")
+    assert missing.exit_code == 2 and "No plan 'no-such-plan'" in missing.output
+
+
+def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
+    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL"}
+    assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    began = time.monotonic()
+    watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
+    assert watched.exit_code == 0, watched.output
+    assert "wave 3 (web): COMPLETED, 5/5 launched" in watched.output
+    assert "Execution drill-1 (plan storefront, DRILL): COMPLETED" in watched.output
+    assert time.monotonic() - began < 60
+    listed = _json(sandbox.drsctl("run", "list", "--plan", "storefront", "--status", "completed", "--json"))
+    assert "drill-1" in [item["ExecutionId"] for item in listed]
+
+    shown = _json(sandbox.drsctl("run", "show", "drill-1", "--json"))
+    instances = {server["InstanceId"] for wave in shown["Waves"] for server in wave["Servers"]}
+    assert len(instances) == 14 and None not in instances
+    regions = {wave["Region"] for wave in shown["Waves"]}
+    assert regions == {"us-east-1", "us-west-2"}
+
+    def in_drs(region):
+        items = sandbox.client("drs", region).describe_recovery_instances()["items"]
+        return {item["recoveryInstanceID"] for item in items if item["recoveryInstanceID"] in instances}
+
+    assert set().union(*(in_drs(region) for region in regions)) == instances
+    cleaned = _json(sandbox.drsctl("run", "cleanup", "drill-1", "--json"))
+    assert set(cleaned["Terminated"]) == instances and cleaned["TerminateJobIds"] and cleaned["Pending"] == []
+    # cleanup waits for the TERMINATE jobs: on return DRS no longer lists the drill's instances
+    assert not any(in_drs(region) for region in regions)
+    again = sandbox.drsctl("run", "cleanup", "drill-1")
+    assert again.exit_code == 0 and "no recovery instance of it is left" in again.output
+
+
+def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    stepfunctions = sandbox.client("stepfunctions")
+    machine = stepfunctions.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    before = {e["name"] for e in stepfunctions.list_executions(stateMachineArn=machine)["executions"]}
+    typed_wrong = sandbox.drsctl("run", "start", "storefront", "--mode", "recovery", "--name", "r-no", stdin="yes\n")
+    assert typed_wrong.exit_code == 2
+    assert "wave 1 databases in us-east-1: 4 server(s): s-0000000000adb0001" in typed_wrong.output
+    assert "Type RECOVER storefront to start the recovery" in typed_wrong.output
+    assert "nothing was started" in typed_wrong.output and "Traceback" not in typed_wrong.output
+    nothing_typed = sandbox.drsctl("run", "start", "storefront", "--mode", "RECOVERY", "--name", "r-no", stdin="")
+    assert nothing_typed.exit_code == 2
+    flag_wrong = sandbox.drsctl("run", "start", "storefront", "--mode", "recovery", "--confirm", "RECOVER other")
+    assert flag_wrong.exit_code == 2 and "nothing was started" in flag_wrong.output
+    after = {e["name"] for e in stepfunctions.list_executions(stateMachineArn=machine)["executions"]}
+    assert after == before
+
+    typed = sandbox.drsctl(
+        "run", "start", "storefront", "--mode", "recovery", "--name", "r-yes", "--json", stdin="RECOVER storefront\n"
+    )
+    assert typed.exit_code == 0, typed.output
+    assert '"Confirm": "RECOVER storefront"' in typed.output
+    watched = sandbox.drsctl("run", "watch", "r-yes", "--interval", "0.2", "--json")
+    assert watched.exit_code == 0, watched.output
+    refused = sandbox.drsctl("run", "cleanup", "r-yes")
+    assert refused.exit_code == 2 and "is a RECOVERY, not a DRILL" in refused.output
+
+
+def test_an_approval_approved_and_one_rejected(sandbox):
+    _load(sandbox, GATED_PLAN)
+    sqs = sandbox.client("sqs")
+    queue = sqs.create_queue(QueueName="approvers")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sandbox.client("sns").list_topics()["Topics"][0]["TopicArn"]
+    sandbox.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-1", "--json"))
+    approval = _waiting_approval(sandbox, "gated-1")
+    assert approval == {
+        **approval,
+        "WaveNumber": 2,
+        "WaveName": "application",
+        "Phase": "BEFORE",
+        "Name": "Change board",
+    }
+
+    def notified():  # the step is recorded waiting just before the topic is told
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return any("Approval needed: DRILL of plan gated" in message["Body"] for message in messages)
+
+    wait_until(notified, "the approval request on the topic")
+    sandbox.wait_for("execution gated-1 waits for approval before wave 2 (application): drsctl run approve gated-1")
+    shown = sandbox.drsctl("run", "show", "gated-1")
+    assert "Approval waiting: Change board before wave 2 (application)" in shown.output
+    assert "drsctl run approve gated-1" in shown.output
+    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42", "--by", "ops-lead")
+    assert approved.exit_code == 0, approved.output
+    assert "Change board of wave 2 (application) approved by ops-lead" in approved.output
+    watched = sandbox.drsctl("run", "watch", "gated-1", "--interval", "0.2", "--json")
+    assert watched.exit_code == 0, watched.output
+    step = json.loads(watched.output)["Waves"][1]["Steps"][0]
+    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
+    sandbox.wait_for("execution gated-1 ended SUCCEEDED")  # in the sandbox's terminal
+    nothing = sandbox.drsctl("run", "approve", "gated-1")
+    assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
+
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-2", "--json"))
+    _waiting_approval(sandbox, "gated-2")
+    rejected = sandbox.drsctl("run", "approve", "gated-2", "--reject", "--reason", "not today")
+    assert rejected.exit_code == 0 and "rejected" in rejected.output
+    watched = sandbox.drsctl("run", "watch", "gated-2", "--interval", "0.2")
+    assert watched.exit_code == 1
+    ended = _json(sandbox.drsctl("run", "show", "gated-2", "--json"))
+    assert ended["Status"] == "FAILED"
+    assert ended["Waves"][1]["Steps"][0]["Status"] == "REJECTED"
+    assert ended["Waves"][1]["Status"] != "COMPLETED"
+
+
+def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
+    _load(sandbox, GATED_PLAN)
+    _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
+    _waiting_approval(sandbox, "gated-3")
+    cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "its record is CANCELLED" in cancelled.output
+    history = sandbox.client("dynamodb").query(
+        TableName="ExecutionHistory",
+        KeyConditionExpression="ExecutionId = :id",
+        ExpressionAttributeValues={":id": {"S": "gated-3"}},
+    )["Items"][0]
+    assert history["Status"]["S"] == "CANCELLED"
+    described = sandbox.client("stepfunctions").describe_execution(
+        executionArn=_json(sandbox.drsctl("run", "show", "gated-3", "--json"))["ExecutionArn"]
+    )
+    assert described["status"] == "ABORTED"
+    again = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "twice")
+    assert again.exit_code == 2 and "not running" in again.output
+
+    other_plan = sandbox.drsctl("run", "start", "storefront", "--resume-from", "gated-3")
+    assert other_plan.exit_code == 2 and "it ran plan gated, not storefront" in other_plan.output
+    resumed = _json(sandbox.drsctl("run", "resume", "gated-3", "--name", "gated-3-resumed", "--json"))
+    assert resumed["Input"] == {"PlanId": "gated", "ExecutionType": "DRILL", "ResumeFrom": "gated-3"}
+    shown = sandbox.drsctl("run", "show", "gated-3-resumed")
+    assert "resuming gated-3" in shown.output
+    _waiting_approval(sandbox, "gated-3-resumed")  # the resumed execution runs (and waits where the plan says)
+    assert sandbox.drsctl("run", "cancel", "gated-3-resumed", "--reason", "end of test").exit_code == 0
+
+
+def _tour() -> tuple[dict[str, str], list[list[str]]]:
+    """The README's five-minute tour: the variables it exports and every drsctl command, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Five-minute tour", 1)[1].split("\n## ", 1)[0]
+    exports: dict[str, str] = {}
+    commands: list[list[str]] = []
+    for block in section.split("```")[1::2]:
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["export"]:
+                exports.update(word.split("=", 1) for word in words[1:])
+            elif words[:1] == [".venv/bin/drsctl"]:
+                commands.append(words[1:])
+    return exports, commands
+
+
+def test_the_readme_tour_runs_as_written(sandbox):
+    exports, commands = _tour()
+    printed = {**sandbox.exports, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}  # the README's port is the default
+    assert exports == printed
+    assert commands[0] == ["sandbox"]
+    for index, words in enumerate(commands[1:], start=1):
+        later = commands[index + 1 :]
+        if words[:2] == ["run", "watch"] and ["run", "approve", words[2]] in [c[:3] for c in later]:
+            _waiting_approval(sandbox, words[2])  # the tour watches it wait, then leaves it with Ctrl-C
+            continue
+        result = sandbox.drsctl(*[str(ROOT / w) if w.startswith("examples/") else w for w in words])
+        assert result.exit_code == 0, f"{words}: {result.output}"
+    shown = _json(sandbox.drsctl("run", "show", "tour-gated", "--json"))
+    assert shown["Status"] == "COMPLETED" and shown["Waves"][1]["Steps"][0]["Status"] == "SUCCEEDED"
+
+
+def test_watch_of_an_execution_the_workflow_refuses_exits_1_with_the_reason(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)
+    machine = sandbox.client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    sandbox.client("stepfunctions").start_execution(  # by hand, without the confirmation drsctl would ask for
+        stateMachineArn=machine,
+        name="unconfirmed",
+        input=json.dumps({"PlanId": "storefront", "ExecutionType": "RECOVERY"}),
+    )
+    watched = sandbox.drsctl("run", "watch", "unconfirmed", "--interval", "0.2")
+    assert watched.exit_code == 1, watched.output
+    assert "Execution unconfirmed (plan storefront, RECOVERY): FAILED" in watched.output
+    assert '"Confirm": "RECOVER storefront"' in watched.output
+
+
+def test_a_cancel_during_a_long_wait_ends_the_execution_at_once(sandbox):
+    _load(sandbox, Path(__file__).with_name("waiting.yaml"))
+    _json(sandbox.drsctl("run", "start", "waiting", "--name", "waiting-1", "--json"))
+
+    def pausing():
+        steps = _json(sandbox.drsctl("run", "show", "waiting-1", "--json"))["Waves"]
+        return steps and steps[0]["Steps"] and steps[0]["Steps"][0]["Status"] == "RUNNING"
+
+    wait_until(pausing, "the wait step running")
+    began = time.monotonic()
+    cancelled = sandbox.drsctl("run", "cancel", "waiting-1", "--reason", "window moved", "--json")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert json.loads(cancelled.output)["Status"] == "CANCELLED"
+    assert time.monotonic() - began < 15  # the day's wait is 72 s at 1200x
+    step = json.loads(cancelled.output)["Waves"][0]["Steps"][0]
+    assert step["Status"] == "CANCELLED"
