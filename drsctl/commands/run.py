@@ -7,6 +7,7 @@ import getpass
 import math
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -443,3 +444,56 @@ def resume(
         confirm=confirm,
         json_output=json_output,
     )
+
+
+@run_app.command(name="report")
+def report_command(
+    name: Annotated[str, _name()],
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write the drill report page (one self-contained HTML file).")
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report's JSON (docs/report.schema.json).")
+    ] = None,
+    started_by: Annotated[
+        str | None, typer.Option(help="Who started it, for the report (Step Functions does not record it).")
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+) -> None:
+    """The drill report of a deployed execution, from its records, its history and DRS: the same page and JSON as
+    `drsctl rehearse --html/--json` (docs/report.md)."""
+    from drsctl.commands.inputs import check_writable, write_text
+
+    check_execution_name(name, "NAME")
+    if html_file is None and json_file is None:
+        raise fail_invalid("give --html FILE, --json FILE or both: where to write the report")
+    for path, what in ((html_file, "HTML report"), (json_file, "report")):
+        if path is not None:
+            check_writable(path, what)  # before any AWS call
+    deployed = find(stack, "build the drill report")
+    with operating(f"build the report of execution {name}"):
+        import json
+
+        import boto3
+
+        from drsctl.report.deployed import RunReportError, Sources, build_report
+
+        sources = Sources(
+            dynamodb=boto3.client("dynamodb", region_name=deployed.region),
+            stepfunctions=boto3.client("stepfunctions", region_name=deployed.region),
+            drs=lambda region: boto3.client("drs", region_name=region),
+            history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
+            waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
+        )
+        try:
+            built = build_report(name, sources, started_by=started_by)
+        except RunReportError as error:
+            raise fail_invalid(str(error)) from error
+    if json_file is not None:
+        write_text(json_file, json.dumps(built, indent=2) + "\n", "report")
+        console().print(f"report written to {json_file}")
+    if html_file is not None:
+        from drsctl.commands.report import write_html
+
+        write_html(built, html_file)
+        console().print(f"HTML report written to {html_file}")

@@ -20,7 +20,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from drsctl.operate.stack import DeployedStack
-from lambdas.core import records
+from lambdas.core import cleanup as drill_cleanup
+from lambdas.core import drs, records
 from lambdas.core.errors import PlanNotFoundError
 from lambdas.core.plan import recovery_confirmation
 
@@ -28,7 +29,6 @@ Mode = Literal["DRILL", "RECOVERY"]
 NAME_MAX = 80  # Step Functions execution names
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 REJECTED = "Rejected"  # the error a rejection is sent with (lambdas/core/runbook.py REJECTED)
-TERMINATE_MAX = 200  # recovery instance IDs per TerminateRecoveryInstances call (botocore's drs model)
 ACTIVE = records.ACTIVE_EXECUTION_STATUSES
 
 
@@ -266,76 +266,70 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
         time.sleep(0.2)
 
 
-def recovery_instances(current: Snapshot) -> dict[str, list[str]]:
-    """The recovery instances the execution's wave records name, by region."""
-    found: dict[str, list[str]] = {}
-    for wave in current.waves:
-        for server in wave.Servers:
-            if server.InstanceId:
-                found.setdefault(wave.Region, []).append(server.InstanceId)
-    return found
-
-
 def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> dict[str, Any]:
-    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances); never a RECOVERY's.
-    Waits (up to `wait_seconds`) for the TERMINATE jobs to end, so the instances are gone from DRS on return;
-    `Pending` lists the instances whose job had not ended by then."""
-    current = snapshot(stack, name)
+    """Terminate a finished DRILL's instances now, as its own drill cleanup would (lambdas/core/cleanup.py: only the
+    drill instances its jobs launched, recorded on its record, so a later resume knows); never a RECOVERY's. Follows
+    the TERMINATE jobs (up to `wait_seconds`), so the instances are gone from DRS on return; `Pending` lists those
+    whose job had not ended by then (running the command again follows them further)."""
+    current = snapshot(stack, name, with_waves=False)
     mode = (current.record.ExecutionType if current.record else None) or current.input.get("ExecutionType")
     if mode != "DRILL":
         raise OperateError(
             f"execution {name} is a {mode or 'execution of unknown type'}, not a DRILL: cleanup terminates only a "
             "drill's instances (a recovery's instances are production)"
         )
-    if current.running:
+    if current.running or current.record is None:
         raise OperateError(
             f"execution {name} is still running: wait for it to end (drsctl run watch {name}) or cancel it "
             f"(drsctl run cancel {name} --reason ...), then clean up"
         )
-    terminated: list[str] = []
-    jobs: dict[str, list[str]] = {}  # region -> TERMINATE job IDs
-    for region, instance_ids in recovery_instances(current).items():
-        drs = boto3.client("drs", region_name=region)
-        existing = _existing_instances(drs, instance_ids)
-        for first in range(0, len(existing), TERMINATE_MAX):
-            chunk = existing[first : first + TERMINATE_MAX]
-            job = drs.terminate_recovery_instances(recoveryInstanceIDs=chunk)["job"]
-            jobs.setdefault(region, []).append(job["jobID"])
-            terminated.extend(chunk)
-    pending = _wait_for_jobs(jobs, wait_seconds)
+    plan_id = current.record.PlanId
+    deadline = time.monotonic() + wait_seconds
+    with stack.environment():
+        try:
+            started = drill_cleanup.start_now(current.record, int(time.time()))
+        except ValueError as refused:
+            raise OperateError(str(refused)) from refused
+        if started is None:  # cleaned up already: nothing of it is up
+            return {"ExecutionId": name, "Status": "COMPLETED", "Terminated": [], "Pending": [], "TerminateJobIds": []}
+        progress = drill_cleanup.check(name, plan_id, int(time.time()))
+        while progress.Status == "TERMINATING" and time.monotonic() < deadline:
+            time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
+            progress = drill_cleanup.check(name, plan_id, int(time.time()))
+        ended = records.get_execution(name, plan_id).Cleanup
+    jobs = list(ended.JobIds) if ended is not None else []
+    terminated, pending = _terminate_outcome(_regions(stack, name), jobs)
     return {
         "ExecutionId": name,
-        "Terminated": [instance for instance in terminated if instance not in pending],
-        "Pending": pending,
-        "TerminateJobIds": [job for region_jobs in jobs.values() for job in region_jobs],
+        "Status": progress.Status,
+        "Terminated": terminated,
+        "Pending": pending if progress.Status == "TERMINATING" else [],
+        "TerminateJobIds": jobs,
+        "Detail": ended.Detail if ended is not None else None,
     }
 
 
-def _wait_for_jobs(jobs: dict[str, list[str]], wait_seconds: float) -> list[str]:
-    """Wait for the TERMINATE jobs to end; the instances of jobs still running at the deadline."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        open_instances: list[str] = []
-        for region, job_ids in jobs.items():
-            drs = boto3.client("drs", region_name=region)
-            for first in range(0, len(job_ids), 1000):
-                described = drs.describe_jobs(filters={"jobIDs": job_ids[first : first + 1000]})["items"]
-                for job in described:
-                    if job["status"] != "COMPLETED":
-                        open_instances += [p.get("recoveryInstanceID", "") for p in job.get("participatingServers", [])]
-        if not open_instances or time.monotonic() > deadline:
-            return [instance for instance in open_instances if instance]
-        time.sleep(1.0)
+CLEANUP_POLL_SECONDS = 1.0
 
 
-def _existing_instances(drs: Any, instance_ids: list[str]) -> list[str]:
-    """The instances DRS still has (one already terminated is gone from DescribeRecoveryInstances)."""
-    existing: list[str] = []
-    for first in range(0, len(instance_ids), TERMINATE_MAX):
-        wanted = instance_ids[first : first + TERMINATE_MAX]
-        pages = drs.get_paginator("describe_recovery_instances").paginate(filters={"recoveryInstanceIDs": wanted})
-        existing.extend(item["recoveryInstanceID"] for page in pages for item in page["items"])
-    return sorted(set(existing), key=instance_ids.index)
+def _regions(stack: DeployedStack, name: str) -> list[str]:
+    with stack.environment():
+        return sorted({wave.Region for wave in records.execution_waves(name)})
+
+
+def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running)."""
+    terminated: list[str] = []
+    pending: list[str] = []
+    for region in regions:
+        for job in drs.describe_jobs(region, job_ids) if job_ids else []:
+            for participant in job.get("participatingServers", []):
+                instance = participant.get("recoveryInstanceID")
+                if participant.get("launchStatus") == "TERMINATED":
+                    terminated.append(instance)
+                elif job.get("status") != "COMPLETED":
+                    pending.append(instance)
+    return terminated, pending
 
 
 def list_executions(stack: DeployedStack, *, plan_id: str | None, status: str | None) -> list[dict[str, Any]]:

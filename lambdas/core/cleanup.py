@@ -96,10 +96,11 @@ def at_end(record: ExecutionRecord, stopped_as: ExecutionStatus | None) -> None:
         cleanup.Status = "WAITING"
 
 
-def start_now(record: ExecutionRecord, now: int) -> DrillCleanupRecord:
+def start_now(record: ExecutionRecord, now: int) -> DrillCleanupRecord | None:
     """An operator terminates an ended drill's instances now (`drsctl run cleanup`): its cleanup becomes (or stays)
-    TERMINATING, and `check` then follows it as the state machine does. Raises ValueError, saying why, for a
-    RECOVERY, a running execution, or a cleanup the state machine is following."""
+    TERMINATING, and `check` then follows it as the state machine does; None when its cleanup already COMPLETED
+    (nothing of it is up, nor can be). Raises ValueError, saying why, for a RECOVERY, a running execution, or a
+    cleanup the state machine is following."""
     if record.ExecutionType != "DRILL":
         raise ValueError(
             f"execution {record.ExecutionId} is a {record.ExecutionType}: only a DRILL's instances are terminated "
@@ -110,6 +111,8 @@ def start_now(record: ExecutionRecord, now: int) -> DrillCleanupRecord:
     current = record.Cleanup
     if current is not None and current.Status == "TERMINATING":
         return current  # a cleanup under way (this command run before, interrupted): follow it
+    if current is not None and current.Status == "COMPLETED":
+        return None
     if current is not None and current.Status in ("PLANNED", "WAITING"):
         raise ValueError(
             f"execution {record.ExecutionId}'s own drill cleanup is {current.Status}: it terminates the instances "

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import tempfile
 import time
 from pathlib import Path
 
+import jsonschema
 import yaml
 
+from drsctl.report.schema import report_schema
 from tests.operate.conftest import ROOT, SandboxProcess, wait_until
 
 EXAMPLE_PLAN = ROOT / "examples" / "plan.yaml"
@@ -96,6 +99,21 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     assert not any(in_drs(region) for region in regions)
     again = sandbox.drsctl("run", "cleanup", "drill-1")
     assert again.exit_code == 0 and "no recovery instance of it is left" in again.output
+    # the operator's cleanup is on the record, as the workflow's would be: a resume would be refused
+    recorded = _json(sandbox.drsctl("run", "show", "drill-1", "--json"))["Record"]
+    assert recorded["Cleanup"]["Status"] == "COMPLETED" and recorded["Cleanup"]["Terminated"] == 14
+
+    # the drill report from the deployed records: the same page and JSON as a rehearsal's
+    folder = Path(tempfile.mkdtemp())
+    written = sandbox.drsctl(
+        "run", "report", "drill-1", "--html", str(folder / "r.html"), "--json", str(folder / "r.json")
+    )
+    assert written.exit_code == 0, written.output
+    report = json.loads((folder / "r.json").read_text())
+    jsonschema.Draft202012Validator(report_schema()).validate(report)
+    assert report["status"] == "COMPLETED" and report["source"] == "deployed"
+    assert report["cleanup"]["status"] == "COMPLETED" and len(report["cleanup"]["terminated"]) == 14
+    assert "drill-1" in (folder / "r.html").read_text()
 
 
 def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
