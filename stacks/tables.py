@@ -22,8 +22,8 @@ PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"
 # Global secondary indexes: (table, index) -> (partition key, sort key, projection). They mirror the rehearsal's tables
 # (drsctl/local/tables.py, a test compares them) and the names the Lambdas query (stacks/iam.py INDEX_QUERIES).
 # PlanExecutionsByTime: a plan's executions by start time (front ends). OpenExecutions: sparse, only the records that
-# carry `Open` (ACTIVE or UNRESOLVED), which the sweeper reads. LocksByExecution: every lock an execution holds, so each
-# terminal path releases them all.
+# carry `Open` (ACTIVE, UNRESOLVED or CLEANUP), which the sweeper reads. LocksByExecution: every lock an execution
+# holds, so each terminal path releases them all.
 INDEXES: dict[
     tuple[str, str],
     tuple[tuple[str, dynamodb.AttributeType], tuple[str, dynamodb.AttributeType] | None, dynamodb.ProjectionType],

@@ -378,9 +378,9 @@ def cleanup(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Terminate a finished DRILL's recovery instances now (DRS TerminateRecoveryInstances on the instances its wave
-    records name) and wait for DRS to end them. Refused for a RECOVERY. Exit code 1 when some were still being
-    terminated at the end of --wait."""
+    """Terminate a finished DRILL's own drill instances now, as its DrillCleanup would, and wait for DRS to end
+    them; recorded on its record. Refused for a RECOVERY. Exit code 1 when some were still being terminated at the
+    end of --wait."""
     from drsctl.operate import executions
 
     check_execution_name(name, "NAME")

@@ -41,7 +41,7 @@ TABLES: dict[str, dict[str, Any]] = {
                 "Projection": {"ProjectionType": "ALL"},
             },
             {
-                # Sparse: only items with `Open` (ACTIVE or UNRESOLVED) are in it; the sweeper reads it.
+                # Sparse: only items with `Open` (ACTIVE, UNRESOLVED or CLEANUP) are in it; the sweeper reads it.
                 "IndexName": "OpenExecutions",
                 "KeySchema": [
                     {"AttributeName": "Open", "KeyType": "HASH"},

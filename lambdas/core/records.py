@@ -310,7 +310,8 @@ def _key(execution_id: str, plan_id: str) -> dict[str, str]:
 
 
 # While an execution is open, or closed with DRS jobs it could not yet account for, its item carries `Open`
-# (ACTIVE or UNRESOLVED): the sparse index OpenExecutions lists exactly those, for the sweeper.
+# (ACTIVE or UNRESOLVED; CLEANUP while its drill cleanup is still to end): the sparse index OpenExecutions lists
+# exactly those, for the sweeper.
 OPEN_ATTRIBUTE = "Open"
 OPEN_INDEX = "OpenExecutions"
 OPEN_FOR_CLEANUP = "CLEANUP"  # ended, with its drill cleanup still to run or running

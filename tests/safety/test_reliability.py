@@ -90,7 +90,7 @@ def test_a_stop_whose_event_is_lost_is_closed_by_the_sweeper_which_releases_the_
         record = aws.record("exec-1", "shop")
         assert record.Status == "CANCELLED" and "was stopped" in record.ErrorMessage
         assert table("ExecutionLocks").scan()["Items"] == []
-        assert aws.sweep() == {"reconciled": [], "released": [], "resolved": [], "still_unresolved": []}
+        assert aws.sweep() == {"reconciled": [], "released": [], "resolved": [], "still_unresolved": [], "failed": []}
 
 
 def test_a_lock_of_an_execution_step_functions_says_has_ended_is_taken_over(stage):

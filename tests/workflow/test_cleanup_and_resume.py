@@ -382,3 +382,27 @@ def test_the_sweeper_ends_a_cleanup_nobody_followed_to_its_end(stage):
         left = aws.record("exec-1", "shop").Cleanup
         assert left is not None and left.Status == "FAILED" and "not followed to its end" in (left.Detail or "")
         assert not invariants.check(aws.drs).open_cleanups
+
+
+def test_a_record_the_sweeper_cannot_handle_does_not_keep_it_from_the_others(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        seen = [0]
+
+        def stop_quietly(name: str, request: dict[str, Any]) -> None:  # a stop whose EventBridge event is lost
+            if name.endswith("start-wave"):
+                seen[0] += 1
+                if seen[0] == 2:
+                    arn = aws.state_machine_arn.replace(":stateMachine:", ":execution:") + ":exec-1"
+                    aws.stop(arn)
+
+        aws.engine.before_invoke.append(stop_quietly)
+        run(aws, DRILL)
+        aws.engine.before_invoke.clear()
+        broken = {"ExecutionId": "broken", "PlanId": "shop", "Status": "POLLING", "Open": "ACTIVE", "StartTime": 1}
+        broken["Waves"] = "not a list"  # an item no code of ours could read
+        records.table(records.EXECUTION_HISTORY_TABLE).put_item(Item=broken)
+        aws.clock.advance(900)
+        swept = aws.sweep()
+        assert swept["failed"] == ["broken"]
+        assert "exec-1" in swept["reconciled"] and aws.record("exec-1", "shop").Status == "CANCELLED"
