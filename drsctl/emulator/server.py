@@ -18,16 +18,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from drsctl.emulator import ec2
 from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.model import DrsEmulator
-from drsctl.emulator.protocol import DrsProtocol
+from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol, is_query_request
 
 
-class _DrsRequestHandler(BaseHTTPRequestHandler):
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """One request answered by `respond` (the emulator's, or the sandbox's router): every method, keep-alive, and a
+    response whose body is never held back."""
+
     protocol_version = "HTTP/1.1"  # keep-alive: botocore pools connections
     # Headers and body leave in two writes; with Nagle's algorithm the body then waits for the client's delayed
     # ACK (about 40 ms a request on Linux). Every DRS call of a rehearsal paid that before this.
     disable_nagle_algorithm = True
-    server: _DrsHttpServer
+    verbose = False
 
     def do_GET(self) -> None:
         self._answer()
@@ -41,15 +44,17 @@ class _DrsRequestHandler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._answer()
 
+    def do_HEAD(self) -> None:
+        self._answer()
+
+    def respond(self, headers: dict[str, str], body: bytes) -> HttpResponse:
+        raise NotImplementedError
+
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = dict(self.headers.items())
         try:
-            if is_query_request(self.command, headers, body):
-                response = self.server.ec2.handle(self.command, self.path, headers, body)
-            else:
-                response = self.server.protocol.handle(self.command, self.path, headers, body)
+            response = self.respond(dict(self.headers.items()), body)
         except DropResponse:
             self.close_connection = True  # the operation took effect; the caller never hears of it
             return
@@ -58,11 +63,22 @@ class _DrsRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
+        if self.verbose:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+class _DrsRequestHandler(LoopbackHandler):
+    server: _DrsHttpServer
+
+    def respond(self, headers: dict[str, str], body: bytes) -> HttpResponse:
+        self.verbose = self.server.verbose
+        if is_query_request(self.command, headers, body):
+            return self.server.ec2.handle(self.command, self.path, headers, body)
+        return self.server.protocol.handle(self.command, self.path, headers, body)
 
 
 class _DrsHttpServer(ThreadingHTTPServer):

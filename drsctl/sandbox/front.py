@@ -9,10 +9,9 @@ what moto's in-process mock does for any boto3 client, so the answers are byte f
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest
@@ -23,6 +22,7 @@ from drsctl.emulator import DrsEmulator, ec2
 from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol
+from drsctl.emulator.server import LoopbackHandler
 from drsctl.sandbox.cloudformation import StackOutputs
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
@@ -83,49 +83,18 @@ def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, servi
     return HttpResponse(int(status), plain, response_body or b"")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # see drsctl/emulator/server.py: 40 ms a request otherwise
+class _Handler(LoopbackHandler):
     server: _FrontServer
 
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self._answer()
-
-    def do_DELETE(self) -> None:
-        self._answer()
-
-    def do_PUT(self) -> None:
-        self._answer()
-
-    def do_HEAD(self) -> None:
-        self._answer()
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = dict(self.headers.items())
+    def respond(self, headers: dict[str, str], body: bytes) -> HttpResponse:
+        self.verbose = self.server.verbose
         try:
-            response = self.server.router.handle(self.command, self.path, headers, body)
+            return self.server.router.handle(self.command, self.path, headers, body)
         except DropResponse:
-            self.close_connection = True
-            return
+            raise
         except Exception as error:  # noqa: BLE001 - an error in one request must answer it, not kill the thread
             message = f"sandbox error: {type(error).__name__}: {error}\n".encode()
-            response = HttpResponse(500, {"Content-Type": "text/plain"}, message)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            return HttpResponse(500, {"Content-Type": "text/plain"}, message)
 
 
 class _FrontServer(ThreadingHTTPServer):
