@@ -6,12 +6,16 @@ The cleanup's life on the record (`Cleanup.Status`):
 - PLANNED when Prepare opens a DRILL whose plan asks for it (a RECOVERY never gets one: it terminates nothing);
 - at the execution's end (lambdas/core/finish.py): WAITING (the state machine waits AfterMinutes), KEPT (the drill
   did not complete and OnFailure is KEEP) or NOT_RUN (the execution was stopped or timed out: no state runs any more);
-- TERMINATING once the first TerminateRecoveryInstances is called, then COMPLETED or FAILED.
+- TERMINATING once the cleanup begins (after the wait, or when an operator runs `drsctl run cleanup`: start_now),
+  then COMPLETED or FAILED.
 
-Only instances this execution launched are terminated: those whose DRS job is one of its waves' jobs, and which are
-drill instances. A newer drill of the same servers (another execution's jobs) is never touched. Every step is
-idempotent: a retry after a lost answer finds the instances already shutting down, and the TERMINATE jobs it started
-by their participants, rather than terminating twice. A stop while the cleanup runs ends it NOT_RUN (finish.py).
+Only this execution's drill instances are terminated: those its own jobs launched, those of the servers it took over
+from the execution it resumed, and those of a StartRecovery whose answer it never recorded (known by the job's
+ExecutionId tag). A newer drill of the same servers (another execution's jobs) and any recovery instance are never
+touched. Every look is idempotent (it reads DRS afresh: instances shutting down are not terminated again, the
+TERMINATE jobs are found by their servers and time), and it ends COMPLETED only when none of its instances is up and
+none of its launch jobs can still launch one. A stop while the cleanup waits or runs ends it NOT_RUN (finish.py);
+the sweeper ends one nobody follows (sweep.py).
 """
 
 from __future__ import annotations
