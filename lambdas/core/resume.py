@@ -93,6 +93,12 @@ def resume_from(
     """
     resumed = Resumed(execution_id=record.ExecutionId)
     earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
+    if not earlier:
+        resumed.problems.append(
+            f"ResumeFrom {record.ExecutionId!r}: that execution ended before any of its waves was written (it "
+            "launched nothing); start the plan afresh"
+        )
+        return resumed
     resumed.problems.extend(_changed(record.ExecutionId, earlier, waves))
     if resumed.problems:
         return resumed

@@ -201,6 +201,7 @@ def test_resumes_that_cannot_be_are_refused_before_anything_is_launched(stage):
         cases = {
             "exec-2": ({**DRILL, "ResumeFrom": "exec-1"}, "is COMPLETED"),
             "exec-3": ({**DRILL, "ResumeFrom": "no-such-run"}, "no execution of that name"),
+            "exec-5": ({**DRILL, "ResumeFrom": "exec-3"}, "ended before any of its waves was written"),
             "exec-4": (
                 {"PlanId": "shop", "ExecutionType": "RECOVERY", "Confirm": "RECOVER shop", "ResumeFrom": "exec-1"},
                 "was a DRILL, not a RECOVERY",
