@@ -13,6 +13,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from drsctl.report.judge import OVERHEAD_GOAL
+
 if TYPE_CHECKING:
     from drsctl.local.figures import Report, ServerFigures, StepFigures, WaveFigures
 
@@ -185,7 +187,10 @@ def figures_table(report: Report) -> Table:
     rows: list[tuple[str, Any]] = [
         ("makespan", clock_text(report.makespanSeconds)),
         ("DRS critical path (slowest server per wave)", clock_text(report.criticalPathSeconds)),
-        ("overhead ratio (goal <= 1.03)", report.overheadRatio if report.overheadRatio is not None else "-"),
+        (
+            f"overhead ratio (goal <= {OVERHEAD_GOAL})",
+            report.overheadRatio if report.overheadRatio is not None else "-",
+        ),
         ("longest Lambda invocation (wall)", f"{report.maxLambdaSeconds:.3f} s"),
         ("longest Lambda, wall + SDK backoff slept", f"{report.maxLambdaVirtualSeconds:.3f} s"),
         ("largest DynamoDB item (design <= 100 KB)", f"{report.maxItemBytes:,} B"),

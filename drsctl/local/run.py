@@ -83,6 +83,18 @@ def rehearse(
         return _execute(aws, resumed_input, f"{name}-resumed"[:80], mode, time.perf_counter())
 
 
+def _recovery_points(aws: LocalAws, waves: list[records.WaveRecord]) -> dict[str, float]:
+    """Each launched server's recovery point. The emulator knows the snapshot every instance was launched from, even
+    once a drill cleanup terminated it (DRS then no longer lists the instance, and its job log tells only the
+    launch's own snapshot, which would flatter the RPO); DRS's answers are the fallback."""
+    launched = rpo.launched(waves)
+    known = {instance.id: instance.snapshot_at for instance in aws.drs.ec2_instances.values()}
+    points = {s.source_server_id: known[s.recovery_instance_id] for s in launched if s.recovery_instance_id in known}
+    rest = [s for s in launched if s.source_server_id not in points]
+    points.update(rpo.recovery_points(rest, lambda region: boto3.client("drs", region_name=region)))
+    return points
+
+
 def _execute(aws: LocalAws, started: dict[str, Any], name: str, mode: str, wall_started: float) -> Report:
     calls_before = dict(aws.drs.calls)  # the emulator counts for the whole stage: a resume reports its own calls
     arn = aws.start_execution(started, name)
@@ -119,7 +131,7 @@ def report(
     definition = aws.client("stepfunctions").describe_state_machine_for_execution(
         executionArn=described["executionArn"]
     )["definition"]
-    points = rpo.recovery_points(rpo.launched(waves), lambda region: boto3.client("drs", region_name=region))
+    points = _recovery_points(aws, waves)
     plan_name = records.load_plan(plan_id).get("Name") if plan_id else None
     return Report(
         status=record.Status,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from drsctl.report.judge import wave_number
 from drsctl.report.svg import attrs, clock, colour, esc
 
 SERVER_BARS_MAX = 40
 WIDTH = 1100
 LABEL = 220  # the left column: wave, step and server names
-RIGHT = 20
+RIGHT = 36  # room for the last tick's label, centred on the axis's end
 TOP = 28  # room for the axis labels
 WAVE_ROW = 18
 STEP_ROW = 13
@@ -49,7 +50,7 @@ def render(report: dict[str, Any]) -> str:
     rows: list[str] = []
     y: float = TOP
     for index, wave in enumerate(report["waves"], start=1):
-        block, height = _wave(wave, wave.get("number") or index, y, x, total)
+        block, height = _wave(wave, wave_number(wave, index), y, x, total)
         rows.append(block)
         y += height + GAP
     if report.get("cleanup"):
@@ -134,7 +135,7 @@ def _step(step: dict[str, Any], y: float, x: Any, total: float) -> str:
         data_start=start,
         data_end=end,
     )
-    text = f'<text class="label step-label" x="14" y="{y + 9.5:.1f}">{esc(_fit(label, 40))}</text>'
+    text = f'<text class="label step-label" x="14" y="{y + 9.5:.1f}">{esc(_fit(label, 40, 14))}</text>'
     if start is None:
         return f"<g{values}>{text}</g>"
     width = max(x(end if end is not None else total) - x(start), 2.0)
@@ -150,7 +151,7 @@ def _server(server: dict[str, Any], wave: dict[str, Any], y: float, x: Any) -> s
     name = server.get("hostname") or server["sourceServerId"]
     start = server.get("startedAt")
     end = server.get("launchedAt") if outcome == "LAUNCHED" else wave.get("endedAt")
-    text = f'<text class="label server-label" x="24" y="{y + 9:.1f}">{esc(_fit(name, 38))}</text>'
+    text = f'<text class="label server-label" x="24" y="{y + 9:.1f}">{esc(_fit(name, 38, 24))}</text>'
     values = attrs(class_="server", data_server=server["sourceServerId"], data_outcome=outcome)
     if start is None:
         return f"<g{values}>{text}</g>"
@@ -168,7 +169,7 @@ def _density(servers: list[dict[str, Any]], y: float, x: Any, total: float) -> t
     for server in servers:
         launched = server.get("launchedAt")
         if server["status"] == "LAUNCHED" and launched is not None:
-            counts[min(BINS - 1, int(float(launched) / total * BINS))] += 1
+            counts[max(0, min(BINS - 1, int(float(launched) / total * BINS)))] += 1  # a hand-edited time
     peak = max(counts) or 1
     bin_width = (x(total) - x(0)) / BINS
     outcomes: dict[str, int] = {}
@@ -194,7 +195,7 @@ def _density(servers: list[dict[str, Any]], y: float, x: Any, total: float) -> t
             f"<title>{count:,} launched between {clock(start)} and {clock(start + total / BINS)}</title></rect>"
         )
     y += DENSITY_ROW + 4
-    out.append(f'<text class="label server-label" x="24" y="{y + 10:.1f}">{esc(_fit(summary, 40))}</text>')
+    out.append(f'<text class="label server-label" x="24" y="{y + 10:.1f}">{esc(_fit(summary, 40, 24))}</text>')
     left = x(0)
     plot = x(total) - x(0)
     for status, count in _ordered(outcomes):
@@ -249,5 +250,13 @@ def _rto_line(report: dict[str, Any], x: Any, height: float) -> str:
     )
 
 
-def _fit(text: str, limit: int) -> str:
+# What a label's column holds at the labels' font (11 px): about 6.4 px a character on average (W-heavy names more)
+LABEL_CHAR_PX = 6.4
+
+
+def _fit(text: str, limit: int, indent: float = 4) -> str:
+    """At most `limit` characters, and no more than the label column holds from `indent` (a long hostname or a name of
+    wide letters must not run under the bars)."""
+    room = int((LABEL - indent - 6) / LABEL_CHAR_PX)
+    limit = min(limit, room)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -60,7 +60,7 @@ def render(report: dict[str, Any]) -> str:
     parts += [_node(boxes[name], states[name], counts.get(name, 0)) for name in _containers_first(boxes, states)]
     for name, state in states.items():
         for edge in state["next"]:
-            if edge["to"] in boxes:
+            if name in boxes and edge["to"] in boxes:  # a hand-edited report may name states not drawn
                 parts.append(_edge(boxes[name], boxes[edge["to"]], edge["how"], taken.get((name, edge["to"]), 0)))
     parts.append("</svg>")
     return "\n".join(parts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drsctl.report import gantt, graph
-from drsctl.report.judge import duration
+from drsctl.report.judge import OVERHEAD_GOAL, duration, wave_number
 from drsctl.report.svg import OUTCOME_COLOURS, attrs, clock, colour, esc
 
 CSS = """
@@ -31,7 +31,9 @@ dl.figures div { border: 1px solid var(--line); border-radius: 4px; padding: 6px
 dl.figures dt { color: var(--muted); font-size: 12px; } dl.figures dd { margin: 0; font-weight: 600; }
 .met { color: #2e7d32; } .missed { color: #c62828; } .none { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 12.5px; }
-th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+p, dd, li, code { overflow-wrap: anywhere; }
 th { background: var(--soft); } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .status { font-weight: 600; } .note { color: var(--muted); }
@@ -183,7 +185,7 @@ def _waves(report: dict[str, Any]) -> str:
     parts = ['<section id="waves" class="page"><h2>Waves and servers</h2>']
     summary_rows = []
     for index, wave in enumerate(report["waves"], start=1):
-        number = wave.get("number") or index
+        number = wave_number(wave, index)
         servers = wave["servers"]
         launched = sum(1 for s in servers if s["status"] == "LAUNCHED")
         summary_rows.append(
@@ -204,7 +206,7 @@ def _waves(report: dict[str, Any]) -> str:
         + "</tbody></table>"
     )
     for index, wave in enumerate(report["waves"], start=1):
-        parts.append(_wave_detail(wave, wave.get("number") or index))
+        parts.append(_wave_detail(wave, wave_number(wave, index)))
     parts.append("</section>")
     return "".join(parts)
 
@@ -271,7 +273,7 @@ def _server_row(server: dict[str, Any]) -> str:
 def _steps(report: dict[str, Any]) -> str:
     rows = []
     for index, wave in enumerate(report["waves"], start=1):
-        number = wave.get("number") or index
+        number = wave_number(wave, index)
         for step in wave.get("steps") or []:
             approval = step["kind"] == "Approval"
             decision = {"SUCCEEDED": "APPROVED"}.get(step["status"], step["status"]) if approval else ""
@@ -305,12 +307,16 @@ def _cleanup(report: dict[str, Any]) -> str:
     cleanup = report.get("cleanup")
     if not cleanup:
         note = "No cleanup ran: a recovery keeps its instances, and this drill's plan asked for none."
-        return f'<section id="cleanup" data-status="NONE"><h2>Cleanup</h2><p class="note">{esc(note)}</p></section>'
+        return (
+            '<section id="cleanup" class="page" data-status="NONE"><h2>Cleanup</h2>'
+            f'<p class="note">{esc(note)}</p></section>'
+        )
     terminated = cleanup.get("terminated") or []
     jobs = ", ".join(f'<code class="job-id">{esc(job)}</code>' for job in cleanup.get("jobIds") or []) or "none"
     items = "".join(f'<li class="terminated"{attrs(data_instance=i)}><code>{esc(i)}</code></li>' for i in terminated)
     return (
-        f'<section id="cleanup"{attrs(data_status=cleanup.get("status"), data_terminated=len(terminated))}>'
+        '<section id="cleanup" class="page"'
+        f"{attrs(data_status=cleanup.get('status'), data_terminated=len(terminated))}>"
         f'<h2>Cleanup</h2><p>Status <span class="status" style="color:{colour(cleanup.get("status"))}">'
         f"{esc(cleanup.get('status'))}</span>, from {clock(cleanup.get('startedAt'))} to "
         f"{clock(cleanup.get('endedAt'))}; DRS jobs: {jobs}.</p>"
@@ -324,7 +330,7 @@ def _cleanup(report: dict[str, Any]) -> str:
 FIGURES = (
     ("makespanSeconds", "makespan (s)"),
     ("criticalPathSeconds", "DRS critical path (s)"),
-    ("overheadRatio", "overhead ratio (goal <= 1.02)"),
+    ("overheadRatio", f"overhead ratio (goal <= {OVERHEAD_GOAL})"),
     ("historyEvents", "history events (cap 25,000)"),
     ("stateTransitions", "state transitions"),
     ("lambdaInvocations", "Lambda invocations"),
@@ -343,4 +349,7 @@ def _figures(report: dict[str, Any]) -> str:
         f"{esc('-' if report.get(key) is None else report[key])}</td></tr>"
         for key, label in FIGURES
     )
-    return f'<section id="figures"><h2>Figures</h2><table id="figures-table"><tbody>{rows}</tbody></table></section>'
+    return (
+        '<section id="figures" class="page"><h2>Figures</h2>'
+        f'<table id="figures-table"><tbody>{rows}</tbody></table></section>'
+    )

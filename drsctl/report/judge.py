@@ -25,6 +25,23 @@ def targets(options: dict[str, Any]) -> dict[str, float | None]:
     return {"rtoMinutes": number("RtoTargetMinutes"), "rpoMinutes": number("RpoTargetMinutes")}
 
 
+OVERHEAD_GOAL = 1.02  # makespan / DRS critical path: what orchestration may add (docs/architecture.md)
+
+
+def wave_number(wave: dict[str, Any], position: int) -> int:
+    """The wave's own number (0 is a number), else its position."""
+    number = wave.get("number")
+    return int(number) if number is not None else position
+
+
+def recovered_at(wave: dict[str, Any]) -> float | None:
+    """When the wave's part of the service was back: its launch, and the steps after it (DNS, health checks, an
+    approval): launched servers are not yet a recovered service."""
+    ends = [wave.get("endedAt")] + [s.get("endedAt") for s in wave.get("steps") or [] if s.get("phase") == "AFTER"]
+    known = [float(end) for end in ends if end is not None]
+    return max(known) if known else None
+
+
 def complete(report: dict[str, Any]) -> dict[str, Any]:
     """Add `rto`, `rpo`, `serverCounts` and `verdict` (and each wave's and server's share) to a report's facts."""
     goal = report.get("targets") or {}
@@ -41,7 +58,7 @@ def complete(report: dict[str, Any]) -> dict[str, Any]:
             "worstSeconds": max(known) if known else None,
             "met": _all_met([s["rpoMet"] for s in wave["servers"]]),
         }
-    ended = [w["endedAt"] for w in report["waves"] if w.get("endedAt") is not None and w["status"] != "SKIPPED"]
+    ended = [at for w in report["waves"] if w["status"] != "SKIPPED" and (at := recovered_at(w)) is not None]
     recovery = max(ended) if ended else None
     rto_met: bool | None = None
     if rto_target is not None:
@@ -84,11 +101,17 @@ def verdict(report: dict[str, Any]) -> str:
     failed = [w for w in report["waves"] if w["status"] not in (*RECOVERED, "SKIPPED")]
     if failed:
         first = failed[0]
-        sentence += f"; wave {first.get('number') or report['waves'].index(first) + 1} ({first['name']}) ended "
+        sentence += f"; wave {wave_number(first, report['waves'].index(first) + 1)} ({first['name']}) ended "
         sentence += first["status"]
+    elif report["status"] not in RECOVERED:
+        sentence += _stopping_step(report)
     rto, rpo = report["rto"], report["rpo"]
     if rto["met"] is not None:
-        took = "" if rto["achievedSeconds"] is None else f" (last wave ended at {duration(rto['achievedSeconds'])})"
+        took = (
+            ""
+            if rto["achievedSeconds"] is None
+            else f" (recovered at {duration(rto['achievedSeconds'])}, steps after the waves included)"
+        )
         sentence += f"; RTO of {duration(rto['targetSeconds'])} {'met' if rto['met'] else 'missed'}{took}"
     if rpo["met"] is not None:
         sentence += (
@@ -116,15 +139,29 @@ def _seconds(minutes: Any) -> float | None:
     return None if minutes is None else round(float(minutes) * 60, 1)
 
 
+def _stopping_step(report: dict[str, Any]) -> str:
+    """ "; step X before wave N (name) ended REJECTED": the runbook step that stopped the plan, if one did."""
+    for index, wave in enumerate(report["waves"], start=1):
+        for step in wave.get("steps") or []:
+            if step.get("status") in ("FAILED", "REJECTED", "TIMED_OUT"):
+                where = "before" if step.get("phase") == "BEFORE" else "after"
+                return (
+                    f"; step {step.get('name')!r} {where} wave {wave_number(wave, index)} ({wave['name']}) ended "
+                    f"{step['status']}"
+                )
+    return ""
+
+
 def _server_rpo(server: dict[str, Any]) -> float | None:
     point, started = server.get("recoveryPointAt"), server.get("startedAt")
-    if server["status"] != "LAUNCHED" or point is None or started is None:
+    launched = server["status"] == "LAUNCHED" or server.get("error") == "LAUNCHED_BEFORE"  # by the run it resumed
+    if not launched or point is None or started is None:
         return None
     return round(max(0.0, float(started) - float(point)), 1)
 
 
 def _wave_rto(wave: dict[str, Any], target: float | None) -> dict[str, Any]:
-    ended = wave.get("endedAt") if wave["status"] in RECOVERED else None
+    ended = recovered_at(wave) if wave["status"] in RECOVERED else None
     judged = target is not None and wave["status"] != "SKIPPED"
     met = (ended is not None and target is not None and ended <= target) if judged else None
     return {"achievedSeconds": ended, "met": met}

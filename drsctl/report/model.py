@@ -4,6 +4,7 @@ a report (never a traceback)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,12 @@ def load(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ReportError(f"{path}: cannot be read ({type(error).__name__}); {fix}") from error
     try:
-        report = json.loads(text)
+        report = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise ReportError(f"{path}: not JSON ({where}: {error.msg}); {fix}") from error
+    except ValueError as error:  # NaN, Infinity, or a number too large to be a time
+        raise ReportError(f"{path}: not a drill report ({error}); {fix}") from error
     if not isinstance(report, dict):
         raise ReportError(f"{path}: not a drill report (the JSON is not an object); {fix}")
     found = problems(report)
@@ -53,3 +56,15 @@ def load(path: Path) -> dict[str, Any]:
         shown = "; ".join(found[:PROBLEMS_SHOWN]) + (f"; and {len(found) - PROBLEMS_SHOWN} more" if found[3:] else "")
         raise ReportError(f"{path}: not a drill report ({shown}); {fix}")
     return report
+
+
+def _no_constant(name: str) -> float:
+    """JSON has no NaN or Infinity (Python's json writes them; a report never holds them)."""
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value

@@ -97,3 +97,44 @@ def test_without_targets_nothing_is_judged(example):
     assert judged["rto"]["met"] is None and judged["rpo"]["met"] is None
     assert all(s["rpoMet"] is None for w in judged["waves"] for s in w["servers"])
     assert "RTO" not in judged["verdict"] and "RPO" not in judged["verdict"]
+
+
+def _rehearsed(plan: dict, scenario: dict) -> dict:
+    from drsctl.emulator import Scenario
+    from drsctl.local.run import rehearse
+    from lambdas.core.plan import RecoveryPlan
+
+    return rehearse(RecoveryPlan.model_validate(plan), Scenario.model_validate(scenario), "DRILL").to_dict()
+
+
+def test_the_rpo_is_judged_from_the_snapshot_launched_even_after_a_drill_cleanup():
+    from tests.workflow.conftest import three_tier_scenario, three_wave_plan
+
+    scenario = three_tier_scenario()
+    scenario["servers"][0]["lagSeconds"] = 1800  # db-0 launched from a point 30 minutes old
+    plan = three_wave_plan(Options={"RpoTargetMinutes": 15, "DrillCleanup": {"AfterMinutes": 0}})
+    report = _rehearsed(plan, scenario)
+    assert report["cleanup"]["status"] == "COMPLETED"  # the instances are gone from DRS
+    assert report["rpo"]["met"] is False and report["rpo"]["worstSeconds"] >= 1800
+
+
+def test_the_rto_counts_the_steps_after_a_wave_and_the_verdict_names_a_step_that_stopped_the_plan():
+    from tests.workflow.conftest import three_tier_scenario, three_wave_plan
+
+    plan = three_wave_plan(Options={"RtoTargetMinutes": 45})
+    plan["Waves"][2]["After"] = [
+        {
+            "Name": "Switch DNS",
+            "Lambda": {"FunctionName": "drs-hook-dns", "WaitForCallback": True, "TimeoutMinutes": 60},
+        }
+    ]
+    scenario = three_tier_scenario(functions={"drs-hook-dns": {"seconds": 1800}})
+    report = _rehearsed(plan, scenario)
+    web = report["waves"][2]
+    assert web["endedAt"] < 45 * 60 < report["rto"]["achievedSeconds"]  # launched in time; the service was not
+    assert report["rto"]["met"] is False and web["rto"]["met"] is False
+
+    plan["Waves"][1]["Before"] = [{"Name": "Change board", "Approval": {"Message": "Go?"}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    rejected = _rehearsed(plan, scenario)
+    assert "step 'Change board' before wave 2 (app) ended REJECTED" in rejected["verdict"]
