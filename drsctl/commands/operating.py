@@ -5,6 +5,7 @@ endpoint answering), never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ def print_json(value: Any) -> None:
 @contextmanager
 def operating(what: str) -> Iterator[None]:
     """Turn the errors of talking to AWS (or the sandbox) into one line: exit 2 when the operator can fix it."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ResponseParserError
 
     from drsctl.operate.executions import OperateError
     from drsctl.operate.stack import StackNotFound
@@ -50,6 +51,15 @@ def operating(what: str) -> Iterator[None]:
             f"cannot {what}: nothing answers at {error.kwargs.get('endpoint_url')}: start the sandbox "
             "(drsctl sandbox) or unset AWS_ENDPOINT_URL to reach AWS"
         ) from error
+    except ResponseParserError as error:
+        raise fail_invalid(
+            f"cannot {what}: what answers at {os.environ.get('AWS_ENDPOINT_URL') or 'the endpoint'} is not AWS nor "
+            "the sandbox (its answer is not an AWS response); check AWS_ENDPOINT_URL"
+        ) from error
+    except ValueError as error:
+        if "Invalid endpoint" not in str(error):
+            raise
+        raise fail_invalid(f"cannot {what}: {error}; AWS_ENDPOINT_URL must be a URL (http://127.0.0.1:4566)") from error
     except (BotoCoreError, ClientError) as error:
         fix = setup_problem(error)
         if fix is not None:
@@ -67,7 +77,7 @@ def find(stack_name: str | None, what: str) -> DeployedStack:
 
 # Step Functions execution names: 1-80 characters, none of whitespace, brackets, wildcards, these punctuation marks
 # or control characters (the StartExecution `name` rules).
-_EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
+_EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,80}")
 
 
 def check_execution_name(value: str, field: str) -> str:

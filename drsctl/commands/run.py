@@ -175,12 +175,15 @@ def watch(
     if json_output:
         print_json(current.to_json())
     elif live:
-        if current.running:
+        if current.record_running:
             out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
     else:
         out.print(headline(current))  # the waves' lines came as they changed
         _print_end(current)
     raise typer.Exit(EXIT_COMPLETED if current.status == "COMPLETED" else EXIT_NOT_COMPLETED)
+
+
+ACTIVE_RECORD = ("PENDING", "POLLING")  # a record still being written by its execution
 
 
 def _follow(
@@ -211,6 +214,15 @@ def _follow(
                         out.print(line, soft_wrap=True)
             if not current.running:
                 return current
+            record = current.record
+            if record is not None and record.Status not in ACTIVE_RECORD and record.Cleanup is not None:
+                # the drill has ended; its cleanup waits (AfterMinutes) or runs: say so rather than fall silent
+                out.print(
+                    f"execution {name}: the drill ended {record.Status}; its cleanup is {record.Cleanup.Status} "
+                    f"(drsctl run show {name} follows it)",
+                    soft_wrap=True,
+                )
+                return current
             if current.described["status"] != "RUNNING":
                 ended_at = ended_at or time.monotonic()
                 if time.monotonic() - ended_at > RECORD_GRACE_SECONDS:
@@ -224,7 +236,7 @@ def _follow(
 
 def _print_end(current: Snapshot) -> None:
     out = console()
-    if current.running:
+    if current.record_running:
         out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
         return
     message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
@@ -472,6 +484,10 @@ def report_command(
             check_writable(path, what)  # before any AWS call
     deployed = find(stack, "build the drill report")
     with operating(f"build the report of execution {name}"):
+        from drsctl.operate import executions
+
+        if executions.snapshot(deployed, name, with_waves=False).record_running:
+            raise fail_invalid(f"execution {name} is still running: build its report once it has ended")
         import json
 
         import boto3

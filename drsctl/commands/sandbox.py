@@ -4,6 +4,7 @@ on one local endpoint, with time running `--speed` times faster, for `drsctl run
 from __future__ import annotations
 
 import math
+import re
 import shlex
 import socket
 import threading
@@ -27,6 +28,9 @@ DEFAULT_STACK = "DrsOrchestrator"
 MAX_SPEED = 100_000.0
 
 
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")  # CloudFormation's rule for stack names
+
+
 def sandbox(
     scenario: Annotated[
         Path, typer.Option(help="Emulated estate (YAML, or JSON if it ends in .json); default: the bundled example.")
@@ -48,6 +52,11 @@ def sandbox(
     if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
         raise fail_invalid(
             f"--speed {speed}: give a number above 0 and at most {MAX_SPEED:g} (60: one minute per second)"
+        )
+    if not STACK_NAME.fullmatch(stack):
+        raise fail_invalid(
+            f"--stack {stack!r}: a CloudFormation stack name is 1 to 128 letters, digits and hyphens, starting with a "
+            "letter"
         )
     _check_port(port)  # before the stage is built (seconds): a port in use is said at once
     loaded = read_scenario(scenario)

@@ -69,6 +69,11 @@ class Snapshot:
         return self.described["status"] == "RUNNING" or (self.record is not None and self.record.Status in ACTIVE)
 
     @property
+    def record_running(self) -> bool:
+        """The execution's record is still open (its drill cleanup may keep Step Functions running after it)."""
+        return self.record is None or self.record.Status in ACTIVE
+
+    @property
     def status(self) -> str:
         """The record's status once written (COMPLETED, PARTIAL, FAILED, CANCELLED, ...), else Step Functions'."""
         return self.record.Status if self.record is not None else self.described["status"]
@@ -211,6 +216,17 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
         )
     if found.running:
         raise OperateError(f"--resume-from {earlier}: it is still running; cancel it first (drsctl run cancel)")
+    record = found.record
+    if record is not None and record.Status == "COMPLETED":
+        raise OperateError(f"--resume-from {earlier}: it COMPLETED; there is nothing left to resume")
+    if record is not None and record.ResumedBy:
+        raise OperateError(
+            f"--resume-from {earlier}: it was already resumed by {record.ResumedBy}; resume {record.ResumedBy} instead"
+        )
+    if record is not None and record.Cleanup is not None and record.Cleanup.Terminated:
+        raise OperateError(
+            f"--resume-from {earlier}: its drill instances were terminated by its cleanup; start the drill afresh"
+        )
 
 
 def answer_approval(
@@ -285,17 +301,23 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
         )
     plan_id = current.record.PlanId
     deadline = time.monotonic() + wait_seconds
+    # "now" as the stack tells time: never before the execution's end (the sandbox's clock runs --speed times ahead)
+    lag = max(0.0, float(current.record.EndTime or 0) - time.time())
+
+    def now() -> int:
+        return int(time.time() + lag)
+
     with stack.environment():
         try:
-            started = drill_cleanup.start_now(current.record, int(time.time()))
+            started = drill_cleanup.start_now(current.record, now())
         except ValueError as refused:
             raise OperateError(str(refused)) from refused
         if started is None:  # cleaned up already: nothing of it is up
             return {"ExecutionId": name, "Status": "COMPLETED", "Terminated": [], "Pending": [], "TerminateJobIds": []}
-        progress = drill_cleanup.check(name, plan_id, int(time.time()))
+        progress = drill_cleanup.check(name, plan_id, now())
         while progress.Status == "TERMINATING" and time.monotonic() < deadline:
             time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
-            progress = drill_cleanup.check(name, plan_id, int(time.time()))
+            progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
     jobs = list(ended.JobIds) if ended is not None else []
     terminated, pending = _terminate_outcome(_regions(stack, name), jobs)

@@ -47,6 +47,8 @@ def load(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise ReportError(f"{path}: not JSON ({where}: {error.msg}); {fix}") from error
+    except RecursionError as error:
+        raise ReportError(f"{path}: not a drill report (nested too deeply); {fix}") from error
     except ValueError as error:  # NaN, Infinity, or a number too large to be a time
         raise ReportError(f"{path}: not a drill report ({error}); {fix}") from error
     if not isinstance(report, dict):

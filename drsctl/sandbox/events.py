@@ -56,9 +56,12 @@ class StatusChanges:
                 if execution["status"] not in TERMINAL or arn in self.delivered:
                     continue
                 described = stepfunctions.describe_execution(executionArn=arn)
+                self.delivered.add(arn)  # once, whatever happens: a failing delivery must not block the others
                 if described["status"] in STOPPED:
-                    self.aws.deliver_status_change(described)
-                self.delivered.add(arn)
+                    try:
+                        self.aws.deliver_status_change(described)
+                    except Exception as error:  # noqa: BLE001 - as EventBridge: the event goes to its DLQ, not a loop
+                        self.say(f"reconcile of {described['name']} failed: {type(error).__name__}: {error}")
                 self.say(f"execution {described['name']} ended {described['status']}")
                 sns.publish(
                     TopicArn=self.topic_arn,

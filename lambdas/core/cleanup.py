@@ -178,7 +178,7 @@ def _look(
     assert cleanup.StartedAt is not None
     late = now - cleanup.StartedAt >= DEADLINE_SECONDS
     try:
-        seen = _observe(execution_id, records.execution_waves(execution_id), cleanup.StartedAt)
+        seen = _observe(execution_id, records.execution_waves(execution_id), cleanup)
         busy = {
             p.get("recoveryInstanceID")
             for j in seen.terminate_jobs
@@ -208,7 +208,7 @@ def _look(
     return _judge(execution_id, plan_id, cleanup, seen, now)
 
 
-def _observe(execution_id: str, waves: list[records.WaveRecord], since: int) -> _Seen:
+def _observe(execution_id: str, waves: list[records.WaveRecord], cleanup: DrillCleanupRecord) -> _Seen:
     """Its drill instances up, the TERMINATE jobs on its servers, and its launch jobs still running, per Region.
 
     Its instances: those its own jobs launched, those of the servers it took over from the execution it resumed
@@ -224,10 +224,11 @@ def _observe(execution_id: str, waves: list[records.WaveRecord], since: int) -> 
         own_jobs |= {s.RecoveryJobId for w in mine for s in w.Servers if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
         if not servers:
             continue
-        seen.terminate_jobs += [
+        recorded = {s.InstanceId for w in mine for s in w.Servers if s.InstanceId}
+        terminate_jobs = [
             job
-            for job in drs.jobs_since(region, since - CLOCK_SKEW_SECONDS)
-            if job.get("type") == "TERMINATE" and {p.get("sourceServerID") for p in _parts(job)} <= set(servers)
+            for job in drs.jobs_since(region, (cleanup.StartedAt or 0) - CLOCK_SKEW_SECONDS)
+            if job.get("type") == "TERMINATE"
         ]
         described = drs.describe_jobs(region, launch_jobs) if launch_jobs else []
         seen.launching += [j["jobID"] for j in described if j.get("status") != "COMPLETED"]
@@ -246,10 +247,16 @@ def _observe(execution_id: str, waves: list[records.WaveRecord], since: int) -> 
                 for j in drs.describe_jobs(region, unknown)
                 if (j.get("tags") or {}).get("ExecutionId") == execution_id
             }
-        seen.up[region] = [
-            i["recoveryInstanceID"]
-            for i in instances
-            if i.get("jobID") in own_jobs and i.get("isDrill") and i.get("ec2InstanceState") not in GONE_STATES
+        own = [i for i in instances if i.get("jobID") in own_jobs and i.get("isDrill")]
+        seen.up[region] = [i["recoveryInstanceID"] for i in own if i.get("ec2InstanceState") not in GONE_STATES]
+        # Its TERMINATE jobs: those it recorded, and those ending only its own instances (recorded, or listed as its
+        # own now: a job whose answer was lost); another drill's cleanup of the same servers is not counted as its own
+        mine_ids = recorded | {i["recoveryInstanceID"] for i in own}
+        seen.terminate_jobs += [
+            job
+            for job in terminate_jobs
+            if job["jobID"] in cleanup.JobIds
+            or ((ids := {p.get("recoveryInstanceID") for p in _parts(job)}) and ids <= mine_ids)
         ]
     return seen
 

@@ -407,3 +407,28 @@ def test_a_record_the_sweeper_cannot_handle_does_not_keep_it_from_the_others(sta
         swept = aws.sweep()
         assert swept["failed"] == ["broken"]
         assert "exec-1" in swept["reconciled"] and aws.record("exec-1", "shop").Status == "CANCELLED"
+
+
+def test_a_cleanup_counts_only_its_own_terminate_jobs_not_another_drills_on_the_same_servers(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+
+        def clean_up(name: str, started: int) -> records.DrillCleanupRecord:
+            cleanup.start_now(aws.record(name, "shop"), started)
+            progress = cleanup.check(name, "shop", int(aws.clock.now()))
+            while progress.Status == "TERMINATING":
+                aws.clock.advance(progress.NextCheckSeconds)
+                progress = cleanup.check(name, "shop", int(aws.clock.now()))
+            done = aws.record(name, "shop").Cleanup
+            assert done is not None and done.Status == "COMPLETED", done
+            return done
+
+        run(aws, DRILL)
+        first_started = int(aws.clock.now())
+        assert clean_up("exec-1", first_started).Terminated == len(ALL)
+        run(aws, DRILL, name="exec-2")
+        # a clock behind DRS's (the laptop's, against a sandbox running faster) makes the window hold exec-1's jobs
+        second = clean_up("exec-2", first_started)
+        assert second.Terminated == len(ALL) and not set(second.JobIds) & set(
+            aws.record("exec-1", "shop").Cleanup.JobIds
+        )
