@@ -37,7 +37,8 @@ def print_json(value: Any) -> None:
 @contextmanager
 def operating(what: str) -> Iterator[None]:
     """Turn the errors of talking to AWS (or the sandbox) into one line: exit 2 when the operator can fix it."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ResponseParserError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
 
     from drsctl.operate.executions import OperateError
     from drsctl.operate.stack import StackNotFound

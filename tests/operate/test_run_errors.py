@@ -76,3 +76,26 @@ def test_a_sandbox_port_in_use_is_refused_at_once():
         result = CliRunner().invoke(app, ["sandbox", "--port", str(port)], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert f"port {port} on 127.0.0.1 is already in use" in result.output
+
+
+def test_something_not_aws_answering_or_a_bad_endpoint_is_one_line_exit_2():
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _run("run", "list", AWS_ENDPOINT_URL=endpoint)
+        assert result.exit_code == 2, result.output
+        assert f"what answers at {endpoint} is not AWS nor the sandbox" in result.output
+    finally:
+        server.shutdown()
+    result = _run("run", "list", AWS_ENDPOINT_URL="notaurl")
+    assert result.exit_code == 2 and "AWS_ENDPOINT_URL must be a URL" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_execution_name_that_is_not_utf_8_is_refused_before_any_call():
+    result = _run("run", "show", "s\udcffx")
+    assert result.exit_code == 2 and "is not an execution name" in result.output, result.output

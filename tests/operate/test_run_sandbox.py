@@ -114,6 +114,8 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     assert report["status"] == "COMPLETED" and report["source"] == "deployed"
     assert report["cleanup"]["status"] == "COMPLETED" and len(report["cleanup"]["terminated"]) == 14
     assert "drill-1" in (folder / "r.html").read_text()
+    resumed = sandbox.drsctl("run", "resume", "drill-1")
+    assert resumed.exit_code == 2 and "it COMPLETED; there is nothing left to resume" in resumed.output
 
 
 def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
