@@ -320,7 +320,7 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
     jobs = list(ended.JobIds) if ended is not None else []
-    terminated, pending = _terminate_outcome(_regions(stack, name), jobs)
+    terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,
@@ -332,11 +332,6 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
 
 
 CLEANUP_POLL_SECONDS = 1.0
-
-
-def _regions(stack: DeployedStack, name: str) -> list[str]:
-    with stack.environment():
-        return sorted({wave.Region for wave in records.execution_waves(name)})
 
 
 def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str], list[str]]:

@@ -21,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from drsctl.report import history as history_facts
 from drsctl.report import judge, rpo
+from drsctl.report.schema import LOCAL_FIGURES
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord, from_item
 
 JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs
@@ -85,22 +86,7 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
         "waves": [_wave(wave, jobs, points, since) for wave in waves],
         "cleanup": _cleanup(item.get("Cleanup"), sources.drs, _regions(waves), since),
         "resumedFrom": item.get("ResumedFrom"),
-        **dict.fromkeys(
-            (
-                "criticalPathSeconds",
-                "overheadRatio",
-                "maxLambdaSeconds",
-                "maxLambdaVirtualSeconds",
-                "lambdaInvocations",
-                "drsApiCalls",
-                "startRecoveryCalls",
-                "launchesPerServerMax",
-                "wallSeconds",
-                "maxItemBytes",
-                "maxPayloadBytes",
-                "maxItemTable",
-            )
-        ),
+        **dict.fromkeys((*LOCAL_FIGURES, "maxItemTable")),
     }
     return judge.complete(report)
 
