@@ -40,8 +40,10 @@ class Router:
     """What answers each request (the HTTP layer below only moves bytes)."""
 
     def __init__(self, emulator: DrsEmulator, stack: StackOutputs) -> None:
-        self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
-        self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+        self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region, request_ids=emulator.request_id)
+        self.ec2 = QueryProtocol(
+            ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
+        )
         self.stack = stack
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
