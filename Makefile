@@ -39,7 +39,7 @@ chromium:
 
 # The example report in docs/ (JSON, HTML page, screenshot) from examples/plan.yaml and examples/scenario.yaml.
 report: $(STAMP) chromium
-	$(BIN)/python -m drsctl.report.example
+	$(BIN)/python -m drsctl.commands.example_report
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --scenario examples/scenario.yaml

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jsonschema
 
+from drsctl.commands import example_report as example_module
 from drsctl.report import browser
-from drsctl.report import example as example_module
 from drsctl.report.schema import report_schema
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
