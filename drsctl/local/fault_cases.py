@@ -106,12 +106,20 @@ class Outcome:
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
 
+    def unexpected(self) -> list[str]:
+        """How the outcome differs from the case's whole expectation (empty when it is as expected): the record's
+        status, the words of its message, and, for a case that resumes, the resume's status."""
+        found = []
+        if self.record_status not in self.case.expect:
+            found.append(f"record {self.record_status}, expected {'/'.join(self.case.expect)}")
+        found += [f"message without {word!r}: {self.message!r}" for word in self.case.says if word not in self.message]
+        if self.case.then_resume and self.resumed_status not in self.case.resume_expect:
+            found.append(f"resume {self.resumed_status}, expected {'/'.join(self.case.resume_expect)}")
+        return found
+
     @property
     def expected(self) -> bool:
-        resumed = not self.case.then_resume or self.resumed_status in self.case.resume_expect
-        return (
-            self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
-        )
+        return not self.unexpected()
 
 
 # -- scenario, plan and engine changes ----------------------------------------------------------------------------

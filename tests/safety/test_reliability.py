@@ -120,9 +120,36 @@ def test_lock_transactions_cancelled_for_conflicts_are_retried_not_reported_as_h
         aws.engine.faults.dynamodb.append(DynamoDbFault("TransactWriteItems", "TransactionConflict", count=2))
         described, history = run(aws, DRILL)
         assert described["status"] == "SUCCEEDED"
-        # The first cancellation fails Prepare (retried); the second hits the release of what it took, which then
-        # deletes its locks one by one instead.
-        assert failed_task_errors(history).count("TransactionConflictError") == 1
+        # The first cancellation fails Prepare's lock (TransactionConflictError, retried: nobody holds the lock); the
+        # second cancels the release of what it took (nothing: a cancelled transaction wrote nothing).
+        assert failed_task_errors(history) == ["TransactionConflictError"]
+        assert table("ExecutionLocks").scan()["Items"] == []
+
+
+def test_a_release_cancelled_by_a_conflict_deletes_the_locks_one_by_one(stage):
+    """Prepare took the plan's lock, then failed (DRS throttled past the SDK's retries); releasing that lock collides
+    with another transaction: the lock is deleted on its own at once, not left held until the execution ends."""
+    faults = [{"operation": "DescribeSourceServers", "error": "ThrottlingException", "count": 2}]
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan())
+        collision = DynamoDbFault("TransactWriteItems", "TransactionConflict")
+        held_after_failed_prepare = []
+
+        def collide_once_drs_fails(function, operation):
+            if function.endswith("prepare") and operation == "DescribeSourceServers" and collision.count:
+                aws.engine.faults.dynamodb = [collision]  # after the lock was taken: the release collides
+
+        def watch(invocation, request, response):
+            if invocation.function.endswith("prepare") and invocation.error:
+                held_after_failed_prepare.append(table("ExecutionLocks").scan()["Items"])
+
+        aws.engine.on_aws_call.append(collide_once_drs_fails)
+        aws.engine.listeners.append(watch)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        assert failed_task_errors(history) == ["ThrottlingException"]  # the release's collision never surfaces
+        assert collision.count == 0  # it did collide
+        assert held_after_failed_prepare == [[]]
         assert table("ExecutionLocks").scan()["Items"] == []
 
 
