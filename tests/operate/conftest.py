@@ -12,17 +12,32 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from drsctl.cli import app
 from drsctl.commands.sandbox import READY_LINE
 from lambdas.core import records
-from tests.conftest import ServedProcess
+from tests.conftest import HANG, ServedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-# Fast enough that a 30-minute drill takes 1.5 s, slow enough that a loaded machine's Lambdas (their compute is real
-# time, scaled like the rest: 50 ms is a sandbox minute) stay far inside the waves' 90-minute timeouts (4.5 s).
-SPEED = "1200"
+# The sandbox's default speed, on the example estate with DRS jobs of about a minute (fast_estate): a three-wave drill
+# takes about 5 real seconds, and every deadline stays far away in real time however starved the worker is: a wave's
+# 90 minutes are 90 s, an approval's hour 60 s, where a Lambda's compute (real time, scaled like the rest) takes
+# 50 ms to a second or two. (At 1200x a wave's 90 minutes were 4.5 s: a starved worker timed waves out.)
+SPEED = 60
+JOB_TIMING = {"snapshot": 1, "preparation": 10, "conversion": 20, "launch": 30}
+
+
+def fast_estate(folder: Path) -> Path:
+    """The example estate (examples/scenario.yaml), its DRS jobs a minute long instead of nine."""
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["timing"] = {**scenario["timing"], "drill": JOB_TIMING, "recovery": JOB_TIMING, "terminate": 10}
+    for server in scenario["servers"]:
+        server.pop("timing", None)
+    path = folder / "estate.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
 
 
 class SandboxProcess(ServedProcess):
@@ -58,8 +73,9 @@ class SandboxProcess(ServedProcess):
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    running = SandboxProcess("--speed", SPEED)
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    estate = fast_estate(tmp_path_factory.mktemp("sandbox"))
+    running = SandboxProcess("--speed", str(SPEED), "--scenario", str(estate))
     try:
         yield running
         running.interrupt()  # checked at teardown: every module's sandbox is stopped as an operator stops it
@@ -67,7 +83,7 @@ def sandbox() -> Iterator[SandboxProcess]:
         running.stop()
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+def wait_until(check: Callable[[], Any], what: str, timeout: float = HANG) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
