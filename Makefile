@@ -75,10 +75,23 @@ unit: $(STAMP) $(NODE_STAMP) chromium
 
 test: lint typecheck gates unit
 
-bench: $(STAMP)
+# Speed and breadth, too long or too machine-dependent for make test (bench/README.md): the rehearsal figures, every
+# fault-matrix case, 1,000 random schedules, the report's render and browser times, and mutmut over the decision
+# rules of lambdas/core ([tool.mutmut] in pyproject.toml; mutmut is pinned in the `bench` extra).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
 	$(BIN)/python bench/random_schedules.py --count 1000
+	$(BIN)/python bench/report_speed.py
+	rm -rf mutants
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -4,7 +4,6 @@ no request beyond its own file, and the DOM after layout shows the bars, the hig
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import pytest
@@ -90,13 +89,11 @@ def test_a_failed_critical_wave(chromium, critical_failure, tmp_path):
 
 
 def test_two_thousand_servers_are_summarised(chromium, large, tmp_path):
-    started = time.perf_counter()
+    # how fast the browser opens it is bench/report_speed.py's to measure (goal: under 15 s)
     page = write_page(large, tmp_path, "large")
     with browser.open_report(chromium, page) as loaded:
         content = loaded.content()
         check_self_contained(loaded, page)
-    seconds = time.perf_counter() - started
-    assert seconds < 15, seconds
     for wave in content["waves"]:
         assert wave["servers"] == []  # no bar per server: a density strip instead
         assert wave["density"]["servers"] == LARGE_PER_WAVE

@@ -263,3 +263,25 @@ def test_an_unanswered_start_that_drs_cannot_confirm_is_resolved_later_by_the_sw
         assert {s.RecoveryJobId for s in wave.Servers} == {job.id}
         assert {s.Status for s in wave.Servers} == {"LAUNCHED"}
         assert aws.sweep()["resolved"] == []  # nothing left for it
+
+
+def test_a_health_check_that_gets_no_answer_until_its_deadline_times_out_there(stage):
+    """DRS and EC2 throttled from just after the launch until long after the step's 10 minutes: every check is a
+    missed one, and the last, at the deadline, ends the step TIMED_OUT (never a health check waiting for ever)."""
+    launched = 551 + 30  # the db wave's jobs end at 551 s
+    faults = [
+        {"operation": "DescribeInstanceStatus", "error": "RequestLimitExceeded", "after": launched, "seconds": 3600},
+        {"operation": "DescribeJobs", "error": "ThrottlingException", "after": launched, "seconds": 3600},
+    ]
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Database healthy", "HealthCheck": {"TimeoutMinutes": 10}}]
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, plan)
+        described, history = run(aws, DRILL)
+        assert described["error"] == "HealthCheckFailed"
+        (step,) = [s for s in aws.waves("exec-1")[0].Steps if s["Phase"] == "AFTER"]
+        # at the deadline (the last check's own SDK backoff, seconds, after it)
+        assert step["Status"] == "TIMED_OUT" and 600 <= step["EndedAt"] - step["StartedAt"] < 630
+        assert "not healthy within 10 min: the last check got no answer (" in step["Detail"]
+        assert entered(history, "Check health") == 21  # every 30 s for 10 min, the last at the deadline
+        assert [job.tags["WaveNumber"] for job in aws.drs.jobs.values()] == ["1"]  # nothing launched after it
