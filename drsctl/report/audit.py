@@ -100,8 +100,12 @@ def step_facts(step: Mapping[str, Any], since: Callable[[Any], float | None]) ->
         "detail": step.get("Detail"),
         "decidedBy": _text(step.get("DecidedBy")),
     }
-    if facts["kind"] != "Approval":
-        return facts
+    if facts["kind"] != "Approval":  # the same keys, null: every step of the JSON has one shape
+        return {
+            **facts,
+            **dict.fromkeys(("message", "deadline", "onTimeout", "decision", "reason", "decidedAt")),
+            "approvals": [],
+        }
     decision = _decision(step.get("Decision")) or _decision_from_status(facts["status"])
     reason = _text(step.get("Reason")) or _reason_from_detail(step.get("Detail"), facts["status"])
     approvals = [
@@ -160,11 +164,9 @@ def _reason_from_detail(detail: Any, status: str) -> str | None:
         try:
             answer = json.loads(text)
         except ValueError:
-            return None  # cut at 500 characters by the record: not an answer the report can read
-        if isinstance(answer, dict):
-            return _text(answer.get("Reason") or answer.get("Comment"))
-        return None
-    if status == "REJECTED":
+            answer = None  # cut at 500 characters by the record: not an answer the report can read
+        return _text(answer.get("Reason") or answer.get("Comment")) if isinstance(answer, dict) else None
+    if status == "REJECTED":  # "Rejected: <cause>"; the error's name alone is no reason
         error, _, cause = text.partition(": ")
-        return _text(cause) if cause and " " not in error else _text(text)
+        return _text(text) if " " in error else _text(cause)
     return None

@@ -328,8 +328,8 @@ def _time_split(report: dict[str, Any]) -> str:
         return ""
     times = sentences.Clock(report)
     said = (
-        f"The RTO is measured to the last wave's recovery (its launch and the steps after it): {clock(recovered)}, "
-        f"{times.text(recovered)}."
+        f"The RTO is measured to the last wave's recovery (its launch and the steps after it): {clock(recovered)} "
+        f"({times.text(recovered)})."
     )
     after = float(report["makespanSeconds"]) - float(recovered)
     cleanup = report.get("cleanup")
@@ -352,7 +352,8 @@ def _audit(report: dict[str, Any]) -> str:
         at = moment.isoformat() if moment is not None else ""
         events.append((at, event, text))
 
-    add(times.at(0), "started", f"Started by {sentences.started_by(report)}.")
+    who = sentences.started_by(report)
+    add(times.at(0), "started", f"The execution {who}." if report.get("startedBy") else f"Started; {who}.")
     for index, wave in enumerate(report["waves"], start=1):
         for step in wave.get("steps") or []:
             if step["kind"] != "Approval":

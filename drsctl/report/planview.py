@@ -32,9 +32,9 @@ def render(report: dict[str, Any]) -> str:
     items = [_start(report, times, span)]
     for index, wave in enumerate(report["waves"], start=1):
         items.append(_wave(wave, wave_number(wave, index), report, times, span))
-    items.append(_end(report, times, span))
     if report.get("cleanup"):
         items.append(_cleanup(report, times, span))
+    items.append(_end(report, times, span))
     return f'<ol id="plan-view" class="plan"{attrs(data_waves=len(report["waves"]))}>' + "".join(items) + "</ol>"
 
 
@@ -199,7 +199,7 @@ def _start(report: dict[str, Any], times: sentences.Clock, span: float) -> str:
     return (
         '<li class="plan-stage" data-stage="start">'
         f"<strong>Start</strong> {esc(sentences.utc(times.start))}: plan "
-        f"<code>{esc(report.get('planId') or '-')}</code> version <code>{esc(version)}</code> started by "
+        f"<code>{esc(report.get('planId') or '-')}</code> version <code>{esc(version)}</code>, "
         f"{esc(sentences.started_by(report))}{esc(locked)}{esc(retries)}.</li>"
     )
 
@@ -209,8 +209,10 @@ def _end(report: dict[str, Any], times: sentences.Clock, span: float) -> str:
     said = (
         f"Ended {report['status']} at {clock(report.get('makespanSeconds'))} ({times.iso_text(report.get('endTime'))})"
     )
+    if report.get("cleanup"):
+        said += ", after the drill cleanup"
     if report["status"] in ("COMPLETED", "PARTIAL") and recovered is not None:
-        said += f"; recovered at {clock(recovered)}: the RTO's measure"
+        said += f"; recovered at {clock(recovered)} (the RTO's measure)"
     if report.get("cancelledBy") or report.get("cancelReason"):
         said += f"; cancelled by {report.get('cancelledBy') or 'an operator not recorded'}"
         said += f": {sentences.quoted(report['cancelReason'])}" if report.get("cancelReason") else ""

@@ -17,7 +17,7 @@ DETAIL_SHOWN = 300  # a function's answer, as the page quotes it
 HOW_STARTED_BY_IS_KNOWN = {
     "record": "the caller's AWS identity, recorded by drsctl run start",
     "cloudtrail": "from CloudTrail's StartExecution event",
-    "rehearsal": "the local user who ran the rehearsal: it has no AWS identity",
+    "rehearsal": "who ran the rehearsal: a rehearsal has no AWS identity",
     "option": "as given to drsctl run report --started-by: not checked against AWS",
 }
 
@@ -179,13 +179,17 @@ def _answer_text(detail: Any) -> str:
     return text if len(text) <= DETAIL_SHOWN else text[: DETAIL_SHOWN - 1] + "…"
 
 
+NOBODY_RECORDED = "who started it was not recorded (no StartedBy on the record, and CloudTrail did not say)"
+
+
 def started_by(report: dict[str, Any]) -> str:
-    """'arn:aws:iam::...:user/alice (the caller's AWS identity, recorded by drsctl run start)', or 'not recorded'."""
+    """'started by arn:aws:iam::...:user/alice (the caller's AWS identity, recorded by drsctl run start)', or that
+    nobody recorded who."""
     who = report.get("startedBy")
     if not who:
-        return "not recorded"
+        return NOBODY_RECORDED
     how = HOW_STARTED_BY_IS_KNOWN.get(str(report.get("startedBySource")))
-    return f"{who} ({how})" if how else str(who)
+    return f"started by {who} ({how})" if how else f"started by {who}"
 
 
 def cleanup(report: dict[str, Any], clock: Clock) -> str:
@@ -222,6 +226,6 @@ def cleanup(report: dict[str, Any], clock: Clock) -> str:
         parts.append("The instances were kept, as the plan says for a drill that failed (OnFailure: KEEP).")
     else:
         parts.append(f"It did not terminate anything (status {status}).")
-    if done.get("detail"):
+    if done.get("detail") and status != "COMPLETED":  # why it failed or kept them
         parts.append(str(done["detail"]))
     return " ".join(parts)
