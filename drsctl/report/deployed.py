@@ -13,9 +13,11 @@ server's `startedAt` is its job's creationDateTime, as in the rehearsal.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -27,6 +29,17 @@ from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord, from
 
 JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs
 HISTORY_PAGE = 1000  # GetExecutionHistory maxResults
+
+
+def source_of(stepfunctions: Any) -> str:
+    """ "sandbox" when the records are served on this machine (drsctl sandbox answers on a loopback address: not
+    AWS, and the page says so), else "deployed"."""
+    host = urlsplit(str(stepfunctions.meta.endpoint_url)).hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    return "sandbox" if loopback else "deployed"
 
 
 class RunReportError(LookupError):
