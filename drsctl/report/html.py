@@ -440,9 +440,9 @@ def _waves(report: dict[str, Any]) -> str:
             f'<td class="status" style="color:{colour(wave["status"])}">{esc(wave["status"])}</td>'
             f'<td class="num">{launched:,}/{len(servers):,}</td><td class="num">{clock(wave.get("startedAt"))}</td>'
             f'<td class="num">{clock(wave.get("endedAt"))}</td>'
-            f"<td{attrs(class_='rto', data_met=wave['rto']['met'])}>{_recovered_at(wave)} "
+            f"<td{attrs(class_='rto', data_met=wave['rto']['met'])}>{_recovered_at(wave)}"
             f"{_met(wave['rto']['met'], rto_target, _unjudged(wave, 'recovered'))}</td>"
-            f"<td{attrs(class_='rpo', data_met=wave['rpo']['met'])}>{duration(wave['rpo']['worstSeconds'])} "
+            f"<td{attrs(class_='rpo', data_met=wave['rpo']['met'])}>{_worst(wave['rpo']['worstSeconds'])}"
             f"{_met(wave['rpo']['met'], rpo_target, _unjudged(wave, 'launched'))}</td></tr>"
         )
     parts.append(
@@ -457,11 +457,15 @@ def _waves(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _worst(seconds: float | None) -> str:
+    return "" if seconds is None else f"{duration(seconds)} "
+
+
 def _recovered_at(wave: dict[str, Any]) -> str:
     at = wave["rto"]["achievedSeconds"]
     if at is not None:
-        return clock(at)
-    return "" if wave["status"] == "SKIPPED" else "not recovered:"
+        return f"{clock(at)} "
+    return "" if wave["status"] == "SKIPPED" else "not recovered: "
 
 
 def _unjudged(wave: dict[str, Any], what: str) -> str:
@@ -589,7 +593,11 @@ def _cleanup(report: dict[str, Any]) -> str:
         f'<h2>Cleanup</h2><p>Status <span class="status" style="color:{colour(cleanup.get("status"))}">'
         f"{esc(cleanup.get('status'))}</span>, from {_when(times, cleanup.get('startedAt')).replace('<br>', ' ')} to "
         f"{_when(times, cleanup.get('endedAt')).replace('<br>', ' ')}; DRS jobs: {jobs}.</p>{said}"
-        + (f'<p class="cleanup-detail">{esc(cleanup["detail"])}</p>' if cleanup.get("detail") else "")
+        + (
+            f'<p class="cleanup-detail">{esc(cleanup["detail"])}</p>'
+            if cleanup.get("detail") and cleanup.get("status") != "COMPLETED"  # why it failed or kept them
+            else ""
+        )
         + (
             f"<details open><summary>{len(terminated):,} recovery instance(s) terminated</summary><ul>{items}</ul>"
             "</details>"
