@@ -7,6 +7,7 @@ User text (wave, step and host names, reasons) is printed as written (Text, neve
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
@@ -14,11 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from drsctl.commands.views import status_text as final_status_text
+from drsctl.operate.cleanup_view import cleanup_view
+from drsctl.stamps import duration, utc
 
 if TYPE_CHECKING:
     from drsctl.operate.executions import PendingApproval, Snapshot
     from lambdas.core.records import WaveRecord
 
+RTO_WARNING_SECONDS = 300  # the RTO countdown turns yellow in its last five minutes
 SERVERS_SHOWN = 12  # a wave with at most this many servers lists them under --servers-auto; larger ones summarise
 _UNDER_WAY = {"PENDING": "dim", "STARTING": "cyan", "POLLING": "cyan", "RUNNING": "cyan", "LAUNCHING": "cyan"}
 _UNDER_WAY["IN_PROGRESS"] = "cyan"
@@ -44,10 +48,50 @@ def headline(current: Snapshot) -> Text:
     mode = current.input.get("ExecutionType") or (current.record.ExecutionType if current.record else None) or "?"
     plan = current.input.get("PlanId") or (current.record.PlanId if current.record else None) or "?"
     text = Text.assemble(f"Execution {current.name} (plan {plan}, {mode}): ", status_text(current.status))
+    if current.waiting_for:
+        text.append(f", waiting for {current.waiting_for}")
     resume = current.input.get("ResumeFrom")
     if resume:
         text.append(f", resuming {resume}")
     return text
+
+
+def timing_line(current: Snapshot) -> Text | None:
+    """`started 20:15:03 UTC (2026-11-29), elapsed 00:12:30; RTO target 45 min: 00:32:30 left` while it runs;
+    `started ..., ended ... (took ...)` once its record has ended. Times by the stack's clock (the sandbox's runs
+    ahead of this machine's)."""
+    record = current.record
+    started = record.StartTime if record is not None else _epoch(current.described.get("startDate"))
+    if not started:
+        return None
+    text = Text(f"started {utc(started)}")
+    if record is not None and record.EndTime and not current.record_running:
+        text.append(f", ended {utc(record.EndTime, date=False)} (took {duration(record.EndTime - started)})")
+        return text
+    elapsed = max(0.0, current.now - started)
+    text.append(f", elapsed {duration(elapsed)}")
+    if current.rto_minutes is not None:
+        left = current.rto_minutes * 60 - elapsed
+        target = f"; RTO target {current.rto_minutes:g} min: "
+        if left >= 0:
+            style = "green" if left > RTO_WARNING_SECONDS else "yellow"
+            text.append(Text.assemble(target, Text(f"{duration(left)} left", style=style)))
+        else:
+            text.append(Text.assemble(target, Text(f"exceeded by {duration(-left)}", style="bold red")))
+    return text
+
+
+def cleanup_line(current: Snapshot) -> Text | None:
+    """The drill cleanup's state (planned, waiting until, terminating n/m, done, kept, not run, failed, none), and
+    `drsctl run cleanup NAME` when the drill ended with instances up."""
+    view = cleanup_view(current.record)
+    if view is None:
+        return None
+    return Text.assemble(Text("cleanup: ", style="bold"), str(view["text"]))
+
+
+def _epoch(value: object) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
 
 
 def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
@@ -99,6 +143,9 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
     """The whole view. `servers`: True lists every server, False none, None those of small waves still open or not
     launched (a 2,000-server plan stays a table of waves)."""
     parts: list[RenderableType] = [headline(current)]
+    timing = timing_line(current)
+    if timing is not None:
+        parts.append(timing)
     if current.record is None and current.running:
         parts.append(Text("waiting for the execution's record (Prepare writes it)"))
     if current.waves:
@@ -108,6 +155,9 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
             parts.append(servers_table(wave))
     for approval in current.approvals():
         parts.append(approval_line(current, approval))
+    cleanup = cleanup_line(current)
+    if cleanup is not None:
+        parts.append(cleanup)
     if not current.running:
         message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
         if message and current.status != "COMPLETED":
