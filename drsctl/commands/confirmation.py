@@ -111,7 +111,10 @@ def _worst_lag(servers: list[dict[str, Any]], ids: list[str]) -> str:
             unknown += 1
         elif worst is None or lag > worst[0]:
             worst = (lag, server_id)
-    text = f"worst replication lag {lag_text(worst[0])} ({worst[1]})" if worst else "replication lag unknown"
+    if worst is None:
+        text = "replication lag unknown"
+    else:
+        text = f"worst replication lag {lag_text(worst[0])}" + (f" ({worst[1]})" if worst[0] > 0 else "")
     if unknown and worst:
         text += f", unknown for {unknown}"
     if states:

@@ -74,9 +74,12 @@ def operating(what: str) -> Iterator[None]:
         response = getattr(error, "response", None) or {}
         code = response.get("Error", {}).get("Code")
         if code in NOT_HERE:
+            message = response["Error"].get("Message") or code
+            if code == "InvalidRegion":  # the sandbox's answer: it names the Region and the fix
+                raise fail_invalid(f"cannot {what}: {message}") from error
             raise fail_invalid(
-                f"cannot {what}: {response['Error'].get('Message') or code} in region {region_name()}: set "
-                "AWS_DEFAULT_REGION to the stack's Region (and --stack to its name)"
+                f"cannot {what}: {message} in region {region_name()}: set AWS_DEFAULT_REGION to the stack's Region "
+                "(and --stack to its name)"
             ) from error
         console(stderr=True).print(Text.assemble(Text(f"could not {what}:", style="red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(EXIT_AWS_FAILED) from error

@@ -148,7 +148,7 @@ def watch(
     """Follow an execution until it ends: waves, servers, runbook steps and the approval waiting, live in a terminal
     with its start, elapsed time and RTO countdown; piped, one line per change, each starting with its UTC time
     (HH:MM:SS, the date when it changes). Exit code 0 when it ends COMPLETED, 1 otherwise."""
-    from drsctl.commands.run_views import headline
+    from drsctl.commands.run_views import headline, timing_line
 
     check_execution_name(name, "NAME")
     if not math.isfinite(interval):
@@ -165,7 +165,8 @@ def watch(
         if current.record_running:
             out.print(f"the record still says {current.record_status}: the stack's reconcile has not ended it yet")
     else:
-        _say(stamps, current.now, headline(current).plain)  # the waves' lines came as they changed
+        timing = timing_line(current)  # the waves' lines came as they changed
+        _say(stamps, current.now, headline(current).plain + (f"; {timing.plain}" if timing is not None else ""))
         _print_end(current, stamps)
     raise typer.Exit(EXIT_COMPLETED if current.status == "COMPLETED" else EXIT_NOT_COMPLETED)
 

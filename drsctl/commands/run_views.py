@@ -33,6 +33,11 @@ def status_text(status: str) -> Text:
     return Text(status, style=_UNDER_WAY[status]) if status in _UNDER_WAY else final_status_text(status)
 
 
+def wave_state(status: str) -> str:
+    """A wave as an execution is read: RUNNING while its servers launch (stored STARTING or POLLING)."""
+    return "RUNNING" if status in ("STARTING", "POLLING") else status
+
+
 _ORDER = ("LAUNCHED", "IN_PROGRESS", "LAUNCHING", "PENDING", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
 
 
@@ -85,8 +90,8 @@ def cleanup_line(current: Snapshot) -> Text | None:
     """The drill cleanup's state (planned, waiting until, terminating n/m, done, kept, not run, failed, none), and
     `drsctl run cleanup NAME` when the drill ended with instances up."""
     view = cleanup_view(current.record)
-    if view is None:
-        return None
+    if view is None or (view["state"] == "none" and current.record_running):
+        return None  # a recovery's, or a drill without DrillCleanup still running: nothing to say yet
     return Text.assemble(Text("cleanup: ", style="bold"), str(view["text"]))
 
 
@@ -112,7 +117,9 @@ def waves_table(current: Snapshot) -> Table:
     for wave in current.waves:
         for step in (s for s in wave.Steps if s.get("Phase") == "BEFORE"):
             table.add_row(f"  before: {step.get('Name')}", "", status_text(str(step.get("Status"))), step_detail(step))
-        table.add_row(f"{wave.WaveNumber} {wave.WaveName}", wave.Region, status_text(wave.Status), counts_text(wave))
+        table.add_row(
+            f"{wave.WaveNumber} {wave.WaveName}", wave.Region, status_text(wave_state(wave.Status)), counts_text(wave)
+        )
         for step in (s for s in wave.Steps if s.get("Phase") == "AFTER"):
             table.add_row(f"  after: {step.get('Name')}", "", status_text(str(step.get("Status"))), step_detail(step))
     return table
@@ -175,7 +182,9 @@ def progress_lines(current: Snapshot) -> list[str]:
     for wave in current.waves:
         steps = [f"{s.get('Phase', '').lower()} {s.get('Name')} {s.get('Status')}" for s in wave.Steps]
         suffix = f" [{'; '.join(steps)}]" if steps else ""
-        lines.append(f"wave {wave.WaveNumber} ({wave.WaveName}): {wave.Status}, {counts_text(wave)}{suffix}")
+        lines.append(
+            f"wave {wave.WaveNumber} ({wave.WaveName}): {wave_state(wave.Status)}, {counts_text(wave)}{suffix}"
+        )
     for approval in current.approvals():
         lines.append(approval_line(current, approval).plain)
     return lines
