@@ -51,7 +51,6 @@ def show(
     """Show a stored plan as a plan file (YAML; drsctl plan load reads it back): the waves' defaults filled in, its
     version (planVersion) and the Options in effect, every default included, in comments above it. --json: the plan
     with `planVersion` and `optionsInEffect` (per mode) added."""
-    import yaml
 
     from drsctl.operate import plans
 
@@ -70,7 +69,7 @@ def show(
         recovery = in_effect["RECOVERY"].get(key)
         differs = f" (RECOVERY: {_plain(recovery)})" if recovery != value else ""
         typer.echo(f"#   {key}: {_plain(value)}{differs}")
-    typer.echo(yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=1000), nl=False)
+    typer.echo(plans.as_yaml(plan), nl=False)
 
 
 def _plain(value: object) -> str:

@@ -94,10 +94,21 @@ def diff(stack: DeployedStack, plan: RecoveryPlan, file_name: str) -> list[str]:
     return diff_lines(show_plan(stack, plan.PlanId), normalised(plan), plan.PlanId, file_name)
 
 
+class _PlanFileDumper(yaml.SafeDumper):
+    """Lists indented under their key (`Waves:` then `  - WaveName: ...`), as the example plan files are written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def as_yaml(plan: dict[str, Any]) -> str:
+    """A plan as a YAML plan file: keys in the plan model's order (PlanId, Name, ..., Waves, Options), not sorted."""
+    text: str = yaml.dump(plan, Dumper=_PlanFileDumper, sort_keys=False, allow_unicode=True, width=1000)
+    return text
+
+
 def _lines(plan: dict[str, Any]) -> list[str]:
-    """YAML in the plan model's field order (PlanId, Name, ..., Waves, Options), as a plan file is written."""
-    text: str = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=1000)
-    return text.splitlines()
+    return as_yaml(plan).splitlines()
 
 
 @dataclass
