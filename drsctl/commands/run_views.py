@@ -62,7 +62,7 @@ def headline(current: Snapshot) -> Text:
 
 
 def timing_line(current: Snapshot) -> Text | None:
-    """`started 20:15:03 UTC (2026-11-29), elapsed 00:12:30; RTO target 45 min: 00:32:30 left` while it runs;
+    """`started 2026-11-29 20:15:03 UTC, elapsed 00:12:30, RTO 45 min: 00:32:30 left` while it runs (80 columns);
     `started ..., ended ... (took ...)` once its record has ended. Times by the stack's clock (the sandbox's runs
     ahead of this machine's)."""
     record = current.record
@@ -77,12 +77,12 @@ def timing_line(current: Snapshot) -> Text | None:
     text.append(f", elapsed {duration(elapsed)}")
     if current.rto_minutes is not None:
         left = current.rto_minutes * 60 - elapsed
-        target = f"; RTO target {current.rto_minutes:g} min: "
+        target = f", RTO {current.rto_minutes:g} min: "  # the plan's Options.RtoTargetMinutes
         if left >= 0:
             style = "green" if left > RTO_WARNING_SECONDS else "yellow"
             text.append(Text.assemble(target, Text(f"{duration(left)} left", style=style)))
         else:
-            text.append(Text.assemble(target, Text(f"exceeded by {duration(-left)}", style="bold red")))
+            text.append(Text.assemble(target, Text(f"{duration(-left)} over", style="bold red")))
     return text
 
 

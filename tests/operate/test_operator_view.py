@@ -144,7 +144,7 @@ def test_watch_lines_and_the_sandbox_log_carry_the_sandbox_time_and_the_cleanup_
     assert len(dated) == len({STAMP.match(line).group(2) for line in dated})
     assert times == sorted(times)
     assert "Execution clock-1 (plan clocked, DRILL): RUNNING; started " in lines[0]
-    assert "RTO target 30 min: " in lines[0] and " left" in lines[0]
+    assert re.search(r"elapsed \d\d:\d\d:\d\d, RTO 30 min: \d\d:\d\d:\d\d left$", lines[0])
     assert any("cleanup: planned: 60 min after the drill ends" in line for line in lines)
     assert any("cleanup: waiting: terminates the drill's 2 instance(s) at " in line for line in lines)
     assert "the drill ended COMPLETED; its cleanup is waiting" in watched.output
