@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -153,8 +153,8 @@ def test_watch_lines_and_the_sandbox_log_carry_the_sandbox_time_and_the_cleanup_
     shown = _json(sandbox.drsctl("run", "show", "clock-1", "--json"))
     record = shown["Record"]
     # the stack's clock (the sandbox's, 1200 times faster than this machine's): the times the records hold
-    assert shown["StartDate"] - 2 <= times[0] <= record["StartTime"] + 600
-    assert record["EndTime"] <= times[-1] <= record["EndTime"] + 600
+    assert shown["StartDate"] - 2 <= times[0] <= record["StartTime"] + 3600  # 3 s of real time: a loaded machine
+    assert record["EndTime"] <= times[-1] <= record["EndTime"] + 3600
     assert times[-1] > time.time() + 600  # not this machine's clock
     listed = {i["ExecutionId"]: i for i in _json(sandbox.drsctl("run", "list", "--plan", "clocked", "--json"))}
     assert listed["clock-1"]["cleanup"]["state"] in ("waiting", "terminating", "done")
@@ -170,12 +170,12 @@ def test_watch_lines_and_the_sandbox_log_carry_the_sandbox_time_and_the_cleanup_
     assert "cleanup: done: 2 drill instance(s) terminated at " in sandbox.drsctl("run", "show", "clock-1").output
 
     sandbox.wait_for("execution clock-1 ended COMPLETED")  # the sandbox's log, in the CLI's words
-    logged = next(line for line in sandbox.seen if "execution clock-1 ended" in line)
-    when = STAMP.match(logged).group(1)
-    ended_at = datetime.fromtimestamp(record["EndTime"] + 3600, tz=UTC)  # the cleanup ends it, AfterMinutes later
-    stamped = datetime.combine(ended_at.date(), datetime.strptime(when, "%H:%M:%S").time(), tzinfo=UTC)
-    apart = abs((stamped - ended_at).total_seconds()) % 86_400
-    assert min(apart, 86_400 - apart) < 900  # the sandbox's clock, not this machine's
+    log = [line for line in sandbox.seen if STAMP.match(line)]
+    logged_at = _stamped(log)[next(i for i, line in enumerate(log) if "execution clock-1 ended" in line)]
+    cleaned_at = _json(sandbox.drsctl("run", "show", "clock-1", "--json"))["Record"]["Cleanup"]["EndedAt"]
+    # the sandbox's clock (the records'), not this machine's: the execution ends just after its cleanup
+    assert cleaned_at - 2 <= logged_at <= cleaned_at + 1800
+    assert logged_at > time.time() + 600
 
 
 def test_a_wrong_or_unknown_region_is_named(sandbox):
