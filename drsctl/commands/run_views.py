@@ -95,6 +95,18 @@ def cleanup_line(current: Snapshot) -> Text | None:
     return Text.assemble(Text("cleanup: ", style="bold"), str(view["text"]))
 
 
+def cancel_line(current: Snapshot) -> Text | None:
+    """Who cancelled it and why, as its record keeps them (CancelledBy, CancelReason: the shared record contract)."""
+    record = current.record
+    by = getattr(record, "CancelledBy", None)
+    reason = getattr(record, "CancelReason", None)
+    if record is None or record.Status != "CANCELLED" or not (by or reason):
+        return None
+    return Text.assemble(
+        Text("cancelled", style="yellow"), f" by {by or 'an unknown caller'}", f": {reason}" if reason else ""
+    )
+
+
 def _epoch(value: object) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
@@ -165,6 +177,9 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
     cleanup = cleanup_line(current)
     if cleanup is not None:
         parts.append(cleanup)
+    cancelled = cancel_line(current)
+    if cancelled is not None:
+        parts.append(cancelled)
     if not current.running:
         message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
         if message and current.status != "COMPLETED":

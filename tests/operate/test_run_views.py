@@ -289,3 +289,25 @@ def test_the_recovery_confirmation_resolves_tags_and_reads_at_80_columns(serve):
         wrapped = wrap(line, 80)
         assert all(len(part) <= 80 for part in wrapped)
         assert " ".join(" ".join(wrapped).split()) == " ".join(line.split())  # words whole, none lost
+
+
+class _WithCancel(ExecutionRecord):
+    """The record with the shared contract's cancel fields (the approvals work writes them)."""
+
+    CancelledBy: str | None = None
+    CancelReason: str | None = None
+
+
+def test_who_cancelled_and_why_are_shown_from_the_record():
+    current = _snapshot([])
+    current.described["status"] = "ABORTED"
+    current.record = _ended_drill(None, status="CANCELLED", launched=0)
+    assert "cancelled by" not in _printed(render(current), 120)  # a record that keeps neither
+    current.record = _WithCancel.model_validate(
+        {
+            **current.record.model_dump(),
+            "CancelledBy": "arn:aws:iam::123456789012:user/ops",
+            "CancelReason": "drill window closed",
+        }
+    )
+    assert "cancelled by arn:aws:iam::123456789012:user/ops: drill window closed" in _printed(render(current), 120)
