@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import math
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -273,9 +274,6 @@ def list_(
 ) -> None:
     """List executions from the ExecutionHistory table, newest first: status (RUNNING, COMPLETED, PARTIAL, FAILED,
     CANCELLED, TIMED_OUT), start and the drill cleanup's state."""
-    from rich.table import Table
-
-    from drsctl.commands.run_views import status_text
     from drsctl.operate import executions
 
     if plan is not None:
@@ -291,24 +289,51 @@ def list_(
     if not found:
         console().print("no executions" + (f" of plan {plan}" if plan else "") + (f" {status}" if status else ""))
         return
+    out = console()
+    out.print(_executions_table(found, wide=out.width >= WIDE_LIST))
+
+
+WIDE_LIST = 120  # one line per execution from this console width up; narrower, each row stacks two values a cell
+
+
+def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
+    """The executions, execution names never cut: one line each when wide, else stacked cells that fit 80 columns."""
+    from rich.table import Table
+
+    from drsctl.commands.run_views import status_text
+
+    def cleanup(item: dict[str, Any]) -> str:
+        return str(item["cleanup"]["short"]) if item.get("cleanup") else "-"
+
+    if wide:
+        table = Table()
+        for header in ("execution", "plan", "type", "status", "started (UTC)", "cleanup"):
+            folds = header in ("plan", "cleanup")
+            table.add_column(header, no_wrap=not folds, overflow="fold", ratio=1 if folds else None)
+        for item in found:
+            table.add_row(
+                item["ExecutionId"],
+                str(item.get("PlanId")),
+                str(item.get("ExecutionType") or "-"),
+                status_text(str(item.get("Status"))),
+                _utc(item.get("StartTime")),
+                cleanup(item),
+            )
+        return table
     table = Table()
-    table.add_column("execution", no_wrap=True)
-    table.add_column("plan", overflow="fold", ratio=1)
-    table.add_column("type", no_wrap=True)
-    table.add_column("status", no_wrap=True)
+    longest = max((len(str(item["ExecutionId"])) for item in found), default=9)
+    table.add_column("execution\nplan", no_wrap=True)  # (rich's min_width is not kept when a table must shrink)
+    table.add_column("type\nstatus", no_wrap=True)
     table.add_column("started (UTC)", no_wrap=True)
-    table.add_column("cleanup", overflow="fold", ratio=1)
+    table.add_column("cleanup", overflow="fold", ratio=1, min_width=8)
     for item in found:
-        cleanup = item.get("cleanup")
         table.add_row(
-            item["ExecutionId"],
-            str(item.get("PlanId")),
-            str(item.get("ExecutionType") or "-"),
-            status_text(str(item.get("Status"))),
-            _utc(item.get("StartTime")),
-            str(cleanup["short"]) if cleanup else "-",
+            "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+            Text.assemble(str(item.get("ExecutionType") or "-"), "\n", status_text(str(item.get("Status")))),
+            _utc(item.get("StartTime")).replace(" ", "\n"),
+            cleanup(item),
         )
-    console().print(table)
+    return table
 
 
 def _utc(epoch: Any) -> str:

@@ -311,3 +311,24 @@ def test_who_cancelled_and_why_are_shown_from_the_record():
         }
     )
     assert "cancelled by arn:aws:iam::123456789012:user/ops: drill window closed" in _printed(render(current), 120)
+
+
+def test_run_list_fits_80_columns_with_names_whole():
+    from drsctl.commands.run import _executions_table
+
+    long_name = "storefront-drill-20261129-201500"
+    items = [
+        {
+            "ExecutionId": long_name,
+            "PlanId": "a-plan-identifier-longer-than-the-execution-name",
+            "ExecutionType": "RECOVERY",
+            "Status": "CANCELLED",
+            "StartTime": 1_796_634_491,
+            "cleanup": {"short": "waiting until 10:37:55 UTC"},
+        }
+    ]
+    narrow = _printed(_executions_table(items, wide=False), 80)
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert long_name in narrow and "10:37:55 UTC" in narrow and "CANCELLED" in narrow
+    wide = _printed(_executions_table(items, wide=True), 160)
+    assert any(long_name in line and "waiting until 10:37:55 UTC" in line for line in wide.splitlines())
