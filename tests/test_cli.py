@@ -184,6 +184,39 @@ def test_plan_load_stores_the_plan_where_prepare_reads_it():
         )
 
 
+def test_plan_load_by_table_names_checks_a_changed_plan_against_the_stack_or_needs_force(tmp_path):
+    import boto3
+    from moto import mock_aws
+
+    from drsctl.local.tables import TABLES
+
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({**plan, "Name": "Renamed"}))
+    tables = ["--protection-groups-table", "pg", "--recovery-plans-table", "rp"]
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+    # no stack to ask: CloudFormation at a port nothing listens on
+    env |= {"AWS_ENDPOINT_URL_CLOUDFORMATION": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for variable, name in (("PROTECTION_GROUPS_TABLE", "pg"), ("RECOVERY_PLANS_TABLE", "rp")):
+            dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **TABLES[variable])
+        first = CliRunner().invoke(app, ["plan", "load", str(ROOT / "examples" / "plan.yaml"), *tables], env=env)
+        assert first.exit_code == 0 and "plan storefront is new (version " in first.output, first.output
+        # a changed plan: whether an execution runs it is asked of the stack's state machine, which is not there
+        refused = CliRunner().invoke(app, ["plan", "load", str(changed), *tables], env=env)
+        assert refused.exit_code == 2, refused.output
+        assert "cannot check whether an execution of plan storefront is running" in refused.output
+        assert "+Name: Renamed" in refused.output and "--force" in refused.output
+        stored = boto3.resource("dynamodb", region_name="us-east-1").Table("rp").get_item(Key={"PlanId": "storefront"})
+        assert stored["Item"]["Name"] == plan["Name"]
+        forced = CliRunner().invoke(app, ["plan", "load", str(changed), *tables, "--force", "--json"], env=env)
+        assert forced.exit_code == 0, forced.output
+        assert json.loads(forced.output)["Changed"] is True
+        stored = boto3.resource("dynamodb", region_name="us-east-1").Table("rp").get_item(Key={"PlanId": "storefront"})
+        assert stored["Item"]["Name"] == "Renamed"
+
+
 def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_path):
     plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
     # 3 waves x 17 h: 51 h at worst, past the state machine's 48 h TimeoutSeconds

@@ -199,6 +199,9 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
             loading = plans.before_load(parsed, str(plan))
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)
+    out = console()
+    if not json_output:
+        _print_loading(loading)
     if loading.changed and loading.previous_version is not None:
         if deployed is None:
             deployed = _stack_for_the_check(stack, parsed.PlanId, force=force)
@@ -207,9 +210,6 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
                 from drsctl.operate.conflicts import running_executions
 
                 loading.running = running_executions(deployed, parsed.PlanId)
-    out = console()
-    if not json_output:
-        _print_loading(loading)
     if loading.running and not force:
         first = loading.running[0]
         raise fail_invalid(
@@ -241,16 +241,18 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
 def _stack_for_the_check(stack: str | None, plan_id: str, *, force: bool) -> DeployedStack | None:
     """The stack whose running executions a changed plan is checked against, when only the tables were given.
     Without it the check cannot be made: refused, unless --force (then stored without the check)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from drsctl.operate.stack import StackNotFound, find_stack
 
     if force:
         return None
     try:
         return find_stack(stack)
-    except StackNotFound as error:
+    except (StackNotFound, BotoCoreError, ClientError) as error:
         raise fail_invalid(
-            f"cannot check whether an execution of plan {plan_id} is running: {error}; or pass --force to store it "
-            "without the check"
+            f"cannot check whether an execution of plan {plan_id} is running (the stack's state machine is needed: "
+            f"{error}); pass --stack, or --force to store it without the check"
         ) from error
 
 
