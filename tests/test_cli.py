@@ -145,6 +145,33 @@ def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
     assert "exactly one of SourceServerIds or Selector" in result.output
 
 
+def test_plan_validate_json_says_whether_the_plan_can_run_and_its_version(tmp_path):
+    from lambdas.core.plan import parse_plan
+    from lambdas.core.plan_version import plan_version
+
+    path = ROOT / "examples" / "plan.yaml"
+    scenario = ROOT / "examples" / "scenario.yaml"
+    result = CliRunner().invoke(app, ["plan", "validate", str(path), "--scenario", str(scenario), "--json"])
+    assert result.exit_code == 0, result.output
+    checked = json.loads(result.output)
+    assert checked["planVersion"] == plan_version(parse_plan(yaml.safe_load(path.read_text())))
+    assert checked["CanRun"] is True and checked["Problems"] == [] and checked["Mode"] == "DRILL"
+    assert [(w["WaveName"], w["Region"], w["Servers"]) for w in checked["Waves"]] == [
+        ("databases", "us-east-1", 4),
+        ("application", "us-east-1", 5),
+        ("web", "us-west-2", 5),
+    ]
+    broken = yaml.safe_load(path.read_text())
+    broken["ProtectionGroups"][0]["SourceServerIds"][0] = "s-0000000000000dead"
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
+    bad = CliRunner().invoke(
+        app, ["plan", "validate", str(tmp_path / "broken.yaml"), "--scenario", str(scenario), "--json"]
+    )
+    assert bad.exit_code == 2, bad.output
+    refused = json.loads(bad.output)
+    assert refused["CanRun"] is False and any("s-0000000000000dead" in p for p in refused["Problems"])
+
+
 def test_plan_load_stores_the_plan_where_prepare_reads_it():
     import boto3
     from moto import mock_aws

@@ -106,6 +106,16 @@ def test_a_running_plan_is_refused_a_second_start_and_a_changed_reload(sandbox, 
     back = sandbox.drsctl("plan", "load", str(HERE / "waiting.yaml"))  # nothing runs it now
     assert back.exit_code == 0 and f"-> {version}" in back.output
 
+    # plan show is a plan file: its version and the Options in effect in comments, and it loads back as the same plan
+    shown_file = sandbox.drsctl("plan", "show", "waiting")
+    assert shown_file.output.startswith(f"# plan waiting, version {version} (planVersion)\n")
+    assert "#   WaveTimeoutMinutes: 120\n" in shown_file.output  # a default the plan does not set
+    assert "#   ExpectedJobMinutes: 9.0 (RECOVERY: 13.0)\n" in shown_file.output
+    (tmp_path / "shown.yaml").write_text(shown_file.output)
+    assert sandbox.drsctl("plan", "diff", str(tmp_path / "shown.yaml")).exit_code == 0
+    in_effect = _json(sandbox.drsctl("plan", "show", "waiting", "--json"))["optionsInEffect"]
+    assert in_effect["DRILL"]["PollIntervalSeconds"] == 30 and in_effect["RECOVERY"]["ExpectedJobMinutes"] == 13
+
 
 def test_a_waiting_approval_reads_running_and_what_it_waits_for(sandbox):
     assert sandbox.drsctl("plan", "load", str(HERE / "gated.yaml")).exit_code == 0
