@@ -114,6 +114,7 @@ class Report:
     planId: str | None = None
     planName: str | None = None
     startedBy: str | None = None
+    planVersion: str | None = None  # the plan it ran (lambdas/core/plan_version.py), from the record
     startTime: str | None = None  # ISO 8601, UTC
     endTime: str | None = None
     targets: dict[str, float | None] = field(default_factory=dict)
@@ -124,7 +125,6 @@ class Report:
     # who started and cancelled it (null when no record says).
     generatedAt: str | None = None
     generator: str | None = None
-    planVersion: str | None = None
     startedBySource: str | None = None
     cancelledBy: str | None = None
     cancelReason: str | None = None

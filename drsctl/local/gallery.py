@@ -38,7 +38,8 @@ EXAMPLES = ROOT / "examples"
 START = 1_773_478_800.0  # 2026-03-14T09:00:00Z: a readable start for the pages
 BOARD_SECONDS = 360  # how long the change board takes to answer
 OPTIONS = {"RtoTargetMinutes": 45, "RpoTargetMinutes": 15, "DrillCleanup": {"AfterMinutes": 10}}
-APPROVER = "arn:aws:iam::111122223333:user/change-board-chair"
+OPERATOR = "arn:aws:sts::123456789012:assumed-role/DrOperator/alice"  # as `run start` finds it (sts), recorded
+APPROVER = "arn:aws:iam::123456789012:user/change-board-chair"
 HANG_SECONDS = 300  # bounds a hang only (real seconds)
 
 # name -> (approve?, the change board's reason)
@@ -63,7 +64,9 @@ def run_drill(name: str, approve: bool, reason: str) -> dict[str, Any]:
         aws.load_plan(plan)
         execution = f"storefront-gated-{name}"
         aws.engine.listeners.append(_change_board(aws, stack, execution, approve, reason))
-        started = executions.start(stack, plan.PlanId, "DRILL", execution, confirm=None, resume_from=None)
+        started = executions.start(
+            stack, plan.PlanId, "DRILL", execution, confirm=None, resume_from=None, started_by=OPERATOR
+        )
         _ended(aws, started["ExecutionArn"])
         return build_report(execution, _sources())
 
