@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from drsctl.local import invariants
+from drsctl.emulator.scenario import Approval, FunctionSpec
+from drsctl.local import hooks, invariants
 from drsctl.local.rehearsal import LocalAws
 from lambdas.core import cleanup, drs, records, resume
 from tests.conftest import server_id
@@ -432,3 +433,241 @@ def test_a_cleanup_counts_only_its_own_terminate_jobs_not_another_drills_on_the_
         assert second.Terminated == len(ALL) and not set(second.JobIds) & set(
             aws.record("exec-1", "shop").Cleanup.JobIds
         )
+
+
+# --- a resume honours every gate (docs/plan-format.md, Resuming an execution) -------------------------------------
+
+HOOK_OK = {"seconds": 5}
+GATED = "Promote and check"
+
+
+def steps(aws: LocalAws, execution_id: str, wave: int) -> list[dict[str, Any]]:
+    found = aws.waves(execution_id)[wave - 1].Steps
+    return sorted(found, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
+
+
+def invoked(aws: LocalAws) -> Counter[str]:
+    """How many times each function ran, stand-ins included, in the whole stage."""
+    return Counter(invocation.function for invocation in aws.engine.invocations)
+
+
+def started_by(aws: LocalAws, execution_id: str) -> list[str]:
+    """The WaveNumber tag of each launch job `execution_id` started."""
+    return sorted(
+        job.tags["WaveNumber"] for job in aws.drs.jobs.values() if job.tags.get("ExecutionId") == execution_id
+    )
+
+
+def gated_plan() -> dict[str, Any]:
+    """Wave 1 (db) with a step before it and four after: a hook, an OPTIONAL one, a CRITICAL one, a last one."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["Before"] = [{"Name": "Prepare", "Lambda": {"FunctionName": "drs-hook-prepare"}}]
+    plan["Waves"][0]["After"] = [
+        {"Name": "Warm caches", "Lambda": {"FunctionName": "drs-hook-warm"}},
+        {"Name": "Report", "Lambda": {"FunctionName": "drs-hook-report", "Impact": "OPTIONAL"}},
+        {"Name": GATED, "Lambda": {"FunctionName": "drs-hook-promote"}},
+        {"Name": "Announce", "Lambda": {"FunctionName": "drs-hook-announce"}},
+    ]
+    return plan
+
+
+def gated_scenario() -> dict[str, Any]:
+    return three_tier_scenario(
+        functions={
+            "drs-hook-prepare": HOOK_OK,
+            "drs-hook-warm": HOOK_OK,
+            "drs-hook-report": {"error": "ReportFailed"},
+            "drs-hook-promote": {"error": "PromotionFailed"},
+            "drs-hook-announce": HOOK_OK,
+        }
+    )
+
+
+def test_a_resume_after_a_critical_step_failed_runs_it_again_and_what_follows_never_what_the_runbook_went_past(
+    stage,
+):
+    with stage(gated_scenario()) as aws:
+        load(aws, gated_plan())
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "RunbookStepFailed"
+        assert started_by(aws, "exec-1") == ["1"]  # the gate stopped the plan before wave 2
+        earlier_steps = steps(aws, "exec-1", 1)
+        before = invoked(aws)
+        hooks.answer_from_now_on(aws.drs.scenario, functions={"drs-hook-promote": FunctionSpec(seconds=5)})
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        ran = invoked(aws) - before
+        # the failed step and the one after it ran again; the step before the launch, the one that succeeded and the
+        # OPTIONAL one that failed (the runbook went past it) did not
+        assert ran["drs-hook-promote"] == 1 and ran["drs-hook-announce"] == 1
+        assert not (ran["drs-hook-prepare"] or ran["drs-hook-warm"] or ran["drs-hook-report"])
+        wave = aws.waves("exec-2")[0]
+        assert wave.Status == "COMPLETED" and {s.Error for s in wave.Servers} == {"LAUNCHED_BEFORE"}
+        assert [(s["Name"], s["Status"], s.get("RanIn"), s.get("Previously")) for s in steps(aws, "exec-2", 1)] == [
+            ("Prepare", "SUCCEEDED", "exec-1", None),
+            ("Warm caches", "SUCCEEDED", "exec-1", None),
+            ("Report", "FAILED", "exec-1", None),  # OPTIONAL: stays failed, not run again
+            (GATED, "SUCCEEDED", None, "FAILED in execution exec-1"),
+            ("Announce", "SUCCEEDED", None, None),
+        ]
+        assert started_by(aws, "exec-2") == ["2", "3"]  # wave 1's launch started nothing
+        assert wave.JobIds == [] and wave.EndTime == wave.StartTime  # and waited for no job
+        assert steps(aws, "exec-1", 1) == earlier_steps  # the earlier record is not rewritten
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        assert not invariants.check(aws.drs)
+
+
+def test_a_critical_step_that_fails_again_on_resume_fails_the_plan_before_anything_more_launches(stage):
+    with stage(gated_scenario()) as aws:
+        load(aws, gated_plan())
+        run(aws, DRILL)
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "FAILED" and second["error"] == "RunbookStepFailed"
+        record = aws.record("exec-2", "shop")
+        assert record.Status == "FAILED" and "PromotionFailed" in (record.ErrorMessage or "")
+        assert started_by(aws, "exec-2") == []
+        assert [w.Status for w in aws.waves("exec-2")] == ["COMPLETED", "SKIPPED", "SKIPPED"]
+        # and a resume of that resume asks it once more: the gate is never taken as passed
+        third, _ = run(aws, {**DRILL, "ResumeFrom": "exec-2"}, name="exec-3")
+        assert third["status"] == "FAILED" and started_by(aws, "exec-3") == []
+        promote = next(s for s in steps(aws, "exec-3", 1) if s["Name"] == GATED)
+        assert promote["Status"] == "FAILED" and promote["Previously"] == "FAILED in execution exec-2"
+        assert not invariants.check(aws.drs)
+
+
+@pytest.mark.parametrize("then", ["APPROVE", "REJECT"])
+def test_a_rejected_approval_is_asked_again_by_the_resume_never_inherited(stage, then):
+    plan = three_wave_plan()
+    plan["Waves"][1]["Before"] = [{"Name": "Change board", "Approval": {"Message": "Fail over the app tier?"}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    with stage(scenario) as aws:
+        load(aws, plan)
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "ApprovalRejected" and started_by(aws, "exec-1") == ["1"]
+        hooks.answer_from_now_on(aws.drs.scenario, approvals=[Approval(decision=then, afterSeconds=120)])
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        asked = steps(aws, "exec-2", 2)
+        assert [(s["Name"], s.get("RanIn")) for s in asked] == [("Change board", None)]  # asked anew
+        assert asked[0]["EndedAt"] - asked[0]["StartedAt"] == 120  # the new answer, not the old one
+        if then == "APPROVE":
+            assert second["status"] == "SUCCEEDED" and asked[0]["Status"] == "SUCCEEDED"
+            assert started_by(aws, "exec-2") == ["2", "3"]
+        else:
+            assert second["error"] == "ApprovalRejected" and asked[0]["Status"] == "REJECTED"
+            assert started_by(aws, "exec-2") == []
+        assert aws.waves("exec-2")[0].Status == "SKIPPED"  # wave 1 launched and had no step after it: done
+        assert max(launches(aws).values()) == 1
+        assert not invariants.check(aws.drs)
+
+
+def test_an_approval_that_timed_out_after_a_wave_is_asked_again_and_its_wave_launches_nothing_more(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "Database ok?", "TimeoutMinutes": 30}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "APPROVE", "afterSeconds": 3600}])
+    with stage(scenario) as aws:
+        load(aws, plan)
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "ApprovalTimedOut"
+        hooks.answer_from_now_on(aws.drs.scenario, approvals=[Approval(decision="APPROVE", afterSeconds=60)])
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [sign_off] = steps(aws, "exec-2", 1)
+        assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "TIMED_OUT in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+
+
+HEALTH_AFTER_DB = [{"Name": "Database healthy", "HealthCheck": {"TimeoutMinutes": 10}}]
+
+
+def with_post_launch(scenario: dict[str, Any], server: str, post_launch: dict[str, Any]) -> dict[str, Any]:
+    for spec in scenario["servers"]:
+        if spec["id"] == server:
+            spec["postLaunch"] = post_launch
+    return scenario
+
+
+def test_a_resumed_health_check_judges_the_servers_it_took_over_by_their_own_job_and_fails_again(stage):
+    scenario = with_post_launch(three_tier_scenario(), DB[1], {"seconds": 60, "result": "FAILED"})
+    with stage(scenario) as aws:
+        load(
+            aws,
+            three_wave_plan(
+                Waves=[
+                    {"WaveName": "db", "ProtectionGroupId": "db", "After": HEALTH_AFTER_DB},
+                    {"WaveName": "app", "ProtectionGroupId": "app"},
+                ]
+            ),
+        )
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "HealthCheckFailed"
+        aws.clock.advance(1800)
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "FAILED" and second["error"] == "HealthCheckFailed"
+        [check] = steps(aws, "exec-2", 1)
+        assert check["Status"] == "FAILED" and check["Previously"] == "FAILED in execution exec-1"
+        assert "db-1" in check["Detail"] and "not checked" not in check["Detail"]
+        assert started_by(aws, "exec-2") == []  # nothing launched past the gate
+        assert not invariants.check(aws.drs)
+
+
+def test_a_resumed_health_check_passes_the_servers_it_took_over_once_they_are_healthy(stage):
+    scenario = three_tier_scenario()
+    for server in DB:
+        with_post_launch(scenario, server, {"seconds": 1200})  # slower than the step's 10 minutes, the first time
+    with stage(scenario) as aws:
+        load(
+            aws,
+            three_wave_plan(
+                Waves=[
+                    {"WaveName": "db", "ProtectionGroupId": "db", "After": HEALTH_AFTER_DB},
+                    {"WaveName": "app", "ProtectionGroupId": "app"},
+                ]
+            ),
+        )
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "HealthCheckFailed"
+        aws.clock.advance(1800)  # their post-launch actions have ended meanwhile
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [check] = steps(aws, "exec-2", 1)
+        assert check["Status"] == "SUCCEEDED" and check["Detail"].startswith(f"{len(DB)} launched server(s) healthy")
+        assert started_by(aws, "exec-2") == ["2"]
+
+
+def test_a_step_cut_short_by_a_stop_runs_again_on_resume(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [
+        {
+            "Name": "Switch DNS",
+            "Lambda": {"FunctionName": "drs-hook-dns", "WaitForCallback": True, "TimeoutMinutes": 30},
+        }
+    ]
+    with stage(three_tier_scenario(functions={"drs-hook-dns": {"seconds": 600}})) as aws:
+        load(aws, plan)
+        stop_and_reconcile_at(aws, "drs-hook-dns", 1)
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        assert steps(aws, "exec-1", 1)[0]["Status"] == "CANCELLED"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [dns] = steps(aws, "exec-2", 1)
+        assert dns["Status"] == "SUCCEEDED" and dns["Previously"] == "CANCELLED in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+
+
+def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "Database ok?"}}]
+    with stage(three_tier_scenario(approvals=[{"decision": "APPROVE", "afterSeconds": 60}])) as aws:
+        load(aws, plan)
+        stop_and_reconcile_at(aws, "request-approval", 1, status="TIMED_OUT")
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "TIMED_OUT"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [sign_off] = steps(aws, "exec-2", 1)
+        assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "CANCELLED in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
