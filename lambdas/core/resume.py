@@ -126,9 +126,10 @@ def resume_from(
             job = (last_launch.get("initiated") or {}).get("jobID")
             if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
-            if last_launch.get("status") == "LAUNCHED":
+            if last_launch.get("status") == "LAUNCHED":  # after that execution stopped following it
+                instance = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("recoveryInstanceId")
                 resumed.launched[server.SourceServerId] = done.model_copy(
-                    update={"Status": "LAUNCHED", "RecoveryJobId": job}
+                    update={"Status": "LAUNCHED", "RecoveryJobId": job, "InstanceId": instance or done.InstanceId}
                 )
             elif last_launch.get("status") in ACTIVE_LAUNCH:
                 resumed.problems.append(

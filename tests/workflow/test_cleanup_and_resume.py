@@ -535,10 +535,15 @@ def test_a_critical_step_that_fails_again_on_resume_fails_the_plan_before_anythi
         assert not invariants.check(aws.drs)
 
 
-@pytest.mark.parametrize("then", ["APPROVE", "REJECT"])
-def test_a_rejected_approval_is_asked_again_by_the_resume_never_inherited(stage, then):
+@pytest.mark.parametrize(
+    ("where", "then"),
+    [("after wave 1", "APPROVE"), ("after wave 1", "REJECT"), ("before wave 2", "REJECT")],
+)
+def test_a_rejected_approval_is_asked_again_by_the_resume_never_inherited(stage, where, then):
+    """A "no" stops the plan wherever the approval stands; the resume asks again, and only a new "yes" goes on."""
+    wave, phase = (1, "After") if where == "after wave 1" else (2, "Before")
     plan = three_wave_plan()
-    plan["Waves"][1]["Before"] = [{"Name": "Change board", "Approval": {"Message": "Fail over the app tier?"}}]
+    plan["Waves"][wave - 1][phase] = [{"Name": "Change board", "Approval": {"Message": "Go on?"}}]
     scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     with stage(scenario) as aws:
         load(aws, plan)
@@ -546,16 +551,21 @@ def test_a_rejected_approval_is_asked_again_by_the_resume_never_inherited(stage,
         assert first["error"] == "ApprovalRejected" and started_by(aws, "exec-1") == ["1"]
         hooks.answer_from_now_on(aws.drs.scenario, approvals=[Approval(decision=then, afterSeconds=120)])
         second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
-        asked = steps(aws, "exec-2", 2)
-        assert [(s["Name"], s.get("RanIn")) for s in asked] == [("Change board", None)]  # asked anew
-        assert asked[0]["EndedAt"] - asked[0]["StartedAt"] == 120  # the new answer, not the old one
+        [asked] = steps(aws, "exec-2", wave)
+        assert asked["Name"] == "Change board" and "RanIn" not in asked  # asked anew
+        assert asked["EndedAt"] - asked["StartedAt"] == 120  # the new answer, not the old one
+        if wave == 1:  # its wave launched in exec-1: taken over, not launched again
+            previously = asked["Previously"]  # "REJECTED [by <approver>] in execution exec-1"
+            assert previously.startswith("REJECTED") and previously.endswith("in execution exec-1")
+            assert {s.Error for s in aws.waves("exec-2")[0].Servers} == {"LAUNCHED_BEFORE"}
+        else:  # wave 1 launched and had no step after it: done
+            assert aws.waves("exec-2")[0].Status == "SKIPPED"
         if then == "APPROVE":
-            assert second["status"] == "SUCCEEDED" and asked[0]["Status"] == "SUCCEEDED"
+            assert second["status"] == "SUCCEEDED" and asked["Status"] == "SUCCEEDED"
             assert started_by(aws, "exec-2") == ["2", "3"]
         else:
-            assert second["error"] == "ApprovalRejected" and asked[0]["Status"] == "REJECTED"
-            assert started_by(aws, "exec-2") == []
-        assert aws.waves("exec-2")[0].Status == "SKIPPED"  # wave 1 launched and had no step after it: done
+            assert second["error"] == "ApprovalRejected" and asked["Status"] == "REJECTED"
+            assert started_by(aws, "exec-2") == []  # nothing launched past the gate
         assert max(launches(aws).values()) == 1
         assert not invariants.check(aws.drs)
 
@@ -671,3 +681,84 @@ def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage
         [sign_off] = steps(aws, "exec-2", 1)
         assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "CANCELLED in execution exec-1"
         assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+
+
+# --- cleanup ownership, and resumes around jobs still running -----------------------------------------------------
+
+
+def clean_up_now(aws: LocalAws, name: str) -> records.DrillCleanupRecord:
+    """`drsctl run cleanup NAME`: terminate an ended drill's instances now and follow the cleanup to its end."""
+    cleanup.start_now(aws.record(name, "shop"), int(aws.clock.now()))
+    progress = cleanup.check(name, "shop", int(aws.clock.now()))
+    while progress.Status == "TERMINATING":
+        aws.clock.advance(progress.NextCheckSeconds)
+        progress = cleanup.check(name, "shop", int(aws.clock.now()))
+    done = aws.record(name, "shop").Cleanup
+    assert done is not None and done.Status == "COMPLETED", done
+    return done
+
+
+DATABASES = {
+    "PlanId": "databases",
+    "Name": "Databases",
+    "ProtectionGroups": [{"GroupId": "databases-db", "Region": "us-east-1", "SourceServerIds": DB}],
+    "Waves": [{"WaveName": "db", "ProtectionGroupId": "databases-db"}],
+}
+
+
+@pytest.mark.parametrize("newer", ["DRILL", "RECOVERY"])
+def test_an_older_drill_cleaned_up_after_a_newer_execution_on_the_same_servers_terminates_only_its_own(stage, newer):
+    """exec-1 drills the whole shop; exec-2 (a newer drill, or a recovery) launches the databases again, which
+    replaces exec-1's database instances. exec-1's cleanup then terminates its own app and web instances, never
+    exec-2's."""
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        load(aws, DATABASES)
+        run(aws, DRILL)
+        second = {"PlanId": "databases", "ExecutionType": newer}
+        if newer == "RECOVERY":
+            second["Confirm"] = "RECOVER databases"
+        described, _ = run(aws, second, name="exec-2")
+        assert described["status"] == "SUCCEEDED"
+        assert len(live_instances(aws, "exec-1")) == len(APP + WEB)  # its database instances were replaced
+        done = clean_up_now(aws, "exec-1")
+        assert done.Terminated == len(APP + WEB)
+        assert live_instances(aws, "exec-1") == []
+        assert len(live_instances(aws, "exec-2")) == len(DB)  # the newer execution's instances are untouched
+
+
+def test_a_resume_after_a_stop_while_a_waves_jobs_run_counts_what_they_launched_after_the_stop(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        stop_and_reconcile_at(aws, "check-wave", 2)  # wave 1's jobs are running
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        assert {s.Status for s in aws.waves("exec-1")[0].Servers} == {"UNKNOWN"}
+        aws.engine.before_invoke.clear()
+        aws.clock.advance(1800)  # the jobs launched their servers after the stop
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        first_wave = aws.waves("exec-2")[0]
+        assert first_wave.Status == "SKIPPED" and "all its servers launched in execution exec-1" in (
+            first_wave.ErrorMessage or ""
+        )
+        assert {s.Error for s in first_wave.Servers} == {"LAUNCHED_BEFORE"}
+        assert all(s.InstanceId and s.RecoveryJobId in aws.waves("exec-1")[0].JobIds for s in first_wave.Servers)
+        assert started_by(aws, "exec-2") == ["2", "3"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        assert not invariants.check(aws.drs)
+
+
+def test_a_resume_is_refused_while_the_first_executions_job_still_runs(stage):
+    scenario = with_server_faults(three_tier_scenario(), WEB[0], ["stuck"])  # its job never ends
+    with stage(scenario) as aws:
+        load(aws, plan_with(WaveTimeoutMinutes=20))
+        first, _ = run(aws, DRILL)
+        assert first["status"] == "FAILED" and aws.waves("exec-1")[2].Status == "TIMED_OUT"
+        aws.clock.advance(1800)
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert described["status"] == "FAILED"
+        message = aws.record("exec-2", "shop").ErrorMessage or ""
+        assert WEB[0] in message and "launch job" in message, message
+        assert started_by(aws, "exec-2") == []
+        assert aws.record("exec-1", "shop").ResumedBy is None  # a refused resume takes no claim on it
