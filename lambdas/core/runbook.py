@@ -365,6 +365,10 @@ def record_approval_request(
     record = _find(steps, phase, index)
     if record is None:
         raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
+    if record.Status != "RUNNING":  # the execution's end closed it before this request ran: nobody is asked
+        raise ExecutionStoppedError(
+            f"Wave {wave_number}'s approval {record.Name!r} ended {record.Status} before it was asked; it asks nobody"
+        )
     record.TaskToken = task_token
     _save_steps(execution_id, wave, steps)
     return record

@@ -681,6 +681,7 @@ def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage
         [sign_off] = steps(aws, "exec-2", 1)
         assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "CANCELLED in execution exec-1"
         assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+        assert not invariants.check(aws.drs)  # the request that ran after the end left no token behind
 
 
 # --- cleanup ownership, and resumes around jobs still running -----------------------------------------------------
