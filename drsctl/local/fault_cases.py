@@ -1200,7 +1200,6 @@ def _resume_gate_cases() -> list[Case]:
             then_resume=True,
             resume_expect=FAILED,
             resume_check=all_of(ran_again(1, promote, "FAILED", "FAILED"), resume_launched()),
-            fast=True,
         ),
         Case(
             "resume-gates",
@@ -1247,7 +1246,6 @@ def _resume_gate_cases() -> list[Case]:
             then_resume=True,
             resume_expect=FAILED,
             resume_check=all_of(ran_again(1, "Sign-off", "REJECTED", "REJECTED"), resume_launched()),
-            fast=True,
         ),
         Case(
             "resume-gates",
