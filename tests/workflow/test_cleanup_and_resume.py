@@ -3,6 +3,7 @@ engine and emulator: what is terminated, what is launched again, and that no ser
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -451,6 +452,14 @@ def invoked(aws: LocalAws) -> Counter[str]:
     return Counter(invocation.function for invocation in aws.engine.invocations)
 
 
+def hook_events(history: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    """The events the execution gave `function` (its Hook), from its history."""
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in history if e["type"] == "TaskScheduled"
+    ]
+    return [p["Payload"]["Hook"] for p in scheduled if p.get("FunctionName") == function]
+
+
 def started_by(aws: LocalAws, execution_id: str) -> list[str]:
     """The WaveNumber tag of each launch job `execution_id` started."""
     return sorted(
@@ -494,8 +503,10 @@ def test_a_resume_after_a_critical_step_failed_runs_it_again_and_what_follows_ne
         earlier_steps = steps(aws, "exec-1", 1)
         before = invoked(aws)
         hooks.answer_from_now_on(aws.drs.scenario, functions={"drs-hook-promote": FunctionSpec(seconds=5)})
-        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        second, history = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
         assert second["status"] == "SUCCEEDED"
+        [event] = hook_events(history, "drs-hook-promote")
+        assert {(s["Status"], bool(s["RecoveryInstanceId"])) for s in event["Servers"]} == {("LAUNCHED", True)}
         ran = invoked(aws) - before
         # the failed step and the one after it ran again; the step before the launch, the one that succeeded and the
         # OPTIONAL one that failed (the runbook went past it) did not
