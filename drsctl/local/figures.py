@@ -48,6 +48,10 @@ class StepFigures:
     reason: str | None = None
     decidedAt: str | None = None
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    # A resumed execution (docs/plan-format.md, Resuming): a step taken over from the execution resumed (it ran
+    # there and the runbook went past it; no times here), or how a step run again had ended there.
+    ranIn: str | None = None
+    previously: str | None = None
 
 
 @dataclass
@@ -201,6 +205,7 @@ def runbook_seconds(waves: list[WaveRecord], end: float) -> float:
         (float(step["EndedAt"]) if step.get("EndedAt") is not None else end) - float(step["StartedAt"])
         for wave in waves
         for step in wave.Steps
+        if not step.get("RanIn")  # taken over by a resume: it ran in the execution resumed
     )
 
 

@@ -90,15 +90,18 @@ def started_by(
 def step_facts(step: Mapping[str, Any], since: Callable[[Any], float | None]) -> dict[str, Any]:
     """One runbook step of a wave's record as the report carries it: its kind, times and outcome, and for an approval
     the question, the deadline, what a timeout does and each decision (who, what, why, when)."""
+    taken_over = bool(step.get("RanIn"))  # a resume took it over: it ran in the execution resumed, not in this one
     facts: dict[str, Any] = {
         "phase": str(step["Phase"]),
         "kind": str(step["Kind"]),
         "name": str(step["Name"]),
         "status": str(step["Status"]),
-        "startedAt": since(step.get("StartedAt")),
-        "endedAt": since(step.get("EndedAt")),
+        "startedAt": None if taken_over else since(step.get("StartedAt")),
+        "endedAt": None if taken_over else since(step.get("EndedAt")),
         "detail": step.get("Detail"),
         "decidedBy": _text(step.get("DecidedBy")),
+        "ranIn": step.get("RanIn"),
+        "previously": step.get("Previously"),
     }
     if facts["kind"] != "Approval":  # the same keys, null: every step of the JSON has one shape
         return {

@@ -82,6 +82,13 @@ STEP = _object(
                 ["by", "decision"],
             ),
         },
+        "ranIn": _nullable(
+            "string",
+            description="A resumed execution: the execution this step ran in (taken over, not run again; no times).",
+        ),
+        "previously": _nullable(
+            "string", description="A step a resume ran again: how it ended in the execution resumed."
+        ),
     },
     ["phase", "kind", "name", "status", "startedAt", "endedAt"],
 )

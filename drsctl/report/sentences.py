@@ -121,15 +121,24 @@ def _answer(decision: Any, by: Any, at: Any, reason: Any, clock: Clock) -> str:
 
 
 def step(step: dict[str, Any], clock: Clock) -> str:
-    """What a runbook step did, in a sentence."""
+    """What a runbook step did, in a sentence (a resumed execution's: where it ran, or how it had ended before)."""
+    if step.get("ranIn"):
+        return (
+            f"Ran in execution {step['ranIn']}, which this one resumed: taken over ({step.get('status')} there), "
+            "not run again."
+        )
     kind = step.get("kind")
     if kind == "Approval":
-        return approval(step, clock)
-    if kind == "Wait":
-        return _wait(step)
-    if kind == "HealthCheck":
-        return _health_check(step)
-    return _function(step)
+        said = approval(step, clock)
+    elif kind == "Wait":
+        said = _wait(step)
+    elif kind == "HealthCheck":
+        said = _health_check(step)
+    else:
+        said = _function(step)
+    if step.get("previously"):
+        said += f" Run again by this resume: it had ended {step['previously']} in the execution resumed."
+    return said
 
 
 def _wait(step: dict[str, Any]) -> str:
