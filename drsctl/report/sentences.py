@@ -137,7 +137,7 @@ def step(step: dict[str, Any], clock: Clock) -> str:
     else:
         said = _function(step)
     if step.get("previously"):
-        said += f" Run again by this resume: it had ended {step['previously']} in the execution resumed."
+        said += f" Run again by this resume (before, it ended {step['previously']})."
     return said
 
 

@@ -102,6 +102,23 @@ def test_an_older_record_is_read_without_guessing(status, detail, decision, reas
     assert (facts["decision"], facts["reason"], facts["decidedAt"], facts["message"]) == (decision, reason, None, None)
 
 
+def test_a_resumed_executions_steps_say_where_they_ran():
+    base = {"Phase": "BEFORE", "Kind": "Lambda", "Name": "Promote", "StartedAt": EPOCH + 60, "EndedAt": EPOCH + 90}
+    taken = audit.step_facts({**base, "Index": 0, "Status": "SUCCEEDED", "RanIn": "exec-1"}, since)
+    assert (taken["startedAt"], taken["endedAt"], taken["ranIn"]) == (None, None, "exec-1")  # its times are exec-1's
+    again = audit.step_facts(
+        {**base, "Index": 1, "Status": "SUCCEEDED", "Previously": "FAILED in execution exec-1"}, since
+    )
+    assert (again["startedAt"], again["endedAt"]) == (60, 90)
+    clock = sentences.Clock({"startTime": "2026-01-01T00:00:00Z"})
+    assert sentences.step(taken, clock) == (
+        "Ran in execution exec-1, which this one resumed: taken over (SUCCEEDED there), not run again."
+    )
+    assert sentences.step(again, clock) == (
+        "The function ran and returned nothing. Run again by this resume (before, it ended FAILED in execution exec-1)."
+    )
+
+
 def test_approval_rows_are_sentences_not_raw_json(critical_failure):
     page = html.render(critical_failure)
     approvals = page[page.index('id="approvals"') :]
