@@ -123,7 +123,8 @@ def test_approval_rows_are_sentences_not_raw_json(critical_failure):
     page = html.render(critical_failure)
     approvals = page[page.index('id="approvals"') :]
     assert "{&quot;Decision&quot;" not in approvals and '{"Decision"' not in approvals
-    assert "Approved by rehearsal scenario, no reason given" in approvals
+    step = critical_failure["waves"][0]["steps"][0]
+    assert f"Approved by {step['decidedBy']}" in approvals and step["decidedBy"]
     # Absolute times (UTC) with the time from the start below them
     assert '00:00:00 UTC<br><span class="rel">+00:00:00</span>' in approvals
 

@@ -103,7 +103,8 @@ def test_the_plan_view_shows_each_wave_and_step_in_order_with_what_it_did(
     assert [r["top"] for r in first["rows"]] == sorted(r["top"] for r in first["rows"])
     approval, wait, launch = first["rows"]
     assert (
-        approval["what"].startswith("Asked at 00:00:00 UTC.") and "Approved by rehearsal scenario" in approval["what"]
+        approval["what"].startswith("Asked at 00:00:00 UTC")
+        and f"Approved by {critical_failure['waves'][0]['steps'][0]['decidedBy']}" in approval["what"]
     )
     assert wait["what"] == "Waited 2m00s as the plan says." and wait["seconds"] == 120
     assert "1 failed" in launch["what"] and "(LAUNCH_FAILED: 1)" in launch["what"]
@@ -137,7 +138,10 @@ def test_a_rehearsal_is_unmistakable_on_screen_and_in_print(chromium, rejected, 
     assert content["figures"]["rpo"] == "15m00s: not judged: no server launched"
     assert content["figures"]["rto"] == "45m00s: missed" and content["figures"]["recovered"] == "not recovered"
     assert [e["event"] for e in content["audit"]] == ["started", "approval", "ended", "generated"]
-    assert content["steps"] == [{"kind": "Approval", "status": "REJECTED", "decidedBy": None, "decision": "REJECT"}]
+    decided_by = rejected["waves"][0]["steps"][0]["decidedBy"]  # the approver's ARN, where the record keeps it
+    assert content["steps"] == [
+        {"kind": "Approval", "status": "REJECTED", "decidedBy": decided_by, "decision": "REJECT"}
+    ]
 
 
 def test_a_failed_critical_wave(chromium, critical_failure, tmp_path):
