@@ -37,7 +37,8 @@ def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
         errors = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
         if name in USER_FUNCTION_TASKS:
             assert errors >= LAMBDA_SERVICE_ERRORS and not errors & {"Sandbox.Timedout", "States.Timeout"}, name
-            assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"] and task["Catch"][-1]["Next"] == "Next runbook step"
+            last = task["Catch"][-1]
+            assert last["ErrorEquals"] == ["States.ALL"] and last["Next"] == "Next runbook step", name
         elif name == "Ask for approval":  # a timeout of the task is the approvers' silence: OnTimeout decides
             assert errors >= LAMBDA_ERRORS | {"Sandbox.Timedout", "InternalServerError", "ThrottlingException"}, name
             assert "States.Timeout" not in errors, name
@@ -46,7 +47,7 @@ def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
         assert all(retrier.get("Comment") for retrier in task["Retry"]), name
 
 
-# The states whose result is the plan's own (a hook's output, a callback's or an approver's answer): lambdas/core/step_end.py
+# The states whose result is the plan's own (a hook's output, a callback's or an approver's answer): step_end.py
 STEP_END_IN_HISTORY = ("Run hook", "Run hook and wait for its callback", "Ask for approval")
 
 

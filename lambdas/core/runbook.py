@@ -185,6 +185,7 @@ def _record_outcome(
     step: Step,
     now: int,
     wave: records.WaveRecord,
+    *,
     read_end: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, str] | None:
     """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop.
@@ -198,7 +199,7 @@ def _record_outcome(
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
         return _decision(record, step, cursor, wave)
-    outcome = cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()
+    outcome = (cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()) or {}
     error = outcome.get("Error")
     record.EndedAt = now
     if error is None:

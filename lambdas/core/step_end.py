@@ -75,11 +75,15 @@ def read(execution_arn: str) -> dict[str, Any]:
 
 
 def _newest_first(execution_arn: str) -> Iterator[dict[str, Any]]:
-    pages = _client().get_paginator("get_execution_history").paginate(
-        executionArn=execution_arn,
-        reverseOrder=True,
-        includeExecutionData=True,
-        PaginationConfig={"PageSize": PAGE_EVENTS, "MaxItems": PAGE_EVENTS * PAGES_MAX},
+    pages = (
+        _client()
+        .get_paginator("get_execution_history")
+        .paginate(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            includeExecutionData=True,
+            PaginationConfig={"PageSize": PAGE_EVENTS, "MaxItems": PAGE_EVENTS * PAGES_MAX},
+        )
     )
     for page in pages:
         yield from page.get("events", [])

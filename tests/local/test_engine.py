@@ -940,7 +940,7 @@ def test_motos_map_still_wraps_an_iterations_error_as_a_custom_name_which_refuse
     assert "error_name = CustomErrorName(error_name=error_name)" in inspect.getsource(
         iteration_worker.IterationWorker._eval_job
     )
-    with pytest.raises(ValueError, match="MUST NOT begin with the prefix 'States.'"):
+    with pytest.raises(ValueError, match=r"MUST NOT begin with the prefix 'States\.'"):
         CustomErrorName("States.DataLimitExceeded")
 
 
