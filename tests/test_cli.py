@@ -198,7 +198,7 @@ def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_pa
     assert report["stepFunctionsError"] == "PlanValidationError"
     assert report["startRecoveryCalls"] == 0
     message = " ".join(report["errorMessage"].split())
-    assert "could run 53.4 h (3 waves x 1020 min WaveTimeoutMinutes, plus 10 s per wave and 2.4 h for Prepare" in message
+    assert "could run 53.4 h (3 waves x 1020 min WaveTimeoutMinutes, plus 10 s per wave and 2.4 h for Prep" in message
     assert "more than the 48 h an execution may run" in message
     assert (
         "Lower Options.WaveTimeoutMinutes to at most 911, or split the plan. DRS jobs this execution started: none."

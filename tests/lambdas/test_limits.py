@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lambdas.core import limits, task_budget
 from lambdas.core.plan import RecoveryPlan, RunOptions
 from lambdas.core.records import ServerRecord, WaveRecord
