@@ -17,7 +17,6 @@ entered before it must be one of the states above (the waves run one at a time, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -36,10 +35,10 @@ ENDS = {
     "TaskStartFailed": "taskStartFailedEventDetails",
     "TaskSubmitFailed": "taskSubmitFailedEventDetails",
 }
-# Between the step's end and the current invocation: its TaskStateExited, this state's entry, and up to 6 retries of
-# this state (3 events each). A page of 10 events, each up to 256 KiB of data, stays a few MB.
-PAGE_EVENTS = 10
-PAGES_MAX = 5
+# Read in one call (the function has 60 s, most of it for DynamoDB): back to the hook's own entry there are its
+# retries (4 events each), its end and exit, this state's entry and start, and up to 6 retries of this state (3 events
+# each), about 45 at most. Only the states' entries and exits and the tasks' parameters carry much data (a few MB).
+EVENTS_READ = 60
 
 
 class StepEndNotFoundError(Exception):
@@ -70,23 +69,16 @@ def read(execution_arn: str) -> dict[str, Any]:
             return _outcome(state, *ending)
     raise StepEndNotFoundError(
         f"Execution {execution_arn}: its history does not show how the last runbook step's task ended (one of "
-        f"{', '.join(STEP_STATES)}) in its last {PAGE_EVENTS * PAGES_MAX} events; the step cannot be judged"
+        f"{', '.join(STEP_STATES)}) in its last {EVENTS_READ} events; the step cannot be judged"
     )
 
 
-def _newest_first(execution_arn: str) -> Iterator[dict[str, Any]]:
-    pages = (
-        _client()
-        .get_paginator("get_execution_history")
-        .paginate(
-            executionArn=execution_arn,
-            reverseOrder=True,
-            includeExecutionData=True,
-            PaginationConfig={"PageSize": PAGE_EVENTS, "MaxItems": PAGE_EVENTS * PAGES_MAX},
-        )
+def _newest_first(execution_arn: str) -> list[dict[str, Any]]:
+    answer = _client().get_execution_history(
+        executionArn=execution_arn, reverseOrder=True, includeExecutionData=True, maxResults=EVENTS_READ
     )
-    for page in pages:
-        yield from page.get("events", [])
+    events: list[dict[str, Any]] = answer.get("events", [])
+    return events
 
 
 def _state_name(event: dict[str, Any]) -> str | None:
