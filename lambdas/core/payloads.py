@@ -106,6 +106,14 @@ def _execution_payloads(
             _SPLIT_PLAN,
         ),
     ]
+    # At the end: an error the wave loop's Catch kept, Finalize's (or Record failure's) answer, and an error the drill
+    # cleanup's Catch kept
+    ending = {**state, "Error": caught_error(), "Result": _finished()}
+    if options.DrillCleanup is not None:
+        ending["CleanupError"] = caught_error()
+    found.append(
+        Payload("the state at the end of the execution, with the errors caught", payload_bytes(ending), _SPLIT_PLAN)
+    )
     if raw_input is not None:
         # Finalize and Record failure pass the execution's input to our function, beside an error caught
         around = {"ExecutionId": "x" * EXECUTION_NAME_MAX, "ExecutionArn": "x" * ARN_MAX, "Now": NOW}
@@ -118,6 +126,14 @@ def _execution_payloads(
             )
         )
     return found
+
+
+def _finished() -> dict[str, Any]:
+    """Finalize's and Record failure's answer at its longest (finish.Finished; the record's messages are cut to
+    MESSAGE_MAX bytes)."""
+    message = "x" * records.MESSAGE_MAX
+    cleanup = {"Status": "TERMINATING", "NextCheckSeconds": COUNT, "Detail": message}
+    return {"Status": "CANCELLED", "ErrorMessage": message, "Summary": message, "Cleanup": cleanup}
 
 
 def prepared_result(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -> dict[str, Any]:
