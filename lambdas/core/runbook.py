@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core import records
+from lambdas.core.approval_record import ApprovalAnswer, Decision, decide
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
@@ -34,7 +35,8 @@ NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH",
 DETAIL_MAX = 500
 # HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
-REJECTED = "Rejected"  # the error an approver's SendTaskFailure gives (any other error counts as a rejection too)
+REJECTED = "Rejected"  # the error the answer function's SendTaskFailure gives (lambdas/core/approval_answer.py)
+MESSAGE_RECORD_MAX = 1_000  # UTF-8 bytes of an approval's question kept on the record (the notification has it all)
 
 
 class StepRecord(BaseModel):
@@ -50,8 +52,18 @@ class StepRecord(BaseModel):
     StartedAt: int
     EndedAt: int | None = None
     Detail: str | None = Field(None, max_length=DETAIL_MAX)
-    DecidedBy: str | None = None
-    TaskToken: str | None = None  # while an approval waits: what SendTaskSuccess / SendTaskFailure answer with
+    TaskToken: str | None = None  # while an approval waits: only the answer function reads it (docs/approvals.md)
+    # An approval: what is asked, until when (epoch s), what no answer does, how many distinct principals must
+    # approve, each principal's answer, and what was decided (by whom, why, when)
+    Message: str | None = None
+    Deadline: int | None = None
+    OnTimeout: Literal["FAIL", "CONTINUE"] | None = None
+    ApproversNeeded: int | None = None
+    Approvals: list[ApprovalAnswer] | None = None
+    Decision: Decision | None = None
+    DecidedBy: str | None = None  # the AWS principal (ARN) whose answer decided it, as AWS authenticated it
+    Reason: str | None = None
+    DecidedAt: int | None = None
 
 
 class StepCursor(BaseModel):
@@ -96,6 +108,11 @@ def next_step(
         running = StepRecord(
             Phase=cursor.Phase, Index=index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
         )
+        if step.Approval is not None:  # what the approvers are asked, shown while it waits (drsctl run show)
+            running.Message = records.truncate(step.Approval.Message, MESSAGE_RECORD_MAX)
+            running.OnTimeout = step.Approval.OnTimeout
+            running.ApproversNeeded = step.Approval.Approvers
+            running.Deadline = now + step.timeout_seconds  # Ask for approval sets it exactly when it asks
         steps.append(running)
     _save_steps(execution_id, wave, steps)
     if not records.execution_active(execution_id, plan_id):
@@ -175,27 +192,63 @@ def _record_outcome(
     outcome = cursor.Outcome or {}
     error = outcome.get("Error")
     record.EndedAt = now
-    if error is None:
-        output = outcome.get("Output")
-        decision = output.get("Decision") if isinstance(output, dict) else None
-        # An approval fails closed: only an explicit APPROVE approves; REJECT, a typo or no decision rejects.
-        if step.Approval is not None and str(decision).strip().upper() != "APPROVE":
-            record.Status = "REJECTED"
-        else:
-            record.Status = "SUCCEEDED"
-        if step.Approval is not None and isinstance(output, dict):
-            record.DecidedBy = str(output.get("By") or "unknown")[:200]
-        record.Detail = _detail(output)
+    if step.Approval is not None:
+        _record_approval(record, step.Approval, outcome)
+    elif error is None:
+        record.Status = "SUCCEEDED"
+        record.Detail = _detail(outcome.get("Output"))
     else:
-        if error in TIMEOUT_ERRORS:
-            record.Status = "TIMED_OUT"
-        elif step.Approval is not None and error == REJECTED:
-            record.Status = "REJECTED"
-        else:  # the function failed, or the approval could not be asked (an AWS error): not an approver's answer
-            record.Status = "FAILED"
+        record.Status = "TIMED_OUT" if error in TIMEOUT_ERRORS else "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
     record.TaskToken = None
     return _decision(record, step, cursor, wave)
+
+
+def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[str, Any]) -> None:
+    """How an approval ended, from the record's own answers (written by the answer function) as much as from what
+    reached the task token. It fails closed: the plan goes on only when the record holds the approvals the step
+    needs (an APPROVE sent with a token read elsewhere, without them, rejects); a rejection always rejects."""
+    error = outcome.get("Error")
+    needed = record.ApproversNeeded or approval.Approvers
+    decided = decide(record.Approvals or [], needed)
+    if error is None:
+        output = outcome.get("Output")
+        said = output.get("Decision") if isinstance(output, dict) else None
+        if str(said).strip().upper() == "APPROVE" and decided is not None and decided.decision == "APPROVE":
+            record.Status = "SUCCEEDED"
+            _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
+            given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
+            record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
+        elif decided is not None:  # a principal rejected it: that stands, whatever else reached the token
+            record.Status = "REJECTED"
+            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+            record.Detail = _detail(decided.reason)
+        else:
+            record.Status = "REJECTED"
+            record.Decision = "REJECT"
+            record.Detail = _detail(
+                f"an answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
+                "answer function records: not an approval (answer with drsctl run approve)"
+            )
+    elif error in TIMEOUT_ERRORS:
+        record.Status = "TIMED_OUT"
+        given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
+        record.Detail = f"not answered by {needed} principal(s) within {approval.TimeoutMinutes} min ({given} did)"
+    elif error == REJECTED:
+        record.Status = "REJECTED"
+        if decided is not None and decided.decision == "REJECT":
+            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+            record.Detail = _detail(decided.reason)
+        else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
+            record.Decision = "REJECT"
+            record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+    else:  # the approval could not be asked (an AWS error): not an approver's answer
+        record.Status = "FAILED"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+
+
+def _set_decision(record: StepRecord, decision: Decision, by: str, reason: str | None, at: int) -> None:
+    record.Decision, record.DecidedBy, record.Reason, record.DecidedAt = decision, by, reason, at
 
 
 def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
@@ -240,11 +293,12 @@ def _approval_decision(record: StepRecord, approval: ApprovalStep, where: str) -
                 "start the execution again when an approver is available",
             ),
         }
+    why = record.Reason if record.DecidedBy else record.Detail
     return {
         "Error": "ApprovalRejected",
         "Cause": with_action(
-            f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
-            f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
+            f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an unrecorded principal'}"
+            f"{': ' + why if why else ''}; nothing was launched after it",
             "settle what the approver objected to, then start the execution again",
         ),
     }
@@ -307,15 +361,17 @@ def _save_steps(execution_id: str, wave: records.WaveRecord, steps: list[StepRec
 
 
 def record_approval_request(
-    *, execution_id: str, wave_number: int, phase: Phase, index: int, task_token: str
+    *, execution_id: str, wave_number: int, phase: Phase, index: int, task_token: str, deadline: int
 ) -> StepRecord:
-    """Keep the pending approval's task token on its step, so an operator's tool can answer it."""
+    """Keep the pending approval's task token on its step, for the stack's answer function alone to read, and the
+    deadline its task counts to (a request asked again, after a lost answer, has a new token)."""
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
     record = _find(steps, phase, index)
     if record is None:
         raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
     record.TaskToken = task_token
+    record.Deadline = deadline
     _save_steps(execution_id, wave, steps)
     return record
 
