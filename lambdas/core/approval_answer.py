@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core import executions, records
-from lambdas.core.approval_record import REASON_MAX, ApprovalAnswer, Decided, Decision, decide
+from lambdas.core.approval_record import REASON_MAX, ApprovalAnswer, ApprovalDecision, Decided, decide
 from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import StepsChangedError
 from lambdas.core.runbook import REJECTED, StepRecord
@@ -60,7 +60,7 @@ class AnswerRequest(BaseModel):
     ExecutionId: str = Field(min_length=1, max_length=80)
     Wave: int = Field(ge=1, description="The wave's number (1 for the first).")
     Step: StepRef | str = Field(description="{Phase, Index}, or the step's Name when it is unique in the wave.")
-    Decision: Decision
+    Decision: ApprovalDecision
     Reason: str | None = Field(None, max_length=REASON_MAX)
 
 

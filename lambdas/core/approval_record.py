@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Decision = Literal["APPROVE", "REJECT"]
+ApprovalDecision = Literal["APPROVE", "REJECT"]
 REASON_MAX = 500  # characters: a reason is a sentence or two, kept on the record with each answer
 PRINCIPAL_MAX = 2_048  # an IAM ARN's longest form (an assumed role's session ARN); AWS gives it, we keep it whole
 
@@ -26,7 +26,7 @@ class ApprovalAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     By: str = Field(max_length=PRINCIPAL_MAX)
-    Decision: Decision
+    Decision: ApprovalDecision
     Reason: str | None = Field(None, max_length=REASON_MAX)
     At: int  # epoch seconds: when AWS received the answer (the function URL request's time)
 
@@ -35,7 +35,7 @@ class ApprovalAnswer(BaseModel):
 class Decided:
     """What the answers decided: the answer that decided it (the rejection, or the approval that made N)."""
 
-    decision: Decision
+    decision: ApprovalDecision
     by: str
     reason: str | None
     at: int

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core import records
-from lambdas.core.approval_record import ApprovalAnswer, Decision, decide
+from lambdas.core.approval_record import ApprovalAnswer, ApprovalDecision, decide
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
@@ -60,7 +60,7 @@ class StepRecord(BaseModel):
     OnTimeout: Literal["FAIL", "CONTINUE"] | None = None
     ApproversNeeded: int | None = None
     Approvals: list[ApprovalAnswer] | None = None
-    Decision: Decision | None = None
+    Decision: ApprovalDecision | None = None
     DecidedBy: str | None = None  # the AWS principal (ARN) whose answer decided it, as AWS authenticated it
     Reason: str | None = None
     DecidedAt: int | None = None
@@ -219,7 +219,7 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
             _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
             given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
             record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
-        elif decided is not None:  # a principal rejected it: that stands, whatever else reached the token
+        elif decided is not None and decided.decision == "REJECT":  # a principal rejected it: that stands
             record.Status = "REJECTED"
             _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
             record.Detail = _detail(decided.reason)
@@ -227,8 +227,8 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
             record.Status = "REJECTED"
             record.Decision = "REJECT"
             record.Detail = _detail(
-                f"an answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
-                "answer function records: not an approval (answer with drsctl run approve)"
+                f"the answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
+                "answer function records: not an approval (approvers answer with drsctl run approve)"
             )
     elif error in TIMEOUT_ERRORS:
         record.Status = "TIMED_OUT"
@@ -247,7 +247,7 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
 
 
-def _set_decision(record: StepRecord, decision: Decision, by: str, reason: str | None, at: int) -> None:
+def _set_decision(record: StepRecord, decision: ApprovalDecision, by: str, reason: str | None, at: int) -> None:
     record.Decision, record.DecidedBy, record.Reason, record.DecidedAt = decision, by, reason, at
 
 

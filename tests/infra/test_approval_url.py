@@ -54,7 +54,7 @@ def test_only_the_answer_function_may_answer_a_task_token(resources):
     ]
     assert len(holders) == 1 and len(answer_statements) == 1
     granted = set(_listed(answer_statements[0]["Action"]))
-    assert SEND_TASK <= granted and not {a for a in granted - SEND_TASK if a.startswith("states:")}
+    assert granted >= SEND_TASK and not {a for a in granted - SEND_TASK if a.startswith("states:")}
     for key in FUNCTIONS:
         if key != "answer_approval":
             assert not [s for s in role_statements(resources, key) if set(_listed(s["Action"])) & SEND_TASK], key

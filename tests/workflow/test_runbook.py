@@ -4,9 +4,15 @@ definition, handlers, engine and emulator, with the scenario's stand-in function
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
+
+from drsctl.emulator import Scenario
+from drsctl.local.function_url import Principal, answer_approval
+from drsctl.local.rehearsal import local_aws
+from drsctl.operate.executions import pending_approvals
 
 from tests.workflow.conftest import DB, entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
 
@@ -26,6 +32,20 @@ def scenario_with(**changes: Any) -> dict[str, Any]:
 
 def steps_of(aws, wave: int) -> list[dict[str, Any]]:
     return sorted(aws.waves("exec-1")[wave - 1].Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
+
+
+def wait_for_approval(aws, name: str, timeout: float = 60.0) -> None:
+    """Until an approval of `name` waits for its answer (its token recorded); in real time, as an operator waits."""
+    deadline = time.monotonic() + timeout
+    while not pending_approvals(aws.waves(name)):
+        assert time.monotonic() < deadline, f"no approval waiting in {name}"
+        time.sleep(0.02)
+
+
+def answer_as(aws, principal: str, name: str, wave: int, phase: str, index: int, **body: Any) -> tuple[int, dict]:
+    """POST an answer to the approval URL as `principal` (AWS has authenticated it): the answer function's reply."""
+    request = {"ExecutionId": name, "Wave": wave, "Step": {"Phase": phase, "Index": index}, "Decision": "APPROVE"}
+    return answer_approval(principal=Principal(arn=principal), now=aws.clock.now(), body={**request, **body})
 
 
 def lock_items() -> list[dict]:
@@ -82,7 +102,8 @@ def test_steps_run_in_order_around_the_launch_and_are_recorded(stage):
             "Ec2InstanceId": None,
         }
         assert (hook_event["Phase"], hook_event["WaveName"], hook_event["Payload"]) == ("BEFORE", "db", {"db": 1})
-        assert steps[3]["DecidedBy"] == "rehearsal scenario" and "TaskToken" not in steps[3]
+        assert steps[3]["DecidedBy"] == "arn:aws:iam::123456789012:user/rehearsal-approver-1"
+        assert steps[3]["Decision"] == "APPROVE" and "TaskToken" not in steps[3]
         wave = aws.waves("exec-1")[0]
         assert wave.StartTime == steps[1]["EndedAt"]  # launched only after the steps before it
         assert steps[2]["StartedAt"] >= wave.EndTime  # the steps after it wait for its servers
@@ -182,27 +203,25 @@ def test_a_callback_that_never_comes_in_time_times_the_hook_out(stage):
         assert record.Status == "FAILED" and [w.Status for w in record.Waves] == ["COMPLETED", "SKIPPED", "SKIPPED"]
 
 
-def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_answer_changes_nothing(stage):
+def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_late_answer_changes_nothing():
     plan = plan_with({0: {"Before": [{"Approval": {"Message": "Go?", "TimeoutMinutes": 60}}]}})
-    scenario = scenario_with(approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
-    with stage(scenario) as aws:
+    # no approver in the scenario: the approval waits for an operator, as in the sandbox
+    with local_aws(Scenario.model_validate(scenario_with()), answer_undeclared_approvals=False) as aws:
         load(aws, plan)
-        arns: list[str] = []
-
-        def reconcile_while_waiting(invocation, request, response):
-            # the operator stops the execution while it waits for the approver; EventBridge delivers at once
-            if invocation.function.endswith("request-approval") and arns:
-                described = aws.client("stepfunctions").describe_execution(executionArn=arns.pop())
-                aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": described["startDate"]})
-
-        aws.engine.listeners.insert(0, reconcile_while_waiting)
-        arns.append(aws.start_execution(DRILL, "exec-1"))
-        aws.wait(aws.state_machine_arn.replace(":stateMachine:", ":execution:") + ":exec-1")
+        arn = aws.start_execution(DRILL, "exec-1")
+        wait_for_approval(aws, "exec-1")
+        # the operator stops the execution while it waits for the approver; EventBridge delivers at once
+        aws.stop(arn, "no drill today")
+        aws.deliver_status_change(aws.wait(arn))
         (step,) = steps_of(aws, 1)
         assert step["Status"] == "CANCELLED" and "TaskToken" not in step
         assert "ended (stopped)" in step["Detail"]
         assert aws.record("exec-1", "shop").Status == "CANCELLED"
-        assert start_recovery_waves(aws) == []  # the approval that came after the stop launched nothing
+        # the approver's answer, after the stop, is refused by the answer function: nothing is recorded or launched
+        status, answered = answer_as(aws, "arn:aws:iam::123456789012:user/late", "exec-1", 1, "BEFORE", 0)
+        assert status == 409 and "has ended (CANCELLED)" in answered["Message"]
+        assert "Approvals" not in steps_of(aws, 1)[0]
+        assert start_recovery_waves(aws) == []
         assert lock_items() == []
 
 
