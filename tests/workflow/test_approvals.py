@@ -19,8 +19,8 @@ from drsctl.local.engine import LambdaFault
 from drsctl.local.function_url import invoke, request_event
 from drsctl.local.rehearsal import LocalAws, local_aws
 from drsctl.operate.executions import pending_approvals
+from tests.workflow.approving import answer_as, wait_for_approval
 from tests.workflow.conftest import load, start_recovery_waves, three_tier_scenario, three_wave_plan
-from tests.workflow.test_runbook import answer_as, wait_for_approval
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -57,14 +57,14 @@ def step(aws: LocalAws) -> dict[str, Any]:
 
 def test_two_approvers_need_two_distinct_principals_and_the_same_one_twice_counts_once():
     with waiting({"Approvers": 2}) as (aws, arn):
-        status, first = answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0, Reason="change 42")
+        status, first = answer_as(aws, ALICE, "exec-1", 2, Reason="change 42")
         assert (status, first["Status"], first["ApproversNeeded"]) == (200, "RECORDED", 2)
-        status, again = answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0)
+        status, again = answer_as(aws, ALICE, "exec-1", 2)
         assert status == 409 and again["Error"] == "AlreadyAnswered" and "counts once" in again["Message"]
         assert pending_approvals(aws.waves("exec-1"))  # still waiting: one principal is not two
-        status, second = answer_as(aws, BOB, "exec-1", 2, "BEFORE", 0, Step="CAB")  # by the step's name, as well
+        status, second = answer_as(aws, BOB, "exec-1", 2, Step="CAB")  # by the step's name, as well
         assert (status, second["Status"]) == (200, "APPROVED")
-        status, late = answer_as(aws, CAROL, "exec-1", 2, "BEFORE", 0)
+        status, late = answer_as(aws, CAROL, "exec-1", 2)
         assert status == 409 and late["Error"] in ("AlreadyAnswered", "NotWaiting")
         assert aws.wait(arn)["status"] == "SUCCEEDED"
         ended = step(aws)
@@ -79,12 +79,12 @@ def test_two_approvers_need_two_distinct_principals_and_the_same_one_twice_count
 
 def test_a_rejection_needs_a_reason_and_keeps_who_and_why_and_the_drill_fails():
     with waiting({}) as (aws, arn):
-        status, refused = answer_as(aws, BOB, "exec-1", 2, "BEFORE", 0, Decision="REJECT")
+        status, refused = answer_as(aws, BOB, "exec-1", 2, Decision="REJECT")
         assert status == 400 and "Reason is required to reject" in refused["Message"]
-        status, _ = answer_as(aws, BOB, "exec-1", 2, "BEFORE", 0, Decision="REJECT", Reason="   ")
+        status, _ = answer_as(aws, BOB, "exec-1", 2, Decision="REJECT", Reason="   ")
         assert status == 400
         assert pending_approvals(aws.waves("exec-1")) and "Approvals" not in step(aws)  # nothing was recorded
-        status, rejected = answer_as(aws, BOB, "exec-1", 2, "BEFORE", 0, Decision="REJECT", Reason="DB not ready")
+        status, rejected = answer_as(aws, BOB, "exec-1", 2, Decision="REJECT", Reason="DB not ready")
         assert (status, rejected["Status"]) == (200, "REJECTED")
         described = aws.wait(arn)
         assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
@@ -114,7 +114,7 @@ def test_a_rejection_needs_a_reason_and_keeps_who_and_why_and_the_drill_fails():
 )
 def test_a_malformed_answer_is_refused_naming_the_field(body, problem):
     with waiting({}) as (aws, _):
-        status, refused = answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0, **body)
+        status, refused = answer_as(aws, ALICE, "exec-1", 2, **body)
         assert status == 400 and problem in refused["Message"], refused
         assert pending_approvals(aws.waves("exec-1"))
 
@@ -126,9 +126,9 @@ def test_a_request_without_an_aws_identity_or_for_nothing_waiting_is_refused():
         unsigned = request_event(body=json.dumps(body).encode(), headers={}, principal=None, now=aws.clock.now())
         status, _, answered = invoke(unsigned)
         assert status == 403 and json.loads(answered)["Error"] == "NotAuthenticated"
-        assert answer_as(aws, ALICE, "exec-9", 2, "BEFORE", 0)[0] == 404  # no such execution
-        assert answer_as(aws, ALICE, "exec-1", 1, "BEFORE", 0)[0] == 404  # no approval in wave 1
-        assert answer_as(aws, ALICE, "exec-1", 2, "AFTER", 0)[0] == 404
+        assert answer_as(aws, ALICE, "exec-9", 2)[0] == 404  # no such execution
+        assert answer_as(aws, ALICE, "exec-1", 1)[0] == 404  # no approval in wave 1
+        assert answer_as(aws, ALICE, "exec-1", 2, phase="AFTER")[0] == 404
         assert pending_approvals(aws.waves("exec-1")) and "Approvals" not in step(aws)
 
 
@@ -136,10 +136,10 @@ def test_an_answer_lost_before_the_token_was_answered_is_sent_again_by_the_same_
     with waiting({}) as (aws, arn):
         # the answer function dies at its 4th AWS call, SendTaskSuccess (after the answer was recorded): 502
         aws.engine.faults.lambdas.append(LambdaFault("answer-approval", 1, "timeout_after_calls", calls=4))
-        status, _ = answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0)
+        status, _ = answer_as(aws, ALICE, "exec-1", 2)
         assert status == 502
         assert [a["By"] for a in step(aws)["Approvals"]] == [ALICE] and pending_approvals(aws.waves("exec-1"))
-        status, answered = answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0)  # the approver sends it again
+        status, answered = answer_as(aws, ALICE, "exec-1", 2)  # the approver sends it again
         assert (status, answered["Status"]) == (200, "APPROVED")
         assert aws.wait(arn)["status"] == "SUCCEEDED"
         assert [a["By"] for a in step(aws)["Approvals"]] == [ALICE]  # recorded once
@@ -172,8 +172,8 @@ def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplo
             assert "2 distinct AWS principal(s) must approve" in body
             assert 'drsctl run approve exec-1 --reject --reason "<why>"' in body
             assert token not in body and "send-task-success" not in body
-            answer_as(aws, ALICE, "exec-1", 2, "BEFORE", 0)
-            answer_as(aws, BOB, "exec-1", 2, "BEFORE", 0)
+            answer_as(aws, ALICE, "exec-1", 2)
+            answer_as(aws, BOB, "exec-1", 2)
             assert aws.wait(arn)["status"] == "SUCCEEDED"
     logged = [(record.getMessage(), vars(record)) for record in caplog.records]
     assert "approval answered" in [message for message, _ in logged]  # the functions did log, at INFO

@@ -4,16 +4,13 @@ definition, handlers, engine and emulator, with the scenario's stand-in function
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
 
 from drsctl.emulator import Scenario
-from drsctl.local.function_url import Principal, answer_approval
 from drsctl.local.rehearsal import local_aws
-from drsctl.operate.executions import pending_approvals
-
+from tests.workflow.approving import answer_as, wait_for_approval
 from tests.workflow.conftest import DB, entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
@@ -32,20 +29,6 @@ def scenario_with(**changes: Any) -> dict[str, Any]:
 
 def steps_of(aws, wave: int) -> list[dict[str, Any]]:
     return sorted(aws.waves("exec-1")[wave - 1].Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
-
-
-def wait_for_approval(aws, name: str, timeout: float = 60.0) -> None:
-    """Until an approval of `name` waits for its answer (its token recorded); in real time, as an operator waits."""
-    deadline = time.monotonic() + timeout
-    while not pending_approvals(aws.waves(name)):
-        assert time.monotonic() < deadline, f"no approval waiting in {name}"
-        time.sleep(0.02)
-
-
-def answer_as(aws, principal: str, name: str, wave: int, phase: str, index: int, **body: Any) -> tuple[int, dict]:
-    """POST an answer to the approval URL as `principal` (AWS has authenticated it): the answer function's reply."""
-    request = {"ExecutionId": name, "Wave": wave, "Step": {"Phase": phase, "Index": index}, "Decision": "APPROVE"}
-    return answer_approval(principal=Principal(arn=principal), now=aws.clock.now(), body={**request, **body})
 
 
 def lock_items() -> list[dict]:
@@ -218,7 +201,7 @@ def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_late_answer_c
         assert "ended (stopped)" in step["Detail"]
         assert aws.record("exec-1", "shop").Status == "CANCELLED"
         # the approver's answer, after the stop, is refused by the answer function: nothing is recorded or launched
-        status, answered = answer_as(aws, "arn:aws:iam::123456789012:user/late", "exec-1", 1, "BEFORE", 0)
+        status, answered = answer_as(aws, "arn:aws:iam::123456789012:user/late", "exec-1", 1)
         assert status == 409 and "has ended (CANCELLED)" in answered["Message"]
         assert "Approvals" not in steps_of(aws, 1)[0]
         assert start_recovery_waves(aws) == []
