@@ -1,5 +1,6 @@
 """What `drsctl run show` and `run watch` print: an execution's waves (one row each, with counts, so 2,000 servers
-read as a few lines), the servers of small waves, runbook steps, and the approval waiting for an answer.
+read as a few lines), the servers of small waves, runbook steps, and the approval waiting for an answer: its
+question, wave and step, when it was asked, its deadline, what happens on timeout and how to answer (times in UTC).
 
 User text (wave, step and host names, reasons) is printed as written (Text, never markup); IDs never wrap.
 """
@@ -14,10 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from drsctl.commands.views import status_text as final_status_text
+from lambdas.core.approvals import ON_TIMEOUT, iso_utc
 
 if TYPE_CHECKING:
     from drsctl.operate.executions import PendingApproval, Snapshot
-    from lambdas.core.records import WaveRecord
+    from lambdas.core.records import ExecutionRecord, WaveRecord
 
 SERVERS_SHOWN = 12  # a wave with at most this many servers lists them under --servers-auto; larger ones summarise
 _UNDER_WAY = {"PENDING": "dim", "STARTING": "cyan", "POLLING": "cyan", "RUNNING": "cyan", "LAUNCHING": "cyan"}
@@ -50,13 +52,44 @@ def headline(current: Snapshot) -> Text:
     return text
 
 
-def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
-    where = "before" if approval.phase == "BEFORE" else "after"
+def approval_text(current: Snapshot, approval: PendingApproval) -> Text:
+    """The waiting approval, whole: for `run show` and the live `run watch`."""
+    given = _approved(approval)
+    answers = "".join(
+        f"\n              {a.get('By')}: {a.get('Decision')}" + (f" ({a.get('Reason')})" if a.get("Reason") else "")
+        for a in approval.approvals
+    )
     return Text.assemble(
         Text("Approval waiting: ", style="bold yellow"),
-        f"{approval.name!s} {where} wave {approval.wave_number} ({approval.wave_name}): ",
-        f"drsctl run approve {current.name} (or --reject --reason ...)",
+        f"{approval.name!s} {approval.where}\n",
+        f"  question:   {approval.message or '-'}\n",
+        f"  asked:      {iso_utc(approval.started_at)}\n",
+        f"  deadline:   {iso_utc(approval.deadline)}\n",
+        f"  on timeout: {approval.on_timeout}: {ON_TIMEOUT.get(approval.on_timeout, '')}\n",
+        f"  approvers:  {given} of {approval.approvers_needed} distinct principal(s) approved{answers}\n",
+        f'  answer:     drsctl run approve {current.name} --reason "..." (or --reject --reason "...")',
     )
+
+
+def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
+    """The waiting approval on one line: what piped `run watch` prints (again when an answer is recorded)."""
+    return Text.assemble(
+        Text("Approval waiting: ", style="bold yellow"),
+        f"{approval.name!s} {approval.where}: {approval.message or '-'} | asked {iso_utc(approval.started_at)}, "
+        f"deadline {iso_utc(approval.deadline)}, on timeout {approval.on_timeout} "
+        f"({ON_TIMEOUT.get(approval.on_timeout, '')}), {_approved(approval)} of {approval.approvers_needed} "
+        f'approved | answer: drsctl run approve {current.name} --reason "..." (or --reject --reason "...")',
+    )
+
+
+def cancel_text(record: ExecutionRecord) -> Text:
+    """Who cancelled it (their AWS principal), when and why."""
+    at = f" at {iso_utc(record.CancelledAt)}" if record.CancelledAt else ""
+    return Text(f"cancelled by {record.CancelledBy}{at}: {record.CancelReason or '-'}")
+
+
+def _approved(approval: PendingApproval) -> int:
+    return len({a.get("By") for a in approval.approvals if a.get("Decision") == "APPROVE"})
 
 
 def waves_table(current: Snapshot) -> Table:
@@ -76,8 +109,12 @@ def waves_table(current: Snapshot) -> Table:
 
 def step_detail(step: dict[str, object]) -> str:
     parts = [str(step.get("Kind", "")).lower()]
-    if step.get("DecidedBy"):
-        parts.append(f"by {step['DecidedBy']}")
+    if step.get("Decision"):  # a decided approval: who (as AWS authenticated them), when, and why
+        decided = f"{step['Decision']} by {step.get('DecidedBy') or 'an unrecorded principal'}"
+        at = step.get("DecidedAt")
+        parts.append(decided + (f" at {iso_utc(int(str(at)))}" if at else ""))
+        parts.append(str(step.get("Reason") or step.get("Detail") or ""))
+        return ": ".join(part for part in parts if part)
     if step.get("Detail"):
         parts.append(str(step["Detail"]))
     return ": ".join(parts)
@@ -101,13 +138,15 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
     parts: list[RenderableType] = [headline(current)]
     if current.record is None and current.running:
         parts.append(Text("waiting for the execution's record (Prepare writes it)"))
+    if current.record is not None and current.record.CancelledBy:
+        parts.append(cancel_text(current.record))
     if current.waves:
         parts.append(waves_table(current))
     for wave in current.waves:
         if servers is True or (servers is None and len(wave.Servers) <= SERVERS_SHOWN and _worth_listing(wave)):
             parts.append(servers_table(wave))
     for approval in current.approvals():
-        parts.append(approval_line(current, approval))
+        parts.append(approval_text(current, approval))
     if not current.running:
         message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
         if message and current.status != "COMPLETED":

@@ -92,6 +92,7 @@ class AnswerResult:
     """What the request did: RECORDED (more approvals are needed), or APPROVED / REJECTED (the token answered)."""
 
     status: Literal["RECORDED", "APPROVED", "REJECTED"]
+    execution_id: str
     step: StepRecord
     wave_number: int
     needed: int
@@ -101,6 +102,7 @@ class AnswerResult:
         approvals = self.step.Approvals or []
         return {
             "Status": self.status,
+            "ExecutionId": self.execution_id,
             "Wave": self.wave_number,
             "Step": {"Phase": self.step.Phase, "Index": self.step.Index, "Name": self.step.Name},
             "By": self.by,
@@ -162,10 +164,10 @@ def answer(request: AnswerRequest, *, principal: str | None, now: int) -> Answer
         raise NotWaiting(f"the steps of wave {request.Wave} kept changing while the answer was written; send it again")
     decided = decide(step.Approvals or [], needed)
     if decided is None:
-        return AnswerResult("RECORDED", step, request.Wave, needed, principal)
+        return AnswerResult("RECORDED", request.ExecutionId, step, request.Wave, needed, principal)
     _send(decided, str(step.TaskToken), step)
     status: Literal["APPROVED", "REJECTED"] = "APPROVED" if decided.decision == "APPROVE" else "REJECTED"
-    return AnswerResult(status, step, request.Wave, needed, principal)
+    return AnswerResult(status, request.ExecutionId, step, request.Wave, needed, principal)
 
 
 def _of_this_stack(record: records.ExecutionRecord) -> bool:

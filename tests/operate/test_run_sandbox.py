@@ -16,6 +16,7 @@ from tests.operate.conftest import ROOT, SandboxProcess, wait_until
 
 EXAMPLE_PLAN = ROOT / "examples" / "plan.yaml"
 GATED_PLAN = Path(__file__).with_name("gated.yaml")
+OPERATOR = "arn:aws:iam::123456789012:user/sandbox-operator"  # who the sandbox's default credentials are
 
 
 def _json(result):
@@ -168,17 +169,21 @@ def test_an_approval_approved_and_one_rejected(sandbox):
         return any("Approval needed: DRILL of plan gated" in message["Body"] for message in messages)
 
     wait_until(notified, "the approval request on the topic")
-    sandbox.wait_for("execution gated-1 waits for approval before wave 2 (application): drsctl run approve gated-1")
+    sandbox.wait_for(
+        "execution gated-1 waits for approval 'Change board' before wave 2 (application): Start the application tier?"
+    )
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
+    assert "question:   Start the application tier?" in shown.output and "on timeout: FAIL" in shown.output
     assert "drsctl run approve gated-1" in shown.output
-    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42", "--by", "ops-lead")
+    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42")
     assert approved.exit_code == 0, approved.output
-    assert "Change board of wave 2 (application) approved by ops-lead" in approved.output
+    assert f"Change board before wave 2 (application): approved by {OPERATOR}" in approved.output
     watched = sandbox.drsctl("run", "watch", "gated-1", "--interval", "0.2", "--json")
     assert watched.exit_code == 0, watched.output
     step = json.loads(watched.output)["Waves"][1]["Steps"][0]
-    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
+    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == OPERATOR and "TaskToken" not in step
+    assert (step["decision"], step["decidedBy"], step["reason"]) == ("APPROVE", OPERATOR, "change 42")
     sandbox.wait_for("execution gated-1 ended SUCCEEDED")  # in the sandbox's terminal
     nothing = sandbox.drsctl("run", "approve", "gated-1")
     assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
