@@ -378,7 +378,8 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
 
 def caller_arn(stack: DeployedStack) -> str:
     """Who the caller is, as AWS says (STS GetCallerIdentity: it needs no permission)."""
-    identity: dict[str, Any] = boto3.client("sts", region_name=stack.region).get_caller_identity()
+    # a fresh session: the credentials as they are now (a long-lived default session keeps the first ones it found)
+    identity: dict[str, Any] = boto3.Session().client("sts", region_name=stack.region).get_caller_identity()
     return str(identity["Arn"])
 
 

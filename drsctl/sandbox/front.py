@@ -26,6 +26,7 @@ from drsctl.emulator.query import QueryProtocol
 from drsctl.emulator.server import LoopbackHandler
 from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.cloudformation import StackOutputs
+from drsctl.sandbox.signatures import caller_identity
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 GLOBAL_SERVICES = {"iam": "https://iam.amazonaws.com"}
@@ -59,13 +60,21 @@ class Router:
                 b"AWS_SECRET_ACCESS_KEY (the sandbox prints them) and point AWS_ENDPOINT_URL here.\n",
             )
         region, service = signed
+        ours = self._ours(service, method, path, headers, body)
+        return ours if ours is not None else _moto(method, path, headers, body, service=service, region=region)
+
+    def _ours(self, service: str, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+        """The services the sandbox answers itself; None: moto answers."""
         if service == "drs":
             return self.drs.handle(method, path, headers, body)
         if service == "ec2":
             return self.ec2.handle(method, path, headers, body)
         if service == "cloudformation":
             return self.stack.handle(body)
-        return _moto(method, path, headers, body, service=service, region=region)
+        if service == "sts":  # GetCallerIdentity from the signature (drsctl/sandbox/signatures.py)
+            host = next((value for name, value in headers.items() if name.lower() == "host"), "")
+            return caller_identity(method, f"http://{host}{path}", headers, body)
+        return None
 
 
 def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, service: str, region: str) -> HttpResponse:

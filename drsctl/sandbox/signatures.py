@@ -2,7 +2,8 @@
 access key it names, from the sandbox's IAM (moto's), so the approval URL knows its caller the way AWS does.
 
 The sandbox's default credentials (`sandbox` / `sandbox`, the ones it prints) are the access key of the IAM user
-`sandbox-operator`: that user is the default principal (STS GetCallerIdentity says the same). Users created in the
+`sandbox-operator`: that user is the default principal, and STS GetCallerIdentity says so (answered here from the
+signature: moto's STS knows only 20-character access key IDs). Users created in the
 sandbox's IAM with access keys (`aws iam create-user`, `create-access-key`), and roles assumed through its STS, sign
 as themselves. Only who signed is checked, not what their policies allow (docs/approvals.md, In the sandbox).
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import hmac
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -20,6 +24,7 @@ from botocore.credentials import Credentials
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
+from drsctl.emulator.protocol import HttpResponse
 from drsctl.local.function_url import Principal
 from drsctl.local.rehearsal import ACCOUNT, REGION
 
@@ -91,3 +96,23 @@ def _key_owner(key_id: str, session_token: str | None) -> tuple[Principal, str]:
         if assumed is not None and hmac.compare_digest(assumed.session_token, session_token):
             return Principal(arn=assumed.arn, user_id=assumed.user_id, access_key=key_id), assumed.secret_access_key
     raise NotSigned(f"The security token included in the request is invalid: no access key {key_id} in the sandbox")
+
+
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def caller_identity(method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+    """STS GetCallerIdentity for a request signed by a key of the sandbox's IAM: who signed it, as the approval URL
+    sees it. None for any other request (moto answers it)."""
+    if dict(parse_qsl(body.decode("utf-8", "replace"))).get("Action") != "GetCallerIdentity":
+        return None
+    try:
+        principal = signer(method, url, headers, body, "sts")
+    except NotSigned:
+        return None
+    root = ElementTree.Element("GetCallerIdentityResponse", xmlns=STS_NAMESPACE)
+    result = ElementTree.SubElement(root, "GetCallerIdentityResult")
+    for tag, text in (("Arn", principal.arn), ("UserId", principal.user_id), ("Account", principal.account)):
+        ElementTree.SubElement(result, tag).text = text
+    ElementTree.SubElement(ElementTree.SubElement(root, "ResponseMetadata"), "RequestId").text = str(uuid.uuid4())
+    return HttpResponse(200, {"Content-Type": "text/xml"}, ElementTree.tostring(root, encoding="utf-8"))

@@ -201,12 +201,13 @@ def test_an_approval_approved_and_one_rejected(sandbox):
 
 
 def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)  # for the resume refused below: its plan is stored, whatever ran before
     _load(sandbox, GATED_PLAN)
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
     _waiting_approval(sandbox, "gated-3")
     cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
     assert cancelled.exit_code == 0, cancelled.output
-    assert "its record is CANCELLED" in cancelled.output
+    assert f"its record is CANCELLED (cancelled by {OPERATOR})" in cancelled.output
     history = sandbox.client("dynamodb").query(
         TableName="ExecutionHistory",
         KeyConditionExpression="ExecutionId = :id",
