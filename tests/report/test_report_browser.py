@@ -81,7 +81,11 @@ def test_a_failed_critical_wave(chromium, critical_failure, tmp_path):
         ("Wait", "SUCCEEDED"),
     ]
     assert all(step["bar"]["width"] > 0 for step in first["steps"])
-    assert content["steps"][0] == {"kind": "Approval", "status": "SUCCEEDED", "decidedBy": "rehearsal scenario"}
+    assert content["steps"][0] == {
+        "kind": "Approval",
+        "status": "SUCCEEDED",
+        "decidedBy": "arn:aws:iam::123456789012:user/rehearsal-approver-1",
+    }
     states = content["states"]
     assert states["Wave failed"]["highlighted"] and states["Ask for approval"]["entered"] == 1
     assert not states["Plan finished"]["highlighted"]
