@@ -31,7 +31,7 @@ from drsctl.local.rehearsal import ACCOUNT, REGION
 DEFAULT_USER = "sandbox-operator"
 DEFAULT_KEY = "sandbox"  # access key ID and secret: what `drsctl sandbox` prints to export
 DEFAULT_PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:user/{DEFAULT_USER}"
-SKEW = timedelta(minutes=15)  # how far a request's X-Amz-Date may be from the sandbox's wall clock, as AWS allows
+SKEW = timedelta(minutes=15)  # how far a request's X-Amz-Date may be from the wall clock (AWS: 5 to 15 minutes)
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
@@ -66,6 +66,8 @@ def signer(method: str, url: str, headers: dict[str, str], body: bytes, service:
         signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise NotSigned("the request has no valid X-Amz-Date") from None
+    if match["date"] != stamp[:8]:
+        raise NotSigned(f"the credential scope's date {match['date']} is not the date of X-Amz-Date {stamp}")
     if abs(datetime.now(tz=UTC) - signed_at) > SKEW:
         raise NotSigned(f"Signature expired: the request was signed at {stamp}, more than 15 minutes from now")
     principal, secret = _key_owner(match["key"], lower.get("x-amz-security-token"))

@@ -6,7 +6,7 @@ gives the function the caller's identity (`requestContext.authorizer.iam.userArn
 a typed name. The function then
 
 1. finds the waiting step on this stack's record (the execution must be one of this stack's state machine, still
-   running, and the step an approval waiting for an answer, before its deadline);
+   running, and the step an approval waiting for an answer);
 2. refuses what cannot be an answer (a rejection without a reason, a principal that already answered);
 3. records the principal's answer in the step's `Approvals`, conditionally on the steps being as it read them (two
    answers at once: one is written, the other reads again), so each principal counts once;
@@ -131,7 +131,7 @@ def answer(request: AnswerRequest, *, principal: str | None, now: int) -> Answer
         if wave is None:
             raise NoSuchApproval(f"execution {request.ExecutionId} has no wave {request.Wave}")
         steps = [StepRecord.model_validate(step) for step in wave.Steps]
-        step = _waiting_step(steps, request, now)
+        step = _waiting_step(steps, request)
         needed = step.ApproversNeeded or 1
         given = list(step.Approvals or [])
         decided = decide(given, needed)
@@ -178,7 +178,7 @@ def _of_this_stack(record: records.ExecutionRecord) -> bool:
     return record.ExecutionArn.split(":")[-2] == machine
 
 
-def _waiting_step(steps: list[StepRecord], request: AnswerRequest, now: int) -> StepRecord:
+def _waiting_step(steps: list[StepRecord], request: AnswerRequest) -> StepRecord:
     approvals = [step for step in steps if step.Kind == "Approval"]
     if isinstance(request.Step, StepRef):
         found = [s for s in approvals if s.Phase == request.Step.Phase and s.Index == request.Step.Index]
@@ -197,11 +197,8 @@ def _waiting_step(steps: list[StepRecord], request: AnswerRequest, now: int) -> 
     if step.Status != "RUNNING" or not step.TaskToken:
         state = "is being asked" if step.Status == "RUNNING" else f"ended {step.Status}"
         raise NotWaiting(f"approval {step.Name!r} of wave {request.Wave} is not waiting for an answer: it {state}")
-    if step.Deadline is not None and now > step.Deadline:
-        raise NotWaiting(
-            f"approval {step.Name!r} of wave {request.Wave} timed out at {iso_utc(step.Deadline)} "
-            f"(OnTimeout: {step.OnTimeout or 'FAIL'}): it can no longer be answered"
-        )
+    # Past its Deadline the task times out: Step Functions decides that (TaskTimedOut below), not this function's
+    # reading of the time, so the sandbox (whose token waits count real time) and AWS answer alike.
     return step
 
 

@@ -233,7 +233,7 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
     elif error in TIMEOUT_ERRORS:
         record.Status = "TIMED_OUT"
         given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
-        record.Detail = f"not answered by {needed} principal(s) within {approval.TimeoutMinutes} min ({given} did)"
+        record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
     elif error == REJECTED:
         record.Status = "REJECTED"
         if decided is not None and decided.decision == "REJECT":

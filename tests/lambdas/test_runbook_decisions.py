@@ -94,7 +94,7 @@ def test_a_send_task_failure_from_outside_the_answer_function_still_rejects():
 
 def test_an_unanswered_approval_times_out_saying_how_many_answered():
     record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout"}, [answer(ALICE)])
-    assert record.Status == "TIMED_OUT" and "1 did" in str(record.Detail)
+    assert record.Status == "TIMED_OUT" and "1 of 2 approval(s) recorded" in str(record.Detail)
     assert stop is not None and stop["Error"] == "ApprovalTimedOut"
 
 
