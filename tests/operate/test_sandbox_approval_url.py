@@ -31,13 +31,15 @@ def _json(result: Result) -> Any:
     return json.loads(result.output)
 
 
-def drsctl_as(sandbox: SandboxProcess, credentials: tuple[str, str], *args: str) -> Result:
-    """`drsctl ARGS` with the sandbox's environment, signed with these credentials instead of its default ones."""
-    key, secret = credentials
+def drsctl_as(sandbox: SandboxProcess, credentials: tuple[str, ...], *args: str) -> Result:
+    """`drsctl ARGS` with the sandbox's environment, signed with these credentials (key, secret and, for a role's
+    session, its token) instead of its default ones."""
+    key, secret, *token = credentials
     env = {
         **sandbox.exports,
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": token[0] if token else None,
         "COLUMNS": "200",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -171,7 +173,7 @@ def _signed(url: str, body: bytes, key: str, secret: str, service: str = "lambda
 
 
 def test_the_approval_url_refuses_unsigned_and_forged_requests_and_a_cancel_keeps_who_and_why(sandbox, tmp_path):
-    load_plan(sandbox, tmp_path, "forged", TimeoutMinutes=600)
+    load_plan(sandbox, tmp_path, "forged", TimeoutMinutes=600, Approvers=2)
     _json(sandbox.drsctl("run", "start", "forged", "--name", "forged-1", "--json"))
     waiting(sandbox, "forged-1")
     outputs = sandbox.client("cloudformation").describe_stacks(StackName="DrsOrchestrator")["Stacks"][0]["Outputs"]
@@ -192,6 +194,17 @@ def test_the_approval_url_refuses_unsigned_and_forged_requests_and_a_cancel_keep
     status, _ = _post(url, body.replace(b"APPROVE", b"REJECT "), tampered)  # the body changed after signing
     assert status == 403
     assert _json(sandbox.drsctl("run", "show", "forged-1", "--json"))["approval"]["approvals"] == []
+    # a role's session answers as the role session AWS would name
+    session = sandbox.client("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/DrApprover", RoleSessionName="dana"
+    )["Credentials"]
+    keys = (session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
+    answered = drsctl_as(sandbox, keys, "run", "approve", "forged-1", "--reason", "as the role")
+    assert answered.exit_code == 0, answered.output
+    role = "arn:aws:sts::123456789012:assumed-role/DrApprover/dana"
+    assert _json(sandbox.drsctl("run", "show", "forged-1", "--json"))["approval"]["approvals"][0]["by"] == role
+    wrong_token = drsctl_as(sandbox, (*keys[:2], "not-its-token"), "run", "approve", "forged-1")
+    assert wrong_token.exit_code == 2 and "AWS refused the answer (403" in wrong_token.output
 
     cancelled = sandbox.drsctl("run", "cancel", "forged-1", "--reason", "drill window closed")
     assert cancelled.exit_code == 0 and f"(cancelled by {OPERATOR})" in cancelled.output, cancelled.output
