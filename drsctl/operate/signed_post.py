@@ -16,7 +16,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.httpsession import URLLib3Session
 from botocore.utils import get_environ_proxies
 
-# connect, read: the read outlasts the answer function's own timeout (150 s; it answers in well under a second), so drsctl never gives up on an answer the function is still recording
+# connect, read: the read outlasts the answer function's own timeout (150 s; it answers in well under a second),
+# so drsctl never gives up on an answer the function is still recording
 TIMEOUT = (5.0, 160.0)
 
 
