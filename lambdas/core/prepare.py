@@ -156,7 +156,7 @@ def _resume(
     earlier, problems = resume.earlier_execution(previous_id, plan, mode, execution_id)
     if earlier is None or problems:
         return problems
-    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory)
+    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan)
     if resumed.problems:
         return resumed.problems
     claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution

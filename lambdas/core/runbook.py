@@ -11,6 +11,10 @@ calls this one small function, which
 3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
    steps before the wave are done and `DONE` when those after it are.
 
+In a resumed execution (lambdas/core/resume.py), the wave's item may hold steps taken over from the execution it
+resumes (`RanIn`): those the runbook went past there are not run again; the one that stopped it (or was cut short)
+runs again, its new record saying how it ended there (`Previously`), and so does every step after it.
+
 Every answer is computed from the record and the event alone, so a retried call gives the same answer.
 """
 
@@ -33,6 +37,7 @@ StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", 
 RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut", "HealthCheckFailed")
 NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH", "DONE", "FAILED"]
 DETAIL_MAX = 500
+PREVIOUSLY_MAX = 200
 # HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
 REJECTED = "Rejected"  # the error the answer function's SendTaskFailure gives (lambdas/core/approval_answer.py)
@@ -64,6 +69,22 @@ class StepRecord(BaseModel):
     DecidedBy: str | None = None  # the AWS principal (ARN) whose answer decided it, as AWS authenticated it
     Reason: str | None = None
     DecidedAt: int | None = None
+    StoppedPlan: bool | None = None  # once ended: whether its end stopped the plan (what a resume runs again)
+    RanIn: str | None = None  # a step taken over from the execution this one resumes: where it ran
+    Previously: str | None = Field(None, max_length=PREVIOUSLY_MAX)  # run again by a resume: how it ended before
+
+    def went_past(self) -> bool:
+        """Whether the runbook went on past this step: it SUCCEEDED, or failed without stopping the plan (OPTIONAL,
+        an approval with OnTimeout CONTINUE, a health check whose unhealthy servers were all OPTIONAL). A resume
+        does not run such a step again; one that stopped the plan, or was cut short (CANCELLED, RUNNING), runs
+        again."""
+        if self.Status == "SUCCEEDED":
+            return True
+        return self.Status in ("FAILED", "TIMED_OUT") and self.StoppedPlan is False
+
+    def taken_over(self) -> bool:
+        """A step the execution this one resumes ran and went past: this one does not run it again."""
+        return self.RanIn is not None and self.went_past()
 
 
 class StepCursor(BaseModel):
@@ -98,22 +119,31 @@ def next_step(
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
+    while index < len(phase_steps) and _taken_over(steps, cursor.Phase, index):
+        index += 1  # a resume: it ran in the execution resumed, and the runbook went past it there
     if index >= len(phase_steps):
         _save_steps(execution_id, wave, steps)
         return _answer(
             {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
         )
     step = phase_steps[index]
-    if _find(steps, cursor.Phase, index) is None:
+    earlier = _find(steps, cursor.Phase, index)
+    if earlier is None or earlier.RanIn is not None:  # not yet run here (a retried call finds its RUNNING record)
         running = StepRecord(
-            Phase=cursor.Phase, Index=index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
+            Phase=cursor.Phase,
+            Index=index,
+            Kind=step.kind,
+            Name=step.label,
+            Status="RUNNING",
+            StartedAt=now,
+            Previously=_previously(earlier),
         )
         if step.Approval is not None:  # what the approvers are asked, shown while it waits (drsctl run show)
             running.Message = records.truncate(step.Approval.Message, MESSAGE_RECORD_MAX)
             running.OnTimeout = step.Approval.OnTimeout
             running.ApproversNeeded = step.Approval.Approvers
             running.Deadline = now + step.timeout_seconds  # Ask for approval sets it exactly when it asks
-        steps.append(running)
+        steps = [s for s in steps if s is not earlier] + [running]
     _save_steps(execution_id, wave, steps)
     if not records.execution_active(execution_id, plan_id):
         # stopped between our first look and this write: the end may have closed the steps before this one was
@@ -128,6 +158,19 @@ def next_step(
 # Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
 ANSWER_KEYS: tuple[str, ...] = ("Phase", "Index", "Kind", "Name", "FunctionName", "TimeoutSeconds", "Seconds")
 ANSWER_KEYS += ("Event", "Message", "Error", "Cause")
+
+
+def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
+    found = _find(steps, phase, index)
+    return found is not None and found.taken_over()
+
+
+def _previously(earlier: StepRecord | None) -> str | None:
+    """How a step a resume runs again ended in the execution it resumes: a new decision, never inherited."""
+    if earlier is None or earlier.RanIn is None:
+        return None
+    by = f" by {earlier.DecidedBy}" if earlier.DecidedBy else ""
+    return f"{earlier.Status}{by} in execution {earlier.RanIn}"[:PREVIOUSLY_MAX]
 
 
 def _answer(values: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +209,7 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
             {
                 "SourceServerId": s.SourceServerId,
                 "Hostname": s.Hostname,
-                "Status": s.Status,
+                "Status": "LAUNCHED" if s.taken_over else s.Status,  # launched by the execution this one resumes
                 "RecoveryInstanceId": s.InstanceId,
                 "Ec2InstanceId": s.InstanceId,  # DRS names a recovery instance after its EC2 instance
             }
@@ -188,7 +231,7 @@ def _record_outcome(
         )
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
-        return _decision(record, step, cursor, wave)
+        return _decided(record, step, cursor, wave)
     outcome = cursor.Outcome or {}
     error = outcome.get("Error")
     record.EndedAt = now
@@ -201,7 +244,14 @@ def _record_outcome(
         record.Status = "TIMED_OUT" if error in TIMEOUT_ERRORS else "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
     record.TaskToken = None
-    return _decision(record, step, cursor, wave)
+    return _decided(record, step, cursor, wave)
+
+
+def _decided(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
+    """The decision, kept on the record too (`StoppedPlan`): a resume runs again the step that stopped the plan."""
+    decision = _decision(record, step, cursor, wave)
+    record.StoppedPlan = decision is not None
+    return decision
 
 
 def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[str, Any]) -> None:
@@ -370,6 +420,10 @@ def record_approval_request(
     record = _find(steps, phase, index)
     if record is None:
         raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
+    if record.Status != "RUNNING":  # the execution's end closed it before this request ran: nobody is asked
+        raise ExecutionStoppedError(
+            f"Wave {wave_number}'s approval {record.Name!r} ended {record.Status} before it was asked; it asks nobody"
+        )
     record.TaskToken = task_token
     record.Deadline = deadline
     _save_steps(execution_id, wave, steps)
