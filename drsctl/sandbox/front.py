@@ -3,19 +3,25 @@
 `drs` goes to the DRS emulator's rest-json layer and `ec2` to its EC2 view (DescribeInstanceStatus), `cloudformation`
 to the stack's outputs, every other service (Step Functions, DynamoDB, Lambda, SNS, IAM, STS) to moto's own request
 handlers: the request is handed to moto as if it had been sent to `https://<service>.<region>.amazonaws.com`, which is
-what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`.
+what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`. The
+approval URL's path goes to the answer function, as its function URL would (drsctl/sandbox/approval_url.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
+from email.utils import formatdate
+from functools import cache
 from http.server import ThreadingHTTPServer
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
+from botocore.loaders import Loader
 from moto.core.models import botocore_stubber
 
 from drsctl.emulator import DrsEmulator, ec2
@@ -23,7 +29,9 @@ from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol
 from drsctl.emulator.server import LoopbackHandler
+from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.cloudformation import StackOutputs
+from drsctl.sandbox.signatures import caller_identity
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 GLOBAL_SERVICES = {"iam": "https://iam.amazonaws.com"}
@@ -39,14 +47,19 @@ def signed_for(headers: dict[str, str]) -> tuple[str, str] | None:
 class Router:
     """What answers each request (the HTTP layer below only moves bytes)."""
 
-    def __init__(self, emulator: DrsEmulator, stack: StackOutputs) -> None:
+    def __init__(self, emulator: DrsEmulator, stack: StackOutputs, approval_url: ApprovalUrl | None = None) -> None:
         self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region, request_ids=emulator.request_id)
         self.ec2 = QueryProtocol(
             ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
         )
         self.stack = stack
+        self.approval_url = approval_url
+        self.clock = emulator.clock  # the sandbox's: every answer's Date header tells its time
+        self.home_region = emulator.scenario.region
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        if self.approval_url is not None and path.split("?", 1)[0] == APPROVAL_PATH:
+            return self.approval_url.handle(method, path, headers, body)  # it checks the signature itself, as AWS
         signed = signed_for(headers)
         if signed is None:
             return HttpResponse(
@@ -56,13 +69,23 @@ class Router:
                 b"AWS_SECRET_ACCESS_KEY (the sandbox prints them) and point AWS_ENDPOINT_URL here.\n",
             )
         region, service = signed
+        if region not in aws_regions():
+            return unknown_region(headers, region, self.home_region)
+        ours = self._ours(service, method, path, headers, body)
+        return ours if ours is not None else _moto(method, path, headers, body, service=service, region=region)
+
+    def _ours(self, service: str, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse | None:
+        """The services the sandbox answers itself; None: moto answers."""
         if service == "drs":
             return self.drs.handle(method, path, headers, body)
         if service == "ec2":
             return self.ec2.handle(method, path, headers, body)
         if service == "cloudformation":
             return self.stack.handle(body)
-        return _moto(method, path, headers, body, service=service, region=region)
+        if service == "sts":  # GetCallerIdentity from the signature (drsctl/sandbox/signatures.py)
+            host = next((value for name, value in headers.items() if name.lower() == "host"), "")
+            return caller_identity(method, f"http://{host}{path}", headers, body)
+        return None
 
 
 def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, service: str, region: str) -> HttpResponse:
@@ -80,13 +103,42 @@ def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, servi
     if isinstance(response_body, str):
         response_body = response_body.encode("utf-8")
     plain = {str(name): str(value) for name, value in dict(response_headers or {}).items()}
-    plain.pop("content-length", None)
-    plain.pop("Content-Length", None)
+    plain = {name: value for name, value in plain.items() if name.lower() not in ("content-length", "date")}
     return HttpResponse(int(status), plain, response_body or b"")
+
+
+@cache
+def aws_regions() -> frozenset[str]:
+    """Every Region of every AWS partition botocore knows (its endpoints data), and `aws-global`."""
+    partitions = Loader().load_data("endpoints")["partitions"]
+    return frozenset({"aws-global", *(region for p in partitions for region in p.get("regions", {}))})
+
+
+def unknown_region(headers: dict[str, str], region: str, home: str) -> HttpResponse:
+    """A request signed for a Region AWS does not have (a typo in AWS_DEFAULT_REGION): an error in the request's own
+    protocol that names the Region, where moto would fail with a KeyError (AWS itself has no endpoint there)."""
+    message = f"{region} is not an AWS Region: the sandbox serves the stack in {home}; set AWS_DEFAULT_REGION={home}"
+    names = {name.lower(): value for name, value in headers.items()}
+    if "x-amz-target" in names:  # JSON protocol (Step Functions, DynamoDB)
+        body = json.dumps({"__type": "InvalidRegion", "message": message}).encode()
+        return HttpResponse(400, {"Content-Type": "application/x-amz-json-1.0"}, body)
+    if names.get("content-type", "").startswith("application/x-www-form-urlencoded"):  # query (SNS, STS, EC2, ...)
+        xml = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidRegion</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"
+        )
+        return HttpResponse(400, {"Content-Type": "text/xml"}, xml.encode())
+    body = json.dumps({"message": message}).encode()  # rest-json (DRS, Lambda)
+    return HttpResponse(400, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidRegion"}, body)
 
 
 class _Handler(LoopbackHandler):
     server: _FrontServer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header in the sandbox's time (it runs --speed times faster), as AWS's tells AWS's: `drsctl run`
+        reads the stack's clock from it."""
+        return formatdate(self.server.router.clock.now() if timestamp is None else timestamp, usegmt=True)
 
     def respond(self, headers: dict[str, str], body: bytes) -> HttpResponse:
         self.verbose = self.server.verbose

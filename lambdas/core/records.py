@@ -40,7 +40,7 @@ from lambdas.core.errors import (
     WaveClosedError,
 )
 from lambdas.core.explain import ACTION_MARK
-from lambdas.core.plan import ProtectionGroup, RecoveryPlan
+from lambdas.core.plan import STARTED_BY_MAX, ProtectionGroup, RecoveryPlan
 from lambdas.core.plan_types import ExecutionMode, ImpactLevel
 
 ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
@@ -53,6 +53,9 @@ ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILE
 
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
 FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
+# A server an execution took over from the one it resumes (lambdas/core/resume.py): SKIPPED with this Error, its job
+# and instance those of the execution that launched it.
+LAUNCHED_BEFORE = "LAUNCHED_BEFORE"
 OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 WARNINGS_MAX = 10
 WARNING_MAX_BYTES = 300
@@ -87,6 +90,11 @@ class ServerRecord(_Record):
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
     Impact: ImpactLevel | None = None  # the plan's ServerImpact for this server, if any
     Hostname: str | None = Field(None, max_length=HOSTNAME_MAX)  # as DRS identifies the source server
+
+    @property
+    def taken_over(self) -> bool:
+        """Launched by the execution this one resumes (recorded SKIPPED, LAUNCHED_BEFORE): launched all the same."""
+        return self.Error == LAUNCHED_BEFORE
 
 
 class StartIntent(_Record):
@@ -208,6 +216,12 @@ class ExecutionRecord(_Record):
     ResumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
     ResumedBy: str | None = None  # the execution that resumed this one: an execution is resumed once
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
+    PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
+    StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
+    # `drsctl run cancel`: who stopped it (the caller's ARN, from STS GetCallerIdentity), why, and when
+    CancelledBy: str | None = None
+    CancelReason: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
+    CancelledAt: int | None = None
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:
@@ -605,6 +619,22 @@ def claim_resume(execution_id: str, plan_id: str, by: str, *, replacing: str | N
     except history.meta.client.exceptions.ConditionalCheckFailedException:
         return get_execution(execution_id, plan_id).ResumedBy or "another execution"
     return None
+
+
+def record_cancel(execution_id: str, plan_id: str, *, by: str, reason: str, at: int) -> bool:
+    """Who cancelled an execution and why, on its record (only the three fields; never a record that is not there:
+    a cancel before Prepare wrote it leaves the who and why in the stop's cause alone). False when there is none."""
+    history = table(EXECUTION_HISTORY_TABLE)
+    try:
+        history.update_item(
+            Key=_key(execution_id, plan_id),
+            UpdateExpression="SET CancelledBy = :by, CancelReason = :reason, CancelledAt = :at",
+            ConditionExpression=Attr("ExecutionId").exists(),
+            ExpressionAttributeValues={":by": by, ":reason": truncate(reason, WAVE_MESSAGE_MAX), ":at": at},
+        )
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *, expected: tuple[str, ...]) -> bool:

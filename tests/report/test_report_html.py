@@ -1,5 +1,5 @@
 """The page as text: one self-contained file, user text escaped, the same page from `rehearse --html` and from
-`report REPORT.json --html`, and small and quick enough at 2,000 servers."""
+`report REPORT.json --html`, and small enough at 2,000 servers."""
 
 from __future__ import annotations
 
@@ -42,8 +42,7 @@ def test_rehearse_and_report_write_the_same_page(tmp_path):
 
 
 def test_two_thousand_servers_render_into_a_small_page(large):
-    # how fast is bench/report_speed.py's to measure (goal: under 2 s); here, what the page holds
-    page = html.render(large)
+    page = html.render(large)  # how fast: bench/report_speed.py, not here (no speed bound in a test)
     timeline = gantt.render(large)
     assert len(page.encode()) < 2_500_000
     assert 'class="server"' not in timeline and timeline.count('class="density"') == 2

@@ -8,6 +8,9 @@ from typing import Any
 
 import boto3
 
+from drsctl.emulator import Scenario
+from drsctl.local.rehearsal import local_aws
+from tests.workflow.approving import answer_as, wait_for_approval
 from tests.workflow.conftest import DB, entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
@@ -82,7 +85,8 @@ def test_steps_run_in_order_around_the_launch_and_are_recorded(stage):
             "Ec2InstanceId": None,
         }
         assert (hook_event["Phase"], hook_event["WaveName"], hook_event["Payload"]) == ("BEFORE", "db", {"db": 1})
-        assert steps[3]["DecidedBy"] == "rehearsal scenario" and "TaskToken" not in steps[3]
+        assert steps[3]["DecidedBy"] == "arn:aws:iam::123456789012:user/rehearsal-approver-1"
+        assert steps[3]["Decision"] == "APPROVE" and "TaskToken" not in steps[3]
         wave = aws.waves("exec-1")[0]
         assert wave.StartTime == steps[1]["EndedAt"]  # launched only after the steps before it
         assert steps[2]["StartedAt"] >= wave.EndTime  # the steps after it wait for its servers
@@ -182,27 +186,25 @@ def test_a_callback_that_never_comes_in_time_times_the_hook_out(stage):
         assert record.Status == "FAILED" and [w.Status for w in record.Waves] == ["COMPLETED", "SKIPPED", "SKIPPED"]
 
 
-def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_answer_changes_nothing(stage):
+def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_late_answer_changes_nothing():
     plan = plan_with({0: {"Before": [{"Approval": {"Message": "Go?", "TimeoutMinutes": 60}}]}})
-    scenario = scenario_with(approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
-    with stage(scenario) as aws:
+    # no approver in the scenario: the approval waits for an operator, as in the sandbox
+    with local_aws(Scenario.model_validate(scenario_with()), answer_undeclared_approvals=False) as aws:
         load(aws, plan)
-        arns: list[str] = []
-
-        def reconcile_while_waiting(invocation, request, response):
-            # the operator stops the execution while it waits for the approver; EventBridge delivers at once
-            if invocation.function.endswith("request-approval") and arns:
-                described = aws.client("stepfunctions").describe_execution(executionArn=arns.pop())
-                aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": described["startDate"]})
-
-        aws.engine.listeners.insert(0, reconcile_while_waiting)
-        arns.append(aws.start_execution(DRILL, "exec-1"))
-        aws.wait(aws.state_machine_arn.replace(":stateMachine:", ":execution:") + ":exec-1")
+        arn = aws.start_execution(DRILL, "exec-1")
+        wait_for_approval(aws, "exec-1")
+        # the operator stops the execution while it waits for the approver; EventBridge delivers at once
+        aws.stop(arn, "no drill today")
+        aws.deliver_status_change(aws.wait(arn))
         (step,) = steps_of(aws, 1)
         assert step["Status"] == "CANCELLED" and "TaskToken" not in step
         assert "ended (stopped)" in step["Detail"]
         assert aws.record("exec-1", "shop").Status == "CANCELLED"
-        assert start_recovery_waves(aws) == []  # the approval that came after the stop launched nothing
+        # the approver's answer, after the stop, is refused by the answer function: nothing is recorded or launched
+        status, answered = answer_as(aws, "arn:aws:iam::123456789012:user/late", "exec-1", 1)
+        assert status == 409 and "has ended (CANCELLED)" in answered["Message"]
+        assert "Approvals" not in steps_of(aws, 1)[0]
+        assert start_recovery_waves(aws) == []
         assert lock_items() == []
 
 
@@ -236,3 +238,56 @@ def test_a_failed_hooks_detail_is_its_error_and_message_not_a_stack_trace(stage)
         run(aws, DRILL)
         (step,) = steps_of(aws, 1)
         assert step["Detail"] == "PromotionFailed: drs-hook-x failed as the scenario says"
+
+
+# What a hook returns stays out of the state's data (lambdas/core/step_end.py): under 256 KiB it is recorded (its
+# first 500 characters) however full the wave's state is; over it, the task fails and the step fails by its Impact.
+NEAR_THE_LIMIT = {"blob": "x" * 261_000}  # its lambda:invoke result fits 262,144 bytes; the state plus it would not
+OVER_THE_LIMIT = {"blob": "x" * 270_000}  # a Lambda may return 6 MB; Step Functions takes 256 KiB
+
+
+def test_a_hook_output_near_256_kib_is_recorded_as_a_prefix_and_never_enters_the_state(stage):
+    plan = plan_with({0: {"After": [{"Name": "Export", "Lambda": {"FunctionName": "drs-hook-export"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"output": NEAR_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        (step,) = steps_of(aws, 1)
+        assert step["Status"] == "SUCCEEDED"
+        assert step["Detail"] == ('{"blob":"' + "x" * 600)[:499] + "…"
+        largest_state = max(
+            len(details[key].encode())
+            for event in history
+            for name, details in event.items()
+            if name.endswith("EventDetails") and isinstance(details, dict)
+            for key in ("input", "output")
+            if name.startswith("state") and isinstance(details.get(key), str)
+        )
+        assert largest_state < 20_000  # the states' data never held the output
+
+
+def test_a_critical_hook_returning_more_than_256_kib_fails_its_step_naming_the_limit(stage):
+    plan = plan_with({1: {"Before": [{"Name": "Export", "Lambda": {"FunctionName": "drs-hook-export"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"output": OVER_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        assert start_recovery_waves(aws) == ["1"]  # stopped before wave 2 launched
+        record = aws.record("exec-1", "shop")
+        assert "Step 'Export' before wave 2 (app) failed" in record.ErrorMessage
+        assert "States.DataLimitExceeded" in record.ErrorMessage and "256 KiB" in record.ErrorMessage
+        (step,) = steps_of(aws, 2)
+        assert step["Status"] == "FAILED" and len(step["Detail"]) <= 500
+        assert lock_items() == []
+
+
+def test_an_optional_hook_returning_more_than_256_kib_is_recorded_and_the_plan_goes_on(stage):
+    plan = plan_with({1: {"Before": [{"Lambda": {"FunctionName": "drs-hook-export", "Impact": "OPTIONAL"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"seconds": 30, "output": OVER_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        assert aws.record("exec-1", "shop").Status == "COMPLETED"
+        assert start_recovery_waves(aws) == ["1", "2", "3"]
+        (step,) = steps_of(aws, 2)
+        assert step["Status"] == "FAILED" and step["Detail"].startswith("States.DataLimitExceeded")
