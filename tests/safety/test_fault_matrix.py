@@ -38,4 +38,5 @@ def test_an_outcome_is_judged_on_the_whole_expectation_the_resume_included():
     assert replace(outcome, resumed_status=None).unexpected() == ["resume None, expected COMPLETED"]
     assert replace(outcome, record_status="COMPLETED").unexpected() == ["record COMPLETED, expected FAILED"]
     assert replace(outcome, message="s-1 failed").unexpected() == ["message without 'LAUNCH_FAILED': 's-1 failed'"]
+    assert replace(outcome, resume_problems=["wave 2 relaunched"]).unexpected() == ["resume: wave 2 relaunched"]
     assert not replace(outcome, resumed_status="FAILED").expected
