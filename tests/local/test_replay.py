@@ -14,8 +14,8 @@ import yaml
 from tests.conftest import BIN, HANG
 from tests.workflow.conftest import APP, three_tier_scenario, three_wave_plan, with_server_faults
 
-# The report's wall-clock figures: how long this machine took, not what the rehearsal did.
-WALL_FIELDS = ("wallSeconds", "maxLambdaSeconds", "maxLambdaVirtualSeconds")
+# The report's wall-clock fields: how long this machine took and when it wrote the report, not what the rehearsal did.
+WALL_FIELDS = ("wallSeconds", "maxLambdaSeconds", "maxLambdaVirtualSeconds", "generatedAt")
 
 
 def storms() -> dict[str, Any]:
