@@ -134,22 +134,26 @@ def load(
 ) -> None:
     """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans).
 
-    The tables are the stack's outputs (--stack, default DrsOrchestrator), or the two options. They are in the
-    stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI. Exit code 0 when
-    stored, 2 for an invalid plan, a missing region, credentials, stack or table, 1 when DynamoDB failed.
+    The tables are the stack's outputs (--stack, default DrsOrchestrator), used in the state machine's Region, or
+    the two options, used in the shell's Region (AWS_DEFAULT_REGION or AWS_REGION); credentials as for the AWS CLI.
+    Exit code 0 when stored, 2 for an invalid plan, a missing region, credentials, stack or table, 1 when DynamoDB
+    failed.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from drsctl.operate.stack import clients_from, stack_session
     from lambdas.core.records import save_plan
 
     parsed = read_plan(plan)
+    region = None  # given both tables: the shell's Region, as for the AWS CLI
     if protection_groups_table is None or recovery_plans_table is None:
         deployed = find(stack, "store the plan")
         protection_groups_table = protection_groups_table or deployed.tables["PROTECTION_GROUPS_TABLE"]
         recovery_plans_table = recovery_plans_table or deployed.tables["RECOVERY_PLANS_TABLE"]
+        region = deployed.region
     tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
     try:
-        with patch.dict(os.environ, tables):
+        with patch.dict(os.environ, tables), clients_from(stack_session(region)):
             save_plan(parsed)
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)

@@ -490,14 +490,12 @@ def report_command(
             raise fail_invalid(f"execution {name} is still running: build its report once it has ended")
         import json
 
-        import boto3
-
         from drsctl.report.deployed import RunReportError, Sources, build_report
 
         sources = Sources(
-            dynamodb=boto3.client("dynamodb", region_name=deployed.region),
-            stepfunctions=boto3.client("stepfunctions", region_name=deployed.region),
-            drs=lambda region: boto3.client("drs", region_name=region),
+            dynamodb=deployed.client("dynamodb"),
+            stepfunctions=deployed.client("stepfunctions"),
+            drs=lambda region: deployed.client("drs", region),
             history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
             waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
         )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -170,7 +169,7 @@ def start(
             f"(got {confirm!r}): nothing was started"
         )
     started = execution_input(plan_id, mode, confirm, resume_from)
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
     except ClientError as error:
@@ -191,7 +190,7 @@ def start(
 
 def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Snapshot:
     """The execution called `name`: DescribeExecution, its record and (by default) its waves with their servers."""
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         described: dict[str, Any] = client.describe_execution(executionArn=stack.execution_arn(name))
     except ClientError as error:
@@ -244,7 +243,7 @@ def answer_approval(
             f"drsctl run watch {name} shows when one is asked"
         )
     approval = waiting[0]
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     answer: dict[str, Any]
     if reject:
         answer = {"Error": REJECTED, "Cause": reason or f"rejected by {by}"}
@@ -272,7 +271,7 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
     current = snapshot(stack, name, with_waves=False)
     if current.described["status"] != "RUNNING":
         raise OperateError(f"execution {name} is not running ({current.described['status']}): nothing to cancel")
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=reason[:32768])
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -319,8 +318,8 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
-    jobs = list(ended.JobIds) if ended is not None else []
-    terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        jobs = list(ended.JobIds) if ended is not None else []
+        terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,

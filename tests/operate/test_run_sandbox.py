@@ -72,7 +72,10 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     _load(sandbox, EXAMPLE_PLAN)
     started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
     assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL"}
-    assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    assert started["ConsoleUrl"] == (
+        "https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
+        "arn:aws:states:us-east-1:123456789012:execution:drs-orchestrator-recovery-plan:drill-1"
+    )
     began = time.monotonic()
     watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
     assert watched.exit_code == 0, watched.output
