@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
+from stacks import grants
 from stacks import iam as permissions
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
@@ -53,6 +54,12 @@ class DrsOrchestratorStack(Stack):
         for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers
             monitoring.topic.grant_publish(functions.functions[key])
             functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)
+        grants.explain(
+            self,
+            "kms:GenerateDataKey*",
+            "publishing to the encrypted notification topic: SNS asks the topic's key for a data key of the kind it "
+            "needs; granted on that key only",
+        )
 
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)

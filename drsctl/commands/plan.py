@@ -84,7 +84,9 @@ def validate(
         raise fail_invalid("\n".join(f"{plan}: {problem}" for problem in error.problems)) from error
     loaded = read_scenario(scenario) if scenario is not None else None
     out.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)")
-    with _drs_from(scenario, loaded) as where:
+    from drsctl.operate.stack import clients_from, stack_session
+
+    with _drs_from(scenario, loaded) as where, clients_from(stack_session(None)):
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
             resolution.problems.extend(limits.problems(parsed, resolution.waves, options))
