@@ -621,3 +621,47 @@ TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 EC2_ACTIONS: dict[str, tuple[str, ...]] = {key: () for key in DRS_ACTIONS} | {
     "check_health": ("ec2:DescribeInstanceStatus",),
 }
+
+# -- the people who run drills: OperatorPolicy and ApproverPolicy (stacks/access.py) ------------------------------
+# Every AWS call `drsctl run|plan` makes (tests/operate/test_permissions.py records them against the sandbox and
+# shows each allowed by these), on this stack's resources only. Neither policy holds states:SendTaskSuccess or
+# SendTaskFailure: only the stack's approval function answers a task token.
+
+# The stack's outputs (where the state machine and the tables are): every command.
+STACK_READ = ("cloudformation:DescribeStacks",)
+# run start, run resume: on the state machine.
+OPERATOR_MACHINE_ACTIONS = ("states:StartExecution",)
+# run watch/show/list/cancel/cleanup/report: on its executions (report: the history and the definition it ran).
+OPERATOR_EXECUTION_ACTIONS = (
+    "states:DescribeExecution",
+    "states:DescribeStateMachineForExecution",
+    "states:GetExecutionHistory",
+    "states:StopExecution",
+)
+OPERATOR_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ProtectionGroups": ("dynamodb:GetItem", "dynamodb:PutItem"),  # plan load (PutItem), show, diff, run start
+    "RecoveryPlans": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"),  # plan load, list (Scan), show
+    # run show/watch/list find a record by its ExecutionId (Query) or list them (Scan); cleanup records itself
+    "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"),
+    "ExecutionWaves": ("dynamodb:Query",),  # a wave and its servers
+}
+READER_INDEX_QUERIES: tuple[tuple[str, str], ...] = (("ExecutionHistory", "PlanExecutionsByTime"),)  # run list --plan
+# plan validate (the servers and their jobs), run cleanup (the launch and TERMINATE jobs, the recovery instances),
+# run report (the job logs): reads that take no resource. TerminateRecoveryInstances on the account's recovery
+# instances, with what DRS needs of its caller (TERMINATE_DEPENDENCIES).
+OPERATOR_DRS_ACTIONS = (
+    "drs:DescribeJobLogItems",
+    "drs:DescribeJobs",
+    "drs:DescribeRecoveryInstances",
+    "drs:DescribeSourceServers",
+    "drs:TerminateRecoveryInstances",
+)
+# An approver reads what it answers: the execution, its record and waves (run show/watch/list), its plan (plan
+# show/list); the answer itself is lambda:InvokeFunctionUrl on the approval function (stacks/access.py).
+APPROVER_EXECUTION_ACTIONS = ("states:DescribeExecution",)
+APPROVER_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ProtectionGroups": ("dynamodb:GetItem",),
+    "RecoveryPlans": ("dynamodb:GetItem", "dynamodb:Scan"),
+    "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"),
+    "ExecutionWaves": ("dynamodb:Query",),
+}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnMapping, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.core.console import CONSOLE_HOSTS
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
 from stacks import grants
 from stacks import iam as permissions
+from stacks.access import OperatorAccess
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
 from stacks.tables import RecordTables
@@ -61,12 +63,36 @@ class DrsOrchestratorStack(Stack):
             "needs; granted on that key only",
         )
 
+        # Who runs drills: policies to attach to the operators' and approvers' roles. The approval answer function
+        # is allowed to ApproverPolicy where it is created (access.allow_answering).
+        self.access = OperatorAccess(
+            self, "Access", tables=tables, state_machine=workflow.state_machine, state_machine_name=machine_name
+        )
+
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
+        # The console's host depends on the partition (aws, aws-cn, aws-us-gov): a mapping CloudFormation reads at
+        # deploy time, when the partition is known.
+        consoles = CfnMapping(
+            self, "ConsoleHosts", mapping={partition: {"Host": host} for partition, host in CONSOLE_HOSTS.items()}
+        )
         CfnOutput(
             self,
             "StateMachineConsoleUrl",
-            value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}#/statemachines/view/{machine.state_machine_arn}",
+            value=f"https://{consoles.find_in_map(self.partition, 'Host')}/states/home?region={self.region}"
+            f"#/statemachines/view/{machine.state_machine_arn}",
+        )
+        CfnOutput(
+            self,
+            "OperatorPolicyArn",
+            value=self.access.operator_policy.managed_policy_arn,
+            description="Attach to the roles of the people who run drills (drsctl run, drsctl plan)",
+        )
+        CfnOutput(
+            self,
+            "ApproverPolicyArn",
+            value=self.access.approver_policy.managed_policy_arn,
+            description="Attach to the roles of the people who answer approvals (drsctl run approve)",
         )
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)

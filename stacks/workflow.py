@@ -22,9 +22,22 @@ DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_pl
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 
 
+STATE_MACHINE_SUFFIX = "-RecoveryPlan"
+STATE_MACHINE_NAME_MAX = 80  # Step Functions: a state machine's name is 1 to 80 characters
+
+
 def state_machine_name(stack: Stack) -> str:
-    """Fixed, not generated: the functions' DescribeExecution grant is written from it (stacks/functions.py)."""
-    return f"{stack.stack_name}-RecoveryPlan"
+    """Fixed, not generated: the functions' DescribeExecution grant is written from it (stacks/functions.py).
+    A stack name that would make it longer than Step Functions allows is refused here, at synth, not at deploy."""
+    name = f"{stack.stack_name}{STATE_MACHINE_SUFFIX}"
+    if len(name) > STATE_MACHINE_NAME_MAX:
+        longest = STATE_MACHINE_NAME_MAX - len(STATE_MACHINE_SUFFIX)
+        raise ValueError(
+            f"stack name {stack.stack_name!r} is {len(stack.stack_name)} characters: its state machine "
+            f"{name!r} would be {len(name)}, over Step Functions' {STATE_MACHINE_NAME_MAX}; deploy it under a stack "
+            f"name of at most {longest} characters"
+        )
+    return name
 
 
 # ASL placeholder -> function key, as lambdas/functions.json names them

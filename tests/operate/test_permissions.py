@@ -68,6 +68,7 @@ def test_discover(sandbox: SandboxProcess, record: Recorder) -> None:
         result = sandbox.drsctl(*args)
         print(args, result.exit_code)
 
+    run("plan", "validate", str(EXAMPLE_PLAN))
     run("plan", "load", str(EXAMPLE_PLAN))
     run("plan", "list")
     run("plan", "show", "storefront")
@@ -80,8 +81,20 @@ def test_discover(sandbox: SandboxProcess, record: Recorder) -> None:
     run("run", "cleanup", "perm-1")
     folder = Path(tempfile.mkdtemp())
     run("run", "report", "perm-1", "--json", str(folder / "r.json"))
+    run("plan", "load", str(ROOT / "tests" / "operate" / "gated.yaml"))
+    run("run", "start", "gated", "--name", "perm-2")
+    import time
+    time.sleep(3)
+    run("run", "approve", "perm-2", "--reason", "x")
+    run("run", "cancel", "perm-2", "--reason", "x")
+    run("run", "resume", "perm-2", "--name", "perm-3")
+    run("run", "cancel", "perm-3", "--reason", "x")
+    seen = set()
     for call in record.calls:
-        print(call.service, call.operation, call.region, json.dumps(call.params, default=str)[:150])
+        key = (call.service, call.operation, call.params.get("TableName"), call.params.get("IndexName"), str(call.params.get("TransactItems", ""))[:80])
+        if key not in seen:
+            seen.add(key)
+            print("CALL", *key)
     assert ACCOUNT
     assert wait_until
     assert Request and allowed
