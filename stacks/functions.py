@@ -175,9 +175,4 @@ def _grant_launch(role: iam.Role, key: str, stack: Stack) -> None:
 
 def _instance_roles(stack: Stack) -> list[str]:
     """Context drs:recoveryInstanceRoles: the roles (beyond DRS's own) the launch templates give recovery instances."""
-    value = stack.node.try_get_context(permissions.INSTANCE_ROLES_CONTEXT)
-    if value is None:
-        return []
-    if isinstance(value, str):  # `cdk deploy -c drs:recoveryInstanceRoles=A,B` gives a string
-        return [name.strip() for name in value.split(",") if name.strip()]
-    return value if isinstance(value, list) else [value]
+    return permissions.role_names(stack.node.try_get_context(permissions.INSTANCE_ROLES_CONTEXT))

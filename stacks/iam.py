@@ -135,6 +135,15 @@ def role_arn(name: str) -> str:
     return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
 
 
+def role_names(value: Any) -> list[str]:
+    """The context's value as role names: a list (cdk.json), or one comma-separated string (`cdk deploy -c`)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return value if isinstance(value, list) else [value]
+
+
 def named_roles_grant(names: list[str]) -> Grant | None:
     """iam:PassRole (to EC2) on the roles named at deploy (context drs:recoveryInstanceRoles); None for none."""
     if not isinstance(names, list) or not all(isinstance(name, str) and ROLE_NAME.fullmatch(name) for name in names):
