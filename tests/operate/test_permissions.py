@@ -13,7 +13,6 @@ sandbox's names, and a small evaluator (tests/policy_evaluator.py) shows each re
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
