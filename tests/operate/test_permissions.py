@@ -83,6 +83,7 @@ def test_discover(sandbox: SandboxProcess, record: Recorder) -> None:
     run("plan", "load", str(ROOT / "tests" / "operate" / "gated.yaml"))
     run("run", "start", "gated", "--name", "perm-2")
     import time
+
     time.sleep(3)
     run("run", "approve", "perm-2", "--reason", "x")
     run("run", "cancel", "perm-2", "--reason", "x")
@@ -90,7 +91,13 @@ def test_discover(sandbox: SandboxProcess, record: Recorder) -> None:
     run("run", "cancel", "perm-3", "--reason", "x")
     seen = set()
     for call in record.calls:
-        key = (call.service, call.operation, call.params.get("TableName"), call.params.get("IndexName"), str(call.params.get("TransactItems", ""))[:80])
+        key = (
+            call.service,
+            call.operation,
+            call.params.get("TableName"),
+            call.params.get("IndexName"),
+            str(call.params.get("TransactItems", ""))[:80],
+        )
         if key not in seen:
             seen.add(key)
             print("CALL", *key)
