@@ -157,7 +157,8 @@ def named_roles_grant(names: list[str]) -> Grant | None:
     return Grant(("iam:PassRole",), tuple(role_arn(name) for name in names), PASSED_TO_EC2)
 
 
-SSM_DOCUMENTS = f"arn:{PARTITION}:ssm:*:*:document/*"
+# The documents a post-launch action may name: the account's own, and AWS's (whose ARNs name no account).
+SSM_DOCUMENTS = (f"arn:{PARTITION}:ssm:*:{ACCOUNT}:document/*", f"arn:{PARTITION}:ssm:*::document/*")
 SSM_AUTOMATION_EXECUTIONS = f"arn:{PARTITION}:ssm:*:{ACCOUNT}:automation-execution/*"
 # AWS-owned SSM documents (no account in their ARN) DRS may run as post-launch actions: the prefixes
 # AWSElasticDisasterRecoveryLaunchActionsPolicy names.
@@ -171,6 +172,7 @@ AWS_DOCUMENT_PREFIXES = (
     "AmazonInternal-", "AwsEnaNetworkDriver-", "AwsVssComponents-",
 )  # fmt: skip
 DRS_PARAMETERS = f"arn:{PARTITION}:ssm:*:{ACCOUNT}:parameter/ManagedByAWSElasticDisasterRecoveryService-*"
+CALLED_VIA_SSM = {"ForAnyValue:StringEquals": {"aws:CalledVia": "ssm.amazonaws.com"}}  # SSM reads it for DRS
 SSM_WHY = (
     "DRS post-launch actions (AWSElasticDisasterRecoveryLaunchActionsPolicy): the documents a launch action names, "
     "the recovery instances DRS has just launched, the automation executions and parameters DRS creates at run time"
@@ -445,7 +447,7 @@ POST_LAUNCH_DEPENDENCIES: tuple[Grant, ...] = (
     # DRS reads the documents it runs.
     Grant(
         ("ssm:DescribeDocument", "ssm:GetDocument", "ssm:ListDocumentVersions"),
-        (SSM_DOCUMENTS,),
+        SSM_DOCUMENTS,
         mirrors=launch_actions(7),
         why=SSM_WHY,
     ),
@@ -461,8 +463,15 @@ POST_LAUNCH_DEPENDENCIES: tuple[Grant, ...] = (
     Grant(
         ("ssm:GetParameters",),
         (DRS_PARAMETERS,),
-        {"ForAnyValue:StringEquals": {"aws:CalledVia": "ssm.amazonaws.com"}},
+        CALLED_VIA_SSM,
         mirrors=launch_actions(9),
+        why=SSM_WHY,
+    ),
+    Grant(
+        ("ssm:GetParameters",),
+        (f"arn:{PARTITION}:ssm:*:{ACCOUNT}:parameter/ManagedByAWSElasticDisasterRecovery-*",),
+        CALLED_VIA_SSM,
+        mirrors=console(36),
         why=SSM_WHY,
     ),
     Grant(
