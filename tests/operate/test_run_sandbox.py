@@ -200,6 +200,7 @@ def test_an_approval_approved_and_one_rejected(sandbox):
 
 def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
     _load(sandbox, GATED_PLAN)
+    _load(sandbox, EXAMPLE_PLAN)  # another stored plan, for the resume refused across plans below
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
     _waiting_approval(sandbox, "gated-3")
     cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
