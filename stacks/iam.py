@@ -647,8 +647,9 @@ EC2_ACTIONS: dict[str, tuple[str, ...]] = {key: () for key in DRS_ACTIONS} | {
 
 # The stack's outputs (where the state machine and the tables are): every command.
 STACK_READ = ("cloudformation:DescribeStacks",)
-# run start, run resume: on the state machine.
-OPERATOR_MACHINE_ACTIONS = ("states:StartExecution",)
+# run start, run resume: on the state machine; they and plan load look for a running execution of the plan
+# (ListExecutions) first.
+OPERATOR_MACHINE_ACTIONS = ("states:ListExecutions", "states:StartExecution")
 # run watch/show/list/cancel/cleanup/report: on its executions (report: the history and the definition it ran).
 OPERATOR_EXECUTION_ACTIONS = (
     "states:DescribeExecution",

@@ -100,6 +100,7 @@ class Report:
     planId: str | None = None
     planName: str | None = None
     startedBy: str | None = None
+    planVersion: str | None = None  # the plan it ran (lambdas/core/plan_version.py), from the record
     startTime: str | None = None  # ISO 8601, UTC
     endTime: str | None = None
     targets: dict[str, float | None] = field(default_factory=dict)

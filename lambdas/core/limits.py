@@ -19,7 +19,8 @@ import os
 
 from lambdas.core import polling, records
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
-from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core.plan import STARTED_BY_MAX, RecoveryPlan, RunOptions
+from lambdas.core.plan_version import VERSION_DIGITS
 from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step
 
@@ -150,6 +151,8 @@ def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
         EndTime=9_999_999_999,
         ErrorMessage="x" * records.MESSAGE_MAX,
         Warnings=["x" * records.WARNING_MAX_BYTES] * records.WARNINGS_MAX,
+        PlanVersion="x" * VERSION_DIGITS,
+        StartedBy="x" * STARTED_BY_MAX,
     ).model_dump()
     record["Waves"] = summaries
     record[records.OPEN_ATTRIBUTE] = "UNRESOLVED"

@@ -27,6 +27,7 @@ from lambdas.core.errors import (
 from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
 from lambdas.core.plan_types import ExecutionMode
+from lambdas.core.plan_version import plan_version
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
 
 # dataReplicationState (botocore's DRS model) as disaster recovery needs it. In a real disaster the source region
@@ -107,6 +108,8 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         StartTime=now,
         Cleanup=cleanup.planned(request.ExecutionType, options),
         ResumedFrom=request.ResumeFrom,
+        PlanVersion=plan_version(plan),
+        StartedBy=request.StartedBy,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.

@@ -40,7 +40,7 @@ from lambdas.core.errors import (
     WaveClosedError,
 )
 from lambdas.core.explain import ACTION_MARK
-from lambdas.core.plan import ProtectionGroup, RecoveryPlan
+from lambdas.core.plan import STARTED_BY_MAX, ProtectionGroup, RecoveryPlan
 from lambdas.core.plan_types import ExecutionMode, ImpactLevel
 
 ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
@@ -208,6 +208,8 @@ class ExecutionRecord(_Record):
     ResumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
     ResumedBy: str | None = None  # the execution that resumed this one: an execution is resumed once
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
+    PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
+    StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:

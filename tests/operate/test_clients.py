@@ -91,9 +91,10 @@ def test_a_shell_in_another_region_reads_and_writes_the_stacks_region(sandbox: S
     """The sandbox keeps every table in us-east-1 (moto's backends are per Region): a shell set to us-west-2 still
     lists, stores and reads the stack's plans, because the clients follow the state machine's ARN."""
     # the stack itself is found where the shell points (the sandbox's CloudFormation answers in any Region)
-    stored = sandbox.drsctl("plan", "load", str(ROOT / "examples" / "plan.yaml"), region="us-west-2")
+    elsewhere = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "us-west-2"}
+    stored = sandbox.drsctl("plan", "load", str(ROOT / "examples" / "plan.yaml"), **elsewhere)
     assert stored.exit_code == 0, stored.output
-    listed = sandbox.drsctl("plan", "list", "--json", region="us-west-2")
+    listed = sandbox.drsctl("plan", "list", "--json", **elsewhere)
     assert listed.exit_code == 0, listed.output
     assert '"PlanId": "storefront"' in listed.output
     assert "storefront" not in str(sandbox.client("dynamodb", "us-west-2").list_tables())
