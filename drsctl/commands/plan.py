@@ -180,19 +180,20 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
 
     A changed plan is refused (exit code 2, naming the execution) while an execution of it runs, unless --force.
     The tables are the stack's outputs (--stack, default DrsOrchestrator), used in the state machine's Region, or
-    the two options, used in the shell's Region (AWS_DEFAULT_REGION or AWS_REGION); credentials as for the AWS CLI.
+    the two options, used in the Region of DRSCTL_STATE_MACHINE_ARN if set, else the shell's (AWS_DEFAULT_REGION or
+    AWS_REGION); credentials as for the AWS CLI.
     Exit code 0 when stored, 2 for an invalid plan, a running execution, a missing region, credentials, stack or
     table, 1 when DynamoDB failed.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from drsctl.operate import plans
-    from drsctl.operate.stack import clients_from, stack_session
+    from drsctl.operate.stack import clients_from, named_region, stack_session
     from lambdas.core.records import save_plan
 
     parsed = read_plan(plan)
     deployed = None
-    region = None  # given both tables: the shell's Region, as for the AWS CLI
+    region = named_region()  # given both tables: the state machine's Region if named, else the shell's
     if protection_groups_table is None or recovery_plans_table is None:
         deployed = find(stack, "store the plan")
         protection_groups_table = protection_groups_table or deployed.tables["PROTECTION_GROUPS_TABLE"]

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from unittest.mock import patch
 
@@ -70,7 +71,15 @@ class StackSession(boto3.Session):  # type: ignore[misc]  # boto3 ships no type 
 
 
 def stack_session(region: str | None) -> boto3.Session:
-    """The session every client of the CLI comes from (`region` None: the shell's, to find the stack)."""
+    """The session every client of the CLI comes from (`region` None: the shell's, to find the stack). One per Region
+    and AWS environment (credentials, profile, endpoint) for the process: a new session reads AWS's service models
+    again, a few hundred milliseconds that a command (and `run watch`'s first look) should not wait."""
+    environment = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+    return _session(region, environment)
+
+
+@cache
+def _session(region: str | None, environment: tuple[tuple[str, str], ...]) -> boto3.Session:
     return StackSession(region_name=region)
 
 
@@ -118,29 +127,60 @@ class DeployedStack:
     @contextmanager
     def environment(self) -> Iterator[None]:
         """The tables' variables set, as the Lambdas have them, so lambdas.core.records reads this stack; and the
-        clients lambdas.core makes in the block come from this stack's session (its Region, laptop timeouts)."""
-        with patch.dict(os.environ, self.tables), clients_from(self.session):
+        clients lambdas.core makes in the block come from this stack's session (its Region, laptop timeouts), made
+        once for the command and kept apart from lambdas.core's own."""
+        if "caches" not in self._clients:
+            self._clients["caches"] = ClientCaches(self.session)
+        with patch.dict(os.environ, self.tables), clients_from(self.session, self._clients["caches"]):
             yield
+
+
+@dataclass
+class ClientCaches:
+    """What lambdas/core caches for a Lambda container's life (its DynamoDB tables, its Step Functions, DRS and EC2
+    clients), one set per session: swapped in for a block, so a client of the CLI's session is never left in
+    lambdas/core's own caches, nor one of theirs (another Region, the Lambdas' timeouts) used by the CLI."""
+
+    session: boto3.Session
+    tables: dict[str, Any] = field(default_factory=dict)
+    drs: dict[Any, Any] = field(default_factory=dict)
+    ec2: dict[Any, Any] = field(default_factory=dict)
+    stepfunctions: list[Any] = field(default_factory=list)
+
+    def table(self, name: str) -> Any:
+        if name not in self.tables:
+            self.tables[name] = self.session.resource("dynamodb", config=records.DYNAMODB_CONFIG).Table(name)
+        return self.tables[name]
+
+    def stepfunctions_client(self) -> Any:
+        if not self.stepfunctions:
+            self.stepfunctions.append(self.session.client("stepfunctions", config=executions.CONFIG))
+        return self.stepfunctions[0]
 
 
 @contextmanager
-def clients_from(session: boto3.Session) -> Iterator[None]:
-    """In the block, the clients lambdas/core makes (boto3.client, boto3.resource) come from `session`."""
-    with patch.object(boto3, "DEFAULT_SESSION", session):
-        _forget_cached_clients()
-        try:
-            yield
-        finally:
-            _forget_cached_clients()
+def clients_from(session: boto3.Session, caches: ClientCaches | None = None) -> Iterator[None]:
+    """In the block, the clients lambdas/core makes (boto3.client, boto3.resource, its cached clients) come from
+    `session`, cached in `caches` (a new set unless given)."""
+    kept = caches or ClientCaches(session)
+    with (
+        patch.object(boto3, "DEFAULT_SESSION", session),
+        patch.object(records, "_table_named", kept.table),
+        patch.object(executions, "_client", kept.stepfunctions_client),
+        patch.object(drs, "_clients", kept.drs),
+        patch.object(ec2, "_clients", kept.ec2),
+    ):
+        yield
 
 
-def _forget_cached_clients() -> None:
-    """lambdas/core caches its clients for a Lambda container's life; in the CLI a cached client could belong to
-    another session (another Region, the Lambdas' timeouts), so the block starts and ends without any."""
-    records._table_named.cache_clear()
-    executions._client.cache_clear()
-    drs._clients.clear()
-    ec2._clients.clear()
+def named_region() -> str | None:
+    """The state machine's Region when DRSCTL_STATE_MACHINE_ARN names it (else None: the shell's Region applies)."""
+    arn = os.environ.get(STATE_MACHINE_VARIABLE) or ""
+    try:
+        console.partition_of(arn)
+    except ValueError:
+        return None
+    return console.region_of(arn)
 
 
 def find_stack(name: str | None) -> DeployedStack:

@@ -68,7 +68,7 @@ class Router:
         if service == "ec2":
             return self.ec2.handle(method, path, headers, body)
         if service == "cloudformation":
-            return self.stack.handle(body)
+            return self.stack.handle(body, region)
         return _moto(method, path, headers, body, service=service, region=region)
 
 

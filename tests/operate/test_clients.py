@@ -11,7 +11,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from drsctl.operate.stack import ATTEMPTS, CONNECT_TIMEOUT, READ_TIMEOUT, DeployedStack, StackSession, laptop_config
+from drsctl.operate.stack import (
+    ATTEMPTS,
+    CONNECT_TIMEOUT,
+    OUTPUTS,
+    READ_TIMEOUT,
+    STATE_MACHINE_VARIABLE,
+    DeployedStack,
+    StackSession,
+    laptop_config,
+)
 from lambdas.core import drs, records
 from lambdas.core.console import partition_of, states_url
 from tests.operate.conftest import ROOT, SandboxProcess
@@ -88,13 +97,20 @@ def test_an_arn_of_no_known_partition_is_refused_not_linked_wrongly():
 
 
 def test_a_shell_in_another_region_reads_and_writes_the_stacks_region(sandbox: SandboxProcess):
-    """The sandbox keeps every table in us-east-1 (moto's backends are per Region): a shell set to us-west-2 still
-    lists, stores and reads the stack's plans, because the clients follow the state machine's ARN."""
-    # the stack itself is found where the shell points (the sandbox's CloudFormation answers in any Region)
-    elsewhere = {"AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "us-west-2"}
+    """The sandbox keeps every table in us-east-1 (moto's backends are per Region). A shell set to us-west-2 that
+    names the stack by its variables (no CloudFormation) still stores, lists and reads the stack's plans and
+    executions: the clients follow the state machine's ARN. (Found through CloudFormation, the stack is looked for
+    in the shell's Region, as AWS would: tests/operate/test_operator_view.py, the wrong Region named.)"""
+    stacks = sandbox.client("cloudformation").describe_stacks(StackName="DrsOrchestrator")["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks["Outputs"]}
+    named = {variable: outputs[output] for variable, output in OUTPUTS.items()}
+    elsewhere = {**named, "AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "us-west-2"}
+    assert named[STATE_MACHINE_VARIABLE].split(":")[3] == "us-east-1"
     stored = sandbox.drsctl("plan", "load", str(ROOT / "examples" / "plan.yaml"), **elsewhere)
     assert stored.exit_code == 0, stored.output
     listed = sandbox.drsctl("plan", "list", "--json", **elsewhere)
     assert listed.exit_code == 0, listed.output
     assert '"PlanId": "storefront"' in listed.output
+    executions = sandbox.drsctl("run", "list", "--json", **elsewhere)
+    assert executions.exit_code == 0, executions.output
     assert "storefront" not in str(sandbox.client("dynamodb", "us-west-2").list_tables())

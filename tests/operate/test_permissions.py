@@ -74,10 +74,9 @@ class Recorder:
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     """Every client the CLI makes reports its calls here."""
     recording = Recorder()
-    made = operate_stack.stack_session
 
     def recorded_session(region: str | None) -> Any:
-        session = made(region)
+        session = operate_stack.StackSession(region_name=region)  # its own, not the process's shared one
         session.events.register("before-parameter-build", recording)
         return session
 

@@ -80,8 +80,7 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     caller = sandbox.client("sts").get_caller_identity()["Arn"]
     assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL", "StartedBy": caller}
     assert started["ConsoleUrl"] == (
-        "https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
-        "arn:aws:states:us-east-1:123456789012:execution:drs-orchestrator-recovery-plan:drill-1"
+        f"https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{started['ExecutionArn']}"
     )
     began = time.monotonic()
     watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
