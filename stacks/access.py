@@ -3,8 +3,8 @@
 OperatorPolicy: `drsctl run start|watch|list|show|cancel|cleanup|resume|report` and `drsctl plan
 load|list|show|diff|validate`, on this stack's state machine, executions and tables, and DRS as those commands use it
 (with what DRS needs of the caller to terminate a drill's instances). ApproverPolicy: read what an approval asks
-about, and answer it through the stack's approval function (`allow_answering`, called where that function is
-created). Neither may answer a task token itself: no states:SendTaskSuccess / SendTaskFailure.
+about, and answer it through the stack's approval function's URL (`allow_answering`, called where that function is
+created: stacks/recovery_stack.py). Neither may answer a task token itself: no states:SendTaskSuccess / SendTaskFailure.
 The actions are listed in stacks/iam.py; docs/operations.md states them.
 """
 
@@ -99,11 +99,19 @@ class OperatorAccess(Construct):
 
     def allow_answering(self, function: lambda_.IFunction) -> None:
         """ApproverPolicy may call the approval answer function's URL, and only as an IAM-authenticated caller (its
-        identity is what the function records as the approver). Call it where that function is created."""
+        identity is what the function records as the approver). Function URLs created since October 2025 need both
+        lambda:InvokeFunctionUrl and lambda:InvokeFunction ("Control access to Lambda function URLs"): the second
+        only through the URL, so an approver cannot invoke the function around it. Call it where that function is
+        created."""
         self.approver_policy.add_statements(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunctionUrl"],
                 resources=[function.function_arn],
                 conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
-            )
+            ),
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn],
+                conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}},
+            ),
         )

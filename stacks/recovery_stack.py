@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnMapping, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -42,6 +43,7 @@ class DrsOrchestratorStack(Stack):
             log_retention=retention,
             state_machine_name=machine_name,
             hook_function_prefix=hook_prefix,
+            log_execution_data=context("drs:logExecutionData") is True,
         )
         monitoring = Monitoring(
             self,
@@ -68,6 +70,9 @@ class DrsOrchestratorStack(Stack):
         self.access = OperatorAccess(
             self, "Access", tables=tables, state_machine=workflow.state_machine, state_machine_name=machine_name
         )
+
+        approval_url = self.approval_url(functions.functions["answer_approval"], machine_name)
+        self.access.allow_answering(functions.functions["answer_approval"])  # ApproverPolicy may call its URL
 
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
@@ -97,5 +102,20 @@ class DrsOrchestratorStack(Stack):
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "ApprovalUrl",
+            value=approval_url.url,
+            description="drsctl run approve signs its answer to this URL (AuthType AWS_IAM): docs/approvals.md",
+        )
         CfnOutput(self, "ReconcileDeadLetterQueueUrl", value=monitoring.reconcile_dead_letters.queue.queue_url)
         CfnOutput(self, "SweepDeadLetterQueueUrl", value=monitoring.sweeper.dead_letters.queue.queue_url)
+
+    def approval_url(self, answer: lambda_.Function, machine_name: str) -> lambda_.FunctionUrl:
+        """The answer function's URL: AWS authenticates every caller (SigV4, AuthType AWS_IAM) and tells the function
+        who it is. Callers need lambda:InvokeFunctionUrl on it (the stack's ApproverPolicy); the function alone
+        holds states:SendTaskSuccess/SendTaskFailure, and answers only this state machine's executions."""
+        answer.add_environment("STATE_MACHINE_NAME", machine_name)
+        # cdk-nag IAM5 on its policy (states:SendTask* take no resource) is acknowledged with the rest, policy by
+        # policy (stacks/nag.py, stacks/grants.py)
+        return answer.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

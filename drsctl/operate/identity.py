@@ -17,5 +17,6 @@ class Caller:
 
 
 def caller(stack: DeployedStack) -> Caller:
+    # the stack's session: one per set of AWS variables (credentials included), so the credentials as they are now
     answer = stack.client("sts").get_caller_identity()
     return Caller(arn=str(answer["Arn"]), account=str(answer["Account"]))
