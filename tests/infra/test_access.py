@@ -169,6 +169,8 @@ def answering() -> dict[str, Any]:
 
 
 def test_the_approver_may_call_the_answer_functions_url_as_an_iam_authenticated_caller_only(answering):
+    """As stacks/recovery_stack.py does with the stack's answer function (checked on the stack in
+    tests/operate/test_permissions.py, where `run approve` calls it)."""
     resources = answering["resources"]
     statements = resources[answering["approver"]]["Properties"]["PolicyDocument"]["Statement"]
     invoke = [s for s in statements if "lambda:InvokeFunctionUrl" in _listed(s["Action"])]
@@ -192,7 +194,10 @@ def test_the_approver_may_call_the_answer_functions_url_as_an_iam_authenticated_
     )
     assert allowed(resolved, url_call)
     assert not allowed(resolved, Request(url_call.action, url_call.resource, {"lambda:FunctionUrlAuthType": "NONE"}))
-    assert not allowed(resolved, Request("lambda:InvokeFunction", url_call.resource))
+    # function URLs created since October 2025 also need lambda:InvokeFunction: only through the URL
+    through_url = Request("lambda:InvokeFunction", url_call.resource, {"lambda:InvokedViaFunctionUrl": "true"})
+    assert allowed(resolved, through_url)
+    assert not allowed(resolved, Request("lambda:InvokeFunction", url_call.resource))  # around the URL
     operator = resources[answering["operator"]]["Properties"]["PolicyDocument"]["Statement"]
     assert not [s for s in operator if "lambda:InvokeFunctionUrl" in _listed(s["Action"])]
 
