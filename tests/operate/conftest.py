@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from drsctl.cli import app
 from drsctl.commands.sandbox import READY_LINE
 from lambdas.core import records
-from tests.conftest import HANG, ServedProcess
+from tests.conftest import BIN, HANG, ServedProcess  # noqa: F401 - BIN: re-exported for the operate tests
 
 ROOT = Path(__file__).resolve().parents[2]
 # The sandbox's default speed, on the example estate with DRS jobs of about a minute (fast_estate): a three-wave drill
