@@ -32,6 +32,7 @@ OPERATIONS = (
     "TerminateRecoveryInstances",
     "DescribeJobLogItems",
     "DescribeRecoverySnapshots",
+    "ListLaunchActions",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
