@@ -161,7 +161,8 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
-    "check_health": ("drs:DescribeJobs",),  # the launch jobs' launchActionsStatus: post-launch actions
+    # the launch jobs' launchActionsStatus (post-launch action runs) and what each server has configured
+    "check_health": ("drs:DescribeJobs", "drs:ListLaunchActions"),
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -222,7 +223,9 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the pending approval's task token on its step
     },
     "check_health": {
-        "ExecutionWaves": READ_WAVES,  # the wave's launched servers and the step's start: it writes nothing
+        # the wave's launched servers and the step's start; UpdateItem: the servers' configured post-launch actions
+        # kept on the step's record, read once per step (lambdas/core/launch_actions.py)
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
