@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Case:
     mode: str = "DRILL"
     deliver_events: bool = True
     says: tuple[str, ...] = ()  # words the record's ErrorMessage must contain
+    waves_say: tuple[str, ...] = ()  # words the first execution's wave records must hold (QuotaWaits, step details)
     fast: bool = False
     # After the first execution has ended: fix the servers, let 30 minutes pass, and resume it (ResumeFrom); the
     # resume's record must end as `resume_expect` says
@@ -105,13 +107,14 @@ class Outcome:
     violations: invariants.Violations
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
+    waves_text: str = ""  # the first execution's wave records (without their servers), as JSON
 
     @property
     def expected(self) -> bool:
         resumed = not self.case.then_resume or self.resumed_status in self.case.resume_expect
-        return (
-            self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
-        )
+        said = all(word in self.message for word in self.case.says)
+        recorded = all(word in self.waves_text for word in self.case.waves_say)
+        return self.record_status in self.case.expect and said and recorded and resumed
 
 
 # -- scenario, plan and engine changes ----------------------------------------------------------------------------
@@ -605,6 +608,9 @@ def _launch_cases() -> list[Case]:
     ]
 
 
+QUOTA_ERROR = "ServiceQuotaExceededException"
+
+
 def _capacity_cases() -> list[Case]:
     return [
         Case(
@@ -640,6 +646,37 @@ def _capacity_cases() -> list[Case]:
             OK,
             scenario_keys(quotas={"maxConcurrentJobs": 2}, externalJobs=[{"servers": 1, "seconds": 700, "after": 0}]),
             plan=plan_options(MaxServersPerJob=1),
+        ),
+        Case(
+            "capacity",
+            "StartRecovery refused for 15 min with a Service Quotas code (L-...)",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-D88FAC3A", message="Quota exceeded", seconds=900),
+            waves_say=("L-D88FAC3A (Concurrent jobs in progress)",),
+            fast=True,
+        ),
+        Case(
+            "capacity",
+            "a quota code nobody knows, until the wave deadline",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-0FF1CE00", message="Limit reached", seconds=20_000),
+            plan=plan_options(WaveTimeoutMinutes=20),
+            says=("could not be started", "L-0FF1CE00 (unknown quota"),
+            waves_say=("L-0FF1CE00 (unknown quota, waited for as DRS capacity)",),
+        ),
+        Case(
+            "capacity",
+            "a per-job limit named only in the message",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, message="A job can include at most 1 source servers", count=1),
+            waves_say=('"ChunkSize": 1',),
+        ),
+        Case(
+            "capacity",
+            "an account quota waiting never frees (L-C1D14A2B)",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-C1D14A2B", message="Quota exceeded", count=1),
+            says=("raise the DRS quota Max Total replicating source servers Per AWS Account (L-C1D14A2B)",),
         ),
         Case(
             "capacity",
@@ -1138,6 +1175,32 @@ def _health_cases() -> list[Case]:
         ),
         Case(
             "health",
+            "a CRITICAL server's SSM agent never reports",
+            FAILED,
+            *health(check={"TimeoutMinutes": 5}, db1={"postLaunch": {"seconds": 60, "agentDiscovered": False}}),
+            says=("SSM agent never reported: 1 post-launch actions did not run",),
+            fast=True,
+        ),
+        Case(
+            "health",
+            "an OPTIONAL server's SSM agent never reports",
+            OK,
+            scenario=health(db2={"postLaunch": {"seconds": 60, "agentDiscovered": False}})[0],
+            plan=both(health(check={"TimeoutMinutes": 5})[1], impact(0, servers={DB[2]: "OPTIONAL"})),
+            waves_say=("SSM agent never reported: 1 post-launch actions did not run",),
+        ),
+        Case(
+            "health",
+            "ListLaunchActions throttled for the first 4 minutes of the checks",
+            OK,
+            scenario=both(
+                health()[0], op_fault("ListLaunchActions", "ThrottlingException", seconds=HEALTH_CHECKS_START + 240)
+            ),
+            plan=health()[1],
+            waves_say=("checks got no answer (last: ThrottlingException",),
+        ),
+        Case(
+            "health",
             "EC2 status checks throttled for 4 minutes",
             OK,
             scenario=both(health()[0], op_fault("DescribeInstanceStatus", "RequestLimitExceeded", **throttled)),
@@ -1274,6 +1337,7 @@ def _settle(aws: LocalAws, case: Case, described: dict[str, Any], ended: list[di
         start_recovery_calls=aws.drs.calls["StartRecovery"],
         violations=violations,
         executions=len(ended),
+        waves_text=json.dumps([wave.model_dump(exclude={"Servers"}) for wave in aws.waves("first")]),
     )
 
 

@@ -22,4 +22,6 @@ def test_the_case_ends_as_expected_and_keeps_every_invariant(case):
     assert outcome.record_status in case.expect, outcome.message
     for word in case.says:
         assert word in outcome.message
+    for word in case.waves_say:
+        assert word in outcome.waves_text
     assert not outcome.violations, outcome.violations

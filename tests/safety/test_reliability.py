@@ -95,7 +95,7 @@ def test_an_account_quota_that_waiting_never_frees_fails_the_wave_at_once_naming
         assert described["error"] == "WaveFailed"
         assert entered(history, "Waiting for DRS capacity") == 0
         record = aws.record("exec-1", "shop")
-        assert "raise the DRS quota L-C1D14A2B (Max Total replicating source servers Per AWS Account)" in (
+        assert "raise the DRS quota Max Total replicating source servers Per AWS Account (L-C1D14A2B)" in (
             record.ErrorMessage or ""
         )
 
