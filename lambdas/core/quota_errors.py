@@ -12,7 +12,8 @@ first, then the messages, top to bottom: the narrower quotas come before the wid
 A quota error that matches none of them is an unknown quota. The wave waits for it as for capacity (StartRecovery's
 quotas are job quotas, which free as jobs end, and failing a recovery on wording we do not know would be worse than
 waiting for its deadline), and the record names its code so the table can learn it. The Service Quotas codes are
-the ones `aws service-quotas list-service-quotas --service-code drs` lists (docs/architecture.md, Quotas).
+those public listings of DRS's quotas give (`aws service-quotas list-service-quotas --service-code drs` shows an
+account's; docs/architecture.md, facts).
 """
 
 from __future__ import annotations
