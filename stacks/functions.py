@@ -118,9 +118,10 @@ def _arn(template: str, stack: Stack) -> str:
 def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, execution_arn: str) -> None:
     """Exactly the actions of stacks/iam.py for this function, on exactly its tables, indexes and executions."""
     drs_actions = permissions.DRS_ACTIONS[key]
-    describe = [action for action in drs_actions if action.startswith("drs:Describe")]
+    # Describe* and ListLaunchActions only read, on "*" (as AWSElasticDisasterRecoveryReadOnlyAccess grants them)
+    describe = [action for action in drs_actions if action.startswith(("drs:Describe", "drs:ListLaunchActions"))]
     if describe:
-        role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))  # Describe* take no resource
+        role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))
     if permissions.EC2_ACTIONS[key]:
         role.add_to_policy(iam.PolicyStatement(actions=list(permissions.EC2_ACTIONS[key]), resources=["*"]))
     # StartRecovery and TerminateRecoveryInstances act on the account's DRS resources, and DRS makes the EC2 (and
