@@ -109,7 +109,7 @@ def post_launch_state(  # noqa: PLR0911 - one return per verdict, in the order t
         reason = failed[0].get("failureReason") or "no failureReason given"
         return "UNHEALTHY", f"post-launch action {_name(failed[0])!r} FAILED: {reason}"
     if configured is None:
-        return "PENDING", "its configured post-launch actions not read yet (ListLaunchActions)"
+        return "PENDING", "what post-launch actions it has configured not read yet"
     if configured == launch_actions.GONE:
         return "UNHEALTHY", "its post-launch actions cannot be read: DRS no longer knows its source server"
     if configured == 0 and not runs:
