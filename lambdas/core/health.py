@@ -2,8 +2,9 @@
 HealthCheck steps).
 
 A HealthCheck step (After a wave only) runs as "Check health" -> "Servers healthy?" -> "Wait for health checks" in
-the state machine. Each check reads what AWS says now and the wave's record, nothing else, so a retried or repeated
-check gives the same answer:
+the state machine. Each check reads what AWS says now and the wave's record, nothing else (it writes only what it read
+of the servers' configured post-launch actions, on the step's record), so a retried or repeated check gives the same
+answer:
 
 - post-launch actions: what each server has configured (ListLaunchActions, read once per step:
   lambdas/core/launch_actions.py), against the runs in DescribeJobs of the job that launched it
@@ -109,7 +110,7 @@ def post_launch_state(  # noqa: PLR0911 - one return per verdict, in the order t
         reason = failed[0].get("failureReason") or "no failureReason given"
         return "UNHEALTHY", f"post-launch action {_name(failed[0])!r} FAILED: {reason}"
     if configured is None:
-        return "PENDING", "what post-launch actions it has configured not read yet"
+        return "PENDING", "post-launch action configuration not read yet"
     if configured == launch_actions.GONE:
         return "UNHEALTHY", "its post-launch actions cannot be read: DRS no longer knows its source server"
     if configured == 0 and not runs:
@@ -264,14 +265,14 @@ def check_health(
         error = FAILED if any(not v.late for v in unhealthy) else TIMED_OUT
         still = f"; {len(pending)} still pending when it stopped" if pending else ""
         return _decided(progress, unhealthy, error, f"{len(verdicts)} launched{still}{not_checked}")
-    notes = [listed(sorted({v.reason for v in verdicts if v.reason}), NOTES_SHOWN)]
+    notes = listed(sorted({v.reason for v in verdicts if v.reason}), NOTES_SHOWN)
     kinds = (("post-launch actions", config.PostLaunchActions), ("EC2 status checks", config.InstanceStatus))
     checked = " and ".join(what for what, on in kinds if on)
     output = f"{len(verdicts)} launched server(s) healthy ({checked})"
     return progress.model_copy(
         update={
             "Status": "HEALTHY",
-            "Output": output + (f"; {notes[0]}" if notes[0] else "") + not_checked + _missed_note(progress),
+            "Output": output + (f"; {notes}" if notes else "") + not_checked + _missed_note(progress),
         }
     )
 
