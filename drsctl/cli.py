@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,21 @@ PACKAGE = "drs-orchestrator"
 EXIT_INTERRUPTED = 130
 DEBUG_VARIABLE = "DRSCTL_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
+
+def _no_type_for_flags() -> None:
+    """--help lists an option's type (`<int>`, `<path>`); a flag takes no value, so it shows none (typer would show
+    `<bool>`, which reads as if a value were expected)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
 app = typer.Typer(
     name="drsctl",
     help="Run, rehearse and inspect DRS recovery plans.",

@@ -135,6 +135,32 @@ def test_plan_validate_lists_every_problem_and_exits_2(tmp_path):
     assert "s-0000000000adb0003 is not a DRS source server in us-east-1" in result.output
 
 
+def test_plan_validate_refuses_a_hook_whose_wave_state_could_pass_256_kib_naming_wave_step_and_bytes(tmp_path):
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    plan["Waves"][1]["Before"] = [{"Name": "Drain", "Lambda": {"FunctionName": "drs-hook-drain"}}]
+    plan["Options"] |= {"MaxServersInActiveJobs": 800, "MaxConcurrentJobs": 20}
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"] += [
+        {
+            "id": f"s-{n:017x}",
+            "hostname": f"app-{n:04d}".ljust(250, "x"),
+            "tags": {"Tier": "app", "Application": "storefront"},
+        }
+        for n in range(700)
+    ]
+    scenario["functions"] = {"drs-hook-drain": {"seconds": 5}}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(
+        app, ["plan", "validate", str(tmp_path / "plan.yaml"), "--scenario", str(tmp_path / "scenario.yaml")]
+    )
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "the state of wave 2 ('application'), Before[0] ('Drain') could reach" in output
+    assert "more than the 262,144 (256 KiB) Step Functions carries in a state" in output
+    assert "The hook's event lists the wave's 705 servers with their hostnames and recovery instances" in output
+
+
 def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text(
@@ -144,6 +170,33 @@ def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
     result = CliRunner().invoke(app, ["plan", "validate", str(path)])
     assert result.exit_code == 2
     assert "exactly one of SourceServerIds or Selector" in result.output
+
+
+def test_plan_validate_json_says_whether_the_plan_can_run_and_its_version(tmp_path):
+    from lambdas.core.plan import parse_plan
+    from lambdas.core.plan_version import plan_version
+
+    path = ROOT / "examples" / "plan.yaml"
+    scenario = ROOT / "examples" / "scenario.yaml"
+    result = CliRunner().invoke(app, ["plan", "validate", str(path), "--scenario", str(scenario), "--json"])
+    assert result.exit_code == 0, result.output
+    checked = json.loads(result.output)
+    assert checked["planVersion"] == plan_version(parse_plan(yaml.safe_load(path.read_text())))
+    assert checked["CanRun"] is True and checked["Problems"] == [] and checked["Mode"] == "DRILL"
+    assert [(w["WaveName"], w["Region"], w["Servers"]) for w in checked["Waves"]] == [
+        ("databases", "us-east-1", 4),
+        ("application", "us-east-1", 5),
+        ("web", "us-west-2", 5),
+    ]
+    broken = yaml.safe_load(path.read_text())
+    broken["ProtectionGroups"][0]["SourceServerIds"][0] = "s-0000000000000dead"
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
+    bad = CliRunner().invoke(
+        app, ["plan", "validate", str(tmp_path / "broken.yaml"), "--scenario", str(scenario), "--json"]
+    )
+    assert bad.exit_code == 2, bad.output
+    refused = json.loads(bad.output)
+    assert refused["CanRun"] is False and any("s-0000000000000dead" in p for p in refused["Problems"])
 
 
 def test_plan_load_stores_the_plan_where_prepare_reads_it():
@@ -185,9 +238,43 @@ def test_plan_load_stores_the_plan_where_prepare_reads_it():
         )
 
 
+def test_plan_load_by_table_names_checks_a_changed_plan_against_the_stack_or_needs_force(tmp_path):
+    import boto3
+    from moto import mock_aws
+
+    from drsctl.local.tables import TABLES
+
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({**plan, "Name": "Renamed"}))
+    tables = ["--protection-groups-table", "pg", "--recovery-plans-table", "rp"]
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+    # no stack to ask: CloudFormation at a port nothing listens on
+    env |= {"AWS_ENDPOINT_URL_CLOUDFORMATION": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for variable, name in (("PROTECTION_GROUPS_TABLE", "pg"), ("RECOVERY_PLANS_TABLE", "rp")):
+            dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **TABLES[variable])
+        first = CliRunner().invoke(app, ["plan", "load", str(ROOT / "examples" / "plan.yaml"), *tables], env=env)
+        assert first.exit_code == 0 and "plan storefront is new (version " in first.output, first.output
+        # a changed plan: whether an execution runs it is asked of the stack's state machine, which is not there
+        refused = CliRunner().invoke(app, ["plan", "load", str(changed), *tables], env=env)
+        assert refused.exit_code == 2, refused.output
+        assert "cannot check whether an execution of plan storefront is running" in refused.output
+        assert "+Name: Renamed" in refused.output and "--force" in refused.output
+        stored = boto3.resource("dynamodb", region_name="us-east-1").Table("rp").get_item(Key={"PlanId": "storefront"})
+        assert stored["Item"]["Name"] == plan["Name"]
+        forced = CliRunner().invoke(app, ["plan", "load", str(changed), *tables, "--force", "--json"], env=env)
+        assert forced.exit_code == 0, forced.output
+        assert json.loads(forced.output)["Changed"] is True
+        stored = boto3.resource("dynamodb", region_name="us-east-1").Table("rp").get_item(Key={"PlanId": "storefront"})
+        assert stored["Item"]["Name"] == "Renamed"
+
+
 def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_path):
     plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
-    # 3 waves x 17 h: 51 h at worst, past the state machine's 48 h TimeoutSeconds
+    # 3 waves x 17 h, and 2.4 h for Prepare, the locks, Finalize and Record failure retried at their worst: 53.4 h,
+    # past the state machine's 48 h TimeoutSeconds
     plan["Options"] = {"WaveTimeoutMinutes": 17 * 60, "ExpectedJobMinutes": 10}
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan))
@@ -198,10 +285,10 @@ def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_pa
     assert report["stepFunctionsError"] == "PlanValidationError"
     assert report["startRecoveryCalls"] == 0
     message = " ".join(report["errorMessage"].split())
-    assert "could run 51.1 h (3 waves x 1020 min WaveTimeoutMinutes" in message
+    assert "could run 53.4 h (3 waves x 1020 min WaveTimeoutMinutes, plus 10 s per wave and 2.4 h for Prep" in message
     assert "more than the 48 h an execution may run" in message
     assert (
-        "Lower Options.WaveTimeoutMinutes to at most 958, or split the plan. DRS jobs this execution started: none."
+        "Lower Options.WaveTimeoutMinutes to at most 911, or split the plan. DRS jobs this execution started: none."
         in message
     )
     assert message.endswith("then start the execution again.")

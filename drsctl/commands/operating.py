@@ -48,8 +48,14 @@ def operating(what: str) -> Iterator[None]:
     except (OperateError, StackNotFound) as error:
         raise fail_invalid(f"cannot {what}: {error}") from error
     except EndpointConnectionError as error:
+        endpoint = error.kwargs.get("endpoint_url")
+        if not os.environ.get("AWS_ENDPOINT_URL"):
+            raise fail_invalid(
+                f"cannot {what}: nothing answers at {endpoint} (region {region_name()}): check that AWS_DEFAULT_REGION "
+                "is the stack's Region and that this machine reaches AWS"
+            ) from error
         raise fail_invalid(
-            f"cannot {what}: nothing answers at {error.kwargs.get('endpoint_url')}: start the sandbox "
+            f"cannot {what}: nothing answers at {endpoint}: start the sandbox "
             "(drsctl sandbox) or unset AWS_ENDPOINT_URL to reach AWS"
         ) from error
     except ResponseParserError as error:
@@ -65,8 +71,28 @@ def operating(what: str) -> Iterator[None]:
         fix = setup_problem(error)
         if fix is not None:
             raise fail_invalid(f"cannot {what}: {fix}") from error
+        response = getattr(error, "response", None) or {}
+        code = response.get("Error", {}).get("Code")
+        if code in NOT_HERE:
+            message = response["Error"].get("Message") or code
+            if code == "InvalidRegion":  # the sandbox's answer: it names the Region and the fix
+                raise fail_invalid(f"cannot {what}: {message}") from error
+            raise fail_invalid(
+                f"cannot {what}: {message} in region {region_name()}: set AWS_DEFAULT_REGION to the stack's Region "
+                "(and --stack to its name)"
+            ) from error
         console(stderr=True).print(Text.assemble(Text(f"could not {what}:", style="red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(EXIT_AWS_FAILED) from error
+
+
+NOT_HERE = ("ResourceNotFoundException", "StateMachineDoesNotExist", "InvalidRegion")  # the wrong Region, most likely
+
+
+def region_name() -> str:
+    """The Region the SDK uses (AWS_REGION, AWS_DEFAULT_REGION or the profile's), or "(none)"."""
+    import boto3
+
+    return boto3.session.Session().region_name or "(none)"
 
 
 def find(stack_name: str | None, what: str) -> DeployedStack:
@@ -102,11 +128,12 @@ def check_plan_id(value: str, field: str) -> str:
 
 
 def check_status(value: str) -> str:
-    from typing import get_args
+    """An execution state of the one vocabulary (any case); the stored PENDING and POLLING read as RUNNING."""
+    from drsctl.operate.vocabulary import RUNNING_RECORD, STATES
 
-    from lambdas.core.records import ExecutionStatus
-
-    statuses = get_args(ExecutionStatus)
-    if value.upper() not in statuses:
-        raise fail_invalid(f"--status {value!r} is not a record status: use one of {', '.join(statuses)}")
-    return value.upper()
+    wanted = value.strip().upper()
+    if wanted in RUNNING_RECORD:
+        return "RUNNING"
+    if wanted not in STATES:
+        raise fail_invalid(f"--status {value!r} is not an execution state: use one of {', '.join(STATES)} (any case)")
+    return wanted

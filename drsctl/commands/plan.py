@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from unittest.mock import patch
 
 import typer
@@ -18,12 +18,13 @@ from rich.text import Text
 from drsctl.commands.aws_setup import drs_endpoint, setup_problem
 from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
 from drsctl.commands.inputs import read_plan, read_scenario
-from drsctl.commands.operating import STACK_OPTION, find
+from drsctl.commands.operating import JSON_OPTION, STACK_OPTION, find, operating, print_json, region_name
 from drsctl.commands.plan_store import diff, list_plans, show
 from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
     from drsctl.emulator.scenario import Scenario
+    from drsctl.operate.stack import DeployedStack
     from lambdas.core.plan_types import ExecutionMode
 
 plan_app = typer.Typer(help="Work with plan files and the plans stored in the deployed stack.", no_args_is_help=True)
@@ -61,6 +62,7 @@ def validate(
         Path | None, typer.Option(help="Check against the DRS emulator with this scenario instead of AWS.")
     ] = None,
     mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
+    json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Check a plan: its schema and options offline, then its servers in DRS (exist, replicate, not busy) and the
     quotas. DRS is AWS, or the endpoint in AWS_ENDPOINT_URL_DRS, or the emulator with --scenario.
@@ -73,6 +75,7 @@ def validate(
     from lambdas.core import limits
     from lambdas.core.errors import PlanValidationError
     from lambdas.core.plan import RunOptions
+    from lambdas.core.plan_version import plan_version
     from lambdas.core.prepare import resolve_waves
 
     out = console()
@@ -83,7 +86,8 @@ def validate(
     except PlanValidationError as error:
         raise fail_invalid("\n".join(f"{plan}: {problem}" for problem in error.problems)) from error
     loaded = read_scenario(scenario) if scenario is not None else None
-    out.print(f"{plan}: schema valid ({len(parsed.Waves)} waves)")
+    if not json_output:
+        out.print(f"{plan}: schema valid ({len(parsed.Waves)} waves, version {plan_version(parsed)})")
     with _drs_from(scenario, loaded) as where:
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
@@ -94,8 +98,36 @@ def validate(
                 raise fail_invalid(
                     f"cannot check the servers in DRS ({where}): {fix}; or check against the emulator with --scenario"
                 ) from error
-            out.print(Text.assemble(Text("could not check the servers in DRS", style="red"), f" ({where}): {error}"))
+            console(stderr=True).print(
+                Text.assemble(Text("could not check the servers in DRS", style="red"), f" ({where}): {error}"),
+                soft_wrap=True,
+            )
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
+    if json_output:
+        print_json(
+            {
+                "PlanId": parsed.PlanId,
+                "planVersion": plan_version(parsed),
+                "Mode": execution_type,
+                "CheckedAgainst": where,
+                "CanRun": not resolution.problems,
+                "Problems": resolution.problems,
+                "Warnings": resolution.warnings,
+                "Waves": [
+                    {
+                        "WaveNumber": wave.WaveNumber,
+                        "WaveName": wave.WaveName,
+                        "Region": wave.Region,
+                        "Servers": len(wave.Servers),
+                        "Impact": wave.Impact,
+                    }
+                    for wave in resolution.waves
+                ],
+            }
+        )
+        if resolution.problems:
+            raise typer.Exit(EXIT_INVALID_INPUT)
+        return
     for warning in resolution.warnings:
         out.print(f"warning: {warning}", soft_wrap=True)
     if resolution.problems:
@@ -118,7 +150,7 @@ def validate(
 
 
 @plan_app.command()
-def load(
+def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
     plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")],
     protection_groups_table: Annotated[
         str | None,
@@ -130,19 +162,33 @@ def load(
         str | None,
         typer.Option(envvar="RECOVERY_PLANS_TABLE", help="The RecoveryPlansTable output; default: read from --stack."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Store a changed plan even while an execution of it runs (that execution keeps the plan it read at "
+            "its start; the next one runs this).",
+        ),
+    ] = False,
     stack: Annotated[str | None, STACK_OPTION] = None,
+    json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans).
+    """Store a plan in the deployed tables (groups in ProtectionGroups, the rest in RecoveryPlans), showing the
+    diff against the stored plan and the plan's version (planVersion) before and after.
 
+    A changed plan is refused (exit code 2, naming the execution) while an execution of it runs, unless --force.
     The tables are the stack's outputs (--stack, default DrsOrchestrator), or the two options. They are in the
     stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI. Exit code 0 when
-    stored, 2 for an invalid plan, a missing region, credentials, stack or table, 1 when DynamoDB failed.
+    stored, 2 for an invalid plan, a running execution, a missing region, credentials, stack or table, 1 when
+    DynamoDB failed.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from drsctl.operate import plans
     from lambdas.core.records import save_plan
 
     parsed = read_plan(plan)
+    deployed = None
     if protection_groups_table is None or recovery_plans_table is None:
         deployed = find(stack, "store the plan")
         protection_groups_table = protection_groups_table or deployed.tables["PROTECTION_GROUPS_TABLE"]
@@ -150,15 +196,82 @@ def load(
     tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
     try:
         with patch.dict(os.environ, tables):
+            loading = plans.before_load(parsed, str(plan))
+    except (BotoCoreError, ClientError) as error:
+        _refuse_load(error, tables)
+    out = console()
+    if not json_output:
+        _print_loading(loading)
+    if loading.changed and loading.previous_version is not None:
+        if deployed is None:
+            deployed = _stack_for_the_check(stack, parsed.PlanId, force=force)
+        if deployed is not None:
+            with operating(f"check the running executions of plan {parsed.PlanId}"):
+                from drsctl.operate.conflicts import running_executions
+
+                loading.running = running_executions(deployed, parsed.PlanId)
+    if loading.running and not force:
+        first = loading.running[0]
+        raise fail_invalid(
+            f"cannot store plan {parsed.PlanId} (version {loading.previous_version} -> {loading.version}): "
+            f"{first.describe()} is running the stored plan; wait for it to end or cancel it "
+            f"(drsctl run cancel {first.name} --reason ...), or pass --force to store it for the next execution"
+        )
+    try:
+        with patch.dict(os.environ, tables):
             save_plan(parsed)
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)
-    console().print(
-        f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} wave(s)"
+    if json_output:
+        print_json({**loading.to_json(), "Stored": True})
+        return
+    out.print(
+        f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} "
+        f"wave(s), version {loading.version}",
+        soft_wrap=True,
     )
+    for running in loading.running:
+        out.print(
+            f"{running.describe()} keeps running version {running.plan_version or loading.previous_version}, read at "
+            f"its start; the next execution runs version {loading.version}",
+            soft_wrap=True,
+        )
 
 
-def _refuse_load(error: Any, tables: dict[str, str]) -> None:
+def _stack_for_the_check(stack: str | None, plan_id: str, *, force: bool) -> DeployedStack | None:
+    """The stack whose running executions a changed plan is checked against, when only the tables were given.
+    Without it the check cannot be made: refused, unless --force (then stored without the check)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from drsctl.operate.stack import StackNotFound, find_stack
+
+    if force:
+        return None
+    try:
+        return find_stack(stack)
+    except (StackNotFound, BotoCoreError, ClientError) as error:
+        raise fail_invalid(
+            f"cannot check whether an execution of plan {plan_id} is running (the stack's state machine is needed: "
+            f"{error}); pass --stack, or --force to store it without the check"
+        ) from error
+
+
+def _print_loading(loading: Any) -> None:
+    out = console()
+    if loading.previous_version is None:
+        out.print(f"plan {loading.plan_id} is new (version {loading.version})", soft_wrap=True)
+    elif not loading.changed:
+        out.print(f"plan {loading.plan_id} is unchanged (version {loading.version})", soft_wrap=True)
+    else:
+        out.print(
+            f"plan {loading.plan_id} changes: version {loading.previous_version} -> {loading.version}", soft_wrap=True
+        )
+    if loading.previous_version is not None:
+        for line in loading.diff:
+            typer.echo(line)
+
+
+def _refuse_load(error: Any, tables: dict[str, str]) -> NoReturn:
     fix = setup_problem(error)
     if fix is not None:
         raise fail_invalid(f"cannot store the plan: {fix}") from error
@@ -166,7 +279,7 @@ def _refuse_load(error: Any, tables: dict[str, str]) -> None:
     if response.get("Error", {}).get("Code") == "ResourceNotFoundException":
         names = " or ".join(tables.values())
         raise fail_invalid(
-            f"cannot store the plan: table {names} not found in this region "
+            f"cannot store the plan: table {names} not found in region {region_name()} "
             f"({response['Error'].get('Message', '')}); pass the stack's ProtectionGroupsTable and RecoveryPlansTable "
             "outputs and set AWS_DEFAULT_REGION to the stack's region"
         ) from error

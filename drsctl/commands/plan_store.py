@@ -19,7 +19,7 @@ def list_plans(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List the plans stored in the deployed stack."""
+    """List the plans stored in the deployed stack, with each plan's version (planVersion)."""
     from rich.table import Table
 
     from drsctl.operate import plans
@@ -37,8 +37,9 @@ def list_plans(
     table.add_column("plan", no_wrap=True)
     table.add_column("name", overflow="fold", ratio=1)
     table.add_column("waves", justify="right", no_wrap=True)
+    table.add_column("version", no_wrap=True)
     for plan in found:
-        table.add_row(str(plan["PlanId"]), str(plan.get("Name") or ""), str(plan["Waves"]))
+        table.add_row(str(plan["PlanId"]), str(plan.get("Name") or ""), str(plan["Waves"]), plan["planVersion"] or "-")
     console().print(table)
 
 
@@ -47,8 +48,9 @@ def show(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Show a stored plan (YAML, as a plan file; --json for JSON)."""
-    import yaml
+    """Show a stored plan as a plan file (YAML; drsctl plan load reads it back): the waves' defaults filled in, its
+    version (planVersion) and the Options in effect, every default included, in comments above it. --json: the plan
+    with `planVersion` and `optionsInEffect` (per mode) added."""
 
     from drsctl.operate import plans
 
@@ -56,10 +58,26 @@ def show(
     deployed = find(stack, "show the plan")
     with operating(f"show plan {plan_id}"):
         plan = plans.show_plan(deployed, plan_id)
+    version = plans.version_of(plan)
+    in_effect = plans.options_in_effect(plan)
     if json_output:
-        print_json(plan)
+        print_json({**plan, "planVersion": version, "optionsInEffect": in_effect})
         return
-    typer.echo(yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=1000), nl=False)
+    typer.echo(f"# plan {plan_id}, version {version} (planVersion)")
+    typer.echo("# Options in effect, the plan's own and every default (DRILL; a RECOVERY differs where shown):")
+    for key, value in in_effect["DRILL"].items():
+        recovery = in_effect["RECOVERY"].get(key)
+        differs = f" (RECOVERY: {_plain(recovery)})" if recovery != value else ""
+        typer.echo(f"#   {key}: {_plain(value)}{differs}")
+    typer.echo(plans.as_yaml(plan), nl=False)
+
+
+def _plain(value: object) -> str:
+    """A value as one line of YAML flow style (`{AfterMinutes: 60, OnFailure: TERMINATE}`, `9.0`)."""
+    import yaml
+
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("...").strip()
 
 
 def diff(
@@ -67,8 +85,9 @@ def diff(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Compare a plan file with the stored plan of the same PlanId. Exit code 0 when they are the same, 1 when they
-    differ (the unified diff, stored first), 2 when the plan is not stored or the file is invalid."""
+    """Compare a plan file with the stored plan of the same PlanId (both as the plan model reads them, keys in the
+    plan file's order). Exit code 0 when they are the same plan version, 1 when they differ (the unified diff,
+    stored first), 2 when the plan is not stored or the file is invalid."""
     from drsctl.operate import plans
 
     parsed = read_plan(plan)
@@ -76,7 +95,9 @@ def diff(
     with operating(f"compare {plan} with the stored plan"):
         lines = plans.diff(deployed, parsed, str(plan))
     if json_output:
-        print_json({"PlanId": parsed.PlanId, "Same": not lines, "Diff": lines})
+        from drsctl.operate.plans import version_of
+
+        print_json({"PlanId": parsed.PlanId, "Same": not lines, "Diff": lines, "planVersion": version_of(parsed)})
     elif lines:
         for line in lines:
             typer.echo(line)

@@ -43,9 +43,15 @@ MODE_OPTION = typer.Option(
 
 
 def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
-    plan: Annotated[Path, typer.Argument(help="Plan file (YAML, or JSON if it ends in .json).")] = EXAMPLES
-    / "plan.yaml",
-    scenario: Annotated[Path, typer.Option(help="Emulator scenario file.")] = EXAMPLES / "scenario.yaml",
+    plan: Annotated[
+        Path,
+        typer.Argument(
+            help="Plan file (YAML, or JSON if it ends in .json).", show_default="the bundled examples/plan.yaml"
+        ),
+    ] = EXAMPLES / "plan.yaml",
+    scenario: Annotated[
+        Path, typer.Option(help="Emulator scenario file.", show_default="the bundled examples/scenario.yaml")
+    ] = EXAMPLES / "scenario.yaml",
     mode: Annotated[Mode, MODE_OPTION] = Mode.drill,
     json_report: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON (see docs/rehearsal.md).")

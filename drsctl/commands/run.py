@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 import math
-import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,6 +25,7 @@ from drsctl.commands.operating import (
     print_json,
 )
 from drsctl.commands.rehearse import MODE_OPTION, Mode
+from drsctl.stamps import LineStamps
 
 if TYPE_CHECKING:
     from drsctl.operate.executions import Snapshot
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 run_app = typer.Typer(help="Operate executions of the deployed stack (or the sandbox).", no_args_is_help=True)
 EXIT_COMPLETED, EXIT_NOT_COMPLETED = 0, 1
-PLAN_SERVERS_SHOWN = 10  # server IDs shown per wave before a RECOVERY is confirmed
 RECORD_GRACE_SECONDS = 60.0  # after Step Functions ends, how long `watch` waits for the record to end too
 
 
@@ -56,8 +56,10 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Start a DRILL or a RECOVERY of a stored plan. A RECOVERY first shows the plan (waves, servers, regions) and
-    asks for "RECOVER <PlanId>" to be typed; nothing starts without it. Prints the name and the console URL."""
+    """Start a DRILL or a RECOVERY of a stored plan, recording who starts it (the caller's AWS identity, StartedBy).
+    Refused (exit code 2, naming it) while an execution of the plan runs. A RECOVERY first lists, per wave, the
+    Region, account, servers (resolved in DRS), hostnames and worst replication lag, and asks for
+    "RECOVER <PlanId>" to be typed; nothing starts without it. Prints the name and the console URL."""
     check_plan_id(plan_id, "PLAN_ID")
     if name is not None:
         check_execution_name(name, "--name")
@@ -85,15 +87,19 @@ def _start(
     confirm: str | None,
     json_output: bool,
 ) -> None:
-    from drsctl.operate import executions
+    from drsctl.operate import conflicts, executions, identity
 
     what = "start the execution"
     with operating(what):
         plan = executions.stored_plan(deployed, plan_id)
+        _refuse_if_running(conflicts.running_executions(deployed, plan_id), plan_id)
         if resume_from is not None:
             executions.check_resumable(deployed, resume_from, plan_id)
+        caller = identity.caller(deployed.region)
         if mode == "RECOVERY" and confirm is None:
-            confirm = _ask_confirmation(plan)
+            from drsctl.commands.confirmation import ask_confirmation
+
+            confirm = ask_confirmation(plan, caller.account)
         chosen = name or executions.default_name(plan_id, "RECOVERY" if mode == "RECOVERY" else "DRILL")
         started = executions.start(
             deployed,
@@ -102,6 +108,7 @@ def _start(
             chosen,
             confirm=confirm,
             resume_from=resume_from,
+            started_by=caller.arn,
         )
     if json_output:
         print_json(started)
@@ -114,40 +121,19 @@ def _start(
     out.print(f"follow it: drsctl run watch {started['ExecutionId']}", soft_wrap=True)
 
 
-def _ask_confirmation(plan: dict[str, Any]) -> str:
-    """Show what a RECOVERY will launch (on stderr) and read the typed confirmation."""
-    from lambdas.core.plan import recovery_confirmation
+def _refuse_if_running(running: list[Any], plan_id: str) -> None:
+    """A second execution of a running plan would fail in Prepare (ExecutionConflictError, the failed-executions
+    alarm on AWS): refused here, before StartExecution, naming the execution that runs it."""
+    if not running:
+        return
+    from drsctl.operate.executions import OperateError
 
-    err = console(stderr=True)
-    groups = {group["GroupId"]: group for group in plan.get("ProtectionGroups", [])}
-    err.print(
-        Text.assemble(
-            Text("RECOVERY", style="bold red"),
-            f" of plan {plan['PlanId']} ({plan.get('Name', '')}): production recovery instances will be launched, "
-            "wave by wave:",
-        ),
-        soft_wrap=True,
+    first = running[0]
+    others = f" (and {len(running) - 1} more)" if len(running) > 1 else ""
+    raise OperateError(
+        f"plan {plan_id} is already running in {first.describe()}{others}: nothing was started; wait for it to end "
+        f"(drsctl run watch {first.name}) or cancel it (drsctl run cancel {first.name} --reason ...)"
     )
-    for number, wave in enumerate(plan.get("Waves", []), start=1):
-        group = groups.get(wave.get("ProtectionGroupId"), {})
-        ids = wave.get("ServerIds") or group.get("SourceServerIds")
-        if ids:
-            shown = ", ".join(ids[:PLAN_SERVERS_SHOWN]) + (
-                f" and {len(ids) - PLAN_SERVERS_SHOWN} more" if len(ids) > PLAN_SERVERS_SHOWN else ""
-            )
-            servers = f"{len(ids)} server(s): {shown}"
-        else:
-            tags = (group.get("Selector") or {}).get("Tags", {})
-            servers = "servers tagged " + ", ".join(f"{key}={value}" for key, value in tags.items())
-        err.print(f"  wave {number} {wave.get('WaveName')} in {group.get('Region', '?')}: {servers}", soft_wrap=True)
-    expected = recovery_confirmation(plan["PlanId"])
-    err.print(f"Type {expected} to start the recovery (anything else cancels):", soft_wrap=True)
-    typed = sys.stdin.readline()
-    if typed.strip() != expected:
-        raise fail_invalid(
-            f"the confirmation was not {expected!r}: nothing was started (scripts pass --confirm {expected!r})"
-        )
-    return expected
 
 
 @run_app.command()
@@ -161,8 +147,9 @@ def watch(
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Follow an execution until it ends: waves, servers, runbook steps and the approval waiting, live in a terminal
-    (progress lines when piped). Exit code 0 when it ends COMPLETED, 1 otherwise."""
-    from drsctl.commands.run_views import headline
+    with its start, elapsed time and RTO countdown; piped, one line per change, each starting with its UTC time
+    (HH:MM:SS, the date when it changes). Exit code 0 when it ends COMPLETED, 1 otherwise."""
+    from drsctl.commands.run_views import headline, timing_line
 
     check_execution_name(name, "NAME")
     if not math.isfinite(interval):
@@ -170,34 +157,53 @@ def watch(
     deployed = find(stack, "watch the execution")
     out = console()
     live = out.is_terminal and not json_output
+    stamps = LineStamps()
     with operating(f"watch execution {name}"):
-        current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output)
+        current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output, stamps=stamps)
     if json_output:
         print_json(current.to_json())
     elif live:
         if current.record_running:
-            out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
+            out.print(f"the record still says {current.record_status}: the stack's reconcile has not ended it yet")
     else:
-        out.print(headline(current))  # the waves' lines came as they changed
-        _print_end(current)
+        timing = timing_line(current)  # the waves' lines came as they changed
+        _say(stamps, current.now, headline(current).plain + (f"; {timing.plain}" if timing is not None else ""))
+        _print_end(current, stamps)
     raise typer.Exit(EXIT_COMPLETED if current.status == "COMPLETED" else EXIT_NOT_COMPLETED)
 
 
 ACTIVE_RECORD = ("PENDING", "POLLING")  # a record still being written by its execution
 
 
-def _follow(
-    deployed: DeployedStack, name: str, interval: float, *, servers: bool | None, live: bool, quiet: bool
+def _say(stamps: LineStamps, now: float, text: str) -> None:
+    """Print `text` piped: each of its lines starting with its UTC time (the stack's clock)."""
+    out = console()
+    for line in stamps.lines(now, text):
+        out.print(line, soft_wrap=True)
+
+
+def _follow(  # noqa: PLR0912 - one loop: read, show, decide whether it ended
+    deployed: DeployedStack,
+    name: str,
+    interval: float,
+    *,
+    servers: bool | None,
+    live: bool,
+    quiet: bool,
+    stamps: LineStamps,
 ) -> Snapshot:
     """Read the execution every `interval` seconds until it ends (or its record does not end in time after Step
     Functions ended it), showing it live, or printing each wave's line when it changes."""
     from rich.live import Live
 
-    from drsctl.commands.run_views import progress_lines, render
-    from drsctl.operate import executions
+    from drsctl.commands.run_views import cleanup_line, headline, progress_lines, render, timing_line
+    from drsctl.operate import executions, plan_facts
 
     out = console()
-    current = executions.snapshot(deployed, name)
+    current = plan_facts.attach(deployed, executions.snapshot(deployed, name))
+    if not live and not quiet:
+        timing = timing_line(current)
+        _say(stamps, current.now, headline(current).plain + (f"; {timing.plain}" if timing is not None else ""))
     view = Live(render(current, servers=servers), console=out, refresh_per_second=4) if live else None
     printed: set[str] = set()
     ended_at: float | None = None
@@ -208,55 +214,66 @@ def _follow(
             if view is not None:
                 view.update(render(current, servers=servers))
             elif not quiet:
-                for line in progress_lines(current):
+                cleanup = cleanup_line(current)
+                for line in [*progress_lines(current), *([cleanup.plain] if cleanup is not None else [])]:
                     if line not in printed:
                         printed.add(line)
-                        out.print(line, soft_wrap=True)
+                        _say(stamps, current.now, line)
             if not current.running:
                 return current
             record = current.record
             if record is not None and record.Status not in ACTIVE_RECORD and record.Cleanup is not None:
                 # the drill has ended; its cleanup waits (AfterMinutes) or runs: say so rather than fall silent
-                out.print(
-                    f"execution {name}: the drill ended {record.Status}; its cleanup is {record.Cleanup.Status} "
-                    f"(drsctl run show {name} follows it)",
-                    soft_wrap=True,
+                line = (
+                    f"execution {name}: the drill ended {current.status}; its cleanup is "
+                    f"{record.Cleanup.Status.lower().replace('_', ' ')} (drsctl run show {name} follows it)"
                 )
+                if view is not None:
+                    out.print(line, soft_wrap=True)
+                else:
+                    _say(stamps, current.now, line)
                 return current
             if current.described["status"] != "RUNNING":
                 ended_at = ended_at or time.monotonic()
                 if time.monotonic() - ended_at > RECORD_GRACE_SECONDS:
                     return current  # the record never ended: the caller says so
             time.sleep(interval)
+            facts = current
             current = executions.snapshot(deployed, name)
+            current.rto_minutes, current.callbacks = facts.rto_minutes, facts.callbacks
     finally:
         if view is not None:
             view.stop()
 
 
-def _print_end(current: Snapshot) -> None:
-    out = console()
+def _print_end(current: Snapshot, stamps: LineStamps) -> None:
     if current.record_running:
-        out.print(f"the record still says {current.status}: the stack's reconcile has not ended it yet")
+        _say(
+            stamps,
+            current.now,
+            f"the record still says {current.record_status}: the stack's reconcile has not ended it yet",
+        )
         return
     message = (current.record.ErrorMessage if current.record else None) or current.described.get("cause")
     if message and current.status != "COMPLETED":
-        out.print(str(message), soft_wrap=True)
+        _say(stamps, current.now, str(message))
 
 
 @run_app.command("list")
 def list_(
     plan: Annotated[str | None, typer.Option(help="Only this plan's executions.")] = None,
     status: Annotated[
-        str | None, typer.Option(help="Only executions with this record status (e.g. COMPLETED).")
+        str | None,
+        typer.Option(
+            help="Only executions in this state: RUNNING, COMPLETED, PARTIAL, FAILED, CANCELLED or TIMED_OUT (any "
+            "case)."
+        ),
     ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List executions from the ExecutionHistory table, newest first."""
-    from rich.table import Table
-
-    from drsctl.commands.views import status_text
+    """List executions from the ExecutionHistory table, newest first: status (RUNNING, COMPLETED, PARTIAL, FAILED,
+    CANCELLED, TIMED_OUT), start and the drill cleanup's state."""
     from drsctl.operate import executions
 
     if plan is not None:
@@ -272,21 +289,51 @@ def list_(
     if not found:
         console().print("no executions" + (f" of plan {plan}" if plan else "") + (f" {status}" if status else ""))
         return
+    out = console()
+    out.print(_executions_table(found, wide=out.width >= WIDE_LIST))
+
+
+WIDE_LIST = 120  # one line per execution from this console width up; narrower, each row stacks two values a cell
+
+
+def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
+    """The executions, execution names never cut: one line each when wide, else stacked cells that fit 80 columns."""
+    from rich.table import Table
+
+    from drsctl.commands.run_views import status_text
+
+    def cleanup(item: dict[str, Any]) -> str:
+        return str(item["cleanup"]["short"]) if item.get("cleanup") else "-"
+
+    if wide:
+        table = Table()
+        for header in ("execution", "plan", "type", "status", "started (UTC)", "cleanup"):
+            folds = header in ("plan", "cleanup")
+            table.add_column(header, no_wrap=not folds, overflow="fold", ratio=1 if folds else None)
+        for item in found:
+            table.add_row(
+                item["ExecutionId"],
+                str(item.get("PlanId")),
+                str(item.get("ExecutionType") or "-"),
+                status_text(str(item.get("Status"))),
+                _utc(item.get("StartTime")),
+                cleanup(item),
+            )
+        return table
     table = Table()
-    table.add_column("execution", no_wrap=True)
-    table.add_column("plan", overflow="fold", ratio=1)
-    table.add_column("type", no_wrap=True)
-    table.add_column("status", no_wrap=True)
+    longest = max((len(str(item["ExecutionId"])) for item in found), default=9)
+    table.add_column("execution\nplan", no_wrap=True)  # (rich's min_width is not kept when a table must shrink)
+    table.add_column("type\nstatus", no_wrap=True)
     table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("cleanup", overflow="fold", ratio=1, min_width=8)
     for item in found:
         table.add_row(
-            item["ExecutionId"],
-            str(item.get("PlanId")),
-            str(item.get("ExecutionType") or "-"),
-            status_text(str(item.get("Status"))),
-            _utc(item.get("StartTime")),
+            "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+            Text.assemble(str(item.get("ExecutionType") or "-"), "\n", status_text(str(item.get("Status")))),
+            _utc(item.get("StartTime")).replace(" ", "\n"),
+            cleanup(item),
         )
-    console().print(table)
+    return table
 
 
 def _utc(epoch: Any) -> str:
@@ -304,14 +351,15 @@ def show(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Show an execution: its status, waves, servers, runbook steps and any approval waiting."""
+    """Show an execution: its status (and what it waits for), start and elapsed time, waves, servers, runbook steps,
+    any approval waiting and the drill cleanup's state."""
     from drsctl.commands.run_views import render
-    from drsctl.operate import executions
+    from drsctl.operate import executions, plan_facts
 
     check_execution_name(name, "NAME")
     deployed = find(stack, "show the execution")
     with operating(f"show execution {name}"):
-        current = executions.snapshot(deployed, name)
+        current = plan_facts.attach(deployed, executions.snapshot(deployed, name))
     if json_output:
         print_json(current.to_json())
         return

@@ -8,7 +8,6 @@ import re
 import shlex
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +32,11 @@ STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")  # CloudFormation's rule
 
 def sandbox(
     scenario: Annotated[
-        Path, typer.Option(help="Emulated estate (YAML, or JSON if it ends in .json); default: the bundled example.")
+        Path,
+        typer.Option(
+            help="Emulated estate (YAML, or JSON if it ends in .json).",
+            show_default="the bundled examples/scenario.yaml",
+        ),
     ] = EXAMPLES / "scenario.yaml",
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.", min=0, max=65535)] = 4566,
     speed: Annotated[
@@ -86,10 +89,10 @@ def sandbox(
 
 
 def _say(out: Console) -> Callable[[str], None]:
-    """What the sandbox tells its terminal as executions run: a time-stamped line each (UTC wall clock)."""
+    """What the sandbox tells its terminal as executions run: a line each, stamped with the sandbox's time."""
 
     def say(line: str) -> None:
-        out.print(f"{time.strftime('%H:%M:%S', time.gmtime())} {line}", soft_wrap=True)
+        out.print(line, soft_wrap=True)
 
     return say
 

@@ -43,7 +43,7 @@ DEFINITION = ROOT / "statemachine" / "recovery_plan.asl.json"
 FUNCTION_SPECS: dict[str, dict[str, Any]] = json.loads((ROOT / "lambdas" / "functions.json").read_text())
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-STATE_MACHINE_NAME = "drs-orchestrator-recovery-plan"
+STATE_MACHINE_NAME = "DrsOrchestrator-RecoveryPlan"  # as the stack names it (<stack name>-RecoveryPlan)
 ROLE_NAME = "drs-orchestrator-local"
 
 # ASL substitution -> function key, as lambdas/functions.json names them
@@ -191,7 +191,7 @@ def _event(event: Any) -> dict[str, Any]:
     return plain
 
 
-def _create_stage(definition: str) -> str:
+def _create_stage(definition: str, state_machine_name: str = STATE_MACHINE_NAME) -> str:
     """Tables, an execution role, the four functions and the state machine. Returns the state machine ARN."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     for variable, spec in TABLES.items():
@@ -221,7 +221,7 @@ def _create_stage(definition: str) -> str:
     arns = {placeholder: function_arns[key] for placeholder, key in PLACEHOLDERS.items()}
     stepfunctions = boto3.client("stepfunctions", region_name=REGION)
     created_machine = stepfunctions.create_state_machine(
-        name=STATE_MACHINE_NAME, definition=substitute(definition, arns), roleArn=role_arn, type="STANDARD"
+        name=state_machine_name, definition=substitute(definition, arns), roleArn=role_arn, type="STANDARD"
     )
     arn: str = created_machine["stateMachineArn"]
     return arn
@@ -235,6 +235,7 @@ def local_aws(
     *,
     clock: VirtualClock | None = None,
     answer_undeclared_approvals: bool = True,
+    state_machine_name: str = STATE_MACHINE_NAME,
 ) -> Iterator[LocalAws]:
     """Everything a rehearsal needs, torn down afterwards. `definition` defaults to the ASL file.
 
@@ -271,7 +272,7 @@ def local_aws(
         stack.callback(logger.setLevel, previous_level)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         engine = stack.enter_context(virtual_engine(clock))
-        arn = _create_stage(definition if definition is not None else DEFINITION.read_text())
+        arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         hooks.install(scenario, engine, role, REGION, answer_undeclared_approvals=answer_undeclared_approvals)
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

@@ -165,6 +165,7 @@ def report(
         planId=plan_id,
         planName=record.PlanName or plan_name,
         startedBy=f"drsctl rehearse ({getpass.getuser()})",
+        planVersion=record.PlanVersion,
         startTime=iso8601(start),
         endTime=iso8601(stop) if described["status"] in TERMINAL else None,
         targets=judge.targets(history_facts.resolved_options(history)),

@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from drsctl.operate import vocabulary
+from drsctl.operate.cleanup_view import cleanup_view
 from drsctl.operate.stack import DeployedStack
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core import drs, records
@@ -63,6 +66,9 @@ class Snapshot:
     described: dict[str, Any]
     record: records.ExecutionRecord | None
     waves: list[records.WaveRecord]
+    now: float = field(default_factory=time.time)  # the stack's clock when read (the sandbox's runs ahead)
+    callbacks: set[tuple[int, str, int]] | None = None  # the plan's Lambda steps that wait for a callback
+    rto_minutes: float | None = None  # the plan's RTO target (drsctl/operate/plan_facts.py), for the countdown
 
     @property
     def running(self) -> bool:
@@ -75,8 +81,21 @@ class Snapshot:
 
     @property
     def status(self) -> str:
-        """The record's status once written (COMPLETED, PARTIAL, FAILED, CANCELLED, ...), else Step Functions'."""
-        return self.record.Status if self.record is not None else self.described["status"]
+        """RUNNING, COMPLETED, PARTIAL, FAILED, CANCELLED or TIMED_OUT: the record's status once written, else Step
+        Functions', in one vocabulary (drsctl/operate/vocabulary.py)."""
+        return vocabulary.execution_state(self.record.Status if self.record else None, self.described["status"])
+
+    @property
+    def record_status(self) -> str | None:
+        """The status the record stores (PENDING, POLLING, COMPLETED, ...), None before Prepare writes it."""
+        return self.record.Status if self.record is not None else None
+
+    @property
+    def waiting_for(self) -> str | None:
+        """What it waits for (approval, callback, health check, wait, cleanup), None when it is working or ended."""
+        if not self.running:
+            return None
+        return vocabulary.waiting_for(self.record, self.waves, self.callbacks)
 
     @property
     def input(self) -> dict[str, Any]:
@@ -95,6 +114,11 @@ class Snapshot:
             "ExecutionArn": self.described["executionArn"],
             "StepFunctionsStatus": self.described["status"],
             "Status": self.status,
+            "RecordStatus": self.record_status,
+            "waitingFor": self.waiting_for,
+            "planVersion": self.record.PlanVersion if self.record is not None else None,
+            "startedBy": self.record.StartedBy if self.record is not None else None,
+            "cleanup": cleanup_view(self.record),
             "Input": self.input,
             "StartDate": _epoch(self.described.get("startDate")),
             "StopDate": _epoch(self.described.get("stopDate")),
@@ -141,13 +165,17 @@ def default_name(plan_id: str, mode: Mode, now: float | None = None) -> str:
     return _NAME_UNSAFE.sub("-", plan_id)[: NAME_MAX - len(suffix)] + suffix
 
 
-def execution_input(plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None) -> dict[str, Any]:
+def execution_input(
+    plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None, started_by: str | None = None
+) -> dict[str, Any]:
     """What StartExecution gets (docs/execution-input.schema.json)."""
     started: dict[str, Any] = {"PlanId": plan_id, "ExecutionType": mode}
     if mode == "RECOVERY":
         started["Confirm"] = confirm
     if resume_from is not None:
         started["ResumeFrom"] = resume_from
+    if started_by is not None:
+        started["StartedBy"] = started_by
     return started
 
 
@@ -161,15 +189,23 @@ def stored_plan(stack: DeployedStack, plan_id: str) -> dict[str, Any]:
 
 
 def start(
-    stack: DeployedStack, plan_id: str, mode: Mode, name: str, *, confirm: str | None, resume_from: str | None
+    stack: DeployedStack,
+    plan_id: str,
+    mode: Mode,
+    name: str,
+    *,
+    confirm: str | None,
+    resume_from: str | None,
+    started_by: str | None = None,
 ) -> dict[str, Any]:
-    """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare)."""
+    """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare).
+    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy."""
     if mode == "RECOVERY" and confirm != recovery_confirmation(plan_id):
         raise OperateError(
             f"a RECOVERY of plan {plan_id} needs the confirmation {recovery_confirmation(plan_id)!r} "
             f"(got {confirm!r}): nothing was started"
         )
-    started = execution_input(plan_id, mode, confirm, resume_from)
+    started = execution_input(plan_id, mode, confirm, resume_from, started_by)
     client = boto3.client("stepfunctions", region_name=stack.region)
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
@@ -203,7 +239,17 @@ def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Sna
     with stack.environment():
         record = records.find_execution_by_id(name)
         waves = records.execution_waves(name) if with_waves else []
-    return Snapshot(name=name, described=described, record=record, waves=waves)
+    return Snapshot(name=name, described=described, record=record, waves=waves, now=stack_time(described))
+
+
+def stack_time(response: dict[str, Any]) -> float:
+    """Now, as the stack tells time: the Date of its answer (AWS's clock, or the sandbox's, which runs --speed times
+    faster), else this machine's. Second resolution: what HH:MM:SS and the countdowns need."""
+    date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(str(date)).timestamp() if date else time.time()
+    except (TypeError, ValueError):
+        return time.time()
 
 
 def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
@@ -351,7 +397,10 @@ def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str
 
 def list_executions(stack: DeployedStack, *, plan_id: str | None, status: str | None) -> list[dict[str, Any]]:
     """Executions from ExecutionHistory, newest first: a plan's by its index, else every record (a Scan)."""
-    wanted = "ExecutionId, PlanId, ExecutionType, #status, StartTime, EndTime, ErrorMessage"
+    wanted = (
+        "ExecutionId, PlanId, ExecutionType, #status, StartTime, EndTime, ErrorMessage, PlanVersion, StartedBy, "
+        "Cleanup, Waves"
+    )
     names = {"#status": "Status"}
     with stack.environment():
         table = records.table(records.EXECUTION_HISTORY_TABLE)
@@ -368,5 +417,26 @@ def list_executions(stack: DeployedStack, *, plan_id: str | None, status: str | 
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     if status is not None:
-        items = [item for item in items if str(item.get("Status", "")).upper() == status.upper()]
-    return sorted(items, key=lambda item: (item.get("StartTime") or 0, item["ExecutionId"]), reverse=True)
+        wanted_statuses = vocabulary.record_statuses(status.upper())
+        items = [item for item in items if str(item.get("Status", "")).upper() in wanted_statuses]
+    found = sorted(items, key=lambda item: (item.get("StartTime") or 0, item["ExecutionId"]), reverse=True)
+    return [_listed(item) for item in found]
+
+
+def _listed(item: dict[str, Any]) -> dict[str, Any]:
+    """A record as `run list` shows it: the status in the one vocabulary (the stored one as RecordStatus), its plan
+    version, who started it and its cleanup's state."""
+    record = records.ExecutionRecord.model_validate(item)
+    return {
+        "ExecutionId": record.ExecutionId,
+        "PlanId": record.PlanId,
+        "ExecutionType": record.ExecutionType,
+        "Status": vocabulary.execution_state(record.Status, None),
+        "RecordStatus": record.Status,
+        "StartTime": record.StartTime,
+        "EndTime": record.EndTime,
+        "ErrorMessage": record.ErrorMessage,
+        "planVersion": record.PlanVersion,
+        "startedBy": record.StartedBy,
+        "cleanup": cleanup_view(record),
+    }

@@ -92,13 +92,18 @@ def find_stack(name: str | None) -> DeployedStack:
     )
 
 
+def _region() -> str:
+    return boto3.session.Session().region_name or "(none configured)"
+
+
 def _describe(stack_name: str) -> dict[str, str]:
     try:
         stacks: list[dict[str, Any]] = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ValidationError":
             raise StackNotFound(
-                f"no stack {stack_name} in this account and region ({error.response['Error'].get('Message', '')}): "
+                f"no stack {stack_name} in region {_region()} of this account "
+                f"({error.response['Error'].get('Message', '')}): "
                 f"pass --stack with the deployed stack's name (or set {STACK_VARIABLE}) and set AWS_DEFAULT_REGION "
                 "to its region"
             ) from error

@@ -303,10 +303,23 @@ def _steps(report: dict[str, Any]) -> str:
     )
 
 
+def _no_cleanup_note(report: dict[str, Any]) -> str:
+    """Why no cleanup ran, and for a drill that left instances up, the command that terminates them."""
+    if report.get("mode") == "RECOVERY":
+        return "No cleanup: a recovery keeps its instances (they are production)."
+    up = sum(1 for wave in report.get("waves", []) for s in wave.get("servers", []) if s.get("recoveryInstanceId"))
+    if not up:
+        return "No cleanup ran: no drill instance was launched."
+    return (
+        f"No cleanup ran (the plan has no Options.DrillCleanup): this drill's {up:,} recovery instance(s) are still "
+        f"up; terminate them with drsctl run cleanup {report.get('executionId')}."
+    )
+
+
 def _cleanup(report: dict[str, Any]) -> str:
     cleanup = report.get("cleanup")
     if not cleanup:
-        note = "No cleanup ran: a recovery keeps its instances, and this drill's plan asked for none."
+        note = _no_cleanup_note(report)
         return (
             '<section id="cleanup" class="page" data-status="NONE"><h2>Cleanup</h2>'
             f'<p class="note">{esc(note)}</p></section>'

@@ -56,6 +56,13 @@ STEP = _object(
         "endedAt": SECONDS,
         "detail": _nullable("string"),
         "decidedBy": _nullable("string"),
+        "ranIn": _nullable(
+            "string",
+            description="A resumed execution: the execution this step ran in (taken over, not run again; no times).",
+        ),
+        "previously": _nullable(
+            "string", description="A step a resume ran again: how it ended in the execution resumed."
+        ),
     },
     ["phase", "kind", "name", "status", "startedAt", "endedAt"],
 )
@@ -154,7 +161,15 @@ def report_schema() -> dict[str, Any]:
             "mode": {"enum": ["DRILL", "RECOVERY"]},
             "planId": _nullable("string"),
             "planName": _nullable("string"),
-            "startedBy": _nullable("string"),
+            "startedBy": _nullable(
+                "string", description="Who started it: the caller's AWS identity (ARN) that drsctl run start recorded."
+            ),
+            "planVersion": _nullable(
+                "string",
+                pattern="^[0-9a-f]{12}$",
+                description="The plan it ran: the first 12 hex digits of the SHA-256 of the plan's canonical JSON "
+                "(sorted keys, no whitespace, UTF-8; lambdas/core/plan_version.py), as `drsctl plan show` prints it.",
+            ),
             "startTime": _nullable("string", description="ISO 8601, UTC."),
             "endTime": _nullable("string", description="ISO 8601, UTC; null while running."),
             "stepFunctionsStatus": _nullable("string"),

@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 
 from drsctl.local.rehearsal import REGION, STOPPED, TERMINAL, LocalAws
+from drsctl.operate.vocabulary import execution_state
+from lambdas.core import records
 
 POLL_SECONDS = 0.1
 
@@ -62,12 +64,21 @@ class StatusChanges:
                         self.aws.deliver_status_change(described)
                     except Exception as error:  # noqa: BLE001 - as EventBridge: the event goes to its DLQ, not a loop
                         self.say(f"reconcile of {described['name']} failed: {type(error).__name__}: {error}")
-                self.say(f"execution {described['name']} ended {described['status']}")
+                self.say(f"execution {described['name']} ended {self._state(described)}")
                 sns.publish(
                     TopicArn=self.topic_arn,
                     Subject=f"Execution {described['name']} {described['status']}"[:100],
                     Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
                 )
+
+    def _state(self, described: dict[str, Any]) -> str:
+        """How it ended, in the CLI's words (drsctl/operate/vocabulary.py): its record's status once ended (PARTIAL is
+        a SUCCEEDED execution), else what Step Functions says, mapped (ABORTED: CANCELLED)."""
+        try:
+            record = records.find_execution_by_id(described["name"])
+        except Exception:  # noqa: BLE001 - the log line must not fail on a record it cannot read
+            record = None
+        return execution_state(record.Status if record is not None else None, described["status"])
 
 
 APPROVAL_FUNCTION_SUFFIX = "request-approval"

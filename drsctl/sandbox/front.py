@@ -8,14 +8,19 @@ what moto's in-process mock does for any boto3 client, so the answers are byte f
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
+from email.utils import formatdate
+from functools import cache
 from http.server import ThreadingHTTPServer
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
+from botocore.loaders import Loader
 from moto.core.models import botocore_stubber
 
 from drsctl.emulator import DrsEmulator, ec2
@@ -43,6 +48,8 @@ class Router:
         self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
         self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
         self.stack = stack
+        self.clock = emulator.clock  # the sandbox's: every answer's Date header tells its time
+        self.home_region = emulator.scenario.region
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         signed = signed_for(headers)
@@ -54,6 +61,8 @@ class Router:
                 b"AWS_SECRET_ACCESS_KEY (the sandbox prints them) and point AWS_ENDPOINT_URL here.\n",
             )
         region, service = signed
+        if region not in aws_regions():
+            return unknown_region(headers, region, self.home_region)
         if service == "drs":
             return self.drs.handle(method, path, headers, body)
         if service == "ec2":
@@ -78,13 +87,42 @@ def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, servi
     if isinstance(response_body, str):
         response_body = response_body.encode("utf-8")
     plain = {str(name): str(value) for name, value in dict(response_headers or {}).items()}
-    plain.pop("content-length", None)
-    plain.pop("Content-Length", None)
+    plain = {name: value for name, value in plain.items() if name.lower() not in ("content-length", "date")}
     return HttpResponse(int(status), plain, response_body or b"")
+
+
+@cache
+def aws_regions() -> frozenset[str]:
+    """Every Region of every AWS partition botocore knows (its endpoints data), and `aws-global`."""
+    partitions = Loader().load_data("endpoints")["partitions"]
+    return frozenset({"aws-global", *(region for p in partitions for region in p.get("regions", {}))})
+
+
+def unknown_region(headers: dict[str, str], region: str, home: str) -> HttpResponse:
+    """A request signed for a Region AWS does not have (a typo in AWS_DEFAULT_REGION): an error in the request's own
+    protocol that names the Region, where moto would fail with a KeyError (AWS itself has no endpoint there)."""
+    message = f"{region} is not an AWS Region: the sandbox serves the stack in {home}; set AWS_DEFAULT_REGION={home}"
+    names = {name.lower(): value for name, value in headers.items()}
+    if "x-amz-target" in names:  # JSON protocol (Step Functions, DynamoDB)
+        body = json.dumps({"__type": "InvalidRegion", "message": message}).encode()
+        return HttpResponse(400, {"Content-Type": "application/x-amz-json-1.0"}, body)
+    if names.get("content-type", "").startswith("application/x-www-form-urlencoded"):  # query (SNS, STS, EC2, ...)
+        xml = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidRegion</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"
+        )
+        return HttpResponse(400, {"Content-Type": "text/xml"}, xml.encode())
+    body = json.dumps({"message": message}).encode()  # rest-json (DRS, Lambda)
+    return HttpResponse(400, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidRegion"}, body)
 
 
 class _Handler(LoopbackHandler):
     server: _FrontServer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header in the sandbox's time (it runs --speed times faster), as AWS's tells AWS's: `drsctl run`
+        reads the stack's clock from it."""
+        return formatdate(self.server.router.clock.now() if timestamp is None else timestamp, usegmt=True)
 
     def respond(self, headers: dict[str, str], body: bytes) -> HttpResponse:
         self.verbose = self.server.verbose

@@ -6,6 +6,7 @@ the EventBridge stand-in.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from drsctl.sandbox.cloudformation import StackOutputs
 from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
 from drsctl.sandbox.waits import interruptible_waits
+from drsctl.stamps import LineStamps
 
 DEFAULT_STACK = "DrsOrchestrator"  # the stack name app.py deploys
 TOPIC_VARIABLE = "NOTIFICATION_TOPIC_ARN"
@@ -63,6 +65,19 @@ def _own_environment() -> dict[str, str]:
     }
 
 
+def _in_sandbox_time(say: Callable[[str], None], clock: ScaledClock) -> Callable[[str], None]:
+    """`say`, each line starting with the sandbox's time (drsctl/stamps.py): HH:MM:SS, the date when it changes."""
+    stamps = LineStamps()
+    lock = threading.Lock()  # the engine's and the watcher's threads both speak
+
+    def stamped(line: str) -> None:
+        with lock:
+            for each in stamps.lines(clock.now(), line):
+                say(each)
+
+    return stamped
+
+
 @contextmanager
 def sandbox(
     scenario: Scenario,
@@ -74,11 +89,19 @@ def sandbox(
     verbose: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> Iterator[Sandbox]:
-    """Serve the sandbox until the block ends. `say` hears of approvals asked and executions ended, one line each."""
+    """Serve the sandbox until the block ends. `say` hears of approvals asked and executions ended, one line each,
+    starting with the sandbox's time (its clock, which the records are written in: not this machine's)."""
     with ExitStack() as stack:
         stack.enter_context(patch.dict(os.environ, _own_environment(), clear=True))
+        clock = ScaledClock(speed)
         aws = stack.enter_context(
-            local_aws(scenario, clock=ScaledClock(speed), answer_undeclared_approvals=False, log_level="ERROR")
+            local_aws(
+                scenario,
+                clock=clock,
+                answer_undeclared_approvals=False,
+                log_level="ERROR",
+                state_machine_name=f"{stack_name}-RecoveryPlan",  # as the stack names it (stacks/workflow.py)
+            )
         )
         stack.enter_context(interruptible_waits(speed))
         topic = boto3.client("sns", region_name=REGION).create_topic(Name=f"{stack_name}-Notifications")["TopicArn"]
@@ -93,8 +116,9 @@ def sandbox(
         router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()))
         front = serve(router, host, port, verbose)
         stack.callback(front.stop)
-        if say is not None:
-            aws.engine.listeners.append(approval_announcer(say))
-        watcher = StatusChanges(aws, topic, say).start()
+        stamped = _in_sandbox_time(say, clock) if say is not None else None
+        if stamped is not None:
+            aws.engine.listeners.append(approval_announcer(stamped))
+        watcher = StatusChanges(aws, topic, stamped).start()
         stack.callback(watcher.stop)
         yield Sandbox(front.endpoint, REGION, stack_name, speed, outputs, aws)

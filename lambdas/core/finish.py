@@ -106,11 +106,11 @@ def finish(
         failure.Error.startswith("Wave") or failure.Error in runbook.RUNBOOK_ERRORS
     )
     if waves_done and failure is not None and stopped_as is None and not plan_stopped_it:
-        status, message = _outcome(waves, None, None)
+        status, message = _outcome(waves, None, None, record)
         note = f"Every wave had ended when closing the execution failed ({ended_because}); the record was closed after."
         message = before_action(message or "", note) if message else note
     else:
-        status, message = _outcome(waves, failure, stopped_as)
+        status, message = _outcome(waves, failure, stopped_as, record)
     record.Status = status
     record.EndTime = now
     record.ErrorMessage = records.truncate(message) if message else None
@@ -169,7 +169,7 @@ def _lock_ids(plan_id: str, waves: list[WaveRecord]) -> list[str]:
 
 
 def _outcome(
-    waves: list[WaveRecord], failure: Failure | None, stopped_as: ExecutionStatus | None
+    waves: list[WaveRecord], failure: Failure | None, stopped_as: ExecutionStatus | None, record: ExecutionRecord
 ) -> tuple[ExecutionStatus, str | None]:
     """The execution's status and message: what happened, the jobs it started and those still running, what to do."""
     servers = [s for w in waves for s in w.Servers]
@@ -177,17 +177,12 @@ def _outcome(
     failed_wave = next((w for w in waves if w.Status in ("FAILED", "TIMED_OUT")), None)
     if stopped_as is not None:
         what = failure.explained() if failure is not None else stopped_as
-        return stopped_as, _ensure_action(
-            before_action(what, facts),
-            "DRS finishes jobs already started (it cannot cancel a launch): check them with DescribeJobs, remove "
-            "unwanted drill instances with TerminateRecoveryInstances, and start the plan again for the waves that "
-            "did not run",
-        )
+        return stopped_as, _ensure_action(before_action(what, facts), _after_a_stop(record))
     if failed_wave is not None:
         return "FAILED", _ensure_action(before_action(failed_wave.ErrorMessage or "A wave failed.", facts), _RUN_AGAIN)
     if failure is not None:
         return "FAILED", _ensure_action(before_action(failure.explained(), facts), _RUN_AGAIN)
-    launched = sum(s.Status == "LAUNCHED" for s in servers)
+    launched = sum(s.Status == "LAUNCHED" or s.taken_over for s in servers)  # taken over by a resume: launched
     if servers and launched == 0:
         return "FAILED", with_action(
             f"No server of the plan launched ({len(servers)} tried). {facts}",
@@ -222,6 +217,22 @@ def _jobs_facts(waves: list[WaveRecord]) -> str:
 
 
 _RUN_AGAIN = "fix the cause named above and run the plan again"
+
+
+def _after_a_stop(record: ExecutionRecord) -> str:
+    """What an operator does after a stop, in the commands that do it (drsctl run resume, drsctl run cleanup)."""
+    name = record.ExecutionId
+    resume = (
+        f"resume the waves that did not run with `drsctl run resume {name}` (an execution with ResumeFrom {name}: "
+        "servers already launched are not launched again)"
+    )
+    if record.ExecutionType == "RECOVERY":
+        return f"DRS finishes the launch jobs already started (it cannot cancel a launch); {resume}"
+    return (
+        f"DRS finishes the launch jobs already started (it cannot cancel a launch); to finish the drill, {resume}; "
+        f"when done with its drill instances, terminate them with `drsctl run cleanup {name}` (a drill cleaned up "
+        "cannot be resumed)"
+    )
 
 
 def _ensure_action(text: str, action: str) -> str:

@@ -21,6 +21,9 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 # A Step Functions execution name (1 to 80 of these characters): what ResumeFrom names.
 EXECUTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
+# An AWS principal as sts:GetCallerIdentity names it (user, role, assumed-role session, root), in any partition.
+PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$"
+STARTED_BY_MAX = 1024
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
 
@@ -273,6 +276,14 @@ class ExecutionInput(_Strict):
         pattern=EXECUTION_NAME_PATTERN,
         description="Resume an earlier execution of the same plan and mode that ended FAILED, TIMED_OUT, CANCELLED or "
         "PARTIAL (its name): waves it completed are skipped and servers it launched are not launched again.",
+    )
+
+    StartedBy: str | None = Field(
+        None,
+        pattern=PRINCIPAL_ARN_PATTERN,
+        max_length=STARTED_BY_MAX,
+        description="Who started it: the caller's AWS identity (an IAM or STS ARN, as sts:GetCallerIdentity returns "
+        "it), which `drsctl run start` adds; written on the execution's record and shown in the report.",
     )
 
     @model_validator(mode="after")

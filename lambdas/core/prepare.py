@@ -27,6 +27,7 @@ from lambdas.core.errors import (
 from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
 from lambdas.core.plan_types import ExecutionMode
+from lambdas.core.plan_version import plan_version
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
 
 # dataReplicationState (botocore's DRS model) as disaster recovery needs it. In a real disaster the source region
@@ -107,6 +108,8 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         StartTime=now,
         Cleanup=cleanup.planned(request.ExecutionType, options),
         ResumedFrom=request.ResumeFrom,
+        PlanVersion=plan_version(plan),
+        StartedBy=request.StartedBy,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
@@ -114,7 +117,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     try:
         locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
-        resolution.problems.extend(limits.problems(plan, resolution.waves, options))
+        resolution.problems.extend(limits.problems(plan, resolution.waves, options, raw_input))
         if request.ResumeFrom is not None:
             resolution.problems.extend(
                 _resume(request.ResumeFrom, plan, request.ExecutionType, resolution, execution_id)
@@ -153,7 +156,7 @@ def _resume(
     earlier, problems = resume.earlier_execution(previous_id, plan, mode, execution_id)
     if earlier is None or problems:
         return problems
-    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory)
+    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan)
     if resumed.problems:
         return resumed.problems
     claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution

@@ -40,7 +40,7 @@ from lambdas.core.errors import (
     WaveClosedError,
 )
 from lambdas.core.explain import ACTION_MARK
-from lambdas.core.plan import ProtectionGroup, RecoveryPlan
+from lambdas.core.plan import STARTED_BY_MAX, ProtectionGroup, RecoveryPlan
 from lambdas.core.plan_types import ExecutionMode, ImpactLevel
 
 ExecutionStatus = Literal["PENDING", "POLLING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED", "TIMED_OUT"]
@@ -53,6 +53,9 @@ ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILE
 
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
 FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
+# A server an execution took over from the one it resumes (lambdas/core/resume.py): SKIPPED with this Error, its job
+# and instance those of the execution that launched it.
+LAUNCHED_BEFORE = "LAUNCHED_BEFORE"
 OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 WARNINGS_MAX = 10
 WARNING_MAX_BYTES = 300
@@ -88,6 +91,11 @@ class ServerRecord(_Record):
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
     Impact: ImpactLevel | None = None  # the plan's ServerImpact for this server, if any
     Hostname: str | None = Field(None, max_length=HOSTNAME_MAX)  # as DRS identifies the source server
+
+    @property
+    def taken_over(self) -> bool:
+        """Launched by the execution this one resumes (recorded SKIPPED, LAUNCHED_BEFORE): launched all the same."""
+        return self.Error == LAUNCHED_BEFORE
 
 
 class StartIntent(_Record):
@@ -212,6 +220,8 @@ class ExecutionRecord(_Record):
     ResumedFrom: str | None = None  # the execution this one resumed (execution input ResumeFrom)
     ResumedBy: str | None = None  # the execution that resumed this one: an execution is resumed once
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
+    PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
+    StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:

@@ -86,13 +86,15 @@ class SandboxProcess:
             aws_secret_access_key="test",
         )
 
-    def drsctl(self, *args: str, stdin: str | None = None) -> Result:
-        """`drsctl ARGS` with the environment the sandbox printed (in-process, as the CLI's own tests run it)."""
+    def drsctl(self, *args: str, stdin: str | None = None, **extra: str) -> Result:
+        """`drsctl ARGS` with the environment the sandbox printed (in-process, as the CLI's own tests run it), and
+        `extra` variables over it."""
         env = {
             **self.exports,
             "COLUMNS": "200",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **extra,
         }
         records._table_named.cache_clear()  # another test's table objects may point elsewhere
         try:

@@ -51,7 +51,13 @@ def test_sandbox_serves_the_stack_outputs_and_every_service_on_one_endpoint(sand
 def test_plan_load_list_show_and_diff(sandbox, tmp_path):
     _load(sandbox, EXAMPLE_PLAN)
     listed = _json(sandbox.drsctl("plan", "list", "--json"))
-    assert {"PlanId": "storefront", "Name": "Storefront three-tier recovery", "Waves": 3} in listed
+    version = _json(sandbox.drsctl("plan", "show", "storefront", "--json"))["planVersion"]
+    assert {
+        "PlanId": "storefront",
+        "Name": "Storefront three-tier recovery",
+        "Waves": 3,
+        "planVersion": version,
+    } in listed
     shown = _json(sandbox.drsctl("plan", "show", "storefront", "--json"))
     assert [wave["WaveName"] for wave in shown["Waves"]] == ["databases", "application", "web"]
     same = sandbox.drsctl("plan", "diff", str(EXAMPLE_PLAN))
@@ -63,7 +69,7 @@ def test_plan_load_list_show_and_diff(sandbox, tmp_path):
     edited.write_text(yaml.safe_dump(changed))
     different = sandbox.drsctl("plan", "diff", str(edited))
     assert different.exit_code == 1
-    assert "-  WaveName: web" in different.output and "+  WaveName: web tier" in different.output
+    assert "-  - WaveName: web\n+  - WaveName: web tier" in different.output  # in the plan file's key order
     missing = sandbox.drsctl("plan", "show", "no-such-plan")
     assert missing.exit_code == 2 and "No plan 'no-such-plan'" in missing.output
 
@@ -71,7 +77,8 @@ def test_plan_load_list_show_and_diff(sandbox, tmp_path):
 def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     _load(sandbox, EXAMPLE_PLAN)
     started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
-    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL"}
+    caller = sandbox.client("sts").get_caller_identity()["Arn"]
+    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL", "StartedBy": caller}
     assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
     began = time.monotonic()
     watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
@@ -112,6 +119,13 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     report = json.loads((folder / "r.json").read_text())
     jsonschema.Draft202012Validator(report_schema()).validate(report)
     assert report["status"] == "COMPLETED" and report["source"] == "deployed"
+    # which plan was drilled, and who started it (recorded by run start from sts:GetCallerIdentity)
+    assert (
+        report["planVersion"]
+        == shown["planVersion"]
+        == _json(sandbox.drsctl("plan", "show", "storefront", "--json"))["planVersion"]
+    )
+    assert report["startedBy"] == shown["startedBy"] == caller
     assert report["cleanup"]["status"] == "COMPLETED" and len(report["cleanup"]["terminated"]) == 14
     assert "drill-1" in (folder / "r.html").read_text()
     resumed = sandbox.drsctl("run", "resume", "drill-1")
@@ -125,7 +139,13 @@ def test_a_recovery_is_refused_without_the_typed_confirmation(sandbox):
     before = {e["name"] for e in stepfunctions.list_executions(stateMachineArn=machine)["executions"]}
     typed_wrong = sandbox.drsctl("run", "start", "storefront", "--mode", "recovery", "--name", "r-no", stdin="yes\n")
     assert typed_wrong.exit_code == 2
-    assert "wave 1 databases in us-east-1: 4 server(s): s-0000000000adb0001" in typed_wrong.output
+    shown = typed_wrong.output
+    # per wave: Region, account, servers (tag-selected waves resolved in DRS), hostnames, worst lag; 80 columns
+    assert "wave 1: databases\n  Region us-east-1, account 111122223333: 4 server(s), worst replication lag" in shown
+    assert "  db-1, db-2, db-3, db-4\n" in shown
+    assert "5 server(s) (tagged Application=storefront, Tier=web)" in " ".join(shown.split())
+    assert "web-1, web-2, web-3, web-4, web-5" in shown and "Region us-west-2" in shown
+    assert all(len(line) <= 80 for line in shown.splitlines() if not line.startswith("error:"))
     assert "Type RECOVER storefront to start the recovery" in typed_wrong.output
     assert "nothing was started" in typed_wrong.output and "Traceback" not in typed_wrong.output
     nothing_typed = sandbox.drsctl("run", "start", "storefront", "--mode", "RECOVERY", "--name", "r-no", stdin="")
@@ -179,7 +199,7 @@ def test_an_approval_approved_and_one_rejected(sandbox):
     assert watched.exit_code == 0, watched.output
     step = json.loads(watched.output)["Waves"][1]["Steps"][0]
     assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
-    sandbox.wait_for("execution gated-1 ended SUCCEEDED")  # in the sandbox's terminal
+    sandbox.wait_for("execution gated-1 ended COMPLETED")  # in the sandbox's terminal, in the CLI's words
     nothing = sandbox.drsctl("run", "approve", "gated-1")
     assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
 
@@ -208,6 +228,10 @@ def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sa
         ExpressionAttributeValues={":id": {"S": "gated-3"}},
     )["Items"][0]
     assert history["Status"]["S"] == "CANCELLED"
+    # what to do after a stop, in drsctl's commands rather than DRS API names
+    assert "drsctl run resume gated-3" in history["ErrorMessage"]["S"]
+    assert "drsctl run cleanup gated-3" in history["ErrorMessage"]["S"]
+    assert "TerminateRecoveryInstances" not in history["ErrorMessage"]["S"]
     described = sandbox.client("stepfunctions").describe_execution(
         executionArn=_json(sandbox.drsctl("run", "show", "gated-3", "--json"))["ExecutionArn"]
     )
@@ -218,7 +242,12 @@ def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sa
     other_plan = sandbox.drsctl("run", "start", "storefront", "--resume-from", "gated-3")
     assert other_plan.exit_code == 2 and "it ran plan gated, not storefront" in other_plan.output
     resumed = _json(sandbox.drsctl("run", "resume", "gated-3", "--name", "gated-3-resumed", "--json"))
-    assert resumed["Input"] == {"PlanId": "gated", "ExecutionType": "DRILL", "ResumeFrom": "gated-3"}
+    assert resumed["Input"] == {
+        **resumed["Input"],
+        "PlanId": "gated",
+        "ExecutionType": "DRILL",
+        "ResumeFrom": "gated-3",
+    }
     shown = sandbox.drsctl("run", "show", "gated-3-resumed")
     assert "resuming gated-3" in shown.output
     _waiting_approval(sandbox, "gated-3-resumed")  # the resumed execution runs (and waits where the plan says)
