@@ -94,7 +94,7 @@ def _start(
         _refuse_if_running(conflicts.running_executions(deployed, plan_id), plan_id)
         if resume_from is not None:
             executions.check_resumable(deployed, resume_from, plan_id)
-        caller = identity.caller(deployed.region)
+        caller = identity.caller(deployed)
         if mode == "RECOVERY" and confirm is None:
             from drsctl.commands.confirmation import ask_confirmation
 
@@ -562,15 +562,15 @@ def report_command(
 
         from drsctl.report.deployed import RunReportError, Sources, build_report, source_of
 
-        stepfunctions = boto3.client("stepfunctions", region_name=deployed.region)
+        stepfunctions = deployed.client("stepfunctions")
         source = source_of(stepfunctions)
         # Who started it, when the record does not say: CloudTrail's StartExecution event (best effort, never on
         # the sandbox, which has no CloudTrail); a few quick tries, the report does not wait on it.
         trail = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10)
         sources = Sources(
-            dynamodb=boto3.client("dynamodb", region_name=deployed.region),
+            dynamodb=deployed.client("dynamodb"),
             stepfunctions=stepfunctions,
-            drs=lambda region: boto3.client("drs", region_name=region),
+            drs=lambda region: deployed.client("drs", region),
             history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
             waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
             cloudtrail=boto3.client("cloudtrail", region_name=deployed.region, config=trail)

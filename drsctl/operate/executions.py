@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -282,7 +281,7 @@ def start(
             f"(got {confirm!r}): nothing was started"
         )
     started = execution_input(plan_id, mode, confirm, resume_from, started_by)
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
     except ClientError as error:
@@ -303,7 +302,7 @@ def start(
 
 def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Snapshot:
     """The execution called `name`: DescribeExecution, its record and (by default) its waves with their servers."""
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         described: dict[str, Any] = client.describe_execution(executionArn=stack.execution_arn(name))
     except ClientError as error:
@@ -401,8 +400,8 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
     current = snapshot(stack, name, with_waves=False)
     if current.described["status"] != "RUNNING":
         raise OperateError(f"execution {name} is not running ({current.described['status']}): nothing to cancel")
-    by = identity.caller(stack.region).arn
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    by = identity.caller(stack).arn
+    client = stack.client("stepfunctions")
     cause = f"{reason} (cancelled by {by})"
     client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
     stopped_at = time.time()
@@ -459,8 +458,8 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
-    jobs = list(ended.JobIds) if ended is not None else []
-    terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        jobs = list(ended.JobIds) if ended is not None else []
+        terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,

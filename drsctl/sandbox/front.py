@@ -69,17 +69,19 @@ class Router:
         region, service = signed
         if region not in aws_regions():
             return unknown_region(headers, region, self.home_region)
-        ours = self._ours(service, method, path, headers, body)
+        ours = self._ours(service, region, method, path, headers, body)
         return ours if ours is not None else _moto(method, path, headers, body, service=service, region=region)
 
-    def _ours(self, service: str, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse | None:
-        """The services the sandbox answers itself; None: moto answers."""
+    def _ours(  # noqa: PLR0917 - the request as the router has it
+        self, service: str, region: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> HttpResponse | None:
+        """The services the sandbox answers itself (CloudFormation in the stack's Region only); None: moto answers."""
         if service == "drs":
             return self.drs.handle(method, path, headers, body)
         if service == "ec2":
             return self.ec2.handle(method, path, headers, body)
         if service == "cloudformation":
-            return self.stack.handle(body)
+            return self.stack.handle(body, region)
         if service == "sts":  # GetCallerIdentity from the signature (drsctl/sandbox/signatures.py)
             host = next((value for name, value in headers.items() if name.lower() == "host"), "")
             return caller_identity(method, f"http://{host}{path}", headers, body)

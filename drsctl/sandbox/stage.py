@@ -25,6 +25,7 @@ from drsctl.sandbox.front import Router, serve
 from drsctl.sandbox.signatures import DEFAULT_KEY, create_default_principal
 from drsctl.sandbox.waits import interruptible_waits
 from drsctl.stamps import LineStamps
+from lambdas.core.console import states_url
 
 DEFAULT_STACK = "DrsOrchestrator"  # the stack name app.py deploys
 TOPIC_VARIABLE = "NOTIFICATION_TOPIC_ARN"
@@ -110,8 +111,7 @@ def sandbox(
         stack.enter_context(patch.dict(os.environ, {TOPIC_VARIABLE: topic}))
         outputs = {
             "StateMachineArn": aws.state_machine_arn,
-            "StateMachineConsoleUrl": f"https://{REGION}.console.aws.amazon.com/states/home?region={REGION}"
-            f"#/statemachines/view/{aws.state_machine_arn}",
+            "StateMachineConsoleUrl": states_url(aws.state_machine_arn, "statemachines/view"),
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
         }

@@ -82,3 +82,16 @@ class StepsChangedError(ExecutionStoppedError):
 class HealthCheckRefusedError(OrchestratorError):
     """DRS or EC2 refused a health check's call for a reason waiting will not fix (access denied, a bad request).
     Not retried: the step fails, naming the call, the region and the fix."""
+
+
+# What the workflow is built to meet and answers itself (a Catch, a retry, a refusal it records): not a failure of the
+# stack. The handlers log each one (lambdas/core/observability.py counts_refusals) and the stack counts them apart
+# from the Lambda Errors metric, so its error alarms fire on unexpected failures only (stacks/monitoring.py).
+EXPECTED_REFUSALS: tuple[type[OrchestratorError], ...] = (
+    PlanValidationError,  # the plan or the input cannot run: the operator fixes it
+    PlanNotFoundError,
+    ExecutionConflictError,  # another execution runs the plan or holds a server
+    ExecutionStoppedError,  # a late step of an execution that was stopped (and its kin: wave closed, steps changed)
+    RecordEndedError,
+    TransactionConflictError,  # contention on the records: retried by the workflow
+)

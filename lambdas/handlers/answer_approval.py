@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lambdas.core.approval_answer import AnswerRefused, AnswerRequest, answer
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 
 
 @logger.inject_lambda_context(clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = LambdaFunctionUrlModel.model_validate(event)

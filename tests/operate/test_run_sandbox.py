@@ -79,7 +79,9 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     _load(sandbox, EXAMPLE_PLAN)
     started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
     assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL", "StartedBy": OPERATOR}
-    assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    assert started["ConsoleUrl"] == (
+        f"https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{started['ExecutionArn']}"
+    )
     began = time.monotonic()
     watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
     assert watched.exit_code == 0, watched.output
@@ -224,6 +226,7 @@ def test_an_approval_approved_and_one_rejected(sandbox):
 def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
     _load(sandbox, EXAMPLE_PLAN)  # for the resume refused below: its plan is stored, whatever ran before
     _load(sandbox, GATED_PLAN)
+    _load(sandbox, EXAMPLE_PLAN)  # another stored plan, for the resume refused across plans below
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
     _waiting_approval(sandbox, "gated-3")
     cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
