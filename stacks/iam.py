@@ -516,9 +516,9 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "next_step": (),
     "request_approval": (),
     "answer_approval": (),
-    # The health gate: the launch jobs' launchActionsStatus (post-launch action runs). What each server has
-    # configured (drs:ListLaunchActions, on its source server) is the health check's to add here.
-    "check_health": ("drs:DescribeJobs",),
+    # The health gate: the launch jobs' launchActionsStatus (post-launch action runs), and what each server has
+    # configured (drs:ListLaunchActions, on its source server: lambdas/core/launch_actions.py).
+    "check_health": ("drs:DescribeJobs", "drs:ListLaunchActions"),
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -591,7 +591,9 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the waiting step: its token, and each answer
     },
     "check_health": {
-        "ExecutionWaves": READ_WAVES,  # the wave's launched servers and the step's start: it writes nothing
+        # the wave's launched servers and the step's start; UpdateItem: the servers' configured post-launch actions
+        # kept on the step's record, read once per step (lambdas/core/launch_actions.py)
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -334,6 +335,46 @@ def test_a_failing_critical_health_gate_fails_the_rehearsal_and_the_report_says_
         "FAILED",
     )
     assert "db-1 (s-0000000000adb0001, CRITICAL): post-launch action" in step["detail"]
+
+
+def _rehearse_with_post_launch(tmp_path: Path, **post_launch) -> tuple[Any, dict]:
+    """The example plan with a health gate after the databases, every db server with a post-launch action; db-1's
+    as given."""
+    path = _example_plan_with(tmp_path, After=[{"Name": "Databases healthy", "HealthCheck": {"TimeoutMinutes": 20}}])
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    for server in scenario["servers"]:
+        if server["hostname"].startswith("db-"):
+            server["postLaunch"] = {"seconds": 90}
+        if server["id"] == "s-0000000000adb0001":
+            server["postLaunch"] = post_launch
+    scenario_path = tmp_path / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(scenario))
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        app, ["rehearse", str(path), "--scenario", str(scenario_path), "--json", str(report_path)]
+    )
+    return result, json.loads(report_path.read_text())
+
+
+def test_a_critical_server_whose_ssm_agent_never_reports_fails_the_gate_before_the_next_wave(tmp_path):
+    result, report = _rehearse_with_post_launch(tmp_path, seconds=90, agentDiscovered=False)
+    assert result.exit_code == 1, result.output
+    assert report["stepFunctionsError"] == "HealthCheckFailed" and report["startRecoveryCalls"] == 1
+    (step,) = report["waves"][0]["steps"]
+    assert step["status"] == "FAILED"
+    assert (
+        "db-1 (s-0000000000adb0001, CRITICAL): SSM agent never reported: 1 post-launch actions did not run"
+        in (step["detail"])
+    )
+    assert [wave["status"] for wave in report["waves"][1:]] == ["SKIPPED", "SKIPPED"]
+
+
+def test_the_same_plan_with_every_post_launch_action_run_completes(tmp_path):
+    result, report = _rehearse_with_post_launch(tmp_path, seconds=90)
+    assert result.exit_code == 0, result.output
+    assert report["stepFunctionsError"] is None and report["startRecoveryCalls"] == 3
+    (step,) = report["waves"][0]["steps"]
+    assert step["status"] == "SUCCEEDED"
 
 
 def test_a_health_check_before_a_wave_exits_2_naming_the_field_and_the_fix(tmp_path):

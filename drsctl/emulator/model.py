@@ -123,6 +123,24 @@ class SourceServer:
         }
 
 
+def post_launch_action(action_id: str) -> dict[str, Any]:
+    """The one post-launch action a server with `postLaunch` has configured, shaped as DRS's LaunchAction: what
+    ListLaunchActions lists and what each of its runs in DescribeJobs names."""
+    return {
+        "actionId": action_id,
+        "actionCode": POST_LAUNCH_ACTION_CODE,
+        "type": "SSM_COMMAND",
+        "name": "Rehearsal post-launch action",
+        "active": True,
+        "order": 1001,
+        "actionVersion": "$DEFAULT",
+        "optional": False,
+        "parameters": {},
+        "description": "Emulated post-launch action (scenario postLaunch)",
+        "category": "VALIDATION",
+    }
+
+
 @dataclass
 class LaunchActionRun:
     """One run of the emulated post-launch action (scenario `postLaunch`), shaped as DRS's LaunchActionRun."""
@@ -134,19 +152,7 @@ class LaunchActionRun:
 
     def describe(self) -> dict[str, Any]:
         run: dict[str, Any] = {
-            "action": {
-                "actionId": self.action_id,
-                "actionCode": POST_LAUNCH_ACTION_CODE,
-                "type": "SSM_COMMAND",
-                "name": "Rehearsal post-launch action",
-                "active": True,
-                "order": 1001,
-                "actionVersion": "$DEFAULT",
-                "optional": False,
-                "parameters": {},
-                "description": "Emulated post-launch action (scenario postLaunch)",
-                "category": "VALIDATION",
-            },
+            "action": post_launch_action(self.action_id),
             "runId": self.run_id,
             "status": self.status,
         }
@@ -246,6 +252,7 @@ class _PendingFault:
     operation: str  # an operation name or ANY_OPERATION
     error: str
     message: str | None
+    quota_code: str | None  # ServiceQuotaExceededException's quotaCode, when the scenario gives one
     remaining: int  # calls left, for a count fault
     window: tuple[float, float] | None  # [start, end) in clock time, for a window fault
 
@@ -256,6 +263,7 @@ class _PendingFault:
             operation=fault.operation,
             error=fault.error,
             message=fault.message,
+            quota_code=fault.quotaCode,
             remaining=fault.count or 0,
             window=None if window is None else (origin + window[0], origin + window[1]),
         )
@@ -324,7 +332,7 @@ class DrsEmulator:
             self.advance()
             fault = self._take_fault(operation, self.clock.now())
             if fault is not None and fault.error != "drop_response":
-                raise _fault_error(fault.error, operation, fault.message)
+                raise _fault_error(fault.error, operation, fault.message, fault.quota_code)
             handler: Callable[..., dict[str, Any]] = getattr(self, xform_name(operation))
             result = handler(region, **params)
             if fault is not None:
@@ -508,6 +516,23 @@ class DrsEmulator:
             times.reverse()
         return {"items": [self._snapshot(server, at) for at in times]}
 
+    def list_launch_actions(
+        self, region: str, resourceId: str, filters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The post-launch actions configured for a source server: one for a server with `postLaunch` (whether or
+        not DRS will ever discover its SSM agent), none otherwise."""
+        if resourceId.startswith("lct-"):
+            raise ResourceNotFoundException(
+                f"Launch configuration template {resourceId} not found in {region} (the emulator has none: list a "
+                "source server's actions instead)",
+                resourceId=resourceId,
+                resourceType="LAUNCH_CONFIGURATION_TEMPLATE",
+            )
+        server = self._server(region, resourceId)
+        actions = [post_launch_action(self._post_launch_action_id())] if server.spec.postLaunch is not None else []
+        wanted = set((filters or {}).get("actionIds") or [])
+        return {"items": [action for action in actions if not wanted or action["actionId"] in wanted]}
+
     def describe_job_log_items(self, region: str, jobID: str) -> dict[str, Any]:
         job = self.jobs.get(jobID)
         # The model lists no ResourceNotFoundException here: an unknown job has no log items.
@@ -585,7 +610,8 @@ class DrsEmulator:
         self.instances[instance_id] = instance
         self.ec2_instances[instance_id] = instance
         participant = job.participant(server.id)
-        if server.spec.postLaunch is not None:
+        if server.spec.postLaunch is not None and server.spec.postLaunch.agentDiscovered:
+            # agentDiscovered false: configured, but DRS never finds the SSM agent, so it never runs the action
             self._start_post_launch(job, participant, server.spec.postLaunch, at)
         participant.launch_status = "LAUNCHED"
         participant.ended_at = at
@@ -599,7 +625,7 @@ class DrsEmulator:
         """postLaunch: the action runs from the launch for `spec.seconds`, then ends with `spec.result`."""
         seed = f"{self.scenario.seed}:{job.id}:{participant.source_server_id}"
         run = LaunchActionRun(
-            action_id=str(uuid.UUID(hashlib.md5(f"{self.scenario.seed}:action".encode()).hexdigest())),  # noqa: S324
+            action_id=self._post_launch_action_id(),
             run_id=str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest())),  # noqa: S324 - an ID, not security
             discovered_at=at,
         )
@@ -609,6 +635,10 @@ class DrsEmulator:
             run.status = spec.result
 
         self._at(at + spec.seconds, finish)
+
+    def _post_launch_action_id(self) -> str:
+        """The configured action's ID: one per scenario (every server with postLaunch has the same action)."""
+        return str(uuid.UUID(hashlib.md5(f"{self.scenario.seed}:action".encode()).hexdigest()))  # noqa: S324
 
     def _launch_failed(self, job: Job, server: SourceServer, at: float) -> None:
         self._log(job, at, "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
@@ -843,10 +873,14 @@ class DrsEmulator:
         return f"arn:aws:drs:{region}:{self.scenario.accountId}:{kind}/{resource_id}"
 
 
-def _fault_error(error_name: str, operation: str, message: str | None = None) -> DrsError:
+def _fault_error(
+    error_name: str, operation: str, message: str | None = None, quota_code: str | None = None
+) -> DrsError:
     message = message or f"Injected fault: {error_name} on {operation} (scenario faults)"
     if error_name == "ThrottlingException":
         return ThrottlingException(message, retryAfterSeconds="1", serviceCode="drs")
+    if error_name == "ServiceQuotaExceededException":
+        return ServiceQuotaExceededException(message, serviceCode="drs", quotaCode=quota_code)
     return ERRORS_BY_NAME[error_name](message)
 
 

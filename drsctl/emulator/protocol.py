@@ -33,6 +33,7 @@ OPERATIONS = (
     "TerminateRecoveryInstances",
     "DescribeJobLogItems",
     "DescribeRecoverySnapshots",
+    "ListLaunchActions",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",

@@ -109,6 +109,12 @@ class PostLaunch(_Strict):
     result: Literal["SUCCEEDED", "FAILED"] = Field(
         "SUCCEEDED", description="The run's final status (LaunchActionRunStatus); FAILED comes with a failureReason."
     )
+    agentDiscovered: bool = Field(
+        True,
+        description="Whether DRS discovers the SSM agent on the recovery instance (default true). false: the action "
+        "is configured (ListLaunchActions lists it) but DRS never discovers the agent, as in a subnet without SSM "
+        "endpoints, so no run ever appears and seconds and result are not used.",
+    )
 
 
 class InstanceStatusSpec(_Strict):
@@ -193,6 +199,13 @@ class OperationFault(_Strict):
         min_length=1,
         description="The error's message (default: 'Injected fault: <error> on <operation> (scenario faults)').",
     )
+    quotaCode: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="With error ServiceQuotaExceededException only: the quotaCode the error carries (any string, "
+        "e.g. MaxConcurrentJobs or a Service Quotas code such as L-D88FAC3A); without it the error has none.",
+    )
 
     @field_validator("operation")
     @classmethod
@@ -237,6 +250,15 @@ class OperationFault(_Strict):
         if value not in allowed:
             raise ValueError(f"unknown error {value!r}; use one of {', '.join(allowed)}")
         return value
+
+    @model_validator(mode="after")
+    def _quota_code_of_a_quota_error(self) -> OperationFault:
+        if self.quotaCode is not None and self.error != "ServiceQuotaExceededException":
+            raise ValueError(
+                f"quotaCode is a member of ServiceQuotaExceededException, not of {self.error}: remove quotaCode or "
+                "set error: ServiceQuotaExceededException"
+            )
+        return self
 
     @model_validator(mode="after")
     def _errors_of_the_operations_service(self) -> OperationFault:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class Case:
     mode: str = "DRILL"
     deliver_events: bool = True
     says: tuple[str, ...] = ()  # words the record's ErrorMessage must contain
+    waves_say: tuple[str, ...] = ()  # words the first execution's wave records must hold (QuotaWaits, step details)
     fast: bool = False
     # After the first execution has ended: fix the servers, let 30 minutes pass, and resume it (ResumeFrom); the
     # resume's record must end as `resume_expect` says
@@ -113,14 +115,17 @@ class Outcome:
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
     resume_problems: list[str] = field(default_factory=list)  # what the case's resume_check found
+    waves_text: str = ""  # the first execution's wave records (without their servers), as JSON
 
     def unexpected(self) -> list[str]:
         """How the outcome differs from the case's whole expectation (empty when it is as expected): the record's
-        status, the words of its message, and, for a case that resumes, the resume's status and what its check found."""
+        status, the words of its message and of its wave records, and, for a case that resumes, the resume's status
+        and what its check found."""
         found = []
         if self.record_status not in self.case.expect:
             found.append(f"record {self.record_status}, expected {'/'.join(self.case.expect)}")
         found += [f"message without {word!r}: {self.message!r}" for word in self.case.says if word not in self.message]
+        found += [f"wave records without {word!r}" for word in self.case.waves_say if word not in self.waves_text]
         if self.case.then_resume and self.resumed_status not in self.case.resume_expect:
             found.append(f"resume {self.resumed_status}, expected {'/'.join(self.case.resume_expect)}")
         if self.case.then_resume:
@@ -623,6 +628,9 @@ def _launch_cases() -> list[Case]:
     ]
 
 
+QUOTA_ERROR = "ServiceQuotaExceededException"
+
+
 def _capacity_cases() -> list[Case]:
     return [
         Case(
@@ -658,6 +666,37 @@ def _capacity_cases() -> list[Case]:
             OK,
             scenario_keys(quotas={"maxConcurrentJobs": 2}, externalJobs=[{"servers": 1, "seconds": 700, "after": 0}]),
             plan=plan_options(MaxServersPerJob=1),
+        ),
+        Case(
+            "capacity",
+            "StartRecovery refused for 15 min with a Service Quotas code (L-...)",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-D88FAC3A", message="Quota exceeded", seconds=900),
+            waves_say=("L-D88FAC3A (Concurrent jobs in progress)",),
+            fast=True,
+        ),
+        Case(
+            "capacity",
+            "a quota code nobody knows, until the wave deadline",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-0FF1CE00", message="Limit reached", seconds=20_000),
+            plan=plan_options(WaveTimeoutMinutes=20),
+            says=("could not be started", "L-0FF1CE00 (unknown quota"),
+            waves_say=("L-0FF1CE00 (unknown quota, waited for as DRS capacity)",),
+        ),
+        Case(
+            "capacity",
+            "a per-job limit named only in the message",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, message="A job can include at most 1 source servers", count=1),
+            waves_say=('"ChunkSize": 1',),
+        ),
+        Case(
+            "capacity",
+            "an account quota waiting never frees (L-C1D14A2B)",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-C1D14A2B", message="Quota exceeded", count=1),
+            says=("raise the DRS quota Max Total replicating source servers Per AWS Account (L-C1D14A2B)",),
         ),
         Case(
             "capacity",
@@ -1351,6 +1390,32 @@ def _health_cases() -> list[Case]:
         ),
         Case(
             "health",
+            "a CRITICAL server's SSM agent never reports",
+            FAILED,
+            *health(check={"TimeoutMinutes": 5}, db1={"postLaunch": {"seconds": 60, "agentDiscovered": False}}),
+            says=("SSM agent never reported: 1 post-launch actions did not run",),
+            fast=True,
+        ),
+        Case(
+            "health",
+            "an OPTIONAL server's SSM agent never reports",
+            OK,
+            scenario=health(db2={"postLaunch": {"seconds": 60, "agentDiscovered": False}})[0],
+            plan=both(health(check={"TimeoutMinutes": 5})[1], impact(0, servers={DB[2]: "OPTIONAL"})),
+            waves_say=("SSM agent never reported: 1 post-launch actions did not run",),
+        ),
+        Case(
+            "health",
+            "ListLaunchActions throttled for the first 4 minutes of the checks",
+            OK,
+            scenario=both(
+                health()[0], op_fault("ListLaunchActions", "ThrottlingException", seconds=HEALTH_CHECKS_START + 240)
+            ),
+            plan=health()[1],
+            waves_say=("checks got no answer (last: ThrottlingException",),
+        ),
+        Case(
+            "health",
             "EC2 status checks throttled for 4 minutes",
             OK,
             scenario=both(health()[0], op_fault("DescribeInstanceStatus", "RequestLimitExceeded", **throttled)),
@@ -1611,6 +1676,7 @@ def _settle(aws: LocalAws, case: Case, described: dict[str, Any], ended: list[di
         start_recovery_calls=aws.drs.calls["StartRecovery"],
         violations=violations,
         executions=len(ended),
+        waves_text=json.dumps([wave.model_dump(exclude={"Servers"}) for wave in aws.waves("first")]),
     )
 
 

@@ -27,6 +27,7 @@ START_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, con
 # The DRS model's list limits (botocore drs service-2.json).
 SOURCE_SERVER_FILTER_MAX = 200
 JOB_FILTER_MAX = 1000
+LAUNCH_ACTIONS_PAGE_MAX = 1000  # ListLaunchActions maxResults
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
 
@@ -105,6 +106,14 @@ def latest_snapshot_time(region: str, server_id: str) -> str | None:
     response = _client(region, "read").describe_recovery_snapshots(sourceServerID=server_id, order="DESC", maxResults=1)
     items = response.get("items", [])
     return str(items[0].get("timestamp") or items[0].get("expectedTimestamp")) if items else None
+
+
+def list_launch_actions(region: str, resource_id: str) -> list[dict[str, Any]]:
+    """Every post-launch action configured for a source server (or launch configuration template) in `region`:
+    one page of up to the model's 1,000, more than the 200 actions DRS allows per resource."""
+    paginator = _client(region, "read").get_paginator("list_launch_actions")
+    pages = paginator.paginate(resourceId=resource_id, PaginationConfig={"PageSize": LAUNCH_ACTIONS_PAGE_MAX})
+    return [action for page in pages for action in page["items"]]
 
 
 def describe_jobs(region: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -74,7 +74,9 @@ def permanent_failure(
         )
     if failure.code == "ServiceQuotaExceededException":
         return with_action(
-            what, f"raise the DRS quota {failure.quota_code or ''} in Service Quotas for {region}, or split the wave"
+            what,
+            f"raise the DRS quota {failure.quota or ''}{f' ({failure.quota_code})' if failure.quota_code else ''} "
+            f"in Service Quotas for {region} (ending other jobs does not free it), or split the wave",
         )
     return with_action(what, "read the error, fix its cause, then run the plan again")
 

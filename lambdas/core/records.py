@@ -68,6 +68,7 @@ SERVERS_PER_PAGE = 100
 WAVE_SERVERS_MAX = 2_000  # 20 pages: one wave's transaction stays far under DynamoDB's 100 items and 4 MB
 TRANSACTION_ITEMS_MAX = 100  # DynamoDB TransactWriteItems
 JOB_IDS_MAX = 1_000  # DescribeJobs takes at most 1,000 job IDs per call
+QUOTA_WAITS_MAX = 5
 
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
 RECOVERY_PLANS_TABLE = "RECOVERY_PLANS_TABLE"
@@ -123,6 +124,9 @@ class WaveRecord(_Record):
     MissedChecks: int = 0  # checks that got no answer (DRS or DynamoDB throttled, 5xx, connection lost)
     LastCheckError: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
     ChunkSize: int | None = None  # servers per StartRecovery, once DRS refused a larger one (MaxServersPerJob)
+    # The DRS quotas the wave waited for capacity on, as AwsFailure.quota_label names them ("L-D88FAC3A (Concurrent
+    # jobs in progress)", or an unknown code): kept after the wait, so the record says what held the wave up
+    QuotaWaits: list[str] = Field(default_factory=list, max_length=QUOTA_WAITS_MAX)
     JobsStartedAt: int | None = None  # when the last of its servers was started
     JobSeconds: int | None = None  # how long its jobs took by DRS's clock: what the next wave expects
     # Its runbook steps as they ran (lambdas/core/runbook.py StepRecord): at most 20, each under 1 KB

@@ -7,9 +7,11 @@ What DRS answers decides what comes next, until the wave's deadline (its start +
 - throttling, 5xx, a lost connection, DynamoDB throttling: no answer, so try again later (start: backoff with
   jitter; check: a missed check, counted in the record). Only the deadline ends a wave for these, as a timeout
   that names the error.
-- the DRS job quotas are full (MaxConcurrentJobs, MaxServersInAllActiveJobs, whoever's jobs fill them): the wave
-  waits for capacity ("Waiting for DRS capacity" in the graph view) and tries again.
-- MaxServersPerJob: the chunk is halved until DRS accepts it. ConflictException: that server waits, the rest starts.
+- the DRS job quotas are full (concurrent jobs, servers in all active jobs, whoever's jobs fill them; any quota
+  error lambdas/core/quota_errors.py reads as capacity, or does not know): the wave waits for capacity ("Waiting for
+  DRS capacity" in the graph view), each quota named in the wave's QuotaWaits, and tries again.
+- the servers of one job (MaxServersPerJob by code or by message): the chunk is halved until DRS accepts it.
+  ConflictException: that server waits, the rest starts.
 - anything else (access denied, DRS not initialized, a server gone, a refused request): the wave fails at once,
   naming the servers, the jobs already started and the fix.
 """
@@ -344,6 +346,7 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
     )
     if wave is not None:
         wave.LastCheckError = records.truncate(failure.short(), records.WAVE_MESSAGE_MAX)
+        _note_quota_wait(wave, failure)
     if delay is None and wave is not None:
         if step.timeout - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
             cause = (
@@ -376,6 +379,14 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
         }
     )
     return updated
+
+
+def _note_quota_wait(wave: WaveRecord, failure: AwsFailure) -> None:
+    """A wait for capacity on a DRS quota: the quota goes on the wave's record (QuotaWaits), each once."""
+    label = failure.quota_label
+    room = len(wave.QuotaWaits) < records.QUOTA_WAITS_MAX
+    if failure.kind == "capacity" and label and label not in wave.QuotaWaits and room:
+        wave.QuotaWaits = [*wave.QuotaWaits, label]
 
 
 def _progress(

@@ -25,6 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         config=request.Steps.Event,
         previous=request.Steps.Outcome or HealthProgress(),
         now=request.Now,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     logger.info("health checked", extra={"status": progress.Status, "checks": progress.Checks})
     return progress.model_dump()
