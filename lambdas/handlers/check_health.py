@@ -22,6 +22,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         phase=request.Steps.Phase,
         index=request.Steps.Index,
         config=request.Steps.Event,
+        timeout_seconds=request.Steps.TimeoutSeconds,
         previous=request.Steps.Outcome or HealthProgress(),
         now=request.Now,
     )
