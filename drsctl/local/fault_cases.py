@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
 from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
-from lambdas.core import limits
-from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core import deadline, limits
+from lambdas.core.plan import OptionsOverride, RecoveryPlan, RunOptions
 from lambdas.core.records import ServerRecord, WaveRecord
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
@@ -100,6 +101,7 @@ class Case:
     resume_expect: tuple[str, ...] = ("COMPLETED",)
     fix: Fix | None = None
     resume_check: Check | None = None
+    check: Check | None = None  # what the first execution must have done beyond its record's status
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Outcome:
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
     resume_problems: list[str] = field(default_factory=list)  # what the case's resume_check found
+    problems: list[str] = field(default_factory=list)  # what the case's check found of the first execution
 
     @property
     def expected(self) -> bool:
@@ -120,7 +123,10 @@ class Outcome:
             self.resumed_status in self.case.resume_expect and not self.resume_problems
         )
         return (
-            self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
+            self.record_status in self.case.expect
+            and all(word in self.message for word in self.case.says)
+            and resumed
+            and not self.problems
         )
 
 
@@ -1477,6 +1483,127 @@ def at_the_48_hour_edge(minutes: int) -> tuple[Change, Change]:
     return scenario, plan
 
 
+# -- the execution's own deadline (lambdas/core/deadline.py): faults piled at every loop of a plan at the edge ------
+
+EDGE_WAVES = 30  # enough waves that checks retried past their deadlines outrun what the fit over-counts elsewhere
+LATE_SECONDS = 600  # each wave's second server launches this long after the wave's deadline: its last checks come
+HUNG = 3  # the Lambda retrier of every Task: 3 attempts that hang to their function's timeout, the 4th answers
+EVERY_TASK = ("start-wave", "check-wave", "next-step", "check-health", "finalize", "cleanup")
+NEVER = 10**7  # a post-launch action, an approver or a callback that never answers in time
+CAPACITY_HELD_SECONDS = 6_000  # another tool's DRS job, holding one of the two job slots
+
+
+def widest_fitting(plan: dict[str, Any], wave_sizes: list[int]) -> int:
+    """The largest WaveTimeoutMinutes with which `plan` (its other Options as given) fits the 48 h TimeoutSeconds
+    (lambdas/core/limits.py), every Task and step at its worst."""
+    parsed = RecoveryPlan.model_validate(plan)
+    waves = [
+        WaveRecord(
+            WaveNumber=n,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=wave.ProtectionGroupId,
+            Region=parsed.group(wave.ProtectionGroupId).Region,
+            Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(size)],
+        )
+        for n, (wave, size) in enumerate(zip(parsed.Waves, wave_sizes, strict=True), start=1)
+    ]
+
+    def fits(minutes: int) -> bool:
+        options = RunOptions.resolve("DRILL", parsed.Options, OptionsOverride(WaveTimeoutMinutes=minutes))
+        return limits.worst_case(parsed, waves, options).total <= limits.EXECUTION_TIMEOUT_SECONDS
+
+    expected = parsed.Options.ExpectedJobMinutes if parsed.Options is not None else None
+    minutes = math.ceil(expected or 1)  # no shorter than the jobs it expects
+    while fits(minutes + 1):
+        minutes += 1
+    return minutes
+
+
+def hung_at_every_loop() -> EngineFaults:
+    """Prepare and the lock step get no answer 3 times (each attempt to its Task's TimeoutSeconds, then
+    States.Timeout); so does every Task of the waves, the runbook, the end and the drill cleanup, at every call (3
+    attempts time out, the 4th answers). Asking for approval hangs instead (its task's timeout is the approvers')."""
+    once = [LambdaFault(f, n, "no_answer") for f in ("prepare", "lock-servers") for n in range(1, HUNG + 1)]
+    always = [LambdaFault(f, n, "no_answer", every=HUNG + 1) for f in EVERY_TASK for n in range(1, HUNG + 1)]
+    asking = [LambdaFault("request-approval", n, "hang", every=HUNG + 1) for n in range(1, HUNG + 1)]
+    return EngineFaults(lambdas=once + always + asking)
+
+
+def at_the_edge_with_every_fault(waves: int = EDGE_WAVES) -> tuple[Change, Change]:
+    """(scenario, plan) changes: `waves` waves of two servers at the widest WaveTimeoutMinutes that fits 48 h, with a
+    drill cleanup, and a fault at every loop besides the hung Tasks (hung_at_every_loop):
+
+    - DRS throttles Prepare's listing 9 times in a row (PREPARE_STORM_CALLS), StartRecovery twice, and DescribeJobs
+      6 times (missed checks);
+    - DRS runs two jobs at a time (maxConcurrentJobs 2) and another tool holds one slot for the first
+      CAPACITY_HELD_SECONDS, so wave 2 waits for capacity while wave 1's late server is still in its job;
+    - each wave's second server (OPTIONAL) launches LATE_SECONDS after the wave's deadline, so every wave's last
+      checks come at its deadline, each late by its retries;
+    - a health check after wave 1 waits to its deadline (post-launch actions that never end), an approval before
+      wave 2 is never answered (OnTimeout CONTINUE), a callback after wave 3 never called back (OPTIONAL).
+    """
+    quick = [_server("q", n) for n in range(waves)]
+    slow = [_server("l", n) for n in range(waves)]
+
+    def steps_and_servers(target: dict[str, Any]) -> None:
+        target["ProtectionGroups"] = [{"GroupId": "g", "Region": "us-east-1", "SourceServerIds": quick + slow}]
+        target["Waves"] = [
+            {"WaveName": f"w{n}", "ProtectionGroupId": "g", "ServerIds": [q, s], "ServerImpact": {s: "OPTIONAL"}}
+            for n, (q, s) in enumerate(zip(quick, slow, strict=True))
+        ]
+        target["Waves"][0]["After"] = [
+            {"Name": "App healthy", "HealthCheck": {"TimeoutMinutes": 30, "Impact": "OPTIONAL"}}
+        ]
+        target["Waves"][1]["Before"] = [
+            {"Approval": {"Message": "Go on?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}}
+        ]
+        target["Waves"][2]["After"] = [{"Lambda": {**CALLBACK["Lambda"], "TimeoutMinutes": 5, "Impact": "OPTIONAL"}}]
+        target["Options"] = {"ExpectedJobMinutes": 10, "DrillCleanup": {"AfterMinutes": 10}}
+
+    edge = base_plan()
+    steps_and_servers(edge)
+    minutes = widest_fitting(edge, [2] * waves)
+
+    def plan(target: dict[str, Any]) -> None:
+        steps_and_servers(target)
+        target["Options"]["WaveTimeoutMinutes"] = minutes
+
+    def scenario(target: dict[str, Any]) -> None:
+        timing = {"launch": minutes * 60 + LATE_SECONDS}
+        target["servers"] = [{"id": q, "hostname": f"q-{n}"} for n, q in enumerate(quick)]
+        target["servers"] += [{"id": s, "hostname": f"l-{n}", "timing": timing} for n, s in enumerate(slow)]
+        target["servers"][0]["postLaunch"] = {"seconds": NEVER}
+        target["quotas"] = {"maxConcurrentJobs": 2}
+        target["externalJobs"] = [{"seconds": CAPACITY_HELD_SECONDS}]
+        target["approvals"] = [{"wave": "w1", "decision": "APPROVE", "afterSeconds": NEVER}]
+        target["functions"] = {"drs-hook-dns": {"seconds": NEVER}}
+        op_fault("DescribeSourceServers", "ThrottlingException", count=PREPARE_STORM_CALLS)(target)
+        op_fault("StartRecovery", "ThrottlingException", count=2)(target)
+        op_fault("DescribeJobs", "ThrottlingException", count=6)(target)
+
+    return scenario, plan
+
+
+def ended_by_its_own_deadline(aws: LocalAws) -> list[str]:
+    """The first execution ended by the plan's own deadline, before the state machine's TimeoutSeconds: Step
+    Functions' status FAILED (not TIMED_OUT), a wave or step TIMED_OUT or out of time, the drill cleanup run to its
+    own end (COMPLETED, or FAILED at its 30 minutes when a launch job of the execution still runs), not NOT_RUN."""
+    client = aws.client("stepfunctions")
+    found = client.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    described = client.describe_execution(executionArn=next(e["executionArn"] for e in found if e["name"] == "first"))
+    ran = (described["stopDate"] - described["startDate"]).total_seconds()
+    record = aws.record("first", "shop")
+    problems = []
+    if described["status"] != "FAILED" or ran >= limits.EXECUTION_TIMEOUT_SECONDS:
+        problems.append(f"the execution ended {described['status']} after {ran:.0f} s, not by the plan's own deadline")
+    cut = [w for w in record.Waves if w.Status == "TIMED_OUT" and "must end within" in (w.ErrorMessage or "")]
+    if not cut and deadline.OUT_OF_TIME not in (described.get("error") or ""):
+        problems.append("no wave was cut short and no step ended out of time")
+    if record.Cleanup is None or record.Cleanup.Status not in ("COMPLETED", "FAILED"):  # it ran to its own end
+        problems.append(f"the drill cleanup ended {record.Cleanup.Status if record.Cleanup else None}, not by itself")
+    return problems
+
+
 def _limit_cases() -> list[Case]:
     edge = widest_fitting_wave_timeout()
     return [
@@ -1514,6 +1641,16 @@ def _limit_cases() -> list[Case]:
             FAILED,
             *at_the_48_hour_edge(edge + 1),
             says=("more than the 48 h", f"WaveTimeoutMinutes to at most {edge}", "nothing was launched"),
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {EDGE_WAVES} waves that fit, every Task hung 3 times, every wave's last checks late, health, "
+            "approval and callback to their timeouts, capacity waits, storms: the plan's own deadline ends it",
+            FAILED,
+            *at_the_edge_with_every_fault(),
+            faults=hung_at_every_loop,
+            says=("must end within 48 h of its start", "drsctl run resume first"),
+            check=ended_by_its_own_deadline,
         ),
     ]
 
@@ -1561,6 +1698,7 @@ def run_case(case: Case) -> Outcome:
         described = aws.wait(run.arn)
         ended = [described, *(aws.wait(arn) for arn in run.others)]
         outcome = _settle(aws, case, described, ended)
+        outcome.problems = case.check(aws) if case.check is not None else []
         if not case.then_resume:
             return outcome
         aws.drs.repair_servers()
@@ -1573,6 +1711,7 @@ def run_case(case: Case) -> Outcome:
         settled = _settle(aws, case, described, [resumed])
         settled.resumed_status = aws.record("resumed", "shop").Status
         settled.resume_problems = case.resume_check(aws) if case.resume_check is not None else []
+        settled.problems = outcome.problems
         settled.executions += outcome.executions
         return settled
 
