@@ -716,9 +716,7 @@ RETRIED_TASK = {
     "States": {
         "Call": {
             **_task(TimeoutSeconds=90, End=True),
-            "Retry": [
-                {"ErrorEquals": ["States.Timeout", "Sandbox.Timedout"], "IntervalSeconds": 2, "MaxAttempts": 3}
-            ],
+            "Retry": [{"ErrorEquals": ["States.Timeout", "Sandbox.Timedout"], "IntervalSeconds": 2, "MaxAttempts": 3}],
         }
     },
 }
