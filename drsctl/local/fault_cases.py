@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import random
 from collections.abc import Callable
@@ -1584,6 +1585,30 @@ def at_the_edge_with_every_fault(waves: int = EDGE_WAVES) -> tuple[Change, Chang
     return scenario, plan
 
 
+def late_loop_tasks(history: list[dict[str, Any]]) -> list[str]:
+    """Every Task of the wave loop that was entered too late to end, at its worst under its Retry, by the execution's
+    own deadline (WavesEndBy, lambdas/core/deadline.py), and the loop itself if it ended after it. What the engine
+    cannot make happen (every attempt of every retrier to its limit) is counted as if it had: this is the rule, checked
+    on the history of a real run, not only its outcome."""
+    loop = deadline.loop_task_names()
+    ends_by: int | None = None
+    late = []
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or {}
+        entered = event["timestamp"].timestamp()
+        if event["type"] == "MapStateEntered":
+            ends_by = int(json.loads(details["input"])["WavesEndBy"])
+        elif event["type"] == "MapStateExited" and ends_by is not None and entered > ends_by:
+            late.append(f"the wave loop ended at {entered:.0f}, {entered - ends_by:.0f} s after WavesEndBy")
+        elif event["type"] == "TaskStateEntered" and details.get("name") in loop and ends_by is not None:
+            name = details["name"]
+            timeout = (json.loads(details["input"]).get("Steps") or {}).get("TimeoutSeconds")
+            worst = deadline.worst(name, timeout if name in deadline.STEP_STATES.values() else None)
+            if entered + worst > ends_by:
+                late.append(f"{name!r} entered at {entered:.0f} could end {entered + worst - ends_by:.0f} s late")
+    return late if ends_by is not None else ["the wave loop never started"]
+
+
 def ended_by_its_own_deadline(aws: LocalAws) -> list[str]:
     """The first execution ended by the plan's own deadline, before the state machine's TimeoutSeconds: Step
     Functions' status FAILED (not TIMED_OUT), a wave or step TIMED_OUT or out of time, the drill cleanup run to its
@@ -1593,7 +1618,7 @@ def ended_by_its_own_deadline(aws: LocalAws) -> list[str]:
     described = client.describe_execution(executionArn=next(e["executionArn"] for e in found if e["name"] == "first"))
     ran = (described["stopDate"] - described["startDate"]).total_seconds()
     record = aws.record("first", "shop")
-    problems = []
+    problems = late_loop_tasks(aws.history(described["executionArn"]))
     if described["status"] != "FAILED" or ran >= limits.EXECUTION_TIMEOUT_SECONDS:
         problems.append(f"the execution ended {described['status']} after {ran:.0f} s, not by the plan's own deadline")
     cut = [w for w in record.Waves if w.Status == "TIMED_OUT" and "must end within" in (w.ErrorMessage or "")]

@@ -50,6 +50,18 @@ def worst(state: str, timeout_seconds: int | None = None) -> int:
     return task_budget.worst_seconds(state, timeout_seconds)
 
 
+def loop_task_names() -> set[str]:
+    """The Task states of the wave loop (the Map's iteration): every one of them is held to WavesEndBy."""
+    states = task_budget.definition()["States"]
+    return {
+        name
+        for state in states.values()
+        if "ItemProcessor" in state
+        for name, inner in state["ItemProcessor"]["States"].items()
+        if inner["Type"] == "Task"
+    }
+
+
 def next_task_seconds() -> int:
     """The Task that may begin right after another (Next runbook step, or Start wave recovery as a wave's first), its
     handoff included, at its worst: every Task leaves room for one, which can always end the loop."""
@@ -108,7 +120,7 @@ def can_hand_over(now: int, state: str, ends_by: int | None) -> bool:
 
 def step_room(now: int, ends_by: int) -> int:
     """What a step begun by the Next runbook step entered at `now` may take, from that Next runbook step's end to the
-    next one's start: both at their worst, the next one still ending by `ends_by`."""
+    next one's start (both handoffs counted): both at their worst, the next one still ending by `ends_by`."""
     return ends_by - now - 2 * worst("Next runbook step") - 2 * HANDOFF_SECONDS
 
 
@@ -123,22 +135,23 @@ def step_timeout(step: Step, kind: str, now: int, ends_by: int | None) -> int | 
     if kind == "WAIT":  # "Wait as the plan says", then "Record the wait" (a Pass): never cut short
         return full if full + HANDOFF_SECONDS <= room else None
     if kind == "HEALTH":
-        # its first look may decide at once; else its last is entered a look's worst past the deadline (the look
-        # before it ran as long) and runs its worst
+        # Its deadline counts from this Next runbook step's Now. Its first look may decide at once; else its last is
+        # entered a look's worst (and a 1 s wait) past the deadline, the look before it having run as long, and runs
+        # its worst; then the Next runbook step after it.
         look = worst("Check health") + HANDOFF_SECONDS
-        cut = room - 2 * look - 1
-        return min(full, cut) if look <= room and cut >= 1 else None
+        cut = ends_by - now - 2 * look - 1 - worst("Next runbook step")
+        return min(full, cut) if look <= room + HANDOFF_SECONDS and cut >= 1 else None
     return largest_timeout(STEP_STATES[kind], full, room)
 
 
 def largest_timeout(state: str, full: int, room: int) -> int | None:
     """The largest timeout (at most `full`) with which the Task `state`, at its worst under its Retry, fits `room`."""
-    if worst(state, full) + HANDOFF_SECONDS <= room:
+    if worst(state, full) <= room:
         return full
     low, high = 0, full  # worst() grows with the timeout: the largest that fits, by bisection
     while low < high:
         middle = (low + high + 1) // 2
-        if worst(state, middle) + HANDOFF_SECONDS <= room:
+        if worst(state, middle) <= room:
             low = middle
         else:
             high = middle - 1
