@@ -157,8 +157,11 @@ WAIT = Step.model_validate({"Wait": {"Minutes": 30}})
 
 @pytest.mark.parametrize(
     ("step", "kind", "state"),
-    [(HOOK, "LAMBDA", "Run hook"), (CALLBACK, "CALLBACK", "Run hook and wait for its callback")]
-    + [(APPROVAL, "APPROVAL", "Ask for approval")],
+    [
+        (HOOK, "LAMBDA", "Run hook"),
+        (CALLBACK, "CALLBACK", "Run hook and wait for its callback"),
+        (APPROVAL, "APPROVAL", "Ask for approval"),
+    ],
 )
 def test_a_steps_timeout_is_cut_to_the_largest_that_fits_before_the_next_runbook_step(step, kind, state):
     ends_by = deadline.waves_end_by(START, None)
