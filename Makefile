@@ -78,6 +78,7 @@ test: lint typecheck gates unit
 bench: $(STAMP)
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
+	$(BIN)/python bench/execution_deadline.py
 	$(BIN)/python bench/random_schedules.py --count 1000
 
 clean:

@@ -1486,7 +1486,11 @@ def at_the_48_hour_edge(minutes: int) -> tuple[Change, Change]:
 
 # -- the execution's own deadline (lambdas/core/deadline.py): faults piled at every loop of a plan at the edge ------
 
-EDGE_WAVES = 30  # enough waves that checks retried past their deadlines outrun what the fit over-counts elsewhere
+# Enough waves that checks retried past their deadlines outrun what the fit over-counts elsewhere (without the
+# execution's own deadline, the same schedule ends TIMED_OUT at 48 h: bench/execution_deadline.py)
+EDGE_WAVES = 30
+FAST_EDGE_WAVES = 6  # without runbook steps, enough for the execution's own deadline to cut the last wave
+OUT_OF_TIME_SAYS = ("must end within 48 h of its start", "drsctl run resume first")
 LATE_SECONDS = 600  # each wave's second server launches this long after the wave's deadline: its last checks come
 HUNG = 3  # the Lambda retrier of every Task: 3 attempts that hang to their function's timeout, the 4th answers
 EVERY_TASK = ("start-wave", "check-wave", "next-step", "check-health", "finalize", "cleanup")
@@ -1530,7 +1534,7 @@ def hung_at_every_loop() -> EngineFaults:
     return EngineFaults(lambdas=once + always + asking)
 
 
-def at_the_edge_with_every_fault(waves: int = EDGE_WAVES) -> tuple[Change, Change]:
+def at_the_edge_with_every_fault(waves: int = EDGE_WAVES, *, steps: bool = True) -> tuple[Change, Change]:
     """(scenario, plan) changes: `waves` waves of two servers at the widest WaveTimeoutMinutes that fits 48 h, with a
     drill cleanup, and a fault at every loop besides the hung Tasks (hung_at_every_loop):
 
@@ -1541,7 +1545,8 @@ def at_the_edge_with_every_fault(waves: int = EDGE_WAVES) -> tuple[Change, Chang
     - each wave's second server (OPTIONAL) launches LATE_SECONDS after the wave's deadline, so every wave's last
       checks come at its deadline, each late by its retries;
     - a health check after wave 1 waits to its deadline (post-launch actions that never end), an approval before
-      wave 2 is never answered (OnTimeout CONTINUE), a callback after wave 3 never called back (OPTIONAL).
+      wave 2 is never answered (OnTimeout CONTINUE), a callback after wave 3 never called back (OPTIONAL), unless
+      `steps` is False.
     """
     quick = [_server("q", n) for n in range(waves)]
     slow = [_server("l", n) for n in range(waves)]
@@ -1552,14 +1557,15 @@ def at_the_edge_with_every_fault(waves: int = EDGE_WAVES) -> tuple[Change, Chang
             {"WaveName": f"w{n}", "ProtectionGroupId": "g", "ServerIds": [q, s], "ServerImpact": {s: "OPTIONAL"}}
             for n, (q, s) in enumerate(zip(quick, slow, strict=True))
         ]
-        target["Waves"][0]["After"] = [
-            {"Name": "App healthy", "HealthCheck": {"TimeoutMinutes": 30, "Impact": "OPTIONAL"}}
-        ]
-        target["Waves"][1]["Before"] = [
-            {"Approval": {"Message": "Go on?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}}
-        ]
-        target["Waves"][2]["After"] = [{"Lambda": {**CALLBACK["Lambda"], "TimeoutMinutes": 5, "Impact": "OPTIONAL"}}]
-        target["Options"] = {"ExpectedJobMinutes": 10, "DrillCleanup": {"AfterMinutes": 10}}
+        if steps:
+            health = {"TimeoutMinutes": 30, "Impact": "OPTIONAL"}
+            approval = {"Message": "Go on?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}
+            callback = {**CALLBACK["Lambda"], "TimeoutMinutes": 5, "Impact": "OPTIONAL"}
+            target["Waves"][0]["After"] = [{"Name": "App healthy", "HealthCheck": health}]
+            target["Waves"][1]["Before"] = [{"Approval": approval}]
+            target["Waves"][2]["After"] = [{"Lambda": callback}]
+        # checks at most every 10 minutes once a wave runs late: long waves, few checks (each one retried 3 times)
+        target["Options"] = {"ExpectedJobMinutes": 10, "PollIntervalSeconds": 600, "DrillCleanup": {"AfterMinutes": 10}}
 
     edge = base_plan()
     steps_and_servers(edge)
@@ -1669,13 +1675,24 @@ def _limit_cases() -> list[Case]:
         ),
         Case(
             "limits",
-            f"48 h edge: {EDGE_WAVES} waves that fit, every Task hung 3 times, every wave's last checks late, health, "
-            "approval and callback to their timeouts, capacity waits, storms: the plan's own deadline ends it",
+            f"48 h edge: {EDGE_WAVES} waves that fit, every Task timed out 3 times, every wave's last checks late, "
+            "health, approval and callback to their timeouts, capacity waits, storms: its own deadline ends it",
             FAILED,
             *at_the_edge_with_every_fault(),
             faults=hung_at_every_loop,
-            says=("must end within 48 h of its start", "drsctl run resume first"),
+            says=OUT_OF_TIME_SAYS,
             check=ended_by_its_own_deadline,
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {FAST_EDGE_WAVES} waves that fit, every Task timed out 3 times, every wave's last checks "
+            "late, capacity waits, storms: its own deadline ends it",
+            FAILED,
+            *at_the_edge_with_every_fault(FAST_EDGE_WAVES, steps=False),
+            faults=hung_at_every_loop,
+            says=OUT_OF_TIME_SAYS,
+            check=ended_by_its_own_deadline,
+            fast=True,
         ),
     ]
 

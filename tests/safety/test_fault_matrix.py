@@ -23,3 +23,4 @@ def test_the_case_ends_as_expected_and_keeps_every_invariant(case):
     for word in case.says:
         assert word in outcome.message
     assert not outcome.violations, outcome.violations
+    assert not outcome.problems, outcome.problems  # the case's own check of what the execution did
