@@ -1591,6 +1591,9 @@ def at_the_edge_with_every_fault(waves: int = EDGE_WAVES, *, steps: bool = True)
     return scenario, plan
 
 
+LOOP_ENDS = ("MapStateSucceeded", "MapStateFailed", "MapStateExited")
+
+
 def late_loop_tasks(history: list[dict[str, Any]]) -> list[str]:
     """Every Task of the wave loop that was entered too late to end, at its worst under its Retry, by the execution's
     own deadline (WavesEndBy, lambdas/core/deadline.py), and the loop itself if it ended after it. What the engine
@@ -1604,7 +1607,7 @@ def late_loop_tasks(history: list[dict[str, Any]]) -> list[str]:
         entered = event["timestamp"].timestamp()
         if event["type"] == "MapStateEntered":
             ends_by = int(json.loads(details["input"])["WavesEndBy"])
-        elif event["type"] == "MapStateExited" and ends_by is not None and entered > ends_by:
+        elif event["type"] in LOOP_ENDS and ends_by is not None and entered > ends_by:
             late.append(f"the wave loop ended at {entered:.0f}, {entered - ends_by:.0f} s after WavesEndBy")
         elif event["type"] == "TaskStateEntered" and details.get("name") in loop and ends_by is not None:
             name = details["name"]
