@@ -89,6 +89,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
+	$(BIN)/python bench/execution_deadline.py
 	$(BIN)/python bench/random_schedules.py --count 1000
 	$(BIN)/python bench/report_speed.py
 	rm -rf mutants

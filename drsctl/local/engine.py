@@ -34,10 +34,13 @@ rehearsal engine, and make it fail wherever AWS would:
    Only the seconds slept on the invocation's own thread count (`_Account`): the clock is shared, and when two
    executions run at once another execution's Wait moves it while this invocation runs.
 9. Faults at the engine's boundaries (`EngineFaults`), never in the code under test: a Lambda invocation killed
-   after its k-th AWS call or after it finished (`Sandbox.Timedout`, its effects kept, its answer lost) or never run
-   (`Lambda.ServiceException`); a DynamoDB operation answered with throttling, a 500, or a transaction cancelled for
-   `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after taking effect. Faults are
-   read from `EngineStats.faults` at each call, so a test may replace that object at any time.
+   after its k-th AWS call or after it finished (`Sandbox.Timedout`, its effects kept, its answer lost), hung until
+   its function's timeout (`Sandbox.Timedout` after that many virtual seconds, as a call that never answers leaves
+   it), lost with no answer (its task's `States.Timeout` at its TimeoutSeconds) or never run
+   (`Lambda.ServiceException`); a DynamoDB operation answered with throttling, a 500, or a
+   transaction cancelled for `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after
+   taking effect. Faults are read from `EngineStats.faults` at each call, so a test may replace that object at any
+   time.
 10. DynamoDB's 400 KB item limit by DynamoDB's byte rules (`lambdas.core.item_size`): PutItem, BatchWriteItem puts
     (the whole batch refused, as AWS does, before any item is written), UpdateItem (the item as it is after the
     update, nested paths such as `SET Waves[3] = :w` included) and TransactWriteItems puts and updates (cancelled
@@ -192,6 +195,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from drsctl.clock import VirtualClock
 from lambdas.core.item_size import ITEM_MAX_BYTES, typed_item_bytes
+from lambdas.core.task_budget import TASK_SLACK_SECONDS
 
 # Modules whose `datetime.datetime.now()` must read the virtual clock.
 _DATETIME_USERS = (state_module, execution_module, parser_models, event_manager)
@@ -245,13 +249,23 @@ class LambdaFault:
 
     kind: "timeout_after_calls": killed when it makes its `calls`-th AWS call (the call is not made), as a Lambda
     timeout would cut it mid-way; "timeout_after": it runs to the end, then its answer is replaced by
-    Sandbox.Timedout (effects kept, answer lost); "service_error": never runs (Lambda.ServiceException).
+    Sandbox.Timedout (effects kept, answer lost); "hang": it does nothing until its function's timeout (that many
+    virtual seconds, counted for its task too), then Sandbox.Timedout, as an AWS call that never answers leaves it;
+    "no_answer": the invocation is lost, its function never runs, and its task hears nothing until its TimeoutSeconds
+    (the function's timeout + TASK_SLACK_SECONDS, as every Task of the definition allows), then States.Timeout;
+    "service_error": never runs (Lambda.ServiceException).
     """
 
     function: str
     nth: int = 1
     kind: str = "timeout_after"
     calls: int = 1
+    every: int = 0  # > 0: the nth invocation and every `every`-th after it (nth, nth + every, ...)
+
+    def applies(self, function_name: str, count: int) -> bool:
+        if not function_name.endswith(self.function) or count < self.nth:
+            return False
+        return count == self.nth or (self.every > 0 and (count - self.nth) % self.every == 0)
 
 
 @dataclass
@@ -410,8 +424,28 @@ def _take_lambda_fault(faults: EngineFaults, function_name: str) -> LambdaFault 
     count = faults.invocations_by_function.get(function_name, 0) + 1
     faults.invocations_by_function[function_name] = count
     for fault in faults.lambdas:
-        if function_name.endswith(fault.function) and fault.nth == count:
+        if fault.applies(function_name, count):
             return fault
+    return None
+
+
+def _never_ran(
+    fault: LambdaFault | None, stats: EngineStats, account: _Account, timeout: int
+) -> tuple[str, str] | None:
+    """(result, error) of an invocation whose fault keeps the handler from running: never run, lost, or hung."""
+    if fault is None:
+        return None
+    if fault.kind == "service_error":
+        return _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"), "Lambda.ServiceException"
+    if fault.kind == "no_answer":
+        waited = timeout + TASK_SLACK_SECONDS + 1  # past the task's TimeoutSeconds: States.Timeout
+        stats.sleep(waited)
+        account.slept -= waited  # the function never ran: its own timeout does not apply
+        return _lambda_error("Lambda.Unknown", "injected: no answer"), "Lambda.Unknown"
+    if fault.kind == "hang":
+        stats.sleep(timeout)  # on the virtual clock, counted for this invocation and its task
+        message = f"Task timed out after {timeout} s (injected: it hung)"
+        return _lambda_error("Sandbox.Timedout", message), "Sandbox.Timedout"
     return None
 
 
@@ -438,11 +472,9 @@ def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str
             for hook in stats.before_invoke:
                 hook(function.function_name, payload)
             fault = _take_lambda_fault(stats.faults, function.function_name)
-            if fault is not None and fault.kind == "service_error":
-                result, error = (
-                    _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"),
-                    "Lambda.ServiceException",
-                )
+            never_ran = _never_ran(fault, stats, account, timeout)
+            if never_ran is not None:
+                result, error = never_ran
             else:
                 _inside_handler.calls_left = (
                     fault.calls if fault is not None and fault.kind == "timeout_after_calls" else None

@@ -20,7 +20,8 @@ answer:
 
 Only servers the wave LAUNCHED are checked, and, in a resumed execution, those it took over from the execution it
 resumes (LAUNCHED_BEFORE): each judged like any other, by the job that launched it and its own instance. The step's
-deadline is its StartedAt (its RUNNING record) plus TimeoutMinutes: a server still pending then is unhealthy, "not
+deadline is its StartedAt (its RUNNING record) plus TimeoutMinutes (less when the execution's own deadline cut it:
+the TimeoutSeconds Next runbook step gave, lambdas/core/deadline.py): a server still pending then is unhealthy, "not
 healthy within N min". Checks come every max(30 s, TimeoutMinutes / 20), the last at the deadline, so a step makes at
 most polling.HEALTH_CHECKS_MAX of them.
 Throttling, 5xx and lost connections (and a quota error on a read) are a missed check (counted) until the deadline;
@@ -214,13 +215,18 @@ def check_health(
     previous: HealthProgress,
     now: int,
     seconds_left: SecondsLeft = _unbounded,
+    timeout_seconds: int | None = None,
 ) -> HealthProgress:
     """One check of the wave's launched servers (see the module doc). `seconds_left`: the Lambda's remaining time,
-    which bounds how many servers' configured post-launch actions this check reads."""
+    which bounds how many servers' configured post-launch actions this check reads. `timeout_seconds`: the step's
+    timeout as Next runbook step gave it, less than TimeoutMinutes when the execution's own deadline cut it
+    (deadline.py)."""
     wave = records.get_wave(execution_id, wave_number)
     started = _started_at(wave, phase, index, now)
     timeout = config.TimeoutMinutes * 60
-    deadline = started + timeout
+    allowed = timeout if timeout_seconds is None else min(timeout, timeout_seconds)
+    deadline = started + allowed
+    within = f"{config.TimeoutMinutes} min" if allowed == timeout else f"{allowed} s (cut to the execution's time)"
     progress = previous.model_copy(update={"Checks": previous.Checks + 1})
     servers = launched(wave)
     skipped = len(wave.Servers) - len(servers)
@@ -252,7 +258,7 @@ def check_health(
             ServerHealth(s, "UNHEALTHY", "health could not be read", config.Impact or wave.impact_of(s), late=True)
             for s in servers
         ]
-        why = f"not healthy within {config.TimeoutMinutes} min: the last check got no answer ({missed.failure.short()})"
+        why = f"not healthy within {within}: the last check got no answer ({missed.failure.short()})"
         return _decided(progress, unread, TIMED_OUT, why)
     verdicts = judge(wave, config, participants, statuses, configured=configured, final=now >= deadline)
     unhealthy = [v for v in verdicts if v.state == "UNHEALTHY"]
@@ -261,7 +267,7 @@ def check_health(
     if pending and now < deadline and not critical_failed:
         return progress.model_copy(update={"Status": "PENDING", "NextCheckSeconds": _delay(timeout, deadline, now)})
     if now >= deadline:
-        late = f"not healthy within {config.TimeoutMinutes} min"
+        late = f"not healthy within {within}"
         unhealthy += [ServerHealth(v.server, "UNHEALTHY", f"{late} ({v.reason})", v.impact, late=True) for v in pending]
         pending = []
     if unhealthy:

@@ -10,7 +10,9 @@ A plan that passes these checks cannot break a limit of AWS halfway through a re
   Functions, however its waves are doing): every wave running to its WaveTimeoutMinutes, every runbook step to its
   timeout, and every Task that runs outside those deadlines (Prepare, the server locks, Finalize, Record failure, Next
   runbook step, hooks and approvals, the drill cleanup's) at its worst under the definition's own Retry blocks
-  (`lambdas/core/task_budget.py`);
+  (`lambdas/core/task_budget.py`). What a deadline lets begin and a Retry carries past it (a wave's last checks) is
+  not counted here: the execution's own deadline (`lambdas/core/deadline.py`) cuts the waves and steps short instead,
+  so no fault schedule takes an accepted plan to the 48 h;
 - every payload Step Functions carries stays under its 256 KiB (`lambdas/core/payloads.py`);
 - its history fits the 25,000 events of one execution (`polling.max_waves`).
 """
@@ -23,17 +25,17 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.core import locks, payloads, polling, records, task_budget
+from lambdas.core import deadline, locks, payloads, polling, records, task_budget
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
 from lambdas.core.plan import STARTED_BY_MAX, RecoveryPlan, RunOptions
 from lambdas.core.plan_version import VERSION_DIGITS
 from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step, Steps
 
-EXECUTION_TIMEOUT_SECONDS = task_budget.execution_timeout_seconds()  # the definition's TimeoutSeconds: 48 h
+EXECUTION_TIMEOUT_SECONDS = deadline.EXECUTION_TIMEOUT_SECONDS  # the definition's TimeoutSeconds: 48 h
 # A wave's checks (and a health check's looks) retry inside its own deadline, which its Lambda enforces; after the
-# deadline, the check that decides and the wave's close still run (seconds; see docs/plan-format.md for what this
-# does not cover).
+# deadline, the check that decides and the wave's close still run (seconds). Checks retried past it are the
+# execution's own deadline's business (lambdas/core/deadline.py).
 WAVE_END_MARGIN_SECONDS = 10
 STEP_MARGIN_SECONDS = 10  # the same for a HealthCheck step: its looks retry inside its TimeoutMinutes
 HOOK_FUNCTION_PREFIX = "HOOK_FUNCTION_PREFIX"  # set by the stack: the names the state machine may invoke
@@ -112,7 +114,8 @@ def worst_case(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions)
     fixed += lock_steps([len(wave.Servers) for wave in waves]) * worst("Lock the plan's servers")
     per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
     runbook = sum(_phase_seconds(phase) for wave in plan.Waves for phase in (wave.Before, wave.After))
-    return WorstCase(fixed=fixed, waves=len(waves) * per_wave, runbook=runbook, cleanup=cleanup_seconds(options))
+    cleanup = deadline.cleanup_seconds(options.DrillCleanup)
+    return WorstCase(fixed=fixed, waves=len(waves) * per_wave, runbook=runbook, cleanup=cleanup)
 
 
 def lock_steps(wave_sizes: list[int]) -> int:
@@ -144,21 +147,6 @@ def step_seconds(step: Step) -> int:
     if step.HealthCheck is not None:
         return step.timeout_seconds + STEP_MARGIN_SECONDS
     return step.timeout_seconds  # Wait
-
-
-def cleanup_seconds(options: RunOptions) -> int:
-    """The drill cleanup's longest run: its wait, its first step, the TERMINATE jobs up to their deadline, the look
-    that decides there and the one before it (both retried to their worst), and recording a failure."""
-    if options.DrillCleanup is None:
-        return 0
-    worst = task_budget.worst_seconds
-    return (
-        options.DrillCleanup.AfterMinutes * 60
-        + worst("Terminate drill instances")
-        + polling.CLEANUP_DEADLINE_SECONDS
-        + 2 * worst("Check the terminate jobs")
-        + worst("Record the cleanup failure")
-    )
 
 
 def _too_long(where: str, worst: WorstCase, wave_count: int, options: RunOptions) -> str:

@@ -144,6 +144,7 @@ def prepared_result(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOpt
         "ExecutionType": LONGEST_MODE,
         "Options": options.model_dump(mode="json"),
         "EventBudgetPerWave": COUNT,
+        "WavesEndBy": EPOCH,
         "Waves": [map_item(plan, wave.WaveNumber) for wave in waves],
         "ServerCount": COUNT,
         "Locking": {"NextWave": COUNT, "WaveCount": COUNT, "Done": False, "Locked": COUNT},
@@ -213,6 +214,7 @@ def iteration_input(plan: RecoveryPlan, wave: WaveRecord, options: RunOptions) -
         "ExecutionType": LONGEST_MODE,
         "Options": options.model_dump(mode="json"),
         "EventBudget": COUNT,
+        "WavesEndBy": EPOCH,
         "WaveNumber": wave.WaveNumber,
         "WaveName": wave.WaveName,
         "Progress": {},
@@ -245,7 +247,7 @@ def worst_progress(wave: WaveRecord) -> dict[str, Any]:
 
 def _wave_step_input(base: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
     payload = {key: base[key] for key in ("ExecutionId", "PlanId", "ExecutionType", "WaveNumber", "Options")}
-    payload |= {"Progress": progress, "EventBudget": COUNT, "RetryCount": COUNT, "Now": NOW}
+    payload |= {"Progress": progress, "EventBudget": COUNT, "WavesEndBy": EPOCH, "RetryCount": COUNT, "Now": NOW}
     return {"FunctionName": "x" * ARN_MAX, "Payload": payload}
 
 
@@ -325,5 +327,5 @@ def _step_payloads(
 
 def _next_step_input(base: dict[str, Any], steps: dict[str, Any]) -> dict[str, Any]:
     payload = {key: base[key] for key in ("ExecutionId", "PlanId", "ExecutionType", "WaveNumber", "Runbook")}
-    payload |= {"ExecutionArn": "x" * ARN_MAX, "Steps": steps, "Now": NOW}
+    payload |= {"ExecutionArn": "x" * ARN_MAX, "Steps": steps, "WavesEndBy": EPOCH, "Now": NOW}
     return {"FunctionName": "x" * ARN_MAX, "Payload": payload}

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import cleanup, drs, limits, locks, polling, records, resume
+from lambdas.core import cleanup, deadline, drs, limits, locks, polling, records, resume
 from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
     DrsRefusedError,
@@ -70,6 +70,9 @@ class Prepared(BaseModel):
     ExecutionType: ExecutionMode
     Options: RunOptions
     EventBudgetPerWave: int
+    # When the waves must have ended (epoch seconds): the execution's own deadline, held by every step of the wave
+    # loop (lambdas/core/deadline.py)
+    WavesEndBy: int
     Waves: list[WaveRef]
     ServerCount: int
     Locking: LockProgress
@@ -184,6 +187,7 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
             plan.health_check_count(),
             cleanup=record.Cleanup is not None,
         ),
+        WavesEndBy=deadline.waves_end_by(record.StartTime, None if record.Cleanup is None else options.DrillCleanup),
         Waves=[
             WaveRef(
                 WaveNumber=w.WaveNumber,

@@ -3,7 +3,8 @@
 Each call does a bounded piece of work and returns; the state machine does the waiting. Every step writes the wave
 back to its record before it returns, so a retried or repeated step resumes where the last one stopped.
 
-What DRS answers decides what comes next, until the wave's deadline (its start + WaveTimeoutMinutes):
+What DRS answers decides what comes next, until the wave's deadline (its start + WaveTimeoutMinutes, cut short when the
+execution's own deadline comes first: lambdas/core/deadline.py; a wave cut short ends TIMED_OUT and stops the plan):
 - throttling, 5xx, a lost connection, DynamoDB throttling: no answer, so try again later (start: backoff with
   jitter; check: a missed check, counted in the record). Only the deadline ends a wave for these, as a timeout
   that names the error.
@@ -22,11 +23,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, locks, polling, records, wave_end
+from lambdas.core import deadline, drs, locks, polling, records, wave_end
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.explain import listed, permanent_failure
@@ -34,7 +36,7 @@ from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
 from lambdas.core.resume import LAUNCHED_BEFORE
-from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, Observed
+from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, EndReason, Observed
 
 ProgressStatus = Literal["STARTING", "WAITING_FOR_CAPACITY", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
 # The worst a chunk can take (intent write, StartRecovery, record write: see the SDK configs); a Start wave with
@@ -81,6 +83,7 @@ class WaveStep:
     options: RunOptions
     event_budget: int
     now: int
+    waves_end_by: int | None = None  # the execution's own deadline for its waves (None: none, as in unit tests)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -89,6 +92,27 @@ class WaveStep:
     @property
     def timeout(self) -> int:
         return self.options.WaveTimeoutMinutes * 60
+
+    def allowed(self, started_at: int) -> int:
+        """Seconds the wave may run from `started_at`: its WaveTimeoutMinutes, cut short so that the execution ends
+        by its own deadline (lambdas/core/deadline.py)."""
+        return deadline.wave_seconds(self.timeout, started_at, self.waves_end_by)
+
+    def ended_by(self, started_at: int) -> EndReason:
+        """Why a wave whose servers did not all finish ends now: its own deadline (or its share of the history), or
+        the execution's time running out (then it ends TIMED_OUT and the plan stops, whatever its Impact)."""
+        allowed = self.allowed(started_at)
+        return "out_of_time" if allowed < self.timeout and self.now - started_at >= allowed else "deadline"
+
+    def out_of_time(self) -> str:
+        """Why a wave cut short by the execution's own deadline ended, for its record."""
+        hours = deadline.EXECUTION_TIMEOUT_SECONDS // 3600
+        return (
+            f"the execution must end within {hours} h of its start (the state machine's TimeoutSeconds), leaving its "
+            f"record, locks and drill cleanup time to close, so its waves end by {_utc(self.waves_end_by or 0)}, "
+            f"before this wave's WaveTimeoutMinutes ({self.options.WaveTimeoutMinutes} min) came. Execution "
+            f"{self.execution_id}"
+        )
 
 
 class _NoAnswer(Exception):
@@ -133,7 +157,7 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
             polling.next_start_delay(
                 wanted=1,
                 elapsed=step.now - started_at,
-                timeout=step.timeout,
+                timeout=step.allowed(started_at),
                 events_left=step.event_budget - events_used,
             )
             is None
@@ -147,6 +171,15 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
         return _ended_progress(wave, progress, events_used, attempt)
     wave.Status = "STARTING"
     elapsed = step.now - wave.StartTime
+    if elapsed >= step.allowed(wave.StartTime):
+        # An attempt that begins past the deadline (the one before it ran long, or the execution's time is up)
+        # starts nothing: the wave ends now, so what follows it still fits (lambdas/core/deadline.py)
+        last = f" (last: {progress.LastError})" if progress.LastError else ""
+        reason = step.ended_by(wave.StartTime)
+        cause = f"Its servers could not all be started before the deadline{last}"
+        cause = step.out_of_time() if reason == "out_of_time" else cause
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
+        return _end(step, wave, progress, events_used, attempt)
     try:
         waiting = _start_chunks(step, wave, seconds_left)
     except _Refused as refused:
@@ -176,7 +209,7 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
         first_check = polling.next_check_delay(
             elapsed=elapsed,
             expected=elapsed + expected,  # the last jobs started just now
-            timeout=step.timeout,
+            timeout=step.allowed(wave.StartTime),
             events_left=step.event_budget - events_used,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
@@ -341,21 +374,25 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
         wanted = 1.0
     else:
         wanted = float(polling.retry_delay(attempt, f"{step.execution_id}:{step.wave_number}"))
+    allowed = step.allowed(started_at)
     delay = polling.next_start_delay(
-        wanted=wanted, elapsed=elapsed, timeout=step.timeout, events_left=step.event_budget - events_used
+        wanted=wanted, elapsed=elapsed, timeout=allowed, events_left=step.event_budget - events_used
     )
     if wave is not None:
         wave.LastCheckError = records.truncate(failure.short(), records.WAVE_MESSAGE_MAX)
         _note_quota_wait(wave, failure)
     if delay is None and wave is not None:
-        if step.timeout - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
+        reason: EndReason = "deadline"
+        if allowed - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
             cause = (
                 f"Its servers could not all be started: {failure.short()}; the wave spent its share of the "
                 f"execution's history ({step.event_budget} events) on tries. Fewer waves per plan leave each more"
             )
+        elif allowed < step.timeout:
+            reason, cause = "out_of_time", f"{step.out_of_time()}; its servers were not all started: {failure.short()}"
         else:
             cause = f"Its servers could not all be started before the deadline: {failure.short()}"
-        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
         return _end(step, wave, progress, events_used, attempt)
     if wave is not None:
         try:
@@ -464,7 +501,7 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     elapsed = step.now - progress.StartedAt
     events_used = progress.EventsUsed + polling.check_cost(retry_count)
     events_left = step.event_budget - events_used
-    out_of_time = elapsed >= step.timeout or events_left < polling.WORST_CHECK_EVENTS
+    out_of_time = elapsed >= step.allowed(progress.StartedAt) or events_left < polling.WORST_CHECK_EVENTS
     checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
     try:
         jobs = drs.describe_jobs(progress.Region, progress.JobIds)
@@ -500,7 +537,7 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
         delay = polling.next_check_delay(
             elapsed=elapsed,
             expected=_expected_end(step, progress),
-            timeout=step.timeout,
+            timeout=step.allowed(progress.StartedAt),
             events_left=events_left,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
@@ -512,7 +549,9 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
         return _ended_progress(wave, checked, events_used, checked.StartAttempts)
     wave.MissedChecks = progress.MissedChecks
     wave.JobSeconds = wave_end.job_seconds(jobs) if finished else None
-    wave_end.close(wave, reason="finished" if finished else "deadline", now=step.now, tags=step.tags, observed=observed)
+    reason: EndReason = "finished" if finished else step.ended_by(progress.StartedAt)
+    why = step.out_of_time() if reason == "out_of_time" else None
+    wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, observed=observed, cause=why)
     return _check_end(step, wave, checked)
 
 
@@ -525,8 +564,11 @@ def _missed(
         wave = records.get_wave(step.execution_id, step.wave_number)
         wave.MissedChecks = missed.MissedChecks
         wave.LastCheckError = failure.short()
-        cause = f"The last check(s) got no answer ({missed.MissedChecks} missed in all; last: {failure.short()})."
-        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        cause = f"{wave_end.UNANSWERED} ({missed.MissedChecks} missed in all; last: {failure.short()})."
+        reason = step.ended_by(checked.StartedAt)
+        if reason == "out_of_time":
+            cause = f"{step.out_of_time()}. {cause}"
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
         return _check_end(step, wave, missed)
     try:
         records.record_missed_check(step.execution_id, step.wave_number, missed.MissedChecks, failure.short())
@@ -536,7 +578,7 @@ def _missed(
     delay = polling.next_check_delay(
         elapsed=step.now - checked.StartedAt,
         expected=_expected_end(step, checked),
-        timeout=step.timeout,
+        timeout=step.allowed(checked.StartedAt),
         events_left=events_left,
         min_interval=step.options.MinPollIntervalSeconds,
         max_interval=step.options.PollIntervalSeconds,
@@ -579,3 +621,7 @@ def _fingerprint(observed: Observed) -> str:
         for server, seen in observed.items()
     )
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
+
+
+def _utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -719,6 +719,41 @@ def test_a_task_past_its_timeout_seconds_of_virtual_time_fails_with_states_timeo
     assert len(_events(history, "TaskSucceeded")) == 1  # the timed-out attempt never reported success
 
 
+# --- 9: a lost invocation and a hung one cost their time --------------------------------------------------------
+
+RETRIED_TASK = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            **_task(TimeoutSeconds=90, End=True),
+            "Retry": [{"ErrorEquals": ["States.Timeout", "Sandbox.Timedout"], "IntervalSeconds": 2, "MaxAttempts": 3}],
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "attempt_seconds"),
+    [("no_answer", "States.Timeout", 91), ("hang", "Sandbox.Timedout", 60)],
+    ids=["no answer: the task's 90 s", "hung: the function's 60 s"],
+)
+def test_a_lost_or_hung_invocation_costs_its_timeout_and_the_fourth_attempt_answers(kind, error, attempt_seconds):
+    with _stage("tests.local.test_engine.echo_handler", timeout=60) as stage:
+        stage.stats.faults = engine.EngineFaults(
+            lambdas=[engine.LambdaFault("fn", n, kind, every=4) for n in (1, 2, 3)]
+        )
+        started = stage.clock.now()
+        described, history = stage.run(RETRIED_TASK, {"Now": "x"})
+        took = stage.clock.now() - started
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    failed = _events(history, "TaskTimedOut") + _events(history, "TaskFailed")
+    assert [e.get("taskTimedOutEventDetails", e.get("taskFailedEventDetails"))["error"] for e in failed] == [error] * 3
+    assert took == pytest.approx(3 * attempt_seconds + 2 + 4 + 8, abs=1)  # three attempts to their limit, backoff
+    # the fifth invocation is the next run's first: it fails again (every 4th answers)
+    assert engine.LambdaFault("fn", 1, kind, every=4).applies("fn", 5)
+    assert not engine.LambdaFault("fn", 1, kind, every=4).applies("fn", 4)
+
+
 # --- 14: the payload limit ---------------------------------------------------------------------------------------
 
 

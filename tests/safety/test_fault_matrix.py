@@ -43,3 +43,4 @@ def test_an_outcome_is_judged_on_the_whole_expectation_the_resume_included():
     assert quota.unexpected() == ["wave records without 'L-D88FAC3A'"]
     assert replace(quota, waves_text='{"QuotaWaits": ["L-D88FAC3A (Concurrent jobs in progress)"]}').expected
     assert not replace(outcome, resumed_status="FAILED").expected
+    assert replace(outcome, problems=["no wave was cut short"]).unexpected() == ["no wave was cut short"]
