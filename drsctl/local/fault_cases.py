@@ -938,6 +938,8 @@ def _runbook_cases() -> list[Case]:
     rejected = runbook(1, "Before", [APPROVAL], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     late = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
     late_ok = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 300}])
+    continue_on_timeout = {"Approval": {**APPROVAL["Approval"], "OnTimeout": "CONTINUE"}}
+    never_asked = runbook(0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
     optional_late = runbook(
         2,
@@ -979,6 +981,16 @@ def _runbook_cases() -> list[Case]:
             CANCELLED,
             *late,
             arm=reconcile_at_call("request-approval", "UpdateItem"),
+        ),
+        Case(
+            "runbook",
+            "Ask for approval's request killed on every attempt (OnTimeout CONTINUE): not a timeout, the plan stops",
+            FAILED,
+            *never_asked,
+            faults=lambda_faults(
+                *(LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9))
+            ),
+            says=("could not be asked",),
         ),
         Case(
             "runbook",

@@ -313,7 +313,11 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
                 f"the answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
                 "answer function records: not an approval (approvers answer with drsctl run approve)"
             )
-    elif error in TIMEOUT_ERRORS:
+    elif outcome.get("TimedOut") is True:
+        # Only Step Functions' own timer (a TaskTimedOut event) is the approvers' silence that OnTimeout decides.
+        # A timeout of the request function (Sandbox.Timedout: nobody may have been asked), or a SendTaskFailure
+        # naming a timeout (anyone holding the token could send one before the deadline), is not: read as a
+        # timeout, OnTimeout CONTINUE would let the plan go on without the approvers ever saying yes.
         record.Status = "TIMED_OUT"
         given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
         record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
@@ -325,7 +329,8 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
         else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
             record.Decision = "REJECT"
             record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
-    else:  # the approval could not be asked (an AWS error): not an approver's answer
+    else:  # the approval could not be asked (an AWS error, the request function timed out), or its task was
+        # failed with an error that is neither a rejection nor Step Functions' timeout: not an approver's answer
         record.Status = "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
 

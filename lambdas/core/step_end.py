@@ -52,7 +52,8 @@ def _client() -> Any:
 
 def read(execution_arn: str) -> dict[str, Any]:
     """The step's end as its Catch would have passed it: `{"Output": ...}` (the function's output, or the callback's
-    or approver's answer, JSON-decoded; a string when Step Functions truncated it), or `{"Error", "Cause"}`."""
+    or approver's answer, JSON-decoded; a string when Step Functions truncated it), or `{"Error", "Cause"}`, with
+    `"TimedOut": True` when the task's end is a TaskTimedOut event (its timeout ran out, by Step Functions' clock)."""
     ending: tuple[str, dict[str, Any]] | None = None
     seen_current = False
     for event in _newest_first(execution_arn):
@@ -88,7 +89,9 @@ def _state_name(event: dict[str, Any]) -> str | None:
 
 
 def _outcome(state: str, kind: str, details: dict[str, Any]) -> dict[str, Any]:
-    if kind != "TaskSucceeded":
+    if kind == "TaskTimedOut":  # Step Functions' own timer ran out: only this event says the task timed out
+        return {"Error": details.get("error") or kind, "Cause": details.get("cause"), "TimedOut": True}
+    if kind != "TaskSucceeded":  # a TaskFailed's error name is whatever failed it (a SendTaskFailure names its own)
         return {"Error": details.get("error") or kind, "Cause": details.get("cause")}
     output = _decoded(details.get("output"))
     if state == HOOK_STATE and isinstance(output, dict):

@@ -93,9 +93,30 @@ def test_a_send_task_failure_from_outside_the_answer_function_still_rejects():
 
 
 def test_an_unanswered_approval_times_out_saying_how_many_answered():
-    record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout"}, [answer(ALICE)])
+    record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout", "TimedOut": True}, [answer(ALICE)])
     assert record.Status == "TIMED_OUT" and "1 of 2 approval(s) recorded" in str(record.Detail)
     assert stop is not None and stop["Error"] == "ApprovalTimedOut"
+
+
+CONTINUE_ON_TIMEOUT = Step.model_validate({"Approval": {"Message": "Fail over?", "OnTimeout": "CONTINUE"}})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Sandbox.Timedout",  # the request function timed out on every attempt: maybe nobody was asked
+        "States.Timeout",  # a SendTaskFailure naming a timeout, sent with the token before the deadline
+        "States.HeartbeatTimeout",
+    ],
+)
+def test_only_step_functions_own_timeout_is_an_unanswered_approval_that_on_timeout_continue_goes_past(error):
+    """OnTimeout CONTINUE goes on as if approved: only the task's TaskTimedOut event (step_end.read's TimedOut) may
+    lead there; any other end the approvers did not decide stops the plan."""
+    record, stop = ended(CONTINUE_ON_TIMEOUT, {"Error": error, "Cause": "Task timed out"})
+    assert record.Status == "FAILED" and stop is not None and stop["Error"] == "RunbookStepFailed"
+    assert "could not be asked" in stop["Cause"] and error in stop["Cause"]
+    record, stop = ended(CONTINUE_ON_TIMEOUT, {"Error": "States.Timeout", "TimedOut": True})
+    assert record.Status == "TIMED_OUT" and stop is None
 
 
 def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():

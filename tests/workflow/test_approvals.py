@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from drsctl.emulator import Scenario
-from drsctl.local.engine import LambdaFault
+from drsctl.local.engine import EngineFaults, LambdaFault
 from drsctl.local.function_url import invoke, request_event
 from drsctl.local.rehearsal import LocalAws, local_aws
 from drsctl.operate.executions import pending_approvals
@@ -143,6 +143,39 @@ def test_an_answer_lost_before_the_token_was_answered_is_sent_again_by_the_same_
         assert (status, answered["Status"]) == (200, "APPROVED")
         assert aws.wait(arn)["status"] == "SUCCEEDED"
         assert [a["By"] for a in step(aws)["Approvals"]] == [ALICE]  # recorded once
+
+
+def test_a_forged_timeout_sent_with_the_token_before_the_deadline_is_no_timeout_and_on_timeout_continue_stops():
+    """Anyone holding the token and states:SendTaskFailure (a callback hook's role, an administrator) could fail the
+    task naming a timeout (here a Lambda's): with OnTimeout CONTINUE that would skip the approvers. Only Step
+    Functions' own timer times an approval out: the forged one fails the step, and nothing launches after it."""
+    with waiting({"OnTimeout": "CONTINUE", "TimeoutMinutes": 120}) as (aws, arn):
+        token = step(aws)["TaskToken"]
+        aws.client("stepfunctions").send_task_failure(taskToken=token, error="Sandbox.Timedout", cause="timed out")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        ended = step(aws)
+        assert ended["Status"] == "FAILED" and "Sandbox.Timedout" in ended["Detail"]
+        assert start_recovery_waves(aws) == ["1"]  # wave 2 never launched
+
+
+def test_an_approval_whose_request_times_out_every_time_stops_the_plan_even_with_on_timeout_continue():
+    """The request function killed before it asks (a Lambda timeout), on every attempt: nobody was asked, so the
+    step fails; read as the approvers' silence, OnTimeout CONTINUE would launch the next waves unapproved."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "ok?", "OnTimeout": "CONTINUE"}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    with local_aws(Scenario.model_validate(scenario)) as aws:
+        load(aws, plan)
+        killed = [LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9)]
+        aws.engine.faults = EngineFaults(lambdas=killed)
+        arn = aws.start_execution(DRILL, "exec-1")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        (sign_off,) = aws.waves("exec-1")[0].Steps
+        assert sign_off["Status"] == "FAILED" and sign_off["Detail"].startswith("Sandbox.Timedout")
+        assert "could not be asked" in str(aws.record("exec-1", "shop").ErrorMessage)
+        assert start_recovery_waves(aws) == ["1"]
 
 
 def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplog, capfd):
