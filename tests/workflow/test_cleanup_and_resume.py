@@ -695,7 +695,6 @@ def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage
         assert not invariants.check(aws.drs)  # the request that ran after the end left no token behind
 
 
-
 def test_a_resume_of_a_resume_runs_no_step_of_a_wave_the_first_execution_completed(stage):
     """exec-1 completes wave 1 (its hooks ran, its approval said yes) and fails at wave 2; exec-2 skips wave 1 and
     fails at wave 2 again; exec-3, resuming exec-2, must skip wave 1 too: its hooks are not run again after its
@@ -730,6 +729,7 @@ def test_a_resume_of_a_resume_runs_no_step_of_a_wave_the_first_execution_complet
         assert started_by(aws, "exec-3") == ["2", "3"]
         assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
         assert not invariants.check(aws.drs)
+
 
 # --- cleanup ownership, and resumes around jobs still running -----------------------------------------------------
 
