@@ -82,3 +82,8 @@ class StepsChangedError(ExecutionStoppedError):
 class HealthCheckRefusedError(OrchestratorError):
     """DRS or EC2 refused a health check's call for a reason waiting will not fix (access denied, a bad request).
     Not retried: the step fails, naming the call, the region and the fix."""
+
+
+class ExecutionHistoryUnavailableError(OrchestratorError):
+    """GetExecutionHistory was throttled or unavailable (after the SDK's own retries) while Next runbook step read how
+    a hook or an approval ended. Retried by the state (it only reads), never a reason to fail the plan."""
