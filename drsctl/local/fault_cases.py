@@ -19,7 +19,7 @@ from typing import Any
 from drsctl.emulator import Scenario
 from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
-from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
+from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault, StepFunctionsFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
 from lambdas.core import limits
 from lambdas.core.plan import RecoveryPlan, RunOptions
@@ -203,6 +203,11 @@ def lambda_faults(*faults: LambdaFault) -> Callable[[], EngineFaults]:
 
 def dynamodb_faults(*faults: DynamoDbFault) -> Callable[[], EngineFaults]:
     return lambda: EngineFaults(dynamodb=[copy.copy(f) for f in faults])
+
+
+def history_faults(*faults: StepFunctionsFault, page_max: int | None = None) -> Callable[[], EngineFaults]:
+    """GetExecutionHistory (and other Step Functions calls of our functions) throttled; pages cut to `page_max`."""
+    return lambda: EngineFaults(stepfunctions=[copy.copy(f) for f in faults], history_page_max=page_max)
 
 
 # -- hooks: stops and races --------------------------------------------------------------------------------------
@@ -998,6 +1003,20 @@ def _runbook_cases() -> list[Case]:
             OK,
             *late_ok,
             faults=lambda_faults(LambdaFault("request-approval", 1, "timeout_after")),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory throttled while Next runbook step reads how the hooks ended",
+            OK,
+            *steps,
+            faults=history_faults(StepFunctionsFault("GetExecutionHistory", count=4)),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory answers in pages of 2 events",
+            OK,
+            *steps,
+            faults=history_faults(page_max=2),
         ),
         Case(
             "runbook",
