@@ -15,7 +15,8 @@ calls this one small function, which
 
 In a resumed execution (lambdas/core/resume.py), the wave's item may hold steps taken over from the execution it
 resumes (`RanIn`): those the runbook went past there are not run again; the one that stopped it (or was cut short)
-runs again, its new record saying how it ended there (`Previously`), and so does every step after it.
+runs again, its new record saying how it ended there (`Previously`), and so does every step after it. A wave whose
+servers all launched there runs none of its steps before the launch: they all went through before it launched.
 
 Every answer is computed from the record and the event alone, so a retried call gives the same answer.
 """
@@ -127,6 +128,11 @@ def next_step(
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
+    if cursor.Phase == "BEFORE" and _launched_before(wave):
+        # A resume: every server of the wave launched in the execution resumed, so its steps before the launch all
+        # went through there. None runs again, whatever the plan's Before list is now (a step inserted since would
+        # shift the others, and one of them run again after the launch: a "stop the source" a second time).
+        index = len(phase_steps)
     while index < len(phase_steps) and _taken_over(steps, cursor.Phase, index):
         index += 1  # a resume: it ran in the execution resumed, and the runbook went past it there
     if index >= len(phase_steps):
@@ -177,6 +183,11 @@ def _read_end(execution_arn: str | None) -> dict[str, Any]:
     if not execution_arn:
         raise ValueError("Next runbook step needs the execution's ARN to read how a hook or approval ended")
     return step_end.read(execution_arn)
+
+
+def _launched_before(wave: records.WaveRecord) -> bool:
+    """Every server of the wave was launched by the execution this one resumes (or one it resumed)."""
+    return bool(wave.Servers) and all(server.taken_over for server in wave.Servers)
 
 
 def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
