@@ -305,6 +305,14 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
     error = outcome.get("Error")
     needed = record.ApproversNeeded or approval.Approvers
     decided = decide(record.Approvals or [], needed)
+    if decided is not None and decided.decision == "REJECT":
+        # A principal's rejection on the record stands however the task ended: its SendTaskFailure may have reached
+        # Step Functions just after the deadline (TaskTimedOut), or been lost. Read as a timeout, OnTimeout CONTINUE
+        # would launch the next waves over a recorded "no".
+        record.Status = "REJECTED"
+        _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+        record.Detail = _detail(decided.reason)
+        return
     if error is None:
         output = outcome.get("Output")
         said = output.get("Decision") if isinstance(output, dict) else None
@@ -313,10 +321,6 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
             _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
             given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
             record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
-        elif decided is not None and decided.decision == "REJECT":  # a principal rejected it: that stands
-            record.Status = "REJECTED"
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
         else:
             record.Status = "REJECTED"
             record.Decision = "REJECT"
@@ -332,14 +336,10 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
         record.Status = "TIMED_OUT"
         given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
         record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
-    elif error == REJECTED:
+    elif error == REJECTED:  # a SendTaskFailure made outside the answer function: a rejection, by nobody we know
         record.Status = "REJECTED"
-        if decided is not None and decided.decision == "REJECT":
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
-        else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
-            record.Decision = "REJECT"
-            record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+        record.Decision = "REJECT"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
     else:  # the approval could not be asked (an AWS error, the request function timed out), or its task was
         # failed with an error that is neither a rejection nor Step Functions' timeout: not an approver's answer
         record.Status = "FAILED"

@@ -124,3 +124,22 @@ def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():
     record, stop = ended(APPROVAL, {"Output": None, "Error": "InternalServerError", "Cause": cause})
     assert record.Status == "FAILED" and record.Detail == "InternalServerError: DynamoDB 500"
     assert stop is not None and stop["Error"] == "RunbookStepFailed" and "could not be asked" in stop["Cause"]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        {"Error": "States.Timeout", "TimedOut": True},  # its SendTaskFailure came after the deadline
+        {"Error": "Sandbox.Timedout", "Cause": "the request function died"},
+        {"Output": {"Decision": "APPROVE"}},  # an APPROVE sent by hand with the token
+    ],
+)
+def test_a_rejection_on_the_record_stands_however_the_task_ended(outcome):
+    rejected = [answer(ALICE), answer(BOB, "REJECT", "not ready", at=80)]
+    record, stop = ended(
+        Step.model_validate({"Approval": {"Message": "Go?", "Approvers": 2, "OnTimeout": "CONTINUE"}}),
+        outcome,
+        rejected,
+    )
+    assert (record.Status, record.DecidedBy, record.Reason) == ("REJECTED", BOB, "not ready")
+    assert stop is not None and stop["Error"] == "ApprovalRejected" and BOB in stop["Cause"]

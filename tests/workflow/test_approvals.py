@@ -178,6 +178,26 @@ def test_an_approval_whose_request_times_out_every_time_stops_the_plan_even_with
         assert start_recovery_waves(aws) == ["1"]
 
 
+def test_a_rejection_recorded_as_the_deadline_passes_stands_even_with_on_timeout_continue():
+    """The approver rejects as the 30 minutes end: the answer function records it, then its SendTaskFailure reaches
+    Step Functions after the task timed out (TaskTimedOut; the approver is told 409, "your answer is recorded").
+    The recorded "no" stops the plan; read as the approvers' silence, OnTimeout CONTINUE launched the next waves."""
+    plan = three_wave_plan()
+    sign_off = {"Message": "Database ok?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": sign_off}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 1800, "reason": "DB corrupt"}])
+    with local_aws(Scenario.model_validate(scenario)) as aws:
+        load(aws, plan)
+        arn = aws.start_execution(DRILL, "exec-1")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
+        (ended,) = aws.waves("exec-1")[0].Steps
+        assert (ended["Status"], ended["Decision"], ended["Reason"]) == ("REJECTED", "REJECT", "DB corrupt")
+        assert ended["DecidedBy"].endswith("rehearsal-approver-1") and ended["DecidedAt"] <= ended["Deadline"]
+        assert "DB corrupt" in str(aws.record("exec-1", "shop").ErrorMessage)
+        assert start_recovery_waves(aws) == ["1"]
+
+
 def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplog, capfd):
     caplog.set_level("INFO", logger="drs-orchestrator")
     with local_aws(
