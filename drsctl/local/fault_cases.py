@@ -945,6 +945,9 @@ def _runbook_cases() -> list[Case]:
     late_ok = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 300}])
     continue_on_timeout = {"Approval": {**APPROVAL["Approval"], "OnTimeout": "CONTINUE"}}
     never_asked = runbook(0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    rejected_at_deadline = runbook(
+        0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 1800}]
+    )
     steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
     optional_late = runbook(
         2,
@@ -996,6 +999,13 @@ def _runbook_cases() -> list[Case]:
                 *(LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9))
             ),
             says=("could not be asked",),
+        ),
+        Case(
+            "runbook",
+            "a rejection recorded as the deadline passes (OnTimeout CONTINUE): it stands, the plan stops",
+            FAILED,
+            *rejected_at_deadline,
+            says=("was rejected",),
         ),
         Case(
             "runbook",
