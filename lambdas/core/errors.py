@@ -76,7 +76,9 @@ class RecordEndedError(ExecutionRecordError):
 
 
 class StepsChangedError(ExecutionStoppedError):
-    """A wave's runbook steps were written by someone else (the execution's end) since this step read them."""
+    """A wave's runbook steps were written by someone else (the execution's end, or the answer function recording
+    an approver's answer) since this step read them. Next runbook step is retried on it: it reads them again, and
+    finds the execution ended (it stops) or the answer recorded (it decides from it)."""
 
 
 class HealthCheckRefusedError(OrchestratorError):

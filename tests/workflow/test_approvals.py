@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -198,6 +199,31 @@ def test_a_rejection_recorded_as_the_deadline_passes_stands_even_with_on_timeout
         assert start_recovery_waves(aws) == ["1"]
 
 
+def test_an_answer_recorded_while_next_runbook_step_records_the_end_is_read_again_not_an_internal_failure():
+    """Two writers of the wave's steps, at the same moment: Next runbook step recording how the approval's task
+    ended, and the answer function recording an approver's answer (its write is versioned, so Next runbook step's
+    is refused: StepsChangedError). The state runs Next runbook step again, which decides from the record as it is
+    now; before, the execution failed with StepsChangedError, an internal error that named no approver."""
+    with waiting({"Approvers": 2}) as (aws, arn):
+        assert answer_as(aws, ALICE, "exec-1", 2)[1]["Status"] == "RECORDED"
+        answered: list[tuple[int, dict[str, Any]]] = []
+
+        def bob_rejects_meanwhile(function: str, operation: str) -> None:
+            if function.endswith("next-step") and operation == "UpdateItem" and not answered:
+                answered.append(answer_as(aws, BOB, "exec-1", 2, Decision="REJECT", Reason="DB not ready"))
+
+        aws.engine.on_aws_call.append(bob_rejects_meanwhile)
+        # the task ends first by a SendTaskFailure made with the token outside the answer function (an administrator)
+        token = step(aws)["TaskToken"]
+        aws.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="by hand")
+        described = aws.wait(arn)
+        assert answered and answered[0][1]["Approvals"][-1]["By"] == BOB  # recorded while Next runbook step ran
+        assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
+        ended = step(aws)
+        assert (ended["Status"], ended["DecidedBy"], ended["Reason"]) == ("REJECTED", BOB, "DB not ready")
+        assert start_recovery_waves(aws) == ["1"]
+
+
 def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplog, capfd):
     caplog.set_level("INFO", logger="drs-orchestrator")
     with local_aws(
@@ -215,7 +241,8 @@ def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplo
             arn = aws.start_execution(DRILL, "exec-1")
             wait_for_approval(aws, "exec-1")
             token = step(aws)["TaskToken"]  # on the record, for the answer function alone
-            (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+            # the request function records the token, then publishes: the message can trail the record a moment
+            (message,) = _received(sqs, queue)
             body = message["Body"]
             asked = step(aws)
             assert "Question: Fail the app tier over?" in body
@@ -234,6 +261,15 @@ def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplo
     assert not [message for message, fields in logged if token in str(fields)]
     printed = capfd.readouterr()
     assert token not in printed.out and token not in printed.err
+
+
+def _received(sqs: Any, queue: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The queue's messages, waiting in real time until at least one arrived."""
+    deadline = time.monotonic() + timeout
+    while not (messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])):
+        assert time.monotonic() < deadline, "no notification reached the approvers' queue"
+        time.sleep(0.02)
+    return messages
 
 
 def _iso(epoch: int) -> str:
