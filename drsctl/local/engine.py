@@ -112,6 +112,12 @@ rehearsal engine, and make it fail wherever AWS would:
     output. moto ignores all four and returns every event, oldest first: Next runbook step reads the last events of
     the execution (how a hook's output is recorded without entering the state's data, lambdas/core/step_end.py).
 
+23. Faults at the Step Functions API our functions call (`EngineFaults.stepfunctions`, `history_page_max`): the next
+    calls of an operation answered with an error (ThrottlingException, as AWS throttles GetExecutionHistory), and
+    GetExecutionHistory pages holding fewer events than `maxResults` asked (AWS: "the actual number of results
+    returned per call might be fewer than the specified maximum"). Only calls a function makes while it runs are
+    faulted, never the rehearsal's own reads.
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -284,9 +290,21 @@ class DynamoDbFault:
 
 
 @dataclass
+class StepFunctionsFault:
+    """The next `count` calls of a Step Functions operation a function makes answer `error` (HTTP 400, as AWS
+    answers ThrottlingException), before botocore's own retries: count 2 outlasts a client of two attempts."""
+
+    operation: str
+    error: str = "ThrottlingException"
+    count: int = 1
+
+
+@dataclass
 class EngineFaults:
     lambdas: list[LambdaFault] = field(default_factory=list)
     dynamodb: list[DynamoDbFault] = field(default_factory=list)
+    stepfunctions: list[StepFunctionsFault] = field(default_factory=list)
+    history_page_max: int | None = None  # GetExecutionHistory answers a function at most this many events a page
     invocations_by_function: dict[str, int] = field(default_factory=dict)
 
 
@@ -861,8 +879,30 @@ HISTORY_PAGE_MAX = 1000
 _EXECUTION_DATA = ("input", "output", "inputDetails", "outputDetails")
 
 
-def _history_as_aws(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
-    """GetExecutionHistory with reverseOrder, maxResults, nextToken and includeExecutionData (patch 22)."""
+def _in_a_function() -> bool:
+    """Whether the calling thread is running one of our functions (a call it makes), not the rehearsal itself."""
+    return getattr(_inside_handler, "function", None) is not None
+
+
+def _faulty_stepfunctions(original: Callable[..., Any], stats: EngineStats) -> Callable[..., Any]:
+    """A Step Functions call a function makes, answered with the error a fault names (patch 23)."""
+
+    def call_action(self: StepFunctionResponse) -> Any:
+        action = self._get_action()
+        faults = stats.faults.stepfunctions
+        fault = next((f for f in faults if f.count > 0 and f.operation == action), None) if _in_a_function() else None
+        if fault is None:
+            return original(self)
+        fault.count -= 1
+        body = {"__type": fault.error, "message": f"injected {fault.error}"}
+        return 400, {"status": 400, "x-amzn-ErrorType": fault.error}, json.dumps(body)
+
+    return call_action
+
+
+def _history_as_aws(original: Callable[..., ActionResult], stats: EngineStats) -> Callable[..., ActionResult]:
+    """GetExecutionHistory with reverseOrder, maxResults, nextToken and includeExecutionData (patch 22), in pages
+    shorter than asked when a fault says so (patch 23)."""
 
     def get_execution_history(self: StepFunctionResponse) -> ActionResult:
         result = original(self)
@@ -872,6 +912,8 @@ def _history_as_aws(original: Callable[..., ActionResult]) -> Callable[..., Acti
         if self._get_param("includeExecutionData") is False:
             events = [_without_execution_data(event) for event in events]
         size = min(HISTORY_PAGE_MAX, int(self._get_param("maxResults") or HISTORY_PAGE_DEFAULT))
+        if stats.faults.history_page_max is not None and _in_a_function():
+            size = min(size, stats.faults.history_page_max)
         start = int(self._get_param("nextToken") or 0)
         page: dict[str, Any] = {"events": events[start : start + size]}
         if start + size < len(events):
@@ -1261,10 +1303,11 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
         replace(ErrorEqualsDecl, "_eval_body", error_equals_as_aws)
         # 21: a Map iteration's States.* error reaches the Map as it is
         replace(iteration_worker, "CustomErrorName", _iteration_error_name)
-        # 22: GetExecutionHistory's order and pages
+        # 22, 23: GetExecutionHistory's order and pages; faults of the Step Functions calls our functions make
         replace(
             StepFunctionResponse,
             "get_execution_history",
-            _history_as_aws(StepFunctionResponse.get_execution_history),
+            _history_as_aws(StepFunctionResponse.get_execution_history, stats),
         )
+        replace(StepFunctionResponse, "call_action", _faulty_stepfunctions(StepFunctionResponse.call_action, stats))
         yield stats

@@ -21,7 +21,7 @@ from typing import Any
 from drsctl.emulator import Scenario
 from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
-from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
+from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault, StepFunctionsFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
 from lambdas.core import deadline, limits
 from lambdas.core.plan import OptionsOverride, RecoveryPlan, RunOptions
@@ -219,6 +219,11 @@ def lambda_faults(*faults: LambdaFault) -> Callable[[], EngineFaults]:
 
 def dynamodb_faults(*faults: DynamoDbFault) -> Callable[[], EngineFaults]:
     return lambda: EngineFaults(dynamodb=[copy.copy(f) for f in faults])
+
+
+def history_faults(*faults: StepFunctionsFault, page_max: int | None = None) -> Callable[[], EngineFaults]:
+    """GetExecutionHistory (and other Step Functions calls of our functions) throttled; pages cut to `page_max`."""
+    return lambda: EngineFaults(stepfunctions=[copy.copy(f) for f in faults], history_page_max=page_max)
 
 
 # -- hooks: stops and races --------------------------------------------------------------------------------------
@@ -988,6 +993,11 @@ def _runbook_cases() -> list[Case]:
     rejected = runbook(1, "Before", [APPROVAL], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     late = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
     late_ok = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 300}])
+    continue_on_timeout = {"Approval": {**APPROVAL["Approval"], "OnTimeout": "CONTINUE"}}
+    never_asked = runbook(0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    rejected_at_deadline = runbook(
+        0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 1800}]
+    )
     steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
     optional_late = runbook(
         2,
@@ -1032,10 +1042,41 @@ def _runbook_cases() -> list[Case]:
         ),
         Case(
             "runbook",
+            "Ask for approval's request killed on every attempt (OnTimeout CONTINUE): not a timeout, the plan stops",
+            FAILED,
+            *never_asked,
+            faults=lambda_faults(
+                *(LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9))
+            ),
+            says=("could not be asked",),
+        ),
+        Case(
+            "runbook",
+            "a rejection recorded as the deadline passes (OnTimeout CONTINUE): it stands, the plan stops",
+            FAILED,
+            *rejected_at_deadline,
+            says=("was rejected",),
+        ),
+        Case(
+            "runbook",
             "Ask for approval's answer lost (a new token is asked for)",
             OK,
             *late_ok,
             faults=lambda_faults(LambdaFault("request-approval", 1, "timeout_after")),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory throttled while Next runbook step reads how the hooks ended",
+            OK,
+            *steps,
+            faults=history_faults(StepFunctionsFault("GetExecutionHistory", count=4)),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory answers in pages of 2 events",
+            OK,
+            *steps,
+            faults=history_faults(page_max=2),
         ),
         Case(
             "runbook",

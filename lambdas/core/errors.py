@@ -76,12 +76,19 @@ class RecordEndedError(ExecutionRecordError):
 
 
 class StepsChangedError(ExecutionStoppedError):
-    """A wave's runbook steps were written by someone else (the execution's end) since this step read them."""
+    """A wave's runbook steps were written by someone else (the execution's end, or the answer function recording
+    an approver's answer) since this step read them. Next runbook step is retried on it: it reads them again, and
+    finds the execution ended (it stops) or the answer recorded (it decides from it)."""
 
 
 class HealthCheckRefusedError(OrchestratorError):
     """DRS or EC2 refused a health check's call for a reason waiting will not fix (access denied, a bad request).
     Not retried: the step fails, naming the call, the region and the fix."""
+
+
+class ExecutionHistoryUnavailableError(OrchestratorError):
+    """GetExecutionHistory was throttled or unavailable (after the SDK's own retries) while Next runbook step read how
+    a hook or an approval ended. Retried by the state (it only reads), never a reason to fail the plan."""
 
 
 # What the workflow is built to meet and answers itself (a Catch, a retry, a refusal it records): not a failure of the

@@ -717,7 +717,7 @@ def set_wave_steps(execution_id: str, wave_number: int, steps: list[dict[str, An
     except waves.meta.client.exceptions.ConditionalCheckFailedException:
         raise StepsChangedError(
             f"The runbook steps of wave {wave_number} of execution {execution_id} changed since they were read "
-            "(the execution ended meanwhile)"
+            "(the execution ended meanwhile, or an approver's answer was recorded)"
         ) from None
 
 

@@ -40,8 +40,10 @@ class Resumed:
     execution_id: str
     completed_waves: dict[int, str] = field(default_factory=dict)  # wave number -> why it is skipped
     launched: dict[str, records.ServerRecord] = field(default_factory=dict)  # server ID -> its earlier record
-    # wave number -> the steps taken over, for a wave whose servers all launched but whose runbook did not finish
-    unfinished: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # wave number -> the steps taken over, for a wave whose servers all launched: a done wave's (skipped, its steps
+    # kept so that a resume of this resume finds them went past) or an unfinished one's (run again from its first
+    # step that did not go through)
+    taken_over: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -140,11 +142,10 @@ def resume_from(
         if before.Status != "COMPLETED" and not all(s.SourceServerId in resumed.launched for s in wave.Servers):
             continue  # not fully launched: the wave runs again whole, its steps before the launch included
         carried, finished = taken_over_steps(before, plan.Waves[wave.WaveNumber - 1], record.ExecutionId)
+        resumed.taken_over[wave.WaveNumber] = carried
         if finished:
             how = "completed" if before.Status == "COMPLETED" else "all its servers launched"
             resumed.completed_waves[wave.WaveNumber] = f"{how} in execution {record.ExecutionId}"
-        else:
-            resumed.unfinished[wave.WaveNumber] = carried
     if not resumed.problems and len(resumed.completed_waves) == len(waves):
         resumed.problems.append(
             f"ResumeFrom {record.ExecutionId!r}: every server of the plan launched in that execution and every "
@@ -296,7 +297,9 @@ def apply(resumed: Resumed, waves: list[WaveRecord]) -> None:
     """Mark in the new execution's waves what the earlier one did: completed waves skipped, launched servers too."""
     for wave in waves:
         skipped_wave = resumed.completed_waves.get(wave.WaveNumber)
-        wave.Steps = resumed.unfinished.get(wave.WaveNumber, [])
+        # a skipped wave keeps its steps too: a resume of this execution reads them to know its runbook went
+        # through (without them it would run the wave's hooks and approvals again, after its launch)
+        wave.Steps = resumed.taken_over.get(wave.WaveNumber, [])
         for server in wave.Servers:
             earlier = resumed.launched.get(server.SourceServerId)
             if earlier is not None:

@@ -21,7 +21,8 @@ way, whatever its Impact or OnTimeout (it did not get the time the plan gave it)
 
 In a resumed execution (lambdas/core/resume.py), the wave's item may hold steps taken over from the execution it
 resumes (`RanIn`): those the runbook went past there are not run again; the one that stopped it (or was cut short)
-runs again, its new record saying how it ended there (`Previously`), and so does every step after it.
+runs again, its new record saying how it ended there (`Previously`), and so does every step after it. A wave whose
+servers all launched there runs none of its steps before the launch: they all went through before it launched.
 
 Every answer is computed from the record and the event alone, so a retried call gives the same answer.
 """
@@ -146,19 +147,17 @@ def next_step(
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
+    if cursor.Phase == "BEFORE" and _launched_before(wave):
+        # A resume: every server of the wave launched in the execution resumed, so its steps before the launch all
+        # went through there. None runs again, whatever the plan's Before list is now (a step inserted since would
+        # shift the others, and one of them run again after the launch: a "stop the source" a second time).
+        index = len(phase_steps)
     while index < len(phase_steps) and _taken_over(steps, cursor.Phase, index):
         index += 1  # a resume: it ran in the execution resumed, and the runbook went past it there
     out_of_time = _OutOfTime(execution_id, cursor.Phase, index, wave, waves_end_by)
     if index >= len(phase_steps):
         _save_steps(execution_id, wave, steps)
-        if not deadline.can_hand_over(now, "Next runbook step", waves_end_by):
-            if cursor.Phase == "BEFORE":
-                return out_of_time.answer("its launch was not begun: Start wave recovery could not end in time")
-            if _waves_follow(execution_id, plan_id, wave_number):
-                return out_of_time.answer(f"wave {wave_number + 1} was not begun: its first step could not end in time")
-        return _answer(
-            {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
-        )
+        return _phase_done(cursor.Phase, index, now, out_of_time, plan_id)
     step = phase_steps[index]
     timeout = deadline.step_timeout(step, step_kind(step), now, waves_end_by)
     if timeout is None:
@@ -197,6 +196,17 @@ def next_step(
     )
 
 
+def _phase_done(phase: Phase, index: int, now: int, out_of_time: _OutOfTime, plan_id: str) -> dict[str, Any]:
+    """The phase's steps all ran: on to the launch (BEFORE) or the wave's end (AFTER), if time is left to hand over."""
+    if not deadline.can_hand_over(now, "Next runbook step", out_of_time.ends_by):
+        if phase == "BEFORE":
+            return out_of_time.answer("its launch was not begun: Start wave recovery could not end in time")
+        if _waves_follow(out_of_time.execution_id, plan_id, out_of_time.wave.WaveNumber):
+            following = out_of_time.wave.WaveNumber + 1
+            return out_of_time.answer(f"wave {following} was not begun: its first step could not end in time")
+    return _answer({"Phase": phase, "Index": index, "Kind": "LAUNCH" if phase == "BEFORE" else "DONE"})
+
+
 # Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
 ANSWER_KEYS: tuple[str, ...] = ("Phase", "Index", "Kind", "Name", "FunctionName", "TimeoutSeconds", "Seconds")
 ANSWER_KEYS += ("Event", "Message", "Error", "Cause")
@@ -211,6 +221,11 @@ def _read_end(execution_arn: str | None) -> dict[str, Any]:
     if not execution_arn:
         raise ValueError("Next runbook step needs the execution's ARN to read how a hook or approval ended")
     return step_end.read(execution_arn)
+
+
+def _launched_before(wave: records.WaveRecord) -> bool:
+    """Every server of the wave was launched by the execution this one resumes (or one it resumed)."""
+    return bool(wave.Servers) and all(server.taken_over for server in wave.Servers)
 
 
 def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
@@ -352,6 +367,14 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
     error = outcome.get("Error")
     needed = record.ApproversNeeded or approval.Approvers
     decided = decide(record.Approvals or [], needed)
+    if decided is not None and decided.decision == "REJECT":
+        # A principal's rejection on the record stands however the task ended: its SendTaskFailure may have reached
+        # Step Functions just after the deadline (TaskTimedOut), or been lost. Read as a timeout, OnTimeout CONTINUE
+        # would launch the next waves over a recorded "no".
+        record.Status = "REJECTED"
+        _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+        record.Detail = _detail(decided.reason)
+        return
     if error is None:
         output = outcome.get("Output")
         said = output.get("Decision") if isinstance(output, dict) else None
@@ -360,10 +383,6 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
             _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
             given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
             record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
-        elif decided is not None and decided.decision == "REJECT":  # a principal rejected it: that stands
-            record.Status = "REJECTED"
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
         else:
             record.Status = "REJECTED"
             record.Decision = "REJECT"
@@ -371,19 +390,20 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
                 f"the answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
                 "answer function records: not an approval (approvers answer with drsctl run approve)"
             )
-    elif error in TIMEOUT_ERRORS:
+    elif outcome.get("TimedOut") is True:
+        # Only Step Functions' own timer (a TaskTimedOut event) is the approvers' silence that OnTimeout decides.
+        # A timeout of the request function (Sandbox.Timedout: nobody may have been asked), or a SendTaskFailure
+        # naming a timeout (anyone holding the token could send one before the deadline), is not: read as a
+        # timeout, OnTimeout CONTINUE would let the plan go on without the approvers ever saying yes.
         record.Status = "TIMED_OUT"
         given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
         record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
-    elif error == REJECTED:
+    elif error == REJECTED:  # a SendTaskFailure made outside the answer function: a rejection, by nobody we know
         record.Status = "REJECTED"
-        if decided is not None and decided.decision == "REJECT":
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
-        else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
-            record.Decision = "REJECT"
-            record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
-    else:  # the approval could not be asked (an AWS error): not an approver's answer
+        record.Decision = "REJECT"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+    else:  # the approval could not be asked (an AWS error, the request function timed out), or its task was
+        # failed with an error that is neither a rejection nor Step Functions' timeout: not an approver's answer
         record.Status = "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
 

@@ -1132,3 +1132,41 @@ def test_the_history_is_read_newest_first_in_pages_as_aws_answers():
         succeeded = _events(bare, "TaskSucceeded")[0]["taskSucceededEventDetails"]
         assert "output" not in succeeded and succeeded["resourceType"] == "lambda"
         assert "output" in _events(oldest_first, "TaskSucceeded")[0]["taskSucceededEventDetails"]
+
+
+# --- 23: faults of the Step Functions calls a function makes -------------------------------------------------------
+
+
+def reads_its_own_history(event, context):
+    """One GetExecutionHistory of its own execution, one attempt: what it got, or the error."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+    try:
+        page = sfn.get_execution_history(executionArn=event["Arn"], maxResults=100)
+    except ClientError as error:
+        return {"error": error.response["Error"]["Code"]}
+    return {"events": len(page["events"]), "more": "nextToken" in page}
+
+
+READ_HISTORY = {
+    "StartAt": "Read",
+    "States": {
+        "Read": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${Fn}", "Payload": {"Arn.$": "$$.Execution.Id"}},
+            "OutputPath": "$.Payload",
+            "End": True,
+        }
+    },
+}
+
+
+def test_step_functions_faults_reach_the_calls_a_function_makes_and_never_the_rehearsals_own():
+    with _stage("tests.local.test_engine.reads_its_own_history") as stage:
+        throttled = engine.StepFunctionsFault("GetExecutionHistory", "ThrottlingException")
+        stage.stats.faults = engine.EngineFaults(stepfunctions=[throttled], history_page_max=2)
+        described, history = stage.run(READ_HISTORY)
+        assert json.loads(described["output"]) == {"error": "ThrottlingException"}
+        assert throttled.count == 0 and len(history) > 2  # the test's own read: whole, not throttled
+        described, _ = stage.run(READ_HISTORY)  # the fault spent: a page shorter than the 100 asked, and more
+        assert json.loads(described["output"]) == {"events": 2, "more": True}
