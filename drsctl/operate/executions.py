@@ -312,8 +312,11 @@ def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Sna
             ) from error
         raise
     with stack.environment():
-        record = records.find_execution_by_id(name)
+        # The waves first, then the record: the workflow writes the record ahead of the waves as an execution starts
+        # (POLLING before any step runs) and ends the steps before the record, so a record read after the waves is
+        # never behind them (no "PENDING, waiting for approval" of an execution that moved on between the reads).
         waves = records.execution_waves(name) if with_waves else []
+        record = records.find_execution_by_id(name)
     return Snapshot(name=name, described=described, record=record, waves=waves, now=stack_time(described))
 
 
