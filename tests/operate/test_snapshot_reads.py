@@ -56,9 +56,7 @@ def stack(stage) -> Iterator[DeployedStack]:
 
 
 def _record(status: str) -> ExecutionRecord:
-    return ExecutionRecord(
-        ExecutionId=NAME, PlanId=PLAN["PlanId"], ExecutionType="DRILL", Status=status, StartTime=900
-    )
+    return ExecutionRecord(ExecutionId=NAME, PlanId=PLAN["PlanId"], ExecutionType="DRILL", Status=status, StartTime=900)
 
 
 def _wave() -> WaveRecord:
@@ -131,7 +129,6 @@ def test_an_execution_stopped_between_the_reads(stack, monkeypatch):
     _never_behind(shown)
     assert shown.status == "CANCELLED" and shown.waiting_for is None
     assert shown.to_json()["waitingFor"] is None
-
 
 
 def test_the_steps_of_an_ended_record_are_not_waited_for():
