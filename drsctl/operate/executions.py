@@ -406,21 +406,23 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
     by = identity.caller(stack).arn
     client = stack.client("stepfunctions")
     cause = f"{reason} (cancelled by {by})"
-    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
-    stopped_at = time.time()
+    stopped = client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
+    # the stack's clock (the sandbox's runs --speed times ahead): the stop's own time, as the record will have it
+    stopped_at = _epoch(stopped.get("stopDate")) or stack_time(stopped)
     deadline = time.monotonic() + wait_seconds
-    while True:
-        current = snapshot(stack, name)
-        if not current.running or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    record = current.record
-    if record is not None:
-        # the record's clock: the stop's own time as the record has it (the sandbox's runs --speed times ahead)
-        at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
-        with stack.environment():
-            records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
-            current.record = records.find_execution(name, record.PlanId) or record
+    try:
+        while True:
+            current = snapshot(stack, name)
+            if not current.running or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:  # also when the wait is interrupted (Ctrl-C): the execution is stopped, its record says who and why
+        record = current.record
+        if record is not None:
+            at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
+            with stack.environment():
+                records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
+                current.record = records.find_execution(name, record.PlanId) or record
     return current
 
 
