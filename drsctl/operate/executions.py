@@ -445,8 +445,9 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
         )
     plan_id = current.record.PlanId
     deadline = time.monotonic() + wait_seconds
-    # "now" as the stack tells time: never before the execution's end (the sandbox's clock runs --speed times ahead)
-    lag = max(0.0, float(current.record.EndTime or 0) - time.time())
+    # "now" as the stack tells time (the Date of its answer: the sandbox's clock runs --speed times ahead, and the
+    # cleanup's times on the record and in the report are in it), never before the execution's end
+    lag = max(0.0, current.now - time.time(), float(current.record.EndTime or 0) - time.time())
 
     def now() -> int:
         return int(time.time() + lag)
