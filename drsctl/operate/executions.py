@@ -347,6 +347,12 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
         raise OperateError(
             f"--resume-from {earlier}: it was already resumed by {record.ResumedBy}; resume {record.ResumedBy} instead"
         )
+    if record is not None and record.Cleanup is not None and record.Cleanup.Status == "TERMINATING":
+        # Prepare refuses it too, but only once started: a FAILED execution (and, on AWS, the alarm) for nothing
+        raise OperateError(
+            f"--resume-from {earlier}: its drill instances are being terminated (its cleanup is TERMINATING; drsctl "
+            f"run cleanup {earlier} follows it), so a resume would have none of them; start the drill afresh"
+        )
     if record is not None and record.Cleanup is not None and record.Cleanup.Terminated:
         raise OperateError(
             f"--resume-from {earlier}: its drill instances were terminated by its cleanup; start the drill afresh"

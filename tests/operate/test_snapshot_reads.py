@@ -11,20 +11,17 @@ consistent whatever the timing."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from drsctl.local.rehearsal import REGION, ROLE_NAME, TABLE_NAMES
 from drsctl.operate import vocabulary
 from drsctl.operate.executions import Snapshot, snapshot
 from drsctl.operate.stack import DeployedStack
 from lambdas.core import finish, records
-from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
-from tests.conftest import estate
+from lambdas.core.records import ExecutionRecord, WaveRecord
+from tests.operate.recorded import record, recorded_stack, wave
 
 NAME = "moving"
 PLAN = {"PlanId": "moving-plan", "ExecutionType": "DRILL"}
@@ -44,29 +41,16 @@ APPROVAL = {
 
 @pytest.fixture
 def stack(stage) -> Iterator[DeployedStack]:
-    """The stage's tables, and a state machine of its own whose execution `moving` exists in Step Functions: the
-    records of that execution are written here, step by step, as the workflow writes them."""
-    with stage(estate(1)):
-        client = boto3.client("stepfunctions", region_name=REGION)
-        role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-        definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-        machine = client.create_state_machine(name="reads", definition=json.dumps(definition), roleArn=role)
-        client.start_execution(stateMachineArn=machine["stateMachineArn"], name=NAME, input=json.dumps(PLAN))
-        yield DeployedStack(name="reads", state_machine_arn=machine["stateMachineArn"], tables=TABLE_NAMES)
+    with recorded_stack(stage, NAME, PLAN) as recorded:
+        yield recorded
 
 
 def _record(status: str) -> ExecutionRecord:
-    return ExecutionRecord(ExecutionId=NAME, PlanId=PLAN["PlanId"], ExecutionType="DRILL", Status=status, StartTime=900)
+    return record(NAME, PLAN["PlanId"], status)
 
 
 def _wave() -> WaveRecord:
-    return WaveRecord(
-        WaveNumber=1,
-        WaveName="databases",
-        ProtectionGroupId="db",
-        Region=REGION,
-        Servers=[ServerRecord(SourceServerId="s-00000000000000001", Hostname="db-1")],
-    )
+    return wave()
 
 
 def _moving_after_the_first_read(monkeypatch, move: Callable[[], None]) -> None:
