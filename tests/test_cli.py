@@ -444,3 +444,20 @@ def test_a_rehearsal_in_the_sandboxs_shell_ignores_its_endpoint_profile_and_conf
     result = CliRunner().invoke(app, ["rehearse"], env=shell)
     assert result.exit_code == 0, result.output
     assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
+
+
+def test_plan_validate_says_in_one_line_what_drs_refused_and_where(tmp_path):
+    """DRS refuses DescribeSourceServers (not initialized in the plan's Region, or a Region it is not in): the
+    operator's to fix, said in one line, exit 2 (it was reported as a bug in drsctl, exit 1)."""
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["faults"] = [{"operation": "DescribeSourceServers", "error": "UninitializedAccountException", "count": 99}]
+    path = tmp_path / "uninitialized.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(
+        app, ["plan", "validate", str(ROOT / "examples" / "plan.yaml"), "--scenario", str(path)]
+    )
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output and "bug in drsctl" not in result.output
+    assert "cannot check the servers in DRS (the emulator with" in errors[0]
+    assert "DescribeSourceServers in us-east-1" in errors[0] and "UninitializedAccountException" in errors[0]

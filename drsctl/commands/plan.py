@@ -73,7 +73,7 @@ def validate(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.core import limits
-    from lambdas.core.errors import PlanValidationError
+    from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions
     from lambdas.core.plan_version import plan_version
     from lambdas.core.prepare import resolve_waves
@@ -105,6 +105,8 @@ def validate(
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
+        except DrsRefusedError as refused:  # DRS answered, and refused for a reason the operator fixes (its message)
+            raise fail_invalid(f"cannot check the servers in DRS ({where}): {refused}") from refused
     if json_output:
         print_json(
             {
