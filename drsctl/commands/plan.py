@@ -67,8 +67,9 @@ def validate(
     """Check a plan: its schema and options offline, then its servers in DRS (exist, replicate, not busy) and the
     quotas. DRS is AWS, or the endpoint in AWS_ENDPOINT_URL_DRS, or the emulator with --scenario.
 
-    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed) or when no AWS region or credentials
-    are configured, 1 when DRS could not be asked.
+    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed), when DRS refuses the check (not
+    initialized, access denied, a Region it is not in) or when no AWS region or credentials are configured, 1 when
+    DRS could not be asked.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
