@@ -67,13 +67,14 @@ def validate(
     """Check a plan: its schema and options offline, then its servers in DRS (exist, replicate, not busy) and the
     quotas. DRS is AWS, or the endpoint in AWS_ENDPOINT_URL_DRS, or the emulator with --scenario.
 
-    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed) or when no AWS region or credentials
-    are configured, 1 when DRS could not be asked.
+    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed), when DRS refuses the check (not
+    initialized, access denied, a Region it is not in) or when no AWS region or credentials are configured, 1 when
+    DRS could not be asked.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.core import limits
-    from lambdas.core.errors import PlanValidationError
+    from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions
     from lambdas.core.plan_version import plan_version
     from lambdas.core.prepare import resolve_waves
@@ -105,6 +106,8 @@ def validate(
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
+        except DrsRefusedError as refused:  # DRS answered, and refused for a reason the operator fixes (its message)
+            raise fail_invalid(f"cannot check the servers in DRS ({where}): {refused}") from refused
     if json_output:
         print_json(
             {

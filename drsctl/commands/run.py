@@ -20,6 +20,7 @@ from drsctl.commands.operating import (
     check_plan_id,
     check_status,
     find,
+    on_interrupt,
     operating,
     print_json,
 )
@@ -153,12 +154,17 @@ def watch(
     check_execution_name(name, "NAME")
     if not math.isfinite(interval):
         raise fail_invalid(f"--interval {interval}: give a number of seconds from 0.1 to 300")
-    deployed = find(stack, "watch the execution")
     out = console()
     live = out.is_terminal and not json_output
     stamps = LineStamps()
-    with operating(f"watch execution {name}"):
-        current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output, stamps=stamps)
+    left = (
+        f"stopped watching; execution {name} goes on (it is not cancelled): drsctl run watch {name} follows it "
+        f'again, drsctl run cancel {name} --reason "..." stops it'
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "watch the execution")
+        with operating(f"watch execution {name}"):
+            current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output, stamps=stamps)
     if json_output:
         print_json(current.to_json())
     elif live:
@@ -425,9 +431,14 @@ def cancel(
     check_execution_name(name, "NAME")
     if not reason.strip():
         raise fail_invalid("--reason is empty: say why the execution is cancelled (it is recorded)")
-    deployed = find(stack, "cancel the execution")
-    with operating(f"cancel execution {name}"):
-        current = executions.cancel(deployed, name, reason)
+    left = (
+        f"stopped waiting: drsctl run show {name} says whether it was stopped (a stop is recorded with who and why; "
+        "its record ends CANCELLED once the stack's reconcile has run)"
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "cancel the execution")
+        with operating(f"cancel execution {name}"):
+            current = executions.cancel(deployed, name, reason)
     if json_output:
         print_json(current.to_json())
     else:
@@ -461,9 +472,14 @@ def cleanup(
     check_execution_name(name, "NAME")
     if not math.isfinite(wait):
         raise fail_invalid(f"--wait {wait}: give a number of minutes from 0 to 1440")
-    deployed = find(stack, "clean up the drill")
-    with operating(f"clean up execution {name}"):
-        result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
+    left = (
+        f"stopped following; TERMINATE jobs already started go on in DRS: drsctl run cleanup {name} follows them "
+        "again and records how they ended"
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "clean up the drill")
+        with operating(f"clean up execution {name}"):
+            result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
     if json_output:
         print_json(result)
     elif not result["Terminated"] and not result["Pending"]:

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -226,6 +226,23 @@ def _create_stage(definition: str, state_machine_name: str = STATE_MACHINE_NAME)
     return arn
 
 
+# What an operator's shell may hold that would send the local stage's clients elsewhere: the sandbox's exports
+# (`AWS_ENDPOINT_URL` and per-service endpoints), a profile, a session token, config files with endpoints of their own.
+_OPERATORS_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def _without_the_operators_aws(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment less what points AWS clients somewhere (moto's mock only catches requests to AWS's own host
+    names: with the sandbox's AWS_ENDPOINT_URL still set, a rehearsal would write to the sandbox), with no config or
+    credentials file read."""
+    kept = {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("AWS_ENDPOINT_URL") and name not in _OPERATORS_AWS
+    }
+    return {**kept, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
 @contextmanager
 def local_aws(
     scenario: Scenario,
@@ -265,7 +282,9 @@ def local_aws(
             "STATE_MACHINE_NAME": state_machine_name,  # the answer function answers its executions only
             **TABLE_NAMES,
         }
-        stack.enter_context(patch.dict(os.environ, environment))
+        stack.enter_context(
+            patch.dict(os.environ, {**_without_the_operators_aws(os.environ), **environment}, clear=True)
+        )
         # The Logger may already exist (imported before the environment was set): give it the rehearsal's level.
         previous_level = logger.log_level
         logger.setLevel(log_level)

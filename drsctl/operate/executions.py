@@ -312,8 +312,11 @@ def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Sna
             ) from error
         raise
     with stack.environment():
-        record = records.find_execution_by_id(name)
+        # The waves first, then the record: the workflow writes the record ahead of the waves as an execution starts
+        # (POLLING before any step runs) and ends the steps before the record, so a record read after the waves is
+        # never behind them (no "PENDING, waiting for approval" of an execution that moved on between the reads).
         waves = records.execution_waves(name) if with_waves else []
+        record = records.find_execution_by_id(name)
     return Snapshot(name=name, described=described, record=record, waves=waves, now=stack_time(described))
 
 
@@ -343,6 +346,12 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
     if record is not None and record.ResumedBy:
         raise OperateError(
             f"--resume-from {earlier}: it was already resumed by {record.ResumedBy}; resume {record.ResumedBy} instead"
+        )
+    if record is not None and record.Cleanup is not None and record.Cleanup.Status == "TERMINATING":
+        # Prepare refuses it too, but only once started: a FAILED execution (and, on AWS, the alarm) for nothing
+        raise OperateError(
+            f"--resume-from {earlier}: its drill instances are being terminated (its cleanup is TERMINATING; drsctl "
+            f"run cleanup {earlier} follows it), so a resume would have none of them; start the drill afresh"
         )
     if record is not None and record.Cleanup is not None and record.Cleanup.Terminated:
         raise OperateError(
@@ -403,21 +412,23 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
     by = identity.caller(stack).arn
     client = stack.client("stepfunctions")
     cause = f"{reason} (cancelled by {by})"
-    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
-    stopped_at = time.time()
+    stopped = client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
+    # the stack's clock (the sandbox's runs --speed times ahead): the stop's own time, as the record will have it
+    stopped_at = _epoch(stopped.get("stopDate")) or stack_time(stopped)
     deadline = time.monotonic() + wait_seconds
-    while True:
-        current = snapshot(stack, name)
-        if not current.running or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    record = current.record
-    if record is not None:
-        # the record's clock: the stop's own time as the record has it (the sandbox's runs --speed times ahead)
-        at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
-        with stack.environment():
-            records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
-            current.record = records.find_execution(name, record.PlanId) or record
+    try:
+        while True:
+            current = snapshot(stack, name)
+            if not current.running or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:  # also when the wait is interrupted (Ctrl-C): the execution is stopped, its record says who and why
+        record = current.record
+        if record is not None:
+            at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
+            with stack.environment():
+                records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
+                current.record = records.find_execution(name, record.PlanId) or record
     return current
 
 
@@ -440,8 +451,9 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
         )
     plan_id = current.record.PlanId
     deadline = time.monotonic() + wait_seconds
-    # "now" as the stack tells time: never before the execution's end (the sandbox's clock runs --speed times ahead)
-    lag = max(0.0, float(current.record.EndTime or 0) - time.time())
+    # "now" as the stack tells time (the Date of its answer: the sandbox's clock runs --speed times ahead, and the
+    # cleanup's times on the record and in the report are in it), never before the execution's end
+    lag = max(0.0, current.now - time.time(), float(current.record.EndTime or 0) - time.time())
 
     def now() -> int:
         return int(time.time() + lag)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,7 +121,7 @@ def build_report(
         "resumedFrom": item.get("ResumedFrom"),
         "activity": activity.execution_json(),
         **dict.fromkeys((*LOCAL_FIGURES, "maxItemTable")),
-        **audit.generated(),
+        **audit.generated(_stack_now(described)),
     }
     return judge.complete(report)
 
@@ -293,3 +294,13 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     deserializer = TypeDeserializer()
     plain: dict[str, Any] = from_item({key: deserializer.deserialize(value) for key, value in item.items()})
     return plain
+
+
+def _stack_now(response: dict[str, Any]) -> float | None:
+    """Now as the stack tells time: the Date of its answer (AWS's clock; in the sandbox, the sandbox's, the clock
+    every time of the report is in), None when it has none."""
+    date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(str(date)).timestamp() if date else None
+    except (TypeError, ValueError):
+        return None
