@@ -197,7 +197,12 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
                 # What each server looks like now, for per-server progress: read only when the step reports a
                 # change (most checks see none; re-reading a 2,000-server wave after each was most of the wall time).
                 key = (request["ExecutionId"], wave_number)
-                state = (detail.get("Status"), detail.get("Fingerprint"), detail.get("Launched"), detail.get("JobIds"))
+                state = (
+                    detail.get("Status"),
+                    detail.get("Fingerprint"),
+                    detail.get("Launched"),
+                    str(detail.get("Jobs")),
+                )
                 if seen.get(key) != state:
                     seen[key] = state
                     wave = records.find_wave(request["ExecutionId"], wave_number)

@@ -25,6 +25,7 @@ from drsctl.operate.cleanup_view import cleanup_view
 from drsctl.operate.stack import DeployedStack
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core import drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.errors import PlanNotFoundError
 from lambdas.core.plan import recovery_confirmation
 
@@ -365,8 +366,9 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
-    jobs = list(ended.JobIds) if ended is not None else []
-    terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        jobs = list(ended.JobIds) if ended is not None else []
+        targets = sorted({w.target_of(s) for w in records.execution_waves(name) for s in w.Servers})
+        terminated, pending = _terminate_outcome(targets, jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,
@@ -380,12 +382,13 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
 CLEANUP_POLL_SECONDS = 1.0
 
 
-def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str], list[str]]:
-    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running)."""
+def _terminate_outcome(targets: list[Target], job_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running), asked in every (account,
+    Region) of the drill's servers."""
     terminated: list[str] = []
     pending: list[str] = []
-    for region in regions:
-        for job in drs.describe_jobs(region, job_ids) if job_ids else []:
+    for target in targets:
+        for job in drs.describe_jobs(target, job_ids) if job_ids else []:
             for participant in job.get("participatingServers", []):
                 instance = participant.get("recoveryInstanceID")
                 if participant.get("launchStatus") == "TERMINATED":

@@ -9,7 +9,8 @@ check gives the same answer:
   SUCCEEDED (or SKIPPED) is healthy, any FAILED is unhealthy (with its failureReason), IN_PROGRESS or no run yet while
   the SSM agent has been discovered is pending. No run and no SSM agent discovery is what DRS reports for a server
   without post-launch actions: healthy, and the output says so;
-- EC2 status checks, from DescribeInstanceStatus (IncludeAllInstances, batches of 100, in the wave's Region):
+- EC2 status checks, from DescribeInstanceStatus (IncludeAllInstances, batches of 100, in each server's account and
+  Region):
   instance and system status both ok is healthy, either impaired is unhealthy, initializing or insufficient-data is
   pending; an instance that is not running (stopped, terminated) or that EC2 does not know is unhealthy.
 
@@ -26,11 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, ec2, polling, records
+from lambdas.core import drs, ec2, explain, polling, records
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError, HealthCheckRefusedError
 from lambdas.core.explain import listed, with_action
@@ -181,12 +184,7 @@ def check_health(
         )
     try:
         participants = _participants(wave) if config.PostLaunchActions else {}
-        ids = [s.InstanceId for s in servers if s.InstanceId]
-        statuses = (
-            _call("EC2 DescribeInstanceStatus", wave.Region, lambda: ec2.instance_statuses(wave.Region, ids))
-            if config.InstanceStatus and ids
-            else {}
-        )
+        statuses = _instance_statuses(wave, servers) if config.InstanceStatus else {}
     except _Missed as missed:
         progress = progress.model_copy(
             update={"MissedChecks": progress.MissedChecks + 1, "LastError": missed.failure.short()}
@@ -266,12 +264,36 @@ def _started_at(wave: records.WaveRecord, phase: str, index: int, now: int) -> i
 def _participants(wave: records.WaveRecord) -> dict[tuple[str, str], dict[str, Any]]:
     """(job ID, source server ID) -> the server's entry in the job: a server retried in another job is judged by
     the job its record says launched it."""
-    jobs = _call("DRS DescribeJobs", wave.Region, lambda: drs.describe_jobs(wave.Region, wave.JobIds))
+    jobs = [
+        job
+        for target, job_ids in _by_target(wave.job_targets(), wave.JobIds).items()
+        for job in _call("DRS DescribeJobs", target, partial(drs.describe_jobs, target, job_ids))
+    ]
     return {
         (job["jobID"], participant["sourceServerID"]): participant
         for job in jobs
         for participant in job.get("participatingServers", [])
     }
+
+
+def _instance_statuses(wave: records.WaveRecord, servers: list[records.ServerRecord]) -> dict[str, dict[str, Any]]:
+    """EC2's status of each launched server's recovery instance, asked in the server's own account and Region."""
+    ids: dict[Target, list[str]] = {}
+    for server in servers:
+        if server.InstanceId:
+            ids.setdefault(wave.target_of(server), []).append(server.InstanceId)
+    found: dict[str, dict[str, Any]] = {}
+    for target, instance_ids in sorted(ids.items()):
+        found.update(_call("EC2 DescribeInstanceStatus", target, partial(ec2.instance_statuses, target, instance_ids)))
+    return found
+
+
+def _by_target(where: dict[str, Target], job_ids: list[str]) -> dict[Target, list[str]]:
+    grouped: dict[Target, list[str]] = {}
+    for job_id in job_ids:
+        if job_id in where:
+            grouped.setdefault(where[job_id], []).append(job_id)
+    return dict(sorted(grouped.items()))
 
 
 class _Missed(Exception):
@@ -280,7 +302,7 @@ class _Missed(Exception):
         self.failure = failure
 
 
-def _call(operation: str, region: str, call: Callable[[], T]) -> T:
+def _call(operation: str, target: Target, call: Callable[[], T]) -> T:
     """The call's answer; a transient failure is a missed check, any other AWS error fails the step."""
     try:
         return call()
@@ -292,8 +314,13 @@ def _call(operation: str, region: str, call: Callable[[], T]) -> T:
             raise _Missed(failure) from error
         raise HealthCheckRefusedError(
             with_action(
-                f"{operation} in {region} was refused: {failure.short()}",
-                "grant the check-health function's role what it lacks (drs:DescribeJobs, ec2:DescribeInstanceStatus: "
+                f"{operation} in {explain.where(target)['region']} was refused: {failure.short()}",
+                f"grant {_role(target)} what it lacks (drs:DescribeJobs, ec2:DescribeInstanceStatus: "
                 "stacks/iam.py) or fix the request, then start the execution again",
             )
         ) from error
+
+
+def _role(target: Target) -> str:
+    member = explain.where(target)["member_role"]
+    return f"the member role {member}" if member else "the check-health function's role"

@@ -148,6 +148,8 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
         "Servers": [
             {
                 "SourceServerId": s.SourceServerId,
+                "Account": s.Account,
+                "Region": s.Region or wave.Region,
                 "Hostname": s.Hostname,
                 "Status": s.Status,
                 "RecoveryInstanceId": s.InstanceId,
