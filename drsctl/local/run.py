@@ -40,11 +40,13 @@ class ProgressEvent:
 ProgressListener = Callable[[ProgressEvent], None]
 
 
-def execution_input(plan: RecoveryPlan, mode: Mode) -> dict[str, Any]:
+def execution_input(plan: RecoveryPlan, mode: Mode, point_in_time: str | None = None) -> dict[str, Any]:
     """What StartExecution gets; a rehearsed RECOVERY carries the confirmation an operator would type."""
     started: dict[str, Any] = {"PlanId": plan.PlanId, "ExecutionType": mode}
     if mode == "RECOVERY":
         started["Confirm"] = recovery_confirmation(plan.PlanId)
+    if point_in_time is not None:
+        started["PointInTime"] = point_in_time
     return started
 
 
@@ -58,6 +60,7 @@ def rehearse(
     on_progress: ProgressListener | None = None,
     resume: bool = False,
     on_first_end: Callable[[Report], None] | None = None,
+    point_in_time: str | None = None,
 ) -> Report:
     """Rehearse `plan` against `scenario` and return its figures.
 
@@ -73,7 +76,7 @@ def rehearse(
         started_at = aws.clock.now()
         if on_progress is not None:
             aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
-        first = _execute(aws, execution_input(plan, mode), name, mode, wall_started)
+        first = _execute(aws, execution_input(plan, mode, point_in_time), name, mode, wall_started)
         if not resume or first.status not in RESUMABLE_STATUSES:
             return first
         if on_first_end is not None:
@@ -172,6 +175,8 @@ def report(
         stateCounts=history_facts.state_counts(history),
         transitionCounts=history_facts.transition_counts(history),
         stateMachine=history_facts.state_machine_graph(definition),
+        pointInTime=iso8601(record.PointInTime) if record.PointInTime is not None else None,
+        snapshotSkewSeconds=record.SnapshotSkewSeconds,
     )
 
 
