@@ -320,10 +320,11 @@ class RecoveryPlan(_Strict):
     def _server_id_problems(self, wave: Wave, where: str, explicit: list[str] | None) -> list[str]:
         problems: list[str] = []
         if wave.ServerIds is not None and explicit is not None:
-            named = ", ".join(repr(g.GroupId) for g in self.groups_of(wave))
+            groups = [repr(g.GroupId) for g in self.groups_of(wave)]
+            named = f"protection group {groups[0]}" if len(groups) == 1 else f"protection groups {', '.join(groups)}"
             problems.extend(
-                f"{where}: server {server} is not in protection group(s) {named}; add it to a group's "
-                "SourceServerIds or remove it from the wave"
+                f"{where}: server {server} is not in {named}; add it to the SourceServerIds of "
+                f"{'the group' if len(groups) == 1 else 'one of them'} or remove it from the wave"
                 for server in wave.ServerIds
                 if server not in explicit
             )
