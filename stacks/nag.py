@@ -72,3 +72,9 @@ def acknowledge_findings(scope: IConstruct) -> None:
     }
     for rule, reason in acknowledgements.items():
         cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def acknowledge_member_findings(scope: IConstruct) -> None:
+    """The member role holds, in its account, the same actions as the orchestrator's functions: the same reasons."""
+    for rule, reason in ACKNOWLEDGEMENTS.items():
+        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))

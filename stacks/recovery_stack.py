@@ -11,6 +11,7 @@ from constructs import Construct
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
 from stacks import iam as permissions
 from stacks.functions import OrchestratorFunctions
+from stacks.member_account import allow_member_roles
 from stacks.monitoring import Monitoring
 from stacks.tables import RecordTables
 from stacks.workflow import RecoveryWorkflow, state_machine_name
@@ -48,6 +49,8 @@ class DrsOrchestratorStack(Stack):
             notification_email=context("drs:notificationEmail"),
         )
 
+        # Member accounts: the functions reach them through their member roles, and may assume those only
+        allow_member_roles(self, functions.functions)
         functions.functions["prepare"].add_environment("HOOK_FUNCTION_PREFIX", hook_prefix)  # refuses other names
         functions.functions["prepare"].add_environment("HOOK_FUNCTION_ACCOUNT", self.account)  # and other accounts
         for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers
