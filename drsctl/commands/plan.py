@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from unittest.mock import patch
@@ -36,23 +36,37 @@ EXIT_CANNOT_CHECK = 1
 
 @contextmanager
 def _drs_from(scenario: Path | None, loaded: Scenario | None) -> Iterator[str]:
-    """Point the DRS client at an emulator serving `loaded`, or leave it where the environment points it."""
+    """Point the DRS client at an emulator serving `loaded`, or leave it where the environment points it.
+
+    Against the emulator, member accounts are reached as in a rehearsal: STS is moto's (AssumeRole refused where the
+    scenario says), and the emulator answers each call in the account of its credentials."""
     if scenario is None or loaded is None:
         endpoint = drs_endpoint()
         yield f"the DRS endpoint {endpoint}" if endpoint else "AWS (your default credentials and region configuration)"
         return
+    from moto import mock_aws
+
     from drsctl.clock import VirtualClock
     from drsctl.emulator import DrsEmulator, serving
+    from drsctl.local.engine import EngineStats, account_of_access_key, member_roles
+    from lambdas.core import accounts
 
     emulator = DrsEmulator(loaded, VirtualClock())
-    with serving(emulator) as running:
+    emulator.resolve_caller = account_of_access_key
+    with serving(emulator) as running, ExitStack() as stack:
         fake = {
             "AWS_ENDPOINT_URL_DRS": running.endpoint,
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "validate"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "validate"),
+            "AWS_REGION": loaded.region,
+            accounts.ORCHESTRATOR_ACCOUNT: loaded.accountId,
         }
-        with patch.dict(os.environ, fake):
-            yield f"the emulator with {scenario}"
+        stack.enter_context(patch.dict(os.environ, fake))
+        stack.enter_context(mock_aws())
+        stack.enter_context(member_roles(EngineStats(assumable=loaded.assumable)))
+        accounts.reset()
+        stack.callback(accounts.reset)
+        yield f"the emulator with {scenario}"
 
 
 @plan_app.command()
@@ -118,6 +132,7 @@ def validate(
                         "WaveNumber": wave.WaveNumber,
                         "WaveName": wave.WaveName,
                         "Region": wave.Region,
+                        "Accounts": sorted({t.account for t in wave.targets()}),
                         "Servers": len(wave.Servers),
                         "Impact": wave.Impact,
                     }
@@ -140,11 +155,14 @@ def validate(
     out.print(f"Plan {parsed.PlanId}: every server checked against {where}")
     table = Table()
     table.add_column("wave", overflow="fold", ratio=1)
+    table.add_column("account", no_wrap=True)
     table.add_column("region", no_wrap=True)
     table.add_column("servers", no_wrap=True, justify="right")
     table.add_column("impact", no_wrap=True)
     for wave in resolution.waves:
-        table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
+        for number, (target, servers) in enumerate(wave.targets().items()):  # a row per account and Region
+            name, impact = (wave.WaveName, wave.Impact) if number == 0 else ("", "")
+            table.add_row(name, target.account, target.region, str(len(servers)), impact)
     out.print(table)
     out.print(Text("the plan can run", style="green"))
 

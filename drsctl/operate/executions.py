@@ -166,8 +166,13 @@ def default_name(plan_id: str, mode: Mode, now: float | None = None) -> str:
     return _NAME_UNSAFE.sub("-", plan_id)[: NAME_MAX - len(suffix)] + suffix
 
 
-def execution_input(
-    plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None, started_by: str | None = None
+def execution_input(  # noqa: PLR0917 - each an optional field of the input
+    plan_id: str,
+    mode: Mode,
+    confirm: str | None,
+    resume_from: str | None,
+    started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """What StartExecution gets (docs/execution-input.schema.json)."""
     started: dict[str, Any] = {"PlanId": plan_id, "ExecutionType": mode}
@@ -177,6 +182,8 @@ def execution_input(
         started["ResumeFrom"] = resume_from
     if started_by is not None:
         started["StartedBy"] = started_by
+    if point_in_time is not None:
+        started["PointInTime"] = point_in_time
     return started
 
 
@@ -198,15 +205,17 @@ def start(
     confirm: str | None,
     resume_from: str | None,
     started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare).
-    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy."""
+    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy;
+    `point_in_time`: recover to that moment (execution input PointInTime)."""
     if mode == "RECOVERY" and confirm != recovery_confirmation(plan_id):
         raise OperateError(
             f"a RECOVERY of plan {plan_id} needs the confirmation {recovery_confirmation(plan_id)!r} "
             f"(got {confirm!r}): nothing was started"
         )
-    started = execution_input(plan_id, mode, confirm, resume_from, started_by)
+    started = execution_input(plan_id, mode, confirm, resume_from, started_by, point_in_time)
     client = boto3.client("stepfunctions", region_name=stack.region)
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
