@@ -959,8 +959,9 @@ def test_assume_role_is_refused_into_accounts_the_estate_does_not_let_in_and_tho
             sts.assume_role(RoleArn=role.format("777788889999"), RoleSessionName="test")
         error = refused.value.response["Error"]
         assert error["Code"] == "AccessDenied"
-        assert f"is not authorized to perform: sts:AssumeRole on resource: {role.format('777788889999')}" in (
-            error["Message"]
+        assert (
+            f"is not authorized to perform: sts:AssumeRole on resource: {role.format('777788889999')}"
+            in (error["Message"])
         )
         stats.faults = engine.EngineFaults(assume_role_denied=frozenset({"444455556666"}))  # mid-execution
         with pytest.raises(ClientError, match="AccessDenied"):
