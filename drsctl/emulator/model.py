@@ -252,6 +252,7 @@ class _PendingFault:
     message: str | None
     remaining: int  # calls left, for a count fault
     window: tuple[float, float] | None  # [start, end) in clock time, for a window fault
+    account: str | None = None  # only calls in this account
 
     @classmethod
     def of(cls, fault: OperationFault, origin: float) -> _PendingFault:
@@ -262,10 +263,11 @@ class _PendingFault:
             message=fault.message,
             remaining=fault.count or 0,
             window=None if window is None else (origin + window[0], origin + window[1]),
+            account=fault.account,
         )
 
-    def applies_to(self, operation: str) -> bool:
-        return self.operation in (operation, ANY_OPERATION)
+    def applies_to(self, operation: str, account: str) -> bool:
+        return self.operation in (operation, ANY_OPERATION) and self.account in (None, account)
 
 
 class Ec2Fault(Exception):
@@ -383,7 +385,7 @@ class DrsEmulator:
             account = self.account_for(caller)
             self.ec2_calls[operation] += 1
             self.advance()
-            fault = self._take_fault(operation, self.clock.now(), exact=True)
+            fault = self._take_fault(operation, self.clock.now(), exact=True, account=account)
             if fault is not None:
                 raise Ec2Fault(fault.error, fault.message or f"Injected fault: {fault.error} on {operation}")
             instances = [replace(i) for i in self.ec2_instances.values() if i.region == region and i.account == account]
@@ -823,15 +825,27 @@ class DrsEmulator:
                 quotaCode="MaxServersInAllActiveJobs",
             )
 
-    def _take_fault(self, operation: str, now: float, *, exact: bool = False) -> _PendingFault | None:
+    def _take_fault(
+        self, operation: str, now: float, *, exact: bool = False, account: str | None = None
+    ) -> _PendingFault | None:
         """Window faults first (the first whose window holds `now`), then count faults in list order. `exact`: only
-        faults naming the operation (`*` stands for DRS operations, not EC2's)."""
+        faults naming the operation (`*` stands for DRS operations, not EC2's). Only faults of the calling account
+        (or of every account) apply."""
+        account = account or self._account
         for fault in self._faults:
-            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            applies = (
+                (fault.operation == operation and fault.account in (None, account))
+                if exact
+                else (fault.applies_to(operation, account))
+            )
             if fault.window is not None and applies and fault.window[0] <= now < fault.window[1]:
                 return fault
         for fault in self._faults:
-            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            applies = (
+                (fault.operation == operation and fault.account in (None, account))
+                if exact
+                else (fault.applies_to(operation, account))
+            )
             if fault.window is None and applies and fault.remaining > 0:
                 fault.remaining -= 1
                 return fault

@@ -209,6 +209,9 @@ class OperationFault(_Strict):
         min_length=1,
         description="The error's message (default: 'Injected fault: <error> on <operation> (scenario faults)').",
     )
+    account: str | None = Field(
+        None, pattern=ACCOUNT, description="Only calls made in this account get the fault (default: every account)."
+    )
 
     @field_validator("operation")
     @classmethod

@@ -12,7 +12,7 @@ import contextlib
 import copy
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from drsctl.emulator import Scenario
 from drsctl.local import invariants
 from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
+from lambdas.core import accounts
 from lambdas.core.plan import RecoveryPlan
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
@@ -93,6 +94,7 @@ class Case:
     # resume's record must end as `resume_expect` says
     then_resume: bool = False
     resume_expect: tuple[str, ...] = ("COMPLETED",)
+    point_in_time: str | None = None  # execution input PointInTime
 
 
 @dataclass
@@ -648,6 +650,101 @@ def _capacity_cases() -> list[Case]:
             both(scenario_keys(quotas={"maxConcurrentJobs": 3}), extra_servers(2)),
             plan=plan_options(MaxServersPerJob=1),
             arm=start_concurrently({"PlanId": "other", "ExecutionType": "DRILL"}, other_plan("other", EXTRA[:2])),
+        ),
+    ]
+
+
+MEMBER = "444455556666"  # the member account of the accounts cases: the app tier lives there
+
+
+def in_member_account(**account: Any) -> Change:
+    """The app servers in a member account (its own quotas, `account` keys), the db servers in the stack's own."""
+
+    def change(scenario: dict[str, Any]) -> None:
+        scenario["accounts"] = [{"id": MEMBER, **copy.deepcopy(account)}]
+        for spec in scenario["servers"]:
+            if spec["id"] in APP:
+                spec["account"] = MEMBER
+
+    return change
+
+
+def app_in_member_account(plan: dict[str, Any]) -> None:
+    """The app group in the member account, launched with the db group in one wave: a wave over two accounts."""
+    plan["ProtectionGroups"][1]["Account"] = MEMBER
+    plan["Waves"] = [
+        {"WaveName": "db+app", "ProtectionGroupIds": ["db", "app"]},
+        {"WaveName": "web", "ProtectionGroupId": "web"},
+    ]
+
+
+def deny_member_role(function: str, nth: int) -> Arm:
+    """From the nth invocation of `function` on, STS refuses the member role (its trust was changed), and the
+    credentials the functions held are gone (a new Lambda container, or their hour is up)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, request: dict[str, Any]) -> None:
+            if name.endswith(function):
+                seen[0] += 1
+                if seen[0] == nth:
+                    aws.engine.faults = replace(aws.engine.faults, assume_role_denied=frozenset({MEMBER}))
+                    accounts.forget(MEMBER)
+
+        aws.engine.before_invoke.append(hook)
+
+    return arm
+
+
+def _account_cases() -> list[Case]:
+    return [
+        Case(
+            "accounts",
+            "the member account's role cannot be assumed: refused before any launch",
+            FAILED,
+            in_member_account(assumable=False),
+            plan=app_in_member_account,
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "could not be assumed", "nothing was launched"),
+            fast=True,
+        ),
+        Case(
+            "accounts",
+            "the member account throttles DescribeJobs for 10 min",
+            OK,
+            both(
+                in_member_account(),
+                op_fault("DescribeJobs", "ThrottlingException", seconds=600, after=60, account=MEMBER),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member account's job quota is full for 15 min, the stack's own is free",
+            OK,
+            both(
+                in_member_account(quotas={"maxConcurrentJobs": 1}),
+                scenario_keys(externalJobs=[{"account": MEMBER, "servers": 1, "seconds": 900}]),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member role is refused mid-execution: the wave fails naming the account and role",
+            FAILED,
+            in_member_account(),
+            plan=app_in_member_account,
+            arm=deny_member_role("check-wave", 2),
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "What to do:"),
+        ),
+        Case(
+            "accounts",
+            "a point in time with a lagging member server: refused, the servers named",
+            FAILED,
+            both(in_member_account(), replication_state(APP[0], "CONTINUOUS", lagSeconds=7200)),
+            plan=app_in_member_account,
+            point_in_time="2025-12-31T23:30:00Z",
+            says=("MaxSnapshotSkewMinutes", APP[0]),
         ),
     ]
 
@@ -1214,6 +1311,7 @@ CASES: list[Case] = [
     *_cleanup_cases(),
     *_resume_cases(),
     *_health_cases(),
+    *_account_cases(),
 ]
 
 
@@ -1227,6 +1325,8 @@ def run_case(case: Case) -> Outcome:
     execution_input: dict[str, Any] = {"PlanId": "shop", "ExecutionType": case.mode}
     if case.mode == "RECOVERY":
         execution_input["Confirm"] = "RECOVER shop"
+    if case.point_in_time is not None:
+        execution_input["PointInTime"] = case.point_in_time
     with local_aws(Scenario.model_validate(scenario)) as aws:
         aws.load_plan(RecoveryPlan.model_validate(plan))
         run = Run()
