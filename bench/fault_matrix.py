@@ -60,6 +60,10 @@ def main() -> int:
         print(" | ".join(row), flush=True)
         if outcome.violations:
             print(f"    violations: {outcome.violations}", flush=True)
+        if case.then_resume and not outcome.expected:
+            found = "; ".join(outcome.resume_problems) or "its own checks passed"
+            wanted = "/".join(case.resume_expect)
+            print(f"    resume: {outcome.resumed_status} (expected {wanted}); {found}", flush=True)
     print()
     for family, counts in by_family.items():
         summary = ", ".join(f"{name} {counts[name]}" for name in INVARIANTS)

@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drsctl.emulator import Scenario
-from drsctl.local import invariants
+from drsctl.emulator.scenario import Approval, FunctionSpec
+from drsctl.local import hooks, invariants
 from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
-from lambdas.core import accounts
-from lambdas.core.plan import RecoveryPlan
+from lambdas.core import accounts, limits
+from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core.records import ServerRecord, WaveRecord
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
 RESUME_AFTER_SECONDS = 1800  # the team fixes the cause, then resumes: jobs the first left running have ended
@@ -66,6 +68,8 @@ def base_plan() -> dict[str, Any]:
 
 Arm = Callable[[LocalAws, "Run"], None]
 Change = Callable[[dict[str, Any]], None]
+Fix = Callable[[LocalAws], None]  # what the team changes before resuming, beyond the servers' faults
+Check = Callable[[LocalAws], list[str]]  # what the resume must have done: the problems found, none when it did
 
 
 @dataclass
@@ -94,6 +98,8 @@ class Case:
     # resume's record must end as `resume_expect` says
     then_resume: bool = False
     resume_expect: tuple[str, ...] = ("COMPLETED",)
+    fix: Fix | None = None
+    resume_check: Check | None = None
     point_in_time: str | None = None  # execution input PointInTime
 
 
@@ -107,10 +113,13 @@ class Outcome:
     violations: invariants.Violations
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
+    resume_problems: list[str] = field(default_factory=list)  # what the case's resume_check found
 
     @property
     def expected(self) -> bool:
-        resumed = not self.case.then_resume or self.resumed_status in self.case.resume_expect
+        resumed = not self.case.then_resume or (
+            self.resumed_status in self.case.resume_expect and not self.resume_problems
+        )
         return (
             self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
         )
@@ -1189,6 +1198,201 @@ def _resume_cases() -> list[Case]:
     ]
 
 
+def time_out_at_invocation(function: str, nth: int = 1) -> Arm:
+    """End the execution as its 48 hours would, while the nth invocation of `function` runs: Step Functions ends it
+    TIMED_OUT, and the reconcile Lambda gets that event."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, request: dict[str, Any]) -> None:
+            if name.endswith(function):
+                seen[0] += 1
+                if seen[0] == nth and not run.stopped:
+                    run.stopped = True
+                    aws.stop(run.arn, cause="the execution's TimeoutSeconds ran out")
+                    described = dict(aws.client("stepfunctions").describe_execution(executionArn=run.arn))
+                    stopped_at = datetime.fromtimestamp(aws.clock.now(), tz=UTC)
+                    aws.deliver_status_change({**described, "status": "TIMED_OUT", "stopDate": stopped_at})
+
+        aws.engine.before_invoke.append(hook)
+
+    return arm
+
+
+# -- what a resume after a failed gate must have done (family "resume-gates") -----------------------------------
+
+
+def ran_again(wave: int, name: str, status: str, before: str) -> Check:
+    """The resume ran step `name` of wave `wave` (1-based) again, as a new step: it ended `status`, and its record
+    says it had ended `before` in the first execution."""
+
+    def check(aws: LocalAws) -> list[str]:
+        found = [s for s in aws.waves("resumed")[wave - 1].Steps if s.get("Name") == name]
+        if len(found) != 1:
+            return [f"wave {wave}: step {name!r} recorded {len(found)} times by the resume"]
+        step = found[0]
+        problems = []
+        if step.get("RanIn") is not None:
+            problems.append(f"wave {wave}: step {name!r} taken over from {step['RanIn']}, not run again")
+        if step.get("Status") != status:
+            problems.append(f"wave {wave}: step {name!r} ended {step.get('Status')}, not {status}")
+        if not str(step.get("Previously") or "").startswith(before):
+            problems.append(f"wave {wave}: step {name!r} was {step.get('Previously')!r} before, not {before}")
+        return problems
+
+    return check
+
+
+def resume_launched(*waves: int) -> Check:
+    """The resume started launch jobs for exactly these waves (none: nothing launched past a gate that failed
+    again), and its taken-over waves started none."""
+
+    def check(aws: LocalAws) -> list[str]:
+        started = sorted(
+            {int(job.tags["WaveNumber"]) for job in aws.drs.jobs.values() if job.tags.get("ExecutionId") == "resumed"}
+        )
+        return [] if started == list(waves) else [f"the resume launched waves {started}, not {list(waves)}"]
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    return lambda aws: [problem for check in checks for problem in check(aws)]
+
+
+def answers(
+    *, functions: dict[str, dict[str, Any]] | None = None, approvals: list[dict[str, Any]] | None = None
+) -> Fix:
+    """The team fixed a hook, or the approvers answer differently, before the resume."""
+
+    def fix(aws: LocalAws) -> None:
+        hooks.answer_from_now_on(
+            aws.drs.scenario,
+            functions={name: FunctionSpec.model_validate(spec) for name, spec in (functions or {}).items()},
+            approvals=None if approvals is None else [Approval.model_validate(a) for a in approvals],
+        )
+
+    return fix
+
+
+def _resume_gate_cases() -> list[Case]:
+    promote = "Promote the database"
+    hook_fails = runbook(0, "After", [HOOK], functions={"drs-hook-promote": {"seconds": 5, "error": "PromotionFailed"}})
+    sign_off = {"Name": "Sign-off", "Approval": {"Message": "Is the database serving?", "TimeoutMinutes": 30}}
+    rejected = runbook(0, "After", [sign_off], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    late = runbook(0, "After", [sign_off], approvals=[{"decision": "APPROVE", "afterSeconds": 2400}])
+    waiting = runbook(0, "After", [sign_off], approvals=[{"decision": "APPROVE", "afterSeconds": 600}])
+    dns = {"Name": "Switch DNS", "Lambda": {**CALLBACK["Lambda"]}}
+    slow_dns = runbook(0, "After", [dns], functions={"drs-hook-dns": {"seconds": 600}})
+    failing = health(db1={"postLaunch": {"seconds": 60, "result": "FAILED"}})
+    slow = health(check={"TimeoutMinutes": 5}, db0={"postLaunch": {"seconds": 900}})
+    checked = "Database healthy"
+    approve = answers(approvals=[{"decision": "APPROVE", "afterSeconds": 60}])
+    return [
+        Case(
+            "resume-gates",
+            "CRITICAL After hook failed: run again, fails again, nothing launched past it",
+            FAILED,
+            *hook_fails,
+            then_resume=True,
+            resume_expect=FAILED,
+            resume_check=all_of(ran_again(1, promote, "FAILED", "FAILED"), resume_launched()),
+        ),
+        Case(
+            "resume-gates",
+            "CRITICAL After hook failed, fixed: run again, the plan goes on",
+            FAILED,
+            *hook_fails,
+            then_resume=True,
+            fix=answers(functions={"drs-hook-promote": {"seconds": 5}}),
+            resume_check=all_of(ran_again(1, promote, "SUCCEEDED", "FAILED"), resume_launched(2, 3)),
+        ),
+        Case(
+            "resume-gates",
+            "CRITICAL health check failed: taken-over servers judged again, fail again",
+            FAILED,
+            *failing,
+            then_resume=True,
+            resume_expect=FAILED,
+            resume_check=all_of(ran_again(1, checked, "FAILED", "FAILED"), resume_launched()),
+            fast=True,
+        ),
+        Case(
+            "resume-gates",
+            "health check timed out: taken-over servers healthy by the resume",
+            FAILED,
+            *slow,
+            then_resume=True,
+            resume_check=all_of(ran_again(1, checked, "SUCCEEDED", "TIMED_OUT"), resume_launched(2, 3)),
+        ),
+        Case(
+            "resume-gates",
+            "stopped while the health check waits, a taken-over server's post-launch action fails",
+            CANCELLED,
+            *failing,
+            arm=stop_at_invocation("check-health", 2),
+            then_resume=True,
+            resume_expect=FAILED,
+            resume_check=all_of(ran_again(1, checked, "FAILED", "CANCELLED"), resume_launched()),
+        ),
+        Case(
+            "resume-gates",
+            "approval REJECTED after wave 1: asked again, rejected again",
+            FAILED,
+            *rejected,
+            then_resume=True,
+            resume_expect=FAILED,
+            resume_check=all_of(ran_again(1, "Sign-off", "REJECTED", "REJECTED"), resume_launched()),
+        ),
+        Case(
+            "resume-gates",
+            "approval REJECTED after wave 1: asked again, approved",
+            FAILED,
+            *rejected,
+            then_resume=True,
+            fix=approve,
+            resume_check=all_of(ran_again(1, "Sign-off", "SUCCEEDED", "REJECTED"), resume_launched(2, 3)),
+        ),
+        Case(
+            "resume-gates",
+            "approval TIMED_OUT after wave 1: asked again, times out again",
+            FAILED,
+            *late,
+            then_resume=True,
+            resume_expect=FAILED,
+            resume_check=all_of(ran_again(1, "Sign-off", "TIMED_OUT", "TIMED_OUT"), resume_launched()),
+        ),
+        Case(
+            "resume-gates",
+            "approval TIMED_OUT after wave 1: asked again, approved",
+            FAILED,
+            *late,
+            then_resume=True,
+            fix=approve,
+            resume_check=all_of(ran_again(1, "Sign-off", "SUCCEEDED", "TIMED_OUT"), resume_launched(2, 3)),
+        ),
+        Case(
+            "resume-gates",
+            "stopped while an After callback hook waits: run again",
+            CANCELLED,
+            *slow_dns,
+            arm=stop_at_invocation("drs-hook-dns"),
+            then_resume=True,
+            resume_check=all_of(ran_again(1, "Switch DNS", "SUCCEEDED", "CANCELLED"), resume_launched(2, 3)),
+        ),
+        Case(
+            "resume-gates",
+            "execution timed out while an approval waited: asked again",
+            ("TIMED_OUT",),
+            *waiting,
+            arm=time_out_at_invocation("request-approval"),
+            then_resume=True,
+            resume_check=all_of(ran_again(1, "Sign-off", "SUCCEEDED", "CANCELLED"), resume_launched(2, 3)),
+        ),
+    ]
+
+
 def health(*, check: dict[str, Any] | None = None, **servers: dict[str, Any]) -> tuple[Change, Change]:
     """(scenario, plan) changes: a HealthCheck after wave 1, and per db server (db0, db1, db2) its scenario fields."""
 
@@ -1294,6 +1498,122 @@ def _health_cases() -> list[Case]:
     ]
 
 
+# -- limits: payloads of 256 KiB, the 48 h fit ----------------------------------------------------------------------
+
+OVER_256_KIB = {"blob": "x" * 270_000}  # a Lambda may return 6 MB; Step Functions passes 262,144 bytes
+# DRS throttling Prepare's listing: its first 18 calls, both SDK attempts of 9 Prepare attempts in a row, so Prepare
+# succeeds on its 10th (its Retry allows 11) after minutes of backoff (the 5 minutes once allowed for Prepare and
+# Finalize together were how a plan at that edge, so throttled, ended TIMED_OUT at 48 h)
+PREPARE_STORM_CALLS = 18
+
+
+def _hook_returning(output: dict[str, Any], impact: str) -> tuple[Change, Change]:
+    hook = {"Name": "Export the catalog", "Lambda": {"FunctionName": "drs-hook-export", "Impact": impact}}
+    return runbook(1, "Before", [hook], functions={"drs-hook-export": {"output": output}})
+
+
+def long_hostname_wave(servers: int, hostname_characters: int) -> tuple[Change, Change]:
+    """(scenario, plan) changes: the app wave holds `servers` servers whose hostnames have `hostname_characters`
+    characters, and runs a hook before it (its event lists them all)."""
+    ids = [_server("big", n) for n in range(servers)]
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["servers"] = [s for s in target["servers"] if s["id"] not in APP]
+        target["servers"] += [
+            {"id": s, "hostname": f"{n:05d}".ljust(hostname_characters, "h"), "tags": {"Tier": "app"}}
+            for n, s in enumerate(ids)
+        ]
+        target["functions"] = {"drs-hook-drain": {"seconds": 5}}
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Waves"][1]["Before"] = [{"Name": "Drain the app tier", "Lambda": {"FunctionName": "drs-hook-drain"}}]
+        target.setdefault("Options", {}).update(MaxServersInActiveJobs=servers, MaxConcurrentJobs=20)
+
+    return scenario, plan
+
+
+def widest_fitting_wave_timeout() -> int:
+    """The largest WaveTimeoutMinutes with which the base plan fits the 48 h TimeoutSeconds (lambdas/core/limits.py),
+    every Task at its worst under the definition's Retry blocks."""
+    plan = RecoveryPlan.model_validate(base_plan())
+    sizes = {"db": len(DB), "app": len(APP), "web": len(WEB)}
+    waves = [
+        WaveRecord(
+            WaveNumber=n,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=",".join(wave.group_ids),
+            Region=plan.groups_of(wave)[0].Region,
+            Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(sizes[wave.WaveName])],
+        )
+        for n, wave in enumerate(plan.Waves, start=1)
+    ]
+    minutes = 1
+    while limits.worst_case(plan, waves, RunOptions(WaveTimeoutMinutes=minutes + 1)).total <= (
+        limits.EXECUTION_TIMEOUT_SECONDS
+    ):
+        minutes += 1
+    return minutes
+
+
+def at_the_48_hour_edge(minutes: int) -> tuple[Change, Change]:
+    """(scenario, plan) changes: every wave's jobs launch a minute before its WaveTimeoutMinutes of `minutes`, and
+    DRS throttles Prepare's DescribeSourceServers (PREPARE_STORM_CALLS)."""
+    launch = minutes * 60 - 60 - (1 + 50 + 200)
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["timing"] = {
+            "drill": {"snapshot": 1, "preparation": 50, "conversion": 200, "launch": launch},
+            "jitter": 0,
+        }
+        op_fault("DescribeSourceServers", "ThrottlingException", count=PREPARE_STORM_CALLS)(target)
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Options"] = {"WaveTimeoutMinutes": minutes, "ExpectedJobMinutes": minutes - 1}
+
+    return scenario, plan
+
+
+def _limit_cases() -> list[Case]:
+    edge = widest_fitting_wave_timeout()
+    return [
+        Case(
+            "limits",
+            "a CRITICAL hook returns more than 256 KiB: its step fails, the plan stops",
+            FAILED,
+            *_hook_returning(OVER_256_KIB, "CRITICAL"),
+            says=("Export the catalog", "States.DataLimitExceeded", "256 KiB", "it is CRITICAL"),
+            fast=True,
+        ),
+        Case(
+            "limits",
+            "an OPTIONAL hook returns more than 256 KiB: recorded, the plan goes on",
+            OK,
+            *_hook_returning(OVER_256_KIB, "OPTIONAL"),
+        ),
+        Case(
+            "limits",
+            "a hook's event over 256 KiB (1,000 servers, 160-character hostnames) is refused before launch",
+            FAILED,
+            *long_hostname_wave(1_000, 160),
+            says=("wave 2 ('app'), Before[0] ('Drain the app tier')", "bytes", "256 KiB", "nothing was launched"),
+            fast=True,
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {edge} min waves, the widest that fit, complete with Prepare throttled 9 times in a row",
+            OK,
+            *at_the_48_hour_edge(edge),
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {edge + 1} min waves, one minute past the fit, are refused before launch",
+            FAILED,
+            *at_the_48_hour_edge(edge + 1),
+            says=("more than the 48 h", f"WaveTimeoutMinutes to at most {edge}", "nothing was launched"),
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_storm_cases(),
     *_lost_answer_cases(),
@@ -1311,6 +1631,8 @@ CASES: list[Case] = [
     *_cleanup_cases(),
     *_resume_cases(),
     *_health_cases(),
+    *_resume_gate_cases(),
+    *_limit_cases(),
     *_account_cases(),
 ]
 
@@ -1341,10 +1663,15 @@ def run_case(case: Case) -> Outcome:
         if not case.then_resume:
             return outcome
         aws.drs.repair_servers()
+        if case.fix is not None:
+            case.fix(aws)
         aws.clock.advance(RESUME_AFTER_SECONDS)
+        aws.engine.before_invoke.clear()  # the first execution's stop or race is over
+        aws.engine.on_aws_call.clear()
         resumed = aws.wait(aws.start_execution({**execution_input, "ResumeFrom": "first"}, "resumed"))
         settled = _settle(aws, case, described, [resumed])
         settled.resumed_status = aws.record("resumed", "shop").Status
+        settled.resume_problems = case.resume_check(aws) if case.resume_check is not None else []
         settled.executions += outcome.executions
         return settled
 

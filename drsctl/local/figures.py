@@ -40,6 +40,10 @@ class StepFigures:
     endedAt: float | None
     detail: str | None = None
     decidedBy: str | None = None
+    # A resumed execution (docs/plan-format.md, Resuming): a step taken over from the execution resumed (it ran
+    # there and the runbook went past it; no times here), or how a step run again had ended there.
+    ranIn: str | None = None
+    previously: str | None = None
 
 
 @dataclass
@@ -185,6 +189,7 @@ def runbook_seconds(waves: list[WaveRecord], end: float) -> float:
         (float(step["EndedAt"]) if step.get("EndedAt") is not None else end) - float(step["StartedAt"])
         for wave in waves
         for step in wave.Steps
+        if not step.get("RanIn")  # taken over by a resume: it ran in the execution resumed
     )
 
 
@@ -245,10 +250,12 @@ def wave_figures(
                         kind=str(step["Kind"]),
                         name=str(step["Name"]),
                         status=str(step["Status"]),
-                        startedAt=since(step.get("StartedAt")),
-                        endedAt=since(step.get("EndedAt")),
+                        startedAt=None if step.get("RanIn") else since(step.get("StartedAt")),
+                        endedAt=None if step.get("RanIn") else since(step.get("EndedAt")),
                         detail=step.get("Detail"),
                         decidedBy=step.get("DecidedBy"),
+                        ranIn=step.get("RanIn"),
+                        previously=step.get("Previously"),
                     )
                     for step in sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
                 ],

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from drsctl.emulator.scenario import FunctionSpec, Scenario
+from drsctl.emulator.scenario import Approval, FunctionSpec, Scenario
 from drsctl.local.engine import AccountedThread, EngineStats, Invocation
 from lambdas.core.plan import RecoveryPlan
 
@@ -146,3 +146,22 @@ def _later(engine: EngineStats, region: str, token: str, seconds: float, outcome
 
     thread: threading.Thread = AccountedThread(target=run, name="rehearsal-answer", daemon=True)
     thread.start()
+
+
+def answer_from_now_on(
+    scenario: Scenario,
+    *,
+    functions: dict[str, FunctionSpec] | None = None,
+    approvals: list[Approval] | None = None,
+) -> None:
+    """Between two executions of one rehearsal (a team fixed a hook, an approver changed their mind, then resumed):
+    the stand-ins in `functions` (declared by the scenario) and the `approvals` answer from now on, in place of the
+    scenario's."""
+    unknown = sorted(set(functions or {}) - set(_stand_ins))
+    if unknown:
+        raise ValueError(f"functions {unknown} are not in the scenario: only a declared function can answer anew")
+    if functions:
+        _stand_ins.update(functions)
+        scenario.functions = {**scenario.functions, **functions}
+    if approvals is not None:
+        scenario.approvals = list(approvals)

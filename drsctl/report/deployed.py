@@ -228,10 +228,12 @@ def _wave(
                 "kind": str(step["Kind"]),
                 "name": str(step["Name"]),
                 "status": str(step["Status"]),
-                "startedAt": since(step.get("StartedAt")),
-                "endedAt": since(step.get("EndedAt")),
+                "startedAt": None if step.get("RanIn") else since(step.get("StartedAt")),
+                "endedAt": None if step.get("RanIn") else since(step.get("EndedAt")),
                 "detail": step.get("Detail"),
                 "decidedBy": step.get("DecidedBy"),
+                "ranIn": step.get("RanIn"),
+                "previously": step.get("Previously"),
             }
             for step in steps
         ],

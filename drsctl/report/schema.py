@@ -66,6 +66,13 @@ STEP = _object(
         "endedAt": SECONDS,
         "detail": _nullable("string"),
         "decidedBy": _nullable("string"),
+        "ranIn": _nullable(
+            "string",
+            description="A resumed execution: the execution this step ran in (taken over, not run again; no times).",
+        ),
+        "previously": _nullable(
+            "string", description="A step a resume ran again: how it ended in the execution resumed."
+        ),
     },
     ["phase", "kind", "name", "status", "startedAt", "endedAt"],
 )

@@ -182,7 +182,7 @@ def _outcome(
         return "FAILED", _ensure_action(before_action(failed_wave.ErrorMessage or "A wave failed.", facts), _RUN_AGAIN)
     if failure is not None:
         return "FAILED", _ensure_action(before_action(failure.explained(), facts), _RUN_AGAIN)
-    launched = sum(s.Status == "LAUNCHED" for s in servers)
+    launched = sum(s.Status == "LAUNCHED" or s.taken_over for s in servers)  # taken over by a resume: launched
     if servers and launched == 0:
         return "FAILED", with_action(
             f"No server of the plan launched ({len(servers)} tried). {facts}",

@@ -14,9 +14,11 @@ check gives the same answer:
   instance and system status both ok is healthy, either impaired is unhealthy, initializing or insufficient-data is
   pending; an instance that is not running (stopped, terminated) or that EC2 does not know is unhealthy.
 
-Only servers the wave LAUNCHED are checked. The step's deadline is its StartedAt (its RUNNING record) plus
-TimeoutMinutes: a server still pending then is unhealthy, "not healthy within N min". Checks come every
-max(30 s, TimeoutMinutes / 20), the last at the deadline, so a step makes at most polling.HEALTH_CHECKS_MAX of them.
+Only servers the wave LAUNCHED are checked, and, in a resumed execution, those it took over from the execution it
+resumes (LAUNCHED_BEFORE): each judged like any other, by the job that launched it and its own instance. The step's
+deadline is its StartedAt (its RUNNING record) plus TimeoutMinutes: a server still pending then is unhealthy, "not
+healthy within N min". Checks come every max(30 s, TimeoutMinutes / 20), the last at the deadline, so a step makes at
+most polling.HEALTH_CHECKS_MAX of them.
 Throttling, 5xx and lost connections are a missed check (counted) until the deadline; a refusal (access denied, a bad
 request) fails the step, naming the call. The check decides as soon as every server is decided, or one failing
 server is CRITICAL (the plan stops whatever the others do), or the deadline has come.
@@ -156,7 +158,8 @@ def judge(
 
 
 def launched(wave: records.WaveRecord) -> list[records.ServerRecord]:
-    return [server for server in wave.Servers if server.Status == "LAUNCHED"]
+    """The servers to judge: launched by this execution, or by the one it resumes (their job and instance kept)."""
+    return [server for server in wave.Servers if server.Status == "LAUNCHED" or server.taken_over]
 
 
 def check_health(
@@ -264,10 +267,13 @@ def _started_at(wave: records.WaveRecord, phase: str, index: int, now: int) -> i
 def _participants(wave: records.WaveRecord) -> dict[tuple[str, str], dict[str, Any]]:
     """(job ID, source server ID) -> the server's entry in the job: a server retried in another job is judged by
     the job its record says launched it."""
+    # the wave's own jobs, and those that launched the servers it took over (the execution it resumes started them),
+    # each asked in its servers' account and Region
+    job_ids = list(dict.fromkeys([*wave.JobIds, *(s.RecoveryJobId for s in launched(wave) if s.RecoveryJobId)]))
     jobs = [
         job
-        for target, job_ids in _by_target(wave.job_targets(), wave.JobIds).items()
-        for job in _call("DRS DescribeJobs", target, partial(drs.describe_jobs, target, job_ids))
+        for target, ids in _by_target(wave.job_targets(), job_ids).items()
+        for job in _call("DRS DescribeJobs", target, partial(drs.describe_jobs, target, ids))
     ]
     return {
         (job["jobID"], participant["sourceServerID"]): participant

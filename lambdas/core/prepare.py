@@ -130,7 +130,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     try:
         locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
-        resolution.problems.extend(limits.problems(plan, resolution.waves, options))
+        resolution.problems.extend(limits.problems(plan, resolution.waves, options, raw_input))
         resolution.problems.extend(recovery_points.input_problems(record.PointInTime, now))
         if request.ResumeFrom is not None:
             resolution.problems.extend(
@@ -177,7 +177,7 @@ def _resume(  # noqa: PLR0917 - the execution's parts Prepare holds, each used
     if isinstance(kept, str):
         return [kept]
     record.PointInTime = kept
-    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory)
+    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan)
     if resumed.problems:
         return resumed.problems
     claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution

@@ -55,6 +55,9 @@ ServerStatus = Literal["PENDING", "LAUNCHING", "IN_PROGRESS", "LAUNCHED", "FAILE
 
 ACTIVE_EXECUTION_STATUSES = ("PENDING", "POLLING")
 FINAL_SERVER_STATUSES = ("LAUNCHED", "FAILED", "TIMED_OUT", "SKIPPED", "UNKNOWN")
+# A server an execution took over from the one it resumes (lambdas/core/resume.py): SKIPPED with this Error, its job
+# and instance those of the execution that launched it.
+LAUNCHED_BEFORE = "LAUNCHED_BEFORE"
 OPEN_WAVE_STATUSES = ("PENDING", "STARTING", "POLLING")
 WARNINGS_MAX = 10
 WARNING_MAX_BYTES = 300
@@ -99,6 +102,11 @@ class ServerRecord(_Record):
     # snapshot was taken (epoch seconds)
     RecoverySnapshotId: str | None = None
     RecoveryPointTime: int | None = None
+
+    @property
+    def taken_over(self) -> bool:
+        """Launched by the execution this one resumes (recorded SKIPPED, LAUNCHED_BEFORE): launched all the same."""
+        return self.Error == LAUNCHED_BEFORE
 
 
 class StartIntent(_Record):

@@ -1,10 +1,14 @@
 """Resume: run again what an earlier execution of the same plan did not finish (execution input `ResumeFrom`).
 
 An execution that ended FAILED, TIMED_OUT, CANCELLED or PARTIAL is resumed by a new execution, never by reopening
-it: the waves it completed are skipped (recorded SKIPPED, saying so), the servers it launched are not launched
-again (recorded SKIPPED with Error LAUNCHED_BEFORE, their job and instance kept), and everything else runs as the
-plan says. Step Functions' own Redrive is refused (docs/reliability.md, Resume and redrive): a redriven step finds
-its record ended and launches nothing.
+it: the servers it launched are not launched again (recorded SKIPPED with Error LAUNCHED_BEFORE, their job and
+instance kept), and no gate it did not pass is taken as passed. A wave is done, and skipped (recorded SKIPPED, saying
+so), only when its launch and every step after it that could stop the plan went through. A wave whose servers all
+launched but whose steps after the launch did not all go through runs again from the step that stopped the plan
+(or was cut short): its steps the runbook went past are taken over (`RanIn`), its launch starts nothing, and the
+step runs again as a new step (a new approval, a new health check of every server, taken over ones included). A
+wave not fully launched runs again whole, its steps before the launch included. Step Functions' own Redrive is
+refused (docs/reliability.md, Resume and redrive): a redriven step finds its record ended and launches nothing.
 
 What counts as launched comes from the earlier record and, for servers it left UNKNOWN (a job still running when it
 ended), from DRS itself: the source server's last launch, if its job is one of that execution's. A server still in
@@ -19,12 +23,14 @@ from typing import Any
 from lambdas.core import drs, records
 from lambdas.core.accounts import Target
 from lambdas.core.explain import listed
-from lambdas.core.plan import RecoveryPlan
+from lambdas.core.plan import RecoveryPlan, Wave
 from lambdas.core.plan_types import ExecutionMode
-from lambdas.core.records import ExecutionRecord, WaveRecord
+from lambdas.core.records import LAUNCHED_BEFORE, ExecutionRecord, WaveRecord
+from lambdas.core.runbook import StepRecord
+from lambdas.core.steps import Step
 
+__all__ = ["LAUNCHED_BEFORE", "RESUMABLE_STATUSES"]
 RESUMABLE_STATUSES = ("FAILED", "TIMED_OUT", "CANCELLED", "PARTIAL")
-LAUNCHED_BEFORE = "LAUNCHED_BEFORE"
 ACTIVE_LAUNCH = ("PENDING", "IN_PROGRESS")
 
 
@@ -35,6 +41,8 @@ class Resumed:
     execution_id: str
     completed_waves: dict[int, str] = field(default_factory=dict)  # wave number -> why it is skipped
     launched: dict[str, records.ServerRecord] = field(default_factory=dict)  # server ID -> its earlier record
+    # wave number -> the steps taken over, for a wave whose servers all launched but whose runbook did not finish
+    unfinished: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -84,9 +92,12 @@ def earlier_execution(
 
 
 def resume_from(
-    record: ExecutionRecord, waves: list[WaveRecord], inventory: dict[Target, dict[str, dict[str, Any]]]
+    record: ExecutionRecord,
+    waves: list[WaveRecord],
+    inventory: dict[Target, dict[str, dict[str, Any]]],
+    plan: RecoveryPlan,
 ) -> Resumed:
-    """What `record` (an ended execution of this plan, its waves as planned now) leaves to do.
+    """What `record` (an ended execution of `plan`, its waves as planned now) leaves to do.
 
     `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per
     (account, Region), as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution
@@ -116,9 +127,11 @@ def resume_from(
             job = (last_launch.get("initiated") or {}).get("jobID")
             if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
-            if last_launch.get("status") == "LAUNCHED":
+            if last_launch.get("status") == "LAUNCHED":  # after that execution stopped following it
+                found = inventory.get(wave.target_of(server), {}).get(server.SourceServerId) or {}
+                instance = found.get("recoveryInstanceId")
                 resumed.launched[server.SourceServerId] = done.model_copy(
-                    update={"Status": "LAUNCHED", "RecoveryJobId": job}
+                    update={"Status": "LAUNCHED", "RecoveryJobId": job, "InstanceId": instance or done.InstanceId}
                 )
             elif last_launch.get("status") in ACTIVE_LAUNCH:
                 resumed.problems.append(
@@ -126,16 +139,75 @@ def resume_from(
                     f"still being launched by that execution's DRS job {job}; resuming now could launch it twice. "
                     "Wait for the job to end (DescribeJobs), then resume"
                 )
-        if before.Status == "COMPLETED":
-            resumed.completed_waves[wave.WaveNumber] = f"completed in execution {record.ExecutionId}"
-        elif all(s.SourceServerId in resumed.launched for s in wave.Servers):
-            resumed.completed_waves[wave.WaveNumber] = f"all its servers launched in execution {record.ExecutionId}"
+        if before.Status != "COMPLETED" and not all(s.SourceServerId in resumed.launched for s in wave.Servers):
+            continue  # not fully launched: the wave runs again whole, its steps before the launch included
+        carried, finished = taken_over_steps(before, plan.Waves[wave.WaveNumber - 1], record.ExecutionId)
+        if finished:
+            how = "completed" if before.Status == "COMPLETED" else "all its servers launched"
+            resumed.completed_waves[wave.WaveNumber] = f"{how} in execution {record.ExecutionId}"
+        else:
+            resumed.unfinished[wave.WaveNumber] = carried
     if not resumed.problems and len(resumed.completed_waves) == len(waves):
         resumed.problems.append(
-            f"ResumeFrom {record.ExecutionId!r}: every server of the plan launched in that execution; there is "
-            "nothing left to resume"
+            f"ResumeFrom {record.ExecutionId!r}: every server of the plan launched in that execution and every "
+            "step after each wave went through; there is nothing left to resume"
         )
     return resumed
+
+
+def taken_over_steps(before: WaveRecord, wave: Wave, previous_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """The step records a resume carries into a wave whose servers all launched in `before`, and whether its runbook
+    finished there (every step after the launch went through: the wave is done).
+
+    Carried: the steps before the launch (they let it happen), then, in order, each step after it that the runbook
+    went past, and the first that it did not (it stopped the plan, or was cut short: it runs again). A step the plan
+    no longer has at that place (its kind or name changed) runs again, and every step after it.
+    """
+    ran = {(s.Phase, s.Index): s for s in (StepRecord.model_validate(step) for step in before.Steps)}
+    carried = [
+        _carried(ran[("BEFORE", index)], previous_id, went_past=True)  # the launch came after them
+        for index in range(len(wave.Before))
+        if ("BEFORE", index) in ran
+    ]
+    for index, step in enumerate(wave.After):
+        earlier = ran.get(("AFTER", index))
+        if earlier is None or not _same_step(earlier, step):
+            return carried, False
+        went_past = _went_past(earlier, step)
+        carried.append(_carried(earlier, previous_id, went_past=went_past))
+        if not went_past:
+            return carried, False
+    return carried, True
+
+
+def _same_step(earlier: StepRecord, step: Step) -> bool:
+    return earlier.Kind == step.kind and earlier.Name == step.label
+
+
+def _went_past(earlier: StepRecord, step: Step) -> bool:
+    """Whether the runbook went on past the step. Its record says so (`StoppedPlan`); a record from before that
+    field existed is judged from the plan, failing closed: a step that may have stopped the plan runs again."""
+    if earlier.StoppedPlan is not None or earlier.Status not in ("FAILED", "TIMED_OUT"):
+        return earlier.went_past()
+    if step.Lambda is not None:
+        return step.Lambda.Impact == "OPTIONAL"
+    if step.Approval is not None:
+        return earlier.Status == "TIMED_OUT" and step.Approval.OnTimeout == "CONTINUE"
+    return step.HealthCheck is not None and step.HealthCheck.Impact == "OPTIONAL"
+
+
+def _carried(earlier: StepRecord, previous_id: str, *, went_past: bool) -> dict[str, Any]:
+    """The step as the resume's wave item holds it: where it ran (the first execution of a chain of resumes), and,
+    for one that ended, whether its end stopped the plan, stated (Next runbook step and a later resume read it)."""
+    ended = earlier.Status not in ("RUNNING", "CANCELLED")
+    carried = earlier.model_copy(
+        update={
+            "RanIn": earlier.RanIn or previous_id,
+            "StoppedPlan": (not went_past) if ended else earlier.StoppedPlan,
+            "TaskToken": None,
+        }
+    )
+    return carried.model_dump(exclude_none=True)
 
 
 def _changed(previous_id: str, earlier: dict[int, WaveRecord], waves: list[WaveRecord]) -> list[str]:
@@ -227,6 +299,7 @@ def apply(resumed: Resumed, waves: list[WaveRecord]) -> None:
     """Mark in the new execution's waves what the earlier one did: completed waves skipped, launched servers too."""
     for wave in waves:
         skipped_wave = resumed.completed_waves.get(wave.WaveNumber)
+        wave.Steps = resumed.unfinished.get(wave.WaveNumber, [])
         for server in wave.Servers:
             earlier = resumed.launched.get(server.SourceServerId)
             if earlier is not None:

@@ -4,12 +4,18 @@ The state machine runs each step as its own native state (docs/architecture.md, 
 calls this one small function, which
 
 1. records the step that just ended on the wave's item (`Steps`: SUCCEEDED, FAILED, TIMED_OUT or REJECTED, with when
-   and why), from the outcome the state machine passes in (the step's output, or the error its Catch caught);
+   and why): a health check's or a wait's outcome as the state machine passes it in; a hook's or an approval's
+   from the execution's history (`lambdas/core/step_end.py`: their output never enters the state's data), of which
+   the record keeps at most DETAIL_MAX characters;
 2. decides what that means: a CRITICAL step that failed, a rejected approval, an approval left unanswered with
    `OnTimeout: FAIL`, or a health check that a CRITICAL server failed ends the plan before anything more is
    launched; an OPTIONAL failure is recorded and the runbook goes on;
 3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
    steps before the wave are done and `DONE` when those after it are.
+
+In a resumed execution (lambdas/core/resume.py), the wave's item may hold steps taken over from the execution it
+resumes (`RanIn`): those the runbook went past there are not run again; the one that stopped it (or was cut short)
+runs again, its new record saying how it ended there (`Previously`), and so does every step after it.
 
 Every answer is computed from the record and the event alone, so a retried call gives the same answer.
 """
@@ -17,11 +23,12 @@ Every answer is computed from the record and the event alone, so a retried call 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.core import records
+from lambdas.core import records, step_end
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
@@ -31,7 +38,9 @@ StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", 
 # The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
 RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut", "HealthCheckFailed")
 NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH", "DONE", "FAILED"]
-DETAIL_MAX = 500
+DETAIL_MAX = 500  # what the record keeps of a step's output or error (the full output is the function's business)
+PAYLOAD_LIMIT_ERROR = "States.DataLimitExceeded"  # a task's result over 256 KiB (the step's Catch names it)
+PREVIOUSLY_MAX = 200
 # HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
 REJECTED = "Rejected"  # the error an approver's SendTaskFailure gives (any other error counts as a rejection too)
@@ -52,6 +61,22 @@ class StepRecord(BaseModel):
     Detail: str | None = Field(None, max_length=DETAIL_MAX)
     DecidedBy: str | None = None
     TaskToken: str | None = None  # while an approval waits: what SendTaskSuccess / SendTaskFailure answer with
+    StoppedPlan: bool | None = None  # once ended: whether its end stopped the plan (what a resume runs again)
+    RanIn: str | None = None  # a step taken over from the execution this one resumes: where it ran
+    Previously: str | None = Field(None, max_length=PREVIOUSLY_MAX)  # run again by a resume: how it ended before
+
+    def went_past(self) -> bool:
+        """Whether the runbook went on past this step: it SUCCEEDED, or failed without stopping the plan (OPTIONAL,
+        an approval with OnTimeout CONTINUE, a health check whose unhealthy servers were all OPTIONAL). A resume
+        does not run such a step again; one that stopped the plan, or was cut short (CANCELLED, RUNNING), runs
+        again."""
+        if self.Status == "SUCCEEDED":
+            return True
+        return self.Status in ("FAILED", "TIMED_OUT") and self.StoppedPlan is False
+
+    def taken_over(self) -> bool:
+        """A step the execution this one resumes ran and went past: this one does not run it again."""
+        return self.RanIn is not None and self.went_past()
 
 
 class StepCursor(BaseModel):
@@ -62,7 +87,9 @@ class StepCursor(BaseModel):
     Phase: Phase = "BEFORE"
     Index: int = -1  # the step that just ran; -1 before the first
     Kind: NextKind | None = None
-    Outcome: dict[str, Any] | None = None  # the step's output ({"Output": ...}) or the error its Catch caught
+    # A health check's answer or the error its Catch caught, a wait's {"Waited": true}; None after a hook or an
+    # approval, whose end is read from the execution's history
+    Outcome: dict[str, Any] | None = None
 
 
 def next_step(
@@ -74,29 +101,40 @@ def next_step(
     phase_steps: list[Step],
     cursor: StepCursor,
     now: int,
+    execution_arn: str | None = None,
 ) -> dict[str, Any]:
     """Record the step that ended (if any) and return the next one for the state machine (see the module doc)."""
     if not records.execution_active(execution_id, plan_id):  # stopped meanwhile: the reconcile path closed the steps
         raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
-    if cursor.Outcome is not None and cursor.Index >= 0:
-        ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now, wave)
+    ran = phase_steps[cursor.Index] if 0 <= cursor.Index < len(phase_steps) else None
+    if ran is not None and (cursor.Outcome is not None or ends_in_history(ran)):
+        ended = _record_outcome(steps, cursor, ran, now, wave, read_end=lambda: _read_end(execution_arn))
         if ended is not None:
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
+    while index < len(phase_steps) and _taken_over(steps, cursor.Phase, index):
+        index += 1  # a resume: it ran in the execution resumed, and the runbook went past it there
     if index >= len(phase_steps):
         _save_steps(execution_id, wave, steps)
         return _answer(
             {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
         )
     step = phase_steps[index]
-    if _find(steps, cursor.Phase, index) is None:
+    earlier = _find(steps, cursor.Phase, index)
+    if earlier is None or earlier.RanIn is not None:  # not yet run here (a retried call finds its RUNNING record)
         running = StepRecord(
-            Phase=cursor.Phase, Index=index, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=now
+            Phase=cursor.Phase,
+            Index=index,
+            Kind=step.kind,
+            Name=step.label,
+            Status="RUNNING",
+            StartedAt=now,
+            Previously=_previously(earlier),
         )
-        steps.append(running)
+        steps = [s for s in steps if s is not earlier] + [running]
     _save_steps(execution_id, wave, steps)
     if not records.execution_active(execution_id, plan_id):
         # stopped between our first look and this write: the end may have closed the steps before this one was
@@ -111,6 +149,30 @@ def next_step(
 # Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
 ANSWER_KEYS: tuple[str, ...] = ("Phase", "Index", "Kind", "Name", "FunctionName", "TimeoutSeconds", "Seconds")
 ANSWER_KEYS += ("Event", "Message", "Error", "Cause")
+
+
+def ends_in_history(step: Step) -> bool:
+    """A hook's or an approval's state keeps nothing of its result: its end is read from the execution's history."""
+    return step.Lambda is not None or step.Approval is not None
+
+
+def _read_end(execution_arn: str | None) -> dict[str, Any]:
+    if not execution_arn:
+        raise ValueError("Next runbook step needs the execution's ARN to read how a hook or approval ended")
+    return step_end.read(execution_arn)
+
+
+def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
+    found = _find(steps, phase, index)
+    return found is not None and found.taken_over()
+
+
+def _previously(earlier: StepRecord | None) -> str | None:
+    """How a step a resume runs again ended in the execution it resumes: a new decision, never inherited."""
+    if earlier is None or earlier.RanIn is None:
+        return None
+    by = f" by {earlier.DecidedBy}" if earlier.DecidedBy else ""
+    return f"{earlier.Status}{by} in execution {earlier.RanIn}"[:PREVIOUSLY_MAX]
 
 
 def _answer(values: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +213,7 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
                 "Account": s.Account,
                 "Region": s.Region or wave.Region,
                 "Hostname": s.Hostname,
-                "Status": s.Status,
+                "Status": "LAUNCHED" if s.taken_over else s.Status,  # launched by the execution this one resumes
                 "RecoveryInstanceId": s.InstanceId,
                 "Ec2InstanceId": s.InstanceId,  # DRS names a recovery instance after its EC2 instance
             }
@@ -163,9 +225,17 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
 
 
 def _record_outcome(
-    steps: list[StepRecord], cursor: StepCursor, step: Step, now: int, wave: records.WaveRecord
+    steps: list[StepRecord],
+    cursor: StepCursor,
+    step: Step,
+    now: int,
+    wave: records.WaveRecord,
+    *,
+    read_end: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, str] | None:
-    """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop."""
+    """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop.
+    The outcome is the cursor's, or (a hook, an approval) what `read_end` reads from the execution's history; it is
+    read only while the step is still RUNNING in the record (a retried call decides from the record)."""
     record = _find(steps, cursor.Phase, cursor.Index)
     if record is None:  # the RUNNING record was lost (it never is, but the outcome must still count)
         record = StepRecord(
@@ -173,8 +243,8 @@ def _record_outcome(
         )
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
-        return _decision(record, step, cursor, wave)
-    outcome = cursor.Outcome or {}
+        return _decided(record, step, cursor, wave)
+    outcome = (cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()) or {}
     error = outcome.get("Error")
     record.EndedAt = now
     if error is None:
@@ -196,8 +266,21 @@ def _record_outcome(
         else:  # the function failed, or the approval could not be asked (an AWS error): not an approver's answer
             record.Status = "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+        if error == PAYLOAD_LIMIT_ERROR:
+            record.Detail = _detail(
+                f"{PAYLOAD_LIMIT_ERROR}: the result was larger than the 256 KiB Step Functions passes between "
+                f"states; return at most a short summary (the record keeps its first {DETAIL_MAX} characters) and "
+                "keep the rest in the function's own store"
+            )
     record.TaskToken = None
-    return _decision(record, step, cursor, wave)
+    return _decided(record, step, cursor, wave)
+
+
+def _decided(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
+    """The decision, kept on the record too (`StoppedPlan`): a resume runs again the step that stopped the plan."""
+    decision = _decision(record, step, cursor, wave)
+    record.StoppedPlan = decision is not None
+    return decision
 
 
 def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
@@ -317,6 +400,10 @@ def record_approval_request(
     record = _find(steps, phase, index)
     if record is None:
         raise ValueError(f"wave {wave_number} has no {phase} step {index} to ask approval for")
+    if record.Status != "RUNNING":  # the execution's end closed it before this request ran: nobody is asked
+        raise ExecutionStoppedError(
+            f"Wave {wave_number}'s approval {record.Name!r} ended {record.Status} before it was asked; it asks nobody"
+        )
     record.TaskToken = task_token
     _save_steps(execution_id, wave, steps)
     return record

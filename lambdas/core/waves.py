@@ -111,7 +111,7 @@ class _Refused(Exception):
 # -- Start wave recovery -----------------------------------------------------------------------------------------
 
 
-def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a different next state
+def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end, each a different next state
     step: WaveStep, progress: WaveProgress, retry_count: int, seconds_left: Callable[[], float]
 ) -> WaveProgress:
     """Start recovery jobs for every server of the wave that has none yet, one StartRecovery per chunk.
@@ -157,6 +157,11 @@ def start_wave(  # noqa: PLR0911 - one return per way the step can end, each a d
         return _end(step, wave, progress, events_used, attempt)
     except _NoAnswer as no_answer:
         return _try_again(step, progress, wave, no_answer.failure, attempt, events_used)
+    if waiting is None and _launched_before(wave):
+        # a resume: every server was launched by the execution it resumes, which did not finish the wave's steps
+        # after the launch. Nothing to start or to wait for: the wave ends now, and its steps after it run again.
+        wave_end.close(wave, reason="finished", now=step.now, tags=step.tags)
+        return _end(step, wave, progress, events_used, attempt)
     if waiting is None:
         wave.Status = "POLLING"
         wave.LastCheckError = None
@@ -456,6 +461,11 @@ def jobs_by_target(wave: WaveRecord) -> dict[str, list[str]]:
         if target is not None:
             found.setdefault(target.key, []).append(job_id)
     return found
+
+
+def _launched_before(wave: WaveRecord) -> bool:
+    """Every server of the wave was launched by the execution this one resumes: it has nothing to start."""
+    return not wave.JobIds and wave.PendingStart is None and all(s.taken_over for s in wave.Servers)
 
 
 def _launching(wave: WaveRecord) -> int:

@@ -3,6 +3,7 @@ engine and emulator: what is terminated, what is launched again, and that no ser
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from drsctl.local import invariants
+from drsctl.emulator.scenario import Approval, FunctionSpec
+from drsctl.local import hooks, invariants
 from drsctl.local.rehearsal import LocalAws
 from lambdas.core import cleanup, drs, records, resume
 from tests.conftest import server_id
@@ -432,3 +434,343 @@ def test_a_cleanup_counts_only_its_own_terminate_jobs_not_another_drills_on_the_
         assert second.Terminated == len(ALL) and not set(second.JobIds) & set(
             aws.record("exec-1", "shop").Cleanup.JobIds
         )
+
+
+# --- a resume honours every gate (docs/plan-format.md, Resuming an execution) -------------------------------------
+
+HOOK_OK = {"seconds": 5}
+GATED = "Promote and check"
+
+
+def steps(aws: LocalAws, execution_id: str, wave: int) -> list[dict[str, Any]]:
+    found = aws.waves(execution_id)[wave - 1].Steps
+    return sorted(found, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
+
+
+def invoked(aws: LocalAws) -> Counter[str]:
+    """How many times each function ran, stand-ins included, in the whole stage."""
+    return Counter(invocation.function for invocation in aws.engine.invocations)
+
+
+def hook_events(history: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    """The events the execution gave `function` (its Hook), from its history."""
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in history if e["type"] == "TaskScheduled"
+    ]
+    return [p["Payload"]["Hook"] for p in scheduled if p.get("FunctionName") == function]
+
+
+def started_by(aws: LocalAws, execution_id: str) -> list[str]:
+    """The WaveNumber tag of each launch job `execution_id` started."""
+    return sorted(
+        job.tags["WaveNumber"] for job in aws.drs.jobs.values() if job.tags.get("ExecutionId") == execution_id
+    )
+
+
+def gated_plan() -> dict[str, Any]:
+    """Wave 1 (db) with a step before it and four after: a hook, an OPTIONAL one, a CRITICAL one, a last one."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["Before"] = [{"Name": "Prepare", "Lambda": {"FunctionName": "drs-hook-prepare"}}]
+    plan["Waves"][0]["After"] = [
+        {"Name": "Warm caches", "Lambda": {"FunctionName": "drs-hook-warm"}},
+        {"Name": "Report", "Lambda": {"FunctionName": "drs-hook-report", "Impact": "OPTIONAL"}},
+        {"Name": GATED, "Lambda": {"FunctionName": "drs-hook-promote"}},
+        {"Name": "Announce", "Lambda": {"FunctionName": "drs-hook-announce"}},
+    ]
+    return plan
+
+
+def gated_scenario() -> dict[str, Any]:
+    return three_tier_scenario(
+        functions={
+            "drs-hook-prepare": HOOK_OK,
+            "drs-hook-warm": HOOK_OK,
+            "drs-hook-report": {"error": "ReportFailed"},
+            "drs-hook-promote": {"error": "PromotionFailed"},
+            "drs-hook-announce": HOOK_OK,
+        }
+    )
+
+
+def test_a_resume_after_a_critical_step_failed_runs_it_again_and_what_follows_never_what_the_runbook_went_past(
+    stage,
+):
+    with stage(gated_scenario()) as aws:
+        load(aws, gated_plan())
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "RunbookStepFailed"
+        assert started_by(aws, "exec-1") == ["1"]  # the gate stopped the plan before wave 2
+        earlier_steps = steps(aws, "exec-1", 1)
+        before = invoked(aws)
+        hooks.answer_from_now_on(aws.drs.scenario, functions={"drs-hook-promote": FunctionSpec(seconds=5)})
+        second, history = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [event] = hook_events(history, "drs-hook-promote")
+        assert {(s["Status"], bool(s["RecoveryInstanceId"])) for s in event["Servers"]} == {("LAUNCHED", True)}
+        ran = invoked(aws) - before
+        # the failed step and the one after it ran again; the step before the launch, the one that succeeded and the
+        # OPTIONAL one that failed (the runbook went past it) did not
+        assert ran["drs-hook-promote"] == 1 and ran["drs-hook-announce"] == 1
+        assert not (ran["drs-hook-prepare"] or ran["drs-hook-warm"] or ran["drs-hook-report"])
+        wave = aws.waves("exec-2")[0]
+        assert wave.Status == "COMPLETED" and {s.Error for s in wave.Servers} == {"LAUNCHED_BEFORE"}
+        assert [(s["Name"], s["Status"], s.get("RanIn"), s.get("Previously")) for s in steps(aws, "exec-2", 1)] == [
+            ("Prepare", "SUCCEEDED", "exec-1", None),
+            ("Warm caches", "SUCCEEDED", "exec-1", None),
+            ("Report", "FAILED", "exec-1", None),  # OPTIONAL: stays failed, not run again
+            (GATED, "SUCCEEDED", None, "FAILED in execution exec-1"),
+            ("Announce", "SUCCEEDED", None, None),
+        ]
+        assert started_by(aws, "exec-2") == ["2", "3"]  # wave 1's launch started nothing
+        assert wave.JobIds == [] and wave.EndTime == wave.StartTime  # and waited for no job
+        assert steps(aws, "exec-1", 1) == earlier_steps  # the earlier record is not rewritten
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        assert not invariants.check(aws.drs)
+
+
+def test_a_critical_step_that_fails_again_on_resume_fails_the_plan_before_anything_more_launches(stage):
+    with stage(gated_scenario()) as aws:
+        load(aws, gated_plan())
+        run(aws, DRILL)
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "FAILED" and second["error"] == "RunbookStepFailed"
+        record = aws.record("exec-2", "shop")
+        assert record.Status == "FAILED" and "PromotionFailed" in (record.ErrorMessage or "")
+        assert started_by(aws, "exec-2") == []
+        assert [w.Status for w in aws.waves("exec-2")] == ["COMPLETED", "SKIPPED", "SKIPPED"]
+        # and a resume of that resume asks it once more: the gate is never taken as passed
+        third, _ = run(aws, {**DRILL, "ResumeFrom": "exec-2"}, name="exec-3")
+        assert third["status"] == "FAILED" and started_by(aws, "exec-3") == []
+        promote = next(s for s in steps(aws, "exec-3", 1) if s["Name"] == GATED)
+        assert promote["Status"] == "FAILED" and promote["Previously"] == "FAILED in execution exec-2"
+        assert not invariants.check(aws.drs)
+
+
+@pytest.mark.parametrize(
+    ("where", "then"),
+    [("after wave 1", "APPROVE"), ("after wave 1", "REJECT"), ("before wave 2", "REJECT")],
+)
+def test_a_rejected_approval_is_asked_again_by_the_resume_never_inherited(stage, where, then):
+    """A "no" stops the plan wherever the approval stands; the resume asks again, and only a new "yes" goes on."""
+    wave, phase = (1, "After") if where == "after wave 1" else (2, "Before")
+    plan = three_wave_plan()
+    plan["Waves"][wave - 1][phase] = [{"Name": "Change board", "Approval": {"Message": "Go on?"}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    with stage(scenario) as aws:
+        load(aws, plan)
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "ApprovalRejected" and started_by(aws, "exec-1") == ["1"]
+        hooks.answer_from_now_on(aws.drs.scenario, approvals=[Approval(decision=then, afterSeconds=120)])
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        [asked] = steps(aws, "exec-2", wave)
+        assert asked["Name"] == "Change board" and "RanIn" not in asked  # asked anew
+        assert asked["EndedAt"] - asked["StartedAt"] == 120  # the new answer, not the old one
+        if wave == 1:  # its wave launched in exec-1: taken over, not launched again
+            previously = asked["Previously"]  # "REJECTED [by <approver>] in execution exec-1"
+            assert previously.startswith("REJECTED") and previously.endswith("in execution exec-1")
+            assert {s.Error for s in aws.waves("exec-2")[0].Servers} == {"LAUNCHED_BEFORE"}
+        else:  # wave 1 launched and had no step after it: done
+            assert aws.waves("exec-2")[0].Status == "SKIPPED"
+        if then == "APPROVE":
+            assert second["status"] == "SUCCEEDED" and asked["Status"] == "SUCCEEDED"
+            assert started_by(aws, "exec-2") == ["2", "3"]
+        else:
+            assert second["error"] == "ApprovalRejected" and asked["Status"] == "REJECTED"
+            assert started_by(aws, "exec-2") == []  # nothing launched past the gate
+        assert max(launches(aws).values()) == 1
+        assert not invariants.check(aws.drs)
+
+
+def test_an_approval_that_timed_out_after_a_wave_is_asked_again_and_its_wave_launches_nothing_more(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "Database ok?", "TimeoutMinutes": 30}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "APPROVE", "afterSeconds": 3600}])
+    with stage(scenario) as aws:
+        load(aws, plan)
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "ApprovalTimedOut"
+        hooks.answer_from_now_on(aws.drs.scenario, approvals=[Approval(decision="APPROVE", afterSeconds=60)])
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [sign_off] = steps(aws, "exec-2", 1)
+        assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "TIMED_OUT in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+
+
+HEALTH_AFTER_DB = [{"Name": "Database healthy", "HealthCheck": {"TimeoutMinutes": 10}}]
+
+
+def with_post_launch(scenario: dict[str, Any], server: str, post_launch: dict[str, Any]) -> dict[str, Any]:
+    for spec in scenario["servers"]:
+        if spec["id"] == server:
+            spec["postLaunch"] = post_launch
+    return scenario
+
+
+def test_a_resumed_health_check_judges_the_servers_it_took_over_by_their_own_job_and_fails_again(stage):
+    scenario = with_post_launch(three_tier_scenario(), DB[1], {"seconds": 60, "result": "FAILED"})
+    with stage(scenario) as aws:
+        load(
+            aws,
+            three_wave_plan(
+                Waves=[
+                    {"WaveName": "db", "ProtectionGroupId": "db", "After": HEALTH_AFTER_DB},
+                    {"WaveName": "app", "ProtectionGroupId": "app"},
+                ]
+            ),
+        )
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "HealthCheckFailed"
+        aws.clock.advance(1800)
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "FAILED" and second["error"] == "HealthCheckFailed"
+        [check] = steps(aws, "exec-2", 1)
+        assert check["Status"] == "FAILED" and check["Previously"] == "FAILED in execution exec-1"
+        assert "db-1" in check["Detail"] and "not checked" not in check["Detail"]
+        assert started_by(aws, "exec-2") == []  # nothing launched past the gate
+        assert not invariants.check(aws.drs)
+
+
+def test_a_resumed_health_check_passes_the_servers_it_took_over_once_they_are_healthy(stage):
+    scenario = three_tier_scenario()
+    for server in DB:
+        with_post_launch(scenario, server, {"seconds": 1200})  # slower than the step's 10 minutes, the first time
+    with stage(scenario) as aws:
+        load(
+            aws,
+            three_wave_plan(
+                Waves=[
+                    {"WaveName": "db", "ProtectionGroupId": "db", "After": HEALTH_AFTER_DB},
+                    {"WaveName": "app", "ProtectionGroupId": "app"},
+                ]
+            ),
+        )
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "HealthCheckFailed"
+        aws.clock.advance(1800)  # their post-launch actions have ended meanwhile
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [check] = steps(aws, "exec-2", 1)
+        assert check["Status"] == "SUCCEEDED" and check["Detail"].startswith(f"{len(DB)} launched server(s) healthy")
+        assert started_by(aws, "exec-2") == ["2"]
+
+
+def test_a_step_cut_short_by_a_stop_runs_again_on_resume(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [
+        {
+            "Name": "Switch DNS",
+            "Lambda": {"FunctionName": "drs-hook-dns", "WaitForCallback": True, "TimeoutMinutes": 30},
+        }
+    ]
+    with stage(three_tier_scenario(functions={"drs-hook-dns": {"seconds": 600}})) as aws:
+        load(aws, plan)
+        stop_and_reconcile_at(aws, "drs-hook-dns", 1)
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        assert steps(aws, "exec-1", 1)[0]["Status"] == "CANCELLED"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [dns] = steps(aws, "exec-2", 1)
+        assert dns["Status"] == "SUCCEEDED" and dns["Previously"] == "CANCELLED in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+
+
+def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage):
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "Database ok?"}}]
+    with stage(three_tier_scenario(approvals=[{"decision": "APPROVE", "afterSeconds": 60}])) as aws:
+        load(aws, plan)
+        stop_and_reconcile_at(aws, "request-approval", 1, status="TIMED_OUT")
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "TIMED_OUT"
+        aws.engine.before_invoke.clear()
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        [sign_off] = steps(aws, "exec-2", 1)
+        assert sign_off["Status"] == "SUCCEEDED" and sign_off["Previously"] == "CANCELLED in execution exec-1"
+        assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+        assert not invariants.check(aws.drs)  # the request that ran after the end left no token behind
+
+
+# --- cleanup ownership, and resumes around jobs still running -----------------------------------------------------
+
+
+def clean_up_now(aws: LocalAws, name: str) -> records.DrillCleanupRecord:
+    """`drsctl run cleanup NAME`: terminate an ended drill's instances now and follow the cleanup to its end."""
+    cleanup.start_now(aws.record(name, "shop"), int(aws.clock.now()))
+    progress = cleanup.check(name, "shop", int(aws.clock.now()))
+    while progress.Status == "TERMINATING":
+        aws.clock.advance(progress.NextCheckSeconds)
+        progress = cleanup.check(name, "shop", int(aws.clock.now()))
+    done = aws.record(name, "shop").Cleanup
+    assert done is not None and done.Status == "COMPLETED", done
+    return done
+
+
+DATABASES = {
+    "PlanId": "databases",
+    "Name": "Databases",
+    "ProtectionGroups": [{"GroupId": "databases-db", "Region": "us-east-1", "SourceServerIds": DB}],
+    "Waves": [{"WaveName": "db", "ProtectionGroupId": "databases-db"}],
+}
+
+
+@pytest.mark.parametrize("newer", ["DRILL", "RECOVERY"])
+def test_an_older_drill_cleaned_up_after_a_newer_execution_on_the_same_servers_terminates_only_its_own(stage, newer):
+    """exec-1 drills the whole shop; exec-2 (a newer drill, or a recovery) launches the databases again, which
+    replaces exec-1's database instances. exec-1's cleanup then terminates its own app and web instances, never
+    exec-2's."""
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        load(aws, DATABASES)
+        run(aws, DRILL)
+        second = {"PlanId": "databases", "ExecutionType": newer}
+        if newer == "RECOVERY":
+            second["Confirm"] = "RECOVER databases"
+        described, _ = run(aws, second, name="exec-2")
+        assert described["status"] == "SUCCEEDED"
+        assert len(live_instances(aws, "exec-1")) == len(APP + WEB)  # its database instances were replaced
+        done = clean_up_now(aws, "exec-1")
+        assert done.Terminated == len(APP + WEB)
+        assert live_instances(aws, "exec-1") == []
+        assert len(live_instances(aws, "exec-2")) == len(DB)  # the newer execution's instances are untouched
+
+
+def test_a_resume_after_a_stop_while_a_waves_jobs_run_counts_what_they_launched_after_the_stop(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, plan_with())
+        stop_and_reconcile_at(aws, "check-wave", 2)  # wave 1's jobs are running
+        run(aws, DRILL)
+        assert aws.record("exec-1", "shop").Status == "CANCELLED"
+        assert {s.Status for s in aws.waves("exec-1")[0].Servers} == {"UNKNOWN"}
+        aws.engine.before_invoke.clear()
+        aws.clock.advance(1800)  # the jobs launched their servers after the stop
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        first_wave = aws.waves("exec-2")[0]
+        assert first_wave.Status == "SKIPPED" and "all its servers launched in execution exec-1" in (
+            first_wave.ErrorMessage or ""
+        )
+        assert {s.Error for s in first_wave.Servers} == {"LAUNCHED_BEFORE"}
+        assert all(s.InstanceId and s.RecoveryJobId in aws.waves("exec-1")[0].JobIds for s in first_wave.Servers)
+        assert started_by(aws, "exec-2") == ["2", "3"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        assert not invariants.check(aws.drs)
+
+
+def test_a_resume_is_refused_while_the_first_executions_job_still_runs(stage):
+    scenario = with_server_faults(three_tier_scenario(), WEB[0], ["stuck"])  # its job never ends
+    with stage(scenario) as aws:
+        load(aws, plan_with(WaveTimeoutMinutes=20))
+        first, _ = run(aws, DRILL)
+        assert first["status"] == "FAILED" and aws.waves("exec-1")[2].Status == "TIMED_OUT"
+        aws.clock.advance(1800)
+        described, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert described["status"] == "FAILED"
+        message = aws.record("exec-2", "shop").ErrorMessage or ""
+        assert WEB[0] in message and "launch job" in message, message
+        assert started_by(aws, "exec-2") == []
+        assert aws.record("exec-1", "shop").ResumedBy is None  # a refused resume takes no claim on it
