@@ -15,6 +15,8 @@ from typing import Literal
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
+from lambdas.core.accounts import EXPIRED_CODES
+
 Kind = Literal["transient", "capacity", "conflict", "chunk_too_large", "permanent"]
 
 THROTTLING_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
@@ -63,6 +65,8 @@ def classify(error: Exception) -> AwsFailure | None:  # noqa: PLR0911 - a table 
     quota_code = error.response.get("quotaCode")
     resource_id = error.response.get("resourceId")
     if code in THROTTLING_CODES or code in TRANSIENT_CODES or status in TRANSIENT_STATUS_CODES:
+        return AwsFailure("transient", code, message)
+    if code in EXPIRED_CODES:  # a member account's credentials expired: the next try assumes its role again
         return AwsFailure("transient", code, message)
     if code == "ServiceQuotaExceededException":
         if quota_code == CHUNK_QUOTA:
