@@ -143,6 +143,8 @@ def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, executi
                     conditions=grant.conditions or None,
                 )
             )
+    if key in permissions.ANSWERS_TASK_TOKENS:  # no resource to scope them to: only this function holds them
+        role.add_to_policy(iam.PolicyStatement(actions=list(permissions.TASK_TOKEN_ACTIONS), resources=["*"]))
     if permissions.STATES_ACTIONS[key]:
         role.add_to_policy(
             iam.PolicyStatement(actions=list(permissions.STATES_ACTIONS[key]), resources=[execution_arn])

@@ -161,6 +161,7 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "lock_servers": ("drs:DescribeRecoverySnapshots",),  # a point-in-time recovery's snapshot of each server
     "next_step": (),
     "request_approval": (),
+    "answer_approval": (),
     "check_health": ("drs:DescribeJobs",),  # the launch jobs' launchActionsStatus: post-launch actions
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
@@ -183,6 +184,7 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "lock_servers": ("states:DescribeExecution",),
     "next_step": ("states:GetExecutionHistory",),
     "request_approval": (),
+    "answer_approval": (),
     "check_health": (),
     "start_wave": (),
     "check_wave": (),
@@ -191,6 +193,12 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "reconcile": (),
     "sweep": ("states:DescribeExecution",),
 }
+
+# Per function: it answers task tokens (states:SendTaskSuccess / SendTaskFailure). These actions take no resource
+# (whoever holds them answers any token of the account), so exactly one function holds them: the answer function
+# behind the approval URL, which reads the token from the record and never hands it out (docs/approvals.md).
+ANSWERS_TASK_TOKENS: frozenset[str] = frozenset({"answer_approval"})
+TASK_TOKEN_ACTIONS = ("states:SendTaskFailure", "states:SendTaskSuccess")
 
 READ = ("dynamodb:GetItem",)
 READ_WAVES = ("dynamodb:Query",)  # a wave is its item and its pages of servers, read with one Query
@@ -223,6 +231,10 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "request_approval": {
         "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the pending approval's task token on its step
+    },
+    "answer_approval": {
+        "ExecutionHistory": ("dynamodb:Query",),  # the execution's record, by its ExecutionId alone
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the waiting step: its token, and each answer
     },
     "check_health": {
         "ExecutionWaves": READ_WAVES,  # the wave's launched servers and the step's start: it writes nothing
@@ -267,6 +279,7 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
+    "answer_approval": (),
     "check_health": (),
     "start_wave": (),
     "check_wave": (),

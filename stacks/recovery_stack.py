@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -40,6 +41,7 @@ class DrsOrchestratorStack(Stack):
             log_retention=retention,
             state_machine_name=machine_name,
             hook_function_prefix=hook_prefix,
+            log_execution_data=context("drs:logExecutionData") is True,
         )
         monitoring = Monitoring(
             self,
@@ -57,6 +59,8 @@ class DrsOrchestratorStack(Stack):
             monitoring.topic.grant_publish(functions.functions[key])
             functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)
 
+        approval_url = self.approval_url(functions.functions["answer_approval"], machine_name)
+
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
         CfnOutput(
@@ -67,5 +71,25 @@ class DrsOrchestratorStack(Stack):
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "ApprovalUrl",
+            value=approval_url.url,
+            description="drsctl run approve signs its answer to this URL (AuthType AWS_IAM): docs/approvals.md",
+        )
         CfnOutput(self, "ReconcileDeadLetterQueueUrl", value=monitoring.reconcile_dead_letters.queue.queue_url)
         CfnOutput(self, "SweepDeadLetterQueueUrl", value=monitoring.sweeper.dead_letters.queue.queue_url)
+
+    def approval_url(self, answer: lambda_.Function, machine_name: str) -> lambda_.FunctionUrl:
+        """The answer function's URL: AWS authenticates every caller (SigV4, AuthType AWS_IAM) and tells the function
+        who it is. Callers need lambda:InvokeFunctionUrl on it (the stack's ApproverPolicy); the function alone
+        holds states:SendTaskSuccess/SendTaskFailure, and answers only this state machine's executions."""
+        answer.add_environment("STATE_MACHINE_NAME", machine_name)
+        Validations.of(answer.role or answer).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="states:SendTaskSuccess/SendTaskFailure take no resource; only this function holds them, and "
+                "it answers only the tokens of this stack's waiting approvals, read from its own record",
+            )
+        )
+        return answer.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

@@ -40,6 +40,7 @@ class RecoveryWorkflow(Construct):
         log_retention: logs.RetentionDays,
         state_machine_name: str,
         hook_function_prefix: str,
+        log_execution_data: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -65,7 +66,11 @@ class RecoveryWorkflow(Construct):
                 placeholder: functions[key].function_arn for placeholder, key in SUBSTITUTIONS.items()
             },
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Every state's event, without its input and output by default: an approval's task token is in the input
+            # of "Ask for approval" (context drs:logExecutionData turns data on, with the risk docs/approvals.md says)
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=log_execution_data
+            ),
         )
         # The plan's runbook hooks: only functions named with the prefix, in this account and region (a version or
         # an alias of them too).

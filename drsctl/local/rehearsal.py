@@ -270,6 +270,7 @@ def local_aws(
             accounts.MEMBER_ROLE_NAME: accounts.DEFAULT_MEMBER_ROLE_NAME,
             accounts.MEMBER_EXTERNAL_ID: MEMBER_EXTERNAL_ID,
             "AWS_REGION": REGION,
+            "STATE_MACHINE_NAME": state_machine_name,  # the answer function answers its executions only
             **TABLE_NAMES,
         }
         stack.enter_context(patch.dict(os.environ, environment))
@@ -287,5 +288,7 @@ def local_aws(
         stack.callback(accounts.reset)
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-        hooks.install(scenario, engine, role, REGION, answer_undeclared_approvals=answer_undeclared_approvals)
+        hooks.install(
+            scenario, engine, role, REGION, clock=clock, answer_undeclared_approvals=answer_undeclared_approvals
+        )
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

@@ -15,5 +15,6 @@ class Caller:
 
 
 def caller(region: str) -> Caller:
-    answer = boto3.client("sts", region_name=region).get_caller_identity()
+    # a fresh session: the credentials as they are now (boto3's default session keeps the first ones it resolved)
+    answer = boto3.Session().client("sts", region_name=region).get_caller_identity()
     return Caller(arn=str(answer["Arn"]), account=str(answer["Account"]))

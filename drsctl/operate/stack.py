@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 DEFAULT_STACK = "DrsOrchestrator"
 STACK_VARIABLE = "DRSCTL_STACK"
 STATE_MACHINE_VARIABLE = "DRSCTL_STATE_MACHINE_ARN"
+APPROVAL_URL_VARIABLE = "DRSCTL_APPROVAL_URL"  # the answer function's URL (output ApprovalUrl): drsctl run approve
 # environment variable (as the Lambdas read it) -> the stack's output
 TABLE_OUTPUTS = {
     "PROTECTION_GROUPS_TABLE": "ProtectionGroupsTable",
@@ -41,6 +42,7 @@ class DeployedStack:
     tables: dict[str, str]  # environment variable -> table name
     topic_arn: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    approval_url: str | None = None
 
     @property
     def region(self) -> str:
@@ -89,7 +91,19 @@ def find_stack(name: str | None) -> DeployedStack:
         tables={variable: values[variable] for variable in TABLE_OUTPUTS},
         topic_arn=topic,
         outputs=outputs,
+        approval_url=os.environ.get(APPROVAL_URL_VARIABLE) or outputs.get("ApprovalUrl"),
     )
+
+
+def approval_url(stack: DeployedStack) -> str:
+    """The stack's approval URL: from the environment or the outputs already read, else from DescribeStacks."""
+    url = stack.approval_url or _describe(stack.name).get("ApprovalUrl")
+    if not url:
+        raise StackNotFound(
+            f"stack {stack.name} has no output ApprovalUrl (or {APPROVAL_URL_VARIABLE}): deploy this version of the "
+            "stack (make deploy); approvals are answered through its answer function"
+        )
+    return url
 
 
 def _region() -> str:

@@ -17,10 +17,12 @@ import boto3
 from drsctl.emulator import Scenario
 from drsctl.local.rehearsal import ACCOUNT, REGION, LocalAws, local_aws
 from drsctl.local.tables import TABLE_NAMES
+from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.clock import ScaledClock
 from drsctl.sandbox.cloudformation import StackOutputs
 from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
+from drsctl.sandbox.signatures import DEFAULT_KEY, create_default_principal
 from drsctl.sandbox.waits import interruptible_waits
 from drsctl.stamps import LineStamps
 
@@ -49,8 +51,8 @@ class Sandbox:
         """The environment that points the AWS SDK, the AWS CLI and `drsctl run` at the sandbox."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "sandbox",
-            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_ACCESS_KEY_ID": DEFAULT_KEY,  # the sandbox-operator user's key (drsctl/sandbox/signatures.py)
+            "AWS_SECRET_ACCESS_KEY": DEFAULT_KEY,
             "AWS_DEFAULT_REGION": self.region,
             "DRSCTL_STACK": self.stack_name,
         }
@@ -113,10 +115,13 @@ def sandbox(
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
         }
-        router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()))
+        create_default_principal()
+        stamped = _in_sandbox_time(say, clock) if say is not None else None
+        approval_url = ApprovalUrl(aws.clock, stamped)
+        router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()), approval_url)
         front = serve(router, host, port, verbose)
         stack.callback(front.stop)
-        stamped = _in_sandbox_time(say, clock) if say is not None else None
+        outputs["ApprovalUrl"] = front.endpoint + APPROVAL_PATH  # the answer function's URL, on this endpoint
         if stamped is not None:
             aws.engine.listeners.append(approval_announcer(stamped))
         watcher = StatusChanges(aws, topic, stamped).start()

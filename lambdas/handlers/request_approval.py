@@ -1,4 +1,5 @@
-"""Ask for approval: keep the task token on the waiting step and tell the approvers how to answer."""
+"""Ask for approval: keep the task token on the waiting step (for the answer function alone) and tell the approvers
+what they are asked and how to answer."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wave_name=request.WaveName,
         cursor=request.Steps,
         task_token=request.TaskToken,
+        now=request.Now,
     )
     logger.info("approval requested", extra={"notified": notified})
     return {"Notified": notified}

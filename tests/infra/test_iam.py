@@ -359,11 +359,16 @@ def test_step_functions_actions_are_granted_on_this_state_machines_executions_on
             ],
         ]
     }
+    answers = set(permissions.TASK_TOKEN_ACTIONS)  # they take no resource: the answer function's alone (below)
     for key in FUNCTIONS:
         statements = [
-            s for s in role_statements(resources, key) if any(a.startswith("states:") for a in _listed(s["Action"]))
+            s
+            for s in role_statements(resources, key)
+            if any(a.startswith("states:") and a not in answers for a in _listed(s["Action"]))
         ]
         assert [s["Resource"] for s in statements] == ([expected] if permissions.STATES_ACTIONS[key] else [])
+        answering = [s for s in role_statements(resources, key) if answers & set(_listed(s["Action"]))]
+        assert [s["Resource"] for s in answering] == (["*"] if key in permissions.ANSWERS_TASK_TOKENS else [])
 
 
 # What the review found missing for launching recovery instances, as AWSElasticDisasterRecoveryConsoleFullAccess_v2

@@ -63,7 +63,7 @@ def test_the_deployed_definition_is_the_asl_file_byte_for_byte(resources):
 
 def test_functions_are_the_ones_of_functions_json_with_its_handler_memory_and_timeout(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == len(FUNCTIONS) == 11
+    assert len(functions) == len(FUNCTIONS) == 12
     assert load_functions(ROOT / "lambdas" / "functions.json") == FUNCTIONS
     assert FUNCTIONS["sweep"].handler == "lambdas.handlers.sweep.handler"
     assert FUNCTIONS["lock_servers"].placeholder == "LockServersFunctionArn"
@@ -103,7 +103,8 @@ def test_state_machine_is_standard_named_with_vended_logs_tracing_and_a_timeout(
     assert machine["StateMachineName"] == "DrsOrchestrator-RecoveryPlan"
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
-    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is True
+    # without execution data by default: an approval's task token is in a state's input (test_approval_url.py)
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert json.loads(deployed_definition(resources))["TimeoutSeconds"] == 48 * 3600
     destination = machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
     log_group = of_type(resources, "AWS::Logs::LogGroup")[destination["Fn::GetAtt"][0]]["Properties"]
