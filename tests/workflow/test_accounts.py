@@ -11,6 +11,7 @@ import pytest
 from drsctl.clock import iso8601, parse_iso8601
 from drsctl.emulator import Scenario
 from drsctl.local.run import rehearse
+from drsctl.report import html
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.records import ServerRecord, WaveRecord
 from lambdas.core.recovery_points import NO_SNAPSHOT
@@ -141,6 +142,10 @@ def test_point_in_time_launches_every_server_from_its_newest_snapshot_at_or_befo
     assert all(s.recoverySnapshotId and s.recoverySnapshotId.startswith("pit-") for s in servers.values())
     assert {s.account for s in servers.values()} == {OWN, MEMBER, OTHER}
     assert {a["account"]: a["launched"] for a in report.to_dict()["accounts"]} == {OWN: 2, MEMBER: 3, OTHER: 2}
+    page = html.render(report.to_dict())  # the page says it too: the moment, a row per account, each server's
+    assert f"Recovered to {moment}" in page
+    assert [f'data-account="{a}"' in page for a in (OWN, MEMBER, OTHER)] == [True, True, True]
+    assert f'<td data-field="account" class="id">{MEMBER}</td>' in page
 
 
 def test_point_in_time_is_refused_naming_a_server_without_a_snapshot_that_old_and_snapshots_too_far_apart():
