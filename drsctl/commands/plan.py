@@ -42,7 +42,12 @@ def _drs_from(scenario: Path | None, loaded: Scenario | None) -> Iterator[str]:
     scenario says), and the emulator answers each call in the account of its credentials."""
     if scenario is None or loaded is None:
         endpoint = drs_endpoint()
-        yield f"the DRS endpoint {endpoint}" if endpoint else "AWS (your default credentials and region configuration)"
+        with patch.dict(os.environ, _own_account()):
+            yield (
+                f"the DRS endpoint {endpoint}"
+                if endpoint
+                else "AWS (your default credentials and region configuration)"
+            )
         return
     from moto import mock_aws
 
@@ -67,6 +72,25 @@ def _drs_from(scenario: Path | None, loaded: Scenario | None) -> Iterator[str]:
         accounts.reset()
         stack.callback(accounts.reset)
         yield f"the emulator with {scenario}"
+
+
+def _own_account() -> dict[str, str]:
+    """The account the stack would run in, for groups that name none: the caller's (sts:GetCallerIdentity, which
+    needs no permission). A DRS endpoint without STS beside it (an emulator) answers every call in one account, so
+    there it is just "your account"; member accounts are then reported as unreachable by the pre-flight."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.core import accounts
+
+    if os.environ.get(accounts.ORCHESTRATOR_ACCOUNT):
+        return {}
+    try:
+        return {accounts.ORCHESTRATOR_ACCOUNT: accounts.home_account()}
+    except (BotoCoreError, ClientError):
+        return {accounts.ORCHESTRATOR_ACCOUNT: YOUR_ACCOUNT}
+
+
+YOUR_ACCOUNT = "your-account"
 
 
 @plan_app.command()
