@@ -512,7 +512,7 @@ START_RECOVERY_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
 # be, and the calling function of StartRecovery / TerminateRecoveryInstances gets their dependencies above.
 DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("drs:DescribeJobs", "drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers"),
-    "lock_servers": (),
+    "lock_servers": ("drs:DescribeRecoverySnapshots",),  # a point-in-time recovery's snapshot of each server
     "next_step": (),
     "request_approval": (),
     "answer_approval": (),
@@ -575,8 +575,10 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionLocks": TAKE_LOCKS,
     },
     "lock_servers": {
-        "ExecutionHistory": READ,  # is the execution still running; has a lock's holder ended
-        "ExecutionWaves": READ_WAVES,
+        # is the execution still running; has a lock's holder ended; UpdateItem: how far apart the recovery
+        # snapshots chosen for a point in time are
+        "ExecutionHistory": (*READ, "dynamodb:UpdateItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),  # PutItem: each server's chosen recovery snapshot
         "ExecutionLocks": TAKE_LOCKS,
     },
     "next_step": {
@@ -700,3 +702,24 @@ APPROVER_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"),
     "ExecutionWaves": ("dynamodb:Query",),
 }
+# Member accounts (docs/accounts.md): the functions that call DRS or EC2 reach a member account's servers through its
+# member role, which they may assume (and only those roles: the accounts listed in context drs:memberAccounts, or
+# any account of the organization in context drs:memberOrganizationId). The member role holds, in its account, the
+# DRS and EC2 actions of these functions and the dependencies of StartRecovery and TerminateRecoveryInstances
+# (stacks/member_account.py builds it from the lists above).
+MEMBER_ROLE_ACTIONS = ("sts:AssumeRole",)
+MEMBER_ACCOUNTS_CONTEXT = "drs:memberAccounts"
+MEMBER_ORGANIZATION_CONTEXT = "drs:memberOrganizationId"
+MEMBER_ROLE_NAME_CONTEXT = "drs:memberRoleName"
+MEMBER_EXTERNAL_ID_CONTEXT = "drs:memberExternalId"
+FUNCTION_ROLE_PATH_PREFIX = "/drs-orchestrator/"  # + the stack's name + "/": the member roles trust this path
+REACHES_MEMBER_ACCOUNTS: frozenset[str] = frozenset(key for key in DRS_ACTIONS if DRS_ACTIONS[key] or EC2_ACTIONS[key])
+
+
+def member_drs_actions() -> tuple[str, ...]:
+    """Every DRS action the functions call: what the member role allows in its account."""
+    return tuple(sorted({action for actions in DRS_ACTIONS.values() for action in actions}))
+
+
+def member_ec2_actions() -> tuple[str, ...]:
+    return tuple(sorted({action for actions in EC2_ACTIONS.values() for action in actions}))

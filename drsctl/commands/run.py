@@ -13,6 +13,7 @@ import typer
 from rich.text import Text
 
 from drsctl.commands.common import console, fail_invalid
+from drsctl.commands.inputs import point_in_time_problems
 from drsctl.commands.operating import (
     JSON_OPTION,
     STACK_OPTION,
@@ -53,6 +54,15 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
     confirm: Annotated[
         str | None, typer.Option(help='For RECOVERY, in scripts: exactly "RECOVER <PlanId>" (else it is asked).')
     ] = None,
+    point_in_time: Annotated[
+        str | None,
+        typer.Option(
+            "--point-in-time",
+            metavar="TIME",
+            help="Recover to this moment (ISO 8601, UTC, e.g. 2026-01-01T03:00:00Z): each server launches from its "
+            "newest recovery snapshot at or before it (a resume keeps the first execution's).",
+        ),
+    ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
@@ -65,6 +75,8 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
         check_execution_name(name, "--name")
     if resume_from is not None:
         check_execution_name(resume_from, "--resume-from")
+    if point_in_time is not None and (problems := point_in_time_problems(point_in_time)):
+        raise fail_invalid("\n".join(problems))
     deployed = find(stack, "start the execution")
     _start(
         deployed,
@@ -74,6 +86,7 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
         resume_from=resume_from,
         confirm=confirm,
         json_output=json_output,
+        point_in_time=point_in_time,
     )
 
 
@@ -86,6 +99,7 @@ def _start(
     resume_from: str | None,
     confirm: str | None,
     json_output: bool,
+    point_in_time: str | None = None,
 ) -> None:
     from drsctl.operate import conflicts, executions, identity
 
@@ -109,6 +123,7 @@ def _start(
             confirm=confirm,
             resume_from=resume_from,
             started_by=caller.arn,
+            point_in_time=point_in_time,
         )
     if json_output:
         print_json(started)
@@ -117,6 +132,10 @@ def _start(
     out.print(f"Started {mode} {started['ExecutionId']} of plan {plan_id}", soft_wrap=True)
     if resume_from:
         out.print(f"resuming from {resume_from}", soft_wrap=True)
+    if point_in_time:
+        out.print(
+            f"recovering to {point_in_time}: each server from its newest snapshot at or before it", soft_wrap=True
+        )
     out.print(f"console: {started['ConsoleUrl']}", soft_wrap=True)
     out.print(f"follow it: drsctl run watch {started['ExecutionId']}", soft_wrap=True)
 

@@ -21,6 +21,7 @@ SOURCE_SERVER_ID = r"^s-[0-9a-zA-Z]{17}$"
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"  # a Lambda function name (not an ARN)
 ERROR_NAME = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ACCOUNT = r"^\d{12}$"
 ANY_OPERATION = "*"
 # The EC2 operation the emulator serves beside DRS (ec2.py), and the EC2 errors a fault on it may give, with their
 # HTTP statuses: throttled, an internal error, and access denied (EC2's code for it). `*` means DRS operations only.
@@ -82,8 +83,20 @@ class Timing(_Strict):
 
 class Quotas(_Strict):
     maxServersPerJob: int = Field(100, ge=1, description="Source servers in one StartRecovery call.")
-    maxConcurrentJobs: int = Field(20, ge=1, description="Jobs not yet COMPLETED, per region.")
-    maxServersInActiveJobs: int = Field(500, ge=1, description="Servers in all active jobs, per region.")
+    maxConcurrentJobs: int = Field(20, ge=1, description="Jobs not yet COMPLETED, per account and region.")
+    maxServersInActiveJobs: int = Field(500, ge=1, description="Servers in all active jobs, per account and region.")
+
+
+class AccountSpec(_Strict):
+    """A member account: its own DRS (servers, jobs, recovery instances), reached through its member role."""
+
+    id: str = Field(pattern=ACCOUNT, description="The account ID (12 digits).")
+    quotas: Quotas | None = Field(None, description="Its DRS quotas, per region (default: the scenario's quotas).")
+    assumable: bool = Field(
+        True,
+        description="false: STS AssumeRole into this account's member role is refused (AccessDenied), as when the "
+        "member stack is missing or does not trust the orchestrator.",
+    )
 
 
 class ConflictFault(_Strict):
@@ -132,6 +145,9 @@ class ServerSpec(_Strict):
     id: str = Field(pattern=SOURCE_SERVER_ID, description="The DRS source server ID.")
     hostname: str = Field(min_length=1, max_length=255)
     region: str | None = Field(None, description="Defaults to the scenario's region.")
+    account: str | None = Field(
+        None, pattern=ACCOUNT, description="The account whose DRS holds it; defaults to the scenario's accountId."
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     replication: str = Field("CONTINUOUS", description="dataReplicationState; CONTINUOUS is healthy.")
     lagSeconds: float | None = Field(
@@ -206,6 +222,9 @@ class OperationFault(_Strict):
         description="With error ServiceQuotaExceededException only: the quotaCode the error carries (any string, "
         "e.g. MaxConcurrentJobs or a Service Quotas code such as L-D88FAC3A); without it the error has none.",
     )
+    account: str | None = Field(
+        None, pattern=ACCOUNT, description="Only calls made in this account get the fault (default: every account)."
+    )
 
     @field_validator("operation")
     @classmethod
@@ -273,6 +292,7 @@ class ExternalJob(_Strict):
     """A launch job of another tool in the same account: it holds the job quotas while it runs."""
 
     region: str | None = Field(None, pattern=REGION, description="Defaults to the scenario's region.")
+    account: str | None = Field(None, pattern=ACCOUNT, description="Defaults to the scenario's accountId.")
     servers: int = Field(
         1, ge=1, le=100, description="Participating servers (synthetic IDs, none of the scenario's servers)."
     )
@@ -351,7 +371,14 @@ APPROVE_AT_ONCE = Approval(decision="APPROVE", afterSeconds=0)
 
 class Scenario(_Strict):
     region: str = Field("us-east-1", pattern=REGION, description="Default region of servers.")
-    accountId: str = Field("111122223333", pattern=r"^\d{12}$")
+    accountId: str = Field(
+        "111122223333", pattern=ACCOUNT, description="The orchestrator's own account (and the default of servers)."
+    )
+    accounts: list[AccountSpec] = Field(
+        default_factory=list,
+        description="Member accounts: each sees only its own servers, jobs and recovery instances, reached with the "
+        "credentials STS AssumeRole gives for its member role.",
+    )
     seed: int = Field(7, description="Seeds IDs and timing jitter: the same scenario replays identically.")
     quotas: Quotas = Field(default_factory=Quotas)
     timing: Timing = Field(default_factory=Timing)
@@ -393,8 +420,38 @@ class Scenario(_Strict):
             seen.add(approval.wave)
         return self
 
+    @model_validator(mode="after")
+    def _accounts_once(self) -> Scenario:
+        ids = [account.id for account in self.accounts]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"account {duplicate} is listed twice in accounts")
+        if self.accountId in ids:
+            raise ValueError(
+                f"accounts lists {self.accountId}, the scenario's own accountId (the orchestrator's); list only "
+                "member accounts there"
+            )
+        return self
+
     def region_of(self, item: ServerSpec | ExternalJob) -> str:
         return item.region or self.region
+
+    def account_of(self, item: ServerSpec | ExternalJob) -> str:
+        return item.account or self.accountId
+
+    def known_accounts(self) -> set[str]:
+        """Accounts whose DRS is initialized: the scenario's own, its member accounts, and those its servers name."""
+        return {self.accountId, *(a.id for a in self.accounts), *(self.account_of(s) for s in self.servers)}
+
+    def quotas_of(self, account: str) -> Quotas:
+        spec = next((a for a in self.accounts if a.id == account), None)
+        return spec.quotas if spec is not None and spec.quotas is not None else self.quotas
+
+    def assumable(self, account: str) -> bool:
+        """Whether STS lets the orchestrator assume the member role of `account` (a known account, not refused)."""
+        spec = next((a for a in self.accounts if a.id == account), None)
+        if spec is not None:
+            return spec.assumable
+        return account in self.known_accounts()
 
     def approval_for(self, wave: str) -> Approval:
         """The answer to an approval step of `wave`: its own entry, else the catch-all entry, else approve at once."""

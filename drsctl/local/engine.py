@@ -117,6 +117,14 @@ rehearsal engine, and make it fail wherever AWS would:
     GetExecutionHistory pages holding fewer events than `maxResults` asked (AWS: "the actual number of results
     returned per call might be fewer than the specified maximum"). Only calls a function makes while it runs are
     faulted, never the rehearsal's own reads.
+24. STS AssumeRole refuses a role as AWS does when it cannot be assumed (moto assumes any role ARN, existing or not):
+    into an account the rehearsal's scenario does not know or marks `assumable: false`, or one a fault names
+    (`EngineFaults.assume_role_denied`, read at each call), it answers AccessDenied with AWS's message (`... is not
+    authorized to perform: sts:AssumeRole on resource: <role ARN>`). `EngineStats.assumable` says which accounts the
+    estate lets the orchestrator into (the rehearsal sets it from its scenario). moto's HTTP status for an error its
+    STS model does not declare is 400 (AWS answers 403); the code and message are what callers read.
+    `account_of_access_key` reads which account moto issued an access key in (AssumeRole's temporary keys are created
+    in the role's account), so the DRS emulator answers a call made with member credentials in the member account.
 
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
@@ -129,11 +137,13 @@ import functools
 import importlib
 import json
 import random
+import re
 import threading
 import time
 import traceback
 import types
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -146,6 +156,7 @@ from botocore import retryhandler as botocore_legacy_retries
 from botocore.client import BaseClient
 from botocore.retries import standard as botocore_standard_retries
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb import comparisons
 from moto.dynamodb import models as dynamodb_models
@@ -159,6 +170,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
@@ -198,6 +210,8 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.sts.models import STSBackend
+from moto.utilities.utils import PARTITION_NAMES
 
 from drsctl.clock import VirtualClock
 from lambdas.core.item_size import ITEM_MAX_BYTES, typed_item_bytes
@@ -306,6 +320,9 @@ class EngineFaults:
     stepfunctions: list[StepFunctionsFault] = field(default_factory=list)
     history_page_max: int | None = None  # GetExecutionHistory answers a function at most this many events a page
     invocations_by_function: dict[str, int] = field(default_factory=dict)
+    # Accounts whose member role STS refuses from now on (AccessDenied): a role deleted or its trust changed
+    # mid-execution.
+    assume_role_denied: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -334,6 +351,11 @@ class EngineStats:
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    # Whether STS lets the orchestrator assume a role in an account (patch 24): the rehearsal's scenario decides.
+    assumable: Callable[[str], bool] = lambda _account: True
+    # Every AssumeRole STS answered: (role ARN, external ID, refused)
+    assumed_roles: list[tuple[str, str | None, bool]] = field(default_factory=list)
 
 
 class LambdaKilled(BaseException):
@@ -554,6 +576,54 @@ def _counting_api_call(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(self, operation_name, api_params)
 
     return make_api_call
+
+
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+
+
+class _AccessDenied(ServiceException):
+    code = "AccessDenied"
+
+
+def _assume_role_as_aws(original: Callable[..., Any], stats: EngineStats) -> Callable[..., Any]:
+    """Patch 24: AssumeRole refused into an account the estate does not let the orchestrator into."""
+
+    def assume_role(self: STSBackend, **kwargs: Any) -> Any:
+        role_arn = str(kwargs.get("role_arn") or "")
+        found = _ROLE_ACCOUNT.match(role_arn)
+        account = found.group(1) if found else None
+        refused = account is not None and (not stats.assumable(account) or account in stats.faults.assume_role_denied)
+        stats.assumed_roles.append((role_arn, kwargs.get("external_id"), refused))
+        if refused:
+            caller = (
+                f"arn:aws:sts::{self.account_id}:assumed-role/drs-orchestrator-local/{kwargs.get('role_session_name')}"
+            )
+            raise _AccessDenied(f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        return original(self, **kwargs)
+
+    return assume_role
+
+
+@contextmanager
+def member_roles(stats: EngineStats) -> Iterator[None]:
+    """Patch 23 (also applied by virtual_engine), for a check against the emulator outside a rehearsal (`drsctl plan
+    validate --scenario`). moto warns that AccessDenied is no error shape of its STS model: the refusal is meant."""
+    with (
+        patch.object(STSBackend, "assume_role", _assume_role_as_aws(STSBackend.assume_role, stats)),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", message=".*AccessDenied.* does not match an error shape")
+        yield
+
+
+def account_of_access_key(access_key: str) -> str | None:
+    """The account moto issued `access_key` in (an AssumeRole's temporary key is created in the role's account), or
+    None for a key moto did not issue (the rehearsal's own credentials)."""
+    for account_id, account in list(iam_backends.items()):
+        for partition in PARTITION_NAMES:
+            if access_key in account[partition].access_keys:
+                return str(account_id)
+    return None
 
 
 _DYNAMODB_ERROR_STATUS = {"InternalServerError": 500}
@@ -1310,4 +1380,6 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
             _history_as_aws(StepFunctionResponse.get_execution_history, stats),
         )
         replace(StepFunctionResponse, "call_action", _faulty_stepfunctions(StepFunctionResponse.call_action, stats))
+        # 24: AssumeRole refused where AWS would refuse it
+        stack.enter_context(member_roles(stats))
         yield stats

@@ -14,7 +14,7 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
 from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault, StepFunctionsFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
-from lambdas.core import deadline, limits
+from lambdas.core import accounts, deadline, limits
 from lambdas.core.plan import OptionsOverride, RecoveryPlan, RunOptions
 from lambdas.core.records import ServerRecord, WaveRecord
 
@@ -104,6 +104,7 @@ class Case:
     fix: Fix | None = None
     resume_check: Check | None = None
     check: Check | None = None  # what the first execution must have done beyond its record's status
+    point_in_time: str | None = None  # execution input PointInTime
 
 
 @dataclass
@@ -713,6 +714,101 @@ def _capacity_cases() -> list[Case]:
             both(scenario_keys(quotas={"maxConcurrentJobs": 3}), extra_servers(2)),
             plan=plan_options(MaxServersPerJob=1),
             arm=start_concurrently({"PlanId": "other", "ExecutionType": "DRILL"}, other_plan("other", EXTRA[:2])),
+        ),
+    ]
+
+
+MEMBER = "444455556666"  # the member account of the accounts cases: the app tier lives there
+
+
+def in_member_account(**account: Any) -> Change:
+    """The app servers in a member account (its own quotas, `account` keys), the db servers in the stack's own."""
+
+    def change(scenario: dict[str, Any]) -> None:
+        scenario["accounts"] = [{"id": MEMBER, **copy.deepcopy(account)}]
+        for spec in scenario["servers"]:
+            if spec["id"] in APP:
+                spec["account"] = MEMBER
+
+    return change
+
+
+def app_in_member_account(plan: dict[str, Any]) -> None:
+    """The app group in the member account, launched with the db group in one wave: a wave over two accounts."""
+    plan["ProtectionGroups"][1]["Account"] = MEMBER
+    plan["Waves"] = [
+        {"WaveName": "db+app", "ProtectionGroupIds": ["db", "app"]},
+        {"WaveName": "web", "ProtectionGroupId": "web"},
+    ]
+
+
+def deny_member_role(function: str, nth: int) -> Arm:
+    """From the nth invocation of `function` on, STS refuses the member role (its trust was changed), and the
+    credentials the functions held are gone (a new Lambda container, or their hour is up)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, request: dict[str, Any]) -> None:
+            if name.endswith(function):
+                seen[0] += 1
+                if seen[0] == nth:
+                    aws.engine.faults = replace(aws.engine.faults, assume_role_denied=frozenset({MEMBER}))
+                    accounts.forget(MEMBER)
+
+        aws.engine.before_invoke.append(hook)
+
+    return arm
+
+
+def _account_cases() -> list[Case]:
+    return [
+        Case(
+            "accounts",
+            "the member account's role cannot be assumed: refused before any launch",
+            FAILED,
+            in_member_account(assumable=False),
+            plan=app_in_member_account,
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "could not be assumed", "nothing was launched"),
+            fast=True,
+        ),
+        Case(
+            "accounts",
+            "the member account throttles DescribeJobs for 10 min",
+            OK,
+            both(
+                in_member_account(),
+                op_fault("DescribeJobs", "ThrottlingException", seconds=600, after=60, account=MEMBER),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member account's job quota is full for 15 min, the stack's own is free",
+            OK,
+            both(
+                in_member_account(quotas={"maxConcurrentJobs": 1}),
+                scenario_keys(externalJobs=[{"account": MEMBER, "servers": 1, "seconds": 900}]),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member role is refused mid-execution: the wave fails naming the account and role",
+            FAILED,
+            in_member_account(),
+            plan=app_in_member_account,
+            arm=deny_member_role("check-wave", 2),
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "What to do:"),
+        ),
+        Case(
+            "accounts",
+            "a point in time with a lagging member server: refused, the servers named",
+            FAILED,
+            both(in_member_account(), replication_state(APP[0], "CONTINUOUS", lagSeconds=7200)),
+            plan=app_in_member_account,
+            point_in_time="2025-12-31T23:30:00Z",
+            says=("MaxSnapshotSkewMinutes", APP[0]),
         ),
     ]
 
@@ -1562,8 +1658,8 @@ def widest_fitting_wave_timeout() -> int:
         WaveRecord(
             WaveNumber=n,
             WaveName=wave.WaveName,
-            ProtectionGroupId=wave.ProtectionGroupId,
-            Region=plan.group(wave.ProtectionGroupId).Region,
+            ProtectionGroupId=",".join(wave.group_ids),
+            Region=plan.groups_of(wave)[0].Region,
             Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(sizes[wave.WaveName])],
         )
         for n, wave in enumerate(plan.Waves, start=1)
@@ -1829,6 +1925,7 @@ CASES: list[Case] = [
     *_health_cases(),
     *_resume_gate_cases(),
     *_limit_cases(),
+    *_account_cases(),
 ]
 
 
@@ -1842,6 +1939,8 @@ def run_case(case: Case) -> Outcome:
     execution_input: dict[str, Any] = {"PlanId": "shop", "ExecutionType": case.mode}
     if case.mode == "RECOVERY":
         execution_input["Confirm"] = "RECOVER shop"
+    if case.point_in_time is not None:
+        execution_input["PointInTime"] = case.point_in_time
     with local_aws(Scenario.model_validate(scenario)) as aws:
         aws.load_plan(RecoveryPlan.model_validate(plan))
         run = Run()

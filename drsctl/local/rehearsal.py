@@ -29,9 +29,9 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
 from drsctl.local import hooks
-from drsctl.local.engine import EngineStats, virtual_engine
+from drsctl.local.engine import EngineStats, account_of_access_key, virtual_engine
 from drsctl.local.tables import TABLE_NAMES, TABLES
-from lambdas.core import records
+from lambdas.core import accounts, records
 from lambdas.core.observability import logger
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
@@ -44,6 +44,7 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "DrsOrchestrator-RecoveryPlan"  # as the stack names it (<stack name>-RecoveryPlan)
 ROLE_NAME = "drs-orchestrator-local"
+MEMBER_EXTERNAL_ID = "drs-orchestrator-rehearsal"  # what the stack passes as sts:ExternalId (drs:memberExternalId)
 
 # ASL substitution -> function key, as lambdas/functions.json names them
 PLACEHOLDERS = {spec["placeholder"]: key for key, spec in FUNCTION_SPECS.items() if "placeholder" in spec}
@@ -278,6 +279,12 @@ def local_aws(
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
             "HOOK_FUNCTION_ACCOUNT": ACCOUNT,
+            # The orchestrator's own account is the scenario's; member accounts are reached through their role, as
+            # the stack sets it up (lambdas/core/accounts.py)
+            accounts.ORCHESTRATOR_ACCOUNT: scenario.accountId,
+            accounts.ORCHESTRATOR_PARTITION: "aws",
+            accounts.MEMBER_ROLE_NAME: accounts.DEFAULT_MEMBER_ROLE_NAME,
+            accounts.MEMBER_EXTERNAL_ID: MEMBER_EXTERNAL_ID,
             "AWS_REGION": REGION,
             "STATE_MACHINE_NAME": state_machine_name,  # the answer function answers its executions only
             **TABLE_NAMES,
@@ -291,6 +298,12 @@ def local_aws(
         stack.callback(logger.setLevel, previous_level)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         engine = stack.enter_context(virtual_engine(clock, seed=scenario.seed))
+        # Member accounts: STS lets the orchestrator into those the scenario knows and does not refuse, and the
+        # emulator answers a call made with the credentials AssumeRole gave in the role's account
+        engine.assumable = scenario.assumable
+        emulator.resolve_caller = account_of_access_key
+        accounts.reset()  # credentials a previous rehearsal's STS issued mean nothing to this one
+        stack.callback(accounts.reset)
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         hooks.install(

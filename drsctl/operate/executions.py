@@ -29,6 +29,7 @@ from drsctl.operate.signed_post import NoCredentials, post_json
 from drsctl.operate.stack import DeployedStack, approval_url
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core import drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import PlanNotFoundError
 from lambdas.core.plan import recovery_confirmation
@@ -240,8 +241,13 @@ def default_name(plan_id: str, mode: Mode, now: float | None = None) -> str:
     return _NAME_UNSAFE.sub("-", plan_id)[: NAME_MAX - len(suffix)] + suffix
 
 
-def execution_input(
-    plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None, started_by: str | None = None
+def execution_input(  # noqa: PLR0917 - each an optional field of the input
+    plan_id: str,
+    mode: Mode,
+    confirm: str | None,
+    resume_from: str | None,
+    started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """What StartExecution gets (docs/execution-input.schema.json)."""
     started: dict[str, Any] = {"PlanId": plan_id, "ExecutionType": mode}
@@ -251,6 +257,8 @@ def execution_input(
         started["ResumeFrom"] = resume_from
     if started_by is not None:
         started["StartedBy"] = started_by
+    if point_in_time is not None:
+        started["PointInTime"] = point_in_time
     return started
 
 
@@ -272,15 +280,17 @@ def start(
     confirm: str | None,
     resume_from: str | None,
     started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare).
-    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy."""
+    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy;
+    `point_in_time`: recover to that moment (execution input PointInTime)."""
     if mode == "RECOVERY" and confirm != recovery_confirmation(plan_id):
         raise OperateError(
             f"a RECOVERY of plan {plan_id} needs the confirmation {recovery_confirmation(plan_id)!r} "
             f"(got {confirm!r}): nothing was started"
         )
-    started = execution_input(plan_id, mode, confirm, resume_from, started_by)
+    started = execution_input(plan_id, mode, confirm, resume_from, started_by, point_in_time)
     client = stack.client("stepfunctions")
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
@@ -471,7 +481,8 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
         jobs = list(ended.JobIds) if ended is not None else []
-        terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        targets = sorted({w.target_of(s) for w in records.execution_waves(name) for s in w.Servers})
+        terminated, pending = _terminate_outcome(targets, jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,
@@ -485,12 +496,13 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
 CLEANUP_POLL_SECONDS = 1.0
 
 
-def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str], list[str]]:
-    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running)."""
+def _terminate_outcome(targets: list[Target], job_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running), asked in every (account,
+    Region) of the drill's servers."""
     terminated: list[str] = []
     pending: list[str] = []
-    for region in regions:
-        for job in drs.describe_jobs(region, job_ids) if job_ids else []:
+    for target in targets:
+        for job in drs.describe_jobs(target, job_ids) if job_ids else []:
             for participant in job.get("participatingServers", []):
                 instance = participant.get("recoveryInstanceID")
                 if participant.get("launchStatus") == "TERMINATED":

@@ -119,6 +119,8 @@ def build_report(
         "waves": [_wave(wave, jobs, points, since, activity) for wave in waves],
         "cleanup": _cleanup(item, sources.drs, _regions(waves), since),
         "resumedFrom": item.get("ResumedFrom"),
+        "pointInTime": rpo.iso8601(record.PointInTime) if record.PointInTime is not None else None,
+        "snapshotSkewSeconds": record.SnapshotSkewSeconds,
         "activity": activity.execution_json(),
         **dict.fromkeys((*LOCAL_FIGURES, "maxItemTable")),
         **audit.generated(_stack_now(described)),
@@ -181,8 +183,11 @@ def _history(execution_arn: str, stepfunctions: Any) -> list[dict[str, Any]]:
 def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, tuple[float, float | None]]:
     """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds)."""
     by_region: dict[str, list[str]] = {}
-    for wave in waves:
-        by_region.setdefault(wave.Region, []).extend(wave.JobIds)
+    for wave in waves:  # each job in its servers' Region (a wave of several groups spans several)
+        for server in wave.Servers:
+            jobs = by_region.setdefault(server.Region or wave.Region, [])
+            if server.RecoveryJobId and server.RecoveryJobId not in jobs:
+                jobs.append(server.RecoveryJobId)
     times: dict[str, tuple[float, float | None]] = {}
     for region, job_ids in by_region.items():
         for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
@@ -200,7 +205,7 @@ def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, 
 
 
 def _regions(waves: list[WaveRecord]) -> list[str]:
-    return sorted({wave.Region for wave in waves})
+    return sorted({server.Region or wave.Region for wave in waves for server in wave.Servers})
 
 
 def _cleanup(
@@ -285,7 +290,10 @@ def _server(
         "launchedAt": since(ended) if server.Status == "LAUNCHED" else None,
         "error": server.Error,
         "hostname": server.Hostname,
-        "recoveryPointAt": since(points.get(server.SourceServerId)),
+        "recoveryPointAt": since(server.RecoveryPointTime or points.get(server.SourceServerId)),
+        "account": server.Account,
+        "region": server.Region,
+        "recoverySnapshotId": server.RecoverySnapshotId,
     }
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
+from lambdas.core.accounts import EXPIRED_CODES
 from lambdas.core.quota_errors import drs_quota
 
 Kind = Literal["transient", "capacity", "conflict", "chunk_too_large", "permanent"]
@@ -77,7 +78,8 @@ def classify(error: Exception) -> AwsFailure | None:
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     quota_code = error.response.get("quotaCode")
     resource_id = error.response.get("resourceId")
-    if code in THROTTLING_CODES or code in TRANSIENT_CODES or status in TRANSIENT_STATUS_CODES:
+    # a member account's credentials that expired are transient too: the next try assumes its role again
+    if code in THROTTLING_CODES or code in TRANSIENT_CODES or code in EXPIRED_CODES or status in TRANSIENT_STATUS_CODES:
         return AwsFailure("transient", code, message)
     if code == QUOTA_ERROR:
         quota_code = str(quota_code) if quota_code is not None else None

@@ -14,7 +14,8 @@ answer:
   runs only once it discovers the SSM agent: a server with actions whose agent is never discovered stays pending
   until the deadline, then is unhealthy ("SSM agent never reported: N post-launch actions did not run"). A server
   with no action configured passes, and the output says so;
-- EC2 status checks, from DescribeInstanceStatus (IncludeAllInstances, batches of 100, in the wave's Region):
+- EC2 status checks, from DescribeInstanceStatus (IncludeAllInstances, batches of 100, in each server's account and
+  Region):
   instance and system status both ok is healthy, either impaired is unhealthy, initializing or insufficient-data is
   pending; an instance that is not running (stopped, terminated) or that EC2 does not know is unhealthy.
 
@@ -34,11 +35,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, ec2, launch_actions, polling, records
+from lambdas.core import drs, ec2, explain, launch_actions, polling, records
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError, HealthCheckRefusedError, StepsChangedError
 from lambdas.core.explain import listed, with_action
@@ -238,12 +241,7 @@ def check_health(
     configured = None
     try:
         participants = _participants(wave) if config.PostLaunchActions else {}
-        ids = [s.InstanceId for s in servers if s.InstanceId]
-        statuses = (
-            _call("EC2 DescribeInstanceStatus", wave.Region, lambda: ec2.instance_statuses(wave.Region, ids))
-            if config.InstanceStatus and ids
-            else {}
-        )
+        statuses = _instance_statuses(wave, servers) if config.InstanceStatus else {}
         if config.PostLaunchActions:
             configured = _configured(
                 execution_id, wave, phase=phase, index=index, servers=servers, seconds_left=seconds_left
@@ -340,15 +338,21 @@ def _configured(
     configured = launch_actions.Configured.of(record, [server.SourceServerId for server in servers])
     before = len(configured.counts)
 
+    targets = {server.SourceServerId: wave.target_of(server) for server in servers}
+
     def has_time() -> bool:
         return seconds_left() > launch_actions.READ_RESERVE_SECONDS
 
     try:
-        _call("DRS ListLaunchActions", wave.Region, lambda: launch_actions.read_more(wave.Region, configured, has_time))
+        launch_actions.read_more(lambda server_id: _count_actions(targets[server_id], server_id), configured, has_time)
     finally:
         if record is not None and len(configured.counts) > before:
             _keep(execution_id, wave, record, configured)
     return configured
+
+
+def _count_actions(target: Target, server_id: str) -> int:
+    return _call("DRS ListLaunchActions", target, partial(launch_actions.active_actions, target, server_id))
 
 
 def _keep(
@@ -378,14 +382,39 @@ def _step(wave: records.WaveRecord, phase: str, index: int) -> dict[str, Any] | 
 def _participants(wave: records.WaveRecord) -> dict[tuple[str, str], dict[str, Any]]:
     """(job ID, source server ID) -> the server's entry in the job: a server retried in another job is judged by
     the job its record says launched it."""
-    # the wave's own jobs, and those that launched the servers it took over (the execution it resumes started them)
+    # the wave's own jobs, and those that launched the servers it took over (the execution it resumes started them),
+    # each asked in its servers' account and Region
     job_ids = list(dict.fromkeys([*wave.JobIds, *(s.RecoveryJobId for s in launched(wave) if s.RecoveryJobId)]))
-    jobs = _call("DRS DescribeJobs", wave.Region, lambda: drs.describe_jobs(wave.Region, job_ids))
+    jobs = [
+        job
+        for target, ids in _by_target(wave.job_targets(), job_ids).items()
+        for job in _call("DRS DescribeJobs", target, partial(drs.describe_jobs, target, ids))
+    ]
     return {
         (job["jobID"], participant["sourceServerID"]): participant
         for job in jobs
         for participant in job.get("participatingServers", [])
     }
+
+
+def _instance_statuses(wave: records.WaveRecord, servers: list[records.ServerRecord]) -> dict[str, dict[str, Any]]:
+    """EC2's status of each launched server's recovery instance, asked in the server's own account and Region."""
+    ids: dict[Target, list[str]] = {}
+    for server in servers:
+        if server.InstanceId:
+            ids.setdefault(wave.target_of(server), []).append(server.InstanceId)
+    found: dict[str, dict[str, Any]] = {}
+    for target, instance_ids in sorted(ids.items()):
+        found.update(_call("EC2 DescribeInstanceStatus", target, partial(ec2.instance_statuses, target, instance_ids)))
+    return found
+
+
+def _by_target(where: dict[str, Target], job_ids: list[str]) -> dict[Target, list[str]]:
+    grouped: dict[Target, list[str]] = {}
+    for job_id in job_ids:
+        if job_id in where:
+            grouped.setdefault(where[job_id], []).append(job_id)
+    return dict(sorted(grouped.items()))
 
 
 class _Missed(Exception):
@@ -394,7 +423,7 @@ class _Missed(Exception):
         self.failure = failure
 
 
-def _call(operation: str, region: str, call: Callable[[], T]) -> T:
+def _call(operation: str, target: Target, call: Callable[[], T]) -> T:
     """The call's answer; a transient failure is a missed check, any other AWS error fails the step."""
     try:
         return call()
@@ -406,8 +435,13 @@ def _call(operation: str, region: str, call: Callable[[], T]) -> T:
             raise _Missed(failure) from error
         raise HealthCheckRefusedError(
             with_action(
-                f"{operation} in {region} was refused: {failure.short()}",
-                "grant the check-health function's role what it lacks (drs:DescribeJobs, drs:ListLaunchActions, "
+                f"{operation} in {explain.where(target)['region']} was refused: {failure.short()}",
+                f"grant {_role(target)} what it lacks (drs:DescribeJobs, drs:ListLaunchActions, "
                 "ec2:DescribeInstanceStatus: stacks/iam.py) or fix the request, then start the execution again",
             )
         ) from error
+
+
+def _role(target: Target) -> str:
+    member = explain.where(target)["member_role"]
+    return f"the member role {member}" if member else "the check-health function's role"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core import drs
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import classify
 
 RECORD_KEY = "LaunchActions"  # on the step's record (wave.Steps[i])
@@ -63,10 +64,11 @@ class Configured:
         return cls(list(server_ids), counts[: len(server_ids)] if counts is not None else [])
 
 
-def active_actions(region: str, server_id: str) -> int:
-    """How many active post-launch actions DRS has configured for a source server (GONE if it no longer knows it)."""
+def active_actions(where: Target, server_id: str) -> int:
+    """How many active post-launch actions DRS has configured for a source server in its account and Region (GONE if
+    it no longer knows it)."""
     try:
-        actions = drs.list_launch_actions(region, server_id)
+        actions = drs.list_launch_actions(where, server_id)
     except Exception as error:
         failure = classify(error)
         if failure is not None and failure.code == NOT_FOUND:
@@ -76,11 +78,12 @@ def active_actions(region: str, server_id: str) -> int:
     return sum(action.get("active") is not False for action in actions)
 
 
-def read_more(region: str, configured: Configured, has_time: Callable[[], bool]) -> None:
-    """Read the servers not read yet, in order, while `has_time()`. Appends to `configured.counts` as it goes, so
-    what was read before an error is kept; the error propagates (the health check decides what it means)."""
+def read_more(count: Callable[[str], int], configured: Configured, has_time: Callable[[], bool]) -> None:
+    """Read the servers not read yet, in order, while `has_time()`, each with `count(server_id)` (active_actions
+    in the server's account and Region). Appends to `configured.counts` as it goes, so what was read before an error
+    is kept; the error propagates (the health check decides what it means)."""
     while len(configured.counts) < len(configured.server_ids) and has_time():
-        configured.counts.append(active_actions(region, configured.server_ids[len(configured.counts)]))
+        configured.counts.append(count(configured.server_ids[len(configured.counts)]))
 
 
 def _fingerprint(server_ids: Sequence[str]) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core import drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.explain import listed
 from lambdas.core.plan import RecoveryPlan, Wave
 from lambdas.core.plan_types import ExecutionMode
@@ -95,14 +96,14 @@ def earlier_execution(
 def resume_from(
     record: ExecutionRecord,
     waves: list[WaveRecord],
-    inventory: dict[str, dict[str, dict[str, Any]]],
+    inventory: dict[Target, dict[str, dict[str, Any]]],
     plan: RecoveryPlan,
 ) -> Resumed:
     """What `record` (an ended execution of `plan`, its waves as planned now) leaves to do.
 
-    `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per Region,
-    as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution left running, or
-    started without the answer being recorded, launched them).
+    `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per
+    (account, Region), as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution
+    left running, or started without the answer being recorded, launched them).
     """
     resumed = Resumed(execution_id=record.ExecutionId)
     earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
@@ -124,12 +125,13 @@ def resume_from(
             if done.Status == "LAUNCHED" or done.Error == LAUNCHED_BEFORE:  # launched there, or before it (a chain)
                 resumed.launched[server.SourceServerId] = done
                 continue
-            last_launch = _last_launch(inventory, wave.Region, server.SourceServerId)
+            last_launch = _last_launch(inventory, wave.target_of(server), server.SourceServerId)
             job = (last_launch.get("initiated") or {}).get("jobID")
             if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
             if last_launch.get("status") == "LAUNCHED":  # after that execution stopped following it
-                instance = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("recoveryInstanceId")
+                found = inventory.get(wave.target_of(server), {}).get(server.SourceServerId) or {}
+                instance = found.get("recoveryInstanceId")
                 resumed.launched[server.SourceServerId] = done.model_copy(
                     update={"Status": "LAUNCHED", "RecoveryJobId": job, "InstanceId": instance or done.InstanceId}
                 )
@@ -240,8 +242,8 @@ def _changed(previous_id: str, earlier: dict[int, WaveRecord], waves: list[WaveR
     return problems
 
 
-def _last_launch(inventory: dict[str, dict[str, dict[str, Any]]], region: str, server_id: str) -> dict[str, Any]:
-    server = inventory.get(region, {}).get(server_id) or {}
+def _last_launch(inventory: dict[Target, dict[str, dict[str, Any]]], where: Target, server_id: str) -> dict[str, Any]:
+    server = inventory.get(where, {}).get(server_id) or {}
     last: dict[str, Any] = (server.get("lifeCycle") or {}).get("lastLaunch") or {}
     return last
 
@@ -250,19 +252,20 @@ def _job_owners(
     previous_id: str,
     earlier: dict[int, WaveRecord],
     waves: list[WaveRecord],
-    inventory: dict[str, dict[str, dict[str, Any]]],
+    inventory: dict[Target, dict[str, dict[str, Any]]],
 ) -> dict[str, str]:
     """The execution each server's last launch job belongs to: the earlier record's jobs, and, for a job it never
     recorded (a StartRecovery whose answer was lost), the job's own ExecutionId tag, asked of DRS."""
     owners = {job: previous_id for wave in earlier.values() for job in wave.JobIds}
-    unknown: dict[str, set[str]] = {}
+    unknown: dict[Target, set[str]] = {}
     for wave in waves:
         for server in wave.Servers:
-            job = (_last_launch(inventory, wave.Region, server.SourceServerId).get("initiated") or {}).get("jobID")
+            where = wave.target_of(server)
+            job = (_last_launch(inventory, where, server.SourceServerId).get("initiated") or {}).get("jobID")
             if job is not None and job not in owners:
-                unknown.setdefault(wave.Region, set()).add(job)
-    for region, jobs in unknown.items():
-        for job in drs.describe_jobs(region, sorted(jobs)):
+                unknown.setdefault(where, set()).add(job)
+    for where, jobs in sorted(unknown.items()):
+        for job in drs.describe_jobs(where, sorted(jobs)):
             tagged = (job.get("tags") or {}).get("ExecutionId")
             if tagged:
                 owners[job["jobID"]] = tagged

@@ -296,6 +296,8 @@ def hook_event(
         "Servers": [
             {
                 "SourceServerId": s.SourceServerId,
+                "Account": s.Account,
+                "Region": s.Region or wave.Region,
                 "Hostname": s.Hostname,
                 "Status": "LAUNCHED" if s.taken_over else s.Status,  # launched by the execution this one resumes
                 "RecoveryInstanceId": s.InstanceId,

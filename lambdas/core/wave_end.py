@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from lambdas.core import drs
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import classify
 from lambdas.core.explain import before_action, listed, with_action
 from lambdas.core.records import FINAL_SERVER_STATUSES, WAVE_MESSAGE_MAX, ServerRecord, WaveRecord, truncate
@@ -160,12 +161,11 @@ def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
     """Every job of this wave (found by its tags), adopted into the record, and what DRS says of each server."""
     if wave.StartTime is None:
         return Discovery({}, complete=True)
+    wanted = {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]}
+    jobs: list[dict[str, Any]] = []
     try:
-        jobs = drs.jobs_tagged(
-            wave.Region,
-            {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]},
-            since=wave.StartTime - CLOCK_SKEW_SECONDS,
-        )
+        for target in _where_jobs_may_be(wave):
+            jobs.extend(drs.jobs_tagged(target, wanted, since=wave.StartTime - CLOCK_SKEW_SECONDS))
     except Exception as error:
         failure = classify(error)
         if failure is None:
@@ -173,6 +173,14 @@ def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
         return Discovery({}, complete=False, error=failure.short())
     adopt(wave, jobs, now)
     return Discovery(observe(jobs, wave.JobIds), complete=True)
+
+
+def _where_jobs_may_be(wave: WaveRecord) -> list[Target]:
+    """Every (account, Region) of the wave's servers, and that of a StartRecovery whose answer was not recorded."""
+    targets = set(wave.targets())
+    if wave.PendingStart is not None:
+        targets.add(wave.intent_target(wave.PendingStart))
+    return sorted(targets)
 
 
 def close(
@@ -273,7 +281,7 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     execution_id: str = "",
 ) -> tuple[WaveOutcome, str | None]:
     """The wave's status once every server is final, and a cause an operator can act on (its action last)."""
-    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {wave.Region}"
+    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {_regions(wave)}"
     running = (
         f"Server(s) {_with_jobs(still_running)} were still in DRS jobs that may yet launch them: check the jobs "
         "with DescribeJobs and remove unwanted drill instances with TerminateRecoveryInstances."
@@ -340,6 +348,14 @@ def _out_of_time(wave: WaveRecord, where: str, elapsed: int, cause: str | None, 
         "of time without faults to wait out, lower Options.WaveTimeoutMinutes or the steps' TimeoutMinutes, or "
         "split the plan",
     )
+
+
+def _regions(wave: WaveRecord) -> str:
+    """Where a wave ran, as its messages say it: its Region(s), with the accounts when it spans several."""
+    targets = list(wave.targets())
+    if len({t.account for t in targets}) <= 1:
+        return ", ".join(sorted({t.region for t in targets})) or wave.Region
+    return "; ".join(str(t) for t in targets)
 
 
 def _not_launched(servers: list[ServerRecord], *, unanswered: bool, label: str = "CRITICAL ") -> str:

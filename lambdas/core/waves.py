@@ -24,11 +24,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import deadline, drs, locks, polling, records, wave_end
+from lambdas.core import deadline, drs, explain, locks, polling, records, wave_end
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.explain import listed, permanent_failure
@@ -48,8 +49,8 @@ FUNCTION = {"start": "start_wave", "check": "check_wave"}
 class WaveProgress(BaseModel):
     """What the state machine carries between steps of one wave: small, and only what the next step needs.
 
-    The job IDs (at most one per 100 servers) and a fingerprint of what DRS last reported let a check skip the
-    wave's record entirely when nothing changed, which is most checks.
+    The job IDs (at most one per 100 servers, by account and Region) and a fingerprint of what DRS last reported
+    let a check skip the wave's record entirely when nothing changed, which is most checks.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -62,11 +63,12 @@ class WaveProgress(BaseModel):
     EventsUsed: int = 0
     Launched: int = 0
     Servers: int = 0
-    Region: str = ""
     StartedAt: int = 0
     JobsStartedAt: int = 0  # when the wave's last chunk started: checks are spaced from there, not from StartedAt
     ExpectedSeconds: int = 0  # how long its jobs should take (learned from the previous wave, else the Options)
-    JobIds: list[str] = []
+    # The wave's job IDs by where they run (Target.key: `<account>/<Region>`), so a check asks each (account,
+    # Region) for its own jobs without reading the record
+    Jobs: dict[str, list[str]] = {}
     Fingerprint: str = ""
     Cause: str | None = None
     LastError: str | None = None
@@ -222,54 +224,65 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
 def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], float]) -> AwsFailure | None:
     """Start what is left of the wave. Returns None when every server has a job, else why some must wait.
 
-    Raises _NoAnswer (try again later, the intent kept) or _Refused (end the wave).
+    The chunks of every (account, Region) of the wave start together, taking turns: each has its own DRS quotas,
+    so one whose quotas are full waits for capacity while the others go on. Raises _NoAnswer (try again later, the
+    intent kept) or _Refused (end the wave).
     """
     is_drill = step.execution_type == "DRILL"
     if wave.PendingStart is not None:
         _settle_intent(step, wave, is_drill)
-    chunk_size = min(wave.ChunkSize or step.options.MaxServersPerJob, step.options.MaxServersPerJob)
     deferred: dict[str, AwsFailure] = {}
+    full: dict[Target, AwsFailure] = {}  # (account, Region)s whose job quotas are full: they wait for capacity
     waiting: AwsFailure | None = None
     while True:
-        not_started = [
-            s.SourceServerId
-            for s in wave.Servers
-            if s.RecoveryJobId is None and s.SourceServerId not in deferred and s.Status not in FINAL_SERVER_STATUSES
-        ]
-        if not not_started:
+        chosen = _next_chunk(step, wave, deferred, full)
+        if chosen is None:
             break
         if seconds_left() < CHUNK_WORST_SECONDS:
             waiting = AwsFailure("transient", "ContinueInNextStep", "this step's time is up; it continues next step")
             break
-        chunk = not_started[:chunk_size]
+        target, chunk = chosen
         _ensure_running(step)
         wave.IntentCount += 1
         wave.PendingStart = StartIntent(
-            Token=f"{step.wave_number}.{wave.IntentCount}", ServerIds=chunk, RequestedAt=step.now
+            Token=f"{step.wave_number}.{wave.IntentCount}",
+            ServerIds=chunk,
+            RequestedAt=step.now,
+            Account=target.account,
+            Region=target.region,
         )
         _save(step, wave)  # the intent, before the call
         try:
-            job = drs.start_recovery(wave.Region, chunk, is_drill, {**step.tags, "ChunkToken": wave.PendingStart.Token})
+            job = drs.start_recovery(
+                target, chunk, is_drill, {**step.tags, "ChunkToken": wave.PendingStart.Token}, _snapshots(wave, chunk)
+            )
         except Exception as error:
             failure = classify(error)
             if failure is None or failure.kind == "transient":
                 raise _NoAnswer(failure or _failure(error)) from error  # outcome unknown: the intent stays
             wave.PendingStart = None  # DRS refused the call: nothing was started
-            if failure.kind == "chunk_too_large" and chunk_size > 1:
-                chunk_size = max(1, len(chunk) // 2)
-                wave.ChunkSize = chunk_size
+            if failure.kind == "chunk_too_large" and len(chunk) > 1:
+                wave.ChunkSize = max(1, len(chunk) // 2)
                 continue
             if failure.kind == "conflict":
                 busy = [failure.resource_id] if failure.resource_id in chunk else chunk
                 deferred.update({server: failure for server in busy})
                 continue
             if failure.kind == "capacity":
-                _save(step, wave)
-                return failure
-            raise _Refused(_refusal(step, wave, failure, "StartRecovery", chunk), chunk) from error
+                full[target] = failure
+                continue
+            raise _Refused(_refusal(step, wave, failure, "StartRecovery", chunk, target), chunk) from error
         wave_end.record_job(wave, job["jobID"], chunk, step.now)
         _save(step, wave)
-    if deferred:
+    if waiting is None and full:
+        first = next(iter(full.values()))
+        waiting = AwsFailure(
+            "capacity",
+            first.code,
+            f"DRS job quotas full in {', '.join(str(t) for t in full)}: {first.message}",
+            quota_code=first.quota_code,
+        )
+    elif waiting is None and deferred:
         first = next(iter(deferred.values()))
         waiting = AwsFailure(
             "conflict", first.code, f"{listed(sorted(deferred))} busy in another DRS job: {first.message}"
@@ -278,25 +291,67 @@ def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], f
     return waiting
 
 
+def _next_chunk(
+    step: WaveStep, wave: WaveRecord, deferred: dict[str, AwsFailure], full: dict[Target, AwsFailure]
+) -> tuple[Target, list[str]] | None:
+    """The next servers to start: from the (account, Region) with the fewest of this wave's jobs so far (the
+    targets take turns), at most its servers per job. None when nothing more can start in this step."""
+    started: dict[Target, int] = {}
+    for target in wave.job_targets().values():
+        started[target] = started.get(target, 0) + 1
+    candidates = []
+    for target, servers in wave.targets().items():
+        if target in full:
+            continue
+        not_started = [
+            s.SourceServerId
+            for s in servers
+            if s.RecoveryJobId is None and s.SourceServerId not in deferred and s.Status not in FINAL_SERVER_STATUSES
+        ]
+        if not_started:
+            candidates.append((started.get(target, 0), target, not_started))
+    if not candidates:
+        return None
+    _, target, not_started = min(candidates, key=lambda candidate: (candidate[0], candidate[1]))
+    per_job = step.options.quotas_for(target.account).servers_per_job
+    size = min(wave.ChunkSize or per_job, per_job)
+    return target, not_started[:size]
+
+
+def _snapshots(wave: WaveRecord, server_ids: list[str]) -> dict[str, str]:
+    """The recovery snapshot chosen for each of these servers (a point-in-time recovery), by server ID."""
+    wanted = set(server_ids)
+    return {
+        s.SourceServerId: s.RecoverySnapshotId
+        for s in wave.Servers
+        if s.SourceServerId in wanted and s.RecoverySnapshotId
+    }
+
+
 def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
     """A StartRecovery was about to be made, or made with its answer lost: find its job, or make it now."""
     pending = wave.PendingStart
     assert pending is not None
+    target = wave.intent_target(pending)
     try:
         job = drs.find_job(
-            wave.Region, {**step.tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - CLOCK_SKEW_SECONDS
+            target, {**step.tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - CLOCK_SKEW_SECONDS
         )
     except Exception as error:
         failure = classify(error)
         if failure is None or failure.kind != "permanent":
             raise _NoAnswer(failure or _failure(error)) from error
         # DRS refused the lookup, not the start: whether that start made a job is still unknown (no server refused)
-        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds), []) from error
+        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds, target), []) from error
     if job is None:
         _ensure_running(step)
         try:
             job = drs.start_recovery(
-                wave.Region, pending.ServerIds, is_drill, {**step.tags, "ChunkToken": pending.Token}
+                target,
+                pending.ServerIds,
+                is_drill,
+                {**step.tags, "ChunkToken": pending.Token},
+                _snapshots(wave, pending.ServerIds),
             )
         except Exception as error:
             failure = classify(error)
@@ -305,7 +360,7 @@ def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
             wave.PendingStart = None  # refused: nothing started; the chunk is planned afresh below
             if failure.kind == "permanent":
                 raise _Refused(
-                    _refusal(step, wave, failure, "StartRecovery", pending.ServerIds), pending.ServerIds
+                    _refusal(step, wave, failure, "StartRecovery", pending.ServerIds, target), pending.ServerIds
                 ) from error
             _save(step, wave)
             return
@@ -345,14 +400,16 @@ def _ensure_running(step: WaveStep) -> None:
         )
 
 
-def _refusal(step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: str, servers: list[str]) -> str:
+def _refusal(  # noqa: PLR0917 - each refusal names all of these
+    step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: str, servers: list[str], target: Target
+) -> str:
     text = permanent_failure(
         failure,
         operation=operation,
-        region=wave.Region,
         function=FUNCTION["start"],
         servers=servers,
         jobs_started=wave.JobIds,
+        **explain.where(target),
     )
     return f"Wave {step.wave_number} ({wave.WaveName}): {text}"
 
@@ -409,9 +466,8 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
             "StartAttempts": attempt,
             "EventsUsed": events_used,
             "StartedAt": started_at,
-            "Region": base.Region if base is not None else progress.Region,
             "Servers": _launching(base) if base is not None else progress.Servers,
-            "JobIds": base.JobIds if base is not None else progress.JobIds,
+            "Jobs": jobs_by_target(base) if base is not None else progress.Jobs,
             "LastError": failure.short(),
         }
     )
@@ -436,13 +492,23 @@ def _progress(
             "StartAttempts": attempt,
             "EventsUsed": events_used,
             "Servers": _launching(wave),
-            "Region": wave.Region,
             "StartedAt": wave.StartTime,
-            "JobIds": wave.JobIds,
+            "Jobs": jobs_by_target(wave),
             "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
             "LastError": None,
         }
     )
+
+
+def jobs_by_target(wave: WaveRecord) -> dict[str, list[str]]:
+    """The wave's job IDs (in the order they started) by where they run."""
+    where = wave.job_targets()
+    found: dict[str, list[str]] = {}
+    for job_id in wave.JobIds:
+        target = where.get(job_id)
+        if target is not None:
+            found.setdefault(target.key, []).append(job_id)
+    return found
 
 
 def _launched_before(wave: WaveRecord) -> bool:
@@ -481,9 +547,7 @@ def _release_servers(step: WaveStep, wave: WaveRecord) -> None:
     """An ended wave launches nothing more: its servers' locks go now (best effort; the execution's end releases
     whatever is left), so the end of a large plan has only its plan's lock to release."""
     try:
-        locks.release(
-            [locks.server_lock(wave.Region, s.SourceServerId) for s in wave.Servers], execution_id=step.execution_id
-        )
+        locks.release(locks.wave_locks(wave), execution_id=step.execution_id)
     except Exception as error:
         if classify(error) is None:
             raise
@@ -503,17 +567,22 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     events_left = step.event_budget - events_used
     out_of_time = elapsed >= step.allowed(progress.StartedAt) or events_left < polling.WORST_CHECK_EVENTS
     checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
+    asked: Target | None = None
     try:
-        jobs = drs.describe_jobs(progress.Region, progress.JobIds)
-        observed = wave_end.observe(jobs, progress.JobIds)
+        jobs: list[dict[str, Any]] = []
+        for key, job_ids in sorted(progress.Jobs.items()):
+            asked = Target.parse(key)
+            jobs.extend(drs.describe_jobs(asked, job_ids))
+        observed = wave_end.observe(jobs, [job for ids in progress.Jobs.values() for job in ids])
     except Exception as error:
         failure = classify(error)
         if failure is None:
             raise
         if failure.kind == "permanent":
             wave = records.get_wave(step.execution_id, step.wave_number)
+            where = explain.where(asked) if asked is not None else explain.Where(region=wave.Region, member_role=None)
             cause = f"Wave {step.wave_number} ({wave.WaveName}): " + permanent_failure(
-                failure, operation="DescribeJobs", region=wave.Region, function=FUNCTION["check"]
+                failure, operation="DescribeJobs", function=FUNCTION["check"], **where
             )
             wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=cause)
             return _check_end(step, wave, checked)
@@ -594,7 +663,7 @@ def _check_end(step: WaveStep, wave: WaveRecord, checked: WaveProgress) -> WaveP
             "Status": _ended_status(wave),
             "NextCheckSeconds": 0,
             "Cause": wave.ErrorMessage,
-            "JobIds": wave.JobIds,
+            "Jobs": jobs_by_target(wave),
             "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
         }
     )

@@ -1170,3 +1170,47 @@ def test_step_functions_faults_reach_the_calls_a_function_makes_and_never_the_re
         assert throttled.count == 0 and len(history) > 2  # the test's own read: whole, not throttled
         described, _ = stage.run(READ_HISTORY)  # the fault spent: a page shorter than the 100 asked, and more
         assert json.loads(described["output"]) == {"events": 2, "more": True}
+
+
+# -- 24: AssumeRole refused as AWS refuses it; temporary keys in the role's account ------------------------------
+
+
+def test_the_sts_internals_patch_24_uses_are_as_we_read_them():
+    from moto.iam.models import iam_backends
+    from moto.sts.models import STSBackend
+
+    parameters = list(inspect.signature(STSBackend.assume_role).parameters)
+    assert parameters == ["self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]
+    with mock_aws():
+        answer = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn="arn:aws:iam::444455556666:role/drs-orchestrator-member", RoleSessionName="test"
+        )
+        key = answer["Credentials"]["AccessKeyId"]
+        # moto creates AssumeRole's temporary key in the role's account: how the emulator tells the account
+        assert key in iam_backends["444455556666"]["aws"].access_keys
+        assert engine.account_of_access_key(key) == "444455556666"
+        assert engine.account_of_access_key("not-a-key-moto-issued") is None
+
+
+def test_assume_role_is_refused_into_accounts_the_estate_does_not_let_in_and_those_a_fault_names():
+    stats = engine.EngineStats(assumable=lambda account: account != "777788889999")
+    role = "arn:aws:iam::{}:role/drs-orchestrator-member"
+    with mock_aws(), engine.member_roles(stats):
+        sts = boto3.client("sts", region_name="us-east-1")
+        sts.assume_role(RoleArn=role.format("444455556666"), RoleSessionName="test", ExternalId="shared")
+        with pytest.raises(ClientError) as refused:
+            sts.assume_role(RoleArn=role.format("777788889999"), RoleSessionName="test")
+        error = refused.value.response["Error"]
+        assert error["Code"] == "AccessDenied"
+        assert (
+            f"is not authorized to perform: sts:AssumeRole on resource: {role.format('777788889999')}"
+            in (error["Message"])
+        )
+        stats.faults = engine.EngineFaults(assume_role_denied=frozenset({"444455556666"}))  # mid-execution
+        with pytest.raises(ClientError, match="AccessDenied"):
+            sts.assume_role(RoleArn=role.format("444455556666"), RoleSessionName="test")
+    assert [(arn.split(":")[4], external, refused) for arn, external, refused in stats.assumed_roles] == [
+        ("444455556666", "shared", False),
+        ("777788889999", None, True),
+        ("444455556666", None, True),
+    ]

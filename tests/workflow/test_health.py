@@ -285,9 +285,9 @@ def test_the_same_plan_with_every_action_run_passes_and_reads_each_server_once(s
     from there: the step's record keeps what was read."""
     read_more = launch_actions.read_more
 
-    def one_server_per_check(region, configured, has_time):
+    def one_server_per_check(count, configured, has_time):
         budget = iter([True, False])
-        read_more(region, configured, lambda: has_time() and next(budget))
+        read_more(count, configured, lambda: has_time() and next(budget))
 
     monkeypatch.setattr(launch_actions, "read_more", one_server_per_check)
     kept: list[str] = []
