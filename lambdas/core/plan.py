@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lambdas.core.errors import PlanValidationError
-from lambdas.core.plan_types import Boolean, ExecutionMode, ImpactLevel, Number
+from lambdas.core.plan_types import AccountNumber, Boolean, ExecutionMode, ImpactLevel, Number
 from lambdas.core.steps import DrillCleanup as DrillCleanupOptions
 from lambdas.core.steps import Steps
 
@@ -32,7 +32,7 @@ PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$"
 STARTED_BY_MAX = 1024
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
-AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits).")]
+AccountId = Annotated[str, AccountNumber, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits).")]
 
 PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
 
@@ -53,7 +53,7 @@ class TagSelector(_Strict):
 class ProtectionGroup(_Strict):
     GroupId: str = Field(pattern=NAME_PATTERN, description="Unique ID of the group.")
     Region: str = Field(pattern=REGION_PATTERN, description="The DRS region of the group's source servers.")
-    Account: str | None = Field(
+    Account: Annotated[str | None, AccountNumber] = Field(
         None,
         pattern=ACCOUNT_PATTERN,
         description="The AWS account whose DRS holds the group's source servers (12 digits); default: the stack's "
