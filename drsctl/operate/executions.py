@@ -517,9 +517,9 @@ def _unreachable_accounts(waves: list[records.WaveRecord]) -> list[_Unreachable]
     for wave in waves:
         for server in wave.Servers:
             target = wave.target_of(server)
-            instances = by_account.setdefault(target.account, {}).setdefault(target.region, [])
+            in_region = by_account.setdefault(target.account, {}).setdefault(target.region, [])
             if server.InstanceId:
-                instances.append(server.InstanceId)
+                in_region.append(server.InstanceId)
     found = []
     for account, instances in sorted(by_account.items()):
         if accounts.is_home(account):
