@@ -623,12 +623,23 @@ def _member_roles_trust_the_functions_only(original: Callable[..., Any]) -> Call
         # moto's account, which stands for the orchestrator's (drsctl/local/rehearsal.py): the CLI reaches the
         # orchestrator's account through its role there, a stand-in for the operator's own credentials.
         home = found is not None and found.group(1) == os.environ.get(accounts.ORCHESTRATOR_ACCOUNT)
-        user = _iam_user_of(self.get_access_key())
+        user = _iam_user_of(_signing_key(self))
         if user is not None and role_arn.rsplit("/", 1)[-1] == member_role and not home:
             raise _AccessDenied(f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
         return original(self)
 
     return assume_role
+
+
+_SIGNED_BY = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def _signing_key(response: TokenResponse) -> str:
+    """The access key that signed the request (moto's get_access_key knows only 20-character keys: the sandbox's
+    operator signs with `sandbox`)."""
+    signature = next((str(v) for k, v in dict(response.headers).items() if k.lower() == "authorization"), "")
+    found = _SIGNED_BY.search(signature)
+    return found.group(1) if found else ""
 
 
 def _iam_user_of(access_key: str) -> str | None:

@@ -39,7 +39,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxPr
     }
     (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario))
     (folder / "plan.yaml").write_text(yaml.safe_dump(plan))
-    running = SandboxProcess("--speed", SPEED, "--scenario", str(folder / "scenario.yaml"))
+    running = SandboxProcess("--speed", str(SPEED), "--scenario", str(folder / "scenario.yaml"))
     try:
         yield running, folder / "plan.yaml"
         running.interrupt()
@@ -72,3 +72,41 @@ def test_a_point_in_time_drill_over_a_member_account_in_the_sandbox(estate):
     # the member's recovery instances are in its account only: the orchestrator's credentials do not see them
     own = sandbox.client("drs", "us-west-2").describe_recovery_instances()["items"]
     assert own == []
+
+
+def test_report_and_cleanup_of_a_member_account_drill_from_the_cli(estate, tmp_path):
+    """The CLI's credentials cannot assume a member role (it trusts only the stack's functions): `run report` is built
+    all the same and says what it could not read there and why; `run cleanup` refuses the whole drill, naming the
+    account, its role and its instances, and terminates nothing in any account."""
+    sandbox, plan = estate
+    assert sandbox.drsctl("plan", "load", str(plan)).exit_code == 0
+    assert sandbox.drsctl("run", "start", "estate", "--name", "cli-1").exit_code == 0
+    watched = sandbox.drsctl("run", "watch", "cli-1", "--interval", "0.2")
+    assert watched.exit_code == 0, watched.output
+    reported = sandbox.drsctl("run", "report", "cli-1", "--json", str(tmp_path / "report.json"))
+    assert reported.exit_code == 0, reported.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    servers = {server["sourceServerId"]: server for wave in report["waves"] for server in wave["servers"]}
+    assert {s: servers[s]["account"] for s in HOME + MEM} == {
+        **dict.fromkeys(HOME, "111122223333"),
+        **dict.fromkeys(MEM, MEMBER),
+    }
+    assert {servers[s]["status"] for s in HOME + MEM} == {"LAUNCHED"}  # the records' statuses stand
+    assert all(servers[s]["startedAt"] is not None for s in HOME)  # read in the account the CLI reaches
+    assert all(servers[s]["startedAt"] is None for s in MEM)  # not guessed
+    (note,) = [w for w in report["warnings"] if MEMBER in w]
+    assert f"could not read DRS in account {MEMBER}, us-west-2" in note
+    assert f"arn:aws:iam::{MEMBER}:role/drs-orchestrator-member" in note and "AccessDenied" in note
+    home_instances = [i["recoveryInstanceID"] for i in sandbox.client("drs").describe_recovery_instances()["items"]]
+    assert {servers[s]["recoveryInstanceId"] for s in HOME} <= set(home_instances)
+
+    refused = sandbox.drsctl("run", "cleanup", "cli-1")
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.output.split())
+    assert f"account {MEMBER}" in message and f"arn:aws:iam::{MEMBER}:role/drs-orchestrator-member" in message
+    assert all(servers[s]["recoveryInstanceId"] in message for s in MEM)
+    assert "Nothing was terminated" in message and "Options.DrillCleanup" in message
+    still = [i["recoveryInstanceID"] for i in sandbox.client("drs").describe_recovery_instances()["items"]]
+    assert sorted(still) == sorted(home_instances)  # the reachable account's drill instances were left alone too
+    shown = json.loads(sandbox.drsctl("run", "show", "cli-1", "--json").output)
+    assert shown["Record"].get("Cleanup") is None  # the record is unchanged
