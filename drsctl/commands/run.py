@@ -109,6 +109,8 @@ def _start(
         _refuse_if_running(conflicts.running_executions(deployed, plan_id), plan_id)
         if resume_from is not None:
             executions.check_resumable(deployed, resume_from, plan_id)
+        if point_in_time is not None:
+            executions.check_point_in_time(deployed, point_in_time, resume_from)
         caller = identity.caller(deployed)
         if mode == "RECOVERY" and confirm is None:
             from drsctl.commands.confirmation import ask_confirmation

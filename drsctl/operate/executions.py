@@ -27,12 +27,12 @@ from drsctl.operate import identity, vocabulary
 from drsctl.operate.cleanup_view import cleanup_view
 from drsctl.operate.signed_post import NoCredentials, post_json
 from drsctl.operate.stack import DeployedStack, approval_url
-from lambdas.core import accounts, drs, records
+from lambdas.core import accounts, drs, records, recovery_points
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core.accounts import Target
 from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import PlanNotFoundError
-from lambdas.core.plan import recovery_confirmation
+from lambdas.core.plan import point_in_time_epoch, recovery_confirmation
 
 Mode = Literal["DRILL", "RECOVERY"]
 NAME_MAX = 80  # Step Functions execution names
@@ -367,6 +367,26 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
         raise OperateError(
             f"--resume-from {earlier}: its drill instances were terminated by its cleanup; start the drill afresh"
         )
+
+
+def check_point_in_time(stack: DeployedStack, text: str, resume_from: str | None) -> None:
+    """--point-in-time before anything starts: not after the stack's now (no recovery point can be newer), and for
+    a resume the moment of the execution it resumes (its servers' recovery points are kept), as Prepare would refuse
+    them once started (a FAILED execution, and on AWS its alarm, for nothing)."""
+    moment = point_in_time_epoch(text)
+    answer = stack.client("sts").get_caller_identity()  # needs no permission; its Date is the stack's clock
+    now = stack_time(answer)
+    if moment > now + recovery_points.FUTURE_GRACE_SECONDS:
+        raise OperateError(
+            f"--point-in-time {text} is in the future (the stack's clock reads {recovery_points.iso(now)}): no "
+            "recovery snapshot is that new; give a moment in the past, or leave --point-in-time out to launch every "
+            "server from its latest recovery point. Nothing was started"
+        )
+    earlier = snapshot(stack, resume_from, with_waves=False).record if resume_from is not None else None
+    if earlier is not None:
+        kept = recovery_points.resumed_point_in_time(earlier, moment)
+        if isinstance(kept, str):
+            raise OperateError(f"--point-in-time: {kept}. Nothing was started")
 
 
 def answer_approval(

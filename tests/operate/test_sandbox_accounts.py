@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drsctl.clock import parse_iso8601
+from drsctl.clock import iso8601, parse_iso8601
 from tests.conftest import server_id
 from tests.operate.conftest import SPEED, SandboxProcess
 
@@ -110,3 +110,39 @@ def test_report_and_cleanup_of_a_member_account_drill_from_the_cli(estate, tmp_p
     assert sorted(still) == sorted(home_instances)  # the reachable account's drill instances were left alone too
     shown = json.loads(sandbox.drsctl("run", "show", "cli-1", "--json").output)
     assert shown["Record"].get("Cleanup") is None  # the record is unchanged
+
+
+def test_run_start_refuses_a_future_point_in_time_and_a_resume_keeps_the_first_ones(estate, tmp_path):
+    """Before anything starts: a moment after the stack's now (its clock: the sandbox's) is refused, and so is a
+    resume to another moment than the execution it resumes; a resume without one keeps the first execution's."""
+    sandbox, estate_plan = estate
+    # the estate, its wave behind a 10-minute wait: cancelled there, before any launch
+    waiting = yaml.safe_load(estate_plan.read_text())
+    waiting["Waves"][0]["Before"] = [{"Name": "window", "Wait": {"Minutes": 10}}]
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({**waiting, "PlanId": "estate-wait"}))
+    assert sandbox.drsctl("plan", "load", str(plan)).exit_code == 0
+    snapshots = sandbox.client("drs").describe_recovery_snapshots(sourceServerID=HOME[0], order="DESC", maxResults=2)
+    newest = parse_iso8601(snapshots["items"][0]["timestamp"])
+    future = iso8601(newest + 7200)
+    refused = sandbox.drsctl("run", "start", "estate-wait", "--name", "pit-future", "--point-in-time", future)
+    assert refused.exit_code == 2, refused.output
+    assert f"--point-in-time {future} is in the future" in " ".join(refused.output.split())
+    assert sandbox.drsctl("run", "show", "pit-future").exit_code == 2  # nothing was started
+    moment = snapshots["items"][1]["timestamp"]
+    started = sandbox.drsctl("run", "start", "estate-wait", "--name", "pit-2", "--point-in-time", moment)
+    assert started.exit_code == 0, started.output
+    assert sandbox.drsctl("run", "cancel", "pit-2", "--reason", "window moved").exit_code == 0
+    other = sandbox.drsctl(
+        "run", "start", "estate-wait", "--resume-from", "pit-2", "--point-in-time", iso8601(newest), "--name", "pit-3"
+    )
+    assert other.exit_code == 2, other.output
+    assert "a resume keeps its recovery points" in " ".join(other.output.split())
+    resumed = sandbox.drsctl("run", "start", "estate-wait", "--resume-from", "pit-2", "--name", "pit-4")
+    assert resumed.exit_code == 0, resumed.output
+    watched = sandbox.drsctl("run", "watch", "pit-4", "--interval", "0.2")
+    assert watched.exit_code == 0, watched.output
+    shown = json.loads(sandbox.drsctl("run", "show", "pit-4", "--json").output)
+    assert shown["Record"]["PointInTime"] == int(parse_iso8601(moment))
+    (wave,) = shown["Waves"]
+    assert {server.get("RecoveryPointTime") for server in wave["Servers"]} == {int(parse_iso8601(moment))}
