@@ -114,6 +114,7 @@ def sandbox(
             "StateMachineConsoleUrl": states_url(aws.state_machine_arn, "statemachines/view"),
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
+            "OrchestratorAccount": scenario.accountId,  # the servers' own account: the functions' ORCHESTRATOR_ACCOUNT
         }
         create_default_principal()
         stamped = _in_sandbox_time(say, clock) if say is not None else None
