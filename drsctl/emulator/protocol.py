@@ -32,6 +32,7 @@ OPERATIONS = (
     "TerminateRecoveryInstances",
     "DescribeJobLogItems",
     "DescribeRecoverySnapshots",
+    "GetLaunchConfiguration",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",

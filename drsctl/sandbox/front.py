@@ -1,7 +1,8 @@
 """The sandbox's one HTTP endpoint: each request goes where its SigV4 credential scope says.
 
-`drs` goes to the DRS emulator's rest-json layer and `ec2` to its EC2 view (DescribeInstanceStatus), `cloudformation`
-to the stack's outputs, every other service (Step Functions, DynamoDB, Lambda, SNS, IAM, STS) to moto's own request
+`drs` goes to the DRS emulator's rest-json layer, `ec2` to its EC2 view (DescribeInstanceStatus and what a launch
+needs) and `servicequotas` to its Service Quotas, `cloudformation` to the stack's outputs, every other service (Step
+Functions, DynamoDB, Lambda, SNS, IAM, STS, S3, EventBridge Scheduler, CloudWatch, EventBridge) to moto's own request
 handlers: the request is handed to moto as if it had been sent to `https://<service>.<region>.amazonaws.com`, which is
 what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`.
 """
@@ -27,6 +28,7 @@ from drsctl.emulator import DrsEmulator, ec2
 from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol
+from drsctl.emulator.quotas import QuotasProtocol
 from drsctl.emulator.server import LoopbackHandler
 from drsctl.sandbox.cloudformation import StackOutputs
 
@@ -47,6 +49,7 @@ class Router:
     def __init__(self, emulator: DrsEmulator, stack: StackOutputs) -> None:
         self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
         self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+        self.quotas = QuotasProtocol(emulator)
         self.stack = stack
         self.clock = emulator.clock  # the sandbox's: every answer's Date header tells its time
         self.home_region = emulator.scenario.region
@@ -63,12 +66,14 @@ class Router:
         region, service = signed
         if region not in aws_regions():
             return unknown_region(headers, region, self.home_region)
-        if service == "drs":
-            return self.drs.handle(method, path, headers, body)
-        if service == "ec2":
-            return self.ec2.handle(method, path, headers, body)
-        if service == "cloudformation":
-            return self.stack.handle(body)
+        local = {
+            "drs": lambda: self.drs.handle(method, path, headers, body),
+            "ec2": lambda: self.ec2.handle(method, path, headers, body),
+            "servicequotas": lambda: self.quotas.handle(headers, body),
+            "cloudformation": lambda: self.stack.handle(body),
+        }
+        if service in local:
+            return local[service]()
         return _moto(method, path, headers, body, service=service, region=region)
 
 

@@ -82,3 +82,12 @@ class StepsChangedError(ExecutionStoppedError):
 class HealthCheckRefusedError(OrchestratorError):
     """DRS or EC2 refused a health check's call for a reason waiting will not fix (access denied, a bad request).
     Not retried: the step fails, naming the call, the region and the fix."""
+
+
+class ReadinessNotEvaluatedError(OrchestratorError):
+    """A stored plan could not be evaluated for readiness (it no longer parses, its tables cannot be read)."""
+
+
+class ScheduledDrillRefusedError(OrchestratorError):
+    """A drill its plan's schedule started was refused before anything launched: another execution of the plan
+    runs, or the plan's readiness is FAIL. The record says which; the topic is told."""
