@@ -280,9 +280,14 @@ def list_(
         check_plan_id(plan, "--plan")
     if status is not None:
         status = check_status(status)
+    from drsctl.operate import readiness
+
     deployed = find(stack, "list executions")
     with operating("list executions"):
         found = executions.list_executions(deployed, plan_id=plan, status=status)
+        statuses = readiness.statuses(deployed)
+    for item in found:  # the readiness of each execution's plan, as last evaluated
+        item["planReadiness"] = (statuses.get(str(item.get("PlanId"))) or {}).get("status")
     if json_output:
         print_json(found)
         return
@@ -313,7 +318,7 @@ def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
         for item in found:
             table.add_row(
                 item["ExecutionId"],
-                str(item.get("PlanId")),
+                Text.assemble(str(item.get("PlanId")), " ", _readiness(item)),
                 str(item.get("ExecutionType") or "-"),
                 status_text(str(item.get("Status"))),
                 _utc(item.get("StartTime")),
@@ -328,12 +333,24 @@ def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
     table.add_column("cleanup", overflow="fold", ratio=1, min_width=8)
     for item in found:
         table.add_row(
-            "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+            Text.assemble(
+                "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+                " ",
+                _readiness(item),
+            ),
             Text.assemble(str(item.get("ExecutionType") or "-"), "\n", status_text(str(item.get("Status")))),
             _utc(item.get("StartTime")).replace(" ", "\n"),
             cleanup(item),
         )
     return table
+
+
+def _readiness(item: dict[str, Any]) -> Text:
+    """The execution's plan's readiness as last evaluated, in brackets: `[FAIL]`; nothing when never evaluated."""
+    from drsctl.commands.readiness import STATUS_STYLE
+
+    status = item.get("planReadiness")
+    return Text(f"[{status}]", style=STATUS_STYLE.get(str(status), "")) if status else Text("")
 
 
 def _utc(epoch: Any) -> str:

@@ -18,6 +18,7 @@ from moto import mock_aws
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, Scenario, serving
 from drsctl.emulator.launch import create_instance_profiles
+from drsctl.local.run import rehearse
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.readiness import reads
 from lambdas.core.readiness.estate import Estate
@@ -58,6 +59,4 @@ def evaluate_plan_file(
 
 
 def _rehearsed_makespan(plan: RecoveryPlan, scenario: Scenario) -> float | None:
-    from drsctl.local.run import rehearse
-
     return rehearse(plan, scenario, "DRILL").makespanSeconds
