@@ -1,4 +1,5 @@
-"""The Lambda code asset: the lambdas/ package plus its pinned runtime dependencies, bundled on this machine.
+"""The Lambda code asset: the lambdas/ package (and drsctl/report, for the report function) plus its pinned runtime
+dependencies, bundled on this machine.
 
 Why not the public Powertools layer: its `.../latest` SSM parameter exists in only some commercial regions and moves
 on its own, away from our pin (aws-lambda-powertools==3.37.0 in pyproject.toml); and we found no source that ties
@@ -103,6 +104,17 @@ def bundle(output_dir: Path) -> None:
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         dirs_exist_ok=True,
     )
+    # The report function (drsctl/report/publish.py) builds the report `drsctl run report` builds: drsctl/report
+    # comes along (its pure modules import only the standard library, boto3 and lambdas/), drsctl's other packages
+    # do not. lambdas/ itself never imports drsctl.
+    (output_dir / "drsctl").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "drsctl" / "__init__.py", output_dir / "drsctl" / "__init__.py")
+    shutil.copytree(
+        ROOT / "drsctl" / "report",
+        output_dir / "drsctl" / "report",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        dirs_exist_ok=True,
+    )
 
 
 @jsii.implements(ILocalBundling)
@@ -117,7 +129,18 @@ def lambda_code() -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(ROOT),
         # Only lambdas/ counts when bundling is skipped (infra tests); the bundle itself is built by bundle().
-        exclude=["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"],
+        exclude=[
+            "*",
+            "!lambdas",
+            "!lambdas/**",
+            "!drsctl",
+            "drsctl/*",
+            "!drsctl/__init__.py",
+            "!drsctl/report",
+            "!drsctl/report/**",
+            "**/__pycache__",
+            "**/*.pyc",
+        ],
         ignore_mode=IgnoreMode.GIT,
         asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(

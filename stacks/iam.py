@@ -173,6 +173,10 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     "reconcile": ("drs:DescribeJobs",),
     "sweep": ("drs:DescribeJobs",),
+    # Readiness reads the servers, their recovery snapshots and launch settings; it launches nothing.
+    "readiness": ("drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers", "drs:GetLaunchConfiguration"),
+    # The report of an ended execution: its jobs, their logs and the recovery instances' points in time.
+    "publish_report": ("drs:DescribeJobLogItems", "drs:DescribeJobs", "drs:DescribeRecoveryInstances"),
 }
 
 # Per function: the Step Functions actions its code calls, on this state machine's executions only. Prepare asks
@@ -189,6 +193,13 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "cleanup": (),
     "reconcile": (),
     "sweep": ("states:DescribeExecution",),
+    "readiness": ("states:DescribeExecution",),  # has a lock's holder ended (LOCK_STALE)
+    # the report reads the execution, its history and the definition it ran
+    "publish_report": (
+        "states:DescribeExecution",
+        "states:DescribeStateMachineForExecution",
+        "states:GetExecutionHistory",
+    ),
 }
 
 READ = ("dynamodb:GetItem",)
@@ -203,6 +214,7 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "prepare": {
         "ProtectionGroups": READ,
         "RecoveryPlans": READ,
+        "PlanReadiness": READ,  # a scheduled drill is refused while its plan's readiness is FAIL
         # ConditionCheckItem: the waves are written in transactions that check the record is still PENDING;
         # Query: the execution a resume names, by its ExecutionId alone
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:ConditionCheckItem", "dynamodb:Query"),
@@ -254,13 +266,25 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, *WRITE),
         "ExecutionLocks": ("dynamodb:Scan", *RELEASE_LOCKS),  # Scan: every execution holding a lock
     },
+    "readiness": {
+        "ProtectionGroups": READ,
+        "RecoveryPlans": ("dynamodb:GetItem", "dynamodb:Scan"),  # Scan: every plan's PlanId
+        "ExecutionHistory": READ,  # a lock's holder's record
+        "ExecutionLocks": ("dynamodb:BatchGetItem",),  # the plan's and its servers' locks
+        "PlanReadiness": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"),  # Scan: how many plans FAIL
+    },
+    "publish_report": {
+        "ExecutionHistory": ("dynamodb:Query",),  # the record by its ExecutionId
+        "ExecutionWaves": READ_WAVES,
+    },
 }
 
 # Per function: the (table, index) pairs its code queries (stacks/tables.py INDEXES); the grant is dynamodb:Query on
 # the index ARN. LocksByExecution: every terminal path releases all of an execution's locks; OpenExecutions: the
 # sweeper's list of open records.
 INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
-    "prepare": (("ExecutionLocks", "LocksByExecution"),),
+    # PlanExecutionsByTime: a scheduled drill is refused while another execution of its plan runs
+    "prepare": (("ExecutionLocks", "LocksByExecution"), ("ExecutionHistory", "PlanExecutionsByTime")),
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
@@ -271,15 +295,27 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "cleanup": (),
     "reconcile": (("ExecutionLocks", "LocksByExecution"),),
     "sweep": (("ExecutionHistory", "OpenExecutions"), ("ExecutionLocks", "LocksByExecution")),
+    "readiness": (("ExecutionHistory", "PlanExecutionsByTime"),),  # the plan's drills (DRILL_OVERDUE, RTO_AT_RISK)
+    "publish_report": (),
 }
 
 # Per function: it publishes to the stack's notification topic (sns:Publish, and the topic key's kms:Decrypt and
 # kms:GenerateDataKey* that publishing to an encrypted topic needs): the approval request tells the approvers.
-PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval"})
+PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval", "readiness"})
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 
 # Per function: the EC2 actions its code calls (Describe* take no resource). A health check reads the recovery
 # instances' status checks; every EC2 action DRS itself needs to launch is in START_RECOVERY_DEPENDENCIES above.
 EC2_ACTIONS: dict[str, tuple[str, ...]] = {key: () for key in DRS_ACTIONS} | {
     "check_health": ("ec2:DescribeInstanceStatus",),
+    # Readiness: what each server's launch needs (template, subnet, security groups, instance type offered) and the
+    # vCPUs running (what the On-Demand quota counts).
+    "readiness": (
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+    ),
 }

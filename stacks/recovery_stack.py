@@ -10,8 +10,11 @@ from constructs import Construct
 
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
 from stacks import iam as permissions
+from stacks.drill_schedules import DrillSchedules
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
+from stacks.readiness import DEFAULT_MINUTES, MINUTES_CONTEXT, ReadinessEvaluation, metrics_namespace
+from stacks.reports import ReportArchive
 from stacks.tables import RecordTables
 from stacks.workflow import RecoveryWorkflow, state_machine_name
 
@@ -54,6 +57,23 @@ class DrsOrchestratorStack(Stack):
             monitoring.topic.grant_publish(functions.functions[key])
             functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)
 
+        # Between drills: every execution's report kept, every plan's readiness evaluated, drills on a schedule.
+        reports = ReportArchive(self, "Reports", topic=monitoring.topic)
+        reports.publish_on_end(
+            function=functions.functions["publish_report"],
+            state_machine=workflow.state_machine,
+            namespace=metrics_namespace(self),
+        )
+        readiness = ReadinessEvaluation(
+            self,
+            "Readiness",
+            function=functions.functions["readiness"],
+            topic=monitoring.topic,
+            bucket=reports.bucket,
+            minutes=int(context(MINUTES_CONTEXT) or DEFAULT_MINUTES),
+        )
+        drills = DrillSchedules(self, "DrillSchedules", state_machine=workflow.state_machine)
+
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
         CfnOutput(
@@ -64,5 +84,10 @@ class DrsOrchestratorStack(Stack):
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "ReportBucketName", value=reports.bucket.bucket_name)
+        CfnOutput(self, "ReadinessFunctionName", value=functions.functions["readiness"].function_name)
+        CfnOutput(self, "ReadinessAlarmName", value=readiness.alarm.alarm_name)
+        CfnOutput(self, "DrillScheduleGroupName", value=drills.group.schedule_group_name)
+        CfnOutput(self, "DrillScheduleRoleArn", value=drills.role.role_arn)
         CfnOutput(self, "ReconcileDeadLetterQueueUrl", value=monitoring.reconcile_dead_letters.queue.queue_url)
         CfnOutput(self, "SweepDeadLetterQueueUrl", value=monitoring.sweeper.dead_letters.queue.queue_url)

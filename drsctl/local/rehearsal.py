@@ -29,6 +29,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
+from drsctl.emulator.launch import create_instance_profiles
 from drsctl.local import hooks
 from drsctl.local.engine import EngineStats, virtual_engine
 from drsctl.local.tables import TABLE_NAMES, TABLES
@@ -151,6 +152,10 @@ class LocalAws:
         stamp = datetime.fromtimestamp(self.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return self._invoke(SWEEP_FUNCTION, {"time": stamp})
 
+    def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke one of the stack's functions (by name) as AWS would, outside the state machine."""
+        return self._invoke(name, event)
+
     def _invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
         result: dict[str, Any] = json.loads(response["Payload"].read())
@@ -258,6 +263,9 @@ def local_aws(
             # The emulator also serves EC2's DescribeInstanceStatus for the recovery instances. moto's mock only
             # intercepts requests to AWS hostnames, so clients with this endpoint reach the emulator, not moto's EC2.
             "AWS_ENDPOINT_URL_EC2": running.endpoint,
+            # and Service Quotas' GetServiceQuota (readiness reads the vCPU quota)
+            "AWS_ENDPOINT_URL_SERVICE_QUOTAS": running.endpoint,
+            "ORCHESTRATOR_ACCOUNT": ACCOUNT,
             "POWERTOOLS_LOG_LEVEL": log_level,
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
@@ -275,4 +283,6 @@ def local_aws(
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         hooks.install(scenario, engine, role, REGION, answer_undeclared_approvals=answer_undeclared_approvals)
+        # IAM is moto's: the instance profiles the scenario's launch templates name (readiness looks them up)
+        create_instance_profiles(emulator.launch, boto3.client("iam", region_name=REGION))
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import cleanup, drs, limits, locks, polling, records, resume
+from lambdas.core import cleanup, drs, limits, locks, polling, records, resume, scheduled
 from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
     DrsRefusedError,
@@ -110,12 +110,21 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         ResumedFrom=request.ResumeFrom,
         PlanVersion=plan_version(plan),
         StartedBy=request.StartedBy,
+        Scheduled=request.Scheduled,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
     taken = [locks.plan_lock(plan.PlanId)]
     try:
-        locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
+        try:
+            locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
+        except ExecutionConflictError as conflict:
+            if request.Scheduled:  # recorded as the schedule's refusal, not as a second start by someone
+                raise scheduled.refused_while_running(plan.PlanId, conflict) from conflict
+            raise
+        if request.Scheduled:
+            scheduled.refuse_if_running(plan.PlanId, execution_id, now)
+            scheduled.refuse_if_not_ready(plan.PlanId, record.PlanVersion or "")
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
         resolution.problems.extend(limits.problems(plan, resolution.waves, options))
         if request.ResumeFrom is not None:

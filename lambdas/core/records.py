@@ -218,6 +218,7 @@ class ExecutionRecord(_Record):
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
     PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
     StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
+    Scheduled: bool | None = None  # started by the plan's drill schedule (execution input Scheduled)
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:

@@ -26,7 +26,18 @@ from tests.infra.conftest import of_type
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 SESSION = botocore.session.get_session()
 # botocore service -> IAM prefix: every AWS service the Lambdas' code calls.
-SERVICES = {"drs": "drs", "dynamodb": "dynamodb", "stepfunctions": "states", "sns": "sns", "ec2": "ec2"}
+SERVICES = {
+    "drs": "drs",
+    "dynamodb": "dynamodb",
+    "stepfunctions": "states",
+    "sns": "sns",
+    "ec2": "ec2",
+    "iam": "iam",
+    "service-quotas": "servicequotas",
+    "cloudwatch": "cloudwatch",
+    "events": "events",
+    "s3": "s3",
+}
 OPERATIONS = {
     service: {xform_name(name): f"{prefix}:{name}" for name in SESSION.get_service_model(service).operation_names}
     for service, prefix in SERVICES.items()
@@ -271,7 +282,12 @@ def granted_calls(resources: dict[str, Any], function_key: str) -> set[Call]:
     return granted
 
 
-@pytest.mark.parametrize("function_key", sorted(FUNCTIONS))
+# Functions whose handler is not under lambdas/ (the report function runs drsctl/report's builder, which reads through
+# clients it is given): their calls are recorded as they run instead (tests/infra/test_report_function.py).
+RECORDED_FUNCTIONS = frozenset(key for key, spec in FUNCTIONS.items() if not spec.handler.startswith("lambdas."))
+
+
+@pytest.mark.parametrize("function_key", sorted(set(FUNCTIONS) - RECORDED_FUNCTIONS))
 def test_policy_grants_exactly_what_the_code_calls(resources, function_key):
     derived = derived_calls(FUNCTIONS[function_key].handler.rsplit(".", 1)[0])
     granted = granted_calls(resources, function_key)

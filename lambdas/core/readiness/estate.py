@@ -171,9 +171,10 @@ class Estate:
     def targets(self) -> list[Where]:
         return sorted({self.where_of(group) for wave in self.plan.Waves for group in self.groups_of(wave)})
 
-    @cached_property
     def listings(self) -> dict[Where, dict[str, dict[str, Any]] | FactUnavailable]:
         """Every source server of each (account, Region) of the plan: one paginated DescribeSourceServers each."""
+        if "listings" in self._facts:
+            return self._facts["listings"]  # type: ignore[no-any-return]
         found: dict[Where, dict[str, dict[str, Any]] | FactUnavailable] = {}
         for where in self.targets:
             try:
@@ -181,29 +182,32 @@ class Estate:
                 found[where] = {str(server["sourceServerID"]): server for server in servers}
             except Exception as error:  # noqa: BLE001 - any failure to list is a finding, not a crash
                 found[where] = _unavailable(f"DescribeSourceServers in {where}", error, where)
+        self._facts["listings"] = found
         return found
 
     def listing(self, where: Where) -> dict[str, dict[str, Any]]:
-        listed = self.listings[where]
+        listed = self.listings()[where]
         if isinstance(listed, FactUnavailable):
             raise listed
         return listed
 
-    @cached_property
     def servers(self) -> list[PlanServer]:
         """Every server the plan launches, wave by wave; an explicitly listed server DRS does not know has
         `server` None. The servers of a target whose listing failed are left out (SERVER_NOT_FOUND says why)."""
+        if "servers" in self._facts:
+            return self._facts["servers"]  # type: ignore[no-any-return]
         found: list[PlanServer] = []
         for number, wave in enumerate(self.plan.Waves, start=1):
             for group in self.groups_of(wave):
                 where = self.where_of(group)
-                listed = self.listings[where]
+                listed = self.listings()[where]
                 if isinstance(listed, FactUnavailable):
                     continue
                 for server_id in self._wave_server_ids(wave, group, listed):
                     found.append(
                         PlanServer(number, wave.WaveName, group.GroupId, where, server_id, listed.get(server_id))
                     )
+        self._facts["servers"] = found
         return found
 
     def _wave_server_ids(self, wave: Wave, group: ProtectionGroup, listed: dict[str, dict[str, Any]]) -> list[str]:
@@ -223,19 +227,18 @@ class Estate:
             if all((server.get("tags") or {}).get(key) == value for key, value in wanted.items())
         )
 
-    @cached_property
     def selector_counts(self) -> dict[str, int]:
         """How many servers each selector group of the plan matches now (groups whose listing failed: absent)."""
         counts: dict[str, int] = {}
         for group in {g.GroupId: g for w in self.plan.Waves for g in self.groups_of(w)}.values():
-            listed = self.listings[self.where_of(group)]
+            listed = self.listings()[self.where_of(group)]
             if group.Selector is not None and not isinstance(listed, FactUnavailable):
                 counts[group.GroupId] = len(self.selected(group, listed))
         return counts
 
     def found(self) -> list[PlanServer]:
         """The plan's servers DRS knows."""
-        return [server for server in self.servers if server.server is not None]
+        return [server for server in self.servers() if server.server is not None]
 
     def by_target(self) -> dict[Where, list[PlanServer]]:
         grouped: dict[Where, list[PlanServer]] = {}
@@ -245,8 +248,11 @@ class Estate:
 
     # -- launch settings ---------------------------------------------------------------------------------------
 
-    @cached_property
-    def _launch(self) -> dict[Where, dict[str, LaunchSettings] | FactUnavailable]:
+    def launch_settings_by_target(self) -> dict[Where, dict[str, LaunchSettings] | FactUnavailable]:
+        """Each server's launch settings: GetLaunchConfiguration per server, the launch templates' default versions
+        once per (account, Region)."""
+        if "launch" in self._facts:
+            return self._facts["launch"]  # type: ignore[no-any-return]
         settings: dict[Where, dict[str, LaunchSettings] | FactUnavailable] = {}
         for where, servers in self.by_target().items():
             try:
@@ -258,10 +264,11 @@ class Estate:
             settings[where] = {
                 server_id: _settings(configuration, templates) for server_id, configuration in configurations.items()
             }
+        self._facts["launch"] = settings
         return settings
 
     def launch_settings(self, server: PlanServer) -> LaunchSettings:
-        found = self._launch[server.where]
+        found = self.launch_settings_by_target()[server.where]
         if isinstance(found, FactUnavailable):
             raise found
         return found.get(server.server_id, LaunchSettings(problem="DRS has no launch configuration for it"))
@@ -331,7 +338,7 @@ class Estate:
         )
 
     def _settings_in(self, where: Where) -> list[LaunchSettings]:
-        found = self._launch.get(where)
+        found = self.launch_settings_by_target().get(where)
         if found is None or isinstance(found, FactUnavailable):
             return []
         return list(found.values())

@@ -92,7 +92,7 @@ def evaluate_stored_plan(plan_id: str, now: int) -> Readiness:
         baseline=previous.baseline_for(plan_version(plan)) if previous is not None else None,
     )
     result = evaluate(estate)
-    store.save_readiness(result, now=now, previous=previous, selector_counts=estate.selector_counts)
+    store.save_readiness(result, now=now, previous=previous, selector_counts=estate.selector_counts())
     failing = sum(status == "FAIL" for status, _ in store.summaries().values())
     notify.publish_readiness(result, previous.status if previous is not None else None, failing)
     logger.info(

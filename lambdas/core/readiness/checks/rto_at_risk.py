@@ -23,7 +23,7 @@ def run(estate: Estate) -> Iterator[Finding]:
     ]
     last = next((d for d in drills if d.plan_version == estate.version), drills[0] if drills else None)
     if last is not None:
-        minutes = (_end(last) - last.start_time) / 60
+        minutes = (_ended_at(last) - last.start_time) / 60
         seen = (
             f"the last drill, {last.execution_id} ({iso(last.start_time)}, version {last.plan_version}), took "
             f"{minutes:.0f} minutes"
@@ -43,7 +43,7 @@ def run(estate: Estate) -> Iterator[Finding]:
     )
 
 
-def _end(drill: Drill) -> int:
+def _ended_at(drill: Drill) -> int:
     assert drill.end_time is not None
     return drill.end_time
 

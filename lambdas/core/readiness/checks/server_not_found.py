@@ -10,7 +10,7 @@ from lambdas.core.readiness.model import Check, Finding
 
 
 def run(estate: Estate) -> Iterator[Finding]:
-    for where, listed in estate.listings.items():
+    for where, listed in estate.listings().items():
         if isinstance(listed, FactUnavailable):
             yield CHECK.finding(
                 "FAIL",
@@ -19,7 +19,7 @@ def run(estate: Estate) -> Iterator[Finding]:
                 account=where.account,
                 region=where.region,
             )
-    for server in estate.servers:
+    for server in estate.servers():
         if server.server is None:
             yield CHECK.finding(
                 "FAIL",
@@ -31,10 +31,10 @@ def run(estate: Estate) -> Iterator[Finding]:
                 server_id=server.server_id,
             )
     for group in {g.GroupId: g for w in estate.plan.Waves for g in estate.groups_of(w)}.values():
-        if group.Selector is None or group.GroupId not in estate.selector_counts:
+        if group.Selector is None or group.GroupId not in estate.selector_counts():
             continue
         where = estate.where_of(group)
-        count = estate.selector_counts[group.GroupId]
+        count = estate.selector_counts()[group.GroupId]
         before = (estate.baseline or {}).get(group.GroupId)
         tags = ", ".join(f"{key}={value}" for key, value in group.Selector.Tags.items())
         if count == 0:
