@@ -1,7 +1,8 @@
 """A drill its plan's schedule started (execution input `Scheduled`) runs only when it can: Prepare refuses it,
 before anything launches, while another execution of the plan runs (its drill cleanup included) or while the plan's
-readiness (as last evaluated, for this plan version) is FAIL. The refusal is the execution's record, FAILED with ScheduledDrillRefusedError and the
-reason, and the stack's topic hears of the failed execution: a scheduled drill is never skipped in silence."""
+readiness (as last evaluated, for this plan version) is FAIL. The refusal is the execution's record, FAILED with
+ScheduledDrillRefusedError and the reason, and the stack's topic hears of the failed execution: a scheduled drill is
+never skipped in silence."""
 
 from __future__ import annotations
 
