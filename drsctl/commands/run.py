@@ -537,8 +537,9 @@ def report_command(
     ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
 ) -> None:
-    """The drill report of a deployed execution, from its records, its history and DRS: the same page and JSON as
-    `drsctl rehearse --html/--json` (docs/report.md)."""
+    """The drill report of a deployed execution: the one the stack kept in its report bucket when the execution
+    ended (reports/<PlanId>/<NAME>.json and .html), else built from its records, its history and DRS: the same page
+    and JSON as `drsctl rehearse --html/--json` (docs/report.md). --started-by builds it anew."""
     from drsctl.commands.inputs import check_writable, write_text
 
     check_execution_name(name, "NAME")
@@ -551,10 +552,24 @@ def report_command(
     with operating(f"build the report of execution {name}"):
         from drsctl.operate import executions
 
-        if executions.snapshot(deployed, name, with_waves=False).record_running:
+        current = executions.snapshot(deployed, name, with_waves=False)
+        if current.record_running:
             raise fail_invalid(f"execution {name} is still running: build its report once it has ended")
         import json
 
+        from drsctl.operate.kept_reports import kept
+
+        found = kept(deployed, current.record.PlanId, name) if current.record and started_by is None else None
+    if found is not None:
+        console().print(f"the report the stack kept: {found.location}", soft_wrap=True)
+        if json_file is not None:
+            write_text(json_file, json.dumps(found.report, indent=2) + "\n", "report")
+            console().print(f"report written to {json_file}")
+        if html_file is not None:
+            write_text(html_file, found.html, "HTML report")
+            console().print(f"HTML report written to {html_file}")
+        return
+    with operating(f"build the report of execution {name}"):
         import boto3
 
         from drsctl.report.deployed import RunReportError, Sources, build_report

@@ -1,0 +1,42 @@
+"""The reports the stack keeps in its report bucket (drsctl/report/publish.py): `drsctl run report NAME` reads an
+execution's from there when it is present, the JSON and the page written when the execution ended."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from drsctl.operate.stack import DeployedStack
+from drsctl.report.publish import report_keys
+
+BUCKET_OUTPUT, BUCKET_VARIABLE = "ReportBucketName", "DRSCTL_REPORT_BUCKET"
+MISSING = ("NoSuchKey", "404", "NoSuchBucket")
+
+
+@dataclass(frozen=True)
+class KeptReport:
+    report: dict[str, Any]
+    html: str
+    location: str  # s3://bucket/reports/<PlanId>/<name>.html
+
+
+def kept(stack: DeployedStack, plan_id: str, name: str) -> KeptReport | None:
+    """The execution's kept report, or None when the stack has no bucket or the bucket has no report of it."""
+    bucket = os.environ.get(BUCKET_VARIABLE) or stack.outputs.get(BUCKET_OUTPUT)
+    if not bucket:
+        return None
+    json_key, html_key = report_keys(plan_id, name)
+    s3 = boto3.client("s3", region_name=stack.region)
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=json_key)["Body"].read())
+        html = s3.get_object(Bucket=bucket, Key=html_key)["Body"].read().decode()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in MISSING:
+            return None
+        raise
+    return KeptReport(report, html, f"s3://{bucket}/{html_key}")
