@@ -37,9 +37,11 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# The example report in docs/ (JSON, HTML page, screenshot) from examples/plan.yaml and examples/scenario.yaml.
+# The example report in docs/ (JSON, HTML page, screenshot) from examples/plan.yaml and examples/scenario.yaml, and
+# a drill and a rejected drill of examples/plan-with-approval.yaml as `drsctl run report` builds them (docs/report-*).
 report: $(STAMP) chromium
 	$(BIN)/python -m drsctl.report.example
+	$(BIN)/python -m drsctl.local.gallery
 
 emulator: $(STAMP)
 	$(BIN)/drsctl emulator --scenario examples/scenario.yaml

@@ -1,5 +1,6 @@
-"""The Lambda code asset: the lambdas/ package (and drsctl/report, for the report function) plus its pinned runtime
-dependencies, bundled on this machine.
+"""The Lambda code asset: the lambdas/ package plus its pinned runtime dependencies, bundled on this machine (and the
+state machine's definition, which Prepare reads: lambdas/core/task_budget.py; and drsctl/report, which the report
+function runs: drsctl/report/publish.py).
 
 Why not the public Powertools layer: its `.../latest` SSM parameter exists in only some commercial regions and moves
 on its own, away from our pin (aws-lambda-powertools==3.37.0 in pyproject.toml); and we found no source that ties
@@ -33,6 +34,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, IgnoreMode, ILo
 from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFINITION = ROOT / "statemachine" / "recovery_plan.asl.json"
 WHEELHOUSE = ROOT / "build" / "wheels" / "python3.13-arm64"
 # The Lambda runtime the wheels must fit (stacks/functions.py RUNTIME and ARCHITECTURE).
 PIP_PLATFORM = (
@@ -98,12 +100,20 @@ def bundle(output_dir: Path) -> None:
         check=True,
     )
     shutil.rmtree(output_dir / "bin", ignore_errors=True)  # console scripts (jmespath's jp.py): nothing runs them
+    copy_code(output_dir)
+
+
+def copy_code(output_dir: Path) -> None:
+    """lambdas/, and the state machine's definition: Prepare reads its Retry blocks to know how long each Task can
+    take at its worst (lambdas/core/task_budget.py), from the same file the stack deploys."""
     shutil.copytree(
         ROOT / "lambdas",
         output_dir / "lambdas",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         dirs_exist_ok=True,
     )
+    (output_dir / DEFINITION.parent.name).mkdir(exist_ok=True)
+    shutil.copy2(DEFINITION, output_dir / DEFINITION.relative_to(ROOT))
     # The report function (drsctl/report/publish.py) builds the report `drsctl run report` builds: drsctl/report
     # comes along (its pure modules import only the standard library, boto3 and lambdas/), drsctl's other packages
     # do not. lambdas/ itself never imports drsctl.
@@ -128,11 +138,13 @@ def lambda_code() -> lambda_.Code:
     """The asset every function runs. Its hash is the bundled output's, so a dependency change redeploys the code."""
     return lambda_.Code.from_asset(
         str(ROOT),
-        # Only lambdas/ counts when bundling is skipped (infra tests); the bundle itself is built by bundle().
+        # Only what the bundle copies counts when bundling is skipped (infra tests); bundle() builds the bundle.
         exclude=[
             "*",
             "!lambdas",
             "!lambdas/**",
+            "!statemachine",
+            "!statemachine/recovery_plan.asl.json",
             "!drsctl",
             "drsctl/*",
             "!drsctl/__init__.py",

@@ -180,11 +180,12 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 # Per function: the Step Functions actions its code calls, on this state machine's executions only. Prepare asks
-# whether the holder of a lock still runs (stale-lock takeover); the sweeper asks about every open record and lock.
+# whether the holder of a lock still runs (stale-lock takeover); the sweeper asks about every open record and lock;
+# Next runbook step reads how a hook or an approval ended from its own execution's history (lambdas/core/step_end.py).
 STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("states:DescribeExecution",),
     "lock_servers": ("states:DescribeExecution",),
-    "next_step": (),
+    "next_step": ("states:GetExecutionHistory",),
     "request_approval": (),
     "check_health": (),
     "start_wave": (),

@@ -67,7 +67,8 @@ def acknowledge_findings(scope: IConstruct) -> None:
     acknowledgements = {
         **ACKNOWLEDGEMENTS,
         executions: (
-            "DescribeExecution on this state machine's executions only; their names are chosen at StartExecution"
+            "DescribeExecution and GetExecutionHistory on this state machine's executions only; their names are "
+            "chosen at StartExecution"
         ),
     }
     for rule, reason in acknowledgements.items():

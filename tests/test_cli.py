@@ -134,6 +134,32 @@ def test_plan_validate_lists_every_problem_and_exits_2(tmp_path):
     assert "s-0000000000adb0003 is not a DRS source server in us-east-1" in result.output
 
 
+def test_plan_validate_refuses_a_hook_whose_wave_state_could_pass_256_kib_naming_wave_step_and_bytes(tmp_path):
+    plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
+    plan["Waves"][1]["Before"] = [{"Name": "Drain", "Lambda": {"FunctionName": "drs-hook-drain"}}]
+    plan["Options"] |= {"MaxServersInActiveJobs": 800, "MaxConcurrentJobs": 20}
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"] += [
+        {
+            "id": f"s-{n:017x}",
+            "hostname": f"app-{n:04d}".ljust(250, "x"),
+            "tags": {"Tier": "app", "Application": "storefront"},
+        }
+        for n in range(700)
+    ]
+    scenario["functions"] = {"drs-hook-drain": {"seconds": 5}}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(
+        app, ["plan", "validate", str(tmp_path / "plan.yaml"), "--scenario", str(tmp_path / "scenario.yaml")]
+    )
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "the state of wave 2 ('application'), Before[0] ('Drain') could reach" in output
+    assert "more than the 262,144 (256 KiB) Step Functions carries in a state" in output
+    assert "The hook's event lists the wave's 705 servers with their hostnames and recovery instances" in output
+
+
 def test_plan_validate_refuses_a_schema_error_offline(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text(
@@ -246,7 +272,8 @@ def test_plan_load_by_table_names_checks_a_changed_plan_against_the_stack_or_nee
 
 def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_path):
     plan = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
-    # 3 waves x 17 h: 51 h at worst, past the state machine's 48 h TimeoutSeconds
+    # 3 waves x 17 h, and 2.4 h for Prepare, the locks, Finalize and Record failure retried at their worst: 53.4 h,
+    # past the state machine's 48 h TimeoutSeconds
     plan["Options"] = {"WaveTimeoutMinutes": 17 * 60, "ExpectedJobMinutes": 10}
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan))
@@ -257,10 +284,10 @@ def test_a_plan_that_could_run_past_48_hours_is_refused_before_any_launch(tmp_pa
     assert report["stepFunctionsError"] == "PlanValidationError"
     assert report["startRecoveryCalls"] == 0
     message = " ".join(report["errorMessage"].split())
-    assert "could run 51.1 h (3 waves x 1020 min WaveTimeoutMinutes" in message
+    assert "could run 53.4 h (3 waves x 1020 min WaveTimeoutMinutes, plus 10 s per wave and 2.4 h for Prep" in message
     assert "more than the 48 h an execution may run" in message
     assert (
-        "Lower Options.WaveTimeoutMinutes to at most 958, or split the plan. DRS jobs this execution started: none."
+        "Lower Options.WaveTimeoutMinutes to at most 911, or split the plan. DRS jobs this execution started: none."
         in message
     )
     assert message.endswith("then start the execution again.")

@@ -37,13 +37,39 @@ def test_every_task_retries_lambda_service_errors_and_each_retrier_says_why():
         errors = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
         if name in USER_FUNCTION_TASKS:
             assert errors >= LAMBDA_SERVICE_ERRORS and not errors & {"Sandbox.Timedout", "States.Timeout"}, name
-            assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"] and task["Catch"][0]["Next"] == "Next runbook step"
+            last = task["Catch"][-1]
+            assert last["ErrorEquals"] == ["States.ALL"] and last["Next"] == "Next runbook step", name
         elif name == "Ask for approval":  # a timeout of the task is the approvers' silence: OnTimeout decides
             assert errors >= LAMBDA_ERRORS | {"Sandbox.Timedout", "InternalServerError", "ThrottlingException"}, name
             assert "States.Timeout" not in errors, name
         else:
             assert errors >= LAMBDA_ERRORS, name
         assert all(retrier.get("Comment") for retrier in task["Retry"]), name
+
+
+# The states whose result is the plan's own (a hook's output, a callback's or an approver's answer): step_end.py
+STEP_END_IN_HISTORY = ("Run hook", "Run hook and wait for its callback", "Ask for approval")
+
+
+def test_what_a_hook_or_an_approver_returns_never_enters_the_states_data():
+    """Their result is read from the execution's history by Next runbook step: an output near 256 KiB cannot push the
+    wave's state past the limit. A result over 256 KiB fails the task with States.DataLimitExceeded, which States.ALL
+    does not catch: each of them names it, so it fails the step (by its Impact), never the whole execution."""
+    from lambdas.core import step_end
+
+    assert step_end.STEP_STATES == STEP_END_IN_HISTORY and step_end.NEXT_STEP_STATE in STATES
+    for name in STEP_END_IN_HISTORY:
+        task = STATES[name]
+        assert task["ResultPath"] is None and "ResultSelector" not in task and "OutputPath" not in task, name
+        assert [(c["ErrorEquals"], c["ResultPath"], c["Next"]) for c in task["Catch"]] == [
+            (["States.DataLimitExceeded"], None, "Next runbook step"),
+            (["States.ALL"], None, "Next runbook step"),
+        ], name
+        assert task["Next"] == "Next runbook step", name
+    assert STATES["Next runbook step"]["Parameters"]["Payload"]["ExecutionArn.$"] == "$$.Execution.Id"
+    # A state of the wave loop past 256 KiB still ends the record through Record failure
+    assert ASL["States"]["Run waves in order"]["Catch"][0]["ErrorEquals"] == ["States.DataLimitExceeded"]
+    assert ASL["States"]["Run waves in order"]["Catch"][0]["Next"] == "Record failure"
 
 
 def test_every_fail_state_tells_the_operator_what_failed_and_why():

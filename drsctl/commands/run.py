@@ -533,7 +533,11 @@ def report_command(
         Path | None, typer.Option("--json", help="Write the report's JSON (docs/report.schema.json).")
     ] = None,
     started_by: Annotated[
-        str | None, typer.Option(help="Who started it, for the report (Step Functions does not record it).")
+        str | None,
+        typer.Option(
+            help="Who started it, when neither the record (drsctl run start records the caller) nor CloudTrail "
+            "says; shown as typed, not checked."
+        ),
     ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
 ) -> None:
@@ -571,18 +575,27 @@ def report_command(
         return
     with operating(f"build the report of execution {name}"):
         import boto3
+        from botocore.config import Config
 
-        from drsctl.report.deployed import RunReportError, Sources, build_report
+        from drsctl.report.deployed import RunReportError, Sources, build_report, source_of
 
+        stepfunctions = boto3.client("stepfunctions", region_name=deployed.region)
+        source = source_of(stepfunctions)
+        # Who started it, when the record does not say: CloudTrail's StartExecution event (best effort, never on
+        # the sandbox, which has no CloudTrail); a few quick tries, the report does not wait on it.
+        trail = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10)
         sources = Sources(
             dynamodb=boto3.client("dynamodb", region_name=deployed.region),
-            stepfunctions=boto3.client("stepfunctions", region_name=deployed.region),
+            stepfunctions=stepfunctions,
             drs=lambda region: boto3.client("drs", region_name=region),
             history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
             waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
+            cloudtrail=boto3.client("cloudtrail", region_name=deployed.region, config=trail)
+            if source == "deployed"
+            else None,
         )
         try:
-            built = build_report(name, sources, started_by=started_by)
+            built = build_report(name, sources, started_by=started_by, source=source)
         except RunReportError as error:
             raise fail_invalid(str(error)) from error
     if json_file is not None:

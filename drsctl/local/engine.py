@@ -92,6 +92,18 @@ rehearsal engine, and make it fail wherever AWS would:
     approval), so the execution stayed RUNNING and its record open. A stop now interrupts the execution's waiting
     callbacks, and nothing that fails after the stop (the interrupted wait) turns ABORTED into FAILED.
 
+21. A Map iteration that fails with one of Step Functions' own errors (States.DataLimitExceeded, States.Timeout,
+    States.Runtime, ...) fails the Map with that error, as in AWS. moto wraps the iteration's error name in a
+    `CustomErrorName`, which refuses names that start with "States.", so the Map failed with moto's own
+    `States.Runtime: ... Custom Error Names MUST NOT begin with the prefix 'States.'` instead: a state whose output
+    passed 256 KiB inside the wave loop read as an engine bug, and a Catch naming States.DataLimitExceeded on the Map
+    could never match it. (AWS: States.ALL does not catch States.DataLimitExceeded; naming it in ErrorEquals does.)
+
+22. GetExecutionHistory as AWS answers it: `reverseOrder` (newest event first), pages of `maxResults` events (100 by
+    default, at most 1,000) with a `nextToken`, and `includeExecutionData: false` leaving out the events' input and
+    output. moto ignores all four and returns every event, oldest first: Next runbook step reads the last events of
+    the execution (how a hook's output is recorded without entering the state's data, lambdas/core/step_end.py).
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -134,7 +146,9 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -151,6 +165,7 @@ from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_selector import ItemSelector
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
@@ -785,6 +800,48 @@ def _described_with_stop_date(original: Callable[..., ActionResult]) -> Callable
     return describe_execution
 
 
+def _iteration_error_name(error_name: str | None) -> ErrorName:
+    """The error a failed Map iteration passes to its Map (patch 21): Step Functions' own names stay theirs."""
+    if error_name is not None and error_name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(error_name)
+        except ValueError:  # a States. name moto's grammar does not know: what moto did before
+            pass
+    return CustomErrorName(error_name=error_name)
+
+
+HISTORY_PAGE_DEFAULT = 100  # GetExecutionHistory's maxResults when not given (and when given as 0)
+HISTORY_PAGE_MAX = 1000
+_EXECUTION_DATA = ("input", "output", "inputDetails", "outputDetails")
+
+
+def _history_as_aws(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+    """GetExecutionHistory with reverseOrder, maxResults, nextToken and includeExecutionData (patch 22)."""
+
+    def get_execution_history(self: StepFunctionResponse) -> ActionResult:
+        result = original(self)
+        events = list(result.result["events"]) if isinstance(result.result, dict) else []
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        if self._get_param("includeExecutionData") is False:
+            events = [_without_execution_data(event) for event in events]
+        size = min(HISTORY_PAGE_MAX, int(self._get_param("maxResults") or HISTORY_PAGE_DEFAULT))
+        start = int(self._get_param("nextToken") or 0)
+        page: dict[str, Any] = {"events": events[start : start + size]}
+        if start + size < len(events):
+            page["nextToken"] = str(start + size)
+        return ActionResult(page)
+
+    return get_execution_history
+
+
+def _without_execution_data(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: ({k: v for k, v in value.items() if k not in _EXECUTION_DATA} if key.endswith("EventDetails") else value)
+        for key, value in event.items()
+    }
+
+
 def payload_bytes(value: Any) -> int:
     """A payload's size as Step Functions counts it: its compact JSON in UTF-8."""
     text = (
@@ -1115,4 +1172,12 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         replace(Parargs, "_eval_body", _limited_input(Parargs._eval_body))
         replace(ItemSelector, "_eval_body", _limited_input(ItemSelector._eval_body))
         replace(ErrorEqualsDecl, "_eval_body", error_equals_as_aws)
+        # 21: a Map iteration's States.* error reaches the Map as it is
+        replace(iteration_worker, "CustomErrorName", _iteration_error_name)
+        # 22: GetExecutionHistory's order and pages
+        replace(
+            StepFunctionResponse,
+            "get_execution_history",
+            _history_as_aws(StepFunctionResponse.get_execution_history),
+        )
         yield stats

@@ -21,7 +21,9 @@ from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
 from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
-from lambdas.core.plan import RecoveryPlan
+from lambdas.core import limits
+from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core.records import ServerRecord, WaveRecord
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
 RESUME_AFTER_SECONDS = 1800  # the team fixes the cause, then resumes: jobs the first left running have ended
@@ -1400,6 +1402,122 @@ def _health_cases() -> list[Case]:
     ]
 
 
+# -- limits: payloads of 256 KiB, the 48 h fit ----------------------------------------------------------------------
+
+OVER_256_KIB = {"blob": "x" * 270_000}  # a Lambda may return 6 MB; Step Functions passes 262,144 bytes
+# DRS throttling Prepare's listing: its first 18 calls, both SDK attempts of 9 Prepare attempts in a row, so Prepare
+# succeeds on its 10th (its Retry allows 11) after minutes of backoff (the 5 minutes once allowed for Prepare and
+# Finalize together were how a plan at that edge, so throttled, ended TIMED_OUT at 48 h)
+PREPARE_STORM_CALLS = 18
+
+
+def _hook_returning(output: dict[str, Any], impact: str) -> tuple[Change, Change]:
+    hook = {"Name": "Export the catalog", "Lambda": {"FunctionName": "drs-hook-export", "Impact": impact}}
+    return runbook(1, "Before", [hook], functions={"drs-hook-export": {"output": output}})
+
+
+def long_hostname_wave(servers: int, hostname_characters: int) -> tuple[Change, Change]:
+    """(scenario, plan) changes: the app wave holds `servers` servers whose hostnames have `hostname_characters`
+    characters, and runs a hook before it (its event lists them all)."""
+    ids = [_server("big", n) for n in range(servers)]
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["servers"] = [s for s in target["servers"] if s["id"] not in APP]
+        target["servers"] += [
+            {"id": s, "hostname": f"{n:05d}".ljust(hostname_characters, "h"), "tags": {"Tier": "app"}}
+            for n, s in enumerate(ids)
+        ]
+        target["functions"] = {"drs-hook-drain": {"seconds": 5}}
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Waves"][1]["Before"] = [{"Name": "Drain the app tier", "Lambda": {"FunctionName": "drs-hook-drain"}}]
+        target.setdefault("Options", {}).update(MaxServersInActiveJobs=servers, MaxConcurrentJobs=20)
+
+    return scenario, plan
+
+
+def widest_fitting_wave_timeout() -> int:
+    """The largest WaveTimeoutMinutes with which the base plan fits the 48 h TimeoutSeconds (lambdas/core/limits.py),
+    every Task at its worst under the definition's Retry blocks."""
+    plan = RecoveryPlan.model_validate(base_plan())
+    sizes = {"db": len(DB), "app": len(APP), "web": len(WEB)}
+    waves = [
+        WaveRecord(
+            WaveNumber=n,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=wave.ProtectionGroupId,
+            Region=plan.group(wave.ProtectionGroupId).Region,
+            Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(sizes[wave.WaveName])],
+        )
+        for n, wave in enumerate(plan.Waves, start=1)
+    ]
+    minutes = 1
+    while limits.worst_case(plan, waves, RunOptions(WaveTimeoutMinutes=minutes + 1)).total <= (
+        limits.EXECUTION_TIMEOUT_SECONDS
+    ):
+        minutes += 1
+    return minutes
+
+
+def at_the_48_hour_edge(minutes: int) -> tuple[Change, Change]:
+    """(scenario, plan) changes: every wave's jobs launch a minute before its WaveTimeoutMinutes of `minutes`, and
+    DRS throttles Prepare's DescribeSourceServers (PREPARE_STORM_CALLS)."""
+    launch = minutes * 60 - 60 - (1 + 50 + 200)
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["timing"] = {
+            "drill": {"snapshot": 1, "preparation": 50, "conversion": 200, "launch": launch},
+            "jitter": 0,
+        }
+        op_fault("DescribeSourceServers", "ThrottlingException", count=PREPARE_STORM_CALLS)(target)
+
+    def plan(target: dict[str, Any]) -> None:
+        target["Options"] = {"WaveTimeoutMinutes": minutes, "ExpectedJobMinutes": minutes - 1}
+
+    return scenario, plan
+
+
+def _limit_cases() -> list[Case]:
+    edge = widest_fitting_wave_timeout()
+    return [
+        Case(
+            "limits",
+            "a CRITICAL hook returns more than 256 KiB: its step fails, the plan stops",
+            FAILED,
+            *_hook_returning(OVER_256_KIB, "CRITICAL"),
+            says=("Export the catalog", "States.DataLimitExceeded", "256 KiB", "it is CRITICAL"),
+            fast=True,
+        ),
+        Case(
+            "limits",
+            "an OPTIONAL hook returns more than 256 KiB: recorded, the plan goes on",
+            OK,
+            *_hook_returning(OVER_256_KIB, "OPTIONAL"),
+        ),
+        Case(
+            "limits",
+            "a hook's event over 256 KiB (1,000 servers, 160-character hostnames) is refused before launch",
+            FAILED,
+            *long_hostname_wave(1_000, 160),
+            says=("wave 2 ('app'), Before[0] ('Drain the app tier')", "bytes", "256 KiB", "nothing was launched"),
+            fast=True,
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {edge} min waves, the widest that fit, complete with Prepare throttled 9 times in a row",
+            OK,
+            *at_the_48_hour_edge(edge),
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {edge + 1} min waves, one minute past the fit, are refused before launch",
+            FAILED,
+            *at_the_48_hour_edge(edge + 1),
+            says=("more than the 48 h", f"WaveTimeoutMinutes to at most {edge}", "nothing was launched"),
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_storm_cases(),
     *_lost_answer_cases(),
@@ -1418,6 +1536,7 @@ CASES: list[Case] = [
     *_resume_cases(),
     *_health_cases(),
     *_resume_gate_cases(),
+    *_limit_cases(),
 ]
 
 

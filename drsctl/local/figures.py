@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from drsctl.emulator.model import DrsEmulator, Job
-from drsctl.report import judge
+from drsctl.report import audit, judge
+from drsctl.report.activity import Activity
 from lambdas.core.records import ExecutionRecord, WaveRecord
 
 
@@ -37,6 +38,16 @@ class StepFigures:
     endedAt: float | None
     detail: str | None = None
     decidedBy: str | None = None
+    retries: int = 0  # its task retried (the state machine's Retry policies)
+    checks: int = 0  # a health check's rounds
+    # An approval's question and answer (drsctl/report/audit.py): times when someone acted are ISO 8601 UTC.
+    message: str | None = None
+    deadline: str | None = None
+    onTimeout: str | None = None
+    decision: str | None = None
+    reason: str | None = None
+    decidedAt: str | None = None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
     # A resumed execution (docs/plan-format.md, Resuming): a step taken over from the execution resumed (it ran
     # there and the runbook went past it; no times here), or how a step run again had ended there.
     ranIn: str | None = None
@@ -57,6 +68,7 @@ class WaveFigures:
     region: str | None = None
     impact: str | None = None
     jobIds: list[str] = field(default_factory=list)
+    activity: dict[str, int] | None = None  # what its launch did, from the history (drsctl/report/activity.py)
 
 
 @dataclass
@@ -69,6 +81,8 @@ class CleanupFigures:
     startedAt: float | None  # seconds from the execution's start, like every time of the report
     endedAt: float | None
     detail: str | None = None
+    afterMinutes: int | None = None  # the plan's wait after the drill ended
+    waitStartedAt: float | None = None  # when the drill ended and that wait began
 
 
 @dataclass
@@ -111,6 +125,15 @@ class Report:
     stateCounts: dict[str, int] = field(default_factory=dict)
     transitionCounts: list[dict[str, Any]] = field(default_factory=list)
     stateMachine: dict[str, Any] | None = None
+    # The report as audit evidence (drsctl/report/audit.py): when and by what it was built, which plan version ran,
+    # who started and cancelled it (null when no record says).
+    generatedAt: str | None = None
+    generator: str | None = None
+    startedBySource: str | None = None
+    cancelledBy: str | None = None
+    cancelReason: str | None = None
+    cancelledAt: str | None = None
+    activity: dict[str, int] | None = None  # outside the waves: lock rounds, cleanup checks, task retries
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
@@ -196,6 +219,8 @@ def wave_figures(
     origin: float,
     hostnames: dict[str, str] | None = None,
     recovery_points: dict[str, float] | None = None,
+    *,
+    activity: Activity | None = None,
 ) -> list[WaveFigures]:
     participants = {
         (job.id, participant.source_server_id): (job, participant) for job in jobs for participant in job.participants
@@ -234,27 +259,23 @@ def wave_figures(
                 errorMessage=wave.ErrorMessage,
                 missedChecks=wave.MissedChecks,
                 steps=[
-                    StepFigures(
-                        phase=str(step["Phase"]),
-                        kind=str(step["Kind"]),
-                        name=str(step["Name"]),
-                        status=str(step["Status"]),
-                        startedAt=None if step.get("RanIn") else since(step.get("StartedAt")),
-                        endedAt=None if step.get("RanIn") else since(step.get("EndedAt")),
-                        detail=step.get("Detail"),
-                        decidedBy=step.get("DecidedBy"),
-                        ranIn=step.get("RanIn"),
-                        previously=step.get("Previously"),
-                    )
+                    _step(step, since, wave.WaveNumber, activity or Activity())
                     for step in sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
                 ],
                 number=wave.WaveNumber,
                 region=wave.Region,
                 impact=wave.Impact,
                 jobIds=list(wave.JobIds),
+                activity=activity.wave_json(wave.WaveNumber) if activity is not None else None,
             )
         )
     return figures
+
+
+def _step(step: dict[str, Any], since: Any, wave_number: int, activity: Activity) -> StepFigures:
+    """A runbook step as the record keeps it, with its retries and checks from the history."""
+    counts = activity.step_json(wave_number, str(step["Phase"]), int(step["Index"]))
+    return StepFigures(**audit.step_facts(step, since), retries=counts["retries"], checks=counts["checks"])
 
 
 def launches_per_server_max(jobs: list[Job]) -> int:
@@ -285,6 +306,8 @@ def cleanup_figures(record: ExecutionRecord, emulator: DrsEmulator, start: float
         startedAt=cleanup.StartedAt - start if cleanup.StartedAt is not None else None,
         endedAt=cleanup.EndedAt - start if cleanup.EndedAt is not None else None,
         detail=cleanup.Detail,
+        afterMinutes=cleanup.AfterMinutes,
+        waitStartedAt=record.EndTime - start if record.EndTime is not None else None,
     )
 
 

@@ -16,8 +16,9 @@ from drsctl.local import figures
 from drsctl.local.engine import Invocation
 from drsctl.local.figures import Report
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
+from drsctl.report import activity as activity_facts
+from drsctl.report import audit, judge, rpo
 from drsctl.report import history as history_facts
-from drsctl.report import judge, rpo
 from drsctl.report.rpo import iso8601
 from lambdas.core import records
 from lambdas.core.finish import plan_id_of
@@ -133,6 +134,15 @@ def report(
     )["definition"]
     points = _recovery_points(aws, waves)
     plan_name = records.load_plan(plan_id).get("Name") if plan_id else None
+    # The record as stored (fields newer writers add, PlanVersion, StartedBy, CancelledBy, are read as they are)
+    item = records.from_item(
+        records.table(records.EXECUTION_HISTORY_TABLE)
+        .get_item(Key={"ExecutionId": execution_id, "PlanId": plan_id}, ConsistentRead=True)
+        .get("Item", {})
+    )
+    facts = audit.execution_facts(item, stop if described["status"] in TERMINAL else None)
+    started_by, started_by_source = audit.started_by(facts.pop("startedBy"), rehearsal=rehearsal_principal())
+    activity = activity_facts.count(history)
     return Report(
         status=record.Status,
         executionId=execution_id,
@@ -158,21 +168,33 @@ def report(
         # Wall plus slept time is never less than wall time; the wall figure is taken a moment later (after the
         # invocation's bookkeeping), so without the max a loaded machine could report virtual < wall.
         maxLambdaVirtualSeconds=round(max(aws.engine.max_virtual_seconds, longest_wall), 4),
-        waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs), points),
+        waves=figures.wave_figures(waves, jobs, start, figures.hostnames(aws.drs), points, activity=activity),
         warnings=record.Warnings,
         cleanup=figures.cleanup_figures(record, aws.drs, start),
         resumedFrom=record.ResumedFrom,
         planId=plan_id,
         planName=record.PlanName or plan_name,
-        startedBy=f"drsctl rehearse ({getpass.getuser()})",
-        planVersion=record.PlanVersion,
+        startedBy=started_by,
+        startedBySource=started_by_source,
         startTime=iso8601(start),
         endTime=iso8601(stop) if described["status"] in TERMINAL else None,
         targets=judge.targets(history_facts.resolved_options(history)),
         stateCounts=history_facts.state_counts(history),
         transitionCounts=history_facts.transition_counts(history),
         stateMachine=history_facts.state_machine_graph(definition),
+        activity=activity.execution_json(),
+        **facts,
+        **audit.generated(),
     )
+
+
+def rehearsal_principal() -> str:
+    """Who started a rehearsal: the local user (a rehearsal has no AWS identity; its records name none)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        user = "unknown user"
+    return f"drsctl rehearse ({user})"
 
 
 def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListener) -> Callable[..., None]:

@@ -35,7 +35,8 @@ CONTENT_SCRIPT = """
   for (const dd of document.querySelectorAll('#summary dd[data-figure]')) {
     figures[dd.dataset.figure] = text(dd);
   }
-  const box = (el) => { const r = el.getBoundingClientRect(); return {x: r.x, width: r.width, height: r.height}; };
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height}; };
   const waves = [...document.querySelectorAll('#gantt g.wave')].map((g) => ({
     wave: Number(g.dataset.wave), name: g.dataset.name, status: g.dataset.status,
     bar: g.querySelector('rect.wave-bar') ? box(g.querySelector('rect.wave-bar')) : null,
@@ -68,11 +69,32 @@ CONTENT_SCRIPT = """
       rpoMet: s.dataset.rpoMet ?? null, rows: s.querySelectorAll('tr.server').length})),
     serverRows: document.querySelectorAll('section.wave-detail tr.server').length,
     steps: [...document.querySelectorAll('#approvals tr.step-row')].map((r) => ({
-      kind: r.dataset.kind, status: r.dataset.status, decidedBy: r.dataset.decidedBy ?? null})),
+      kind: r.dataset.kind, status: r.dataset.status, decidedBy: r.dataset.decidedBy ?? null,
+      decision: r.dataset.decision ?? null})),
     cleanup: (() => { const c = document.querySelector('#cleanup');
       return {status: c.dataset.status, terminated: c.querySelectorAll('li.terminated').length}; })(),
     cleanupBar: (() => { const r = document.querySelector('#gantt-cleanup rect');
       return r ? {status: r.parentNode.dataset.status, ...box(r)} : null; })(),
+    banner: (() => { const b = document.querySelector('#rehearsal-banner');
+      return b ? {text: text(b.querySelector('strong')), height: box(b).height,
+                  position: getComputedStyle(b).position} : null; })(),
+    planView: [...document.querySelectorAll('#plan-view li.plan-wave')].map((li) => ({
+      wave: Number(li.dataset.wave), name: li.dataset.name, status: li.dataset.status, top: box(li).y,
+      skipped: text(li.querySelector('.plan-skipped')),
+      rows: [...li.querySelectorAll('tr.plan-step')].map((tr) => ({
+        phase: tr.dataset.phase, kind: tr.dataset.kind, name: tr.dataset.name, status: tr.dataset.status,
+        outcome: text(tr.querySelector('.step-status')), what: text(tr.querySelector('.step-what')),
+        seconds: tr.dataset.seconds === undefined ? null : Number(tr.dataset.seconds),
+        retries: Number(tr.dataset.retries), top: box(tr).y,
+        bar: tr.querySelector('.seg') ? box(tr.querySelector('.seg')) : null,
+        track: box(tr.querySelector('.track'))}))})),
+    planStages: [...document.querySelectorAll('#plan-view li.plan-stage')].map((li) => ({
+      stage: li.dataset.stage, text: text(li), top: box(li).y})),
+    audit: [...document.querySelectorAll('#audit li.audit-event')].map((li) => ({
+      event: li.dataset.event, at: li.dataset.at ?? null, text: text(li)})),
+    stepTexts: [...document.querySelectorAll('#approvals tr.step-row td.said')].map(text),
+    timeSplit: text(document.querySelector('#time-split')),
+    appendices: [...document.querySelectorAll('section.appendix details')].map((d) => d.open),
     scripts: document.querySelectorAll('script').length,
     pageBreaks: [...document.querySelectorAll('section.page')].length,
   };
@@ -139,9 +161,12 @@ def screenshot_with_content(loaded: LoadedPage, png: Path) -> dict[str, Any]:
     return content
 
 
+UNSTABLE_FIGURES = ("started-by", "generated")  # who ran it and when: they differ on every run
+
+
 def stable(content: dict[str, Any]) -> dict[str, Any]:
-    """What a screenshot's content is compared on: the text and figures, not pixel positions or who ran it."""
-    figures = {key: value for key, value in content["figures"].items() if key != "started-by"}
+    """What a screenshot's content is compared on: the text and figures, not pixel positions, who ran it or when."""
+    figures = {key: value for key, value in content["figures"].items() if key not in UNSTABLE_FIGURES}
     return {
         "title": content["title"],
         "verdict": content["verdict"],
@@ -158,7 +183,21 @@ def stable(content: dict[str, Any]) -> dict[str, Any]:
         ],
         "states": {name: state["entered"] for name, state in content["states"].items()},
         "waveDetails": content["waveDetails"],
+        "banner": content["banner"]["text"] if content["banner"] else None,
+        "planView": [
+            {
+                "wave": wave["wave"],
+                "status": wave["status"],
+                "rows": [(row["phase"], row["kind"], row["name"], row["outcome"], row["what"]) for row in wave["rows"]],
+            }
+            for wave in content["planView"]
+        ],
     }
+
+
+def open_appendices(loaded: LoadedPage) -> None:
+    """Unfold the appendices (folded on screen): the developers' figures and the state machine."""
+    loaded.page.evaluate("document.querySelectorAll('section.appendix details').forEach((d) => { d.open = true; })")
 
 
 def with_text_chunk(png: bytes, key: str, text: str) -> bytes:

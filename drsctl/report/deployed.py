@@ -13,19 +13,33 @@ server's `startedAt` is its job's creationDateTime, as in the rehearsal.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from drsctl.report import activity as activity_facts
+from drsctl.report import audit, cloudtrail, judge, rpo
 from drsctl.report import history as history_facts
-from drsctl.report import judge, rpo
 from drsctl.report.schema import LOCAL_FIGURES
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord, from_item
 
 JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs
 HISTORY_PAGE = 1000  # GetExecutionHistory maxResults
+
+
+def source_of(stepfunctions: Any) -> str:
+    """ "sandbox" when the records are served on this machine (drsctl sandbox answers on a loopback address: not
+    AWS, and the page says so), else "deployed"."""
+    host = urlsplit(str(stepfunctions.meta.endpoint_url)).hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    return "sandbox" if loopback else "deployed"
 
 
 class RunReportError(LookupError):
@@ -41,10 +55,16 @@ class Sources:
     drs: Callable[[str], Any]  # region -> boto3.client("drs", region_name=region)
     history_table: str  # ExecutionHistoryTable output
     waves_table: str  # ExecutionWavesTable output
+    cloudtrail: Any = None  # boto3.client("cloudtrail"): who started it, when the record does not say (best effort)
 
 
-def build_report(execution_id: str, sources: Sources, *, started_by: str | None = None) -> dict[str, Any]:
-    """The report's JSON (with targets judged and the verdict) for one execution of the deployed state machine."""
+def build_report(
+    execution_id: str, sources: Sources, *, started_by: str | None = None, source: str = "deployed"
+) -> dict[str, Any]:
+    """The report's JSON (with targets judged and the verdict) for one execution of the deployed state machine.
+
+    `started_by`: what the caller says of who started it, used only when neither the record nor CloudTrail says.
+    `source`: "deployed" (a stack on AWS) or "sandbox" (drsctl sandbox: not on AWS, and the page says so)."""
     item = _execution_item(execution_id, sources)
     record = ExecutionRecord.model_validate(item)
     if not record.ExecutionArn:
@@ -61,15 +81,26 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
     def since(moment: float | None) -> float | None:
         return None if moment is None else round(moment - start, 1)
 
+    facts = audit.execution_facts(item, stop)
+    trail = sources.cloudtrail
+    who, how = audit.started_by(
+        facts.pop("startedBy"),
+        cloudtrail=(lambda: cloudtrail.started_by(trail, record.ExecutionArn or "", described["startDate"]))
+        if trail is not None
+        else None,
+        given=started_by,
+    )
+    activity = activity_facts.count(events)
     report: dict[str, Any] = {
-        "source": "deployed",
+        "source": source,
         "status": record.Status,
         "executionId": execution_id,
         "mode": record.ExecutionType or "DRILL",
         "planId": record.PlanId,
         "planName": record.PlanName,
-        "startedBy": started_by or record.StartedBy,
-        "planVersion": record.PlanVersion,
+        "startedBy": who,
+        "startedBySource": how,
+        **facts,
         "startTime": rpo.iso8601(start),
         "endTime": rpo.iso8601(stop) if stop is not None else None,
         "stepFunctionsStatus": described["status"],
@@ -84,10 +115,12 @@ def build_report(execution_id: str, sources: Sources, *, started_by: str | None 
         "stateCounts": history_facts.state_counts(events),
         "transitionCounts": history_facts.transition_counts(events),
         "stateMachine": history_facts.state_machine_graph(definition["definition"]),
-        "waves": [_wave(wave, jobs, points, since) for wave in waves],
-        "cleanup": _cleanup(item.get("Cleanup"), sources.drs, _regions(waves), since),
+        "waves": [_wave(wave, jobs, points, since, activity) for wave in waves],
+        "cleanup": _cleanup(item, sources.drs, _regions(waves), since),
         "resumedFrom": item.get("ResumedFrom"),
+        "activity": activity.execution_json(),
         **dict.fromkeys((*LOCAL_FIGURES, "maxItemTable")),
+        **audit.generated(),
     }
     return judge.complete(report)
 
@@ -170,10 +203,12 @@ def _regions(waves: list[WaveRecord]) -> list[str]:
 
 
 def _cleanup(
-    cleanup: Any, drs: Callable[[str], Any], regions: list[str], since: Callable[[float | None], float | None]
+    item: dict[str, Any], drs: Callable[[str], Any], regions: list[str], since: Callable[[float | None], float | None]
 ) -> dict[str, Any] | None:
     """The record's drill cleanup (Cleanup: Status, JobIds, StartedAt, EndedAt, Detail), with the recovery instances
-    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in the waves' regions)."""
+    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in the waves' regions). Its wait began when the drill
+    ended (the record's EndTime)."""
+    cleanup = item.get("Cleanup")
     if not isinstance(cleanup, dict):
         return None
     job_ids = [str(job) for job in cleanup.get("JobIds") or []]
@@ -196,6 +231,8 @@ def _cleanup(
         "startedAt": since(cleanup.get("StartedAt")),
         "endedAt": since(cleanup.get("EndedAt")),
         "detail": cleanup.get("Detail"),
+        "afterMinutes": cleanup.get("AfterMinutes"),
+        "waitStartedAt": since(item.get("EndTime")),
     }
 
 
@@ -204,6 +241,7 @@ def _wave(
     jobs: dict[str, tuple[float, float | None]],
     points: dict[str, float],
     since: Callable[[float | None], float | None],
+    activity: activity_facts.Activity,
 ) -> dict[str, Any]:
     steps = sorted(wave.Steps, key=lambda s: (s["Phase"] != "BEFORE", int(s["Index"])))
     return {
@@ -219,19 +257,12 @@ def _wave(
         "jobIds": list(wave.JobIds),
         "steps": [
             {
-                "phase": str(step["Phase"]),
-                "kind": str(step["Kind"]),
-                "name": str(step["Name"]),
-                "status": str(step["Status"]),
-                "startedAt": None if step.get("RanIn") else since(step.get("StartedAt")),
-                "endedAt": None if step.get("RanIn") else since(step.get("EndedAt")),
-                "detail": step.get("Detail"),
-                "decidedBy": step.get("DecidedBy"),
-                "ranIn": step.get("RanIn"),
-                "previously": step.get("Previously"),
+                **audit.step_facts(step, since),
+                **activity.step_json(wave.WaveNumber, str(step["Phase"]), int(step["Index"])),
             }
             for step in steps
         ],
+        "activity": activity.wave_json(wave.WaveNumber),
         "servers": [_server(server, jobs.get(server.RecoveryJobId or ""), points, since) for server in wave.Servers],
     }
 

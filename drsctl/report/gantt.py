@@ -175,7 +175,7 @@ def _density(servers: list[dict[str, Any]], y: float, x: Any, total: float) -> t
     outcomes: dict[str, int] = {}
     for server in servers:
         outcomes[server["status"]] = outcomes.get(server["status"], 0) + 1
-    summary = ", ".join(f"{count:,} {status.lower()}" for status, count in _ordered(outcomes))
+    summary = ", ".join(f"{count:,} {status.lower()}" for status, count in by_outcome(outcomes))
     out = [
         f'<g class="density"{attrs(data_servers=len(servers), data_peak=peak)}>',
         f'<text class="label server-label" x="24" y="{y + 14:.1f}">{len(servers):,} servers:</text>',
@@ -198,7 +198,7 @@ def _density(servers: list[dict[str, Any]], y: float, x: Any, total: float) -> t
     out.append(f'<text class="label server-label" x="24" y="{y + 10:.1f}">{esc(_fit(summary, 40, 24))}</text>')
     left = x(0)
     plot = x(total) - x(0)
-    for status, count in _ordered(outcomes):
+    for status, count in by_outcome(outcomes):
         width = count / len(servers) * plot
         out.append(
             f'<rect class="outcome-share"{attrs(x=round(left, 1), y=round(y + 2, 1), width=round(width, 1))}'
@@ -210,7 +210,7 @@ def _density(servers: list[dict[str, Any]], y: float, x: Any, total: float) -> t
     return "\n".join(out), DENSITY_ROW + SUMMARY_ROW + 16
 
 
-def _ordered(outcomes: dict[str, int]) -> list[tuple[str, int]]:
+def by_outcome(outcomes: dict[str, int]) -> list[tuple[str, int]]:
     rank = {status: index for index, status in enumerate(OUTCOME_ORDER)}
     return sorted(outcomes.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 

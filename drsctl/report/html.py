@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drsctl.report import gantt, graph
-from drsctl.report.judge import OVERHEAD_GOAL, duration, wave_number
+from drsctl.report import gantt, graph, planview, sentences
+from drsctl.report.judge import OVERHEAD_GOAL, RECOVERED, duration, rpo_unjudged_reason, wave_number
 from drsctl.report.svg import OUTCOME_COLOURS, attrs, clock, colour, esc
 
 CSS = """
@@ -32,8 +32,10 @@ dl.figures dt { color: var(--muted); font-size: 12px; } dl.figures dd { margin: 
 .met { color: #2e7d32; } .missed { color: #c62828; } .none { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 12.5px; }
 th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
-p, dd, li, code { overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
+p, dd, li { overflow-wrap: break-word; }
+code, .id, td.id { overflow-wrap: anywhere; }
+table.servers td.id { white-space: nowrap; }
 th { background: var(--soft); } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .status { font-weight: 600; } .note { color: var(--muted); }
@@ -58,20 +60,57 @@ svg text { font: 10px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-
 #state-graph .arrow-head { fill: #c3cad1; } #state-graph .arrow-head.taken { fill: var(--accent); }
 #state-graph .edge-count { fill: var(--accent); font-size: 9px; }
 details > summary { cursor: pointer; color: var(--accent); }
+.how { display: block; color: var(--muted); font-weight: 400; font-size: 12px; }
+.rel { color: var(--muted); font-size: 11px; }
+#time-split { margin: 8px 0; }
+#audit { margin: 4px 0 12px; padding-left: 22px; } #audit li { margin: 2px 0; }
+#audit .at { font-variant-numeric: tabular-nums; font-weight: 600; white-space: nowrap; }
+#rehearsal-banner { position: sticky; top: 0; z-index: 5; margin: -24px -24px 16px; padding: 12px 24px;
+  color: #fff; background: repeating-linear-gradient(135deg, #b71c1c 0 22px, #c62828 22px 44px);
+  border-bottom: 4px solid #7f0000; }
+#rehearsal-banner strong { display: block; font-size: 24px; letter-spacing: .5px; }
+#rehearsal-banner span { font-size: 13px; }
+ol.plan { list-style: none; padding: 0; margin: 8px 0; }
+ol.plan > li { margin: 0 0 14px; position: relative; }
+ol.plan > li + li::before { content: "↓"; position: absolute; top: -15px; left: 14px; color: var(--muted);
+  font-size: 12px; line-height: 12px; }
+li.plan-stage { padding: 6px 10px; background: var(--soft); border-radius: 4px; }
+li.plan-wave { border: 1px solid var(--line); border-left: 6px solid var(--accent); border-radius: 4px;
+  padding: 6px 10px 2px; break-inside: avoid-page; }
+.plan-wave-head { font-size: 14px; margin-bottom: 4px; }
+.plan-wave-head .wave-no { font-weight: 700; } .plan-wave-head .wave-name { font-weight: 700; }
+.plan-wave-head .wave-where, .plan-wave-head .wave-took { color: var(--muted); font-size: 12.5px; }
+table.plan-steps { margin: 4px 0 6px; }
+table.plan-steps td.step-kind { white-space: nowrap; color: var(--muted); }
+table.plan-steps td.step-name { font-weight: 600; width: 16%; }
+table.plan-steps td.step-what { width: 40%; }
+table.plan-steps .step-when { width: 19%; }
+.track { position: relative; height: 8px; background: #eef1f4; border-radius: 2px; margin: 3px 0 2px; }
+.track .seg { position: absolute; top: 0; bottom: 0; min-width: 2px; border-radius: 2px; }
+li.plan-stage .track { margin-top: 5px; }
+.when-text { color: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; white-space: nowrap; }
+section.appendix h2 { color: var(--muted); }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   section.page { break-before: page; } section.page:first-of-type { break-before: auto; }
+  #rehearsal-banner { position: static; margin: 0 0 12px; }
+  #rehearsal-banner + section.page { break-before: auto; }
   .wave-detail { break-inside: avoid-page; } tr { break-inside: avoid; }
-  details > summary { display: none; } details { display: block; }
   a { color: inherit; text-decoration: none; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
 
 
 def render(report: dict[str, Any]) -> str:
     """The whole page for a report's JSON (as `judge.complete` leaves it)."""
-    title = f"DR {report['mode'].lower()} report: {report.get('planName') or report.get('planId') or ''}".strip()
+    rehearsal = not_on_aws(report)
+    plan = report.get("planName") or report.get("planId") or ""
+    title = f"DR {report['mode'].lower()} report: {plan}".strip()
+    if rehearsal:
+        title = f"{rehearsal_words(report)}: {title}"
     body = [
+        _banner(report) if rehearsal else "",
         _summary(report),
         _timeline(report),
         _path(report),
@@ -79,24 +118,78 @@ def render(report: dict[str, Any]) -> str:
         _steps(report),
         _cleanup(report),
         _figures(report),
+        _state_machine(report),
     ]
+    style = CSS + (_rehearsal_css(report) if rehearsal else "")
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n"
+        f"<title>{esc(title)}</title><style>{style}</style></head>\n"
         f"<body{attrs(data_execution=report['executionId'], data_status=report['status'])}"
-        f"{attrs(data_source=report.get('source'))}>\n" + "\n".join(body) + "\n</body></html>\n"
+        f"{attrs(data_source=report.get('source'), data_rehearsal=rehearsal)}>\n"
+        + "\n".join(part for part in body if part)
+        + "\n</body></html>\n"
     )
 
 
-def _met(value: bool | None) -> str:
-    if value is None:
+NOT_ON_AWS = ("rehearsal", "sandbox")  # `source`: an emulated estate, not a drill on AWS
+
+
+def not_on_aws(report: dict[str, Any]) -> bool:
+    """A rehearsal (or a sandbox execution): its page must never pass for a drill on AWS. A report without `source`
+    is a rehearsal's (older rehearsals wrote none; a deployed report always says so)."""
+    return (report.get("source") or "rehearsal") in NOT_ON_AWS
+
+
+def rehearsal_words(report: dict[str, Any]) -> str:
+    """'REHEARSAL, not a drill on AWS' (or '... not a recovery on AWS')."""
+    return f"REHEARSAL, not a {report['mode'].lower()} on AWS"
+
+
+def _banner(report: dict[str, Any]) -> str:
+    if report.get("source") == "sandbox":
+        how = (
+            "This execution ran in drsctl sandbox: the deployed definition and Lambdas against an emulated estate "
+            "(the DRS emulator), on the sandbox's clock. No server was recovered on AWS."
+        )
+    else:
+        how = (
+            "drsctl rehearse ran this plan against an emulated estate (the DRS emulator and a local Step Functions "
+            "engine) on a virtual clock. No server was recovered on AWS; its times are the rehearsal's."
+        )
+    return (
+        f'<div id="rehearsal-banner" role="note"><strong>{esc(rehearsal_words(report))}</strong>'
+        f"<span>{esc(how)}</span></div>"
+    )
+
+
+def _rehearsal_css(report: dict[str, Any]) -> str:
+    """On every printed page: the words in the page's top margin, and a watermark behind the content."""
+    words = rehearsal_words(report).replace('"', "")
+    return (
+        f'@page {{ @top-center {{ content: "{words}"; color: #b71c1c; font: 700 13pt system-ui, sans-serif; }} }}\n'
+        '@media print { body::after { content: "REHEARSAL"; position: fixed; top: 42%; left: 0; right: 0;'
+        " text-align: center; font: 800 110px system-ui, sans-serif; color: rgba(183, 28, 28, 0.10);"
+        " transform: rotate(-28deg); pointer-events: none; } }\n"
+    )
+
+
+def _met(value: bool | None, target: float | None = None, why: str = "not judged") -> str:
+    if target is None and value is None:
         return '<span class="none">no target</span>'
+    if value is None:
+        return f'<span class="none">{esc(why)}</span>'
     return '<span class="met">met</span>' if value else '<span class="missed">missed</span>'
 
 
 def _figure(name: str, label: str, value: str, raw: Any = None, **extra: Any) -> str:
     return f"<div><dt>{esc(label)}</dt><dd{attrs(data_figure=name, data_value=raw, **extra)}>{value}</dd></div>"
+
+
+def _target(seconds: float | None, option: str) -> str:
+    if seconds is None:
+        return f'<span class="none">none set (Options.{option})</span>'
+    return duration(seconds)
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -105,24 +198,53 @@ def _summary(report: dict[str, Any]) -> str:
     if rto["met"] is False or rpo["met"] is False:
         tone = "bad" if tone == "bad" else "mixed"
     plan = report.get("planName") or report.get("planId") or "-"
+    recovered = report["status"] in RECOVERED and rto["achievedSeconds"] is not None
+    rto_text = f"{_target(rto['targetSeconds'], 'RtoTargetMinutes')}: {_met(rto['met'], rto['targetSeconds'])}"
+    rpo_why = f"not judged: {rpo_unjudged_reason(report)}"
+    rpo_text = f"{_target(rpo['targetSeconds'], 'RpoTargetMinutes')}: {_met(rpo['met'], rpo['targetSeconds'], rpo_why)}"
+    if rpo["worstSeconds"] is not None:
+        rpo_text += f" (worst {duration(rpo['worstSeconds'])})"
+    generated = report.get("generatedAt")
     figures = [
         _figure("plan", "plan", f"{esc(plan)} <code>{esc(report.get('planId') or '')}</code>", report.get("planId")),
+        _figure(
+            "plan-version",
+            "plan version",
+            f"<code>{esc(report['planVersion'])}</code>" if report.get("planVersion") else _NOT_RECORDED,
+            report.get("planVersion"),
+        ),
         _figure("mode", "mode", esc(report["mode"]), report["mode"]),
-        _figure("started-by", "started by", esc(report.get("startedBy") or "unknown"), report.get("startedBy")),
-        _figure("start", "started", esc(report.get("startTime") or "-"), report.get("startTime")),
-        _figure("end", "ended", esc(report.get("endTime") or "-"), report.get("endTime")),
+        _figure(
+            "started-by",
+            "started by",
+            _who(report.get("startedBy"))
+            + (f'<span class="how">{esc(_how(report))}</span>' if report.get("startedBy") else ""),
+            report.get("startedBy"),
+            data_source=report.get("startedBySource"),
+        ),
+        _figure("start", "started (UTC)", esc(_full(report.get("startTime"))), report.get("startTime")),
+        _figure(
+            "end",
+            "ended (UTC)",
+            esc(_full(report.get("endTime"))) if report.get("endTime") else "still running",
+            report.get("endTime"),
+        ),
         _figure(
             "status",
             "status",
             f'<span class="status" style="color:{colour(report["status"])}">{esc(report["status"])}</span>',
             report["status"],
         ),
-        _figure("makespan", "makespan", duration(report["makespanSeconds"]), report["makespanSeconds"]),
+        _figure(
+            "recovered",
+            "recovered at (the RTO's measure)",
+            f"{clock(rto['achievedSeconds'])} ({duration(rto['achievedSeconds'])})" if recovered else "not recovered",
+            rto["achievedSeconds"] if recovered else None,
+        ),
         _figure(
             "rto",
-            "RTO target (last wave ended)",
-            f"{duration(rto['targetSeconds']) if rto['targetSeconds'] is not None else 'none'} "
-            f"({duration(rto['achievedSeconds'])}) {_met(rto['met'])}",
+            "RTO target",
+            rto_text,
             rto["targetSeconds"],
             data_met=rto["met"],
             data_achieved=rto["achievedSeconds"],
@@ -130,8 +252,7 @@ def _summary(report: dict[str, Any]) -> str:
         _figure(
             "rpo",
             "RPO target (worst server)",
-            f"{duration(rpo['targetSeconds']) if rpo['targetSeconds'] is not None else 'none'} "
-            f"({duration(rpo['worstSeconds'])}) {_met(rpo['met'])}",
+            rpo_text,
             rpo["targetSeconds"],
             data_met=rpo["met"],
             data_achieved=rpo["worstSeconds"],
@@ -139,6 +260,15 @@ def _summary(report: dict[str, Any]) -> str:
         _figure("launched", "servers launched", f"{counts['launched']:,} of {counts['total']:,}", counts["launched"]),
         _figure("failed", "servers failed", f"{counts['failed']:,}", counts["failed"]),
         _figure("skipped", "servers skipped", f"{counts['skipped']:,}", counts["skipped"]),
+        _figure("makespan", "execution ran", _ran(report), report["makespanSeconds"]),
+        _figure(
+            "generated",
+            "report generated",
+            f"{esc(sentences.utc(sentences.parse_iso(generated)))} by {esc(report.get('generator') or 'drsctl')}"
+            if generated
+            else _NOT_RECORDED,
+            generated,
+        ),
     ]
     extra = ""
     if report.get("resumedFrom"):
@@ -150,10 +280,115 @@ def _summary(report: dict[str, Any]) -> str:
     return (
         f'<section id="summary" class="page"><h1>{esc(plan)}: {esc(report["mode"].lower())} report</h1>'
         f'<p class="sub">Execution <code id="execution-id">{esc(report["executionId"])}</code> '
-        f"({esc(report.get('source') or 'rehearsal')})</p>"
+        f"({esc(_source_words(report))})</p>"
         f'<p id="verdict" class="{tone}">{esc(report["verdict"])}</p>'
-        f'<dl class="figures">{"".join(figures)}</dl>{extra}</section>'
+        f'<dl class="figures">{"".join(figures)}</dl>{_time_split(report)}{extra}{_audit(report)}</section>'
     )
+
+
+_NOT_RECORDED = '<span class="none">not recorded</span>'
+
+
+def _full(iso: Any) -> str:
+    """An ISO 8601 time as '2026-01-01 00:00:00 UTC' (date included)."""
+    return sentences.utc(sentences.parse_iso(iso))
+
+
+def _who(principal: str | None) -> str:
+    return f'<span class="id">{esc(principal)}</span>' if principal else _NOT_RECORDED
+
+
+def _how(report: dict[str, Any]) -> str:
+    return sentences.HOW_STARTED_BY_IS_KNOWN.get(str(report.get("startedBySource")), "")
+
+
+def _source_words(report: dict[str, Any]) -> str:
+    return {
+        "deployed": "a deployed stack on AWS: built by drsctl run report from its records",
+        "sandbox": "drsctl sandbox: not on AWS",
+        "rehearsal": "a rehearsal: not on AWS",
+    }.get(str(report.get("source") or "rehearsal"), str(report.get("source")))
+
+
+def _ran(report: dict[str, Any]) -> str:
+    """How long the execution ran, and how much of it was the drill cleanup (not part of the recovery)."""
+    ran = duration(report["makespanSeconds"])
+    cleanup = report.get("cleanup") or {}
+    first = cleanup.get("waitStartedAt") if cleanup.get("waitStartedAt") is not None else cleanup.get("startedAt")
+    if first is None or cleanup.get("endedAt") is None:
+        return ran
+    return f"{ran}, of which drill cleanup {duration(float(cleanup['endedAt']) - float(first))}"
+
+
+def _time_split(report: dict[str, Any]) -> str:
+    """Why the execution ran longer than the RTO's measure: what came after the recovery (Finalize, the cleanup)."""
+    rto = report["rto"]
+    recovered = rto.get("achievedSeconds")
+    if report["status"] not in RECOVERED or recovered is None:
+        return ""
+    times = sentences.Clock(report)
+    said = (
+        f"The RTO is measured to the last wave's recovery (its launch and the steps after it): {clock(recovered)} "
+        f"({times.text(recovered)})."
+    )
+    after = float(report["makespanSeconds"]) - float(recovered)
+    cleanup = report.get("cleanup")
+    if cleanup and after > 0:
+        said += (
+            f" The execution ran {duration(after)} longer for the drill cleanup, shown apart: "
+            f"{sentences.cleanup(report, times)}"
+        )
+    elif after >= 1:
+        said += f" The execution ended {duration(after)} later (recording the results)."
+    return f'<p id="time-split">{esc(said)}</p>'
+
+
+def _audit(report: dict[str, Any]) -> str:
+    """Who did what, and when, in UTC: the start, each approval, a cancel, the end, the cleanup, the report."""
+    times = sentences.Clock(report)
+    events: list[tuple[str, str, str]] = []  # (ISO time or "", event, sentence)
+
+    def add(moment: Any, event: str, text: str) -> None:
+        at = moment.isoformat() if moment is not None else ""
+        events.append((at, event, text))
+
+    who = sentences.started_by(report)
+    add(times.at(0), "started", f"The execution {who}." if report.get("startedBy") else f"Started; {who}.")
+    for index, wave in enumerate(report["waves"], start=1):
+        for step in wave.get("steps") or []:
+            if step["kind"] != "Approval":
+                continue
+            where = f"{'before' if step['phase'] == 'BEFORE' else 'after'} wave {wave_number(wave, index)}"
+            text = (
+                f"Approval {sentences.quoted(step['name'])} {where} ({wave['name']}): {sentences.approval(step, times)}"
+            )
+            add(times.at(step.get("startedAt")), "approval", text)
+    if report.get("cancelledBy") or report.get("cancelReason") or report["status"] == "CANCELLED":
+        who = report.get("cancelledBy") or "an operator whose identity was not recorded"
+        why = f": {sentences.quoted(report['cancelReason'])}" if report.get("cancelReason") else ", no reason recorded"
+        add(
+            sentences.parse_iso(report.get("cancelledAt")) or times.at(report["makespanSeconds"]),
+            "cancelled",
+            f"Cancelled by {who}{why}.",
+        )
+    if report.get("endTime"):
+        add(sentences.parse_iso(report["endTime"]), "ended", f"The execution ended {report['status']}.")
+    cleanup = report.get("cleanup")
+    if cleanup and cleanup.get("startedAt") is not None:
+        add(times.at(cleanup["startedAt"]), "cleanup", f"Drill cleanup: {sentences.cleanup(report, times)}")
+    if report.get("generatedAt"):
+        add(
+            sentences.parse_iso(report["generatedAt"]),
+            "generated",
+            f"This report was generated by {report.get('generator') or 'drsctl'}.",
+        )
+    items = "".join(
+        f'<li class="audit-event"{attrs(data_event=event, data_at=at or None)}>'
+        f'<span class="at">{esc(sentences.utc(sentences.parse_iso(at)) if at else "time not recorded")}</span> '
+        f"{esc(text)}</li>"
+        for at, event, text in sorted(events, key=lambda e: (e[0] == "", e[0]))
+    )
+    return f'<h3>Who did what, and when (UTC)</h3><ol id="audit">{items}</ol>'
 
 
 def _legend() -> str:
@@ -175,14 +410,25 @@ def _timeline(report: dict[str, Any]) -> str:
 
 def _path(report: dict[str, Any]) -> str:
     return (
-        '<section id="path" class="page"><h2>Path taken</h2><p class="note">The deployed state machine, drawn from '
-        "its definition: states the execution entered are highlighted with how many times (&#215;N), transitions it "
-        f"took are solid with their count.</p>{graph.render(report)}</section>"
+        '<section id="path" class="page"><h2>Path taken: the plan as it ran</h2><p class="note">Each wave in plan '
+        "order and, in it, each step in the order it ran: the steps before the launch, the DRS launch, the steps "
+        "after it. What each did, how long it took, how often its task was retried, and where in the execution it "
+        f"ran (the bar; the whole row is the whole execution).</p>{planview.render(report)}</section>"
+    )
+
+
+def _state_machine(report: dict[str, Any]) -> str:
+    return (
+        '<section id="state-machine" class="page appendix"><h2>Appendix B: the state machine</h2>'
+        "<details><summary>The deployed state machine, drawn from its definition: states the execution entered "
+        "highlighted with how many times (&#215;N), transitions it took solid with their count (for the developers)"
+        f"</summary>{graph.render(report)}</details></section>"
     )
 
 
 def _waves(report: dict[str, Any]) -> str:
     parts = ['<section id="waves" class="page"><h2>Waves and servers</h2>']
+    rto_target, rpo_target = report["rto"]["targetSeconds"], report["rpo"]["targetSeconds"]
     summary_rows = []
     for index, wave in enumerate(report["waves"], start=1):
         number = wave_number(wave, index)
@@ -194,14 +440,14 @@ def _waves(report: dict[str, Any]) -> str:
             f'<td class="status" style="color:{colour(wave["status"])}">{esc(wave["status"])}</td>'
             f'<td class="num">{launched:,}/{len(servers):,}</td><td class="num">{clock(wave.get("startedAt"))}</td>'
             f'<td class="num">{clock(wave.get("endedAt"))}</td>'
-            f"<td{attrs(class_='rto', data_met=wave['rto']['met'])}>{clock(wave['rto']['achievedSeconds'])} "
-            f"{_met(wave['rto']['met'])}</td>"
-            f"<td{attrs(class_='rpo', data_met=wave['rpo']['met'])}>{duration(wave['rpo']['worstSeconds'])} "
-            f"{_met(wave['rpo']['met'])}</td></tr>"
+            f"<td{attrs(class_='rto', data_met=wave['rto']['met'])}>{_recovered_at(wave)}"
+            f"{_met(wave['rto']['met'], rto_target, _unjudged(wave, 'recovered'))}</td>"
+            f"<td{attrs(class_='rpo', data_met=wave['rpo']['met'])}>{_worst(wave['rpo']['worstSeconds'])}"
+            f"{_met(wave['rpo']['met'], rpo_target, _unjudged(wave, 'launched'))}</td></tr>"
         )
     parts.append(
         '<table id="wave-summary"><thead><tr><th>#</th><th>wave</th><th>status</th><th>launched</th><th>started</th>'
-        "<th>ended</th><th>RTO (ended at)</th><th>RPO (worst)</th></tr></thead><tbody>"
+        "<th>ended</th><th>RTO (recovered at)</th><th>RPO (worst)</th></tr></thead><tbody>"
         + "".join(summary_rows)
         + "</tbody></table>"
     )
@@ -209,6 +455,24 @@ def _waves(report: dict[str, Any]) -> str:
         parts.append(_wave_detail(wave, wave_number(wave, index)))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _worst(seconds: float | None) -> str:
+    return "" if seconds is None else f"{duration(seconds)} "
+
+
+def _recovered_at(wave: dict[str, Any]) -> str:
+    at = wave["rto"]["achievedSeconds"]
+    if at is not None:
+        return f"{clock(at)} "
+    return "" if wave["status"] == "SKIPPED" else "not recovered: "
+
+
+def _unjudged(wave: dict[str, Any], what: str) -> str:
+    """Why a wave's target was not judged although the plan set one."""
+    if wave["status"] == "SKIPPED":
+        return "not judged: skipped"
+    return f"not judged: nothing {what}" if what == "launched" else f"not judged: {wave['status'].lower()}"
 
 
 def _wave_detail(wave: dict[str, Any], number: int) -> str:
@@ -271,27 +535,31 @@ def _server_row(server: dict[str, Any]) -> str:
 
 
 def _steps(report: dict[str, Any]) -> str:
+    times = sentences.Clock(report)
     rows = []
+    approvals = 0
     for index, wave in enumerate(report["waves"], start=1):
         number = wave_number(wave, index)
         for step in wave.get("steps") or []:
             approval = step["kind"] == "Approval"
-            decision = {"SUCCEEDED": "APPROVED"}.get(step["status"], step["status"]) if approval else ""
+            approvals += approval
+            shown = planview.APPROVAL_WORDS.get(step["status"], step["status"]) if approval else step["status"]
             rows.append(
                 f"<tr{attrs(class_='approval step-row' if approval else 'step-row', data_wave=number)}"
-                f"{attrs(data_kind=step['kind'], data_status=step['status'], data_decided_by=step.get('decidedBy'))}>"
+                f"{attrs(data_kind=step['kind'], data_status=step['status'], data_decided_by=step.get('decidedBy'))}"
+                f"{attrs(data_decision=step.get('decision'), data_decided_at=step.get('decidedAt'))}>"
                 f"<td>{number} {esc(wave['name'])}</td><td>{esc(step['phase'].lower())}</td>"
                 f"<td>{esc(step['kind'])}</td>"
                 f"<td>{esc(step['name'])}</td>"
-                f'<td class="status" style="color:{colour(step["status"])}">{esc(decision or step["status"])}</td>'
-                f"<td>{esc(step.get('decidedBy') or '')}</td>"
-                f'<td class="num">{clock(step.get("startedAt"))}</td><td class="num">{clock(step.get("endedAt"))}</td>'
-                f"<td>{esc(step.get('detail') or '')}</td></tr>"
+                f'<td class="status" style="color:{colour(step["status"])}">{esc(shown.replace("_", " "))}</td>'
+                f'<td class="who">{_who(step.get("decidedBy")) if approval else ""}</td>'
+                f'<td class="num">{_when(times, step.get("startedAt"))}</td>'
+                f'<td class="num">{_when(times, step.get("endedAt"))}</td>'
+                f'<td class="said">{esc(sentences.step(step, times))}</td></tr>'
             )
-    approvals = sum(1 for row in rows if "approval" in row.split(">", 1)[0])
     body = (
         '<table id="steps"><thead><tr><th>wave</th><th>phase</th><th>kind</th><th>step</th><th>outcome</th>'
-        "<th>decided by</th><th>started</th><th>ended</th><th>detail</th></tr></thead><tbody>"
+        "<th>decided by</th><th>started (UTC)</th><th>ended (UTC)</th><th>what happened</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
         if rows
@@ -303,27 +571,19 @@ def _steps(report: dict[str, Any]) -> str:
     )
 
 
-def _no_cleanup_note(report: dict[str, Any]) -> str:
-    """Why no cleanup ran, and for a drill that left instances up, the command that terminates them."""
-    if report.get("mode") == "RECOVERY":
-        return "No cleanup: a recovery keeps its instances (they are production)."
-    up = sum(1 for wave in report.get("waves", []) for s in wave.get("servers", []) if s.get("recoveryInstanceId"))
-    if not up:
-        return "No cleanup ran: no drill instance was launched."
-    return (
-        f"No cleanup ran (the plan has no Options.DrillCleanup): this drill's {up:,} recovery instance(s) are still "
-        f"up; terminate them with drsctl run cleanup {report.get('executionId')}."
-    )
+def _when(times: sentences.Clock, seconds: Any) -> str:
+    """The absolute time (UTC) and, below it, the time from the start."""
+    if seconds is None:
+        return "-"
+    return f'{esc(times.text(seconds))}<br><span class="rel">{clock(seconds)}</span>'
 
 
 def _cleanup(report: dict[str, Any]) -> str:
+    times = sentences.Clock(report)
     cleanup = report.get("cleanup")
+    said = f'<p class="cleanup-said">{esc(sentences.cleanup(report, times))}</p>'
     if not cleanup:
-        note = _no_cleanup_note(report)
-        return (
-            '<section id="cleanup" class="page" data-status="NONE"><h2>Cleanup</h2>'
-            f'<p class="note">{esc(note)}</p></section>'
-        )
+        return f'<section id="cleanup" class="page" data-status="NONE"><h2>Cleanup</h2>{said}</section>'
     terminated = cleanup.get("terminated") or []
     jobs = ", ".join(f'<code class="job-id">{esc(job)}</code>' for job in cleanup.get("jobIds") or []) or "none"
     items = "".join(f'<li class="terminated"{attrs(data_instance=i)}><code>{esc(i)}</code></li>' for i in terminated)
@@ -331,11 +591,19 @@ def _cleanup(report: dict[str, Any]) -> str:
         '<section id="cleanup" class="page"'
         f"{attrs(data_status=cleanup.get('status'), data_terminated=len(terminated))}>"
         f'<h2>Cleanup</h2><p>Status <span class="status" style="color:{colour(cleanup.get("status"))}">'
-        f"{esc(cleanup.get('status'))}</span>, from {clock(cleanup.get('startedAt'))} to "
-        f"{clock(cleanup.get('endedAt'))}; DRS jobs: {jobs}.</p>"
-        f"<p>{len(terminated):,} recovery instance(s) terminated.</p>"
-        + (f'<p class="cleanup-detail">{esc(cleanup["detail"])}</p>' if cleanup.get("detail") else "")
-        + (f"<details open><summary>Instances</summary><ul>{items}</ul></details>" if terminated else "")
+        f"{esc(cleanup.get('status'))}</span>, from {_when(times, cleanup.get('startedAt')).replace('<br>', ' ')} to "
+        f"{_when(times, cleanup.get('endedAt')).replace('<br>', ' ')}; DRS jobs: {jobs}.</p>{said}"
+        + (
+            f'<p class="cleanup-detail">{esc(cleanup["detail"])}</p>'
+            if cleanup.get("detail") and cleanup.get("status") != "COMPLETED"  # why it failed or kept them
+            else ""
+        )
+        + (
+            f"<details open><summary>{len(terminated):,} recovery instance(s) terminated</summary><ul>{items}</ul>"
+            "</details>"
+            if terminated
+            else ""
+        )
         + "</section>"
     )
 
@@ -363,6 +631,8 @@ def _figures(report: dict[str, Any]) -> str:
         for key, label in FIGURES
     )
     return (
-        '<section id="figures" class="page"><h2>Figures</h2>'
-        f'<table id="figures-table"><tbody>{rows}</tbody></table></section>'
+        '<section id="figures" class="page appendix"><h2>Appendix A: figures for the developers</h2>'
+        "<details><summary>How the orchestration itself behaved: DRS's critical path, overhead, history events, "
+        "Lambda invocations, payload and item sizes (not part of the audit)</summary>"
+        f'<table id="figures-table"><tbody>{rows}</tbody></table></details></section>'
     )

@@ -105,20 +105,39 @@ def verdict(report: dict[str, Any]) -> str:
         sentence += first["status"]
     elif report["status"] not in RECOVERED:
         sentence += _stopping_step(report)
+    return sentence + _targets_sentence(report) + "."
+
+
+def _targets_sentence(report: dict[str, Any]) -> str:
+    """ "; RTO of 45m00s met (recovered at 29m27s, ...); RPO of 15m00s met (worst 0s)": every target the plan set,
+    judged or said why not (a plan that did not recover, a drill that launched nothing)."""
     rto, rpo = report["rto"], report["rpo"]
-    if rto["met"] is not None:
-        took = (
-            ""
-            if rto["achievedSeconds"] is None
-            else f" (recovered at {duration(rto['achievedSeconds'])}, steps after the waves included)"
-        )
-        sentence += f"; RTO of {duration(rto['targetSeconds'])} {'met' if rto['met'] else 'missed'}{took}"
-    if rpo["met"] is not None:
-        sentence += (
-            f"; RPO of {duration(rpo['targetSeconds'])} {'met' if rpo['met'] else 'missed'} "
-            f"(worst {duration(rpo['worstSeconds'])})"
-        )
-    return sentence + "."
+    sentence = ""
+    if rto["targetSeconds"] is not None:
+        target = duration(rto["targetSeconds"])
+        if report["status"] not in RECOVERED:
+            sentence += (
+                f"; RTO of {target} missed (not recovered: the {report['mode'].lower()} ended {report['status']})"
+            )
+        elif rto["achievedSeconds"] is None:
+            sentence += f"; RTO of {target} missed (no wave was recovered)"
+        else:
+            took = f"recovered at {duration(rto['achievedSeconds'])}, steps after the waves included"
+            sentence += f"; RTO of {target} {'met' if rto['met'] else 'missed'} ({took})"
+    if rpo["targetSeconds"] is not None:
+        target = duration(rpo["targetSeconds"])
+        if rpo["met"] is None:
+            sentence += f"; RPO of {target} not judged ({rpo_unjudged_reason(report)})"
+        else:
+            sentence += f"; RPO of {target} {'met' if rpo['met'] else 'missed'} (worst {duration(rpo['worstSeconds'])})"
+    return sentence
+
+
+def rpo_unjudged_reason(report: dict[str, Any]) -> str:
+    """Why an RPO target was not judged: nothing launched, or no recovery point was known."""
+    if not report["serverCounts"]["launched"]:
+        return "no server launched"
+    return "no launched server's recovery point is known"
 
 
 def duration(seconds: float | None) -> str:
@@ -145,9 +164,13 @@ def _stopping_step(report: dict[str, Any]) -> str:
         for step in wave.get("steps") or []:
             if step.get("status") in ("FAILED", "REJECTED", "TIMED_OUT"):
                 where = "before" if step.get("phase") == "BEFORE" else "after"
+                said = ""
+                if step["status"] == "REJECTED":
+                    said = f" (rejected by {step.get('decidedBy') or 'an approver not recorded'}"
+                    said += f': "{step["reason"]}")' if step.get("reason") else ", no reason recorded)"
                 return (
                     f"; step {step.get('name')!r} {where} wave {wave_number(wave, index)} ({wave['name']}) ended "
-                    f"{step['status']}"
+                    f"{step['status']}{said}"
                 )
     return ""
 

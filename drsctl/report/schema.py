@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drsctl.report.audit import STARTED_BY_SOURCES
+
 TITLE = "drs-orchestrator drill report"
 
 
@@ -25,6 +27,8 @@ def _object(properties: dict[str, Any], required: list[str], description: str = 
 
 
 SECONDS = _nullable("number", description="Seconds from the start of the execution.")
+UTC_TIME = _nullable("string", description="ISO 8601, UTC: when someone acted (an absolute time, not from the start).")
+COUNT = {"type": "integer", "minimum": 0}
 MET = _nullable("boolean", description="Whether the target was met; null when there is no target or nothing to judge.")
 STATUS = {"type": "string", "minLength": 1}
 
@@ -55,7 +59,29 @@ STEP = _object(
         "startedAt": SECONDS,
         "endedAt": SECONDS,
         "detail": _nullable("string"),
-        "decidedBy": _nullable("string"),
+        "decidedBy": _nullable("string", description="The approver's AWS identity (an ARN AWS established)."),
+        "retries": {**COUNT, "description": "How often its task was retried (the state machine's Retry policies)."},
+        "checks": {**COUNT, "description": "A health check: how many rounds of checks it made."},
+        # An approval's question and answer (records written before they existed lack them: null).
+        "message": _nullable("string", description="The question the approvers were asked."),
+        "deadline": {**UTC_TIME, "description": "ISO 8601, UTC: when the approval would time out."},
+        "onTimeout": _nullable("string", description="What a timeout does: FAIL or CONTINUE."),
+        "decision": _nullable("string", enum=["APPROVE", "REJECT", None]),
+        "reason": _nullable("string", description="Why, as the approver said (or the rejection's cause)."),
+        "decidedAt": UTC_TIME,
+        "approvals": {
+            "type": "array",
+            "description": "Each approver's answer, one per distinct principal.",
+            "items": _object(
+                {
+                    "by": _nullable("string"),
+                    "decision": _nullable("string", enum=["APPROVE", "REJECT", None]),
+                    "reason": _nullable("string"),
+                    "at": UTC_TIME,
+                },
+                ["by", "decision"],
+            ),
+        },
         "ranIn": _nullable(
             "string",
             description="A resumed execution: the execution this step ran in (taken over, not run again; no times).",
@@ -65,6 +91,18 @@ STEP = _object(
         ),
     },
     ["phase", "kind", "name", "status", "startedAt", "endedAt"],
+)
+
+WAVE_ACTIVITY = _object(
+    {
+        "startRounds": {**COUNT, "description": "Times StartRecovery was called for its servers not yet started."},
+        "jobChecks": {**COUNT, "description": "Times its DRS jobs were checked (the polling loop's turns)."},
+        "capacityWaits": {**COUNT, "description": "Waits for DRS capacity (job quotas full)."},
+        "conflictWaits": {**COUNT, "description": "Waits before starting again (DRS throttled, a server busy)."},
+        "taskRetries": {**COUNT, "description": "Retries of its orchestration tasks (Lambda or AWS errors)."},
+    },
+    ["startRounds", "jobChecks", "capacityWaits", "conflictWaits", "taskRetries"],
+    "What the wave's launch did, counted from the history.",
 )
 
 WAVE = _object(
@@ -83,6 +121,7 @@ WAVE = _object(
         "servers": {"type": "array", "items": SERVER},
         "rto": _object({"achievedSeconds": SECONDS, "met": MET}, ["achievedSeconds", "met"]),
         "rpo": _object({"worstSeconds": _nullable("number"), "met": MET}, ["worstSeconds", "met"]),
+        "activity": {**WAVE_ACTIVITY, "type": ["object", "null"]},
     },
     ["name", "status", "startedAt", "endedAt", "servers", "steps", "rto", "rpo"],
 )
@@ -114,6 +153,8 @@ CLEANUP = _nullable(
         "startedAt": SECONDS,
         "endedAt": SECONDS,
         "detail": _nullable("string", description="Why it failed or was kept, when it did not complete."),
+        "afterMinutes": _nullable("integer", minimum=0, description="The plan's wait after the drill ended."),
+        "waitStartedAt": {**SECONDS, "description": "When the drill ended and the cleanup's wait began."},
     },
     required=["status", "terminated", "jobIds", "startedAt", "endedAt"],
 )
@@ -155,14 +196,36 @@ def report_schema() -> dict[str, Any]:
             "verdict",
         ],
         "properties": {
-            "source": {"enum": ["rehearsal", "deployed"]},
+            "source": {
+                "enum": ["rehearsal", "sandbox", "deployed"],
+                "description": "rehearsal and sandbox: not on AWS (an emulated estate); deployed: a stack on AWS.",
+            },
+            "generatedAt": _nullable("string", description="ISO 8601, UTC: when the report was built."),
+            "generator": _nullable("string", description="The tool and its version (drsctl 0.1.0)."),
+            "startedBySource": _nullable(
+                "string",
+                enum=[*STARTED_BY_SOURCES, None],
+                description="How startedBy is known: record (the caller's AWS identity, recorded by drsctl run "
+                "start), cloudtrail (its StartExecution event), rehearsal (the local user), option (typed).",
+            ),
+            "cancelledBy": _nullable("string", description="Who cancelled it (an AWS identity), when it was."),
+            "cancelReason": _nullable("string"),
+            "cancelledAt": UTC_TIME,
+            "activity": _nullable(
+                "object",
+                properties={"lockRounds": COUNT, "terminateChecks": COUNT, "taskRetries": COUNT},
+                required=["lockRounds", "terminateChecks", "taskRetries"],
+                description="Outside the waves: locking the servers, checking the cleanup, retried tasks.",
+            ),
             "status": STATUS,
             "executionId": {"type": "string", "minLength": 1},
             "mode": {"enum": ["DRILL", "RECOVERY"]},
             "planId": _nullable("string"),
             "planName": _nullable("string"),
             "startedBy": _nullable(
-                "string", description="Who started it: the caller's AWS identity (ARN) that drsctl run start recorded."
+                "string",
+                description="Who started it: the caller's AWS identity (ARN) that drsctl run start recorded, else as "
+                "startedBySource says; null when nothing recorded it.",
             ),
             "planVersion": _nullable(
                 "string",
@@ -188,7 +251,8 @@ def report_schema() -> dict[str, Any]:
             "rto": _object(
                 {"targetSeconds": _nullable("number"), "achievedSeconds": SECONDS, "met": MET},
                 ["targetSeconds", "achievedSeconds", "met"],
-                "The plan's RTO: achievedSeconds is when its last wave ended.",
+                "The plan's RTO: achievedSeconds is when its last wave was recovered (its launch and the steps after "
+                "it), the drill cleanup not included.",
             ),
             "rpo": _object(
                 {"targetSeconds": _nullable("number"), "worstSeconds": _nullable("number"), "met": MET},

@@ -103,6 +103,7 @@ class RunbookEvent(_Event):
     """Next runbook step: the wave, its steps of the current phase, and where the runbook stands."""
 
     ExecutionId: str
+    ExecutionArn: str | None = None  # how a hook's or an approval's end is read from the history (step_end.py)
     PlanId: str
     ExecutionType: ExecutionMode
     WaveNumber: int

@@ -6,8 +6,12 @@ A plan that passes these checks cannot break a limit of AWS halfway through a re
   names by DynamoDB's byte rules, with every message at its longest;
 - a wave holds at most 2,000 servers (its servers are written in one transaction of at most 21 items);
 - the whole plan, at most 10,000 servers (Prepare's locks and listings stay far inside its timeout);
-- its worst case, every wave running to its WaveTimeoutMinutes, ends inside the state machine's TimeoutSeconds
-  (48 h: an execution that reaches it is ended by Step Functions, however its waves are doing);
+- its worst case ends inside the state machine's TimeoutSeconds (48 h: an execution that reaches it is ended by Step
+  Functions, however its waves are doing): every wave running to its WaveTimeoutMinutes, every runbook step to its
+  timeout, and every Task that runs outside those deadlines (Prepare, the server locks, Finalize, Record failure, Next
+  runbook step, hooks and approvals, the drill cleanup's) at its worst under the definition's own Retry blocks
+  (`lambdas/core/task_budget.py`);
+- every payload Step Functions carries stays under its 256 KiB (`lambdas/core/payloads.py`);
 - its history fits the 25,000 events of one execution (`polling.max_waves`).
 """
 
@@ -16,31 +20,33 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
+from typing import Any
 
-from lambdas.core import polling, records
+from lambdas.core import locks, payloads, polling, records, task_budget
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
 from lambdas.core.plan import STARTED_BY_MAX, RecoveryPlan, RunOptions
 from lambdas.core.plan_version import VERSION_DIGITS
 from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
-from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step
+from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step, Steps
 
-EXECUTION_TIMEOUT_SECONDS = 172_800  # the ASL's TimeoutSeconds (a test pins them equal)
-# After its deadline a wave's last check and its close still run (seconds; their retries, rarely, more: an
-# execution that then reaches the timeout is ended TIMED_OUT and reconciled like any other).
+EXECUTION_TIMEOUT_SECONDS = task_budget.execution_timeout_seconds()  # the definition's TimeoutSeconds: 48 h
+# A wave's checks (and a health check's looks) retry inside its own deadline, which its Lambda enforces; after the
+# deadline, the check that decides and the wave's close still run (seconds; see docs/plan-format.md for what this
+# does not cover).
 WAVE_END_MARGIN_SECONDS = 10
-EXECUTION_MARGIN_SECONDS = 300  # Prepare and Finalize
-STEP_MARGIN_SECONDS = 10  # a runbook step's Next runbook step and Choice
+STEP_MARGIN_SECONDS = 10  # the same for a HealthCheck step: its looks retry inside its TimeoutMinutes
 HOOK_FUNCTION_PREFIX = "HOOK_FUNCTION_PREFIX"  # set by the stack: the names the state machine may invoke
 HOOK_FUNCTION_ACCOUNT = "HOOK_FUNCTION_ACCOUNT"  # set by the stack: its account, the only one hooks may be in
 RUNBOOK_JSON_MAX = 64 * 1024  # every wave's steps travel in the state machine's data (256 KiB in all)
-HOOK_EVENT_SERVERS_MAX = 1_000  # a hook's event lists the wave's servers (about 150 B each) in the state's data
 PLAN_SERVERS_MAX = 10_000
 EXECUTION_NAME_MAX = 80  # Step Functions execution names
 ARN_MAX = 256
 
 
-def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -> list[str]:
-    """Every way the plan exceeds what one execution holds, each with the numbers and what to change."""
+def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions, raw_input: Any = None) -> list[str]:
+    """Every way the plan exceeds what one execution holds, each with the numbers and what to change. `raw_input`:
+    the execution's input, when there is one (an inline plan travels in it)."""
     found = []
     where = f"plan {plan.PlanId!r}"
     if len(waves) > polling.max_waves():
@@ -78,40 +84,102 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -
             "to check their launches. Use fewer steps (a Wait can be longer, hooks can be combined, one HealthCheck "
             "after a later wave can stand for several), or split the plan"
         )
-    runbook_seconds = plan.runbook_seconds() + cleanup_seconds(options)
-    worst = worst_case_seconds(len(waves), options, runbook_seconds, steps)
-    if worst > EXECUTION_TIMEOUT_SECONDS:
-        runbook = runbook_seconds + steps * STEP_MARGIN_SECONDS
-        left = EXECUTION_TIMEOUT_SECONDS - EXECUTION_MARGIN_SECONDS - runbook
-        most = max(1, left // len(waves) - WAVE_END_MARGIN_SECONDS)
-        steps_part = (
-            f", {runbook / 3600:.1f} h of runbook steps and drill cleanup at their timeouts" if steps or cleanup else ""
-        )
-        fix = (
-            f"Lower Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
-            if left > len(waves) * (60 + WAVE_END_MARGIN_SECONDS)
-            else "Lower the runbook steps' TimeoutMinutes (and Wait Minutes), or split the plan"
-        )
-        found.append(
-            f"{where} could run {worst / 3600:.1f} h ({len(waves)} waves x {options.WaveTimeoutMinutes} min "
-            f"WaveTimeoutMinutes{steps_part}, plus {WAVE_END_MARGIN_SECONDS} s per wave and "
-            f"{EXECUTION_MARGIN_SECONDS // 60} min for Prepare and Finalize), more than the "
-            f"{EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run (the state machine's TimeoutSeconds). {fix}"
-        )
+    worst = worst_case(plan, waves, options)
+    if waves and worst.total > EXECUTION_TIMEOUT_SECONDS:
+        found.append(_too_long(where, worst, len(waves), options))
+    found.extend(payloads.problems(plan, waves, options, raw_input))
     return found
 
 
+@dataclass(frozen=True)
+class WorstCase:
+    """How long the execution may run at its worst, in seconds, by part."""
+
+    fixed: int  # Prepare, the lock loop's steps, Finalize and Record failure, each at its worst
+    waves: int  # every wave to its WaveTimeoutMinutes, plus WAVE_END_MARGIN_SECONDS
+    runbook: int  # every step at its worst, and every Next runbook step between them
+    cleanup: int  # the drill cleanup's wait, its TERMINATE jobs to their deadline, and its Tasks at their worst
+
+    @property
+    def total(self) -> int:
+        return self.fixed + self.waves + self.runbook + self.cleanup
+
+
+def worst_case(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions) -> WorstCase:
+    """The plan's worst case, from the definition's Retry blocks (task_budget.py) and the plan's own timeouts."""
+    worst = task_budget.worst_seconds
+    fixed = worst("Prepare execution") + worst("Finalize execution") + worst("Record failure")
+    fixed += lock_steps([len(wave.Servers) for wave in waves]) * worst("Lock the plan's servers")
+    per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
+    runbook = sum(_phase_seconds(phase) for wave in plan.Waves for phase in (wave.Before, wave.After))
+    return WorstCase(fixed=fixed, waves=len(waves) * per_wave, runbook=runbook, cleanup=cleanup_seconds(options))
+
+
+def lock_steps(wave_sizes: list[int]) -> int:
+    """How many steps the "Lock the plan's servers" loop takes: whole waves, until a step holds about
+    SERVERS_PER_LOCK_STEP servers (as locks.lock_servers takes them)."""
+    steps, taken = 0, None
+    for size in wave_sizes:
+        if taken is None or taken >= locks.SERVERS_PER_LOCK_STEP:
+            steps, taken = steps + 1, 0
+        taken += size
+    return steps
+
+
+def _phase_seconds(steps: Steps) -> int:
+    """A phase's steps at their worst, and the Next runbook step before, between and after them."""
+    if not steps:
+        return 0
+    return sum(step_seconds(step) for step in steps) + (len(steps) + 1) * task_budget.worst_seconds("Next runbook step")
+
+
+def step_seconds(step: Step) -> int:
+    """A runbook step at its worst: a hook or an approval under its state's Retry (each attempt up to the step's
+    timeout), a wait its minutes, a health check to its deadline (its looks retry inside it)."""
+    if step.Lambda is not None:
+        state = "Run hook and wait for its callback" if step.Lambda.WaitForCallback else "Run hook"
+        return task_budget.worst_seconds(state, step.timeout_seconds)
+    if step.Approval is not None:
+        return task_budget.worst_seconds("Ask for approval", step.timeout_seconds)
+    if step.HealthCheck is not None:
+        return step.timeout_seconds + STEP_MARGIN_SECONDS
+    return step.timeout_seconds  # Wait
+
+
 def cleanup_seconds(options: RunOptions) -> int:
-    """The drill cleanup's longest run: its wait, then the TERMINATE jobs up to their deadline."""
+    """The drill cleanup's longest run: its wait, its first step, the TERMINATE jobs up to their deadline, the look
+    that decides there and the one before it (both retried to their worst), and recording a failure."""
     if options.DrillCleanup is None:
         return 0
-    return options.DrillCleanup.AfterMinutes * 60 + polling.CLEANUP_DEADLINE_SECONDS + STEP_MARGIN_SECONDS
+    worst = task_budget.worst_seconds
+    return (
+        options.DrillCleanup.AfterMinutes * 60
+        + worst("Terminate drill instances")
+        + polling.CLEANUP_DEADLINE_SECONDS
+        + 2 * worst("Check the terminate jobs")
+        + worst("Record the cleanup failure")
+    )
 
 
-def worst_case_seconds(wave_count: int, options: RunOptions, runbook_seconds: int = 0, runbook_steps: int = 0) -> int:
-    """How long the execution may run if every wave runs to its deadline and every runbook step to its timeout."""
-    per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
-    return EXECUTION_MARGIN_SECONDS + wave_count * per_wave + runbook_seconds + runbook_steps * STEP_MARGIN_SECONDS
+def _too_long(where: str, worst: WorstCase, wave_count: int, options: RunOptions) -> str:
+    left = EXECUTION_TIMEOUT_SECONDS - worst.fixed - worst.runbook - worst.cleanup
+    most = max(1, left // wave_count - WAVE_END_MARGIN_SECONDS)
+    parts = [f"{wave_count} waves x {options.WaveTimeoutMinutes} min WaveTimeoutMinutes"]
+    if worst.runbook:
+        parts.append(f"{worst.runbook / 3600:.1f} h of runbook steps")
+    if worst.cleanup:
+        parts.append(f"{worst.cleanup / 3600:.1f} h of drill cleanup")
+    fix = (
+        f"Lower Options.WaveTimeoutMinutes to at most {math.floor(most / 60)}, or split the plan"
+        if left > wave_count * (60 + WAVE_END_MARGIN_SECONDS)
+        else "Lower the runbook steps' TimeoutMinutes (and Wait Minutes), or split the plan"
+    )
+    return (
+        f"{where} could run {worst.total / 3600:.1f} h ({', '.join(parts)}, plus {WAVE_END_MARGIN_SECONDS} s per wave "
+        f"and {worst.fixed / 3600:.1f} h for Prepare, the server locks, Finalize and Record failure, every step at "
+        f"its worst under its Retry policy), more than the {EXECUTION_TIMEOUT_SECONDS // 3600} h an execution may run "
+        f"(the state machine's TimeoutSeconds). {fix}"
+    )
 
 
 def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
@@ -162,7 +230,6 @@ def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
 def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions, where: str) -> list[str]:
     """Runbook steps this version of the workflow cannot run, and runbooks too large to carry."""
     found = []
-    waves_by_number = {wave.WaveNumber: len(wave.Servers) for wave in waves}
     prefix = os.environ.get(HOOK_FUNCTION_PREFIX) or DEFAULT_HOOK_FUNCTION_PREFIX
     for number, wave in enumerate(plan.Waves, start=1):
         for phase, steps in (("Before", wave.Before), ("After", wave.After)):
@@ -174,12 +241,6 @@ def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunO
                         f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: function {name!r} does not "
                         f"start with {prefix!r}, the only functions this stack may invoke. Rename the function (or "
                         "deploy with another context drs:hookFunctionPrefix)"
-                    )
-                if step.Lambda is not None and waves_by_number[number] > HOOK_EVENT_SERVERS_MAX:
-                    found.append(
-                        f"{where}, wave {number} ({wave.WaveName!r}), {phase}[{index}]: the hook's event lists the "
-                        f"wave's {waves_by_number[number]} servers, more than the {HOOK_EVENT_SERVERS_MAX} a state's "
-                        "256 KiB can carry. Split the wave, or run the hook from a smaller wave"
                     )
     size = len(json.dumps([[s.model_dump(exclude_none=True) for s in (*w.Before, *w.After)] for w in plan.Waves]))
     if size > RUNBOOK_JSON_MAX:

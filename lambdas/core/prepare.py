@@ -126,7 +126,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
             scheduled.refuse_if_running(plan.PlanId, execution_id, now)
             scheduled.refuse_if_not_ready(plan.PlanId, record.PlanVersion or "")
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
-        resolution.problems.extend(limits.problems(plan, resolution.waves, options))
+        resolution.problems.extend(limits.problems(plan, resolution.waves, options, raw_input))
         if request.ResumeFrom is not None:
             resolution.problems.extend(
                 _resume(request.ResumeFrom, plan, request.ExecutionType, resolution, execution_id)

@@ -4,7 +4,9 @@ The state machine runs each step as its own native state (docs/architecture.md, 
 calls this one small function, which
 
 1. records the step that just ended on the wave's item (`Steps`: SUCCEEDED, FAILED, TIMED_OUT or REJECTED, with when
-   and why), from the outcome the state machine passes in (the step's output, or the error its Catch caught);
+   and why): a health check's or a wait's outcome as the state machine passes it in; a hook's or an approval's
+   from the execution's history (`lambdas/core/step_end.py`: their output never enters the state's data), of which
+   the record keeps at most DETAIL_MAX characters;
 2. decides what that means: a CRITICAL step that failed, a rejected approval, an approval left unanswered with
    `OnTimeout: FAIL`, or a health check that a CRITICAL server failed ends the plan before anything more is
    launched; an OPTIONAL failure is recorded and the runbook goes on;
@@ -21,11 +23,12 @@ Every answer is computed from the record and the event alone, so a retried call 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.core import records
+from lambdas.core import records, step_end
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
@@ -35,7 +38,8 @@ StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", 
 # The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
 RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut", "HealthCheckFailed")
 NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH", "DONE", "FAILED"]
-DETAIL_MAX = 500
+DETAIL_MAX = 500  # what the record keeps of a step's output or error (the full output is the function's business)
+PAYLOAD_LIMIT_ERROR = "States.DataLimitExceeded"  # a task's result over 256 KiB (the step's Catch names it)
 PREVIOUSLY_MAX = 200
 # HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
@@ -83,7 +87,9 @@ class StepCursor(BaseModel):
     Phase: Phase = "BEFORE"
     Index: int = -1  # the step that just ran; -1 before the first
     Kind: NextKind | None = None
-    Outcome: dict[str, Any] | None = None  # the step's output ({"Output": ...}) or the error its Catch caught
+    # A health check's answer or the error its Catch caught, a wait's {"Waited": true}; None after a hook or an
+    # approval, whose end is read from the execution's history
+    Outcome: dict[str, Any] | None = None
 
 
 def next_step(
@@ -95,14 +101,16 @@ def next_step(
     phase_steps: list[Step],
     cursor: StepCursor,
     now: int,
+    execution_arn: str | None = None,
 ) -> dict[str, Any]:
     """Record the step that ended (if any) and return the next one for the state machine (see the module doc)."""
     if not records.execution_active(execution_id, plan_id):  # stopped meanwhile: the reconcile path closed the steps
         raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
-    if cursor.Outcome is not None and cursor.Index >= 0:
-        ended = _record_outcome(steps, cursor, phase_steps[cursor.Index], now, wave)
+    ran = phase_steps[cursor.Index] if 0 <= cursor.Index < len(phase_steps) else None
+    if ran is not None and (cursor.Outcome is not None or ends_in_history(ran)):
+        ended = _record_outcome(steps, cursor, ran, now, wave, read_end=lambda: _read_end(execution_arn))
         if ended is not None:
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
@@ -141,6 +149,17 @@ def next_step(
 # Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
 ANSWER_KEYS: tuple[str, ...] = ("Phase", "Index", "Kind", "Name", "FunctionName", "TimeoutSeconds", "Seconds")
 ANSWER_KEYS += ("Event", "Message", "Error", "Cause")
+
+
+def ends_in_history(step: Step) -> bool:
+    """A hook's or an approval's state keeps nothing of its result: its end is read from the execution's history."""
+    return step.Lambda is not None or step.Approval is not None
+
+
+def _read_end(execution_arn: str | None) -> dict[str, Any]:
+    if not execution_arn:
+        raise ValueError("Next runbook step needs the execution's ARN to read how a hook or approval ended")
+    return step_end.read(execution_arn)
 
 
 def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
@@ -204,9 +223,17 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
 
 
 def _record_outcome(
-    steps: list[StepRecord], cursor: StepCursor, step: Step, now: int, wave: records.WaveRecord
+    steps: list[StepRecord],
+    cursor: StepCursor,
+    step: Step,
+    now: int,
+    wave: records.WaveRecord,
+    *,
+    read_end: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, str] | None:
-    """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop."""
+    """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop.
+    The outcome is the cursor's, or (a hook, an approval) what `read_end` reads from the execution's history; it is
+    read only while the step is still RUNNING in the record (a retried call decides from the record)."""
     record = _find(steps, cursor.Phase, cursor.Index)
     if record is None:  # the RUNNING record was lost (it never is, but the outcome must still count)
         record = StepRecord(
@@ -215,7 +242,7 @@ def _record_outcome(
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
         return _decided(record, step, cursor, wave)
-    outcome = cursor.Outcome or {}
+    outcome = (cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()) or {}
     error = outcome.get("Error")
     record.EndedAt = now
     if error is None:
@@ -237,6 +264,12 @@ def _record_outcome(
         else:  # the function failed, or the approval could not be asked (an AWS error): not an approver's answer
             record.Status = "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+        if error == PAYLOAD_LIMIT_ERROR:
+            record.Detail = _detail(
+                f"{PAYLOAD_LIMIT_ERROR}: the result was larger than the 256 KiB Step Functions passes between "
+                f"states; return at most a short summary (the record keeps its first {DETAIL_MAX} characters) and "
+                "keep the rest in the function's own store"
+            )
     record.TaskToken = None
     return _decided(record, step, cursor, wave)
 

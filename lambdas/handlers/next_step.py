@@ -23,6 +23,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         phase_steps=request.Runbook.Before if request.Steps.Phase == "BEFORE" else request.Runbook.After,
         cursor=request.Steps,
         now=request.Now,
+        execution_arn=request.ExecutionArn,
     )
     logger.info("runbook step", extra={"kind": answer["Kind"], "index": answer["Index"]})
     return answer

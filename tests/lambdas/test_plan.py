@@ -282,8 +282,13 @@ def test_steps_that_alone_pass_48_hours_are_refused_naming_the_steps():
     approvals = [{"Approval": {"Message": "ok?", "TimeoutMinutes": 1440}}] * 10
     raw = plan(Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "ServerIds": [A], "Before": approvals}])
     waves = [_one_server_wave("w1")]
-    problems = limits.problems(parse_plan(raw), waves, RunOptions())
-    assert any("240.0 h of runbook steps" in p and "Lower the runbook steps' TimeoutMinutes" in p for p in problems)
+    parsed = parse_plan(raw)
+    problems = limits.problems(parsed, waves, RunOptions())
+    # each approval at its worst under its Retry (1440 min, and its request retried 6 times), and the 11 calls of Next
+    # runbook step around them (tests/lambdas/test_limits.py derives both from the definition)
+    runbook = limits.worst_case(parsed, waves, RunOptions()).runbook
+    assert runbook > 10 * 1440 * 60
+    assert any(f"{runbook / 3600:.1f} h of runbook steps" in p and "Lower the runbook steps'" in p for p in problems)
 
 
 def test_a_hook_arn_in_another_account_or_region_is_refused(monkeypatch):
@@ -314,7 +319,7 @@ def _one_server_wave(name: str):
     )
 
 
-def test_a_hook_in_a_wave_too_large_for_its_event_is_refused():
+def test_a_hook_whose_event_could_pass_256_kib_is_refused_by_its_bytes_not_its_server_count():
     from lambdas.core import limits
     from lambdas.core.records import ServerRecord
 
@@ -322,7 +327,14 @@ def test_a_hook_in_a_wave_too_large_for_its_event_is_refused():
         ProtectionGroups=[{"GroupId": "g", "Region": "us-east-1", "Selector": {"Tags": {"Tier": "app"}}}],
         Waves=[{"WaveName": "w1", "ProtectionGroupId": "g", "After": [{"Lambda": {"FunctionName": "drs-hook-x"}}]}],
     )
+    options = RunOptions(MaxServersInActiveJobs=2000)
     wave = _one_server_wave("w1")
-    wave.Servers = [ServerRecord(SourceServerId=f"s-{n:017d}") for n in range(1_001)]
-    problems = limits.problems(parse_plan(raw), [wave], RunOptions(MaxServersInActiveJobs=2000))
-    assert any("lists the wave's 1001 servers, more than the 1000" in p for p in problems), problems
+    # 1,000 servers with 160-character hostnames: the hook's event alone is about 320 KB
+    wave.Servers = [ServerRecord(SourceServerId=f"s-{n:017d}", Hostname="h" * 160) for n in range(1_000)]
+    (problem,) = [p for p in limits.problems(parse_plan(raw), [wave], options) if "256 KiB" in p]
+    assert problem.startswith("plan 'p1': the state of wave 1 ('w1'), After[0] ('Lambda drs-hook-x') could reach ")
+    assert "lists the wave's 1000 servers with their hostnames and recovery instances" in problem
+    assert "split the wave" in problem
+    # The same 1,000 servers with 10-character hostnames fit
+    wave.Servers = [ServerRecord(SourceServerId=f"s-{n:017d}", Hostname="h" * 10) for n in range(1_000)]
+    assert not [p for p in limits.problems(parse_plan(raw), [wave], options) if "256 KiB" in p]

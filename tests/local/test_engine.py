@@ -927,3 +927,123 @@ def test_the_callback_internals_patch_20_uses_are_as_we_read_them():
     assert "self._pool = OrderedDict()" in inspect.getsource(CallbackPoolManager.__init__)
     assert _parameters(CallbackEndpoint.interrupt_all) == ["self"]
     assert "callback_endpoint.wait(" in inspect.getsource(state_task_service_callback)
+
+
+# --- 21: a Map iteration's States.* error reaches the Map --------------------------------------------------------
+
+
+def test_motos_map_still_wraps_an_iterations_error_as_a_custom_name_which_refuses_states_names():
+    """Tripwire for patch 21: if moto stops wrapping (or its CustomErrorName accepts States. names), drop the patch."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+
+    assert "error_name = CustomErrorName(error_name=error_name)" in inspect.getsource(
+        iteration_worker.IterationWorker._eval_job
+    )
+    with pytest.raises(ValueError, match=r"MUST NOT begin with the prefix 'States\.'"):
+        CustomErrorName("States.DataLimitExceeded")
+
+
+def _wave_loop(map_catch: list[dict[str, Any]], task_catch: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Map of one iteration whose task returns `Value * Times`, its result kept out of the state."""
+    call = _task(Parameters={"FunctionName": "${Fn}", "Payload.$": "$"}, ResultPath=None, Next="Done")
+    call.pop("ResultSelector")
+    if task_catch is not None:
+        call["Catch"] = task_catch
+    return {
+        "StartAt": "Loop",
+        "States": {
+            "Loop": {
+                "Type": "Map",
+                "ItemsPath": "$.Items",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Call",
+                    "States": {"Call": call, "Done": {"Type": "Pass", "End": True}},
+                },
+                "ResultPath": None,
+                "Catch": map_catch,
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def _caught_error(history: list[dict[str, Any]]) -> str:
+    """The error the Map's Catch passed to "Caught" (at `$.Error`)."""
+    entered = _events(history, "PassStateEntered")[-1]["stateEnteredEventDetails"]
+    assert entered["name"] == "Caught"
+    return str(json.loads(entered["input"])["Error"]["Error"])
+
+
+ALL = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "Caught"}
+BY_NAME = {"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": "$.Error", "Next": "Caught"}
+TASK_BY_NAME = {"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": None, "Next": "Done"}
+OVER = {"Items": [{"Value": "x", "Times": 270_000}]}  # a 270 KB result: over 262,144 bytes
+
+
+@pytest.mark.parametrize(
+    ("definition", "status", "error", "caught"),
+    [
+        (_wave_loop([ALL]), "FAILED", "States.DataLimitExceeded", False),  # AWS: States.ALL does not match it
+        (_wave_loop([BY_NAME, ALL]), "SUCCEEDED", None, True),  # named, it is caught
+        (_wave_loop([ALL], [TASK_BY_NAME]), "SUCCEEDED", None, False),  # the task's own Catch names it: it goes on
+    ],
+    ids=["not caught by States.ALL", "caught by name on the Map", "caught by name on the task"],
+)
+def test_a_result_over_256_kib_in_a_map_fails_with_states_data_limit_exceeded(definition, status, error, caught):
+    with _stage("tests.local.test_engine.returns") as stage:
+        described, history = stage.run(definition, OVER)
+    assert (described["status"], described.get("error")) == (status, error), described.get("cause")
+    assert "Custom Error Names" not in json.dumps(history, default=str)  # moto's own message never shows
+    entered = [event.get("stateEnteredEventDetails", {}).get("name") for event in history]
+    assert ("Caught" in entered) is caught
+    if caught:
+        assert _caught_error(history) == "States.DataLimitExceeded"
+    failed = _events(history, "TaskFailed")
+    assert [event["taskFailedEventDetails"]["error"] for event in failed] == ["States.DataLimitExceeded"]
+
+
+def test_an_iterations_states_timeout_is_caught_on_the_map_by_states_all():
+    call = _task(TimeoutSeconds=10, ResultPath=None, End=True)
+    definition = _wave_loop([ALL])
+    definition["States"]["Loop"]["ItemProcessor"]["States"] = {"Call": call}
+    with _stage("tests.local.test_engine.sleeps_in_sdk_backoff", timeout=60) as stage:
+        described, history = stage.run(definition, {"Items": [{"Sleep": 30}]})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert _caught_error(history) == "States.Timeout"
+
+
+# --- 22: GetExecutionHistory's order and pages ---------------------------------------------------------------------
+
+
+def test_motos_history_answer_still_ignores_order_and_pages():
+    """Tripwire for patch 22: if moto starts honouring reverseOrder or maxResults, drop the patch."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    source = inspect.getsource(StepFunctionResponse.get_execution_history)
+    assert "reverseOrder" not in source and "maxResults" not in source and "nextToken" not in source
+
+
+def test_the_history_is_read_newest_first_in_pages_as_aws_answers():
+    with _stage("tests.local.test_engine.echo_handler") as stage:
+        arn = stage.start(WAIT_AN_HOUR)
+        stage.finish(arn)
+        oldest_first = stage.sfn.get_execution_history(executionArn=arn)["events"]
+        assert [e["id"] for e in oldest_first] == sorted(e["id"] for e in oldest_first) and len(oldest_first) > 6
+        first = stage.sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=4)
+        assert [e["id"] for e in first["events"]] == [e["id"] for e in oldest_first[::-1][:4]]
+        rest = stage.sfn.get_execution_history(
+            executionArn=arn, reverseOrder=True, maxResults=4, nextToken=first["nextToken"]
+        )
+        assert [e["id"] for e in rest["events"]] == [e["id"] for e in oldest_first[::-1][4:8]]
+        paginator = stage.sfn.get_paginator("get_execution_history")
+        pages = list(paginator.paginate(executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": 3}))
+        assert len(pages) == -(-len(oldest_first) // 3)
+        assert [e for page in pages for e in page["events"]] == oldest_first[::-1]
+        bare = stage.sfn.get_execution_history(executionArn=arn, includeExecutionData=False)["events"]
+        succeeded = _events(bare, "TaskSucceeded")[0]["taskSucceededEventDetails"]
+        assert "output" not in succeeded and succeeded["resourceType"] == "lambda"
+        assert "output" in _events(oldest_first, "TaskSucceeded")[0]["taskSucceededEventDetails"]

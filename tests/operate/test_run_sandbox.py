@@ -118,7 +118,7 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     assert written.exit_code == 0, written.output
     report = json.loads((folder / "r.json").read_text())
     jsonschema.Draft202012Validator(report_schema()).validate(report)
-    assert report["status"] == "COMPLETED" and report["source"] == "deployed"
+    assert report["status"] == "COMPLETED" and report["source"] == "sandbox"  # served on 127.0.0.1: not AWS
     # which plan was drilled, and who started it (recorded by run start from sts:GetCallerIdentity)
     assert (
         report["planVersion"]
@@ -127,7 +127,9 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     )
     assert report["startedBy"] == shown["startedBy"] == caller
     assert report["cleanup"]["status"] == "COMPLETED" and len(report["cleanup"]["terminated"]) == 14
-    assert "drill-1" in (folder / "r.html").read_text()
+    assert report["generatedAt"] and report["generator"].startswith("drsctl ")
+    page = (folder / "r.html").read_text()
+    assert "drill-1" in page and "REHEARSAL, not a drill on AWS" in page
     resumed = sandbox.drsctl("run", "resume", "drill-1")
     assert resumed.exit_code == 2 and "it COMPLETED; there is nothing left to resume" in resumed.output
 

@@ -4,6 +4,7 @@
 - `critical_failure`: a CRITICAL wave fails (one database server's launch fails) after an approval and a wait ran
   before it; one of its servers replicates 30 minutes behind (RPO missed); later waves are SKIPPED.
 - `large`: 2,000 servers in 2 waves of 1,000; three OPTIONAL servers fail (PARTIAL).
+- `rejected`: the change board rejects the approval before the first wave, with a reason: nothing launches.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def critical_failure_case() -> tuple[RecoveryPlan, Scenario]:
         {"Name": "Let replication settle", "Wait": {"Minutes": 2}},
     ]
     plan["Waves"][0]["WaveName"] = "db <script>alert(1)</script>"
+    return RecoveryPlan.model_validate(plan), Scenario.model_validate(scenario)
+
+
+def rejected_case() -> tuple[RecoveryPlan, Scenario]:
+    plan = three_wave_plan(Options={"RtoTargetMinutes": 45, "RpoTargetMinutes": 15})
+    plan["Waves"][0]["Before"] = [
+        {"Name": "Change board", "Approval": {"Message": "Fail the databases over?", "TimeoutMinutes": 60}}
+    ]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 300}])
     return RecoveryPlan.model_validate(plan), Scenario.model_validate(scenario)
 
 
@@ -111,6 +121,11 @@ def example(tmp_path_factory) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def critical_failure(tmp_path_factory) -> dict[str, Any]:
     return shared(tmp_path_factory, "critical-failure", _rehearsed(critical_failure_case))
+
+
+@pytest.fixture(scope="session")
+def rejected(tmp_path_factory) -> dict[str, Any]:
+    return shared(tmp_path_factory, "rejected", _rehearsed(rejected_case))
 
 
 @pytest.fixture(scope="session")

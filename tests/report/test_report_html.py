@@ -1,11 +1,10 @@
 """The page as text: one self-contained file, user text escaped, the same page from `rehearse --html` and from
-`report REPORT.json --html`, and small and quick enough at 2,000 servers."""
+`report REPORT.json --html`, and small enough at 2,000 servers."""
 
 from __future__ import annotations
 
 import json
 import re
-import time
 
 from typer.testing import CliRunner
 
@@ -42,12 +41,9 @@ def test_rehearse_and_report_write_the_same_page(tmp_path):
     assert json.loads(rehearsed_json.read_text())["verdict"] in rendered.read_text()
 
 
-def test_two_thousand_servers_render_quickly_into_a_small_page(large):
-    started = time.perf_counter()
-    page = html.render(large)
-    seconds = time.perf_counter() - started
+def test_two_thousand_servers_render_into_a_small_page(large):
+    page = html.render(large)  # how fast: bench/, not here (no speed bound in a test)
     timeline = gantt.render(large)
-    assert seconds < 2, seconds
     assert len(page.encode()) < 2_500_000
     assert 'class="server"' not in timeline and timeline.count('class="density"') == 2
     assert page.count('<tr class="server"') == 2_000  # every server is still in its wave's table

@@ -236,3 +236,56 @@ def test_a_failed_hooks_detail_is_its_error_and_message_not_a_stack_trace(stage)
         run(aws, DRILL)
         (step,) = steps_of(aws, 1)
         assert step["Detail"] == "PromotionFailed: drs-hook-x failed as the scenario says"
+
+
+# What a hook returns stays out of the state's data (lambdas/core/step_end.py): under 256 KiB it is recorded (its
+# first 500 characters) however full the wave's state is; over it, the task fails and the step fails by its Impact.
+NEAR_THE_LIMIT = {"blob": "x" * 261_000}  # its lambda:invoke result fits 262,144 bytes; the state plus it would not
+OVER_THE_LIMIT = {"blob": "x" * 270_000}  # a Lambda may return 6 MB; Step Functions takes 256 KiB
+
+
+def test_a_hook_output_near_256_kib_is_recorded_as_a_prefix_and_never_enters_the_state(stage):
+    plan = plan_with({0: {"After": [{"Name": "Export", "Lambda": {"FunctionName": "drs-hook-export"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"output": NEAR_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        (step,) = steps_of(aws, 1)
+        assert step["Status"] == "SUCCEEDED"
+        assert step["Detail"] == ('{"blob":"' + "x" * 600)[:499] + "…"
+        largest_state = max(
+            len(details[key].encode())
+            for event in history
+            for name, details in event.items()
+            if name.endswith("EventDetails") and isinstance(details, dict)
+            for key in ("input", "output")
+            if name.startswith("state") and isinstance(details.get(key), str)
+        )
+        assert largest_state < 20_000  # the states' data never held the output
+
+
+def test_a_critical_hook_returning_more_than_256_kib_fails_its_step_naming_the_limit(stage):
+    plan = plan_with({1: {"Before": [{"Name": "Export", "Lambda": {"FunctionName": "drs-hook-export"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"output": OVER_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        assert start_recovery_waves(aws) == ["1"]  # stopped before wave 2 launched
+        record = aws.record("exec-1", "shop")
+        assert "Step 'Export' before wave 2 (app) failed" in record.ErrorMessage
+        assert "States.DataLimitExceeded" in record.ErrorMessage and "256 KiB" in record.ErrorMessage
+        (step,) = steps_of(aws, 2)
+        assert step["Status"] == "FAILED" and len(step["Detail"]) <= 500
+        assert lock_items() == []
+
+
+def test_an_optional_hook_returning_more_than_256_kib_is_recorded_and_the_plan_goes_on(stage):
+    plan = plan_with({1: {"Before": [{"Lambda": {"FunctionName": "drs-hook-export", "Impact": "OPTIONAL"}}]}})
+    with stage(scenario_with(functions={"drs-hook-export": {"seconds": 30, "output": OVER_THE_LIMIT}})) as aws:
+        load(aws, plan)
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        assert aws.record("exec-1", "shop").Status == "COMPLETED"
+        assert start_recovery_waves(aws) == ["1", "2", "3"]
+        (step,) = steps_of(aws, 2)
+        assert step["Status"] == "FAILED" and step["Detail"].startswith("States.DataLimitExceeded")
