@@ -13,6 +13,7 @@ from typing import Any
 from drsctl.emulator.scenario import Scenario
 from drsctl.report.schema import report_schema
 from lambdas.core.plan import ExecutionInput, RecoveryPlan
+from lambdas.core.readiness.model import Readiness
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "plan.schema.json": RecoveryPlan.model_json_schema,
     "execution-input.schema.json": ExecutionInput.model_json_schema,
     "report.schema.json": report_schema,
+    "readiness.schema.json": Readiness.model_json_schema,
 }
 
 

@@ -29,6 +29,7 @@ from lambdas.core import records
 from lambdas.core.observability import logger
 
 REPORT_BUCKET = "REPORT_BUCKET"
+REPORT_SOURCE = "REPORT_SOURCE"  # "sandbox" in drsctl sandbox: the page then says it is not AWS
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "DrsOrchestrator"
 REPORT_PREFIX = "reports/"
@@ -65,7 +66,7 @@ def publish(execution_id: str) -> dict[str, Any]:
         history_table=os.environ[records.EXECUTION_HISTORY_TABLE],
         waves_table=os.environ[records.EXECUTION_WAVES_TABLE],
     )
-    report = build_report(execution_id, sources)
+    report = build_report(execution_id, sources, source=os.environ.get(REPORT_SOURCE) or "deployed")
     json_key, html_key = report_keys(record.PlanId, execution_id)
     bucket = os.environ[REPORT_BUCKET]
     s3 = _client("s3")

@@ -121,6 +121,7 @@ def sandbox(
                     TOPIC_VARIABLE: topic,
                     "REPORT_BUCKET": between_drills["ReportBucketName"],
                     "METRICS_NAMESPACE": f"DrsOrchestrator/{stack_name}",
+                    "REPORT_SOURCE": "sandbox",
                 },
             )
         )
