@@ -24,12 +24,15 @@ one module per finding code under `lambdas/core/readiness/checks/`, each with it
 
 ## Where it runs
 
-| | |
-|---|---|
-| every 30 minutes | EventBridge Scheduler invokes the `readiness` function (context `drs:readinessMinutes`, default 30) with the scheduled time; it evaluates every stored plan, the longest unevaluated first, as many as its 15 minutes allow |
-| after `drsctl plan load` | drsctl invokes the `readiness` function asynchronously with `{"PlanId": ...}`: the plan loaded is evaluated within seconds (the stack's output `ReadinessFunctionName`) |
-| `drsctl plan readiness PLAN_ID` | the stored result; `--now` runs the function for the plan and waits |
-| `drsctl plan readiness PLAN_FILE --scenario S` | a plan file against the DRS emulator (no stack): the same checks, the same JSON; `--rehearse` rehearses the plan first and judges that makespan against its RTO |
+- Every 30 minutes: EventBridge Scheduler invokes the `readiness` function (context `drs:readinessMinutes`, default
+  30) with the scheduled time; it evaluates every stored plan, the longest unevaluated first, as many as its 15
+  minutes allow (the rest first next time).
+- After `drsctl plan load`: drsctl invokes the `readiness` function asynchronously with `{"PlanId": ...}` (the
+  stack's output `ReadinessFunctionName`): the plan loaded is evaluated within seconds.
+- `drsctl plan readiness PLAN_ID`: the stored result; `--now` runs the function for the plan and waits.
+- `drsctl plan readiness PLAN_FILE --scenario S`: a plan file against the DRS emulator, no stack needed: the same
+  checks, the same JSON (no history: never drilled); `--rehearse` rehearses the plan first and judges that makespan
+  against its RTO.
 
 Exit codes of `drsctl plan readiness`: 0 for PASS or WARN, 1 for FAIL, 2 for invalid input (a plan or scenario that
 cannot be read, a plan never stored or never evaluated). `--json` prints the result (below). `drsctl plan list`

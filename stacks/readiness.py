@@ -70,6 +70,12 @@ class ReadinessEvaluation(Construct):
         function.add_environment("REPORT_BUCKET", bucket.bucket_name)
         function.add_environment("ORCHESTRATOR_ACCOUNT", stack.account)
         role = cast(iam.Role, function.role)
+        role.add_to_policy(  # a server's launch settings: on the account's source servers, any Region
+            iam.PolicyStatement(
+                actions=["drs:GetLaunchConfiguration"],
+                resources=[stack.format_arn(service="drs", region="*", resource="source-server", resource_name="*")],
+            )
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["iam:GetInstanceProfile"],

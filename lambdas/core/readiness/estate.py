@@ -321,13 +321,13 @@ class Estate:
     def capacity(self, where: Where) -> Capacity:
         """The vCPU quota of On-Demand standard instances and the vCPUs running now (EC2's view)."""
 
-        def read() -> Capacity:
+        def quota_and_usage() -> Capacity:
             limit = reads.vcpu_quota(where)
             running = reads.running_standard_types(where)
             vcpus = self.vcpus(where, tuple(running))
             return Capacity(limit, sum(vcpus.get(kind, 0) * count for kind, count in running.items()))
 
-        return self._fact(f"capacity:{where}", f"the vCPU quota and usage in {where}", where, read)
+        return self._fact(f"capacity:{where}", f"the vCPU quota and usage in {where}", where, quota_and_usage)
 
     def snapshot_time(self, server: PlanServer) -> str | None:
         return self._fact(
@@ -343,12 +343,12 @@ class Estate:
             return []
         return list(found.values())
 
-    def _fact(self, key: str, what: str, where: Where, read: Callable[[], T]) -> T:
+    def _fact(self, key: str, what: str, where: Where, fetch: Callable[[], T]) -> T:
         if key in self._failures:
             raise self._failures[key]
         if key not in self._facts:
             try:
-                self._facts[key] = read()
+                self._facts[key] = fetch()
             except FactUnavailable:
                 raise
             except Exception as error:
