@@ -225,7 +225,8 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
             save_plan(parsed)
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)
-    deployed = deployed or _stack_for_the_schedule(stack, parsed)
+    if deployed is None and parsed.Schedule is not None:  # given only the tables: the schedule still needs the stack
+        deployed = _stack_for_the_schedule(stack, parsed)
     change, requested = _after_storing(deployed, parsed)
     if json_output:
         print_json(
@@ -267,7 +268,7 @@ def _print_after_storing(change: Any, requested: str | None, plan_id: str, *, st
         out.print(f"warning: readiness not requested ({requested}); it runs within 30 minutes", soft_wrap=True)
 
 
-def _stack_for_the_schedule(stack: str | None, plan: Any) -> DeployedStack | None:
+def _stack_for_the_schedule(stack: str | None, plan: Any) -> DeployedStack:
     """The stack, when only the tables were given: a plan with a Schedule needs it (its schedule is the stack's)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -276,12 +277,9 @@ def _stack_for_the_schedule(stack: str | None, plan: Any) -> DeployedStack | Non
     try:
         return find_stack(stack)
     except (StackNotFound, BotoCoreError, ClientError) as error:
-        if plan.Schedule is not None:
-            raise fail_invalid(
-                f"plan {plan.PlanId} was stored, but its Schedule needs the stack ({error}): pass --stack and load "
-                "it again"
-            ) from error
-        return None
+        raise fail_invalid(
+            f"plan {plan.PlanId} was stored, but its Schedule needs the stack ({error}): pass --stack and load it again"
+        ) from error
 
 
 def _after_storing(deployed: DeployedStack | None, plan: Any) -> tuple[Any, str | None]:
