@@ -543,7 +543,8 @@ def report_command(
 ) -> None:
     """The drill report of a deployed execution: the one the stack kept in its report bucket when the execution
     ended (reports/<PlanId>/<NAME>.json and .html), else built from its records, its history and DRS: the same page
-    and JSON as `drsctl rehearse --html/--json` (docs/report.md). --started-by builds it anew."""
+    and JSON as `drsctl rehearse --html/--json` (docs/report.md). It is built anew when its record changed since
+    (an operator's cleanup), or with --started-by."""
     from drsctl.commands.inputs import check_writable, write_text
 
     check_execution_name(name, "NAME")
@@ -561,9 +562,11 @@ def report_command(
             raise fail_invalid(f"execution {name} is still running: build its report once it has ended")
         import json
 
-        from drsctl.operate.kept_reports import kept
+        from drsctl.operate.kept_reports import kept, still_current
 
         found = kept(deployed, current.record.PlanId, name) if current.record and started_by is None else None
+        if found is not None and current.record is not None and not still_current(found.report, current.record):
+            found = None  # the record changed since its end (a cleanup): built anew below
     if found is not None:
         console().print(f"the report the stack kept: {found.location}", soft_wrap=True)
         if json_file is not None:

@@ -1,5 +1,6 @@
 """The reports the stack keeps in its report bucket (drsctl/report/publish.py): `drsctl run report NAME` reads an
-execution's from there when it is present, the JSON and the page written when the execution ended."""
+execution's from there when it is present and still tells the record as it is (the JSON and the page written when
+the execution ended), else builds it anew."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from drsctl.operate.stack import DeployedStack
 from drsctl.report.publish import report_keys
+from lambdas.core.records import ExecutionRecord
 
 BUCKET_OUTPUT, BUCKET_VARIABLE = "ReportBucketName", "DRSCTL_REPORT_BUCKET"
 MISSING = ("NoSuchKey", "404", "NoSuchBucket")
@@ -40,3 +42,10 @@ def kept(stack: DeployedStack, plan_id: str, name: str) -> KeptReport | None:
             return None
         raise
     return KeptReport(report, html, f"s3://{bucket}/{html_key}")
+
+
+def still_current(report: dict[str, Any], record: ExecutionRecord) -> bool:
+    """Whether a kept report still tells the record as it is: an execution's record can change after its end (an
+    operator's `drsctl run cleanup`, the sweeper ending a cleanup), and then its report is built anew."""
+    kept_cleanup = (report.get("cleanup") or {}).get("status")
+    return report.get("status") == record.Status and kept_cleanup == (record.Cleanup.Status if record.Cleanup else None)
