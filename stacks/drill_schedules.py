@@ -15,7 +15,8 @@ class DrillSchedules(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.group = scheduler.ScheduleGroup(self, "Group")
+        # Named after the stack, as the state machine is (drsctl finds it from the outputs either way)
+        self.group = scheduler.ScheduleGroup(self, "Group", schedule_group_name=f"{stack.stack_name}-DrillSchedules")
         schedules = stack.format_arn(
             service="scheduler",
             resource="schedule",

@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks import grants
 from stacks import iam as permissions
 from stacks.bundling import lambda_code
 from stacks.tables import RecordTables
@@ -78,6 +79,11 @@ class OrchestratorFunctions(Construct):
             resource_name=f"{state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
+        grants.explain(
+            self,
+            grants.nag_form(stack.resolve(execution_arn)),
+            "this state machine's executions only; their names are chosen at StartExecution",
+        )
         self.functions: dict[str, lambda_.Function] = {}
         for key, spec in FUNCTIONS.items():
             role = iam.Role(
@@ -111,36 +117,25 @@ class OrchestratorFunctions(Construct):
             self.functions[key] = function
 
 
-def _arn(template: str, stack: Stack) -> str:
-    return template.format(partition=stack.partition, account=stack.account)
-
-
 def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, execution_arn: str) -> None:
     """Exactly the actions of stacks/iam.py for this function, on exactly its tables, indexes and executions."""
     drs_actions = permissions.DRS_ACTIONS[key]
     describe = [action for action in drs_actions if action.startswith("drs:Describe")]
     if describe:
         role.add_to_policy(iam.PolicyStatement(actions=describe, resources=["*"]))  # Describe* take no resource
+    others = [action for action in drs_actions if action not in describe]
+    if others:  # StartRecovery, TerminateRecoveryInstances, ...: the account's source servers, jobs, instances
+        grants.add(role, permissions.Grant(tuple(others), permissions.DRS_RESOURCES, why=permissions.DRS_WHY))
     if permissions.EC2_ACTIONS[key]:
         role.add_to_policy(iam.PolicyStatement(actions=list(permissions.EC2_ACTIONS[key]), resources=["*"]))
-    # StartRecovery and TerminateRecoveryInstances act on the account's DRS resources, and DRS makes the EC2 (and
-    # other) calls that follow with the caller's credentials: their dependencies come with them
-    for action, dependencies in (
-        ("drs:StartRecovery", permissions.START_RECOVERY_DEPENDENCIES),
-        ("drs:TerminateRecoveryInstances", permissions.TERMINATE_DEPENDENCIES),
-    ):
-        if action not in drs_actions:
-            continue
-        resources = [_arn(resource, stack) for resource in permissions.DRS_RESOURCES]
-        role.add_to_policy(iam.PolicyStatement(actions=[action], resources=resources))
-        for grant in dependencies:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(grant.actions),
-                    resources=[_arn(resource, stack) for resource in grant.resources],
-                    conditions=grant.conditions or None,
-                )
-            )
+    # DRS launches and terminates with the caller's credentials: the dependencies come with the call.
+    if "drs:StartRecovery" in drs_actions:
+        _grant_launch(role, key, stack)
+    if "drs:TerminateRecoveryInstances" in drs_actions:
+        for grant in permissions.TERMINATE_DEPENDENCIES:
+            grants.add(role, grant)
+    if key in permissions.ANSWERS_TASK_TOKENS:  # no resource to scope them to: only this function holds them
+        role.add_to_policy(iam.PolicyStatement(actions=list(permissions.TASK_TOKEN_ACTIONS), resources=["*"]))
     if permissions.STATES_ACTIONS[key]:
         role.add_to_policy(
             iam.PolicyStatement(actions=list(permissions.STATES_ACTIONS[key]), resources=[execution_arn])
@@ -155,3 +150,31 @@ def _grant(role: iam.Role, key: str, tables: RecordTables, stack: Stack, executi
                 actions=["dynamodb:Query"], resources=[tables.index_arn(name, index) for name, index in indexes]
             )
         )
+
+
+def _grant_launch(role: iam.Role, key: str, stack: Stack) -> None:
+    """What DRS needs of the caller of StartRecovery: more statements than a role's inline policies may hold (10,240
+    characters), so managed policies, as many as their 6,144 characters each need; and iam:PassRole on the roles
+    named at deploy."""
+    for name, dependencies in (
+        ("DrsLaunch", permissions.START_RECOVERY_DEPENDENCIES),
+        ("DrsPostLaunchActions", permissions.POST_LAUNCH_DEPENDENCIES),
+    ):
+        for number, part in enumerate(grants.packed(dependencies), start=1):
+            policy = iam.ManagedPolicy(
+                role,
+                f"{name}{number}",
+                description=f"drs-orchestrator {key}: what DRS needs of the caller of StartRecovery ({name}, part "
+                f"{number})",
+                roles=[role],
+            )
+            for grant in part:
+                grants.add(policy, grant)
+    named = permissions.named_roles_grant(_instance_roles(stack))
+    if named is not None:
+        grants.add(role, named)
+
+
+def _instance_roles(stack: Stack) -> list[str]:
+    """Context drs:recoveryInstanceRoles: the roles (beyond DRS's own) the launch templates give recovery instances."""
+    return permissions.role_names(stack.node.try_get_context(permissions.INSTANCE_ROLES_CONTEXT))

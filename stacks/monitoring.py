@@ -11,11 +11,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.core.observability import FUNCTION_NAME_KEY, REFUSAL_KEY
 from stacks.dead_letters import DeadLetterQueue
 from stacks.sweeper import Sweeper
 
@@ -34,6 +36,16 @@ RECONCILE_INVOKE_MAX_AGE = Duration.hours(6)
 # A failed or timed-out execution in the last 5 minutes. FILL: a period where one of the two series has no data point
 # (CloudWatch omits zero counts) would otherwise make the sum have no value, and the alarm miss the other series.
 FAILED_EXPRESSION = "FILL(failed, 0) + FILL(timedOut, 0)"
+
+# A function's unexpected errors: Lambda's Errors (every invocation that raised, timed out or ran out of memory) less
+# the refusals the workflow expects (counted from the log line each one writes just before it raises,
+# ExpectedRefusals). FILL: a period with errors and no refusal (or none of either) still has a value. An invocation
+# whose error and refusal line fall on either side of a 5-minute boundary would alarm once: the two are a fraction of
+# a second apart and refusals are rare, so that is rare, and the alarm names the function whose logs say which.
+UNEXPECTED_ERRORS_EXPRESSION = "FILL(errors, 0) - FILL(refusals, 0)"
+METRIC_NAMESPACE = "drs-orchestrator"
+REFUSALS_METRIC = "ExpectedRefusals"
+PERIOD = Duration.minutes(5)
 
 
 class Monitoring(Construct):
@@ -199,12 +211,27 @@ class Monitoring(Construct):
             )
         ]
         for key, function in functions.items():
-            for name, metric in (("Errors", function.metric_errors()), ("Throttles", function.metric_throttles())):
+            refusals = self._count_refusals(key, function)
+            unexpected = cloudwatch.MathExpression(
+                expression=UNEXPECTED_ERRORS_EXPRESSION,
+                using_metrics={"errors": function.metric_errors(period=PERIOD), "refusals": refusals},
+                period=PERIOD,
+                label="unexpected errors",
+            )
+            for name, metric, description in (
+                (
+                    "UnexpectedErrors",
+                    unexpected,
+                    "errors other than the refusals the workflow expects (invalid plan, conflict, late step of a "
+                    "stopped execution): a bug, a permission, a timeout; the workflow retries, look at its logs",
+                ),
+                ("Throttles", function.metric_throttles(period=PERIOD), "throttles (the workflow retries)"),
+            ):
                 alarm = cloudwatch.Alarm(
                     self,
                     f"{key}{name}",
-                    alarm_description=f"Lambda {key}: {name.lower()} (the workflow retries; look at its logs)",
-                    metric=metric.with_(period=Duration.minutes(5)),
+                    alarm_description=f"Lambda {key}: {description}",
+                    metric=metric,
                     threshold=1,
                     evaluation_periods=1,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -214,7 +241,12 @@ class Monitoring(Construct):
             widgets.append(
                 cloudwatch.GraphWidget(
                     title=f"Lambda {key}",
-                    left=[function.metric_invocations(), function.metric_errors(), function.metric_throttles()],
+                    left=[
+                        function.metric_invocations(),
+                        function.metric_errors(),
+                        refusals,
+                        function.metric_throttles(),
+                    ],
                     right=[function.metric_duration(statistic="Maximum")],
                     width=12,
                 )
@@ -228,3 +260,24 @@ class Monitoring(Construct):
             )
         )
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", widgets=[widgets])
+
+    def _count_refusals(self, key: str, function: lambda_.Function) -> cloudwatch.Metric:
+        """The function's expected refusals (the log lines lambdas/core/observability.py marks), as a metric."""
+        logs.MetricFilter(
+            self,
+            f"{key}Refusals",
+            log_group=function.log_group,
+            filter_pattern=logs.FilterPattern.exists(f"$.{REFUSAL_KEY}"),
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=REFUSALS_METRIC,
+            metric_value="1",
+            dimensions={"FunctionName": f"$.{FUNCTION_NAME_KEY}"},
+        )
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=REFUSALS_METRIC,
+            dimensions_map={"FunctionName": function.function_name},
+            statistic="Sum",
+            period=PERIOD,
+            label="expected refusals",
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, Stack, Validations
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -25,6 +25,7 @@ from constructs import Construct
 from lambdas.core.readiness.notify import FAILING_METRIC
 from lambdas.core.readiness.reads import VCPU_QUOTA_CODE
 from lambdas.core.readiness.store import RESULT_PREFIX
+from stacks import grants
 from stacks.dead_letters import DeadLetterQueue
 
 MINUTES_CONTEXT = "drs:readinessMinutes"
@@ -69,13 +70,7 @@ class ReadinessEvaluation(Construct):
         function.add_environment("METRICS_NAMESPACE", namespace)
         function.add_environment("REPORT_BUCKET", bucket.bucket_name)
         function.add_environment("ORCHESTRATOR_ACCOUNT", stack.account)
-        role = cast(iam.Role, function.role)
-        role.add_to_policy(  # a server's launch settings: on the account's source servers, any Region
-            iam.PolicyStatement(
-                actions=["drs:GetLaunchConfiguration"],
-                resources=[stack.format_arn(service="drs", region="*", resource="source-server", resource_name="*")],
-            )
-        )
+        role = cast(iam.Role, function.role)  # its DRS, EC2 and table grants are stacks/iam.py's (functions.py)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["iam:GetInstanceProfile"],
@@ -122,7 +117,7 @@ class ReadinessEvaluation(Construct):
         self.alarm.add_alarm_action(actions.SnsAction(topic))
         logical_id = stack.resolve(cast(CfnResource, function.node.default_child).logical_id)
         bucket_id = stack.resolve(cast(CfnResource, bucket.node.default_child).logical_id)
-        for resource, reason in (
+        for wildcard, reason in (
             (
                 f"<{logical_id}.Arn>:*",
                 "EventBridge Scheduler's LambdaInvoke target grants invoke on the readiness function and its versions",
@@ -138,6 +133,4 @@ class ReadinessEvaluation(Construct):
             ),
             (f"<{bucket_id}.Arn>/{RESULT_PREFIX}*", "each plan's whole readiness result, under readiness/ only"),
         ):
-            Validations.of(stack).acknowledge(
-                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
-            )
+            grants.explain(self, wildcard, reason)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnMapping, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas.core.console import CONSOLE_HOSTS
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
+from stacks import grants
 from stacks import iam as permissions
+from stacks.access import OperatorAccess
 from stacks.drill_schedules import DrillSchedules
 from stacks.functions import OrchestratorFunctions
 from stacks.monitoring import Monitoring
@@ -42,6 +46,7 @@ class DrsOrchestratorStack(Stack):
             log_retention=retention,
             state_machine_name=machine_name,
             hook_function_prefix=hook_prefix,
+            log_execution_data=context("drs:logExecutionData") is True,
         )
         monitoring = Monitoring(
             self,
@@ -56,6 +61,21 @@ class DrsOrchestratorStack(Stack):
         for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers
             monitoring.topic.grant_publish(functions.functions[key])
             functions.functions[key].add_environment("NOTIFICATION_TOPIC_ARN", monitoring.topic.topic_arn)
+        grants.explain(
+            self,
+            "kms:GenerateDataKey*",
+            "publishing to the encrypted notification topic: SNS asks the topic's key for a data key of the kind it "
+            "needs; granted on that key only",
+        )
+
+        # Who runs drills: policies to attach to the operators' and approvers' roles. The approval answer function
+        # is allowed to ApproverPolicy where it is created (access.allow_answering).
+        self.access = OperatorAccess(
+            self, "Access", tables=tables, state_machine=workflow.state_machine, state_machine_name=machine_name
+        )
+
+        approval_url = self.approval_url(functions.functions["answer_approval"], machine_name)
+        self.access.allow_answering(functions.functions["answer_approval"])  # ApproverPolicy may call its URL
 
         # Between drills: every execution's report kept, every plan's readiness evaluated, drills on a schedule.
         reports = ReportArchive(self, "Reports", topic=monitoring.topic)
@@ -73,13 +93,37 @@ class DrsOrchestratorStack(Stack):
             minutes=int(context(MINUTES_CONTEXT) or DEFAULT_MINUTES),
         )
         drills = DrillSchedules(self, "DrillSchedules", state_machine=workflow.state_machine)
+        self.access.allow_between_drills(
+            readiness=functions.functions["readiness"],
+            bucket=reports.bucket,
+            schedule_group=drills.group.schedule_group_name,
+            drill_role=drills.role,
+        )
 
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
+        # The console's host depends on the partition (aws, aws-cn, aws-us-gov): a mapping CloudFormation reads at
+        # deploy time, when the partition is known.
+        consoles = CfnMapping(
+            self, "ConsoleHosts", mapping={partition: {"Host": host} for partition, host in CONSOLE_HOSTS.items()}
+        )
         CfnOutput(
             self,
             "StateMachineConsoleUrl",
-            value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}#/statemachines/view/{machine.state_machine_arn}",
+            value=f"https://{consoles.find_in_map(self.partition, 'Host')}/states/home?region={self.region}"
+            f"#/statemachines/view/{machine.state_machine_arn}",
+        )
+        CfnOutput(
+            self,
+            "OperatorPolicyArn",
+            value=self.access.operator_policy.managed_policy_arn,
+            description="Attach to the roles of the people who run drills (drsctl run, drsctl plan)",
+        )
+        CfnOutput(
+            self,
+            "ApproverPolicyArn",
+            value=self.access.approver_policy.managed_policy_arn,
+            description="Attach to the roles of the people who answer approvals (drsctl run approve)",
         )
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
@@ -89,5 +133,20 @@ class DrsOrchestratorStack(Stack):
         CfnOutput(self, "ReadinessAlarmName", value=readiness.alarm.alarm_name)
         CfnOutput(self, "DrillScheduleGroupName", value=drills.group.schedule_group_name)
         CfnOutput(self, "DrillScheduleRoleArn", value=drills.role.role_arn)
+        CfnOutput(
+            self,
+            "ApprovalUrl",
+            value=approval_url.url,
+            description="drsctl run approve signs its answer to this URL (AuthType AWS_IAM): docs/approvals.md",
+        )
         CfnOutput(self, "ReconcileDeadLetterQueueUrl", value=monitoring.reconcile_dead_letters.queue.queue_url)
         CfnOutput(self, "SweepDeadLetterQueueUrl", value=monitoring.sweeper.dead_letters.queue.queue_url)
+
+    def approval_url(self, answer: lambda_.Function, machine_name: str) -> lambda_.FunctionUrl:
+        """The answer function's URL: AWS authenticates every caller (SigV4, AuthType AWS_IAM) and tells the function
+        who it is. Callers need lambda:InvokeFunctionUrl on it (the stack's ApproverPolicy); the function alone
+        holds states:SendTaskSuccess/SendTaskFailure, and answers only this state machine's executions."""
+        answer.add_environment("STATE_MACHINE_NAME", machine_name)
+        # cdk-nag IAM5 on its policy (states:SendTask* take no resource) is acknowledged with the rest, policy by
+        # policy (stacks/nag.py, stacks/grants.py)
+        return answer.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

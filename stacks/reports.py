@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from drsctl.report.publish import MISSED_RTO_METRIC, REPORT_PREFIX
+from stacks import grants
 from stacks.dead_letters import DeadLetterQueue
 
 KEEP_DAYS = 400  # a year of drills and their audit, with a margin
@@ -119,9 +120,8 @@ class ReportArchive(Construct):
         )
         self.missed_rto.add_alarm_action(actions.SnsAction(self.topic))
         bucket_id = stack.resolve(cast(s3.CfnBucket, self.bucket.node.default_child).logical_id)
-        Validations.of(stack).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORT_PREFIX}*]",
-                reason="each execution's report, named after its plan and execution at run time, under reports/ only",
-            )
+        grants.explain(
+            self,
+            f"<{bucket_id}.Arn>/{REPORT_PREFIX}*",
+            "each execution's report, named after its plan and execution at run time, under reports/ only",
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Validations
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks import grants
 from stacks.functions import FUNCTIONS
 
 DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_plan.asl.json"
@@ -21,9 +22,22 @@ DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "recovery_pl
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 
 
+STATE_MACHINE_SUFFIX = "-RecoveryPlan"
+STATE_MACHINE_NAME_MAX = 80  # Step Functions: a state machine's name is 1 to 80 characters
+
+
 def state_machine_name(stack: Stack) -> str:
-    """Fixed, not generated: the functions' DescribeExecution grant is written from it (stacks/functions.py)."""
-    return f"{stack.stack_name}-RecoveryPlan"
+    """Fixed, not generated: the functions' DescribeExecution grant is written from it (stacks/functions.py).
+    A stack name that would make it longer than Step Functions allows is refused here, at synth, not at deploy."""
+    name = f"{stack.stack_name}{STATE_MACHINE_SUFFIX}"
+    if len(name) > STATE_MACHINE_NAME_MAX:
+        longest = STATE_MACHINE_NAME_MAX - len(STATE_MACHINE_SUFFIX)
+        raise ValueError(
+            f"stack name {stack.stack_name!r} is {len(stack.stack_name)} characters: its state machine "
+            f"{name!r} would be {len(name)}, over Step Functions' {STATE_MACHINE_NAME_MAX}; deploy it under a stack "
+            f"name of at most {longest} characters"
+        )
+    return name
 
 
 # ASL placeholder -> function key, as lambdas/functions.json names them
@@ -40,6 +54,7 @@ class RecoveryWorkflow(Construct):
         log_retention: logs.RetentionDays,
         state_machine_name: str,
         hook_function_prefix: str,
+        log_execution_data: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -65,7 +80,11 @@ class RecoveryWorkflow(Construct):
                 placeholder: functions[key].function_arn for placeholder, key in SUBSTITUTIONS.items()
             },
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Every state's event, without its input and output by default: an approval's task token is in the input
+            # of "Ask for approval" (context drs:logExecutionData turns data on, with the risk docs/approvals.md says)
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=log_execution_data
+            ),
         )
         # The plan's runbook hooks: only functions named with the prefix, in this account and region (a version or
         # an alias of them too).
@@ -79,15 +98,13 @@ class RecoveryWorkflow(Construct):
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[hooks, f"{hooks}:*"])
         )
-        prefix = f"arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:{hook_function_prefix}*"
-        for resource in (prefix, f"{prefix}:*"):
-            Validations.of(stack).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
-                    reason="a plan's runbook hooks name their functions at run time; only functions whose name "
-                    f"starts with {hook_function_prefix!r} (context drs:hookFunctionPrefix), in this account and "
-                    "Region, any version or alias",
-                )
+        for resource in (hooks, f"{hooks}:*"):
+            grants.explain(
+                self,
+                grants.nag_form(stack.resolve(resource)),
+                "a plan's runbook hooks name their functions at run time; only functions whose name starts with "
+                f"{hook_function_prefix!r} (context drs:hookFunctionPrefix), in this account and Region, any version "
+                "or alias",
             )
         # An opaque ASL definition grants nothing by itself.
         for key in SUBSTITUTIONS.values():

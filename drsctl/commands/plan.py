@@ -91,7 +91,9 @@ def validate(
     loaded = read_scenario(scenario) if scenario is not None else None
     if not json_output:
         out.print(f"{plan}: schema valid ({len(parsed.Waves)} waves, version {plan_version(parsed)})")
-    with _drs_from(scenario, loaded) as where:
+    from drsctl.operate.stack import clients_from, stack_session
+
+    with _drs_from(scenario, loaded) as where, clients_from(stack_session(None)):
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
             resolution.problems.extend(limits.problems(parsed, resolution.waves, options))
@@ -180,25 +182,29 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
     diff against the stored plan and the plan's version (planVersion) before and after.
 
     A changed plan is refused (exit code 2, naming the execution) while an execution of it runs, unless --force.
-    The tables are the stack's outputs (--stack, default DrsOrchestrator), or the two options. They are in the
-    stack's region: set AWS_DEFAULT_REGION (or AWS_REGION) and credentials as for the AWS CLI. Exit code 0 when
-    stored, 2 for an invalid plan, a running execution, a missing region, credentials, stack or table, 1 when
-    DynamoDB failed.
+    The tables are the stack's outputs (--stack, default DrsOrchestrator), used in the state machine's Region, or
+    the two options, used in the Region of DRSCTL_STATE_MACHINE_ARN if set, else the shell's (AWS_DEFAULT_REGION or
+    AWS_REGION); credentials as for the AWS CLI.
+    Exit code 0 when stored, 2 for an invalid plan, a running execution, a missing region, credentials, stack or
+    table, 1 when DynamoDB failed.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from drsctl.operate import plans
+    from drsctl.operate.stack import clients_from, named_region, stack_session
     from lambdas.core.records import save_plan
 
     parsed = read_plan(plan)
     deployed = None
+    region = named_region()  # given both tables: the state machine's Region if named, else the shell's
     if protection_groups_table is None or recovery_plans_table is None:
         deployed = find(stack, "store the plan")
         protection_groups_table = protection_groups_table or deployed.tables["PROTECTION_GROUPS_TABLE"]
         recovery_plans_table = recovery_plans_table or deployed.tables["RECOVERY_PLANS_TABLE"]
+        region = deployed.region
     tables = {"PROTECTION_GROUPS_TABLE": protection_groups_table, "RECOVERY_PLANS_TABLE": recovery_plans_table}
     try:
-        with patch.dict(os.environ, tables):
+        with patch.dict(os.environ, tables), clients_from(stack_session(region)):
             loading = plans.before_load(parsed, str(plan))
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)
@@ -221,7 +227,7 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
             f"(drsctl run cancel {first.name} --reason ...), or pass --force to store it for the next execution"
         )
     try:
-        with patch.dict(os.environ, tables):
+        with patch.dict(os.environ, tables), clients_from(stack_session(region)):
             save_plan(parsed)
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 import math
 import textwrap
 import time
@@ -95,7 +94,7 @@ def _start(
         _refuse_if_running(conflicts.running_executions(deployed, plan_id), plan_id)
         if resume_from is not None:
             executions.check_resumable(deployed, resume_from, plan_id)
-        caller = identity.caller(deployed.region)
+        caller = identity.caller(deployed)
         if mode == "RECOVERY" and confirm is None:
             from drsctl.commands.confirmation import ask_confirmation
 
@@ -384,38 +383,49 @@ def show(
 
 
 @run_app.command()
-def approve(  # noqa: PLR0917 - typer reads a command's options from its parameters
+def approve(
     name: Annotated[str, _name()],
-    reject: Annotated[bool, typer.Option("--reject", help="Reject instead: the plan stops before the wave.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Why (recorded with the decision).")] = None,
-    by: Annotated[str | None, typer.Option(help="Who decides (recorded); default the user running drsctl.")] = None,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Reject instead (needs --reason): the plan stops before the wave.")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why (recorded with your answer): required with --reject, optional to approve.")
+    ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Answer the approval the execution waits for: approve it (SendTaskSuccess, Decision APPROVE) or reject it
-    (SendTaskFailure, error Rejected)."""
+    """Answer the approval the execution waits for, as yourself: the answer is signed with your AWS credentials and
+    sent to the stack's approval URL, where AWS authenticates you; your principal's ARN is recorded with the decision,
+    the reason and the time (there is no --by: who you are is AWS's to say). An approval with Approvers: N needs N
+    distinct principals; one rejection rejects. Needs the stack's ApproverPolicy (docs/approvals.md)."""
     from drsctl.operate import executions
 
     check_execution_name(name, "NAME")
+    if reason is not None and not reason.strip():
+        raise fail_invalid("--reason is empty: say why (it is recorded with your answer)")
+    if reject and reason is None:
+        raise fail_invalid("--reject needs --reason: say why you reject (it is recorded with your rejection)")
     deployed = find(stack, "answer the approval")
-    who = by or _user()
     with operating(f"answer the approval of execution {name}"):
-        approval, answer = executions.answer_approval(deployed, name, reject=reject, reason=reason, by=who)
+        approval, answer = executions.answer_approval(deployed, name, reject=reject, reason=reason)
     if json_output:
         print_json({"ExecutionId": name, "Approval": approval.to_json(), "Answer": answer})
         return
-    verb = Text("rejected", style="red") if reject else Text("approved", style="green")
-    console().print(
-        Text.assemble(f"{approval.name} of wave {approval.wave_number} ({approval.wave_name}) ", verb, f" by {who}"),
-        soft_wrap=True,
-    )
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "drsctl"
+    by = str(answer.get("By"))
+    what = f"{approval.name} {approval.where}: "
+    status = answer.get("Status")
+    if status == "RECORDED":
+        given = len({a.get("By") for a in answer.get("Approvals", []) if a.get("Decision") == "APPROVE"})
+        needed = int(answer.get("ApproversNeeded") or 1)
+        line = Text.assemble(
+            what,
+            Text("approval recorded", style="green"),
+            f" for {by} ({given} of {needed} distinct principals); {needed - given} more must approve",
+        )
+    else:
+        verb = Text("rejected", style="red") if status == "REJECTED" else Text("approved", style="green")
+        line = Text.assemble(what, verb, f" by {by}")
+    console().print(line, soft_wrap=True)
 
 
 @run_app.command()
@@ -438,8 +448,13 @@ def cancel(
     if json_output:
         print_json(current.to_json())
     else:
+        who = current.record.CancelledBy if current.record is not None else None
         console().print(
-            Text.assemble(f"Execution {name} stopped; its record is ", Text(current.status, style="yellow")),
+            Text.assemble(
+                f"Execution {name} stopped; its record is ",
+                Text(current.status, style="yellow"),
+                f" (cancelled by {who})" if who else "",
+            ),
             soft_wrap=True,
         )
     if current.running:
@@ -582,15 +597,15 @@ def report_command(
 
         from drsctl.report.deployed import RunReportError, Sources, build_report, source_of
 
-        stepfunctions = boto3.client("stepfunctions", region_name=deployed.region)
+        stepfunctions = deployed.client("stepfunctions")
         source = source_of(stepfunctions)
         # Who started it, when the record does not say: CloudTrail's StartExecution event (best effort, never on
         # the sandbox, which has no CloudTrail); a few quick tries, the report does not wait on it.
         trail = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10)
         sources = Sources(
-            dynamodb=boto3.client("dynamodb", region_name=deployed.region),
+            dynamodb=deployed.client("dynamodb"),
             stepfunctions=stepfunctions,
-            drs=lambda region: boto3.client("drs", region_name=region),
+            drs=lambda region: deployed.client("drs", region),
             history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
             waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
             cloudtrail=boto3.client("cloudtrail", region_name=deployed.region, config=trail)

@@ -1,5 +1,6 @@
 """What `drsctl run show` and `run watch` print: an execution's waves (one row each, with counts, so 2,000 servers
-read as a few lines), the servers of small waves, runbook steps, and the approval waiting for an answer.
+read as a few lines), the servers of small waves, runbook steps, and the approval waiting for an answer: its
+question, wave and step, when it was asked, its deadline, what happens on timeout and how to answer (times in UTC).
 
 User text (wave, step and host names, reasons) is printed as written (Text, never markup); IDs never wrap.
 """
@@ -17,6 +18,7 @@ from rich.text import Text
 from drsctl.commands.views import status_text as final_status_text
 from drsctl.operate.cleanup_view import cleanup_view
 from drsctl.stamps import duration, utc
+from lambdas.core.approvals import ON_TIMEOUT, iso_utc
 
 if TYPE_CHECKING:
     from drsctl.operate.executions import PendingApproval, Snapshot
@@ -102,8 +104,12 @@ def cancel_line(current: Snapshot) -> Text | None:
     reason = getattr(record, "CancelReason", None)
     if record is None or record.Status != "CANCELLED" or not (by or reason):
         return None
+    at = getattr(record, "CancelledAt", None)
     return Text.assemble(
-        Text("cancelled", style="yellow"), f" by {by or 'an unknown caller'}", f": {reason}" if reason else ""
+        Text("cancelled", style="yellow"),
+        f" by {by or 'an unknown caller'}",
+        f" at {iso_utc(at)}" if at else "",
+        f": {reason}" if reason else "",
     )
 
 
@@ -111,13 +117,38 @@ def _epoch(value: object) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
 
-def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
-    where = "before" if approval.phase == "BEFORE" else "after"
+def approval_text(current: Snapshot, approval: PendingApproval) -> Text:
+    """The waiting approval, whole: for `run show` and the live `run watch`."""
+    given = _approved(approval)
+    answers = "".join(
+        f"\n              {a.get('By')}: {a.get('Decision')}" + (f" ({a.get('Reason')})" if a.get("Reason") else "")
+        for a in approval.approvals
+    )
     return Text.assemble(
         Text("Approval waiting: ", style="bold yellow"),
-        f"{approval.name!s} {where} wave {approval.wave_number} ({approval.wave_name}): ",
-        f"drsctl run approve {current.name} (or --reject --reason ...)",
+        f"{approval.name!s} {approval.where}\n",
+        f"  question:   {approval.message or '-'}\n",
+        f"  asked:      {iso_utc(approval.started_at)}\n",
+        f"  deadline:   {iso_utc(approval.deadline)}\n",
+        f"  on timeout: {approval.on_timeout}: {ON_TIMEOUT.get(approval.on_timeout, '')}\n",
+        f"  approvers:  {given} of {approval.approvers_needed} distinct principal(s) approved{answers}\n",
+        f'  answer:     drsctl run approve {current.name} --reason "..." (or --reject --reason "...")',
     )
+
+
+def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
+    """The waiting approval on one line: what piped `run watch` prints (again when an answer is recorded)."""
+    return Text.assemble(
+        Text("Approval waiting: ", style="bold yellow"),
+        f"{approval.name!s} {approval.where}: {approval.message or '-'} | asked {iso_utc(approval.started_at)}, "
+        f"deadline {iso_utc(approval.deadline)}, on timeout {approval.on_timeout} "
+        f"({ON_TIMEOUT.get(approval.on_timeout, '')}), {_approved(approval)} of {approval.approvers_needed} "
+        f'approved | answer: drsctl run approve {current.name} --reason "..." (or --reject --reason "...")',
+    )
+
+
+def _approved(approval: PendingApproval) -> int:
+    return len({a.get("By") for a in approval.approvals if a.get("Decision") == "APPROVE"})
 
 
 def waves_table(current: Snapshot) -> Table:
@@ -139,8 +170,12 @@ def waves_table(current: Snapshot) -> Table:
 
 def step_detail(step: dict[str, object]) -> str:
     parts = [str(step.get("Kind", "")).lower()]
-    if step.get("DecidedBy"):
-        parts.append(f"by {step['DecidedBy']}")
+    if step.get("Decision"):  # a decided approval: who (as AWS authenticated them), when, and why
+        decided = f"{step['Decision']} by {step.get('DecidedBy') or 'an unrecorded principal'}"
+        at = step.get("DecidedAt")
+        parts.append(decided + (f" at {iso_utc(int(str(at)))}" if at else ""))
+        parts.append(str(step.get("Reason") or step.get("Detail") or ""))
+        return ": ".join(part for part in parts if part)
     if step.get("Detail"):
         parts.append(str(step["Detail"]))
     return ": ".join(parts)
@@ -173,7 +208,7 @@ def render(current: Snapshot, *, servers: bool | None = None) -> RenderableType:
         if servers is True or (servers is None and len(wave.Servers) <= SERVERS_SHOWN and _worth_listing(wave)):
             parts.append(servers_table(wave))
     for approval in current.approvals():
-        parts.append(approval_line(current, approval))
+        parts.append(approval_text(current, approval))
     cleanup = cleanup_line(current)
     if cleanup is not None:
         parts.append(cleanup)

@@ -335,8 +335,14 @@ class FunctionSpec(_Strict):
         return self
 
 
+# The principal a rehearsal's approvals are answered by when the scenario names none (numbered -1, -2, ...): the ARN
+# of an IAM user in the rehearsal's account, as AWS would give the answer function.
+DEFAULT_APPROVER = "arn:aws:iam::123456789012:user/rehearsal-approver"
+
+
 class Approval(_Strict):
-    """How an approval step is answered in a rehearsal: by whom is not modelled, only the decision and when."""
+    """How an approval step is answered in a rehearsal: through the stack's answer function, as `drsctl run approve`
+    answers it on AWS, by the principals named here (their ARNs stand for the identity AWS would authenticate)."""
 
     wave: str | None = Field(
         None,
@@ -346,6 +352,19 @@ class Approval(_Strict):
     )
     decision: Literal["APPROVE", "REJECT"] = Field(description="The answer given.")
     afterSeconds: float = Field(0, ge=0, description="How long after the approval is asked the answer comes.")
+    by: list[Annotated[str, Field(min_length=1, max_length=2048)]] | None = Field(
+        None,
+        min_length=1,
+        description="The principals (IAM ARNs) who answer, in order, each once: an APPROVE needs as many distinct "
+        "ones as the step's Approvers (listing one twice shows it counts once); a REJECT is the first one's. Default: "
+        f"{DEFAULT_APPROVER}-1, -2, ... as many as the step needs.",
+    )
+    reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="The reason recorded with each answer (a REJECT has one by default).",
+    )
 
 
 APPROVE_AT_ONCE = Approval(decision="APPROVE", afterSeconds=0)

@@ -2,9 +2,10 @@
 
 Two drills of examples/plan-with-approval.yaml (a change board before the application tier, RTO and RPO targets, a
 drill cleanup 10 minutes after the drill) run on the local stack: the deployed definition and Lambdas against the
-example estate, on a virtual clock, operated as an operator does (`drsctl run start`, `drsctl run approve`: the
-same functions, drsctl/operate/executions.py), the change board answering 6 minutes after it is asked. It approves
-the first and rejects the second. Each report is then built from the stack's records the way
+example estate, on a virtual clock, started as `drsctl run start` starts it (drsctl/operate/executions.py: the
+operator's identity recorded), the change board answering 6 minutes after it is asked through the stack's answer
+function, as `drsctl run approve` answers on AWS (the scenario's approvals, drsctl/local/hooks.py). It approves the
+first and rejects the second. Each report is then built from the stack's records the way
 `drsctl run report` builds it from a stack on AWS (drsctl/report/deployed.py), and written to docs/ as JSON, page
 and screenshot: docs/report-drill.* and docs/report-rejected.*. No AWS account is involved: the pages show what a
 deployed drill's report looks like; their times and identities are the local stack's.
@@ -13,7 +14,6 @@ deployed drill's report looks like; their times and identities are the local sta
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,7 @@ import boto3
 import yaml
 
 from drsctl.clock import VirtualClock
-from drsctl.emulator.scenario import load_scenario
-from drsctl.local.engine import AccountedThread, Invocation
-from drsctl.local.hooks import APPROVAL_FUNCTION_SUFFIX
+from drsctl.emulator.scenario import Scenario
 from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
 from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_WAVES, TABLE_NAMES
 from drsctl.operate import executions
@@ -58,12 +56,11 @@ def _plan() -> Any:
 def run_drill(name: str, approve: bool, reason: str) -> dict[str, Any]:
     """One drill on the local stack, operated as an operator does; its report as `drsctl run report` builds it."""
     plan = _plan()
-    scenario = load_scenario(EXAMPLES / "scenario.yaml")
-    with local_aws(scenario, clock=VirtualClock(START), answer_undeclared_approvals=False) as aws:
+    scenario = _scenario(approve, reason)
+    with local_aws(scenario, clock=VirtualClock(START)) as aws:
         stack = DeployedStack("DrsOrchestrator", aws.state_machine_arn, dict(TABLE_NAMES))
         aws.load_plan(plan)
         execution = f"storefront-gated-{name}"
-        aws.engine.listeners.append(_change_board(aws, stack, execution, approve, reason))
         started = executions.start(
             stack, plan.PlanId, "DRILL", execution, confirm=None, resume_from=None, started_by=OPERATOR
         )
@@ -71,24 +68,12 @@ def run_drill(name: str, approve: bool, reason: str) -> dict[str, Any]:
         return build_report(execution, _sources())
 
 
-def _change_board(
-    aws: LocalAws, stack: DeployedStack, execution: str, approve: bool, reason: str
-) -> Callable[[Invocation, dict[str, Any], Any], None]:
-    """Once the approval is asked, answer it BOARD_SECONDS later (on the virtual clock) as `drsctl run approve`
-    does. The answering thread counts for the waiting task (it is started on the task's thread), as in
-    drsctl/local/hooks.py."""
-
-    def asked(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
-        if not invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX) or invocation.error is not None:
-            return
-
-        def answer() -> None:
-            aws.engine.sleep(BOARD_SECONDS)
-            executions.answer_approval(stack, execution, reject=not approve, reason=reason, by=APPROVER)
-
-        AccountedThread(target=answer, name="change-board", daemon=True).start()
-
-    return asked
+def _scenario(approve: bool, reason: str) -> Scenario:
+    """The example estate, its change board answering BOARD_SECONDS after it is asked, through the stack's answer
+    function as `drsctl run approve` answers on AWS (drsctl/local/hooks.py), as APPROVER, with its reason."""
+    estate = yaml.safe_load((EXAMPLES / "scenario.yaml").read_text())
+    board = {"wave": "application", "decision": "APPROVE" if approve else "REJECT", "afterSeconds": BOARD_SECONDS}
+    return Scenario.model_validate({**estate, "approvals": [{**board, "by": [APPROVER], "reason": reason}]})
 
 
 def _ended(aws: LocalAws, arn: str) -> dict[str, Any]:

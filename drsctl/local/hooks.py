@@ -5,7 +5,9 @@ takes `seconds` on the virtual clock, then raises `error` (an exception of that 
 matches) or returns `output`. A `WaitForCallback` hook returns at once and its answer comes `seconds` later through
 SendTaskSuccess / SendTaskFailure, from a thread that counts its time for the waiting task, so a hook or an approval
 answered after the step's TimeoutMinutes ends the step with States.Timeout, as in AWS. Approvals are answered as the
-scenario's `approvals` say, after `afterSeconds`.
+scenario's `approvals` say, after `afterSeconds`, through the stack's own answer function with the request its
+function URL would give it (drsctl/local/function_url.py), each principal in turn: the rehearsal answers by the same
+code path as `drsctl run approve` on AWS, and nothing here holds or sends an approval's task token.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any
 
 import boto3
 
-from drsctl.emulator.scenario import Approval, FunctionSpec, Scenario
+from drsctl.clock import VirtualClock
+from drsctl.emulator.scenario import DEFAULT_APPROVER, Approval, FunctionSpec, Scenario
 from drsctl.local.engine import AccountedThread, EngineStats, Invocation
 from lambdas.core.plan import RecoveryPlan
+from lambdas.core.steps import APPROVERS_MAX
 
 HANDLER = "drsctl.local.hooks.handler"
 APPROVAL_FUNCTION_SUFFIX = "request-approval"
-REJECTION_ERROR = "Rejected"
+REJECTION_REASON = "rejected by the rehearsal scenario's approvals"
 
 # What the stand-ins do, by function name, and how they take their time: set by `install` for one rehearsal.
 _stand_ins: dict[str, FunctionSpec] = {}
@@ -75,7 +79,13 @@ def scenario_problems(plan: RecoveryPlan, scenario: Scenario) -> list[str]:
 
 
 def install(
-    scenario: Scenario, engine: EngineStats, role_arn: str, region: str, *, answer_undeclared_approvals: bool = True
+    scenario: Scenario,
+    engine: EngineStats,
+    role_arn: str,
+    region: str,
+    *,
+    clock: VirtualClock,
+    answer_undeclared_approvals: bool = True,
 ) -> None:
     """Create the scenario's functions and answer callbacks and approvals as it says (an approval the scenario does
     not declare is approved at once, unless `answer_undeclared_approvals` is False: then it waits for an operator)."""
@@ -93,10 +103,12 @@ def install(
             Timeout=900,
             MemorySize=128,
         )
-    engine.listeners.append(_answerer(scenario, engine, region, answer_undeclared_approvals))
+    engine.listeners.append(_answerer(scenario, engine, region, clock, answer_undeclared_approvals))
 
 
-def _answerer(scenario: Scenario, engine: EngineStats, region: str, undeclared: bool) -> Callable[..., None]:
+def _answerer(
+    scenario: Scenario, engine: EngineStats, region: str, clock: VirtualClock, undeclared: bool
+) -> Callable[..., None]:
     declared = {approval.wave for approval in scenario.approvals}
 
     def answer(invocation: Invocation, request: dict[str, Any], response: Any) -> None:
@@ -118,14 +130,38 @@ def _answerer(scenario: Scenario, engine: EngineStats, region: str, undeclared: 
             if not undeclared and not ({request.get("WaveName"), None} & declared):
                 return  # the operator answers it
             approval = scenario.approval_for(str(request.get("WaveName")))
-            timeout = float((request.get("Steps") or {}).get("TimeoutSeconds") or approval.afterSeconds)
-            if approval.decision == "APPROVE":
-                outcome = {"output": {"Decision": "APPROVE", "By": "rehearsal scenario"}}
-            else:
-                outcome = {"error": REJECTION_ERROR, "cause": "rejected by the rehearsal scenario's approvals"}
-            _later(engine, region, token, min(approval.afterSeconds, timeout), outcome)
+            steps = request.get("Steps") or {}
+            timeout = float(steps.get("TimeoutSeconds") or approval.afterSeconds)
+            where = {"ExecutionId": request.get("ExecutionId"), "Wave": request.get("WaveNumber")}
+            where["Step"] = {"Phase": steps.get("Phase"), "Index": steps.get("Index")}
+            _answer_approval_later(engine, clock, min(approval.afterSeconds, timeout), approval, where)
 
     return answer
+
+
+def _answer_approval_later(
+    engine: EngineStats, clock: VirtualClock, seconds: float, approval: Approval, where: dict[str, Any]
+) -> None:
+    """After `seconds` (a thread that counts for the waiting task, as `_later`), each of the approval's principals
+    answers through the answer function, until one answer decides the step or every named principal has answered."""
+    from drsctl.local.function_url import Principal, answer_approval  # noqa: PLC0415 - it imports the rehearsal
+
+    principals = approval.by or [f"{DEFAULT_APPROVER}-{n}" for n in range(1, APPROVERS_MAX + 1)]
+    reason = approval.reason or (REJECTION_REASON if approval.decision == "REJECT" else None)
+
+    def run() -> None:
+        if seconds:
+            engine.sleep(seconds)
+        for arn in principals:
+            body = {**where, "Decision": approval.decision, **({"Reason": reason} if reason else {})}
+            status, answered = answer_approval(principal=Principal(arn=arn), now=clock.now(), body=body)
+            if status != 200 and answered.get("Error") != "AlreadyAnswered":
+                return  # too late (the step timed out) or the execution ended: as for an approver on AWS
+            if answered.get("Status") in ("APPROVED", "REJECTED"):
+                return
+
+    thread: threading.Thread = AccountedThread(target=run, name="rehearsal-approver", daemon=True)
+    thread.start()
 
 
 def _later(engine: EngineStats, region: str, token: str, seconds: float, outcome: dict[str, Any]) -> None:

@@ -271,6 +271,7 @@ def local_aws(
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
             "HOOK_FUNCTION_ACCOUNT": ACCOUNT,
             "AWS_REGION": REGION,
+            "STATE_MACHINE_NAME": state_machine_name,  # the answer function answers its executions only
             **TABLE_NAMES,
         }
         stack.enter_context(patch.dict(os.environ, environment))
@@ -282,7 +283,9 @@ def local_aws(
         engine = stack.enter_context(virtual_engine(clock))
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-        hooks.install(scenario, engine, role, REGION, answer_undeclared_approvals=answer_undeclared_approvals)
+        hooks.install(
+            scenario, engine, role, REGION, clock=clock, answer_undeclared_approvals=answer_undeclared_approvals
+        )
         # IAM is moto's: the instance profiles the scenario's launch templates name (readiness looks them up)
         create_instance_profiles(emulator.launch, boto3.client("iam", region_name=REGION))
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)

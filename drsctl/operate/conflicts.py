@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
-
 from drsctl.operate.stack import DeployedStack
 from drsctl.stamps import utc
 from lambdas.core import records
@@ -45,7 +43,7 @@ class Running:
 
 def running_executions(stack: DeployedStack, plan_id: str) -> list[Running]:
     """The executions of `plan_id` still under way, oldest first."""
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     found: list[Running] = []
     pages = client.get_paginator("list_executions").paginate(
         stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING"

@@ -2,8 +2,12 @@
 approval, stop, clean up a drill's instances, list. What each returns is plain data the commands print or dump.
 
 An execution is named by its ExecutionId (the Step Functions execution name). Its story is in two tables: the
-ExecutionHistory record (status, times, a summary per wave) and ExecutionWaves (each wave with its servers and its
-runbook steps; a waiting approval's task token is on its step).
+ExecutionHistory record (status, times, a summary per wave, who cancelled it and why) and ExecutionWaves (each wave
+with its servers and its runbook steps: a waiting approval's question, deadline and answers are on its step).
+
+An approval is answered through the stack's approval URL, signed with the operator's own credentials: AWS says who
+answers, and the stack's answer function answers the task token (docs/approvals.md). Nothing here reads, prints or
+sends a task token.
 """
 
 from __future__ import annotations
@@ -16,22 +20,22 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from drsctl.operate import vocabulary
+from drsctl.operate import identity, vocabulary
 from drsctl.operate.cleanup_view import cleanup_view
-from drsctl.operate.stack import DeployedStack
+from drsctl.operate.signed_post import NoCredentials, post_json
+from drsctl.operate.stack import DeployedStack, approval_url
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core import drs, records
+from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import PlanNotFoundError
 from lambdas.core.plan import recovery_confirmation
 
 Mode = Literal["DRILL", "RECOVERY"]
 NAME_MAX = 80  # Step Functions execution names
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-REJECTED = "Rejected"  # the error a rejection is sent with (lambdas/core/runbook.py REJECTED)
 ACTIVE = records.ACTIVE_EXECUTION_STATUSES
 
 
@@ -41,21 +45,65 @@ class OperateError(Exception):
 
 @dataclass
 class PendingApproval:
+    """An approval step waiting for its answers: what is asked, since when, until when, and who answered so far."""
+
     wave_number: int
     wave_name: str
     phase: str
+    index: int
     name: str
     started_at: int
-    task_token: str
+    message: str | None = None
+    deadline: int | None = None
+    on_timeout: str = "FAIL"
+    approvers_needed: int = 1
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"{'before' if self.phase == 'BEFORE' else 'after'} wave {self.wave_number} ({self.wave_name})"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "WaveNumber": self.wave_number,
             "WaveName": self.wave_name,
             "Phase": self.phase,
+            "Index": self.index,
             "Name": self.name,
             "StartedAt": self.started_at,
+            "Message": self.message,
+            "Deadline": self.deadline,
+            "OnTimeout": self.on_timeout,
+            "ApproversNeeded": self.approvers_needed,
+            "Approvals": self.approvals,
         }
+
+    def view(self, execution: str) -> dict[str, Any]:
+        """`approval` in `--json`: the question, the wave and step, when asked, the deadline, what no answer does
+        and how to answer; times in ISO 8601 UTC."""
+        return {
+            "wave": self.wave_number,
+            "waveName": self.wave_name,
+            "step": self.name,
+            "phase": self.phase,
+            "index": self.index,
+            "message": self.message,
+            "askedAt": iso_utc(self.started_at),
+            "deadline": iso_utc(self.deadline),
+            "onTimeout": self.on_timeout,
+            "approversNeeded": self.approvers_needed,
+            "approvals": [_answer_view(answer) for answer in self.approvals],
+            "answer": f'drsctl run approve {execution} --reason "..." (or --reject --reason "...")',
+        }
+
+
+def _answer_view(answer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "by": answer.get("By"),
+        "decision": answer.get("Decision"),
+        "reason": answer.get("Reason"),
+        "at": iso_utc(answer.get("At")),
+    }
 
 
 @dataclass
@@ -109,6 +157,8 @@ class Snapshot:
         return pending_approvals(self.waves)
 
     def to_json(self) -> dict[str, Any]:
+        waiting = self.approvals()
+        record = self.record
         return {
             "ExecutionId": self.name,
             "ExecutionArn": self.described["executionArn"],
@@ -126,13 +176,33 @@ class Snapshot:
             "Cause": self.described.get("cause"),
             "Record": self.record.model_dump(mode="json") if self.record is not None else None,
             "Waves": [_wave_json(wave) for wave in self.waves],
-            "PendingApprovals": [approval.to_json() for approval in self.approvals()],
+            "PendingApprovals": [approval.to_json() for approval in waiting],
+            "approval": waiting[0].view(self.name) if waiting else None,
+            "cancelledBy": record.CancelledBy if record is not None else None,
+            "cancelReason": record.CancelReason if record is not None else None,
+            "cancelledAt": iso_utc(record.CancelledAt) if record is not None and record.CancelledAt else None,
         }
 
 
 def _wave_json(wave: records.WaveRecord) -> dict[str, Any]:
-    steps = [{key: value for key, value in step.items() if key != "TaskToken"} for step in wave.Steps]
-    return {**wave.model_dump(mode="json", exclude={"PendingStart", "Steps"}), "Steps": steps}
+    return {
+        **wave.model_dump(mode="json", exclude={"PendingStart", "Steps"}),
+        "Steps": [_step_json(s) for s in wave.Steps],
+    }
+
+
+def _step_json(step: dict[str, Any]) -> dict[str, Any]:
+    """A step as recorded, without the task token; a decided approval also says who decided, why and when."""
+    shown = {key: value for key, value in step.items() if key != "TaskToken"}
+    if step.get("Decision"):
+        shown |= {
+            "decision": step["Decision"],
+            "decidedBy": step.get("DecidedBy"),
+            "reason": step.get("Reason"),
+            "decidedAt": iso_utc(step.get("DecidedAt")) if step.get("DecidedAt") else None,
+            "approvals": [_answer_view(answer) for answer in step.get("Approvals") or []],
+        }
+    return shown
 
 
 def _epoch(value: Any) -> float | None:
@@ -140,7 +210,7 @@ def _epoch(value: Any) -> float | None:
 
 
 def pending_approvals(waves: list[records.WaveRecord]) -> list[PendingApproval]:
-    """Approvals waiting for an answer: RUNNING approval steps that hold a task token."""
+    """Approvals waiting for an answer: RUNNING approval steps that have been asked (their token is recorded)."""
     found = []
     for wave in waves:
         for step in wave.Steps:
@@ -150,9 +220,14 @@ def pending_approvals(waves: list[records.WaveRecord]) -> list[PendingApproval]:
                         wave_number=wave.WaveNumber,
                         wave_name=wave.WaveName,
                         phase=str(step.get("Phase")),
+                        index=int(step.get("Index") or 0),
                         name=str(step.get("Name")),
                         started_at=int(step.get("StartedAt") or 0),
-                        task_token=str(step["TaskToken"]),
+                        message=step.get("Message"),
+                        deadline=step.get("Deadline"),
+                        on_timeout=str(step.get("OnTimeout") or "FAIL"),
+                        approvers_needed=int(step.get("ApproversNeeded") or 1),
+                        approvals=list(step.get("Approvals") or []),
                     )
                 )
     return found
@@ -206,7 +281,7 @@ def start(
             f"(got {confirm!r}): nothing was started"
         )
     started = execution_input(plan_id, mode, confirm, resume_from, started_by)
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
     except ClientError as error:
@@ -227,7 +302,7 @@ def start(
 
 def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Snapshot:
     """The execution called `name`: DescribeExecution, its record and (by default) its waves with their servers."""
-    client = boto3.client("stepfunctions", region_name=stack.region)
+    client = stack.client("stepfunctions")
     try:
         described: dict[str, Any] = client.describe_execution(executionArn=stack.execution_arn(name))
     except ClientError as error:
@@ -276,10 +351,11 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
 
 
 def answer_approval(
-    stack: DeployedStack, name: str, *, reject: bool, reason: str | None, by: str
+    stack: DeployedStack, name: str, *, reject: bool, reason: str | None
 ) -> tuple[PendingApproval, dict[str, Any]]:
-    """Answer the execution's waiting approval: SendTaskSuccess with Decision APPROVE, or SendTaskFailure with the
-    error Rejected (what Next runbook step reads: only APPROVE approves)."""
+    """Answer the execution's waiting approval through the stack's approval URL, signed with the caller's own AWS
+    credentials: the answer function records who AWS says the caller is, and answers the task token once the
+    approval is decided (its JSON answer is returned: Status RECORDED, APPROVED or REJECTED)."""
     current = snapshot(stack, name)
     if not current.running:
         raise OperateError(f"execution {name} has ended ({current.status}): there is nothing to approve")
@@ -290,42 +366,59 @@ def answer_approval(
             f"drsctl run watch {name} shows when one is asked"
         )
     approval = waiting[0]
-    client = boto3.client("stepfunctions", region_name=stack.region)
-    answer: dict[str, Any]
-    if reject:
-        answer = {"Error": REJECTED, "Cause": reason or f"rejected by {by}"}
-    else:
-        answer = {"Decision": "APPROVE", "By": by, **({"Reason": reason} if reason else {})}
+    body: dict[str, Any] = {
+        "ExecutionId": name,
+        "Wave": approval.wave_number,
+        "Step": {"Phase": approval.phase, "Index": approval.index},
+        "Decision": "REJECT" if reject else "APPROVE",
+    }
+    if reason:
+        body["Reason"] = reason
+    url = approval_url(stack)
     try:
-        if reject:
-            client.send_task_failure(taskToken=approval.task_token, error=REJECTED, cause=answer["Cause"])
-        else:
-            client.send_task_success(taskToken=approval.task_token, output=json.dumps(answer))
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if code in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise OperateError(
-                f"the approval {approval.name!r} of wave {approval.wave_number} can no longer be answered ({code}): "
-                f"it timed out or was answered; drsctl run show {name}"
-            ) from error
-        raise
-    return approval, answer
+        status, answered = post_json(url, body, region=stack.region)
+    except NoCredentials as error:
+        raise OperateError(str(error)) from error
+    if status == 200:
+        return approval, answered
+    message = str(answered.get("Message") or answered.get("message") or "no detail")
+    if answered.get("Error"):  # the answer function refused it, and said why
+        raise OperateError(f"approval {approval.name!r} {approval.where}: {message}")
+    if status == 403:
+        raise OperateError(
+            f"AWS refused the answer (403 {message}): answering approvals takes your own credentials with "
+            "lambda:InvokeFunctionUrl and lambda:InvokeFunction on the stack's answer function (attach the stack's "
+            f"ApproverPolicy, output ApproverPolicyArn); the approval URL is {url}"
+        )
+    raise OperateError(f"the approval URL {url} answered {status}: {message}")
 
 
 def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float = 30.0) -> Snapshot:
     """StopExecution, then wait (up to `wait_seconds`) for the record to end: the stack's EventBridge rule runs the
-    reconcile Lambda, which ends it CANCELLED."""
+    reconcile Lambda, which ends it CANCELLED. Who cancelled (the caller's ARN, as STS says) and why are written on
+    the record, and in the stop's cause for Step Functions' own history."""
     current = snapshot(stack, name, with_waves=False)
     if current.described["status"] != "RUNNING":
         raise OperateError(f"execution {name} is not running ({current.described['status']}): nothing to cancel")
-    client = boto3.client("stepfunctions", region_name=stack.region)
-    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=reason[:32768])
+    by = identity.caller(stack).arn
+    client = stack.client("stepfunctions")
+    cause = f"{reason} (cancelled by {by})"
+    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
+    stopped_at = time.time()
     deadline = time.monotonic() + wait_seconds
     while True:
         current = snapshot(stack, name)
         if not current.running or time.monotonic() > deadline:
-            return current
+            break
         time.sleep(0.2)
+    record = current.record
+    if record is not None:
+        # the record's clock: the stop's own time as the record has it (the sandbox's runs --speed times ahead)
+        at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
+        with stack.environment():
+            records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
+            current.record = records.find_execution(name, record.PlanId) or record
+    return current
 
 
 def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> dict[str, Any]:
@@ -365,8 +458,8 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             time.sleep(CLEANUP_POLL_SECONDS)  # the jobs take minutes (seconds in the sandbox): look often
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
-    jobs = list(ended.JobIds) if ended is not None else []
-    terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        jobs = list(ended.JobIds) if ended is not None else []
+        terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,

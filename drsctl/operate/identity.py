@@ -4,8 +4,10 @@ execution's StartedBy and shown where an account matters (the RECOVERY confirmat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import boto3
+if TYPE_CHECKING:
+    from drsctl.operate.stack import DeployedStack
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,7 @@ class Caller:
     account: str
 
 
-def caller(region: str) -> Caller:
-    answer = boto3.client("sts", region_name=region).get_caller_identity()
+def caller(stack: DeployedStack) -> Caller:
+    # the stack's session: one per set of AWS variables (credentials included), so the credentials as they are now
+    answer = stack.client("sts").get_caller_identity()
     return Caller(arn=str(answer["Arn"]), account=str(answer["Account"]))

@@ -9,7 +9,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from drsctl.operate.stack import DeployedStack
@@ -17,7 +16,8 @@ from drsctl.report.publish import report_keys
 from lambdas.core.records import ExecutionRecord
 
 BUCKET_OUTPUT, BUCKET_VARIABLE = "ReportBucketName", "DRSCTL_REPORT_BUCKET"
-MISSING = ("NoSuchKey", "404", "NoSuchBucket")
+# A report not kept: 404 for an operator who may list the bucket (OperatorPolicy), 403 for one who may not
+MISSING = ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def kept(stack: DeployedStack, plan_id: str, name: str) -> KeptReport | None:
     if not bucket:
         return None
     json_key, html_key = report_keys(plan_id, name)
-    s3 = boto3.client("s3", region_name=stack.region)
+    s3 = stack.client("s3")
     try:
         report = json.loads(s3.get_object(Bucket=bucket, Key=json_key)["Body"].read())
         html = s3.get_object(Bucket=bucket, Key=html_key)["Body"].read().decode()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from drsctl.operate.executions import OperateError, stack_time
@@ -56,7 +55,7 @@ def _needed(stack: DeployedStack) -> tuple[str, str]:
 
 
 def _client(stack: DeployedStack) -> Any:
-    return boto3.client("scheduler", region_name=stack.region)
+    return stack.client("scheduler")
 
 
 def _existing(scheduler: Any, name: str, group: str) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from botocore.config import Config
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
 from lambdas.core import records
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 
 REPORT_BUCKET = "REPORT_BUCKET"
 REPORT_SOURCE = "REPORT_SOURCE"  # "sandbox" in drsctl sandbox: the page then says it is not AWS
@@ -106,6 +106,7 @@ def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId).
     return publish(str(event["detail"]["name"]))

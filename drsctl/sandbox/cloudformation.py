@@ -22,18 +22,21 @@ class StackOutputs:
 
     def __init__(self, name: str, region: str, account: str, outputs: dict[str, str], created: float) -> None:
         self.name = name
+        self.region = region
         self.outputs = outputs
         self.stack_id = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/{uuid.uuid4()}"
         self.created = datetime.fromtimestamp(created, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
-    def handle(self, body: bytes) -> HttpResponse:
+    def handle(self, body: bytes, region: str | None = None) -> HttpResponse:
+        """DescribeStacks as CloudFormation answers it in `region` (the request's): a stack lives in one Region, so
+        asked in another it does not exist there."""
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         action = form.get("Action", "")
         request_id = str(uuid.uuid4())
         if action != "DescribeStacks":
             return _error(400, "InvalidAction", f"The sandbox serves only DescribeStacks, not {action!r}", request_id)
         wanted = form.get("StackName")
-        if wanted not in (None, self.name, self.stack_id):
+        if wanted not in (None, self.name, self.stack_id) or region not in (None, self.region):
             return _error(400, "ValidationError", f"Stack with id {wanted} does not exist", request_id)
         root = ElementTree.Element("DescribeStacksResponse", xmlns=NAMESPACE)
         result = ElementTree.SubElement(root, "DescribeStacksResult")

@@ -19,6 +19,7 @@ import boto3
 from drsctl.local.rehearsal import REGION, STOPPED, TERMINAL, LocalAws
 from drsctl.operate.vocabulary import execution_state
 from lambdas.core import records
+from lambdas.core.approvals import ON_TIMEOUT, iso_utc
 
 POLL_SECONDS = 0.1
 REPORT_FUNCTION = "drs-orchestrator-publish-report"  # rehearsal.function_name("publish_report")
@@ -98,15 +99,32 @@ APPROVAL_FUNCTION_SUFFIX = "request-approval"
 
 
 def approval_announcer(say: Callable[[str], None]) -> Callable[..., None]:
-    """An engine listener that says when an approval is asked, and how to answer it (as the topic tells approvers)."""
+    """An engine listener that says when an approval is asked: the question, the wave and step, when it was asked,
+    its deadline, what happens on timeout and how to answer (what the topic tells the approvers; times in UTC on the
+    sandbox's clock, as the records have them)."""
 
     def announce(invocation: Any, request: dict[str, Any], response: Any) -> None:
-        if invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX) and invocation.error is None:
-            name = request.get("ExecutionId")
-            phase = "after" if (request.get("Steps") or {}).get("Phase") == "AFTER" else "before"
-            say(
-                f"execution {name} waits for approval {phase} wave {request.get('WaveNumber')} "
-                f"({request.get('WaveName')}): drsctl run approve {name} (or --reject --reason ...)"
-            )
+        if not invocation.function.endswith(APPROVAL_FUNCTION_SUFFIX) or invocation.error is not None:
+            return
+        name = str(request.get("ExecutionId"))
+        cursor = request.get("Steps") or {}
+        wave = records.find_wave(name, int(request.get("WaveNumber") or 0))
+        step = next(
+            (
+                s
+                for s in (wave.Steps if wave is not None else [])
+                if s.get("Phase") == cursor.get("Phase") and s.get("Index") == cursor.get("Index")
+            ),
+            {},
+        )
+        where = "after" if cursor.get("Phase") == "AFTER" else "before"
+        on_timeout = str(step.get("OnTimeout") or "FAIL")
+        say(
+            f"execution {name} waits for approval {step.get('Name', cursor.get('Name'))!r} {where} wave "
+            f"{request.get('WaveNumber')} ({request.get('WaveName')}): {cursor.get('Message')} | asked "
+            f"{iso_utc(step.get('StartedAt'))}, deadline {iso_utc(step.get('Deadline'))}, on timeout {on_timeout} "
+            f"({ON_TIMEOUT.get(on_timeout, '')}), {step.get('ApproversNeeded') or 1} approval(s) needed | answer: "
+            f'drsctl run approve {name} --reason "..." (or --reject --reason "...")'
+        )
 
     return announce

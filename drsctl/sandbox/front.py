@@ -4,7 +4,8 @@
 needs) and `servicequotas` to its Service Quotas, `cloudformation` to the stack's outputs, every other service (Step
 Functions, DynamoDB, Lambda, SNS, IAM, STS, S3, EventBridge Scheduler, CloudWatch, EventBridge) to moto's own request
 handlers: the request is handed to moto as if it had been sent to `https://<service>.<region>.amazonaws.com`, which is
-what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`.
+what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`. The
+approval URL's path goes to the answer function, as its function URL would (drsctl/sandbox/approval_url.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol
 from drsctl.emulator.quotas import QuotasProtocol
 from drsctl.emulator.server import LoopbackHandler
+from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.cloudformation import StackOutputs
+from drsctl.sandbox.signatures import caller_identity
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 GLOBAL_SERVICES = {"iam": "https://iam.amazonaws.com"}
@@ -46,15 +49,18 @@ def signed_for(headers: dict[str, str]) -> tuple[str, str] | None:
 class Router:
     """What answers each request (the HTTP layer below only moves bytes)."""
 
-    def __init__(self, emulator: DrsEmulator, stack: StackOutputs) -> None:
+    def __init__(self, emulator: DrsEmulator, stack: StackOutputs, approval_url: ApprovalUrl | None = None) -> None:
         self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
         self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
         self.quotas = QuotasProtocol(emulator)
         self.stack = stack
+        self.approval_url = approval_url
         self.clock = emulator.clock  # the sandbox's: every answer's Date header tells its time
         self.home_region = emulator.scenario.region
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        if self.approval_url is not None and path.split("?", 1)[0] == APPROVAL_PATH:
+            return self.approval_url.handle(method, path, headers, body)  # it checks the signature itself, as AWS
         signed = signed_for(headers)
         if signed is None:
             return HttpResponse(
@@ -66,15 +72,25 @@ class Router:
         region, service = signed
         if region not in aws_regions():
             return unknown_region(headers, region, self.home_region)
-        local = {
-            "drs": lambda: self.drs.handle(method, path, headers, body),
-            "ec2": lambda: self.ec2.handle(method, path, headers, body),
-            "servicequotas": lambda: self.quotas.handle(headers, body),
-            "cloudformation": lambda: self.stack.handle(body),
-        }
-        if service in local:
-            return local[service]()
-        return _moto(method, path, headers, body, service=service, region=region)
+        ours = self._ours(service, region, method, path, headers, body)
+        return ours if ours is not None else _moto(method, path, headers, body, service=service, region=region)
+
+    def _ours(  # noqa: PLR0917 - the request as the router has it
+        self, service: str, region: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> HttpResponse | None:
+        """The services the sandbox answers itself (CloudFormation in the stack's Region only); None: moto answers."""
+        if service == "drs":
+            return self.drs.handle(method, path, headers, body)
+        if service == "ec2":
+            return self.ec2.handle(method, path, headers, body)
+        if service == "servicequotas":
+            return self.quotas.handle(headers, body)
+        if service == "cloudformation":
+            return self.stack.handle(body, region)
+        if service == "sts":  # GetCallerIdentity from the signature (drsctl/sandbox/signatures.py)
+            host = next((value for name, value in headers.items() if name.lower() == "host"), "")
+            return caller_identity(method, f"http://{host}{path}", headers, body)
+        return None
 
 
 def _moto(method: str, path: str, headers: dict[str, str], body: bytes, *, service: str, region: str) -> HttpResponse:

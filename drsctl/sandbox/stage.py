@@ -18,13 +18,16 @@ import boto3
 from drsctl.emulator import Scenario
 from drsctl.local.rehearsal import ACCOUNT, REGION, LocalAws, function_name, local_aws
 from drsctl.local.tables import TABLE_NAMES
+from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.clock import ScaledClock
 from drsctl.sandbox.cloudformation import StackOutputs
 from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
 from drsctl.sandbox.schedules import ScheduleFirer
+from drsctl.sandbox.signatures import DEFAULT_KEY, create_default_principal
 from drsctl.sandbox.waits import interruptible_waits
 from drsctl.stamps import LineStamps
+from lambdas.core.console import states_url
 
 DEFAULT_STACK = "DrsOrchestrator"  # the stack name app.py deploys
 TOPIC_VARIABLE = "NOTIFICATION_TOPIC_ARN"
@@ -57,8 +60,8 @@ class Sandbox:
         """The environment that points the AWS SDK, the AWS CLI and `drsctl run` at the sandbox."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "sandbox",
-            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_ACCESS_KEY_ID": DEFAULT_KEY,  # the sandbox-operator user's key (drsctl/sandbox/signatures.py)
+            "AWS_SECRET_ACCESS_KEY": DEFAULT_KEY,
             "AWS_DEFAULT_REGION": self.region,
             "DRSCTL_STACK": self.stack_name,
         }
@@ -127,16 +130,18 @@ def sandbox(
         )
         outputs = {
             "StateMachineArn": aws.state_machine_arn,
-            "StateMachineConsoleUrl": f"https://{REGION}.console.aws.amazon.com/states/home?region={REGION}"
-            f"#/statemachines/view/{aws.state_machine_arn}",
+            "StateMachineConsoleUrl": states_url(aws.state_machine_arn, "statemachines/view"),
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
             **between_drills,
         }
-        router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()))
+        create_default_principal()
+        stamped = _in_sandbox_time(say, clock) if say is not None else None
+        approval_url = ApprovalUrl(aws.clock, stamped)
+        router = Router(aws.drs, StackOutputs(stack_name, REGION, ACCOUNT, outputs, aws.clock.now()), approval_url)
         front = serve(router, host, port, verbose)
         stack.callback(front.stop)
-        stamped = _in_sandbox_time(say, clock) if say is not None else None
+        outputs["ApprovalUrl"] = front.endpoint + APPROVAL_PATH  # the answer function's URL, on this endpoint
         if stamped is not None:
             aws.engine.listeners.append(approval_announcer(stamped))
         watcher = StatusChanges(aws, topic, stamped).start()

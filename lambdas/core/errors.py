@@ -91,3 +91,17 @@ class ReadinessNotEvaluatedError(OrchestratorError):
 class ScheduledDrillRefusedError(OrchestratorError):
     """A drill its plan's schedule started was refused before anything launched: another execution of the plan
     runs, or the plan's readiness is FAIL. The record says which; the topic is told."""
+
+
+# What the workflow is built to meet and answers itself (a Catch, a retry, a refusal it records): not a failure of the
+# stack. The handlers log each one (lambdas/core/observability.py counts_refusals) and the stack counts them apart
+# from the Lambda Errors metric, so its error alarms fire on unexpected failures only (stacks/monitoring.py).
+EXPECTED_REFUSALS: tuple[type[OrchestratorError], ...] = (
+    PlanValidationError,  # the plan or the input cannot run: the operator fixes it
+    PlanNotFoundError,
+    ExecutionConflictError,  # another execution runs the plan or holds a server
+    ExecutionStoppedError,  # a late step of an execution that was stopped (and its kin: wave closed, steps changed)
+    RecordEndedError,
+    TransactionConflictError,  # contention on the records: retried by the workflow
+    ScheduledDrillRefusedError,  # a scheduled drill that could not start: recorded and notified
+)

@@ -219,6 +219,10 @@ class ExecutionRecord(_Record):
     PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
     StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
     Scheduled: bool | None = None  # started by the plan's drill schedule (execution input Scheduled)
+    # `drsctl run cancel`: who stopped it (the caller's ARN, from STS GetCallerIdentity), why, and when
+    CancelledBy: str | None = None
+    CancelReason: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
+    CancelledAt: int | None = None
 
 
 def truncate(text: str, limit: int = MESSAGE_MAX) -> str:
@@ -616,6 +620,22 @@ def claim_resume(execution_id: str, plan_id: str, by: str, *, replacing: str | N
     except history.meta.client.exceptions.ConditionalCheckFailedException:
         return get_execution(execution_id, plan_id).ResumedBy or "another execution"
     return None
+
+
+def record_cancel(execution_id: str, plan_id: str, *, by: str, reason: str, at: int) -> bool:
+    """Who cancelled an execution and why, on its record (only the three fields; never a record that is not there:
+    a cancel before Prepare wrote it leaves the who and why in the stop's cause alone). False when there is none."""
+    history = table(EXECUTION_HISTORY_TABLE)
+    try:
+        history.update_item(
+            Key=_key(execution_id, plan_id),
+            UpdateExpression="SET CancelledBy = :by, CancelReason = :reason, CancelledAt = :at",
+            ConditionExpression=Attr("ExecutionId").exists(),
+            ExpressionAttributeValues={":by": by, ":reason": truncate(reason, WAVE_MESSAGE_MAX), ":at": at},
+        )
+    except history.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def set_cleanup(execution_id: str, plan_id: str, cleanup: DrillCleanupRecord, *, expected: tuple[str, ...]) -> bool:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.core import records, step_end
+from lambdas.core.approval_record import ApprovalAnswer, ApprovalDecision, decide
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
 from lambdas.core.plan_types import ExecutionMode
@@ -43,7 +44,8 @@ PAYLOAD_LIMIT_ERROR = "States.DataLimitExceeded"  # a task's result over 256 KiB
 PREVIOUSLY_MAX = 200
 # HealthCheckTimedOut: a health check whose servers were only not healthy in time (lambdas/core/health.py)
 TIMEOUT_ERRORS = ("States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout", "HealthCheckTimedOut")
-REJECTED = "Rejected"  # the error an approver's SendTaskFailure gives (any other error counts as a rejection too)
+REJECTED = "Rejected"  # the error the answer function's SendTaskFailure gives (lambdas/core/approval_answer.py)
+MESSAGE_RECORD_MAX = 1_000  # UTF-8 bytes of an approval's question kept on the record (the notification has it all)
 
 
 class StepRecord(BaseModel):
@@ -59,8 +61,18 @@ class StepRecord(BaseModel):
     StartedAt: int
     EndedAt: int | None = None
     Detail: str | None = Field(None, max_length=DETAIL_MAX)
-    DecidedBy: str | None = None
-    TaskToken: str | None = None  # while an approval waits: what SendTaskSuccess / SendTaskFailure answer with
+    TaskToken: str | None = None  # while an approval waits: only the answer function reads it (docs/approvals.md)
+    # An approval: what is asked, until when (epoch s), what no answer does, how many distinct principals must
+    # approve, each principal's answer, and what was decided (by whom, why, when)
+    Message: str | None = None
+    Deadline: int | None = None
+    OnTimeout: Literal["FAIL", "CONTINUE"] | None = None
+    ApproversNeeded: int | None = None
+    Approvals: list[ApprovalAnswer] | None = None
+    Decision: ApprovalDecision | None = None
+    DecidedBy: str | None = None  # the AWS principal (ARN) whose answer decided it, as AWS authenticated it
+    Reason: str | None = None
+    DecidedAt: int | None = None
     StoppedPlan: bool | None = None  # once ended: whether its end stopped the plan (what a resume runs again)
     RanIn: str | None = None  # a step taken over from the execution this one resumes: where it ran
     Previously: str | None = Field(None, max_length=PREVIOUSLY_MAX)  # run again by a resume: how it ended before
@@ -134,6 +146,11 @@ def next_step(
             StartedAt=now,
             Previously=_previously(earlier),
         )
+        if step.Approval is not None:  # what the approvers are asked, shown while it waits (drsctl run show)
+            running.Message = records.truncate(step.Approval.Message, MESSAGE_RECORD_MAX)
+            running.OnTimeout = step.Approval.OnTimeout
+            running.ApproversNeeded = step.Approval.Approvers
+            running.Deadline = now + step.timeout_seconds  # Ask for approval sets it exactly when it asks
         steps = [s for s in steps if s is not earlier] + [running]
     _save_steps(execution_id, wave, steps)
     if not records.execution_active(execution_id, plan_id):
@@ -245,24 +262,13 @@ def _record_outcome(
     outcome = (cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()) or {}
     error = outcome.get("Error")
     record.EndedAt = now
-    if error is None:
-        output = outcome.get("Output")
-        decision = output.get("Decision") if isinstance(output, dict) else None
-        # An approval fails closed: only an explicit APPROVE approves; REJECT, a typo or no decision rejects.
-        if step.Approval is not None and str(decision).strip().upper() != "APPROVE":
-            record.Status = "REJECTED"
-        else:
-            record.Status = "SUCCEEDED"
-        if step.Approval is not None and isinstance(output, dict):
-            record.DecidedBy = str(output.get("By") or "unknown")[:200]
-        record.Detail = _detail(output)
+    if step.Approval is not None:
+        _record_approval(record, step.Approval, outcome)
+    elif error is None:
+        record.Status = "SUCCEEDED"
+        record.Detail = _detail(outcome.get("Output"))
     else:
-        if error in TIMEOUT_ERRORS:
-            record.Status = "TIMED_OUT"
-        elif step.Approval is not None and error == REJECTED:
-            record.Status = "REJECTED"
-        else:  # the function failed, or the approval could not be asked (an AWS error): not an approver's answer
-            record.Status = "FAILED"
+        record.Status = "TIMED_OUT" if error in TIMEOUT_ERRORS else "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
         if error == PAYLOAD_LIMIT_ERROR:
             record.Detail = _detail(
@@ -279,6 +285,53 @@ def _decided(record: StepRecord, step: Step, cursor: StepCursor, wave: records.W
     decision = _decision(record, step, cursor, wave)
     record.StoppedPlan = decision is not None
     return decision
+
+
+def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[str, Any]) -> None:
+    """How an approval ended, from the record's own answers (written by the answer function) as much as from what
+    reached the task token. It fails closed: the plan goes on only when the record holds the approvals the step
+    needs (an APPROVE sent with a token read elsewhere, without them, rejects); a rejection always rejects."""
+    error = outcome.get("Error")
+    needed = record.ApproversNeeded or approval.Approvers
+    decided = decide(record.Approvals or [], needed)
+    if error is None:
+        output = outcome.get("Output")
+        said = output.get("Decision") if isinstance(output, dict) else None
+        if str(said).strip().upper() == "APPROVE" and decided is not None and decided.decision == "APPROVE":
+            record.Status = "SUCCEEDED"
+            _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
+            given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
+            record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
+        elif decided is not None and decided.decision == "REJECT":  # a principal rejected it: that stands
+            record.Status = "REJECTED"
+            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+            record.Detail = _detail(decided.reason)
+        else:
+            record.Status = "REJECTED"
+            record.Decision = "REJECT"
+            record.Detail = _detail(
+                f"the answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
+                "answer function records: not an approval (approvers answer with drsctl run approve)"
+            )
+    elif error in TIMEOUT_ERRORS:
+        record.Status = "TIMED_OUT"
+        given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
+        record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
+    elif error == REJECTED:
+        record.Status = "REJECTED"
+        if decided is not None and decided.decision == "REJECT":
+            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+            record.Detail = _detail(decided.reason)
+        else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
+            record.Decision = "REJECT"
+            record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+    else:  # the approval could not be asked (an AWS error): not an approver's answer
+        record.Status = "FAILED"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+
+
+def _set_decision(record: StepRecord, decision: ApprovalDecision, by: str, reason: str | None, at: int) -> None:
+    record.Decision, record.DecidedBy, record.Reason, record.DecidedAt = decision, by, reason, at
 
 
 def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
@@ -323,11 +376,12 @@ def _approval_decision(record: StepRecord, approval: ApprovalStep, where: str) -
                 "start the execution again when an approver is available",
             ),
         }
+    why = record.Reason if record.DecidedBy else record.Detail
     return {
         "Error": "ApprovalRejected",
         "Cause": with_action(
-            f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an approver'}"
-            f"{': ' + record.Detail if record.Detail else ''}; nothing was launched after it",
+            f"Approval {record.Name!r} {where} was rejected by {record.DecidedBy or 'an unrecorded principal'}"
+            f"{': ' + why if why else ''}; nothing was launched after it",
             "settle what the approver objected to, then start the execution again",
         ),
     }
@@ -390,9 +444,10 @@ def _save_steps(execution_id: str, wave: records.WaveRecord, steps: list[StepRec
 
 
 def record_approval_request(
-    *, execution_id: str, wave_number: int, phase: Phase, index: int, task_token: str
+    *, execution_id: str, wave_number: int, phase: Phase, index: int, task_token: str, deadline: int
 ) -> StepRecord:
-    """Keep the pending approval's task token on its step, so an operator's tool can answer it."""
+    """Keep the pending approval's task token on its step, for the stack's answer function alone to read, and the
+    deadline its task counts to (a request asked again, after a lost answer, has a new token)."""
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
     record = _find(steps, phase, index)
@@ -403,6 +458,7 @@ def record_approval_request(
             f"Wave {wave_number}'s approval {record.Name!r} ended {record.Status} before it was asked; it asks nobody"
         )
     record.TaskToken = task_token
+    record.Deadline = deadline
     _save_steps(execution_id, wave, steps)
     return record
 

@@ -29,6 +29,9 @@ FUNCTION_NAME_PATTERN = (
 DEFAULT_HOOK_FUNCTION_PREFIX = "drs-hook-"
 STEPS_PER_PHASE_MAX = 10  # each step costs history events in every wave (lambdas/core/polling.py)
 PAYLOAD_BYTES_MAX = 8_192  # a step's payload travels in the state machine's data (256 KiB at most in all)
+# Distinct principals an approval may require: each one's answer is kept on the wave's record.
+APPROVERS_MAX = 5
+
 
 StepKind = Literal["Lambda", "Approval", "HealthCheck", "Wait"]
 Phase = Literal["BEFORE", "AFTER"]
@@ -83,6 +86,12 @@ class ApprovalStep(_Strict):
     )
     OnTimeout: Literal["FAIL", "CONTINUE"] = Field(
         "FAIL", description="With no answer in time: FAIL stops the plan (default); CONTINUE goes on as approved."
+    )
+    Approvers: Annotated[int, Number] = Field(
+        1,
+        ge=1,
+        le=APPROVERS_MAX,
+        description="How many distinct AWS principals must approve (default 1); any one rejection rejects.",
     )
 
 

@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.events import HealthEvent
 from lambdas.core.health import HealthProgress, check_health
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 
 
 @logger.inject_lambda_context(correlation_id_path="ExecutionId", clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = HealthEvent.model_validate(event)
     logger.append_keys(wave=request.WaveNumber, phase=request.Steps.Phase)

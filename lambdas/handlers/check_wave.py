@@ -7,11 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.events import WaveStepEvent
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 from lambdas.core.waves import check_wave
 
 
 @logger.inject_lambda_context(correlation_id_path="ExecutionId", clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WaveStepEvent.model_validate(event)
     logger.append_keys(wave=request.WaveNumber)

@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.core import cleanup
 from lambdas.core.events import CleanupEvent
 from lambdas.core.finish import plan_id_of
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 
 
 @logger.inject_lambda_context(correlation_id_path="ExecutionId", clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CleanupEvent.model_validate(event)
     plan_id = plan_id_of(request.Input)

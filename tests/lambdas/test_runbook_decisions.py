@@ -1,4 +1,5 @@
-"""How Next runbook step reads an ended step: approvals fail closed, a failure to ask is not a rejection."""
+"""How Next runbook step reads an ended step: approvals are decided by the answers the record holds (N distinct
+principals, any rejection rejects) and fail closed; a failure to ask is not a rejection."""
 
 from __future__ import annotations
 
@@ -7,32 +8,94 @@ from typing import Any
 import pytest
 
 from lambdas.core import runbook
+from lambdas.core.approval_record import ApprovalAnswer
 from lambdas.core.records import WaveRecord
 from lambdas.core.steps import Step
 
 WAVE = WaveRecord(WaveNumber=2, WaveName="app", ProtectionGroupId="g", Region="us-east-1")
 APPROVAL = Step.model_validate({"Approval": {"Message": "Fail over?"}})
+TWO_APPROVERS = Step.model_validate({"Approval": {"Message": "Fail over?", "Approvers": 2}})
+ALICE = "arn:aws:iam::123456789012:user/alice"
+BOB = "arn:aws:sts::123456789012:assumed-role/DrApprover/bob"
 
 
-def ended(step: Step, outcome: dict[str, Any]) -> tuple[runbook.StepRecord, dict[str, str] | None]:
+def answer(by: str, decision: str = "APPROVE", reason: str | None = None, at: int = 50) -> ApprovalAnswer:
+    return ApprovalAnswer.model_validate({"By": by, "Decision": decision, "Reason": reason, "At": at})
+
+
+def ended(
+    step: Step, outcome: dict[str, Any], approvals: list[ApprovalAnswer] | None = None
+) -> tuple[runbook.StepRecord, dict[str, str] | None]:
     record = runbook.StepRecord(Phase="BEFORE", Index=0, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=0)
+    assert step.Approval is not None
+    record.ApproversNeeded, record.Approvals, record.TaskToken = step.Approval.Approvers, approvals, "token"
     cursor = runbook.StepCursor(Phase="BEFORE", Index=0, Outcome=outcome)
     decision = runbook._record_outcome([record], cursor, step, 60, WAVE)
     return record, decision
 
 
+def test_approve_approves_with_the_recorded_answer_and_names_the_principal():
+    record, stop = ended(APPROVAL, {"Output": {"Decision": "APPROVE"}}, [answer(ALICE, reason="change 42", at=55)])
+    assert (record.Status, record.Decision, record.DecidedBy, record.Reason, record.DecidedAt, stop) == (
+        "SUCCEEDED",
+        "APPROVE",
+        ALICE,
+        "change 42",
+        55,
+        None,
+    )
+    assert record.TaskToken is None
+
+
+def test_an_approve_without_the_answers_the_record_holds_fails_closed():
+    """A SendTaskSuccess made by hand with a token read from the history is not an approval."""
+    record, stop = ended(APPROVAL, {"Output": {"Decision": "APPROVE", "DecidedBy": ALICE}})
+    assert record.Status == "REJECTED" and record.DecidedBy is None and record.Decision == "REJECT"
+    assert stop is not None and stop["Error"] == "ApprovalRejected"
+    assert "an unrecorded principal" in stop["Cause"] and "not an approval" in stop["Cause"]
+
+
+def test_n_distinct_principals_are_needed_and_the_same_one_twice_counts_once():
+    twice = [answer(ALICE), answer(ALICE, at=56)]
+    record, stop = ended(TWO_APPROVERS, {"Output": {"Decision": "APPROVE"}}, twice)
+    assert record.Status == "REJECTED" and stop is not None
+    record, stop = ended(TWO_APPROVERS, {"Output": {"Decision": "APPROVE"}}, [answer(ALICE), answer(BOB, at=70)])
+    assert (record.Status, record.DecidedBy, record.DecidedAt, stop) == ("SUCCEEDED", BOB, 70, None)
+    assert [a.By for a in record.Approvals or []] == [ALICE, BOB]
+
+
 @pytest.mark.parametrize("decision", ["REJECTED", "reject", "DENY", "no", " approve it", None])
 def test_only_an_explicit_approve_approves(decision):
-    output = {"By": "alice"} if decision is None else {"Decision": decision, "By": "alice"}
-    record, stop = ended(APPROVAL, {"Output": output})
+    output = {} if decision is None else {"Decision": decision}
+    record, stop = ended(APPROVAL, {"Output": output}, [answer(ALICE)])
     assert record.Status == "REJECTED" and stop is not None and stop["Error"] == "ApprovalRejected"
-    assert "before wave 2 (app)" in stop["Cause"] and "alice" in stop["Cause"]
+    assert "before wave 2 (app)" in stop["Cause"]
 
 
-@pytest.mark.parametrize("decision", ["APPROVE", "approve", " Approve "])
-def test_approve_approves_and_names_the_approver(decision):
-    record, stop = ended(APPROVAL, {"Output": {"Decision": decision, "By": "alice"}})
-    assert (record.Status, record.DecidedBy, stop) == ("SUCCEEDED", "alice", None)
+def test_a_rejection_keeps_who_and_why_from_the_record():
+    cause = '{"Decision": "REJECT", "DecidedBy": "' + BOB + '"}'
+    approvals = [answer(ALICE), answer(BOB, "REJECT", "the database is not ready", at=80)]
+    record, stop = ended(TWO_APPROVERS, {"Error": "Rejected", "Cause": cause}, approvals)
+    assert (record.Status, record.Decision, record.DecidedBy, record.Reason, record.DecidedAt) == (
+        "REJECTED",
+        "REJECT",
+        BOB,
+        "the database is not ready",
+        80,
+    )
+    assert stop is not None and BOB in stop["Cause"] and "the database is not ready" in stop["Cause"]
+
+
+def test_a_send_task_failure_from_outside_the_answer_function_still_rejects():
+    record, stop = ended(APPROVAL, {"Error": "Rejected", "Cause": "the database is not ready"})
+    assert record.Status == "REJECTED" and record.DecidedBy is None and stop is not None
+    assert "the database is not ready" in stop["Cause"]
+
+
+def test_an_unanswered_approval_times_out_saying_how_many_answered():
+    record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout"}, [answer(ALICE)])
+    assert record.Status == "TIMED_OUT" and "1 of 2 approval(s) recorded" in str(record.Detail)
+    assert stop is not None and stop["Error"] == "ApprovalTimedOut"
 
 
 def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():
@@ -40,9 +103,3 @@ def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():
     record, stop = ended(APPROVAL, {"Output": None, "Error": "InternalServerError", "Cause": cause})
     assert record.Status == "FAILED" and record.Detail == "InternalServerError: DynamoDB 500"
     assert stop is not None and stop["Error"] == "RunbookStepFailed" and "could not be asked" in stop["Cause"]
-
-
-def test_an_approvers_send_task_failure_is_a_rejection_with_its_reason():
-    record, stop = ended(APPROVAL, {"Error": "Rejected", "Cause": "the database is not ready"})
-    assert record.Status == "REJECTED" and stop is not None
-    assert "the database is not ready" in stop["Cause"]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from lambdas.core import drs, executions, records, waves
+from drsctl.operate import signed_post
+from lambdas.core import approval_answer, drs, executions, records, waves
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = json.loads((ROOT / "lambdas" / "functions.json").read_text())
@@ -83,3 +84,10 @@ def test_each_task_times_out_after_its_function_and_retries_a_timed_out_lambda(s
     assert task["TimeoutSeconds"] > FUNCTIONS[function]["timeoutSeconds"]
     retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
     assert {"Sandbox.Timedout", "Lambda.Unknown", "States.Timeout"} <= retried
+
+
+def test_an_answer_at_its_worst_fits_its_timeout_and_drsctl_waits_for_it():
+    # the record (Query), then each write attempt reads and writes the wave, then the task token's answer
+    dynamodb = (1 + 2 * approval_answer.WRITE_ATTEMPTS) * worst_call_seconds(records.DYNAMODB_CONFIG)
+    worst = dynamodb + worst_call_seconds(executions.CONFIG)
+    assert worst < FUNCTIONS["answer_approval"]["timeoutSeconds"] < signed_post.TIMEOUT[1]

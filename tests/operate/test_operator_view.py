@@ -72,7 +72,7 @@ def test_a_running_plan_is_refused_a_second_start_and_a_changed_reload(sandbox, 
     shown = wait_until(waiting, "w-1 in its day-long wait step")
     assert (shown["Status"], shown["RecordStatus"]) == ("RUNNING", "POLLING")  # one vocabulary; the record keeps its
     assert shown["planVersion"] == shown["Record"]["PlanVersion"] == version
-    assert shown["startedBy"] == sandbox.client("sts").get_caller_identity()["Arn"]
+    assert shown["startedBy"] == "arn:aws:iam::123456789012:user/sandbox-operator"  # the sandbox's credentials
     refused = sandbox.drsctl("run", "start", "waiting", "--mode", "recovery", "--confirm", "RECOVER waiting")
     assert refused.exit_code == 2 and "already running in execution w-1" in refused.output
     assert (

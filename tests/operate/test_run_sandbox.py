@@ -16,6 +16,7 @@ from tests.operate.conftest import ROOT, SandboxProcess, wait_until
 
 EXAMPLE_PLAN = ROOT / "examples" / "plan.yaml"
 GATED_PLAN = Path(__file__).with_name("gated.yaml")
+OPERATOR = "arn:aws:iam::123456789012:user/sandbox-operator"  # who the sandbox's default credentials are
 
 
 def _json(result):
@@ -74,9 +75,10 @@ def test_plan_load_list_show_and_diff(sandbox, tmp_path):
 def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     _load(sandbox, EXAMPLE_PLAN)
     started = _json(sandbox.drsctl("run", "start", "storefront", "--name", "drill-1", "--json"))
-    caller = sandbox.client("sts").get_caller_identity()["Arn"]
-    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL", "StartedBy": caller}
-    assert started["ConsoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    assert started["Input"] == {"PlanId": "storefront", "ExecutionType": "DRILL", "StartedBy": OPERATOR}
+    assert started["ConsoleUrl"] == (
+        f"https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{started['ExecutionArn']}"
+    )
     began = time.monotonic()
     watched = sandbox.drsctl("run", "watch", "drill-1", "--interval", "0.2")
     assert watched.exit_code == 0, watched.output
@@ -122,7 +124,7 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
         == shown["planVersion"]
         == _json(sandbox.drsctl("plan", "show", "storefront", "--json"))["planVersion"]
     )
-    assert report["startedBy"] == shown["startedBy"] == caller
+    assert report["startedBy"] == shown["startedBy"] == OPERATOR
     assert report["cleanup"]["status"] == "COMPLETED" and len(report["cleanup"]["terminated"]) == 14
     assert report["generatedAt"] and report["generator"].startswith("drsctl ")
     page = (folder / "r.html").read_text()
@@ -187,17 +189,21 @@ def test_an_approval_approved_and_one_rejected(sandbox):
         return any("Approval needed: DRILL of plan gated" in message["Body"] for message in messages)
 
     wait_until(notified, "the approval request on the topic")
-    sandbox.wait_for("execution gated-1 waits for approval before wave 2 (application): drsctl run approve gated-1")
+    sandbox.wait_for(
+        "execution gated-1 waits for approval 'Change board' before wave 2 (application): Start the application tier?"
+    )
     shown = sandbox.drsctl("run", "show", "gated-1")
     assert "Approval waiting: Change board before wave 2 (application)" in shown.output
+    assert "question:   Start the application tier?" in shown.output and "on timeout: FAIL" in shown.output
     assert "drsctl run approve gated-1" in shown.output
-    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42", "--by", "ops-lead")
+    approved = sandbox.drsctl("run", "approve", "gated-1", "--reason", "change 42")
     assert approved.exit_code == 0, approved.output
-    assert "Change board of wave 2 (application) approved by ops-lead" in approved.output
+    assert f"Change board before wave 2 (application): approved by {OPERATOR}" in approved.output
     watched = sandbox.drsctl("run", "watch", "gated-1", "--interval", "0.2", "--json")
     assert watched.exit_code == 0, watched.output
     step = json.loads(watched.output)["Waves"][1]["Steps"][0]
-    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == "ops-lead" and "TaskToken" not in step
+    assert step["Status"] == "SUCCEEDED" and step["DecidedBy"] == OPERATOR and "TaskToken" not in step
+    assert (step["decision"], step["decidedBy"], step["reason"]) == ("APPROVE", OPERATOR, "change 42")
     sandbox.wait_for("execution gated-1 ended COMPLETED")  # in the sandbox's terminal, in the CLI's words
     nothing = sandbox.drsctl("run", "approve", "gated-1")
     assert nothing.exit_code == 2 and "has ended (COMPLETED)" in nothing.output
@@ -215,12 +221,14 @@ def test_an_approval_approved_and_one_rejected(sandbox):
 
 
 def test_a_cancel_leaves_the_record_cancelled_and_resume_starts_again_from_it(sandbox):
+    _load(sandbox, EXAMPLE_PLAN)  # for the resume refused below: its plan is stored, whatever ran before
     _load(sandbox, GATED_PLAN)
+    _load(sandbox, EXAMPLE_PLAN)  # another stored plan, for the resume refused across plans below
     _json(sandbox.drsctl("run", "start", "gated", "--name", "gated-3", "--json"))
     _waiting_approval(sandbox, "gated-3")
     cancelled = sandbox.drsctl("run", "cancel", "gated-3", "--reason", "drill window closed")
     assert cancelled.exit_code == 0, cancelled.output
-    assert "its record is CANCELLED" in cancelled.output
+    assert f"its record is CANCELLED (cancelled by {OPERATOR})" in cancelled.output
     history = sandbox.client("dynamodb").query(
         TableName="ExecutionHistory",
         KeyConditionExpression="ExecutionId = :id",

@@ -4,6 +4,7 @@ columns and piped, with user text printed as written; and the sandbox's clock.""
 from __future__ import annotations
 
 import io
+import json
 import time
 
 from rich.console import Console
@@ -63,6 +64,11 @@ APPROVAL = {
     "Status": "RUNNING",
     "StartedAt": 5,
     "TaskToken": "secret-token",
+    "Message": "Fail [red]over[/]?",
+    "Deadline": 3605,
+    "OnTimeout": "CONTINUE",
+    "ApproversNeeded": 2,
+    "Approvals": [{"By": "arn:aws:iam::123456789012:user/alice", "Decision": "APPROVE", "At": 60}],
 }
 
 
@@ -76,12 +82,18 @@ def test_two_thousand_servers_read_as_one_row_per_wave_at_80_columns():
     assert len(text.splitlines()) < 25
     assert "[eu] tier 4" in text and "120/500 launched" in text and "380 in" in text  # free text folds
     assert "[bold]CAB[/] before wave 4" in text  # user text as written, never markup
+    assert "question:   Fail [red]over[/]?" in text
+    assert "asked:      1970-01-01T00:00:05Z" in text and "deadline:   1970-01-01T01:00:05Z" in text
+    assert "on timeout: CONTINUE: the plan goes on as if approved" in text
+    assert "1 of 2 distinct principal(s) approved" in text and "arn:aws:iam::123456789012:user/alice" in text
     assert "secret-token" not in text
     assert all(len(line) <= 80 for line in text.splitlines())
     lines = progress_lines(_snapshot(waves))
     assert lines[0] == "wave 1 ([eu] tier 1): COMPLETED, 500/500 launched"
-    assert lines[-1].startswith(
-        "Approval waiting: [bold]CAB[/] before wave 4 ([eu] tier 4): drsctl run approve big-drill"
+    assert lines[-1] == (
+        "Approval waiting: [bold]CAB[/] before wave 4 ([eu] tier 4): Fail [red]over[/]? | asked 1970-01-01T00:00:05Z, "
+        "deadline 1970-01-01T01:00:05Z, on timeout CONTINUE (the plan goes on as if approved), 1 of 2 approved | "
+        'answer: drsctl run approve big-drill --reason "..." (or --reject --reason "...")'
     )
 
 
@@ -96,8 +108,55 @@ def test_pending_approvals_are_running_approval_steps_with_a_token():
     done = {**APPROVAL, "Status": "SUCCEEDED", "TaskToken": None}
     waves = [_wave(1, "a", 1, 1, steps=[done]), _wave(2, "b", 1, 0, steps=[APPROVAL])]
     (pending,) = pending_approvals(waves)
-    assert (pending.wave_number, pending.task_token, pending.name) == (2, "secret-token", "[bold]CAB[/]")
-    assert "TaskToken" not in str(_snapshot(waves).to_json())
+    assert (pending.wave_number, pending.name, pending.approvers_needed) == (2, "[bold]CAB[/]", 2)
+    shown = _snapshot(waves).to_json()
+    assert "secret-token" not in json.dumps(shown) and "TaskToken" not in str(shown)
+    assert shown["approval"] == {
+        "wave": 2,
+        "waveName": "b",
+        "step": "[bold]CAB[/]",
+        "phase": "BEFORE",
+        "index": 0,
+        "message": "Fail [red]over[/]?",
+        "askedAt": "1970-01-01T00:00:05Z",
+        "deadline": "1970-01-01T01:00:05Z",
+        "onTimeout": "CONTINUE",
+        "approversNeeded": 2,
+        "approvals": [
+            {
+                "by": "arn:aws:iam::123456789012:user/alice",
+                "decision": "APPROVE",
+                "reason": None,
+                "at": "1970-01-01T00:01:00Z",
+            }
+        ],
+        "answer": 'drsctl run approve big-drill --reason "..." (or --reject --reason "...")',
+    }
+
+
+def test_a_decided_step_says_who_decided_why_and_when():
+    decided = {
+        **APPROVAL,
+        "Status": "REJECTED",
+        "TaskToken": None,
+        "Decision": "REJECT",
+        "DecidedBy": "arn:aws:sts::123456789012:assumed-role/DrApprover/bob",
+        "Reason": "DB not ready",
+        "DecidedAt": 120,
+    }
+    waves = [_wave(1, "a", 1, 1, steps=[decided])]
+    (step,) = _snapshot(waves).to_json()["Waves"][0]["Steps"]
+    assert (step["decision"], step["decidedBy"], step["reason"], step["decidedAt"]) == (
+        "REJECT",
+        "arn:aws:sts::123456789012:assumed-role/DrApprover/bob",
+        "DB not ready",
+        "1970-01-01T00:02:00Z",
+    )
+    assert _snapshot(waves).to_json()["approval"] is None
+    text = _printed(render(_snapshot(waves)), 200)
+    assert (
+        "REJECT by arn:aws:sts::123456789012:assumed-role/DrApprover/bob at 1970-01-01T00:02:00Z: DB not ready" in text
+    )
 
 
 def test_execution_input_and_names():

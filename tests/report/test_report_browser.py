@@ -166,7 +166,7 @@ def test_a_failed_critical_wave(chromium, critical_failure, tmp_path):
     assert content["steps"][0] == {
         "kind": "Approval",
         "status": "SUCCEEDED",
-        "decidedBy": "rehearsal scenario",
+        "decidedBy": "arn:aws:iam::123456789012:user/rehearsal-approver-1",
         "decision": "APPROVE",
     }
     states = content["states"]

@@ -78,7 +78,7 @@ def test_a_failed_critical_wave_misses_the_rto_and_an_old_recovery_point_the_rpo
     assert (approval["kind"], approval["status"], approval["decidedBy"]) == (
         "Approval",
         "SUCCEEDED",
-        "rehearsal scenario",
+        "arn:aws:iam::123456789012:user/rehearsal-approver-1",
     )
     assert "ended FAILED" in report["verdict"] and "RTO of 1h00m00s missed" in report["verdict"]
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import boto3
 
+from drsctl.emulator import Scenario
+from drsctl.local.rehearsal import local_aws
+from tests.workflow.approving import answer_as, wait_for_approval
 from tests.workflow.conftest import DB, entered, load, run, start_recovery_waves, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
@@ -82,7 +85,8 @@ def test_steps_run_in_order_around_the_launch_and_are_recorded(stage):
             "Ec2InstanceId": None,
         }
         assert (hook_event["Phase"], hook_event["WaveName"], hook_event["Payload"]) == ("BEFORE", "db", {"db": 1})
-        assert steps[3]["DecidedBy"] == "rehearsal scenario" and "TaskToken" not in steps[3]
+        assert steps[3]["DecidedBy"] == "arn:aws:iam::123456789012:user/rehearsal-approver-1"
+        assert steps[3]["Decision"] == "APPROVE" and "TaskToken" not in steps[3]
         wave = aws.waves("exec-1")[0]
         assert wave.StartTime == steps[1]["EndedAt"]  # launched only after the steps before it
         assert steps[2]["StartedAt"] >= wave.EndTime  # the steps after it wait for its servers
@@ -182,27 +186,25 @@ def test_a_callback_that_never_comes_in_time_times_the_hook_out(stage):
         assert record.Status == "FAILED" and [w.Status for w in record.Waves] == ["COMPLETED", "SKIPPED", "SKIPPED"]
 
 
-def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_answer_changes_nothing(stage):
+def test_a_stop_during_an_approval_ends_the_step_cancelled_and_the_late_answer_changes_nothing():
     plan = plan_with({0: {"Before": [{"Approval": {"Message": "Go?", "TimeoutMinutes": 60}}]}})
-    scenario = scenario_with(approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
-    with stage(scenario) as aws:
+    # no approver in the scenario: the approval waits for an operator, as in the sandbox
+    with local_aws(Scenario.model_validate(scenario_with()), answer_undeclared_approvals=False) as aws:
         load(aws, plan)
-        arns: list[str] = []
-
-        def reconcile_while_waiting(invocation, request, response):
-            # the operator stops the execution while it waits for the approver; EventBridge delivers at once
-            if invocation.function.endswith("request-approval") and arns:
-                described = aws.client("stepfunctions").describe_execution(executionArn=arns.pop())
-                aws.deliver_status_change({**described, "status": "ABORTED", "stopDate": described["startDate"]})
-
-        aws.engine.listeners.insert(0, reconcile_while_waiting)
-        arns.append(aws.start_execution(DRILL, "exec-1"))
-        aws.wait(aws.state_machine_arn.replace(":stateMachine:", ":execution:") + ":exec-1")
+        arn = aws.start_execution(DRILL, "exec-1")
+        wait_for_approval(aws, "exec-1")
+        # the operator stops the execution while it waits for the approver; EventBridge delivers at once
+        aws.stop(arn, "no drill today")
+        aws.deliver_status_change(aws.wait(arn))
         (step,) = steps_of(aws, 1)
         assert step["Status"] == "CANCELLED" and "TaskToken" not in step
         assert "ended (stopped)" in step["Detail"]
         assert aws.record("exec-1", "shop").Status == "CANCELLED"
-        assert start_recovery_waves(aws) == []  # the approval that came after the stop launched nothing
+        # the approver's answer, after the stop, is refused by the answer function: nothing is recorded or launched
+        status, answered = answer_as(aws, "arn:aws:iam::123456789012:user/late", "exec-1", 1)
+        assert status == 409 and "has ended (CANCELLED)" in answered["Message"]
+        assert "Approvals" not in steps_of(aws, 1)[0]
+        assert start_recovery_waves(aws) == []
         assert lock_items() == []
 
 
