@@ -616,13 +616,34 @@ def test_no_mutating_ec2_action_without_the_condition_that_only_drs_makes_it(res
         assert keys & set(DRS_CONDITIONS), f"{logical}: {mutating} without aws:ViaAWSService / aws:CalledVia"
 
 
+TO_SCHEDULER = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
 def _pass_role_resources(resources: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Every role some policy may pass, but the drill schedules' role to EventBridge Scheduler (checked apart:
+    test_the_only_other_role_passed_is_the_drill_role_to_scheduler)."""
+    return [
+        (logical, resource, condition)
+        for logical, resource, condition in _all_pass_role_resources(resources)
+        if condition != TO_SCHEDULER
+    ]
+
+
+def _all_pass_role_resources(resources: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
     return [
         (logical, resource, statement.get("Condition", {}))
         for logical, statement in _all_statements(resources)
         if {"iam:PassRole", "iam:*", "*"} & set(_listed(statement["Action"]))
         for resource in _listed(statement["Resource"])
     ]
+
+
+def test_the_only_other_role_passed_is_the_drill_role_to_scheduler(resources, template):
+    """OperatorPolicy passes the drill schedules' role (it may only start the state machine) to EventBridge
+    Scheduler, as drsctl plan load creates a plan's schedule with it; no other role, to no other service."""
+    drill_role = template.to_json()["Outputs"]["DrillScheduleRoleArn"]["Value"]
+    to_scheduler = [(r, c) for _, r, c in _all_pass_role_resources(resources) if c == TO_SCHEDULER]
+    assert to_scheduler == [(drill_role, TO_SCHEDULER)]
 
 
 def test_pass_role_only_for_drs_service_roles_to_ec2(resources):
