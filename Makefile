@@ -40,7 +40,7 @@ chromium:
 # The example report in docs/ (JSON, HTML page, screenshot) from examples/plan.yaml and examples/scenario.yaml, and
 # a drill and a rejected drill of examples/plan-with-approval.yaml as `drsctl run report` builds them (docs/report-*).
 report: $(STAMP) chromium
-	$(BIN)/python -m drsctl.report.example
+	$(BIN)/python -m drsctl.commands.example_report
 	$(BIN)/python -m drsctl.local.gallery
 
 emulator: $(STAMP)
@@ -77,10 +77,23 @@ unit: $(STAMP) $(NODE_STAMP) chromium
 
 test: lint typecheck gates unit
 
-bench: $(STAMP)
+# Speed and breadth, too long or too machine-dependent for make test (bench/README.md): the rehearsal figures, every
+# fault-matrix case, 1,000 random schedules, the report's render and browser times, and mutmut over the decision
+# rules of lambdas/core ([tool.mutmut] in pyproject.toml; mutmut is pinned in the `bench` extra).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
 	$(BIN)/python bench/random_schedules.py --count 1000
+	$(BIN)/python bench/report_speed.py
+	rm -rf mutants
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -52,7 +52,7 @@ def main() -> int:
             case.family,
             case.name,
             outcome.record_status,
-            "yes" if outcome.expected else f"NO (expected {'/'.join(case.expect)}, {case.says})",
+            "yes" if outcome.expected else f"NO ({'; '.join(outcome.unexpected())})",
             str(outcome.start_recovery_calls),
             *(str(counts[name]) for name in INVARIANTS),
             f"{time.perf_counter() - started:.1f}",

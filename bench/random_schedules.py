@@ -1,5 +1,6 @@
-"""Seeded random schedules of faults, stops and races (drsctl/local/fault_cases.random_case), each checked against
-the invariants. Run: .venv/bin/python bench/random_schedules.py [--count 1000] [--start 0].
+"""Seeded random schedules of faults, stops and races, runbook steps, health checks, the drill cleanup and resumes
+(drsctl/local/fault_cases.random_case), each checked against the invariants.
+Run: .venv/bin/python bench/random_schedules.py [--count 1000] [--start 0].
 
 Prints one line per schedule that broke an invariant (replay it with --start SEED --count 1, and keep it as a
 regression seed in tests/safety/test_random_schedules.py), then the totals per invariant and the outcomes drawn.

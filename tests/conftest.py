@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -69,3 +76,72 @@ def stage() -> Iterator[Callable[[dict[str, Any]], AbstractContextManager[LocalA
         return local_aws(Scenario.model_validate(scenario))
 
     yield _stage
+
+
+BIN = Path(sys.executable).parent
+# Deadlines only bound a hang: a loaded machine (CI, other test workers) may take many seconds to start Python.
+HANG = 180
+# How a background job of a non-interactive shell starts a command (`make test &` in a script, CI runners): with
+# SIGINT ignored, which the process inherits. A served command must stop on Ctrl-C all the same.
+CTRL_C_IGNORED = ["sh", "-c", 'trap "" INT; exec "$0" "$@"']
+
+
+class ServedProcess:
+    """`drsctl <command>` in a subprocess, started with SIGINT ignored (CTRL_C_IGNORED); its stdout and stderr each
+    read on a thread (a pipe nobody reads would block the process once full), so a wait for a line has a deadline."""
+
+    def __init__(self, *args: str | Path, ready: str, name: str) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            [*CTRL_C_IGNORED, BIN / "drsctl", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        threading.Thread(target=self._read, args=(self.process.stdout, self.lines.put), daemon=True).start()
+        self._stderr_reader = threading.Thread(
+            target=self._read, args=(self.process.stderr, self.errors.append), daemon=True
+        )
+        self._stderr_reader.start()
+        self.wait_for(ready)
+
+    @staticmethod
+    def _read(stream: Any, keep: Callable[[Any], None]) -> None:
+        for line in stream:
+            keep(line)
+        keep(None)
+
+    def stderr(self) -> str:
+        """What it wrote on stderr so far (all of it, once it has ended)."""
+        if self.process.poll() is not None:
+            self._stderr_reader.join(timeout=HANG)
+        return "".join(line for line in self.errors if line is not None)
+
+    def wait_for(self, text: str) -> None:
+        while not any(text in line for line in self.seen):
+            try:
+                line = self.lines.get(timeout=HANG)
+            except queue.Empty:
+                pytest.fail(f"no {text!r} within {HANG} s; output so far: {self.seen!r}")
+            if line is None:
+                self.process.wait(timeout=HANG)
+                pytest.fail(f"{self.name} ended before {text!r}: {self.seen!r}, stderr {self.stderr()!r}")
+            self.seen.append(line)
+
+    def interrupt(self) -> None:
+        """Ctrl-C, as an operator stops it: it says so, ends with exit code 0, and prints no traceback."""
+        self.process.send_signal(signal.SIGINT)
+        self.wait_for(f"stopping the {self.name}")
+        assert self.process.wait(timeout=HANG) == 0
+        assert "Traceback" not in self.stderr(), self.stderr()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=HANG)

@@ -51,12 +51,30 @@ def test_the_installed_command_answers_help_and_version():
         assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("spelling", ["DRILL", "Drill", "drill", "RECOVERY", "recovery"])
-def test_mode_is_accepted_in_any_case(spelling):
+@pytest.mark.parametrize(
+    ("spelling", "mode"),
+    [("DRILL", "DRILL"), ("Drill", "DRILL"), ("drill", "DRILL"), ("RECOVERY", "RECOVERY"), ("recovery", "RECOVERY")],
+)
+def test_mode_is_accepted_in_any_case(spelling, mode, tmp_path):
+    """Read as the mode it names: with a database STALLED, a drill is refused (it would launch stale data) and a
+    recovery goes ahead from the last snapshot."""
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["servers"][0]["replication"] = "STALLED"
+    stalled = scenario["servers"][0]["id"]
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
     result = CliRunner().invoke(
-        app, ["plan", "validate", str(PLAN), "--scenario", str(ROOT / "examples" / "scenario.yaml"), "--mode", spelling]
+        app,
+        ["plan", "validate", str(PLAN), "--scenario", str(tmp_path / "scenario.yaml"), "--mode", spelling],
+        env={"COLUMNS": "200"},
     )
-    assert result.exit_code == 0, result.output
+    if mode == "DRILL":
+        assert result.exit_code == 2, result.output
+        assert f"server {stalled} is not replicating (dataReplicationState STALLED" in result.output
+        assert "a drill would launch it from stale data" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert "the plan can run" in result.output
+        assert f"{stalled}" in result.output and "STALLED" in result.output  # launched with a warning
 
 
 def _without_aws(**extra: str) -> dict[str, str]:

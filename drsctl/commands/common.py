@@ -7,7 +7,10 @@ hostname or a file name is printed as written. Styled words are `rich.text.Text`
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import typer
@@ -40,3 +43,27 @@ def fail_invalid(message: str) -> typer.Exit:
     """Print an input error on stderr and return the exit (code 2) for the caller to raise."""
     print_error(message)
     return typer.Exit(EXIT_INVALID_INPUT)
+
+
+@contextmanager
+def serving_until_ctrl_c(out: Console, stopping: str) -> Iterator[ExitStack]:
+    """The body of a command that serves until Ctrl-C (`drsctl emulator`, `drsctl sandbox`).
+
+    Ctrl-C at any moment, start-up included, ends the body: `stopping` is printed, what the body put on the yielded
+    ExitStack is closed, and the command exits 0. A second Ctrl-C while it closes ends the process at once.
+
+    Python turns SIGINT into KeyboardInterrupt only when SIGINT was at its default when the process started. A
+    process started as a background job of a non-interactive shell (`make test &` in a script, CI runners) inherits
+    SIGINT *ignored*, and so do its children: Ctrl-C (`kill -INT`) then did nothing, and a served emulator or sandbox
+    ran until killed. So the handler is set here, whatever was inherited, and the previous one restored afterwards.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with ExitStack() as resources:
+            try:
+                yield resources
+            except KeyboardInterrupt:
+                out.print(stopping)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # closing takes a moment: a second Ctrl-C ends it at once
+    finally:
+        signal.signal(signal.SIGINT, previous)

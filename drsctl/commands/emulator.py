@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from drsctl.commands.common import console, fail_invalid
+from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c
 from drsctl.commands.inputs import read_scenario
 
 READY_LINE = "Press Ctrl-C to stop."  # printed last, once the emulator answers: scripts may wait for it
@@ -26,16 +26,17 @@ def emulator(
     verbose: Annotated[bool, typer.Option(help="Log every request on stderr.")] = False,
 ) -> None:
     """Serve the DRS emulator over HTTP until Ctrl-C. It accepts any credentials."""
-    from drsctl.clock import RealClock
-    from drsctl.emulator import DrsEmulator, start
-
-    loaded = read_scenario(scenario)
-    try:
-        running = start(DrsEmulator(loaded, RealClock()), host=host, port=port, verbose=verbose)
-    except (OSError, OverflowError, UnicodeError) as error:
-        raise fail_invalid(_bind_problem(error, host, port)) from error
     out = console()
-    try:
+    with serving_until_ctrl_c(out, "stopping the emulator") as resources:
+        from drsctl.clock import RealClock
+        from drsctl.emulator import DrsEmulator, start
+
+        loaded = read_scenario(scenario)
+        try:
+            running = start(DrsEmulator(loaded, RealClock()), host=host, port=port, verbose=verbose)
+        except (OSError, OverflowError, UnicodeError) as error:
+            raise fail_invalid(_bind_problem(error, host, port)) from error
+        resources.callback(running.stop)
         out.print(Text.assemble("DRS emulator listening on ", Text(running.endpoint, style="bold")))
         out.print(
             f"{len(loaded.servers)} source server(s); default region {loaded.region}. Use it with (any credentials):\n"
@@ -46,10 +47,6 @@ def emulator(
             soft_wrap=True,
         )
         threading.Event().wait()
-    except KeyboardInterrupt:
-        out.print("stopping the emulator")
-    finally:
-        running.stop()
 
 
 def _bind_problem(error: BaseException, host: str, port: int) -> str:

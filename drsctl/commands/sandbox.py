@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from drsctl.commands.common import console, fail_invalid
+from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c
 from drsctl.commands.emulator import _bind_problem
 from drsctl.commands.inputs import read_scenario
 from drsctl.commands.rehearse import EXAMPLES
@@ -61,20 +61,21 @@ def sandbox(
             f"--stack {stack!r}: a CloudFormation stack name is 1 to 128 letters, digits and hyphens, starting with a "
             "letter"
         )
-    _check_port(port)  # before the stage is built (seconds): a port in use is said at once
-    loaded = read_scenario(scenario)
     out = console()
-    out.print(f"Starting the sandbox: {len(loaded.servers)} source server(s) from {scenario}, time x{speed:g} ...")
-    from drsctl.sandbox.stage import sandbox as serve_sandbox
+    with serving_until_ctrl_c(out, "stopping the sandbox") as resources:
+        _check_port(port)  # before the stage is built (seconds): a port in use is said at once
+        loaded = read_scenario(scenario)
+        out.print(f"Starting the sandbox: {len(loaded.servers)} source server(s) from {scenario}, time x{speed:g} ...")
+        from drsctl.sandbox.stage import sandbox as serve_sandbox
 
-    try:
-        running = serve_sandbox(
-            loaded, speed=speed, port=port, host=HOST, stack_name=stack, verbose=verbose, say=_say(out)
-        )
-        served = running.__enter__()
-    except (OSError, OverflowError) as error:
-        raise fail_invalid(_bind_problem(error, HOST, port)) from error
-    try:
+        try:
+            served = resources.enter_context(
+                serve_sandbox(
+                    loaded, speed=speed, port=port, host=HOST, stack_name=stack, verbose=verbose, say=_say(out)
+                )
+            )
+        except (OSError, OverflowError) as error:
+            raise fail_invalid(_bind_problem(error, HOST, port)) from error
         out.print(Text.assemble("Sandbox listening on ", Text(served.endpoint, style="bold")))
         out.print("In another terminal, point drsctl run, the AWS CLI and any SDK at it:")
         for name, value in served.exports().items():
@@ -82,10 +83,6 @@ def sandbox(
         out.print(f"Stack {stack}: state machine {served.outputs['StateMachineArn']}", soft_wrap=True)
         out.print(READY_LINE)
         threading.Event().wait()
-    except KeyboardInterrupt:
-        out.print("stopping the sandbox")
-    finally:
-        running.__exit__(None, None, None)
 
 
 def _say(out: Console) -> Callable[[str], None]:

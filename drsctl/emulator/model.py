@@ -290,6 +290,7 @@ class DrsEmulator:
         self.clock = clock
         self._lock = threading.RLock()
         self._ids = random.Random(scenario.seed)
+        self._request_ids = random.Random(f"{scenario.seed}:requests")  # apart: answers do not shift the IDs
         self._sequence = itertools.count()
         self._events: list[_Event] = []
         now = clock.now()
@@ -851,6 +852,11 @@ class DrsEmulator:
         if event_data:
             item["eventData"] = event_data
         job.log.append(item)
+
+    def request_id(self) -> str:
+        """The RequestId of one answer, from the scenario's seed."""
+        with self._lock:
+            return str(uuid.UUID(int=self._request_ids.getrandbits(128), version=4))
 
     def _instance_id(self) -> str:
         return "i-" + self._random_chars("0123456789abcdef", 17)

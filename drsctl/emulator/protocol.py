@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -76,9 +77,10 @@ def _route_for(operation: OperationModel) -> Route:
 class DrsProtocol:
     """Turns HTTP requests into backend calls and backend results (or DrsErrors) into HTTP responses."""
 
-    def __init__(self, backend: Backend, default_region: str) -> None:
+    def __init__(self, backend: Backend, default_region: str, request_ids: Callable[[], str] | None = None) -> None:
         self.backend = backend
         self.default_region = default_region
+        self.request_ids = request_ids or (lambda: str(uuid.uuid4()))  # the emulator's: from the scenario's seed
 
     @cached_property
     def service_model(self) -> ServiceModel:
@@ -96,7 +98,7 @@ class DrsProtocol:
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         """Answer one HTTP request. DropResponse propagates: the server closes the connection unanswered."""
-        request_id = str(uuid.uuid4())
+        request_id = self.request_ids()
         try:
             operation, params = self._parse(method, target, headers, body)
             region = self._region(headers)

@@ -65,12 +65,15 @@ def is_query_request(method: str, headers: dict[str, str], body: bytes) -> bool:
 class QueryProtocol:
     """Turns EC2 query requests into handler calls and results (or Ec2Errors) into EC2's XML."""
 
-    def __init__(self, handlers: dict[str, Ec2Handler], default_region: str) -> None:
+    def __init__(
+        self, handlers: dict[str, Ec2Handler], default_region: str, request_ids: Callable[[], str] | None = None
+    ) -> None:
         self.handlers = handlers
         self.default_region = default_region
+        self.request_ids = request_ids or (lambda: str(uuid.uuid4()))  # the emulator's: from the scenario's seed
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = self.request_ids()
         try:
             form = dict(parse_qsl(body.decode(), keep_blank_values=True))
             action = form.get("Action", "")

@@ -10,7 +10,6 @@ is NoSuchResourceException, as for a quota that does not exist.
 from __future__ import annotations
 
 import json
-import uuid
 from functools import cache
 from typing import Any
 
@@ -49,7 +48,7 @@ class QuotasProtocol:
         self.emulator = emulator
 
     def handle(self, headers: dict[str, str], body: bytes) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = self.emulator.request_id()  # from the scenario's seed, as DRS's and EC2's answers
         target = next((value for name, value in headers.items() if name.lower() == "x-amz-target"), "")
         operation = target.removeprefix(TARGET_PREFIX)
         try:

@@ -111,8 +111,10 @@ class RunningEmulator:
 
 def start(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> RunningEmulator:
     """Serve `emulator` on a background thread; port 0 picks a free port. Returns once it accepts connections."""
-    protocol = DrsProtocol(emulator, default_region=emulator.scenario.region)
-    query = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+    protocol = DrsProtocol(emulator, default_region=emulator.scenario.region, request_ids=emulator.request_id)
+    query = QueryProtocol(
+        ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
+    )
     http_server = _DrsHttpServer((host, port), protocol, query, QuotasProtocol(emulator), verbose)
     # A short poll interval: shutdown() waits up to one interval, and tests start and stop many emulators.
     thread = threading.Thread(

@@ -21,8 +21,13 @@ rehearsal engine, and make it fail wherever AWS would:
    (`self.tables[name] = backup`) changes nothing and ours decides.
 6. moto parses every JSONPath anew each time a state reads one (a ply parser built per call, about 1.5 ms); the
    parsed paths are cached, which makes a large rehearsal several times faster and changes no result.
-7. Retry jitter (`JitterStrategy: FULL`) draws from a generator seeded once per engine instead of the global one,
-   so a rehearsal replays exactly, jitter included.
+7. Every random draw of a rehearsal comes from the scenario's seed, so the same plan, scenario and options give the
+   same report however many faults the scenario injects (docs/rehearsal.md, "Replays"): Step Functions' Retry
+   jitter (`JitterStrategy: FULL`, moto's `random.uniform`), the AWS SDK's retry jitter inside the handlers
+   (botocore's standard mode draws `random.random()` for every retry's backoff, the legacy mode too), moto's own
+   generator (`mock_random`: IDs; its state is put back afterwards), the engine's UUIDs (task tokens, state keys)
+   and our own (a Lambda's request ID, an event's ID). Each source has its own generator (`seed:source`), so a
+   draw in one does not shift the others. Only inside the engine: a deployed Lambda draws from the system.
 8. A Lambda's deployed timeout is enforced as AWS would: an invocation whose wall time plus the virtual time it slept
    (the SDK's retry backoff) passes the function's timeout ends as `Sandbox.Timedout`, whatever it did before. The
    context's `get_remaining_time_in_millis` counts down the same way, so handlers that budget their time see it.
@@ -128,7 +133,9 @@ from typing import Any
 from unittest.mock import patch
 
 from botocore import endpoint as botocore_endpoint
+from botocore import retryhandler as botocore_legacy_retries
 from botocore.client import BaseClient
+from botocore.retries import standard as botocore_standard_retries
 from moto.awslambda.models import LambdaFunction
 from moto.core.responses import ActionResult
 from moto.dynamodb import comparisons
@@ -143,8 +150,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
+from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
@@ -217,7 +226,7 @@ class LambdaContext:
     function_version: str
     invoked_function_arn: str
     memory_limit_in_mb: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = ""
     log_group_name: str = ""
     log_stream_name: str = ""
     timeout_seconds: int = 60
@@ -288,6 +297,11 @@ class EngineStats:
     # Sleep on the virtual clock, counted for the invocations and tasks open on the calling thread (as the SDK's
     # backoff is): how a rehearsal's stand-in function or approver takes its time.
     sleep: Callable[[float], None] = time.sleep
+    # Our own IDs (a Lambda's request ID, an event's ID), drawn from the scenario's seed (patch 7).
+    ids: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
 
 
 class LambdaKilled(BaseException):
@@ -312,7 +326,6 @@ _inside_handler = threading.local()
 # Per thread: the measures open on it (`accounts`), the transaction it runs (`transaction`), the execution whose
 # Retry backoff it sleeps (`retrying`).
 _thread_state = threading.local()
-JITTER_SEED = 20260101
 
 
 @dataclass(eq=False)
@@ -414,6 +427,7 @@ def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str
             function_version=str(function.version),
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size or 128),
+            aws_request_id=stats.new_id(),
             timeout_seconds=timeout,
             elapsed=account.elapsed,
         )
@@ -968,10 +982,41 @@ def _json_serialized(original: Callable[..., Any]) -> Callable[..., Any]:
     return serialized
 
 
+def _seeded(seed: int, source: str) -> random.Random:
+    return random.Random(f"{seed}:{source}")
+
+
+def _seeded_sdk_backoff(generator: random.Random) -> Callable[..., float]:
+    """botocore's standard-mode backoff (ExponentialBackoff.delay_amount), its `rand(0, 1)` drawn from `generator`.
+    A client's backoff object holds `random.random` from when the client was made (the handlers keep their clients
+    across invocations), so the draw is replaced where it is used, on a copy: clients are shared between threads."""
+    original = botocore_standard_retries.ExponentialBackoff.delay_amount
+
+    def delay_amount(self: Any, context: Any) -> float:
+        seeded = copy.copy(self)
+        seeded._random = generator.random
+        delay: float = original(seeded, context)
+        return delay
+
+    return delay_amount
+
+
 @contextmanager
-def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR0915 - one place for every patch
-    """Apply every patch for the duration of the block; moto is restored afterwards."""
-    stats = EngineStats()
+def _moto_random_seeded(seed: int) -> Iterator[None]:
+    """moto's one generator (IDs it makes), seeded for the block and put back as it was afterwards."""
+    state = mock_random.getstate()
+    mock_random.seed(f"{seed}:moto")
+    try:
+        yield
+    finally:
+        mock_random.setstate(state)
+
+
+@contextmanager
+def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:  # noqa: PLR0915 - every patch
+    """Apply every patch for the duration of the block; moto is restored afterwards. `seed` (the scenario's) seeds
+    every random draw made in the block (patch 7)."""
+    stats = EngineStats(ids=_seeded(seed, "ids"))
     tokens: dict[tuple[str, str, str], tuple[float, str]] = {}
 
     def sleep_on_clock(seconds: float) -> None:
@@ -1151,7 +1196,17 @@ def virtual_engine(clock: VirtualClock) -> Iterator[EngineStats]:  # noqa: PLR09
         # 6, 7: JSONPath cache, seeded jitter
         for module in (json_path, result_path):
             replace(module, "parse", functools.lru_cache(maxsize=1024)(module.parse))
-        replace(jitter_strategy_decl, "random", random.Random(JITTER_SEED))
+        # 7: every random draw from the scenario's seed, one generator per source
+        replace(jitter_strategy_decl, "random", _seeded(seed, "states-retry-jitter"))
+        replace(
+            botocore_standard_retries.ExponentialBackoff,
+            "delay_amount",
+            _seeded_sdk_backoff(_seeded(seed, "sdk-retry-jitter")),
+        )
+        replace(botocore_legacy_retries, "random", _seeded(seed, "sdk-legacy-retry-jitter"))
+        engine_ids = _seeded(seed, "engine-ids")
+        replace(parser_utils, "uuid4", lambda: uuid.UUID(int=engine_ids.getrandbits(128), version=4))
+        stack.enter_context(_moto_random_seeded(seed))
         # 12, 13: timeouts on the virtual clock
         replace(Program, "eval", program_eval_on_clock)
         replace(CommonStateField, "_eval_body", state_eval_body_on_time)

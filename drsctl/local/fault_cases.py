@@ -114,14 +114,22 @@ class Outcome:
     resumed_status: str | None = None  # the resume's record, for a case that resumes
     resume_problems: list[str] = field(default_factory=list)  # what the case's resume_check found
 
+    def unexpected(self) -> list[str]:
+        """How the outcome differs from the case's whole expectation (empty when it is as expected): the record's
+        status, the words of its message, and, for a case that resumes, the resume's status and what its check found."""
+        found = []
+        if self.record_status not in self.case.expect:
+            found.append(f"record {self.record_status}, expected {'/'.join(self.case.expect)}")
+        found += [f"message without {word!r}: {self.message!r}" for word in self.case.says if word not in self.message]
+        if self.case.then_resume and self.resumed_status not in self.case.resume_expect:
+            found.append(f"resume {self.resumed_status}, expected {'/'.join(self.case.resume_expect)}")
+        if self.case.then_resume:
+            found += [f"resume: {problem}" for problem in self.resume_problems]
+        return found
+
     @property
     def expected(self) -> bool:
-        resumed = not self.case.then_resume or (
-            self.resumed_status in self.case.resume_expect and not self.resume_problems
-        )
-        return (
-            self.record_status in self.case.expect and all(word in self.message for word in self.case.says) and resumed
-        )
+        return not self.unexpected()
 
 
 # -- scenario, plan and engine changes ----------------------------------------------------------------------------
@@ -1563,6 +1571,7 @@ def run_case(case: Case) -> Outcome:
         outcome = _settle(aws, case, described, ended)
         if not case.then_resume:
             return outcome
+        run.stopped = True  # the case's stop or race was for the first execution: none in its resume
         aws.drs.repair_servers()
         if case.fix is not None:
             case.fix(aws)
@@ -1614,12 +1623,23 @@ _PERMANENT = ("AccessDeniedException", "UninitializedAccountException", "Resourc
 _FUNCTIONS = ("prepare", "start-wave", "check-wave", "finalize")
 _DYNAMODB_OPERATIONS = ("PutItem", "UpdateItem", "GetItem", "Query", "TransactWriteItems", "BatchWriteItem")
 _DYNAMODB_ERRORS = ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError")
+_WAVE_NAMES = ("db", "app", "web")  # base_plan's waves, and their servers
+_WAVE_SERVERS = (DB, APP, WEB)
+_UNHEALTHY = (
+    {"postLaunch": {"seconds": 120, "result": "FAILED"}},
+    {"instanceStatus": {"seconds": 90, "result": "impaired"}},
+    {"postLaunch": {"seconds": 7200}},  # still pending at the deadline
+    SLOW_BUT_HEALTHY,
+)
 
 
 def random_case(seed: int) -> Case:
-    """A small plan, a schedule of faults and at most one stop or race, all drawn from `seed` (replayable).
+    """A small plan, a schedule of faults and at most one stop or race, runbook steps, health checks, the drill
+    cleanup and a resume, all drawn from `seed` (replayable).
 
-    The case expects nothing of the outcome but the invariants: any final status is acceptable.
+    The case expects nothing of the outcome but the invariants: any final status is acceptable. The runbook, health
+    checks, cleanup and resume come from a generator of their own (`<seed>:runbook`), so the rest of a seed's
+    schedule is what it was before they were drawn.
     """
     rng = random.Random(seed)
     drawn: list[str] = []
@@ -1630,16 +1650,24 @@ def random_case(seed: int) -> Case:
     deliver = rng.random() < 0.8
     if not deliver:
         drawn.append("status-change events lost")
+    steps = random.Random(f"{seed}:runbook")
+    runbook_scenario, runbook_plan = _draw_runbook(steps, drawn, waves=len(_WAVE_NAMES))
+    cleanup = _draw_cleanup(steps, drawn)
+    then_resume = steps.random() < 0.3
+    if then_resume:
+        drawn.append("resumed once it has ended")
     return Case(
         "random",
         f"seed {seed}: " + "; ".join(drawn),
         ANY_END,
-        scenario=both(*scenario, *extra),
-        plan=both(*plan),
+        scenario=both(*scenario, *extra, *runbook_scenario),
+        plan=both(*runbook_plan, *plan, *cleanup),  # the runbook first: the plan's draw may drop waves
         faults=lambda: EngineFaults(lambdas=[copy.copy(f) for f in lambdas], dynamodb=[copy.copy(f) for f in dynamodb]),
         arm=arm,
         mode=mode,
         deliver_events=deliver,
+        then_resume=then_resume,
+        resume_expect=ANY_END,
     )
 
 
@@ -1729,3 +1757,72 @@ def _draw_hook(rng: random.Random, drawn: list[str]) -> tuple[Arm | None, list[C
         plan = other_plan("other", shared)
         return start_another({"PlanId": "other", "ExecutionType": "DRILL"}, plan=plan), [extra_servers(2)]
     return None, []
+
+
+def _draw_runbook(rng: random.Random, drawn: list[str], *, waves: int) -> tuple[list[Change], list[Change]]:
+    """Runbook steps before and after the waves (hooks that succeed, fail or run long, callbacks answered in time or
+    not, approvals approved, rejected or unanswered, waits, health checks over healthy, failing and slow servers) and
+    the scenario's stand-ins that play them."""
+    functions: dict[str, dict[str, Any]] = {}
+    approvals: dict[str, dict[str, Any]] = {}
+    servers: dict[str, dict[str, Any]] = {}
+    steps: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for wave in range(waves):
+        for phase in ("Before", "After"):
+            if rng.random() >= 0.3:
+                continue
+            kinds = ("Lambda", "WaitForCallback", "Approval", "Wait", *(("HealthCheck",) * (phase == "After")))
+            kind = rng.choice(kinds)
+            impact = rng.choice(("CRITICAL", "OPTIONAL"))
+            name = f"drs-hook-w{wave}-{phase.lower()}"
+            if kind in ("Lambda", "WaitForCallback"):
+                callback = kind == "WaitForCallback"
+                seconds = rng.choice((30, 600, 1800) if callback else (0, 30, 300))
+                functions[name] = {"seconds": seconds, **({"error": "HookFailed"} if rng.random() < 0.25 else {})}
+                hook: dict[str, Any] = {"FunctionName": name, "Impact": impact}
+                if callback:
+                    hook.update(WaitForCallback=True, TimeoutMinutes=20)
+                step: dict[str, Any] = {"Lambda": hook}
+                described = f"{kind} {functions[name]} {impact}"
+            elif kind == "Approval":
+                on_timeout = rng.choice(("FAIL", "CONTINUE"))
+                step = {"Approval": {"Message": "Go on?", "TimeoutMinutes": 30, "OnTimeout": on_timeout}}
+                answer = approvals.setdefault(
+                    _WAVE_NAMES[wave],
+                    {
+                        "wave": _WAVE_NAMES[wave],
+                        "decision": rng.choice(("APPROVE", "APPROVE", "REJECT")),
+                        "afterSeconds": rng.choice((0, 120, 2400)),
+                    },
+                )
+                described = f"Approval answered {answer['decision']} after {answer['afterSeconds']} s, {on_timeout}"
+            elif kind == "Wait":
+                step = {"Wait": {"Minutes": rng.choice((1, 30))}}
+                described = f"Wait {step['Wait']['Minutes']} min"
+            else:
+                step = {"HealthCheck": {"TimeoutMinutes": rng.choice((10, 30)), "Impact": impact}}
+                server = rng.choice(_WAVE_SERVERS[wave])
+                servers[server] = copy.deepcopy(rng.choice(_UNHEALTHY))
+                described = f"HealthCheck {impact}, {server} {servers[server]}"
+            steps.setdefault((wave, phase), []).append(step)
+            drawn.append(f"wave {wave + 1} {phase}: {described}")
+
+    def plan(target: dict[str, Any]) -> None:
+        for (wave, phase), listed in steps.items():
+            target["Waves"][wave][phase] = copy.deepcopy(listed)
+
+    def scenario(target: dict[str, Any]) -> None:
+        target["functions"] = copy.deepcopy(functions)
+        target["approvals"] = list(copy.deepcopy(approvals).values())
+        for spec in target["servers"]:
+            spec.update(copy.deepcopy(servers.get(spec["id"], {})))
+
+    return [scenario], [plan]
+
+
+def _draw_cleanup(rng: random.Random, drawn: list[str]) -> list[Change]:
+    if rng.random() >= 0.3:
+        return []
+    cleanup = {"AfterMinutes": rng.choice((0, 10, 60)), "OnFailure": rng.choice(("TERMINATE", "KEEP"))}
+    drawn.append(f"DrillCleanup {cleanup}")
+    return [plan_options(DrillCleanup=cleanup)]

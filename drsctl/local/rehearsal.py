@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -126,7 +125,7 @@ class LocalAws:
         stop = described.get("stopDate") or described["startDate"]
         event = {
             "version": "0",
-            "id": str(uuid.uuid4()),
+            "id": self.engine.new_id(),  # from the scenario's seed, as every ID of a rehearsal
             "detail-type": "Step Functions Execution Status Change",
             "source": "aws.states",
             "account": ACCOUNT,
@@ -280,7 +279,7 @@ def local_aws(
         logger.setLevel(log_level)
         stack.callback(logger.setLevel, previous_level)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        engine = stack.enter_context(virtual_engine(clock))
+        engine = stack.enter_context(virtual_engine(clock, seed=scenario.seed))
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         hooks.install(

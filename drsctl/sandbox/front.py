@@ -50,8 +50,10 @@ class Router:
     """What answers each request (the HTTP layer below only moves bytes)."""
 
     def __init__(self, emulator: DrsEmulator, stack: StackOutputs, approval_url: ApprovalUrl | None = None) -> None:
-        self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region)
-        self.ec2 = QueryProtocol(ec2.handlers(emulator), default_region=emulator.scenario.region)
+        self.drs = DrsProtocol(emulator, default_region=emulator.scenario.region, request_ids=emulator.request_id)
+        self.ec2 = QueryProtocol(
+            ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
+        )
         self.quotas = QuotasProtocol(emulator)
         self.stack = stack
         self.approval_url = approval_url

@@ -36,6 +36,10 @@ def _client(region: str, purpose: str) -> Any:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DRS")
     key = (region, purpose, endpoint)
     if key not in _clients:
+        if any(known[-1] != endpoint for known in _clients):
+            # A new endpoint (a process that rehearses many times meets a new emulator each time): the old clients
+            # point at nothing and each holds its SDK session's models, megabytes a rehearsal. They go.
+            _clients.clear()
         config = START_CONFIG if purpose == "start" else READ_CONFIG
         _clients[key] = boto3.client("drs", region_name=region, config=config)
     return _clients[key]

@@ -29,6 +29,8 @@ def _client(region: str) -> Any:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_EC2")
     key = (region, endpoint)
     if key not in _clients:
+        if any(known[-1] != endpoint for known in _clients):
+            _clients.clear()  # a new endpoint: the old clients point at nothing (as in drs.py)
         _clients[key] = boto3.client("ec2", region_name=region, config=READ_CONFIG)
     return _clients[key]
 

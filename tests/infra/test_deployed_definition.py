@@ -1,18 +1,14 @@
 """The rehearsal runs the definition taken from the synthesized template, and its tables match the stack's.
 
-Every workflow test runs again here with `stage` serving the synthesized definition instead of the ASL file.
+The workflow tests rehearse the ASL file; tests/infra/test_stack.py holds the template's definition equal to it, byte
+for byte, so they are not run a second time here (they were: every workflow test collected twice). This rehearses
+the synthesized definition itself, with the ARNs its substitutions resolve to, on the happy path and on a failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from typing import Any
-
-import pytest
-
 from drsctl.emulator import Scenario
-from drsctl.local.rehearsal import LocalAws, local_aws
+from drsctl.local.rehearsal import local_aws
 from drsctl.local.tables import TABLE_NAMES
 from drsctl.local.tables import TABLES as LOCAL_TABLES
 from stacks.tables import TABLES as STACK_TABLES
@@ -26,20 +22,8 @@ from tests.workflow.conftest import (
     three_wave_plan,
     with_server_faults,
 )
-from tests.workflow.test_workflow import *  # noqa: F403 - the same workflow tests, collected again below
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
-
-
-@pytest.fixture
-def stage(resources: Any) -> Iterator[Callable[[dict[str, Any]], AbstractContextManager[LocalAws]]]:
-    """Like tests/conftest.py's stage, but running the definition from the synthesized template."""
-    definition = deployed_definition(resources)
-
-    def _stage(scenario: dict[str, Any]) -> AbstractContextManager[LocalAws]:
-        return local_aws(Scenario.model_validate(scenario), definition=definition)
-
-    yield _stage
 
 
 def test_the_synthesized_definition_runs_the_happy_path_and_stops_on_a_critical_failure(resources):

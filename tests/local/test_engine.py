@@ -75,6 +75,16 @@ def test_the_patched_internals_still_exist_with_the_signatures_we_replace():
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl)
     assert _parameters(retrier_decl.RetrierDecl._eval_body) == ["self", "env"]
     assert "time.sleep(" in inspect.getsource(botocore_endpoint)
+    # Patch 7: where each random draw is made
+    from botocore import retryhandler
+    from botocore.retries import standard
+    from moto.stepfunctions.parser import utils as parser_utils
+    from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
+
+    assert "self._random()" in inspect.getsource(standard.ExponentialBackoff.delay_amount)
+    assert "base = random.random()" in inspect.getsource(retryhandler.delay_exponential)
+    assert "random.uniform(0, interval_seconds)" in inspect.getsource(jitter_strategy_decl)
+    assert "return str(uuid4())" in inspect.getsource(parser_utils.long_uid)
     assert isinstance(inspect.getattr_static(EventManager, "_get_current_timestamp"), staticmethod)
     assert _parameters(EventManager.add_event)[:3] == ["self", "context", "event_type"]
     for module in engine._DATETIME_USERS:
@@ -927,6 +937,46 @@ def test_the_callback_internals_patch_20_uses_are_as_we_read_them():
     assert "self._pool = OrderedDict()" in inspect.getsource(CallbackPoolManager.__init__)
     assert _parameters(CallbackEndpoint.interrupt_all) == ["self"]
     assert "callback_endpoint.wait(" in inspect.getsource(state_task_service_callback)
+
+
+def _random_draws(made_before: Any) -> dict[str, Any]:
+    """One draw of every random source a rehearsal meets, each made as its user makes it (patch 7)."""
+    from botocore import retryhandler
+    from botocore.retries import standard
+    from moto.moto_api._internal import mock_random
+    from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
+    from moto.stepfunctions.parser.utils import long_uid
+
+    context = standard.RetryContext(attempt_number=3)
+    return {
+        # a handler's client, made before the rehearsal began (the handlers keep theirs), and one made during it
+        "sdk backoff, client made before": [made_before.delay_amount(context) for _ in range(3)],
+        "sdk backoff, client made now": standard.ExponentialBackoff().delay_amount(context),
+        "sdk legacy backoff": retryhandler.delay_exponential("rand", 2, 3),
+        "Retry jitter": jitter_strategy_decl.random.uniform(0, 100),
+        "moto IDs": str(mock_random.uuid4()),
+        "engine UUIDs (task tokens)": long_uid(),
+    }
+
+
+def test_every_random_draw_in_the_engine_comes_from_the_seed():
+    from botocore.retries import standard
+    from moto.moto_api._internal import mock_random
+
+    made_before = standard.ExponentialBackoff()
+    moto_state = mock_random.getstate()
+
+    def draws(seed: int) -> dict[str, Any]:
+        with engine.virtual_engine(VirtualClock(), seed=seed) as stats:
+            return {**_random_draws(made_before), "our IDs": [stats.new_id(), stats.new_id()]}
+
+    first = draws(7)
+    assert draws(7) == first  # a replay draws the same
+    other = draws(8)
+    assert all(other[source] != first[source] for source in first), other  # and each source follows the seed
+    assert mock_random.getstate() == moto_state  # moto's generator is put back as it was
+    # Outside the engine (a deployed Lambda), botocore draws from the system's generator again.
+    assert _random_draws(made_before)["sdk backoff, client made before"] != first["sdk backoff, client made before"]
 
 
 # --- 21: a Map iteration's States.* error reaches the Map --------------------------------------------------------

@@ -4,12 +4,7 @@ it over HTTP with the environment it prints; plain boto3 clients check what happ
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,65 +12,41 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from drsctl.cli import app
 from drsctl.commands.sandbox import READY_LINE
 from lambdas.core import records
+from tests.conftest import BIN, HANG, ServedProcess  # noqa: F401 - BIN: re-exported for the operate tests
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-HANG = 180  # bounds a hang only: a loaded machine may take many seconds to start Python
-# Fast enough that a 30-minute drill takes 1.5 s, slow enough that a loaded machine's Lambdas (their compute is real
-# time, scaled like the rest: 50 ms is a sandbox minute) stay far inside the waves' 90-minute timeouts (4.5 s).
-SPEED = "1200"
+# The sandbox's default speed, on the example estate with DRS jobs of about a minute (fast_estate): a three-wave drill
+# takes about 5 real seconds, and every deadline stays far away in real time however starved the worker is: a wave's
+# 90 minutes are 90 s, an approval's hour 60 s, where a Lambda's compute (real time, scaled like the rest) takes
+# 50 ms to a second or two. (At 1200x a wave's 90 minutes were 4.5 s: a starved worker timed waves out.)
+SPEED = 60
+JOB_TIMING = {"snapshot": 1, "preparation": 10, "conversion": 20, "launch": 30}
 
 
-class SandboxProcess:
+def fast_estate(folder: Path) -> Path:
+    """The example estate (examples/scenario.yaml), its DRS jobs a minute long instead of nine."""
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["timing"] = {**scenario["timing"], "drill": JOB_TIMING, "recovery": JOB_TIMING, "terminate": 10}
+    for server in scenario["servers"]:
+        server.pop("timing", None)
+    path = folder / "estate.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+class SandboxProcess(ServedProcess):
+    """`drsctl sandbox` in a subprocess (started with SIGINT ignored, as a background job of a script starts it)."""
+
     def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [BIN / "drsctl", "sandbox", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "COLUMNS": "200"},
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for(READY_LINE)
+        super().__init__("sandbox", "--port", "0", *args, ready=READY_LINE, name="sandbox")
         self.exports = dict(re.findall(r"export (\w+)=(\S+)", "".join(self.seen)))
         self.endpoint = self.exports["AWS_ENDPOINT_URL"]
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> None:
-        while not any(text in line for line in self.seen):
-            try:
-                line = self.lines.get(timeout=HANG)
-            except queue.Empty:
-                pytest.fail(f"no {text!r} within {HANG} s; output so far: {self.seen!r}")
-            if line is None:
-                stderr = self.process.stderr.read() if self.process.stderr else ""
-                pytest.fail(f"the sandbox ended before {text!r}: {self.seen!r}, stderr {stderr!r}")
-            self.seen.append(line)
-
-    def interrupt(self) -> None:
-        """Ctrl-C, as an operator stops it: it says so, ends with exit code 0, and prints no traceback."""
-        self.process.send_signal(signal.SIGINT)
-        self.wait_for("stopping the sandbox")
-        assert self.process.wait(timeout=HANG) == 0
-        stderr = self.process.stderr.read() if self.process.stderr else ""
-        assert "Traceback" not in stderr, stderr
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=HANG)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return boto3.client(
@@ -104,8 +75,9 @@ class SandboxProcess:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    running = SandboxProcess("--speed", SPEED)
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    estate = fast_estate(tmp_path_factory.mktemp("sandbox"))
+    running = SandboxProcess("--speed", str(SPEED), "--scenario", str(estate))
     try:
         yield running
         running.interrupt()  # checked at teardown: every module's sandbox is stopped as an operator stops it
@@ -113,7 +85,7 @@ def sandbox() -> Iterator[SandboxProcess]:
         running.stop()
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+def wait_until(check: Callable[[], Any], what: str, timeout: float = HANG) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from drsctl.cli import app
 from lambdas.core import records
+from tests.conftest import ServedProcess
 from tests.operate.conftest import ROOT
 
 
@@ -99,3 +100,14 @@ def test_something_not_aws_answering_or_a_bad_endpoint_is_one_line_exit_2():
 def test_an_execution_name_that_is_not_utf_8_is_refused_before_any_call():
     result = _run("run", "show", "s\udcffx")
     assert result.exit_code == 2 and "is not an execution name" in result.output, result.output
+
+
+def test_ctrl_c_while_the_sandbox_starts_stops_it_cleanly():
+    """Ctrl-C at any moment: here while it imports the engine and builds its stage, before it serves. Started with
+    SIGINT ignored, as a background job of a script starts it."""
+    starting = ServedProcess("sandbox", "--port", "0", ready="Starting the sandbox", name="sandbox")
+    try:
+        starting.interrupt()
+        assert not any("Sandbox ready" in line for line in starting.seen)
+    finally:
+        starting.stop()

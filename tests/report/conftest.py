@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from drsctl.commands.example_report import example_report
 from drsctl.emulator import Scenario
 from drsctl.local.run import rehearse
 from drsctl.report import html
-from drsctl.report.example import example_report
 from lambdas.core.plan import RecoveryPlan
 from tests.workflow.conftest import DB, three_tier_scenario, three_wave_plan, with_server_faults
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from drsctl.commands import example_report as example_module
 from drsctl.report import browser, html
-from drsctl.report import example as example_module
 from drsctl.report.schema import report_schema
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -42,7 +42,7 @@ def test_rehearse_and_report_write_the_same_page(tmp_path):
 
 
 def test_two_thousand_servers_render_into_a_small_page(large):
-    page = html.render(large)  # how fast: bench/, not here (no speed bound in a test)
+    page = html.render(large)  # how fast: bench/report_speed.py, not here (no speed bound in a test)
     timeline = gantt.render(large)
     assert len(page.encode()) < 2_500_000
     assert 'class="server"' not in timeline and timeline.count('class="density"') == 2

@@ -120,9 +120,36 @@ def test_lock_transactions_cancelled_for_conflicts_are_retried_not_reported_as_h
         aws.engine.faults.dynamodb.append(DynamoDbFault("TransactWriteItems", "TransactionConflict", count=2))
         described, history = run(aws, DRILL)
         assert described["status"] == "SUCCEEDED"
-        # The first cancellation fails Prepare (retried); the second hits the release of what it took, which then
-        # deletes its locks one by one instead.
-        assert failed_task_errors(history).count("TransactionConflictError") == 1
+        # The first cancellation fails Prepare's lock (TransactionConflictError, retried: nobody holds the lock); the
+        # second cancels the release of what it took (nothing: a cancelled transaction wrote nothing).
+        assert failed_task_errors(history) == ["TransactionConflictError"]
+        assert table("ExecutionLocks").scan()["Items"] == []
+
+
+def test_a_release_cancelled_by_a_conflict_deletes_the_locks_one_by_one(stage):
+    """Prepare took the plan's lock, then failed (DRS throttled past the SDK's retries); releasing that lock collides
+    with another transaction: the lock is deleted on its own at once, not left held until the execution ends."""
+    faults = [{"operation": "DescribeSourceServers", "error": "ThrottlingException", "count": 2}]
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan())
+        collision = DynamoDbFault("TransactWriteItems", "TransactionConflict")
+        held_after_failed_prepare = []
+
+        def collide_once_drs_fails(function, operation):
+            if function.endswith("prepare") and operation == "DescribeSourceServers" and collision.count:
+                aws.engine.faults.dynamodb = [collision]  # after the lock was taken: the release collides
+
+        def watch(invocation, request, response):
+            if invocation.function.endswith("prepare") and invocation.error:
+                held_after_failed_prepare.append(table("ExecutionLocks").scan()["Items"])
+
+        aws.engine.on_aws_call.append(collide_once_drs_fails)
+        aws.engine.listeners.append(watch)
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        assert failed_task_errors(history) == ["ThrottlingException"]  # the release's collision never surfaces
+        assert collision.count == 0  # it did collide
+        assert held_after_failed_prepare == [[]]
         assert table("ExecutionLocks").scan()["Items"] == []
 
 
@@ -236,3 +263,25 @@ def test_an_unanswered_start_that_drs_cannot_confirm_is_resolved_later_by_the_sw
         assert {s.RecoveryJobId for s in wave.Servers} == {job.id}
         assert {s.Status for s in wave.Servers} == {"LAUNCHED"}
         assert aws.sweep()["resolved"] == []  # nothing left for it
+
+
+def test_a_health_check_that_gets_no_answer_until_its_deadline_times_out_there(stage):
+    """DRS and EC2 throttled from just after the launch until long after the step's 10 minutes: every check is a
+    missed one, and the last, at the deadline, ends the step TIMED_OUT (never a health check waiting for ever)."""
+    launched = 551 + 30  # the db wave's jobs end at 551 s
+    faults = [
+        {"operation": "DescribeInstanceStatus", "error": "RequestLimitExceeded", "after": launched, "seconds": 3600},
+        {"operation": "DescribeJobs", "error": "ThrottlingException", "after": launched, "seconds": 3600},
+    ]
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Database healthy", "HealthCheck": {"TimeoutMinutes": 10}}]
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, plan)
+        described, history = run(aws, DRILL)
+        assert described["error"] == "HealthCheckFailed"
+        (step,) = [s for s in aws.waves("exec-1")[0].Steps if s["Phase"] == "AFTER"]
+        # at the deadline (the last check's own SDK backoff, seconds, after it)
+        assert step["Status"] == "TIMED_OUT" and 600 <= step["EndedAt"] - step["StartedAt"] < 630
+        assert "not healthy within 10 min: the last check got no answer (" in step["Detail"]
+        assert entered(history, "Check health") == 21  # every 30 s for 10 min, the last at the deadline
+        assert [job.tags["WaveNumber"] for job in aws.drs.jobs.values()] == ["1"]  # nothing launched after it

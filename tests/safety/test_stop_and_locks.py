@@ -5,7 +5,6 @@ from __future__ import annotations
 import boto3
 
 from lambdas.core import locks
-from tests.conftest import server_id
 from tests.workflow.conftest import APP, DB, WEB, entered, load, run, three_tier_scenario, three_wave_plan
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
@@ -175,7 +174,9 @@ def test_preflight_refuses_a_wave_the_quotas_cannot_hold(stage):
         described, _ = run(aws, DRILL)
         assert described["error"] == "PlanValidationError"
         assert "wave 1 ('db')" in described["cause"] and "3 DRS jobs" in described["cause"]
-        assert server_id(0, "db") in DB
+        assert aws.drs.calls["StartRecovery"] == 0  # refused before anything launched
+        assert aws.record("exec-1", "shop").Status == "FAILED"
+        assert lock_items() == []
 
 
 def test_a_start_wave_still_running_when_the_record_ended_launches_nothing(stage):

@@ -1,4 +1,6 @@
-"""`make report`: the example report in docs/, from examples/plan.yaml and examples/scenario.yaml.
+"""`make report` (`python -m drsctl.commands.example_report`): the example report in docs/, from examples/plan.yaml and
+examples/scenario.yaml. It rehearses, then renders: here among the commands, so the report package only reads reports
+and records (drsctl/report never runs a rehearsal).
 
 Writes docs/example-report.json (the JSON), docs/example-report.html (the page) and docs/example-report.png (a
 screenshot by headless Chromium, carrying what the page showed in a PNG text chunk: a test regenerates the report
