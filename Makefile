@@ -15,7 +15,7 @@ NODE_ENV = PATH="$(NODE_DIR)/bin:$$PATH" JSII_NODE="$(NODE)"
 NPM = $(NODE_ENV) $(NODE) $(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js
 CDK = $(NODE_ENV) $(NODE) node_modules/aws-cdk/bin/cdk
 
-.PHONY: rehearse test lint typecheck unit gates synth bootstrap deploy destroy emulator bench clean chromium report
+.PHONY: rehearse test lint typecheck unit gates synth bootstrap deploy deploy-member destroy emulator bench clean chromium report
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,14 +62,20 @@ bootstrap: $(STAMP) $(NODE_STAMP)
 	$(CDK) bootstrap $(CDK_ARGS)
 
 deploy: $(STAMP) $(NODE_STAMP)
-	$(CDK) deploy $(CDK_ARGS)
+	$(CDK) deploy DrsOrchestrator $(CDK_ARGS)
+
+# The member role, in a member account (docs/accounts.md): run with that account's credentials, e.g.
+# CDK_ARGS="--parameters OrchestratorAccountId=111122223333 --parameters ExternalId=..." (no bootstrap needed; for
+# many accounts, deploy cdk.out/DrsOrchestratorMember.template.json as a StackSet instead).
+deploy-member: $(STAMP) $(NODE_STAMP)
+	$(CDK) deploy DrsOrchestratorMember $(CDK_ARGS)
 
 destroy: $(STAMP) $(NODE_STAMP)
-	$(CDK) destroy $(CDK_ARGS)
+	$(CDK) destroy DrsOrchestrator $(CDK_ARGS)
 
-# The offline gates of the CDK app: synth + cdk-nag, cfn-lint on the template, asl-validator on the definition.
+# The offline gates of the CDK app: synth + cdk-nag, cfn-lint on the templates, asl-validator on the definition.
 gates: synth
-	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/DrsOrchestrator.template.json
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/DrsOrchestrator.template.json cdk.out/DrsOrchestratorMember.template.json
 	$(NODE_ENV) $(NODE) node_modules/asl-validator/dist/bin/asl-validator.js --json-path statemachine/recovery_plan.asl.json
 
 unit: $(STAMP) $(NODE_STAMP) chromium
@@ -89,6 +95,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/rehearsal_figures.py
 	$(BIN)/python bench/fault_matrix.py
+	$(BIN)/python bench/execution_deadline.py
 	$(BIN)/python bench/random_schedules.py --count 1000
 	$(BIN)/python bench/report_speed.py
 	rm -rf mutants

@@ -60,6 +60,8 @@ def main() -> int:
         print(" | ".join(row), flush=True)
         if outcome.violations:
             print(f"    violations: {outcome.violations}", flush=True)
+        if outcome.problems:
+            print(f"    the case's own check: {'; '.join(outcome.problems)}", flush=True)
         if case.then_resume and not outcome.expected:
             found = "; ".join(outcome.resume_problems) or "its own checks passed"
             wanted = "/".join(case.resume_expect)

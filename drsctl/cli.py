@@ -86,6 +86,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as ended:
+        if ended.code == EXIT_INTERRUPTED and _interrupted_silently(ended):
+            sys.stderr.write("interrupted\n")
+        raise
     except Exception as error:
         if os.environ.get(DEBUG_VARIABLE):
             raise
@@ -95,3 +99,11 @@ def main() -> None:
             "traceback).\n"
         )
         sys.exit(1)
+
+
+def _interrupted_silently(ended: SystemExit) -> bool:
+    """Typer turns a Ctrl-C in a command into exit code 130 without a word (its Exit(130) raised from the
+    KeyboardInterrupt); a command that said what goes on without it (drsctl.commands.operating.on_interrupt) raises
+    its own Exit(130) from nothing."""
+    stopped = ended.__context__
+    return stopped is not None and isinstance(stopped.__cause__, KeyboardInterrupt)

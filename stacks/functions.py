@@ -19,6 +19,7 @@ from constructs import Construct
 from stacks import grants
 from stacks import iam as permissions
 from stacks.bundling import lambda_code
+from stacks.member_account import function_role_path
 from stacks.tables import RecordTables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +92,7 @@ class OrchestratorFunctions(Construct):
                 f"{key}Role",
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"drs-orchestrator {key}: {spec.description}",
+                path=function_role_path(stack.stack_name),  # what the member accounts' roles trust (member_account.py)
             )
             log_group = logs.LogGroup(self, f"{key}Logs", retention=log_retention)
             function = lambda_.Function(

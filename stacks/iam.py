@@ -512,13 +512,13 @@ START_RECOVERY_DEPENDENCY_ACTIONS: frozenset[str] = frozenset(
 # be, and the calling function of StartRecovery / TerminateRecoveryInstances gets their dependencies above.
 DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare": ("drs:DescribeJobs", "drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers"),
-    "lock_servers": (),
+    "lock_servers": ("drs:DescribeRecoverySnapshots",),  # a point-in-time recovery's snapshot of each server
     "next_step": (),
     "request_approval": (),
     "answer_approval": (),
-    # The health gate: the launch jobs' launchActionsStatus (post-launch action runs). What each server has
-    # configured (drs:ListLaunchActions, on its source server) is the health check's to add here.
-    "check_health": ("drs:DescribeJobs",),
+    # The health gate: the launch jobs' launchActionsStatus (post-launch action runs), and what each server has
+    # configured (drs:ListLaunchActions, on its source server: lambdas/core/launch_actions.py).
+    "check_health": ("drs:DescribeJobs", "drs:ListLaunchActions"),
     "start_wave": ("drs:StartRecovery", "drs:DescribeJobs"),
     "check_wave": ("drs:DescribeJobs",),
     "finalize": ("drs:DescribeJobs",),
@@ -587,8 +587,10 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionLocks": TAKE_LOCKS,
     },
     "lock_servers": {
-        "ExecutionHistory": READ,  # is the execution still running; has a lock's holder ended
-        "ExecutionWaves": READ_WAVES,
+        # is the execution still running; has a lock's holder ended; UpdateItem: how far apart the recovery
+        # snapshots chosen for a point in time are
+        "ExecutionHistory": (*READ, "dynamodb:UpdateItem"),
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:PutItem"),  # PutItem: each server's chosen recovery snapshot
         "ExecutionLocks": TAKE_LOCKS,
     },
     "next_step": {
@@ -603,7 +605,9 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),  # the waiting step: its token, and each answer
     },
     "check_health": {
-        "ExecutionWaves": READ_WAVES,  # the wave's launched servers and the step's start: it writes nothing
+        # the wave's launched servers and the step's start; UpdateItem: the servers' configured post-launch actions
+        # kept on the step's record, read once per step (lambdas/core/launch_actions.py)
+        "ExecutionWaves": (*READ_WAVES, "dynamodb:UpdateItem"),
     },
     "start_wave": {
         "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
@@ -736,6 +740,28 @@ APPROVER_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "ExecutionWaves": ("dynamodb:Query",),
     "PlanReadiness": ("dynamodb:GetItem", "dynamodb:Scan"),  # plan list and run list show each plan's readiness
 }
+# Member accounts (docs/accounts.md): the functions that call DRS or EC2 reach a member account's servers through its
+# member role, which they may assume (and only those roles: the accounts listed in context drs:memberAccounts, or
+# any account of the organization in context drs:memberOrganizationId). The member role holds, in its account, the
+# DRS and EC2 actions of these functions and the dependencies of StartRecovery and TerminateRecoveryInstances
+# (stacks/member_account.py builds it from the lists above).
+MEMBER_ROLE_ACTIONS = ("sts:AssumeRole",)
+MEMBER_ACCOUNTS_CONTEXT = "drs:memberAccounts"
+MEMBER_ORGANIZATION_CONTEXT = "drs:memberOrganizationId"
+MEMBER_ROLE_NAME_CONTEXT = "drs:memberRoleName"
+MEMBER_EXTERNAL_ID_CONTEXT = "drs:memberExternalId"
+FUNCTION_ROLE_PATH_PREFIX = "/drs-orchestrator/"  # + the stack's name + "/": the member roles trust this path
+REACHES_MEMBER_ACCOUNTS: frozenset[str] = frozenset(key for key in DRS_ACTIONS if DRS_ACTIONS[key] or EC2_ACTIONS[key])
+
+
+def member_drs_actions() -> tuple[str, ...]:
+    """Every DRS action the functions call: what the member role allows in its account."""
+    return tuple(sorted({action for actions in DRS_ACTIONS.values() for action in actions}))
+
+
+def member_ec2_actions() -> tuple[str, ...]:
+    return tuple(sorted({action for actions in EC2_ACTIONS.values() for action in actions}))
+
 
 # Between drills (stacks/access.py allow_between_drills): plan load makes the plan's drill schedule (with the drill
 # role, passed to Scheduler) and asks the readiness function to evaluate it; plan schedule turns the schedule on or

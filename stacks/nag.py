@@ -23,3 +23,9 @@ def acknowledge_findings(stack: cdk.Stack) -> None:
     for rule, reason in ACKNOWLEDGEMENTS.items():
         cdk.Validations.of(stack).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
     acknowledge_wildcards(stack)
+
+
+def acknowledge_member_findings(stack: cdk.Stack) -> None:
+    """The member role holds, in its account, the same actions as the orchestrator's functions: the same reasons,
+    its wildcards acknowledged on its own policy as the orchestrator's are."""
+    acknowledge_findings(stack)

@@ -16,6 +16,7 @@ from stacks import iam as permissions
 from stacks.access import OperatorAccess
 from stacks.drill_schedules import DrillSchedules
 from stacks.functions import OrchestratorFunctions
+from stacks.member_account import allow_member_roles
 from stacks.monitoring import Monitoring
 from stacks.readiness import DEFAULT_MINUTES, MINUTES_CONTEXT, ReadinessEvaluation, metrics_namespace
 from stacks.reports import ReportArchive
@@ -56,6 +57,8 @@ class DrsOrchestratorStack(Stack):
             notification_email=context("drs:notificationEmail"),
         )
 
+        # Member accounts: the functions reach them through their member roles, and may assume those only
+        allow_member_roles(self, functions.functions)
         functions.functions["prepare"].add_environment("HOOK_FUNCTION_PREFIX", hook_prefix)  # refuses other names
         functions.functions["prepare"].add_environment("HOOK_FUNCTION_ACCOUNT", self.account)  # and other accounts
         for key in permissions.PUBLISHES_TO_TOPIC:  # the approval request notifies the approvers

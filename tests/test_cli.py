@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -336,6 +337,46 @@ def test_a_failing_critical_health_gate_fails_the_rehearsal_and_the_report_says_
     assert "db-1 (s-0000000000adb0001, CRITICAL): post-launch action" in step["detail"]
 
 
+def _rehearse_with_post_launch(tmp_path: Path, **post_launch) -> tuple[Any, dict]:
+    """The example plan with a health gate after the databases, every db server with a post-launch action; db-1's
+    as given."""
+    path = _example_plan_with(tmp_path, After=[{"Name": "Databases healthy", "HealthCheck": {"TimeoutMinutes": 20}}])
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    for server in scenario["servers"]:
+        if server["hostname"].startswith("db-"):
+            server["postLaunch"] = {"seconds": 90}
+        if server["id"] == "s-0000000000adb0001":
+            server["postLaunch"] = post_launch
+    scenario_path = tmp_path / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(scenario))
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        app, ["rehearse", str(path), "--scenario", str(scenario_path), "--json", str(report_path)]
+    )
+    return result, json.loads(report_path.read_text())
+
+
+def test_a_critical_server_whose_ssm_agent_never_reports_fails_the_gate_before_the_next_wave(tmp_path):
+    result, report = _rehearse_with_post_launch(tmp_path, seconds=90, agentDiscovered=False)
+    assert result.exit_code == 1, result.output
+    assert report["stepFunctionsError"] == "HealthCheckFailed" and report["startRecoveryCalls"] == 1
+    (step,) = report["waves"][0]["steps"]
+    assert step["status"] == "FAILED"
+    assert (
+        "db-1 (s-0000000000adb0001, CRITICAL): SSM agent never reported: 1 post-launch actions did not run"
+        in (step["detail"])
+    )
+    assert [wave["status"] for wave in report["waves"][1:]] == ["SKIPPED", "SKIPPED"]
+
+
+def test_the_same_plan_with_every_post_launch_action_run_completes(tmp_path):
+    result, report = _rehearse_with_post_launch(tmp_path, seconds=90)
+    assert result.exit_code == 0, result.output
+    assert report["stepFunctionsError"] is None and report["startRecoveryCalls"] == 3
+    (step,) = report["waves"][0]["steps"]
+    assert step["status"] == "SUCCEEDED"
+
+
 def test_a_health_check_before_a_wave_exits_2_naming_the_field_and_the_fix(tmp_path):
     path = _example_plan_with(tmp_path, Before=[{"HealthCheck": {}}])
     result = CliRunner().invoke(app, ["rehearse", str(path)])
@@ -425,3 +466,39 @@ def test_rehearse_resume_runs_only_what_the_failed_execution_did_not(tmp_path):
     assert {application[f"app-{n}"]["error"] for n in range(2, 6)} == {"LAUNCHED_BEFORE"}
     assert report["startRecoveryCalls"] == 2  # app-1 alone, then the web wave
     assert report["launchesPerServerMax"] == 1
+
+
+def test_a_rehearsal_in_the_sandboxs_shell_ignores_its_endpoint_profile_and_config(tmp_path):
+    """The README's second terminal exports the sandbox's AWS_ENDPOINT_URL: a rehearsal there runs on its own stage
+    all the same (it once sent its tables to that endpoint: "Table already exists", reported as a bug in drsctl)."""
+    config = tmp_path / "config"
+    config.write_text("[default]\nendpoint_url = http://127.0.0.1:9\n[profile elsewhere]\nregion = eu-west-1\n")
+    shell = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing answers there (the discard port)
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_STEPFUNCTIONS": "http://127.0.0.1:9",
+        "AWS_PROFILE": "elsewhere",
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+    }
+    result = CliRunner().invoke(app, ["rehearse"], env=shell)
+    assert result.exit_code == 0, result.output
+    assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
+
+
+def test_plan_validate_says_in_one_line_what_drs_refused_and_where(tmp_path):
+    """DRS refuses DescribeSourceServers (not initialized in the plan's Region, or a Region it is not in): the
+    operator's to fix, said in one line, exit 2 (it was reported as a bug in drsctl, exit 1)."""
+    scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
+    scenario["faults"] = [{"operation": "DescribeSourceServers", "error": "UninitializedAccountException", "count": 99}]
+    path = tmp_path / "uninitialized.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = CliRunner().invoke(
+        app, ["plan", "validate", str(ROOT / "examples" / "plan.yaml"), "--scenario", str(path)]
+    )
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output and "bug in drsctl" not in result.output
+    assert "cannot check the servers in DRS (the emulator with" in errors[0]
+    assert "DescribeSourceServers in us-east-1" in errors[0] and "UninitializedAccountException" in errors[0]

@@ -67,14 +67,13 @@ def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None
         f"instances will be launched, wave by wave, in {len(resolution.waves)} wave(s):"
     ]
     for wave, planned in zip(resolution.waves, parsed.Waves, strict=True):
-        known = resolution.inventory.get(wave.Region, {})
-        servers = [known.get(server.SourceServerId, {}) for server in wave.Servers]
-        group = parsed.group(planned.ProtectionGroupId)
-        chosen = (
-            " (tagged " + ", ".join(f"{key}={value}" for key, value in group.Selector.Tags.items()) + ")"
+        servers = [resolution.inventory.get(wave.target_of(s), {}).get(s.SourceServerId, {}) for s in wave.Servers]
+        tags = [
+            ", ".join(f"{key}={value}" for key, value in group.Selector.Tags.items())
+            for group in parsed.groups_of(planned)
             if group.Selector is not None
-            else ""
-        )
+        ]
+        chosen = f" (tagged {'; '.join(tags)})" if tags else ""
         lines.append("")
         lines.append(f"wave {wave.WaveNumber}: {wave.WaveName}")
         lines.append(

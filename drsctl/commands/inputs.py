@@ -129,3 +129,14 @@ def write_text(path: Path, text: str, what: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
         raise fail_invalid(f"cannot write the {what} to {path}: {error.strerror or error}") from error
+
+
+def point_in_time_problems(text: str) -> list[str]:
+    """--point-in-time: an ISO 8601 moment in UTC (the execution input's PointInTime), or why not."""
+    from lambdas.core.plan import point_in_time_epoch
+
+    try:
+        point_in_time_epoch(text)
+    except ValueError as error:
+        return [f"--point-in-time: {error}"]
+    return []

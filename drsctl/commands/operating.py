@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from drsctl.operate.stack import DeployedStack
 
 EXIT_AWS_FAILED = 1
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell counts it (128 + SIGINT)
 STACK_OPTION = typer.Option(
     "--stack",
     envvar="DRSCTL_STACK",
@@ -83,6 +84,17 @@ def operating(what: str) -> Iterator[None]:
             ) from error
         console(stderr=True).print(Text.assemble(Text(f"could not {what}:", style="red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(EXIT_AWS_FAILED) from error
+
+
+@contextmanager
+def on_interrupt(message: str) -> Iterator[None]:
+    """Ctrl-C in the block: say on stderr, in one line, what goes on without us and how to pick it up again, then
+    exit 130 (typer would end silently: an operator under stress must know the execution was not touched)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        console(stderr=True).print(Text.assemble(Text("interrupted:", style="yellow"), f" {message}"), soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 NOT_HERE = ("ResourceNotFoundException", "StateMachineDoesNotExist", "InvalidRegion")  # the wrong Region, most likely

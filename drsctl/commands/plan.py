@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from unittest.mock import patch
@@ -24,9 +24,12 @@ from drsctl.commands.readiness import readiness, schedule
 from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from drsctl.emulator.scenario import Scenario
     from drsctl.operate.stack import DeployedStack
     from lambdas.core.plan_types import ExecutionMode
+    from lambdas.core.prepare import Resolution
 
 plan_app = typer.Typer(help="Work with plan files and the plans stored in the deployed stack.", no_args_is_help=True)
 plan_app.command("list")(list_plans)
@@ -39,23 +42,61 @@ EXIT_CANNOT_CHECK = 1
 
 @contextmanager
 def _drs_from(scenario: Path | None, loaded: Scenario | None) -> Iterator[str]:
-    """Point the DRS client at an emulator serving `loaded`, or leave it where the environment points it."""
+    """Point the DRS client at an emulator serving `loaded`, or leave it where the environment points it.
+
+    Against the emulator, member accounts are reached as in a rehearsal: STS is moto's (AssumeRole refused where the
+    scenario says), and the emulator answers each call in the account of its credentials."""
     if scenario is None or loaded is None:
         endpoint = drs_endpoint()
-        yield f"the DRS endpoint {endpoint}" if endpoint else "AWS (your default credentials and region configuration)"
+        with patch.dict(os.environ, _own_account()):
+            yield (
+                f"the DRS endpoint {endpoint}"
+                if endpoint
+                else "AWS (your default credentials and region configuration)"
+            )
         return
+    from moto import mock_aws
+
     from drsctl.clock import VirtualClock
     from drsctl.emulator import DrsEmulator, serving
+    from drsctl.local.engine import EngineStats, account_of_access_key, member_roles
+    from lambdas.core import accounts
 
     emulator = DrsEmulator(loaded, VirtualClock())
-    with serving(emulator) as running:
+    emulator.resolve_caller = account_of_access_key
+    with serving(emulator) as running, ExitStack() as stack:
         fake = {
             "AWS_ENDPOINT_URL_DRS": running.endpoint,
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "validate"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "validate"),
+            "AWS_REGION": loaded.region,
+            accounts.ORCHESTRATOR_ACCOUNT: loaded.accountId,
         }
-        with patch.dict(os.environ, fake):
-            yield f"the emulator with {scenario}"
+        stack.enter_context(patch.dict(os.environ, fake))
+        stack.enter_context(mock_aws())
+        stack.enter_context(member_roles(EngineStats(assumable=loaded.assumable)))
+        accounts.reset()
+        stack.callback(accounts.reset)
+        yield f"the emulator with {scenario}"
+
+
+def _own_account() -> dict[str, str]:
+    """The account the stack would run in, for groups that name none: the caller's (sts:GetCallerIdentity, which
+    needs no permission). A DRS endpoint without STS beside it (an emulator) answers every call in one account, so
+    there it is just "your account"; member accounts are then reported as unreachable by the pre-flight."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.core import accounts
+
+    if os.environ.get(accounts.ORCHESTRATOR_ACCOUNT):
+        return {}
+    try:
+        return {accounts.ORCHESTRATOR_ACCOUNT: accounts.home_account()}
+    except (BotoCoreError, ClientError):
+        return {accounts.ORCHESTRATOR_ACCOUNT: YOUR_ACCOUNT}
+
+
+YOUR_ACCOUNT = "your-account"
 
 
 @plan_app.command()
@@ -70,13 +111,14 @@ def validate(
     """Check a plan: its schema and options offline, then its servers in DRS (exist, replicate, not busy) and the
     quotas. DRS is AWS, or the endpoint in AWS_ENDPOINT_URL_DRS, or the emulator with --scenario.
 
-    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed) or when no AWS region or credentials
-    are configured, 1 when DRS could not be asked.
+    Exit code 0 when the plan can run, 2 when it cannot (each problem is listed), when DRS refuses the check (not
+    initialized, access denied, a Region it is not in) or when no AWS region or credentials are configured, 1 when
+    DRS could not be asked.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.core import limits
-    from lambdas.core.errors import PlanValidationError
+    from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions
     from lambdas.core.plan_version import plan_version
     from lambdas.core.prepare import resolve_waves
@@ -108,6 +150,8 @@ def validate(
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_CANNOT_CHECK) from error
+        except DrsRefusedError as refused:  # DRS answered, and refused for a reason the operator fixes (its message)
+            raise fail_invalid(f"cannot check the servers in DRS ({where}): {refused}") from refused
     if json_output:
         print_json(
             {
@@ -123,6 +167,7 @@ def validate(
                         "WaveNumber": wave.WaveNumber,
                         "WaveName": wave.WaveName,
                         "Region": wave.Region,
+                        "Accounts": sorted({t.account for t in wave.targets()}),
                         "Servers": len(wave.Servers),
                         "Impact": wave.Impact,
                     }
@@ -133,6 +178,12 @@ def validate(
         if resolution.problems:
             raise typer.Exit(EXIT_INVALID_INPUT)
         return
+    _print_validation(out, parsed.PlanId, resolution, where)
+
+
+def _print_validation(out: Console, plan_id: str, resolution: Resolution, where: str) -> None:
+    """plan validate's answer for people: warnings, then the problems (exit 2), or a row per wave, account and
+    Region."""
     for warning in resolution.warnings:
         out.print(f"warning: {warning}", soft_wrap=True)
     if resolution.problems:
@@ -142,14 +193,17 @@ def validate(
         for problem in resolution.problems:
             out.print(f"- {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_INPUT)
-    out.print(f"Plan {parsed.PlanId}: every server checked against {where}")
+    out.print(f"Plan {plan_id}: every server checked against {where}")
     table = Table()
     table.add_column("wave", overflow="fold", ratio=1)
+    table.add_column("account", no_wrap=True)
     table.add_column("region", no_wrap=True)
     table.add_column("servers", no_wrap=True, justify="right")
     table.add_column("impact", no_wrap=True)
     for wave in resolution.waves:
-        table.add_row(wave.WaveName, wave.Region, str(len(wave.Servers)), wave.Impact)
+        for number, (target, servers) in enumerate(wave.targets().items()):  # a row per account and Region
+            name, impact = (wave.WaveName, wave.Impact) if number == 0 else ("", "")
+            table.add_row(name, target.account, target.region, str(len(servers)), impact)
     out.print(table)
     out.print(Text("the plan can run", style="green"))
 

@@ -13,7 +13,7 @@ import typer
 from rich.text import Text
 
 from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
-from drsctl.commands.inputs import check_writable, read_plan, read_scenario, write_text
+from drsctl.commands.inputs import check_writable, point_in_time_problems, read_plan, read_scenario, write_text
 from drsctl.commands.views import (
     figures_table,
     not_launched_lines,
@@ -71,6 +71,15 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
             "faults are fixed; the report is the resumed execution's.",
         ),
     ] = False,
+    point_in_time: Annotated[
+        str | None,
+        typer.Option(
+            "--point-in-time",
+            metavar="TIME",
+            help="Recover to this moment (ISO 8601, UTC, e.g. 2025-12-31T23:00:00Z; the rehearsal's clock starts at "
+            "2026-01-01T00:00:00Z): each server launches from its newest recovery snapshot at or before it.",
+        ),
+    ] = None,
 ) -> None:
     """Rehearse a plan: the deployed workflow definition, run locally against the DRS emulator on a virtual clock.
 
@@ -86,6 +95,8 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
     from drsctl.local.hooks import scenario_problems
 
     problems = scenario_problems(parsed_plan, loaded)
+    if point_in_time is not None:
+        problems.extend(point_in_time_problems(point_in_time))
     if problems:
         raise fail_invalid("\n".join(problems))
     from drsctl.commands.progress import ProgressPrinter
@@ -105,7 +116,13 @@ def rehearse(  # noqa: PLR0917 - typer passes every option by keyword
         out.print(f"Fixing the scenario's server faults and resuming {first.executionId} (ResumeFrom)")
 
     report = run_rehearsal(
-        parsed_plan, loaded, execution_type, on_progress=printer, resume=resume, on_first_end=first_ended
+        parsed_plan,
+        loaded,
+        execution_type,
+        on_progress=printer,
+        resume=resume,
+        on_first_end=first_ended,
+        point_in_time=point_in_time,
     )
     _print_report(out, report, servers=servers)
     _write_reports(out, report, json_report, html_report)

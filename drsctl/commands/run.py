@@ -13,6 +13,7 @@ import typer
 from rich.text import Text
 
 from drsctl.commands.common import console, fail_invalid
+from drsctl.commands.inputs import point_in_time_problems
 from drsctl.commands.operating import (
     JSON_OPTION,
     STACK_OPTION,
@@ -20,6 +21,7 @@ from drsctl.commands.operating import (
     check_plan_id,
     check_status,
     find,
+    on_interrupt,
     operating,
     print_json,
 )
@@ -52,6 +54,15 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
     confirm: Annotated[
         str | None, typer.Option(help='For RECOVERY, in scripts: exactly "RECOVER <PlanId>" (else it is asked).')
     ] = None,
+    point_in_time: Annotated[
+        str | None,
+        typer.Option(
+            "--point-in-time",
+            metavar="TIME",
+            help="Recover to this moment (ISO 8601, UTC, e.g. 2026-01-01T03:00:00Z): each server launches from its "
+            "newest recovery snapshot at or before it (a resume keeps the first execution's).",
+        ),
+    ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
@@ -64,6 +75,8 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
         check_execution_name(name, "--name")
     if resume_from is not None:
         check_execution_name(resume_from, "--resume-from")
+    if point_in_time is not None and (problems := point_in_time_problems(point_in_time)):
+        raise fail_invalid("\n".join(problems))
     deployed = find(stack, "start the execution")
     _start(
         deployed,
@@ -73,6 +86,7 @@ def start(  # noqa: PLR0917 - typer reads a command's options from its parameter
         resume_from=resume_from,
         confirm=confirm,
         json_output=json_output,
+        point_in_time=point_in_time,
     )
 
 
@@ -85,6 +99,7 @@ def _start(
     resume_from: str | None,
     confirm: str | None,
     json_output: bool,
+    point_in_time: str | None = None,
 ) -> None:
     from drsctl.operate import conflicts, executions, identity
 
@@ -108,6 +123,7 @@ def _start(
             confirm=confirm,
             resume_from=resume_from,
             started_by=caller.arn,
+            point_in_time=point_in_time,
         )
     if json_output:
         print_json(started)
@@ -116,6 +132,10 @@ def _start(
     out.print(f"Started {mode} {started['ExecutionId']} of plan {plan_id}", soft_wrap=True)
     if resume_from:
         out.print(f"resuming from {resume_from}", soft_wrap=True)
+    if point_in_time:
+        out.print(
+            f"recovering to {point_in_time}: each server from its newest snapshot at or before it", soft_wrap=True
+        )
     out.print(f"console: {started['ConsoleUrl']}", soft_wrap=True)
     out.print(f"follow it: drsctl run watch {started['ExecutionId']}", soft_wrap=True)
 
@@ -153,12 +173,17 @@ def watch(
     check_execution_name(name, "NAME")
     if not math.isfinite(interval):
         raise fail_invalid(f"--interval {interval}: give a number of seconds from 0.1 to 300")
-    deployed = find(stack, "watch the execution")
     out = console()
     live = out.is_terminal and not json_output
     stamps = LineStamps()
-    with operating(f"watch execution {name}"):
-        current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output, stamps=stamps)
+    left = (
+        f"stopped watching; execution {name} goes on (it is not cancelled): drsctl run watch {name} follows it "
+        f'again, drsctl run cancel {name} --reason "..." stops it'
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "watch the execution")
+        with operating(f"watch execution {name}"):
+            current = _follow(deployed, name, interval, servers=servers, live=live, quiet=json_output, stamps=stamps)
     if json_output:
         print_json(current.to_json())
     elif live:
@@ -442,9 +467,14 @@ def cancel(
     check_execution_name(name, "NAME")
     if not reason.strip():
         raise fail_invalid("--reason is empty: say why the execution is cancelled (it is recorded)")
-    deployed = find(stack, "cancel the execution")
-    with operating(f"cancel execution {name}"):
-        current = executions.cancel(deployed, name, reason)
+    left = (
+        f"stopped waiting: drsctl run show {name} says whether it was stopped (a stop is recorded with who and why; "
+        "its record ends CANCELLED once the stack's reconcile has run)"
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "cancel the execution")
+        with operating(f"cancel execution {name}"):
+            current = executions.cancel(deployed, name, reason)
     if json_output:
         print_json(current.to_json())
     else:
@@ -478,9 +508,14 @@ def cleanup(
     check_execution_name(name, "NAME")
     if not math.isfinite(wait):
         raise fail_invalid(f"--wait {wait}: give a number of minutes from 0 to 1440")
-    deployed = find(stack, "clean up the drill")
-    with operating(f"clean up execution {name}"):
-        result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
+    left = (
+        f"stopped following; TERMINATE jobs already started go on in DRS: drsctl run cleanup {name} follows them "
+        "again and records how they ended"
+    )
+    with on_interrupt(left):
+        deployed = find(stack, "clean up the drill")
+        with operating(f"clean up execution {name}"):
+            result = executions.cleanup(deployed, name, wait_seconds=wait * 60)
     if json_output:
         print_json(result)
     elif not result["Terminated"] and not result["Pending"]:

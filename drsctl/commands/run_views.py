@@ -182,14 +182,20 @@ def step_detail(step: dict[str, object]) -> str:
 
 
 def servers_table(wave: WaveRecord) -> Table:
+    """A wave's servers; a wave over several accounts or Regions names each server's (a server is known by its
+    account, Region and ID)."""
+    where = {(server.Account, server.Region) for server in wave.Servers}
     table = Table(title=f"wave {wave.WaveNumber} servers")
     table.add_column("server", no_wrap=True)
+    if len(where) > 1:
+        table.add_column("account / region", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("instance", no_wrap=True)
     table.add_column("host / reason", overflow="fold", ratio=1)
     for server in wave.Servers:
         note = " ".join(part for part in (server.Hostname, server.Error) if part)
-        table.add_row(server.SourceServerId, status_text(server.Status), server.InstanceId or "-", note)
+        located = [f"{server.Account or '-'} {server.Region or wave.Region}"] if len(where) > 1 else []
+        table.add_row(server.SourceServerId, *located, status_text(server.Status), server.InstanceId or "-", note)
     return table
 
 

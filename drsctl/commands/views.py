@@ -99,20 +99,25 @@ def _add_steps(table: Table, steps: list[StepFigures], phase: str) -> None:
 def servers_tables(report: Report, width: int) -> list[Table]:
     """The servers (--servers): outcome, reason, hostname, instance, job, times. From WIDE_SERVERS columns up, one
     table with one line per server; narrower, one table per wave whose cells stack two values each."""
+    accounts = _many_accounts(report)
     if width >= WIDE_SERVERS:
-        return [_wide_servers_table(report)]
+        return [_wide_servers_table(report, accounts)]
     tables = []
     for number, wave in enumerate(report.waves, start=1):
         table = Table(
             title=f"Wave {number}: {wave.name}", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, min_width=60
         )
         _fixed(table, "server\nhost", min_width=19)
+        if accounts:
+            _fixed(table, "account\nregion", min_width=12)
         table.add_column("status\nreason", overflow="fold", ratio=1, min_width=9)
         _fixed(table, "job\ninstance", min_width=24)
         _fixed(table, "started\nlaunched", right=True, min_width=9)
         for server in wave.servers:
+            located = [f"{server.account or '-'}\n{server.region or wave.region or '-'}"] if accounts else []
             table.add_row(
                 f"{server.sourceServerId}\n{server.hostname or '-'}",
+                *located,
                 Text.assemble(status_text(server.status), f"\n{server.error}" if server.error else ""),
                 f"{server.jobId or '-'}\n{server.recoveryInstanceId or '-'}",
                 f"{clock_text(server.startedAt)}\n{clock_text(server.launchedAt)}",
@@ -121,10 +126,18 @@ def servers_tables(report: Report, width: int) -> list[Table]:
     return tables
 
 
-def _wide_servers_table(report: Report) -> Table:
+def _many_accounts(report: Report) -> bool:
+    """Whether the report's servers are in more than one account: then the tables name each server's."""
+    return len({server.account for wave in report.waves for server in wave.servers}) > 1
+
+
+def _wide_servers_table(report: Report, accounts: bool) -> Table:
     table = Table(title="Servers", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     _fixed(table, "wave", right=True)
     _fixed(table, "server", min_width=19)
+    if accounts:
+        _fixed(table, "account", min_width=12)
+        _fixed(table, "region")
     table.add_column("host", overflow="fold", ratio=1)
     _fixed(table, "status")
     table.add_column("reason", overflow="fold", ratio=1)
@@ -137,6 +150,7 @@ def _wide_servers_table(report: Report) -> Table:
             table.add_row(
                 str(number),
                 server.sourceServerId,
+                *([server.account or "-", server.region or wave.region or "-"] if accounts else []),
                 server.hostname or "-",
                 status_text(server.status),
                 server.error or "",

@@ -166,9 +166,9 @@ def _matches(item: dict[str, Any], filters: list[tuple[str, list[str]]]) -> bool
 def handlers(emulator: DrsEmulator) -> dict[str, Ec2Handler]:
     """The EC2 operations the emulator serves, bound to its recovery instances."""
 
-    def describe(region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def describe(region: str, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
         try:
-            now, instances = emulator.ec2_view(region, "DescribeInstanceStatus")
+            now, instances = emulator.ec2_view(region, "DescribeInstanceStatus", caller)
         except Ec2Fault as fault:
             raise Ec2Error(fault.code, fault.message, status=EC2_FAULT_ERRORS[fault.code]) from fault
         return describe_instance_status(now, instances, params)

@@ -257,15 +257,17 @@ def handlers(emulator: DrsEmulator) -> dict[str, Ec2Handler]:
     view = LaunchView(emulator)
 
     def served(operation: str) -> Ec2Handler:
-        def handle(region: str, params: dict[str, Any]) -> dict[str, Any]:
+        def handle(region: str, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
             _dry_run(params)
             try:
-                now, recovery = emulator.ec2_view(region, operation)
+                # the recovery instances of the caller's account; launch templates, subnets, security groups and
+                # the Region's capacity are the scenario's, the same for every account
+                now, recovery = emulator.ec2_view(region, operation, caller)
             except Ec2Fault as fault:
                 raise Ec2Error(fault.code, fault.message, status=EC2_FAULT_ERRORS[fault.code]) from fault
             if operation == "DescribeInstances":
                 return view.describe_instances(region, params, now, recovery)
-            method: Ec2Handler = getattr(view, _snake(operation))
+            method: Callable[[str, dict[str, Any]], dict[str, Any]] = getattr(view, _snake(operation))
             return method(region, params)
 
         return handle

@@ -33,6 +33,7 @@ from drsctl.emulator.errors import (
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ThrottlingException,
+    UninitializedAccountException,
     ValidationException,
 )
 from drsctl.emulator.launch import LaunchEstate
@@ -80,6 +81,7 @@ class Rendered(Sequence[dict[str, Any]]):
 class SourceServer:
     spec: ServerSpec
     region: str
+    account: str
     arn: str
     added_at: float
     tags: dict[str, str]
@@ -92,7 +94,7 @@ class SourceServer:
     def id(self) -> str:
         return self.spec.id
 
-    def describe(self, now: float, account_id: str) -> dict[str, Any]:
+    def describe(self, now: float) -> dict[str, Any]:
         life_cycle: dict[str, Any] = {
             "addedToServiceDateTime": iso8601(self.added_at),
             "firstByteDateTime": iso8601(self.added_at),
@@ -120,9 +122,27 @@ class SourceServer:
                     "fqdn": f"{self.spec.hostname}.example",
                 },
             },
-            "sourceCloudProperties": {"originRegion": self.region, "originAccountID": account_id},
+            "sourceCloudProperties": {"originRegion": self.region, "originAccountID": self.account},
             "replicationDirection": "FAILOVER",
         }
+
+
+def post_launch_action(action_id: str) -> dict[str, Any]:
+    """The one post-launch action a server with `postLaunch` has configured, shaped as DRS's LaunchAction: what
+    ListLaunchActions lists and what each of its runs in DescribeJobs names."""
+    return {
+        "actionId": action_id,
+        "actionCode": POST_LAUNCH_ACTION_CODE,
+        "type": "SSM_COMMAND",
+        "name": "Rehearsal post-launch action",
+        "active": True,
+        "order": 1001,
+        "actionVersion": "$DEFAULT",
+        "optional": False,
+        "parameters": {},
+        "description": "Emulated post-launch action (scenario postLaunch)",
+        "category": "VALIDATION",
+    }
 
 
 @dataclass
@@ -136,19 +156,7 @@ class LaunchActionRun:
 
     def describe(self) -> dict[str, Any]:
         run: dict[str, Any] = {
-            "action": {
-                "actionId": self.action_id,
-                "actionCode": POST_LAUNCH_ACTION_CODE,
-                "type": "SSM_COMMAND",
-                "name": "Rehearsal post-launch action",
-                "active": True,
-                "order": 1001,
-                "actionVersion": "$DEFAULT",
-                "optional": False,
-                "parameters": {},
-                "description": "Emulated post-launch action (scenario postLaunch)",
-                "category": "VALIDATION",
-            },
+            "action": post_launch_action(self.action_id),
             "runId": self.run_id,
             "status": self.status,
         }
@@ -181,6 +189,7 @@ class Job:
     id: str
     arn: str
     region: str
+    account: str
     type: str
     initiated_by: str
     created_at: float
@@ -218,6 +227,7 @@ class RecoveryInstance:
     id: str
     arn: str
     region: str
+    account: str
     source_server_id: str
     job_id: str
     is_drill: bool
@@ -248,8 +258,10 @@ class _PendingFault:
     operation: str  # an operation name or ANY_OPERATION
     error: str
     message: str | None
+    quota_code: str | None  # ServiceQuotaExceededException's quotaCode, when the scenario gives one
     remaining: int  # calls left, for a count fault
     window: tuple[float, float] | None  # [start, end) in clock time, for a window fault
+    account: str | None = None  # only calls in this account
 
     @classmethod
     def of(cls, fault: OperationFault, origin: float) -> _PendingFault:
@@ -258,12 +270,14 @@ class _PendingFault:
             operation=fault.operation,
             error=fault.error,
             message=fault.message,
+            quota_code=fault.quotaCode,
             remaining=fault.count or 0,
             window=None if window is None else (origin + window[0], origin + window[1]),
+            account=fault.account,
         )
 
-    def applies_to(self, operation: str) -> bool:
-        return self.operation in (operation, ANY_OPERATION)
+    def applies_to(self, operation: str, account: str) -> bool:
+        return self.operation in (operation, ANY_OPERATION) and self.account in (None, account)
 
 
 class Ec2Fault(Exception):
@@ -283,11 +297,20 @@ class _Event:
 
 
 class DrsEmulator:
-    """One DRS account, every region. Thread-safe: one lock serialises every call and every scheduled change."""
+    """DRS in the scenario's accounts, every region. Thread-safe: one lock serialises every call and every scheduled
+    change.
+
+    Each call is answered in the account of its caller's credentials (`caller`: the access key ID of its
+    signature): `resolve_caller` maps an access key to its account (the rehearsal maps the keys moto's STS
+    AssumeRole issues to the role's account); a key it does not know is the scenario's own account. An account sees
+    only its own servers, jobs and recovery instances; one the scenario does not know is not initialized for DRS.
+    """
 
     def __init__(self, scenario: Scenario, clock: Clock) -> None:
         self.scenario = scenario
         self.clock = clock
+        self.resolve_caller: Callable[[str], str | None] = lambda _key: None
+        self._account = scenario.accountId  # the account of the call being answered (set under the lock)
         self._lock = threading.RLock()
         self._ids = random.Random(scenario.seed)
         self._request_ids = random.Random(f"{scenario.seed}:requests")  # apart: answers do not shift the IDs
@@ -307,11 +330,13 @@ class DrsEmulator:
         self._synthetic_ids: set[str] = set()
         for spec in scenario.servers:
             region = scenario.region_of(spec)
+            account = scenario.account_of(spec)
             conflicts = sum(f.conflict for f in spec.faults if isinstance(f, ConflictFault))
             self.servers[(region, spec.id)] = SourceServer(
                 spec=spec,
                 region=region,
-                arn=self._arn(region, "source-server", spec.id),
+                account=account,
+                arn=self._arn(region, "source-server", spec.id, account),
                 added_at=now - 30 * 86_400,
                 tags=dict(spec.tags),
                 conflicts_left=conflicts,
@@ -321,14 +346,24 @@ class DrsEmulator:
 
     # -- entry point --------------------------------------------------------------------------------------------
 
-    def invoke(self, operation: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one operation: apply due events, inject any scheduled fault, then do the work."""
+    def account_for(self, caller: str | None) -> str:
+        """The account a caller's access key belongs to (the scenario's own when the key is not a member role's)."""
+        return (self.resolve_caller(caller) if caller else None) or self.scenario.accountId
+
+    def invoke(self, operation: str, region: str, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
+        """Run one operation in the caller's account: apply due events, inject any scheduled fault, then do the
+        work."""
         with self._lock:
             self.calls[operation] += 1
+            self._account = self.account_for(caller)
             self.advance()
+            if self._account not in self.scenario.known_accounts():
+                raise UninitializedAccountException(
+                    f"Account {self._account} is not initialized for AWS Elastic Disaster Recovery in {region}"
+                )
             fault = self._take_fault(operation, self.clock.now())
             if fault is not None and fault.error != "drop_response":
-                raise _fault_error(fault.error, operation, fault.message)
+                raise _fault_error(fault.error, operation, fault.message, fault.quota_code)
             handler: Callable[..., dict[str, Any]] = getattr(self, xform_name(operation))
             result = handler(region, **params)
             if fault is not None:
@@ -355,17 +390,18 @@ class DrsEmulator:
                 event = heapq.heappop(self._events)
                 event.action(event.at)
 
-    def ec2_view(self, region: str, operation: str) -> tuple[float, list[RecoveryInstance]]:
-        """For the EC2 side (`ec2.py`): the time and a copy of every EC2 instance DRS launched in `region`, oldest
-        first, terminated ones included, after applying every due change. A scenario fault on the operation is
-        raised as Ec2Fault (the protocol layer answers it in EC2's shape)."""
+    def ec2_view(self, region: str, operation: str, caller: str | None = None) -> tuple[float, list[RecoveryInstance]]:
+        """For the EC2 side (`ec2.py`): the time and a copy of every EC2 instance DRS launched in `region` of the
+        caller's account, oldest first, terminated ones included, after applying every due change. A scenario fault
+        on the operation is raised as Ec2Fault (the protocol layer answers it in EC2's shape)."""
         with self._lock:
+            account = self.account_for(caller)
             self.ec2_calls[operation] += 1
             self.advance()
-            fault = self._take_fault(operation, self.clock.now(), exact=True)
+            fault = self._take_fault(operation, self.clock.now(), exact=True, account=account)
             if fault is not None:
                 raise Ec2Fault(fault.error, fault.message or f"Injected fault: {fault.error} on {operation}")
-            instances = [replace(i) for i in self.ec2_instances.values() if i.region == region]
+            instances = [replace(i) for i in self.ec2_instances.values() if i.region == region and i.account == account]
             return self.clock.now(), instances
 
     def count_call(self, operation: str) -> None:
@@ -390,7 +426,7 @@ class DrsEmulator:
                 f"sourceServers names {', '.join(duplicates)} more than once",
                 fields=[{"name": "sourceServers", "message": f"duplicate sourceServerID {duplicates[0]}"}],
             )
-        quotas = self.scenario.quotas
+        quotas = self.scenario.quotas_of(self._account)
         if len(ids) > quotas.maxServersPerJob:
             raise ServiceQuotaExceededException(
                 f"A job can include at most {quotas.maxServersPerJob} source servers; this request has {len(ids)}",
@@ -399,16 +435,23 @@ class DrsEmulator:
                 quotaCode="MaxServersPerJob",
             )
         servers = [self._server(region, server_id) for server_id in ids]
+        chosen = {
+            item["sourceServerID"]: self._snapshot_time(server, item["recoverySnapshotID"])
+            for item, server in zip(sourceServers, servers, strict=True)
+            if item.get("recoverySnapshotID")
+        }
         for server in servers:
             self._check_not_busy(server)
         self._check_job_quotas(region, len(servers))
         kind = "START_DRILL" if isDrill else "START_RECOVERY"
         job = self._new_job(region, "LAUNCH", kind, [Participant(s.id) for s in servers], dict(tags or {}))
-        # The recovery point: with replication lag, the newest recovery snapshot at the job's creation; without,
-        # the snapshot the job itself takes (None here: its time is known when SNAPSHOT_END happens).
+        # The recovery point: the recovery snapshot the request names (a point-in-time recovery); else, with
+        # replication lag, the newest recovery snapshot at the job's creation; without, the snapshot the job itself
+        # takes (None here: its time is known when SNAPSHOT_END happens).
         recovery_points = {
             s.id: self._newest_snapshot_at(s, job.created_at) if s.spec.lag > 0 else None for s in servers
         }
+        recovery_points.update(chosen)
         job.is_drill = isDrill
         for server in servers:
             server.last_launch = {
@@ -427,7 +470,7 @@ class DrsEmulator:
         instances = []
         for instance_id in recoveryInstanceIDs:
             instance = self.instances.get(instance_id)
-            if instance is None or instance.region != region:
+            if instance is None or instance.region != region or instance.account != self._account:
                 raise ResourceNotFoundException(
                     f"Recovery instance {instance_id} not found in {region}",
                     resourceId=instance_id,
@@ -461,6 +504,7 @@ class DrsEmulator:
             job
             for job in self.jobs.values()
             if job.region == region
+            and job.account == self._account
             and (not wanted or job.id in wanted)
             and (start is None or job.created_at >= start)
             and (end is None or job.created_at <= end)
@@ -477,11 +521,11 @@ class DrsEmulator:
             server
             for (server_region, server_id), server in sorted(self.servers.items())
             if server_region == region
+            and server.account == self._account
             and (not wanted or server_id in wanted)
             and (hardware is None or hardware == server.spec.hostname)
         ]
-        account = self.scenario.accountId
-        return {"items": Rendered(servers, lambda server: server.describe(now, account), self._lock)}
+        return {"items": Rendered(servers, lambda server: server.describe(now), self._lock)}
 
     def describe_recovery_instances(self, region: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         filters = filters or {}
@@ -491,6 +535,7 @@ class DrsEmulator:
             instance
             for instance in sorted(self.instances.values(), key=lambda i: i.id)
             if instance.region == region
+            and instance.account == self._account
             and (not wanted or instance.id in wanted)
             and (not sources or instance.source_server_id in sources)
         ]
@@ -533,10 +578,27 @@ class DrsEmulator:
             "postLaunchEnabled": server.spec.postLaunch is not None,
         }
 
+    def list_launch_actions(
+        self, region: str, resourceId: str, filters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The post-launch actions configured for a source server: one for a server with `postLaunch` (whether or
+        not DRS will ever discover its SSM agent), none otherwise."""
+        if resourceId.startswith("lct-"):
+            raise ResourceNotFoundException(
+                f"Launch configuration template {resourceId} not found in {region} (the emulator has none: list a "
+                "source server's actions instead)",
+                resourceId=resourceId,
+                resourceType="LAUNCH_CONFIGURATION_TEMPLATE",
+            )
+        server = self._server(region, resourceId)
+        actions = [post_launch_action(self._post_launch_action_id())] if server.spec.postLaunch is not None else []
+        wanted = set((filters or {}).get("actionIds") or [])
+        return {"items": [action for action in actions if not wanted or action["actionId"] in wanted]}
+
     def describe_job_log_items(self, region: str, jobID: str) -> dict[str, Any]:
         job = self.jobs.get(jobID)
         # The model lists no ResourceNotFoundException here: an unknown job has no log items.
-        items = job.log if job is not None and job.region == region else []
+        items = job.log if job is not None and job.region == region and job.account == self._account else []
         return {"items": [dict(item) for item in items]}
 
     def tag_resource(self, region: str, resourceArn: str, tags: dict[str, str]) -> dict[str, Any]:
@@ -598,8 +660,9 @@ class DrsEmulator:
             previous.terminated_at = at
         instance = RecoveryInstance(
             id=instance_id,
-            arn=self._arn(job.region, "recovery-instance", instance_id),
+            arn=self._arn(job.region, "recovery-instance", instance_id, job.account),
             region=job.region,
+            account=job.account,
             source_server_id=server.id,
             job_id=job.id,
             is_drill=bool(job.is_drill),
@@ -610,7 +673,8 @@ class DrsEmulator:
         self.instances[instance_id] = instance
         self.ec2_instances[instance_id] = instance
         participant = job.participant(server.id)
-        if server.spec.postLaunch is not None:
+        if server.spec.postLaunch is not None and server.spec.postLaunch.agentDiscovered:
+            # agentDiscovered false: configured, but DRS never finds the SSM agent, so it never runs the action
             self._start_post_launch(job, participant, server.spec.postLaunch, at)
         participant.launch_status = "LAUNCHED"
         participant.ended_at = at
@@ -624,7 +688,7 @@ class DrsEmulator:
         """postLaunch: the action runs from the launch for `spec.seconds`, then ends with `spec.result`."""
         seed = f"{self.scenario.seed}:{job.id}:{participant.source_server_id}"
         run = LaunchActionRun(
-            action_id=str(uuid.UUID(hashlib.md5(f"{self.scenario.seed}:action".encode()).hexdigest())),  # noqa: S324
+            action_id=self._post_launch_action_id(),
             run_id=str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest())),  # noqa: S324 - an ID, not security
             discovered_at=at,
         )
@@ -634,6 +698,10 @@ class DrsEmulator:
             run.status = spec.result
 
         self._at(at + spec.seconds, finish)
+
+    def _post_launch_action_id(self) -> str:
+        """The configured action's ID: one per scenario (every server with postLaunch has the same action)."""
+        return str(uuid.UUID(hashlib.md5(f"{self.scenario.seed}:action".encode()).hexdigest()))  # noqa: S324
 
     def _launch_failed(self, job: Job, server: SourceServer, at: float) -> None:
         self._log(job, at, "LAUNCH_FAILED", server.id, rawError="Failed to launch recovery instance")
@@ -684,7 +752,14 @@ class DrsEmulator:
         participants = [Participant(server_id, launch_status="IN_PROGRESS") for server_id in self._synthetic(rng, spec)]
         job_id = "drsjob-" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(17))
         job = self._new_job(
-            self.scenario.region_of(spec), "LAUNCH", "START_DRILL", participants, dict(spec.tags), at=at, job_id=job_id
+            self.scenario.region_of(spec),
+            "LAUNCH",
+            "START_DRILL",
+            participants,
+            dict(spec.tags),
+            at=at,
+            job_id=job_id,
+            account=self.scenario.account_of(spec),
         )
         job.is_drill = True
         job.status = "STARTED"
@@ -719,6 +794,18 @@ class DrsEmulator:
         )
         return [float(step * SNAPSHOT_INTERVAL) for step in range(oldest, newest + 1)]
 
+    def _snapshot_time(self, server: SourceServer, snapshot_id: str) -> float:
+        """When the server's recovery snapshot `snapshot_id` was taken (one it still keeps), else
+        ResourceNotFoundException."""
+        for at in self._snapshot_times(server, self.clock.now()):
+            if self._snapshot(server, at)["snapshotID"] == snapshot_id:
+                return at
+        raise ResourceNotFoundException(
+            f"Recovery snapshot {snapshot_id} of source server {server.id} not found",
+            resourceId=snapshot_id,
+            resourceType="RECOVERY_SNAPSHOT",
+        )
+
     def _newest_snapshot_at(self, server: SourceServer, now: float) -> float:
         return float(math.floor((now - server.spec.lag) / SNAPSHOT_INTERVAL) * SNAPSHOT_INTERVAL)
 
@@ -736,9 +823,14 @@ class DrsEmulator:
     # -- checks -------------------------------------------------------------------------------------------------
 
     def _server(self, region: str, server_id: str) -> SourceServer:
+        """A source server of the calling account (another account's servers are not there for it)."""
         server = self.servers.get((region, server_id))
+        if server is not None and server.account != self._account:
+            server = None
         if server is None:
-            elsewhere = sorted(r for (r, s) in self.servers if s == server_id)
+            elsewhere = sorted(
+                r for (r, s), found in self.servers.items() if s == server_id and found.account == self._account
+            )
             hint = f" (it is in {', '.join(elsewhere)})" if elsewhere else ""
             raise ResourceNotFoundException(
                 f"Source server {server_id} not found in {region}{hint}",
@@ -756,7 +848,9 @@ class DrsEmulator:
                 resourceType="SOURCE_SERVER",
             )
         for job in self.jobs.values():
-            launching = job.active and job.region == server.region and job.type == "LAUNCH"
+            launching = (
+                job.active and job.region == server.region and job.account == server.account and job.type == "LAUNCH"
+            )
             if launching and any(p.source_server_id == server.id for p in job.participants):
                 raise ConflictException(
                     f"Source server {server.id} is already part of active job {job.id}",
@@ -765,8 +859,11 @@ class DrsEmulator:
                 )
 
     def _check_job_quotas(self, region: str, new_servers: int) -> None:
-        quotas = self.scenario.quotas
-        active = [job for job in self.jobs.values() if job.active and job.region == region]
+        """The calling account's job quotas in `region`."""
+        quotas = self.scenario.quotas_of(self._account)
+        active = [
+            job for job in self.jobs.values() if job.active and job.region == region and job.account == self._account
+        ]
         if len(active) >= quotas.maxConcurrentJobs:
             raise ServiceQuotaExceededException(
                 f"{len(active)} jobs are active in {region}; the quota is {quotas.maxConcurrentJobs} concurrent jobs",
@@ -784,15 +881,27 @@ class DrsEmulator:
                 quotaCode="MaxServersInAllActiveJobs",
             )
 
-    def _take_fault(self, operation: str, now: float, *, exact: bool = False) -> _PendingFault | None:
+    def _take_fault(
+        self, operation: str, now: float, *, exact: bool = False, account: str | None = None
+    ) -> _PendingFault | None:
         """Window faults first (the first whose window holds `now`), then count faults in list order. `exact`: only
-        faults naming the operation (`*` stands for DRS operations, not EC2's)."""
+        faults naming the operation (`*` stands for DRS operations, not EC2's). Only faults of the calling account
+        (or of every account) apply."""
+        account = account or self._account
         for fault in self._faults:
-            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            applies = (
+                (fault.operation == operation and fault.account in (None, account))
+                if exact
+                else (fault.applies_to(operation, account))
+            )
             if fault.window is not None and applies and fault.window[0] <= now < fault.window[1]:
                 return fault
         for fault in self._faults:
-            applies = fault.operation == operation if exact else fault.applies_to(operation)
+            applies = (
+                (fault.operation == operation and fault.account in (None, account))
+                if exact
+                else (fault.applies_to(operation, account))
+            )
             if fault.window is None and applies and fault.remaining > 0:
                 fault.remaining -= 1
                 return fault
@@ -801,7 +910,7 @@ class DrsEmulator:
     def _tags_of(self, arn: str) -> dict[str, str]:
         resources: list[Any] = [*self.jobs.values(), *self.servers.values(), *self.instances.values()]
         for resource in resources:
-            if resource.arn == arn:
+            if resource.arn == arn and resource.account == self._account:
                 tags: dict[str, str] = resource.tags
                 return tags
         raise ResourceNotFoundException(f"No DRS resource with ARN {arn}", resourceId=arn)
@@ -818,12 +927,15 @@ class DrsEmulator:
         *,
         at: float | None = None,
         job_id: str | None = None,
+        account: str | None = None,
     ) -> Job:
         job_id = job_id or "drsjob-" + self._random_chars(string.ascii_letters + string.digits, 17)
+        account = account or self._account
         job = Job(
             id=job_id,
-            arn=self._arn(region, "job", job_id),
+            arn=self._arn(region, "job", job_id, account),
             region=region,
+            account=account,
             type=job_type,
             initiated_by=initiated_by,
             created_at=self.clock.now() if at is None else at,
@@ -864,14 +976,18 @@ class DrsEmulator:
     def _random_chars(self, alphabet: str, length: int) -> str:
         return "".join(self._ids.choice(alphabet) for _ in range(length))
 
-    def _arn(self, region: str, kind: str, resource_id: str) -> str:
-        return f"arn:aws:drs:{region}:{self.scenario.accountId}:{kind}/{resource_id}"
+    def _arn(self, region: str, kind: str, resource_id: str, account: str) -> str:
+        return f"arn:aws:drs:{region}:{account}:{kind}/{resource_id}"
 
 
-def _fault_error(error_name: str, operation: str, message: str | None = None) -> DrsError:
+def _fault_error(
+    error_name: str, operation: str, message: str | None = None, quota_code: str | None = None
+) -> DrsError:
     message = message or f"Injected fault: {error_name} on {operation} (scenario faults)"
     if error_name == "ThrottlingException":
         return ThrottlingException(message, retryAfterSeconds="1", serviceCode="drs")
+    if error_name == "ServiceQuotaExceededException":
+        return ServiceQuotaExceededException(message, serviceCode="drs", quotaCode=quota_code)
     return ERRORS_BY_NAME[error_name](message)
 
 

@@ -34,6 +34,7 @@ OPERATIONS = (
     "DescribeJobLogItems",
     "DescribeRecoverySnapshots",
     "GetLaunchConfiguration",
+    "ListLaunchActions",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
@@ -44,7 +45,9 @@ DEFAULT_PAGE_SIZE = 100
 class Backend(Protocol):
     """What the protocol layer needs from the behavioural model."""
 
-    def invoke(self, operation: str, region: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def invoke(
+        self, operation: str, region: str, params: dict[str, Any], caller: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -103,7 +106,7 @@ class DrsProtocol:
             operation, params = self._parse(method, target, headers, body)
             region = self._region(headers)
             validate_input(operation.input_shape, params)
-            result = self._call(operation, region, params)
+            result = self._call(operation, region, params, request_access_key(headers))
             response = self._serialize(operation, result)
         except DrsError as error:
             response = self._serialize_error(error)
@@ -157,13 +160,15 @@ class DrsProtocol:
     def _region(self, headers: dict[str, str]) -> str:
         return request_region("drs", headers, self.default_region)
 
-    def _call(self, operation: OperationModel, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _call(
+        self, operation: OperationModel, region: str, params: dict[str, Any], caller: str | None
+    ) -> dict[str, Any]:
         paging = self.paginators.get(operation.name)
         if paging is None:
-            return self.backend.invoke(operation.name, region, params)
+            return self.backend.invoke(operation.name, region, params, caller)
         token = params.pop(paging["input_token"], None)
         limit = params.pop(paging["limit_key"], None) or DEFAULT_PAGE_SIZE
-        result = self.backend.invoke(operation.name, region, params)
+        result = self.backend.invoke(operation.name, region, params, caller)
         items = result[paging["result_key"]]
         start = _decode_token(token, len(items))
         result[paging["result_key"]] = items[start : start + limit]
@@ -257,6 +262,13 @@ def _decode_token(token: str | None, total: int) -> int:
             "nextToken is out of range", fields=[{"name": "nextToken", "message": "token out of range"}]
         )
     return offset
+
+
+def request_access_key(headers: dict[str, str]) -> str | None:
+    """The access key ID a request is signed with (SigV4 `Credential=<key>/...`): whose account it is for."""
+    authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
+    signed = re.search(r"Credential=([^/,\s]+)/", authorization)
+    return signed.group(1) if signed else None
 
 
 def request_region(service: str, headers: dict[str, str], default: str) -> str:

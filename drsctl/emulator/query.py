@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 import botocore.session
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from drsctl.emulator.protocol import HttpResponse, request_region
+from drsctl.emulator.protocol import HttpResponse, request_access_key, request_region
 
 _ENVELOPE_KEYS = ("Action", "Version")
 
@@ -37,8 +37,9 @@ class Ec2Error(Exception):
         self.status = status
 
 
-# One EC2 operation: (region, the request members as botocore names them) -> the result members.
-Ec2Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+# One EC2 operation: (region, the request members as botocore names them, the caller's access key ID) -> the result
+# members.
+Ec2Handler = Callable[[str, dict[str, Any], str | None], dict[str, Any]]
 
 
 @cache
@@ -82,7 +83,7 @@ class QueryProtocol:
                 raise Ec2Error("InvalidAction", f"The action {action} is not valid for this web service.")
             operation = ec2_model().operation_model(action)
             params = read_members(operation, form)
-            result = handler(self._region(headers), params)
+            result = handler(self._region(headers), params, request_access_key(headers))
             return _xml_response(200, serialize_result(operation, result, request_id))
         except Ec2Error as error:
             return _xml_response(error.status, serialize_error(error, request_id))

@@ -21,6 +21,7 @@ SOURCE_SERVER_ID = r"^s-[0-9a-zA-Z]{17}$"
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"  # a Lambda function name (not an ARN)
 ERROR_NAME = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ACCOUNT = r"^\d{12}$"
 ANY_OPERATION = "*"
 # The EC2 operations the emulator serves beside DRS (ec2.py, launch.py), and the EC2 errors a fault on one may give,
 # with their HTTP statuses: throttled, an internal error, and access denied (EC2's code for it). `*` means DRS
@@ -96,8 +97,20 @@ class Timing(_Strict):
 
 class Quotas(_Strict):
     maxServersPerJob: int = Field(100, ge=1, description="Source servers in one StartRecovery call.")
-    maxConcurrentJobs: int = Field(20, ge=1, description="Jobs not yet COMPLETED, per region.")
-    maxServersInActiveJobs: int = Field(500, ge=1, description="Servers in all active jobs, per region.")
+    maxConcurrentJobs: int = Field(20, ge=1, description="Jobs not yet COMPLETED, per account and region.")
+    maxServersInActiveJobs: int = Field(500, ge=1, description="Servers in all active jobs, per account and region.")
+
+
+class AccountSpec(_Strict):
+    """A member account: its own DRS (servers, jobs, recovery instances), reached through its member role."""
+
+    id: str = Field(pattern=ACCOUNT, description="The account ID (12 digits).")
+    quotas: Quotas | None = Field(None, description="Its DRS quotas, per region (default: the scenario's quotas).")
+    assumable: bool = Field(
+        True,
+        description="false: STS AssumeRole into this account's member role is refused (AccessDenied), as when the "
+        "member stack is missing or does not trust the orchestrator.",
+    )
 
 
 class ConflictFault(_Strict):
@@ -122,6 +135,12 @@ class PostLaunch(_Strict):
     )
     result: Literal["SUCCEEDED", "FAILED"] = Field(
         "SUCCEEDED", description="The run's final status (LaunchActionRunStatus); FAILED comes with a failureReason."
+    )
+    agentDiscovered: bool = Field(
+        True,
+        description="Whether DRS discovers the SSM agent on the recovery instance (default true). false: the action "
+        "is configured (ListLaunchActions lists it) but DRS never discovers the agent, as in a subnet without SSM "
+        "endpoints, so no run ever appears and seconds and result are not used.",
     )
 
 
@@ -165,6 +184,9 @@ class ServerSpec(_Strict):
     id: str = Field(pattern=SOURCE_SERVER_ID, description="The DRS source server ID.")
     hostname: str = Field(min_length=1, max_length=255)
     region: str | None = Field(None, description="Defaults to the scenario's region.")
+    account: str | None = Field(
+        None, pattern=ACCOUNT, description="The account whose DRS holds it; defaults to the scenario's accountId."
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     replication: str = Field("CONTINUOUS", description="dataReplicationState; CONTINUOUS is healthy.")
     lagSeconds: float | None = Field(
@@ -236,6 +258,16 @@ class OperationFault(_Strict):
         min_length=1,
         description="The error's message (default: 'Injected fault: <error> on <operation> (scenario faults)').",
     )
+    quotaCode: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="With error ServiceQuotaExceededException only: the quotaCode the error carries (any string, "
+        "e.g. MaxConcurrentJobs or a Service Quotas code such as L-D88FAC3A); without it the error has none.",
+    )
+    account: str | None = Field(
+        None, pattern=ACCOUNT, description="Only calls made in this account get the fault (default: every account)."
+    )
 
     @field_validator("operation")
     @classmethod
@@ -282,6 +314,15 @@ class OperationFault(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _quota_code_of_a_quota_error(self) -> OperationFault:
+        if self.quotaCode is not None and self.error != "ServiceQuotaExceededException":
+            raise ValueError(
+                f"quotaCode is a member of ServiceQuotaExceededException, not of {self.error}: remove quotaCode or "
+                "set error: ServiceQuotaExceededException"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _errors_of_the_operations_service(self) -> OperationFault:
         ec2 = self.operation in EC2_OPERATIONS
         if ec2 != (self.error in EC2_FAULT_ERRORS):
@@ -294,6 +335,7 @@ class ExternalJob(_Strict):
     """A launch job of another tool in the same account: it holds the job quotas while it runs."""
 
     region: str | None = Field(None, pattern=REGION, description="Defaults to the scenario's region.")
+    account: str | None = Field(None, pattern=ACCOUNT, description="Defaults to the scenario's accountId.")
     servers: int = Field(
         1, ge=1, le=100, description="Participating servers (synthetic IDs, none of the scenario's servers)."
     )
@@ -372,7 +414,14 @@ APPROVE_AT_ONCE = Approval(decision="APPROVE", afterSeconds=0)
 
 class Scenario(_Strict):
     region: str = Field("us-east-1", pattern=REGION, description="Default region of servers.")
-    accountId: str = Field("111122223333", pattern=r"^\d{12}$")
+    accountId: str = Field(
+        "111122223333", pattern=ACCOUNT, description="The orchestrator's own account (and the default of servers)."
+    )
+    accounts: list[AccountSpec] = Field(
+        default_factory=list,
+        description="Member accounts: each sees only its own servers, jobs and recovery instances, reached with the "
+        "credentials STS AssumeRole gives for its member role.",
+    )
     seed: int = Field(7, description="Seeds IDs and timing jitter: the same scenario replays identically.")
     quotas: Quotas = Field(default_factory=Quotas)
     timing: Timing = Field(default_factory=Timing)
@@ -419,11 +468,41 @@ class Scenario(_Strict):
             seen.add(approval.wave)
         return self
 
+    @model_validator(mode="after")
+    def _accounts_once(self) -> Scenario:
+        ids = [account.id for account in self.accounts]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"account {duplicate} is listed twice in accounts")
+        if self.accountId in ids:
+            raise ValueError(
+                f"accounts lists {self.accountId}, the scenario's own accountId (the orchestrator's); list only "
+                "member accounts there"
+            )
+        return self
+
     def region_of(self, item: ServerSpec | ExternalJob) -> str:
         return item.region or self.region
 
     def capacity_of(self, region: str) -> CapacitySpec:
         return self.capacity.get(region) or CapacitySpec()
+
+    def account_of(self, item: ServerSpec | ExternalJob) -> str:
+        return item.account or self.accountId
+
+    def known_accounts(self) -> set[str]:
+        """Accounts whose DRS is initialized: the scenario's own, its member accounts, and those its servers name."""
+        return {self.accountId, *(a.id for a in self.accounts), *(self.account_of(s) for s in self.servers)}
+
+    def quotas_of(self, account: str) -> Quotas:
+        spec = next((a for a in self.accounts if a.id == account), None)
+        return spec.quotas if spec is not None and spec.quotas is not None else self.quotas
+
+    def assumable(self, account: str) -> bool:
+        """Whether STS lets the orchestrator assume the member role of `account` (a known account, not refused)."""
+        spec = next((a for a in self.accounts if a.id == account), None)
+        if spec is not None:
+            return spec.assumable
+        return account in self.known_accounts()
 
     def approval_for(self, wave: str) -> Approval:
         """The answer to an approval step of `wave`: its own entry, else the catch-all entry, else approve at once."""

@@ -34,10 +34,13 @@ rehearsal engine, and make it fail wherever AWS would:
    Only the seconds slept on the invocation's own thread count (`_Account`): the clock is shared, and when two
    executions run at once another execution's Wait moves it while this invocation runs.
 9. Faults at the engine's boundaries (`EngineFaults`), never in the code under test: a Lambda invocation killed
-   after its k-th AWS call or after it finished (`Sandbox.Timedout`, its effects kept, its answer lost) or never run
-   (`Lambda.ServiceException`); a DynamoDB operation answered with throttling, a 500, or a transaction cancelled for
-   `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after taking effect. Faults are
-   read from `EngineStats.faults` at each call, so a test may replace that object at any time.
+   after its k-th AWS call or after it finished (`Sandbox.Timedout`, its effects kept, its answer lost), hung until
+   its function's timeout (`Sandbox.Timedout` after that many virtual seconds, as a call that never answers leaves
+   it), lost with no answer (its task's `States.Timeout` at its TimeoutSeconds) or never run
+   (`Lambda.ServiceException`); a DynamoDB operation answered with throttling, a 500, or a
+   transaction cancelled for `TransactionConflict`/`ThrottlingError` (moto never cancels for those), optionally after
+   taking effect. Faults are read from `EngineStats.faults` at each call, so a test may replace that object at any
+   time.
 10. DynamoDB's 400 KB item limit by DynamoDB's byte rules (`lambdas.core.item_size`): PutItem, BatchWriteItem puts
     (the whole batch refused, as AWS does, before any item is written), UpdateItem (the item as it is after the
     update, nested paths such as `SET Waves[3] = :w` included) and TransactWriteItems puts and updates (cancelled
@@ -109,6 +112,20 @@ rehearsal engine, and make it fail wherever AWS would:
     output. moto ignores all four and returns every event, oldest first: Next runbook step reads the last events of
     the execution (how a hook's output is recorded without entering the state's data, lambdas/core/step_end.py).
 
+23. Faults at the Step Functions API our functions call (`EngineFaults.stepfunctions`, `history_page_max`): the next
+    calls of an operation answered with an error (ThrottlingException, as AWS throttles GetExecutionHistory), and
+    GetExecutionHistory pages holding fewer events than `maxResults` asked (AWS: "the actual number of results
+    returned per call might be fewer than the specified maximum"). Only calls a function makes while it runs are
+    faulted, never the rehearsal's own reads.
+24. STS AssumeRole refuses a role as AWS does when it cannot be assumed (moto assumes any role ARN, existing or not):
+    into an account the rehearsal's scenario does not know or marks `assumable: false`, or one a fault names
+    (`EngineFaults.assume_role_denied`, read at each call), it answers AccessDenied with AWS's message (`... is not
+    authorized to perform: sts:AssumeRole on resource: <role ARN>`). `EngineStats.assumable` says which accounts the
+    estate lets the orchestrator into (the rehearsal sets it from its scenario). moto's HTTP status for an error its
+    STS model does not declare is 400 (AWS answers 403); the code and message are what callers read.
+    `account_of_access_key` reads which account moto issued an access key in (AssumeRole's temporary keys are created
+    in the role's account), so the DRS emulator answers a call made with member credentials in the member account.
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -120,11 +137,13 @@ import functools
 import importlib
 import json
 import random
+import re
 import threading
 import time
 import traceback
 import types
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -137,6 +156,7 @@ from botocore import retryhandler as botocore_legacy_retries
 from botocore.client import BaseClient
 from botocore.retries import standard as botocore_standard_retries
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb import comparisons
 from moto.dynamodb import models as dynamodb_models
@@ -150,6 +170,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
@@ -189,9 +210,12 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.sts.models import STSBackend
+from moto.utilities.utils import PARTITION_NAMES
 
 from drsctl.clock import VirtualClock
 from lambdas.core.item_size import ITEM_MAX_BYTES, typed_item_bytes
+from lambdas.core.task_budget import TASK_SLACK_SECONDS
 
 # Modules whose `datetime.datetime.now()` must read the virtual clock.
 _DATETIME_USERS = (state_module, execution_module, parser_models, event_manager)
@@ -245,13 +269,23 @@ class LambdaFault:
 
     kind: "timeout_after_calls": killed when it makes its `calls`-th AWS call (the call is not made), as a Lambda
     timeout would cut it mid-way; "timeout_after": it runs to the end, then its answer is replaced by
-    Sandbox.Timedout (effects kept, answer lost); "service_error": never runs (Lambda.ServiceException).
+    Sandbox.Timedout (effects kept, answer lost); "hang": it does nothing until its function's timeout (that many
+    virtual seconds, counted for its task too), then Sandbox.Timedout, as an AWS call that never answers leaves it;
+    "no_answer": the invocation is lost, its function never runs, and its task hears nothing until its TimeoutSeconds
+    (the function's timeout + TASK_SLACK_SECONDS, as every Task of the definition allows), then States.Timeout;
+    "service_error": never runs (Lambda.ServiceException).
     """
 
     function: str
     nth: int = 1
     kind: str = "timeout_after"
     calls: int = 1
+    every: int = 0  # > 0: the nth invocation and every `every`-th after it (nth, nth + every, ...)
+
+    def applies(self, function_name: str, count: int) -> bool:
+        if not function_name.endswith(self.function) or count < self.nth:
+            return False
+        return count == self.nth or (self.every > 0 and (count - self.nth) % self.every == 0)
 
 
 @dataclass
@@ -270,10 +304,25 @@ class DynamoDbFault:
 
 
 @dataclass
+class StepFunctionsFault:
+    """The next `count` calls of a Step Functions operation a function makes answer `error` (HTTP 400, as AWS
+    answers ThrottlingException), before botocore's own retries: count 2 outlasts a client of two attempts."""
+
+    operation: str
+    error: str = "ThrottlingException"
+    count: int = 1
+
+
+@dataclass
 class EngineFaults:
     lambdas: list[LambdaFault] = field(default_factory=list)
     dynamodb: list[DynamoDbFault] = field(default_factory=list)
+    stepfunctions: list[StepFunctionsFault] = field(default_factory=list)
+    history_page_max: int | None = None  # GetExecutionHistory answers a function at most this many events a page
     invocations_by_function: dict[str, int] = field(default_factory=dict)
+    # Accounts whose member role STS refuses from now on (AccessDenied): a role deleted or its trust changed
+    # mid-execution.
+    assume_role_denied: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -302,6 +351,11 @@ class EngineStats:
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    # Whether STS lets the orchestrator assume a role in an account (patch 24): the rehearsal's scenario decides.
+    assumable: Callable[[str], bool] = lambda _account: True
+    # Every AssumeRole STS answered: (role ARN, external ID, refused)
+    assumed_roles: list[tuple[str, str | None, bool]] = field(default_factory=list)
 
 
 class LambdaKilled(BaseException):
@@ -410,8 +464,28 @@ def _take_lambda_fault(faults: EngineFaults, function_name: str) -> LambdaFault 
     count = faults.invocations_by_function.get(function_name, 0) + 1
     faults.invocations_by_function[function_name] = count
     for fault in faults.lambdas:
-        if function_name.endswith(fault.function) and fault.nth == count:
+        if fault.applies(function_name, count):
             return fault
+    return None
+
+
+def _never_ran(
+    fault: LambdaFault | None, stats: EngineStats, account: _Account, timeout: int
+) -> tuple[str, str] | None:
+    """(result, error) of an invocation whose fault keeps the handler from running: never run, lost, or hung."""
+    if fault is None:
+        return None
+    if fault.kind == "service_error":
+        return _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"), "Lambda.ServiceException"
+    if fault.kind == "no_answer":
+        waited = timeout + TASK_SLACK_SECONDS + 1  # past the task's TimeoutSeconds: States.Timeout
+        stats.sleep(waited)
+        account.slept -= waited  # the function never ran: its own timeout does not apply
+        return _lambda_error("Lambda.Unknown", "injected: no answer"), "Lambda.Unknown"
+    if fault.kind == "hang":
+        stats.sleep(timeout)  # on the virtual clock, counted for this invocation and its task
+        message = f"Task timed out after {timeout} s (injected: it hung)"
+        return _lambda_error("Sandbox.Timedout", message), "Sandbox.Timedout"
     return None
 
 
@@ -438,11 +512,9 @@ def _in_process_invoke(stats: EngineStats) -> Callable[..., tuple[str, bool, str
             for hook in stats.before_invoke:
                 hook(function.function_name, payload)
             fault = _take_lambda_fault(stats.faults, function.function_name)
-            if fault is not None and fault.kind == "service_error":
-                result, error = (
-                    _lambda_error("Lambda.ServiceException", "injected: the invocation never ran"),
-                    "Lambda.ServiceException",
-                )
+            never_ran = _never_ran(fault, stats, account, timeout)
+            if never_ran is not None:
+                result, error = never_ran
             else:
                 _inside_handler.calls_left = (
                     fault.calls if fault is not None and fault.kind == "timeout_after_calls" else None
@@ -504,6 +576,54 @@ def _counting_api_call(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(self, operation_name, api_params)
 
     return make_api_call
+
+
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+
+
+class _AccessDenied(ServiceException):
+    code = "AccessDenied"
+
+
+def _assume_role_as_aws(original: Callable[..., Any], stats: EngineStats) -> Callable[..., Any]:
+    """Patch 24: AssumeRole refused into an account the estate does not let the orchestrator into."""
+
+    def assume_role(self: STSBackend, **kwargs: Any) -> Any:
+        role_arn = str(kwargs.get("role_arn") or "")
+        found = _ROLE_ACCOUNT.match(role_arn)
+        account = found.group(1) if found else None
+        refused = account is not None and (not stats.assumable(account) or account in stats.faults.assume_role_denied)
+        stats.assumed_roles.append((role_arn, kwargs.get("external_id"), refused))
+        if refused:
+            caller = (
+                f"arn:aws:sts::{self.account_id}:assumed-role/drs-orchestrator-local/{kwargs.get('role_session_name')}"
+            )
+            raise _AccessDenied(f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        return original(self, **kwargs)
+
+    return assume_role
+
+
+@contextmanager
+def member_roles(stats: EngineStats) -> Iterator[None]:
+    """Patch 23 (also applied by virtual_engine), for a check against the emulator outside a rehearsal (`drsctl plan
+    validate --scenario`). moto warns that AccessDenied is no error shape of its STS model: the refusal is meant."""
+    with (
+        patch.object(STSBackend, "assume_role", _assume_role_as_aws(STSBackend.assume_role, stats)),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", message=".*AccessDenied.* does not match an error shape")
+        yield
+
+
+def account_of_access_key(access_key: str) -> str | None:
+    """The account moto issued `access_key` in (an AssumeRole's temporary key is created in the role's account), or
+    None for a key moto did not issue (the rehearsal's own credentials)."""
+    for account_id, account in list(iam_backends.items()):
+        for partition in PARTITION_NAMES:
+            if access_key in account[partition].access_keys:
+                return str(account_id)
+    return None
 
 
 _DYNAMODB_ERROR_STATUS = {"InternalServerError": 500}
@@ -829,8 +949,30 @@ HISTORY_PAGE_MAX = 1000
 _EXECUTION_DATA = ("input", "output", "inputDetails", "outputDetails")
 
 
-def _history_as_aws(original: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
-    """GetExecutionHistory with reverseOrder, maxResults, nextToken and includeExecutionData (patch 22)."""
+def _in_a_function() -> bool:
+    """Whether the calling thread is running one of our functions (a call it makes), not the rehearsal itself."""
+    return getattr(_inside_handler, "function", None) is not None
+
+
+def _faulty_stepfunctions(original: Callable[..., Any], stats: EngineStats) -> Callable[..., Any]:
+    """A Step Functions call a function makes, answered with the error a fault names (patch 23)."""
+
+    def call_action(self: StepFunctionResponse) -> Any:
+        action = self._get_action()
+        faults = stats.faults.stepfunctions
+        fault = next((f for f in faults if f.count > 0 and f.operation == action), None) if _in_a_function() else None
+        if fault is None:
+            return original(self)
+        fault.count -= 1
+        body = {"__type": fault.error, "message": f"injected {fault.error}"}
+        return 400, {"status": 400, "x-amzn-ErrorType": fault.error}, json.dumps(body)
+
+    return call_action
+
+
+def _history_as_aws(original: Callable[..., ActionResult], stats: EngineStats) -> Callable[..., ActionResult]:
+    """GetExecutionHistory with reverseOrder, maxResults, nextToken and includeExecutionData (patch 22), in pages
+    shorter than asked when a fault says so (patch 23)."""
 
     def get_execution_history(self: StepFunctionResponse) -> ActionResult:
         result = original(self)
@@ -840,6 +982,8 @@ def _history_as_aws(original: Callable[..., ActionResult]) -> Callable[..., Acti
         if self._get_param("includeExecutionData") is False:
             events = [_without_execution_data(event) for event in events]
         size = min(HISTORY_PAGE_MAX, int(self._get_param("maxResults") or HISTORY_PAGE_DEFAULT))
+        if stats.faults.history_page_max is not None and _in_a_function():
+            size = min(size, stats.faults.history_page_max)
         start = int(self._get_param("nextToken") or 0)
         page: dict[str, Any] = {"events": events[start : start + size]}
         if start + size < len(events):
@@ -1229,10 +1373,13 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
         replace(ErrorEqualsDecl, "_eval_body", error_equals_as_aws)
         # 21: a Map iteration's States.* error reaches the Map as it is
         replace(iteration_worker, "CustomErrorName", _iteration_error_name)
-        # 22: GetExecutionHistory's order and pages
+        # 22, 23: GetExecutionHistory's order and pages; faults of the Step Functions calls our functions make
         replace(
             StepFunctionResponse,
             "get_execution_history",
-            _history_as_aws(StepFunctionResponse.get_execution_history),
+            _history_as_aws(StepFunctionResponse.get_execution_history, stats),
         )
+        replace(StepFunctionResponse, "call_action", _faulty_stepfunctions(StepFunctionResponse.call_action, stats))
+        # 24: AssumeRole refused where AWS would refuse it
+        stack.enter_context(member_roles(stats))
         yield stats

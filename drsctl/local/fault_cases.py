@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from drsctl.emulator import Scenario
 from drsctl.emulator.scenario import Approval, FunctionSpec
 from drsctl.local import hooks, invariants
-from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault
+from drsctl.local.engine import CANCELLATION_REASONS, DynamoDbFault, EngineFaults, LambdaFault, StepFunctionsFault
 from drsctl.local.rehearsal import STOPPED, TERMINAL, LocalAws, local_aws
-from lambdas.core import limits
-from lambdas.core.plan import RecoveryPlan, RunOptions
+from lambdas.core import accounts, deadline, limits
+from lambdas.core.plan import OptionsOverride, RecoveryPlan, RunOptions
 from lambdas.core.records import ServerRecord, WaveRecord
 
 SWEEP_INTERVAL_SECONDS = 900  # EventBridge Scheduler runs the sweeper every 15 minutes
@@ -93,6 +95,7 @@ class Case:
     mode: str = "DRILL"
     deliver_events: bool = True
     says: tuple[str, ...] = ()  # words the record's ErrorMessage must contain
+    waves_say: tuple[str, ...] = ()  # words the first execution's wave records must hold (QuotaWaits, step details)
     fast: bool = False
     # After the first execution has ended: fix the servers, let 30 minutes pass, and resume it (ResumeFrom); the
     # resume's record must end as `resume_expect` says
@@ -100,6 +103,8 @@ class Case:
     resume_expect: tuple[str, ...] = ("COMPLETED",)
     fix: Fix | None = None
     resume_check: Check | None = None
+    check: Check | None = None  # what the first execution must have done beyond its record's status
+    point_in_time: str | None = None  # execution input PointInTime
 
 
 @dataclass
@@ -113,19 +118,23 @@ class Outcome:
     executions: int
     resumed_status: str | None = None  # the resume's record, for a case that resumes
     resume_problems: list[str] = field(default_factory=list)  # what the case's resume_check found
+    waves_text: str = ""  # the first execution's wave records (without their servers), as JSON
+    problems: list[str] = field(default_factory=list)  # what the case's check found of the first execution
 
     def unexpected(self) -> list[str]:
         """How the outcome differs from the case's whole expectation (empty when it is as expected): the record's
-        status, the words of its message, and, for a case that resumes, the resume's status and what its check found."""
+        status, the words of its message and of its wave records, what the case's own check found of the first
+        execution, and, for a case that resumes, the resume's status and what its check found."""
         found = []
         if self.record_status not in self.case.expect:
             found.append(f"record {self.record_status}, expected {'/'.join(self.case.expect)}")
         found += [f"message without {word!r}: {self.message!r}" for word in self.case.says if word not in self.message]
+        found += [f"wave records without {word!r}" for word in self.case.waves_say if word not in self.waves_text]
         if self.case.then_resume and self.resumed_status not in self.case.resume_expect:
             found.append(f"resume {self.resumed_status}, expected {'/'.join(self.case.resume_expect)}")
         if self.case.then_resume:
             found += [f"resume: {problem}" for problem in self.resume_problems]
-        return found
+        return found + self.problems
 
     @property
     def expected(self) -> bool:
@@ -211,6 +220,11 @@ def lambda_faults(*faults: LambdaFault) -> Callable[[], EngineFaults]:
 
 def dynamodb_faults(*faults: DynamoDbFault) -> Callable[[], EngineFaults]:
     return lambda: EngineFaults(dynamodb=[copy.copy(f) for f in faults])
+
+
+def history_faults(*faults: StepFunctionsFault, page_max: int | None = None) -> Callable[[], EngineFaults]:
+    """GetExecutionHistory (and other Step Functions calls of our functions) throttled; pages cut to `page_max`."""
+    return lambda: EngineFaults(stepfunctions=[copy.copy(f) for f in faults], history_page_max=page_max)
 
 
 # -- hooks: stops and races --------------------------------------------------------------------------------------
@@ -623,6 +637,9 @@ def _launch_cases() -> list[Case]:
     ]
 
 
+QUOTA_ERROR = "ServiceQuotaExceededException"
+
+
 def _capacity_cases() -> list[Case]:
     return [
         Case(
@@ -661,11 +678,137 @@ def _capacity_cases() -> list[Case]:
         ),
         Case(
             "capacity",
+            "StartRecovery refused for 15 min with a Service Quotas code (L-...)",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-D88FAC3A", message="Quota exceeded", seconds=900),
+            waves_say=("L-D88FAC3A (Concurrent jobs in progress)",),
+            fast=True,
+        ),
+        Case(
+            "capacity",
+            "a quota code nobody knows, until the wave deadline",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-0FF1CE00", message="Limit reached", seconds=20_000),
+            plan=plan_options(WaveTimeoutMinutes=20),
+            says=("could not be started", "L-0FF1CE00 (unknown quota"),
+            waves_say=("L-0FF1CE00 (unknown quota, waited for as DRS capacity)",),
+        ),
+        Case(
+            "capacity",
+            "a per-job limit named only in the message",
+            OK,
+            op_fault("StartRecovery", QUOTA_ERROR, message="A job can include at most 1 source servers", count=1),
+            waves_say=('"ChunkSize": 1',),
+        ),
+        Case(
+            "capacity",
+            "an account quota waiting never frees (L-C1D14A2B)",
+            ("FAILED",),
+            op_fault("StartRecovery", QUOTA_ERROR, quotaCode="L-C1D14A2B", message="Quota exceeded", count=1),
+            says=("raise the DRS quota Max Total replicating source servers Per AWS Account (L-C1D14A2B)",),
+        ),
+        Case(
+            "capacity",
             "two plans accepted one by one share the quota",
             OK,
             both(scenario_keys(quotas={"maxConcurrentJobs": 3}), extra_servers(2)),
             plan=plan_options(MaxServersPerJob=1),
             arm=start_concurrently({"PlanId": "other", "ExecutionType": "DRILL"}, other_plan("other", EXTRA[:2])),
+        ),
+    ]
+
+
+MEMBER = "444455556666"  # the member account of the accounts cases: the app tier lives there
+
+
+def in_member_account(**account: Any) -> Change:
+    """The app servers in a member account (its own quotas, `account` keys), the db servers in the stack's own."""
+
+    def change(scenario: dict[str, Any]) -> None:
+        scenario["accounts"] = [{"id": MEMBER, **copy.deepcopy(account)}]
+        for spec in scenario["servers"]:
+            if spec["id"] in APP:
+                spec["account"] = MEMBER
+
+    return change
+
+
+def app_in_member_account(plan: dict[str, Any]) -> None:
+    """The app group in the member account, launched with the db group in one wave: a wave over two accounts."""
+    plan["ProtectionGroups"][1]["Account"] = MEMBER
+    plan["Waves"] = [
+        {"WaveName": "db+app", "ProtectionGroupIds": ["db", "app"]},
+        {"WaveName": "web", "ProtectionGroupId": "web"},
+    ]
+
+
+def deny_member_role(function: str, nth: int) -> Arm:
+    """From the nth invocation of `function` on, STS refuses the member role (its trust was changed), and the
+    credentials the functions held are gone (a new Lambda container, or their hour is up)."""
+
+    def arm(aws: LocalAws, run: Run) -> None:
+        seen = [0]
+
+        def hook(name: str, request: dict[str, Any]) -> None:
+            if name.endswith(function):
+                seen[0] += 1
+                if seen[0] == nth:
+                    aws.engine.faults = replace(aws.engine.faults, assume_role_denied=frozenset({MEMBER}))
+                    accounts.forget(MEMBER)
+
+        aws.engine.before_invoke.append(hook)
+
+    return arm
+
+
+def _account_cases() -> list[Case]:
+    return [
+        Case(
+            "accounts",
+            "the member account's role cannot be assumed: refused before any launch",
+            FAILED,
+            in_member_account(assumable=False),
+            plan=app_in_member_account,
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "could not be assumed", "nothing was launched"),
+            fast=True,
+        ),
+        Case(
+            "accounts",
+            "the member account throttles DescribeJobs for 10 min",
+            OK,
+            both(
+                in_member_account(),
+                op_fault("DescribeJobs", "ThrottlingException", seconds=600, after=60, account=MEMBER),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member account's job quota is full for 15 min, the stack's own is free",
+            OK,
+            both(
+                in_member_account(quotas={"maxConcurrentJobs": 1}),
+                scenario_keys(externalJobs=[{"account": MEMBER, "servers": 1, "seconds": 900}]),
+            ),
+            plan=app_in_member_account,
+        ),
+        Case(
+            "accounts",
+            "the member role is refused mid-execution: the wave fails naming the account and role",
+            FAILED,
+            in_member_account(),
+            plan=app_in_member_account,
+            arm=deny_member_role("check-wave", 2),
+            says=(f"account {MEMBER}", "drs-orchestrator-member", "What to do:"),
+        ),
+        Case(
+            "accounts",
+            "a point in time with a lagging member server: refused, the servers named",
+            FAILED,
+            both(in_member_account(), replication_state(APP[0], "CONTINUOUS", lagSeconds=7200)),
+            plan=app_in_member_account,
+            point_in_time="2025-12-31T23:30:00Z",
+            says=("MaxSnapshotSkewMinutes", APP[0]),
         ),
     ]
 
@@ -946,6 +1089,11 @@ def _runbook_cases() -> list[Case]:
     rejected = runbook(1, "Before", [APPROVAL], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
     late = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 1800}])
     late_ok = runbook(0, "After", [APPROVAL], approvals=[{"decision": "APPROVE", "afterSeconds": 300}])
+    continue_on_timeout = {"Approval": {**APPROVAL["Approval"], "OnTimeout": "CONTINUE"}}
+    never_asked = runbook(0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    rejected_at_deadline = runbook(
+        0, "After", [continue_on_timeout], approvals=[{"decision": "REJECT", "afterSeconds": 1800}]
+    )
     steps = runbook(0, "Before", [HOOK, CALLBACK], functions={"drs-hook-promote": {}, "drs-hook-dns": {"seconds": 60}})
     optional_late = runbook(
         2,
@@ -990,10 +1138,41 @@ def _runbook_cases() -> list[Case]:
         ),
         Case(
             "runbook",
+            "Ask for approval's request killed on every attempt (OnTimeout CONTINUE): not a timeout, the plan stops",
+            FAILED,
+            *never_asked,
+            faults=lambda_faults(
+                *(LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9))
+            ),
+            says=("could not be asked",),
+        ),
+        Case(
+            "runbook",
+            "a rejection recorded as the deadline passes (OnTimeout CONTINUE): it stands, the plan stops",
+            FAILED,
+            *rejected_at_deadline,
+            says=("was rejected",),
+        ),
+        Case(
+            "runbook",
             "Ask for approval's answer lost (a new token is asked for)",
             OK,
             *late_ok,
             faults=lambda_faults(LambdaFault("request-approval", 1, "timeout_after")),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory throttled while Next runbook step reads how the hooks ended",
+            OK,
+            *steps,
+            faults=history_faults(StepFunctionsFault("GetExecutionHistory", count=4)),
+        ),
+        Case(
+            "runbook",
+            "GetExecutionHistory answers in pages of 2 events",
+            OK,
+            *steps,
+            faults=history_faults(page_max=2),
         ),
         Case(
             "runbook",
@@ -1351,6 +1530,32 @@ def _health_cases() -> list[Case]:
         ),
         Case(
             "health",
+            "a CRITICAL server's SSM agent never reports",
+            FAILED,
+            *health(check={"TimeoutMinutes": 5}, db1={"postLaunch": {"seconds": 60, "agentDiscovered": False}}),
+            says=("SSM agent never reported: 1 post-launch actions did not run",),
+            fast=True,
+        ),
+        Case(
+            "health",
+            "an OPTIONAL server's SSM agent never reports",
+            OK,
+            scenario=health(db2={"postLaunch": {"seconds": 60, "agentDiscovered": False}})[0],
+            plan=both(health(check={"TimeoutMinutes": 5})[1], impact(0, servers={DB[2]: "OPTIONAL"})),
+            waves_say=("SSM agent never reported: 1 post-launch actions did not run",),
+        ),
+        Case(
+            "health",
+            "ListLaunchActions throttled for the first 4 minutes of the checks",
+            OK,
+            scenario=both(
+                health()[0], op_fault("ListLaunchActions", "ThrottlingException", seconds=HEALTH_CHECKS_START + 240)
+            ),
+            plan=health()[1],
+            waves_say=("checks got no answer (last: ThrottlingException",),
+        ),
+        Case(
+            "health",
             "EC2 status checks throttled for 4 minutes",
             OK,
             scenario=both(health()[0], op_fault("DescribeInstanceStatus", "RequestLimitExceeded", **throttled)),
@@ -1453,8 +1658,8 @@ def widest_fitting_wave_timeout() -> int:
         WaveRecord(
             WaveNumber=n,
             WaveName=wave.WaveName,
-            ProtectionGroupId=wave.ProtectionGroupId,
-            Region=plan.group(wave.ProtectionGroupId).Region,
+            ProtectionGroupId=",".join(wave.group_ids),
+            Region=plan.groups_of(wave)[0].Region,
             Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(sizes[wave.WaveName])],
         )
         for n, wave in enumerate(plan.Waves, start=1)
@@ -1483,6 +1688,160 @@ def at_the_48_hour_edge(minutes: int) -> tuple[Change, Change]:
         target["Options"] = {"WaveTimeoutMinutes": minutes, "ExpectedJobMinutes": minutes - 1}
 
     return scenario, plan
+
+
+# -- the execution's own deadline (lambdas/core/deadline.py): faults piled at every loop of a plan at the edge ------
+
+# Enough waves that checks retried past their deadlines outrun what the fit over-counts elsewhere (without the
+# execution's own deadline, the same schedule ends TIMED_OUT at 48 h: bench/execution_deadline.py)
+EDGE_WAVES = 30
+FAST_EDGE_WAVES = 6  # without runbook steps, enough for the execution's own deadline to cut the last wave
+OUT_OF_TIME_SAYS = ("must end within 48 h of its start", "drsctl run resume first")
+LATE_SECONDS = 600  # each wave's second server launches this long after the wave's deadline: its last checks come
+HUNG = 3  # the Lambda retrier of every Task: 3 attempts that hang to their function's timeout, the 4th answers
+EVERY_TASK = ("start-wave", "check-wave", "next-step", "check-health", "finalize", "cleanup")
+NEVER = 10**7  # a post-launch action, an approver or a callback that never answers in time
+CAPACITY_HELD_SECONDS = 6_000  # another tool's DRS job, holding one of the two job slots
+
+
+def widest_fitting(plan: dict[str, Any], wave_sizes: list[int]) -> int:
+    """The largest WaveTimeoutMinutes with which `plan` (its other Options as given) fits the 48 h TimeoutSeconds
+    (lambdas/core/limits.py), every Task and step at its worst."""
+    parsed = RecoveryPlan.model_validate(plan)
+    waves = [
+        WaveRecord(
+            WaveNumber=n,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=wave.ProtectionGroupId,
+            Region=parsed.group(wave.ProtectionGroupId).Region,
+            Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(size)],
+        )
+        for n, (wave, size) in enumerate(zip(parsed.Waves, wave_sizes, strict=True), start=1)
+    ]
+
+    def fits(minutes: int) -> bool:
+        options = RunOptions.resolve("DRILL", parsed.Options, OptionsOverride(WaveTimeoutMinutes=minutes))
+        return limits.worst_case(parsed, waves, options).total <= limits.EXECUTION_TIMEOUT_SECONDS
+
+    expected = parsed.Options.ExpectedJobMinutes if parsed.Options is not None else None
+    minutes = math.ceil(expected or 1)  # no shorter than the jobs it expects
+    while fits(minutes + 1):
+        minutes += 1
+    return minutes
+
+
+def hung_at_every_loop() -> EngineFaults:
+    """Prepare and the lock step get no answer 3 times (each attempt to its Task's TimeoutSeconds, then
+    States.Timeout); so does every Task of the waves, the runbook, the end and the drill cleanup, at every call (3
+    attempts time out, the 4th answers). Asking for approval hangs instead (its task's timeout is the approvers')."""
+    once = [LambdaFault(f, n, "no_answer") for f in ("prepare", "lock-servers") for n in range(1, HUNG + 1)]
+    always = [LambdaFault(f, n, "no_answer", every=HUNG + 1) for f in EVERY_TASK for n in range(1, HUNG + 1)]
+    asking = [LambdaFault("request-approval", n, "hang", every=HUNG + 1) for n in range(1, HUNG + 1)]
+    return EngineFaults(lambdas=once + always + asking)
+
+
+def at_the_edge_with_every_fault(waves: int = EDGE_WAVES, *, steps: bool = True) -> tuple[Change, Change]:
+    """(scenario, plan) changes: `waves` waves of two servers at the widest WaveTimeoutMinutes that fits 48 h, with a
+    drill cleanup, and a fault at every loop besides the hung Tasks (hung_at_every_loop):
+
+    - DRS throttles Prepare's listing 9 times in a row (PREPARE_STORM_CALLS), StartRecovery twice, and DescribeJobs
+      6 times (missed checks);
+    - DRS runs two jobs at a time (maxConcurrentJobs 2) and another tool holds one slot for the first
+      CAPACITY_HELD_SECONDS, so wave 2 waits for capacity while wave 1's late server is still in its job;
+    - each wave's second server (OPTIONAL) launches LATE_SECONDS after the wave's deadline, so every wave's last
+      checks come at its deadline, each late by its retries;
+    - a health check after wave 1 waits to its deadline (post-launch actions that never end), an approval before
+      wave 2 is never answered (OnTimeout CONTINUE), a callback after wave 3 never called back (OPTIONAL), unless
+      `steps` is False.
+    """
+    quick = [_server("q", n) for n in range(waves)]
+    slow = [_server("l", n) for n in range(waves)]
+
+    def steps_and_servers(target: dict[str, Any]) -> None:
+        target["ProtectionGroups"] = [{"GroupId": "g", "Region": "us-east-1", "SourceServerIds": quick + slow}]
+        target["Waves"] = [
+            {"WaveName": f"w{n}", "ProtectionGroupId": "g", "ServerIds": [q, s], "ServerImpact": {s: "OPTIONAL"}}
+            for n, (q, s) in enumerate(zip(quick, slow, strict=True))
+        ]
+        if steps:
+            health = {"TimeoutMinutes": 30, "Impact": "OPTIONAL"}
+            approval = {"Message": "Go on?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}
+            callback = {**CALLBACK["Lambda"], "TimeoutMinutes": 5, "Impact": "OPTIONAL"}
+            target["Waves"][0]["After"] = [{"Name": "App healthy", "HealthCheck": health}]
+            target["Waves"][1]["Before"] = [{"Approval": approval}]
+            target["Waves"][2]["After"] = [{"Lambda": callback}]
+        # checks at most every 10 minutes once a wave runs late: long waves, few checks (each one retried 3 times)
+        target["Options"] = {"ExpectedJobMinutes": 10, "PollIntervalSeconds": 600, "DrillCleanup": {"AfterMinutes": 10}}
+
+    edge = base_plan()
+    steps_and_servers(edge)
+    minutes = widest_fitting(edge, [2] * waves)
+
+    def plan(target: dict[str, Any]) -> None:
+        steps_and_servers(target)
+        target["Options"]["WaveTimeoutMinutes"] = minutes
+
+    def scenario(target: dict[str, Any]) -> None:
+        timing = {"launch": minutes * 60 + LATE_SECONDS}
+        target["servers"] = [{"id": q, "hostname": f"q-{n}"} for n, q in enumerate(quick)]
+        target["servers"] += [{"id": s, "hostname": f"l-{n}", "timing": timing} for n, s in enumerate(slow)]
+        target["servers"][0]["postLaunch"] = {"seconds": NEVER}
+        target["quotas"] = {"maxConcurrentJobs": 2}
+        target["externalJobs"] = [{"seconds": CAPACITY_HELD_SECONDS}]
+        target["approvals"] = [{"wave": "w1", "decision": "APPROVE", "afterSeconds": NEVER}]
+        target["functions"] = {"drs-hook-dns": {"seconds": NEVER}}
+        op_fault("DescribeSourceServers", "ThrottlingException", count=PREPARE_STORM_CALLS)(target)
+        op_fault("StartRecovery", "ThrottlingException", count=2)(target)
+        op_fault("DescribeJobs", "ThrottlingException", count=6)(target)
+
+    return scenario, plan
+
+
+LOOP_ENDS = ("MapStateSucceeded", "MapStateFailed", "MapStateExited")
+
+
+def late_loop_tasks(history: list[dict[str, Any]]) -> list[str]:
+    """Every Task of the wave loop that was entered too late to end, at its worst under its Retry, by the execution's
+    own deadline (WavesEndBy, lambdas/core/deadline.py), and the loop itself if it ended after it. What the engine
+    cannot make happen (every attempt of every retrier to its limit) is counted as if it had: this is the rule, checked
+    on the history of a real run, not only its outcome."""
+    loop = deadline.loop_task_names()
+    ends_by: int | None = None
+    late = []
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or {}
+        entered = event["timestamp"].timestamp()
+        if event["type"] == "MapStateEntered":
+            ends_by = int(json.loads(details["input"])["WavesEndBy"])
+        elif event["type"] in LOOP_ENDS and ends_by is not None and entered > ends_by:
+            late.append(f"the wave loop ended at {entered:.0f}, {entered - ends_by:.0f} s after WavesEndBy")
+        elif event["type"] == "TaskStateEntered" and details.get("name") in loop and ends_by is not None:
+            name = details["name"]
+            timeout = (json.loads(details["input"]).get("Steps") or {}).get("TimeoutSeconds")
+            worst = deadline.worst(name, timeout if name in deadline.STEP_STATES.values() else None)
+            if entered + worst > ends_by:
+                late.append(f"{name!r} entered at {entered:.0f} could end {entered + worst - ends_by:.0f} s late")
+    return late if ends_by is not None else ["the wave loop never started"]
+
+
+def ended_by_its_own_deadline(aws: LocalAws) -> list[str]:
+    """The first execution ended by the plan's own deadline, before the state machine's TimeoutSeconds: Step
+    Functions' status FAILED (not TIMED_OUT), a wave or step TIMED_OUT or out of time, the drill cleanup run to its
+    own end (COMPLETED, or FAILED at its 30 minutes when a launch job of the execution still runs), not NOT_RUN."""
+    client = aws.client("stepfunctions")
+    found = client.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    described = client.describe_execution(executionArn=next(e["executionArn"] for e in found if e["name"] == "first"))
+    ran = (described["stopDate"] - described["startDate"]).total_seconds()
+    record = aws.record("first", "shop")
+    problems = late_loop_tasks(aws.history(described["executionArn"]))
+    if described["status"] != "FAILED" or ran >= limits.EXECUTION_TIMEOUT_SECONDS:
+        problems.append(f"the execution ended {described['status']} after {ran:.0f} s, not by the plan's own deadline")
+    cut = [w for w in record.Waves if w.Status == "TIMED_OUT" and "must end within" in (w.ErrorMessage or "")]
+    if not cut and deadline.OUT_OF_TIME not in (described.get("error") or ""):
+        problems.append("no wave was cut short and no step ended out of time")
+    if record.Cleanup is None or record.Cleanup.Status not in ("COMPLETED", "FAILED"):  # it ran to its own end
+        problems.append(f"the drill cleanup ended {record.Cleanup.Status if record.Cleanup else None}, not by itself")
+    return problems
 
 
 def _limit_cases() -> list[Case]:
@@ -1523,6 +1882,27 @@ def _limit_cases() -> list[Case]:
             *at_the_48_hour_edge(edge + 1),
             says=("more than the 48 h", f"WaveTimeoutMinutes to at most {edge}", "nothing was launched"),
         ),
+        Case(
+            "limits",
+            f"48 h edge: {EDGE_WAVES} waves that fit, every Task timed out 3 times, every wave's last checks late, "
+            "health, approval and callback to their timeouts, capacity waits, storms: its own deadline ends it",
+            FAILED,
+            *at_the_edge_with_every_fault(),
+            faults=hung_at_every_loop,
+            says=OUT_OF_TIME_SAYS,
+            check=ended_by_its_own_deadline,
+        ),
+        Case(
+            "limits",
+            f"48 h edge: {FAST_EDGE_WAVES} waves that fit, every Task timed out 3 times, every wave's last checks "
+            "late, capacity waits, storms: its own deadline ends it",
+            FAILED,
+            *at_the_edge_with_every_fault(FAST_EDGE_WAVES, steps=False),
+            faults=hung_at_every_loop,
+            says=OUT_OF_TIME_SAYS,
+            check=ended_by_its_own_deadline,
+            fast=True,
+        ),
     ]
 
 
@@ -1545,6 +1925,7 @@ CASES: list[Case] = [
     *_health_cases(),
     *_resume_gate_cases(),
     *_limit_cases(),
+    *_account_cases(),
 ]
 
 
@@ -1558,6 +1939,8 @@ def run_case(case: Case) -> Outcome:
     execution_input: dict[str, Any] = {"PlanId": "shop", "ExecutionType": case.mode}
     if case.mode == "RECOVERY":
         execution_input["Confirm"] = "RECOVER shop"
+    if case.point_in_time is not None:
+        execution_input["PointInTime"] = case.point_in_time
     with local_aws(Scenario.model_validate(scenario)) as aws:
         aws.load_plan(RecoveryPlan.model_validate(plan))
         run = Run()
@@ -1569,6 +1952,7 @@ def run_case(case: Case) -> Outcome:
         described = aws.wait(run.arn)
         ended = [described, *(aws.wait(arn) for arn in run.others)]
         outcome = _settle(aws, case, described, ended)
+        outcome.problems = case.check(aws) if case.check is not None else []
         if not case.then_resume:
             return outcome
         run.stopped = True  # the case's stop or race was for the first execution: none in its resume
@@ -1582,6 +1966,7 @@ def run_case(case: Case) -> Outcome:
         settled = _settle(aws, case, described, [resumed])
         settled.resumed_status = aws.record("resumed", "shop").Status
         settled.resume_problems = case.resume_check(aws) if case.resume_check is not None else []
+        settled.problems = outcome.problems
         settled.executions += outcome.executions
         return settled
 
@@ -1611,6 +1996,7 @@ def _settle(aws: LocalAws, case: Case, described: dict[str, Any], ended: list[di
         start_recovery_calls=aws.drs.calls["StartRecovery"],
         violations=violations,
         executions=len(ended),
+        waves_text=json.dumps([wave.model_dump(exclude={"Servers"}) for wave in aws.waves("first")]),
     )
 
 

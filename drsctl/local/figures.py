@@ -24,6 +24,9 @@ class ServerFigures:
     error: str | None = None  # why it did not launch: LAUNCH_FAILED, JOB_ENDED_NO_LAUNCH, WAVE_TIMEOUT, ...
     hostname: str | None = None  # the source server's hostname, as DRS reports it
     recoveryPointAt: float | None = None  # the point in time it was recovered from (drsctl/report/rpo.py)
+    account: str | None = None  # the account whose DRS holds it: a server is (account, region, sourceServerId)
+    region: str | None = None
+    recoverySnapshotId: str | None = None  # the recovery snapshot it launched from (a point-in-time recovery)
 
 
 @dataclass
@@ -125,6 +128,10 @@ class Report:
     stateCounts: dict[str, int] = field(default_factory=dict)
     transitionCounts: list[dict[str, Any]] = field(default_factory=list)
     stateMachine: dict[str, Any] | None = None
+    # A point-in-time recovery (execution input PointInTime): the moment asked for (ISO 8601, UTC), and how far apart
+    # the recovery snapshots chosen for it are
+    pointInTime: str | None = None
+    snapshotSkewSeconds: int | None = None
     # The report as audit evidence (drsctl/report/audit.py): when and by what it was built, which plan version ran,
     # who started and cancelled it (null when no record says).
     generatedAt: str | None = None
@@ -235,6 +242,7 @@ def wave_figures(
         for server in wave.Servers:
             job, participant = participants.get((server.RecoveryJobId or "", server.SourceServerId), (None, None))
             launched = participant.ended_at if participant and participant.launch_status == "LAUNCHED" else None
+            point = server.RecoveryPointTime or (recovery_points or {}).get(server.SourceServerId)
             servers.append(
                 ServerFigures(
                     sourceServerId=server.SourceServerId,
@@ -246,7 +254,10 @@ def wave_figures(
                     launchedAt=since(launched),
                     error=server.Error,
                     hostname=(hostnames or {}).get(server.SourceServerId),
-                    recoveryPointAt=since((recovery_points or {}).get(server.SourceServerId)),
+                    recoveryPointAt=since(point),
+                    account=server.Account,
+                    region=server.Region or wave.Region,
+                    recoverySnapshotId=server.RecoverySnapshotId,
                 )
             )
         figures.append(

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,9 +30,9 @@ from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
 from drsctl.emulator.launch import create_instance_profiles
 from drsctl.local import hooks
-from drsctl.local.engine import EngineStats, virtual_engine
+from drsctl.local.engine import EngineStats, account_of_access_key, virtual_engine
 from drsctl.local.tables import TABLE_NAMES, TABLES
-from lambdas.core import records
+from lambdas.core import accounts, records
 from lambdas.core.observability import logger
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
@@ -45,6 +45,7 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINE_NAME = "DrsOrchestrator-RecoveryPlan"  # as the stack names it (<stack name>-RecoveryPlan)
 ROLE_NAME = "drs-orchestrator-local"
+MEMBER_EXTERNAL_ID = "drs-orchestrator-rehearsal"  # what the stack passes as sts:ExternalId (drs:memberExternalId)
 
 # ASL substitution -> function key, as lambdas/functions.json names them
 PLACEHOLDERS = {spec["placeholder"]: key for key, spec in FUNCTION_SPECS.items() if "placeholder" in spec}
@@ -231,6 +232,23 @@ def _create_stage(definition: str, state_machine_name: str = STATE_MACHINE_NAME)
     return arn
 
 
+# What an operator's shell may hold that would send the local stage's clients elsewhere: the sandbox's exports
+# (`AWS_ENDPOINT_URL` and per-service endpoints), a profile, a session token, config files with endpoints of their own.
+_OPERATORS_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def _without_the_operators_aws(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment less what points AWS clients somewhere (moto's mock only catches requests to AWS's own host
+    names: with the sandbox's AWS_ENDPOINT_URL still set, a rehearsal would write to the sandbox), with no config or
+    credentials file read."""
+    kept = {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("AWS_ENDPOINT_URL") and name not in _OPERATORS_AWS
+    }
+    return {**kept, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
 @contextmanager
 def local_aws(
     scenario: Scenario,
@@ -269,17 +287,31 @@ def local_aws(
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
             "HOOK_FUNCTION_ACCOUNT": ACCOUNT,
+            # The orchestrator's own account is the scenario's; member accounts are reached through their role, as
+            # the stack sets it up (lambdas/core/accounts.py)
+            accounts.ORCHESTRATOR_ACCOUNT: scenario.accountId,
+            accounts.ORCHESTRATOR_PARTITION: "aws",
+            accounts.MEMBER_ROLE_NAME: accounts.DEFAULT_MEMBER_ROLE_NAME,
+            accounts.MEMBER_EXTERNAL_ID: MEMBER_EXTERNAL_ID,
             "AWS_REGION": REGION,
             "STATE_MACHINE_NAME": state_machine_name,  # the answer function answers its executions only
             **TABLE_NAMES,
         }
-        stack.enter_context(patch.dict(os.environ, environment))
+        stack.enter_context(
+            patch.dict(os.environ, {**_without_the_operators_aws(os.environ), **environment}, clear=True)
+        )
         # The Logger may already exist (imported before the environment was set): give it the rehearsal's level.
         previous_level = logger.log_level
         logger.setLevel(log_level)
         stack.callback(logger.setLevel, previous_level)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         engine = stack.enter_context(virtual_engine(clock, seed=scenario.seed))
+        # Member accounts: STS lets the orchestrator into those the scenario knows and does not refuse, and the
+        # emulator answers a call made with the credentials AssumeRole gave in the role's account
+        engine.assumable = scenario.assumable
+        emulator.resolve_caller = account_of_access_key
+        accounts.reset()  # credentials a previous rehearsal's STS issued mean nothing to this one
+        stack.callback(accounts.reset)
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
         role = boto3.client("iam", region_name=REGION).get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
         hooks.install(

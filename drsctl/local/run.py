@@ -41,11 +41,13 @@ class ProgressEvent:
 ProgressListener = Callable[[ProgressEvent], None]
 
 
-def execution_input(plan: RecoveryPlan, mode: Mode) -> dict[str, Any]:
+def execution_input(plan: RecoveryPlan, mode: Mode, point_in_time: str | None = None) -> dict[str, Any]:
     """What StartExecution gets; a rehearsed RECOVERY carries the confirmation an operator would type."""
     started: dict[str, Any] = {"PlanId": plan.PlanId, "ExecutionType": mode}
     if mode == "RECOVERY":
         started["Confirm"] = recovery_confirmation(plan.PlanId)
+    if point_in_time is not None:
+        started["PointInTime"] = point_in_time
     return started
 
 
@@ -59,6 +61,7 @@ def rehearse(
     on_progress: ProgressListener | None = None,
     resume: bool = False,
     on_first_end: Callable[[Report], None] | None = None,
+    point_in_time: str | None = None,
 ) -> Report:
     """Rehearse `plan` against `scenario` and return its figures.
 
@@ -74,7 +77,7 @@ def rehearse(
         started_at = aws.clock.now()
         if on_progress is not None:
             aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
-        first = _execute(aws, execution_input(plan, mode), name, mode, wall_started)
+        first = _execute(aws, execution_input(plan, mode, point_in_time), name, mode, wall_started)
         if not resume or first.status not in RESUMABLE_STATUSES:
             return first
         if on_first_end is not None:
@@ -182,6 +185,8 @@ def report(
         stateCounts=history_facts.state_counts(history),
         transitionCounts=history_facts.transition_counts(history),
         stateMachine=history_facts.state_machine_graph(definition),
+        pointInTime=iso8601(record.PointInTime) if record.PointInTime is not None else None,
+        snapshotSkewSeconds=record.SnapshotSkewSeconds,
         activity=activity.execution_json(),
         **facts,
         **audit.generated(),
@@ -219,7 +224,12 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
                 # What each server looks like now, for per-server progress: read only when the step reports a
                 # change (most checks see none; re-reading a 2,000-server wave after each was most of the wall time).
                 key = (request["ExecutionId"], wave_number)
-                state = (detail.get("Status"), detail.get("Fingerprint"), detail.get("Launched"), detail.get("JobIds"))
+                state = (
+                    detail.get("Status"),
+                    detail.get("Fingerprint"),
+                    detail.get("Launched"),
+                    str(detail.get("Jobs")),
+                )
                 if seen.get(key) != state:
                     seen[key] = state
                     wave = records.find_wave(request["ExecutionId"], wave_number)

@@ -29,6 +29,7 @@ from drsctl.operate.signed_post import NoCredentials, post_json
 from drsctl.operate.stack import DeployedStack, approval_url
 from lambdas.core import cleanup as drill_cleanup
 from lambdas.core import drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import PlanNotFoundError
 from lambdas.core.plan import recovery_confirmation
@@ -240,8 +241,13 @@ def default_name(plan_id: str, mode: Mode, now: float | None = None) -> str:
     return _NAME_UNSAFE.sub("-", plan_id)[: NAME_MAX - len(suffix)] + suffix
 
 
-def execution_input(
-    plan_id: str, mode: Mode, confirm: str | None, resume_from: str | None, started_by: str | None = None
+def execution_input(  # noqa: PLR0917 - each an optional field of the input
+    plan_id: str,
+    mode: Mode,
+    confirm: str | None,
+    resume_from: str | None,
+    started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """What StartExecution gets (docs/execution-input.schema.json)."""
     started: dict[str, Any] = {"PlanId": plan_id, "ExecutionType": mode}
@@ -251,6 +257,8 @@ def execution_input(
         started["ResumeFrom"] = resume_from
     if started_by is not None:
         started["StartedBy"] = started_by
+    if point_in_time is not None:
+        started["PointInTime"] = point_in_time
     return started
 
 
@@ -272,15 +280,17 @@ def start(
     confirm: str | None,
     resume_from: str | None,
     started_by: str | None = None,
+    point_in_time: str | None = None,
 ) -> dict[str, Any]:
     """StartExecution; a RECOVERY only with the confirmation that names the plan (checked here and by Prepare).
-    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy."""
+    `started_by`: the caller's ARN (sts:GetCallerIdentity), recorded by Prepare as the record's StartedBy;
+    `point_in_time`: recover to that moment (execution input PointInTime)."""
     if mode == "RECOVERY" and confirm != recovery_confirmation(plan_id):
         raise OperateError(
             f"a RECOVERY of plan {plan_id} needs the confirmation {recovery_confirmation(plan_id)!r} "
             f"(got {confirm!r}): nothing was started"
         )
-    started = execution_input(plan_id, mode, confirm, resume_from, started_by)
+    started = execution_input(plan_id, mode, confirm, resume_from, started_by, point_in_time)
     client = stack.client("stepfunctions")
     try:
         response = client.start_execution(stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(started))
@@ -312,8 +322,11 @@ def snapshot(stack: DeployedStack, name: str, *, with_waves: bool = True) -> Sna
             ) from error
         raise
     with stack.environment():
-        record = records.find_execution_by_id(name)
+        # The waves first, then the record: the workflow writes the record ahead of the waves as an execution starts
+        # (POLLING before any step runs) and ends the steps before the record, so a record read after the waves is
+        # never behind them (no "PENDING, waiting for approval" of an execution that moved on between the reads).
         waves = records.execution_waves(name) if with_waves else []
+        record = records.find_execution_by_id(name)
     return Snapshot(name=name, described=described, record=record, waves=waves, now=stack_time(described))
 
 
@@ -343,6 +356,12 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
     if record is not None and record.ResumedBy:
         raise OperateError(
             f"--resume-from {earlier}: it was already resumed by {record.ResumedBy}; resume {record.ResumedBy} instead"
+        )
+    if record is not None and record.Cleanup is not None and record.Cleanup.Status == "TERMINATING":
+        # Prepare refuses it too, but only once started: a FAILED execution (and, on AWS, the alarm) for nothing
+        raise OperateError(
+            f"--resume-from {earlier}: its drill instances are being terminated (its cleanup is TERMINATING; drsctl "
+            f"run cleanup {earlier} follows it), so a resume would have none of them; start the drill afresh"
         )
     if record is not None and record.Cleanup is not None and record.Cleanup.Terminated:
         raise OperateError(
@@ -403,21 +422,23 @@ def cancel(stack: DeployedStack, name: str, reason: str, *, wait_seconds: float 
     by = identity.caller(stack).arn
     client = stack.client("stepfunctions")
     cause = f"{reason} (cancelled by {by})"
-    client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
-    stopped_at = time.time()
+    stopped = client.stop_execution(executionArn=stack.execution_arn(name), error="Cancelled", cause=cause[:32768])
+    # the stack's clock (the sandbox's runs --speed times ahead): the stop's own time, as the record will have it
+    stopped_at = _epoch(stopped.get("stopDate")) or stack_time(stopped)
     deadline = time.monotonic() + wait_seconds
-    while True:
-        current = snapshot(stack, name)
-        if not current.running or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    record = current.record
-    if record is not None:
-        # the record's clock: the stop's own time as the record has it (the sandbox's runs --speed times ahead)
-        at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
-        with stack.environment():
-            records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
-            current.record = records.find_execution(name, record.PlanId) or record
+    try:
+        while True:
+            current = snapshot(stack, name)
+            if not current.running or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:  # also when the wait is interrupted (Ctrl-C): the execution is stopped, its record says who and why
+        record = current.record
+        if record is not None:
+            at = int(record.EndTime or stopped_at) if not current.record_running else int(stopped_at)
+            with stack.environment():
+                records.record_cancel(name, record.PlanId, by=by, reason=reason, at=at)
+                current.record = records.find_execution(name, record.PlanId) or record
     return current
 
 
@@ -440,8 +461,9 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
         )
     plan_id = current.record.PlanId
     deadline = time.monotonic() + wait_seconds
-    # "now" as the stack tells time: never before the execution's end (the sandbox's clock runs --speed times ahead)
-    lag = max(0.0, float(current.record.EndTime or 0) - time.time())
+    # "now" as the stack tells time (the Date of its answer: the sandbox's clock runs --speed times ahead, and the
+    # cleanup's times on the record and in the report are in it), never before the execution's end
+    lag = max(0.0, current.now - time.time(), float(current.record.EndTime or 0) - time.time())
 
     def now() -> int:
         return int(time.time() + lag)
@@ -459,7 +481,8 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
             progress = drill_cleanup.check(name, plan_id, now())
         ended = records.get_execution(name, plan_id).Cleanup
         jobs = list(ended.JobIds) if ended is not None else []
-        terminated, pending = _terminate_outcome(sorted({w.Region for w in current.record.Waves}), jobs)
+        targets = sorted({w.target_of(s) for w in records.execution_waves(name) for s in w.Servers})
+        terminated, pending = _terminate_outcome(targets, jobs)
     return {
         "ExecutionId": name,
         "Status": progress.Status,
@@ -473,12 +496,13 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
 CLEANUP_POLL_SECONDS = 1.0
 
 
-def _terminate_outcome(regions: list[str], job_ids: list[str]) -> tuple[list[str], list[str]]:
-    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running)."""
+def _terminate_outcome(targets: list[Target], job_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(instances the TERMINATE jobs ended, instances in TERMINATE jobs still running), asked in every (account,
+    Region) of the drill's servers."""
     terminated: list[str] = []
     pending: list[str] = []
-    for region in regions:
-        for job in drs.describe_jobs(region, job_ids) if job_ids else []:
+    for target in targets:
+        for job in drs.describe_jobs(target, job_ids) if job_ids else []:
             for participant in job.get("participatingServers", []):
                 instance = participant.get("recoveryInstanceID")
                 if participant.get("launchStatus") == "TERMINATED":

@@ -56,7 +56,8 @@ def waiting_for(
 
     `callbacks`: the (wave, phase, index) of the plan's Lambda steps that wait for their callback (a running Lambda
     step is a callback only when the plan says so; None: not known)."""
-    for wave in waves:
+    record_open = record is None or record.Status in RUNNING_RECORD
+    for wave in waves if record_open else ():  # an ended record's steps have ended (read before it, still RUNNING)
         for step in wave.Steps:
             if step.get("Status") != "RUNNING":
                 continue
@@ -66,7 +67,7 @@ def waiting_for(
             position = (wave.WaveNumber, str(step.get("Phase")), int(step.get("Index") or 0))
             if kind == "Lambda" and callbacks is not None and position in callbacks:
                 return "callback"
-    if record is not None and record.Status not in RUNNING_RECORD:
+    if record is not None and not record_open:
         cleanup = record.Cleanup
         if cleanup is not None and cleanup.Status in ("WAITING", "TERMINATING"):
             return "cleanup"

@@ -47,9 +47,12 @@ def generator() -> str:
         return "drsctl (version unknown)"
 
 
-def generated() -> dict[str, str]:
-    """`generatedAt` (now, UTC) and `generator` (the tool's version): when and by what the report was built."""
-    return {"generatedAt": now_iso(), "generator": generator()}
+def generated(at: float | None = None) -> dict[str, str]:
+    """`generatedAt` (UTC) and `generator` (the tool's version): when and by what the report was built. `at`: now as
+    the stack tells time (the sandbox's clock runs ahead of this machine's: its report must not be generated before
+    the drill it reports); this machine's clock by default."""
+    when = iso(int(at)) if at is not None else None
+    return {"generatedAt": when or now_iso(), "generator": generator()}
 
 
 def execution_facts(item: Mapping[str, Any], stopped_at: float | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,9 +119,11 @@ def build_report(
         "waves": [_wave(wave, jobs, points, since, activity) for wave in waves],
         "cleanup": _cleanup(item, sources.drs, _regions(waves), since),
         "resumedFrom": item.get("ResumedFrom"),
+        "pointInTime": rpo.iso8601(record.PointInTime) if record.PointInTime is not None else None,
+        "snapshotSkewSeconds": record.SnapshotSkewSeconds,
         "activity": activity.execution_json(),
         **dict.fromkeys((*LOCAL_FIGURES, "maxItemTable")),
-        **audit.generated(),
+        **audit.generated(_stack_now(described)),
     }
     return judge.complete(report)
 
@@ -180,8 +183,11 @@ def _history(execution_arn: str, stepfunctions: Any) -> list[dict[str, Any]]:
 def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, tuple[float, float | None]]:
     """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds)."""
     by_region: dict[str, list[str]] = {}
-    for wave in waves:
-        by_region.setdefault(wave.Region, []).extend(wave.JobIds)
+    for wave in waves:  # each job in its servers' Region (a wave of several groups spans several)
+        for server in wave.Servers:
+            jobs = by_region.setdefault(server.Region or wave.Region, [])
+            if server.RecoveryJobId and server.RecoveryJobId not in jobs:
+                jobs.append(server.RecoveryJobId)
     times: dict[str, tuple[float, float | None]] = {}
     for region, job_ids in by_region.items():
         for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
@@ -199,7 +205,7 @@ def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, 
 
 
 def _regions(waves: list[WaveRecord]) -> list[str]:
-    return sorted({wave.Region for wave in waves})
+    return sorted({server.Region or wave.Region for wave in waves for server in wave.Servers})
 
 
 def _cleanup(
@@ -284,7 +290,10 @@ def _server(
         "launchedAt": since(ended) if server.Status == "LAUNCHED" else None,
         "error": server.Error,
         "hostname": server.Hostname,
-        "recoveryPointAt": since(points.get(server.SourceServerId)),
+        "recoveryPointAt": since(server.RecoveryPointTime or points.get(server.SourceServerId)),
+        "account": server.Account,
+        "region": server.Region,
+        "recoverySnapshotId": server.RecoverySnapshotId,
     }
 
 
@@ -293,3 +302,13 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     deserializer = TypeDeserializer()
     plain: dict[str, Any] = from_item({key: deserializer.deserialize(value) for key, value in item.items()})
     return plain
+
+
+def _stack_now(response: dict[str, Any]) -> float | None:
+    """Now as the stack tells time: the Date of its answer (AWS's clock; in the sandbox, the sandbox's, the clock
+    every time of the report is in), None when it has none."""
+    date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(str(date)).timestamp() if date else None
+    except (TypeError, ValueError):
+        return None

@@ -451,9 +451,39 @@ def _waves(report: dict[str, Any]) -> str:
         + "".join(summary_rows)
         + "</tbody></table>"
     )
+    parts.append(_accounts(report))
     for index, wave in enumerate(report["waves"], start=1):
-        parts.append(_wave_detail(wave, wave_number(wave, index)))
+        parts.append(_wave_detail(wave, wave_number(wave, index), many_accounts=len(report.get("accounts") or []) > 1))
     parts.append("</section>")
+    return "".join(parts)
+
+
+def _accounts(report: dict[str, Any]) -> str:
+    """A point-in-time recovery's moment, and the servers per account when they are in several (a server is known
+    by its account, Region and ID)."""
+    parts = []
+    if report.get("pointInTime"):
+        skew = report.get("snapshotSkewSeconds")
+        parts.append(
+            f'<p id="point-in-time" class="note">Recovered to {esc(report["pointInTime"])}: each server from its '
+            f"newest recovery snapshot at or before it"
+            + (f" (the snapshots chosen {duration(skew)} apart)" if skew is not None else "")
+            + ".</p>"
+        )
+    accounts = report.get("accounts") or []
+    if len(accounts) > 1:
+        rows = "".join(
+            f"<tr{attrs(class_='account-row', data_account=a['account'])}>"
+            f'<td class="id">{esc(a["account"] or "-")}</td>'
+            f'<td>{esc(", ".join(a["regions"]))}</td><td class="num">{a["launched"]:,}/{a["servers"]:,}</td>'
+            f'<td class="num">{a["failed"]:,}</td><td class="num">{a["skipped"]:,}</td>'
+            f'<td class="num">{duration(a["worstRpoSeconds"])}</td></tr>'
+            for a in accounts
+        )
+        parts.append(
+            '<table id="accounts"><thead><tr><th>account</th><th>regions</th><th>launched</th><th>failed</th>'
+            f"<th>skipped</th><th>RPO (worst)</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -475,7 +505,7 @@ def _unjudged(wave: dict[str, Any], what: str) -> str:
     return f"not judged: nothing {what}" if what == "launched" else f"not judged: {wave['status'].lower()}"
 
 
-def _wave_detail(wave: dict[str, Any], number: int) -> str:
+def _wave_detail(wave: dict[str, Any], number: int, *, many_accounts: bool = False) -> str:
     values = attrs(
         class_="wave-detail",
         id=f"wave-{number}",
@@ -497,16 +527,17 @@ def _wave_detail(wave: dict[str, Any], number: int) -> str:
     )
     if wave.get("errorMessage"):
         head += f'<p class="wave-error missed">{esc(wave["errorMessage"])}</p>'
-    rows = "".join(_server_row(server) for server in wave["servers"])
+    rows = "".join(_server_row(server, many_accounts) for server in wave["servers"])
+    where = "<th>account</th><th>region</th>" if many_accounts else ""
     table = (
-        '<table class="servers"><thead><tr><th>source server</th><th>hostname</th><th>status</th><th>DRS job</th>'
-        "<th>recovery instance</th><th>started</th><th>launched</th><th>recovery point</th><th>RPO</th>"
+        f'<table class="servers"><thead><tr><th>source server</th>{where}<th>hostname</th><th>status</th>'
+        "<th>DRS job</th><th>recovery instance</th><th>started</th><th>launched</th><th>recovery point</th><th>RPO</th>"
         f"<th>failure reason</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     return f"<section{values}>{head}{table}</section>"
 
 
-def _server_row(server: dict[str, Any]) -> str:
+def _server_row(server: dict[str, Any], many_accounts: bool = False) -> str:
     values = attrs(
         class_="server",
         data_server=server["sourceServerId"],
@@ -520,6 +551,11 @@ def _server_row(server: dict[str, Any]) -> str:
     return (
         f"<tr{values}>"
         + cell("sourceServerId", esc(server["sourceServerId"]), "id")
+        + (
+            cell("account", esc(server.get("account") or "-"), "id") + cell("region", esc(server.get("region") or "-"))
+            if many_accounts
+            else ""
+        )
         + cell("hostname", esc(server.get("hostname") or "-"))
         + f'<td data-field="status" class="status" style="color:{colour(server["status"])}">'
         + f"{esc(server['status'])}</td>"

@@ -71,8 +71,35 @@ def complete(report: dict[str, Any]) -> dict[str, Any]:
         "met": _all_met([w["rpo"]["met"] for w in report["waves"]]),
     }
     report["serverCounts"] = server_counts(report)
+    report["accounts"] = account_summary(report)
     report["verdict"] = verdict(report)
     return report
+
+
+def account_summary(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per account (a server is known by account, Region and ID): its Regions, and its servers by outcome."""
+    by_account: dict[str | None, list[dict[str, Any]]] = {}
+    for wave in report["waves"]:
+        for server in wave["servers"]:
+            by_account.setdefault(server.get("account"), []).append({**server, "waveRegion": wave.get("region")})
+    summary = []
+    for account, servers in sorted(by_account.items(), key=lambda item: item[0] or ""):
+        statuses = [server["status"] for server in servers]
+        known = [s["rpoSeconds"] for s in servers if s.get("rpoSeconds") is not None]
+        summary.append(
+            {
+                "account": account,
+                "regions": sorted(
+                    {str(s.get("region") or s["waveRegion"]) for s in servers if s.get("region") or s["waveRegion"]}
+                ),
+                "servers": len(servers),
+                "launched": statuses.count("LAUNCHED"),
+                "failed": sum(statuses.count(status) for status in NOT_LAUNCHED),
+                "skipped": statuses.count("SKIPPED"),
+                "worstRpoSeconds": max(known) if known else None,
+            }
+        )
+    return summary
 
 
 def server_counts(report: dict[str, Any]) -> dict[str, int]:

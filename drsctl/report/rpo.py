@@ -32,7 +32,7 @@ class Launched:
 def launched(waves: list[WaveRecord]) -> list[Launched]:
     """The servers of these wave records that have a recovery instance."""
     return [
-        Launched(wave.Region, server.SourceServerId, server.InstanceId, server.RecoveryJobId)
+        Launched(server.Region or wave.Region, server.SourceServerId, server.InstanceId, server.RecoveryJobId)
         for wave in waves
         for server in wave.Servers
         if server.InstanceId

@@ -44,6 +44,16 @@ SERVER = _object(
         "error": _nullable("string"),
         "hostname": _nullable("string"),
         "recoveryPointAt": {**SECONDS, "description": "The point in time it was recovered from (may be negative)."},
+        "account": _nullable(
+            "string",
+            pattern="^[0-9]{12}$",
+            description="The account whose DRS holds it (a server is known by account, region and ID); null in "
+            "reports of records written before accounts (the stack's own account).",
+        ),
+        "region": _nullable("string", description="Its DRS Region."),
+        "recoverySnapshotId": _nullable(
+            "string", description="The recovery snapshot it launched from (a point-in-time recovery), else null."
+        ),
         "rpoSeconds": _nullable("number", minimum=0),
         "rpoMet": MET,
     },
@@ -124,6 +134,22 @@ WAVE = _object(
         "activity": {**WAVE_ACTIVITY, "type": ["object", "null"]},
     },
     ["name", "status", "startedAt", "endedAt", "servers", "steps", "rto", "rpo"],
+)
+
+COUNT = {"type": "integer", "minimum": 0}
+ACCOUNT = _object(
+    {
+        "account": _nullable(
+            "string", description="null: the stack's own account, in records written before accounts."
+        ),
+        "regions": {"type": "array", "items": {"type": "string"}},
+        "servers": COUNT,
+        "launched": COUNT,
+        "failed": COUNT,
+        "skipped": COUNT,
+        "worstRpoSeconds": _nullable("number"),
+    },
+    ["account", "regions", "servers", "launched", "failed", "skipped", "worstRpoSeconds"],
 )
 
 STATE = _object(
@@ -262,6 +288,17 @@ def report_schema() -> dict[str, Any]:
             "serverCounts": _object(
                 {key: {"type": "integer", "minimum": 0} for key in ("total", "launched", "failed", "skipped", "other")},
                 ["total", "launched", "failed", "skipped", "other"],
+            ),
+            "accounts": {"type": "array", "items": ACCOUNT, "description": "Per account: its servers by outcome."},
+            "pointInTime": _nullable(
+                "string",
+                description="The moment a point-in-time recovery recovered to (execution input PointInTime, ISO 8601, "
+                "UTC); null when every server launched from its latest recovery point.",
+            ),
+            "snapshotSkewSeconds": _nullable(
+                "integer",
+                minimum=0,
+                description="How far apart the recovery snapshots chosen for pointInTime are (newest minus oldest).",
             ),
             "verdict": {"type": "string", "minLength": 1},
             "stateCounts": {

@@ -10,6 +10,7 @@ as themselves. Only who signed is checked, not what their policies allow (docs/a
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import uuid
@@ -74,6 +75,11 @@ def signer(method: str, url: str, headers: dict[str, str], body: bytes, service:
     names = match["signed"].split(";")
     if "host" not in names:
         raise NotSigned("the signature does not cover the Host header")
+    declared = lower.get("x-amz-content-sha256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+        # botocore's canonical request takes this header's hash as the body's: unchecked, a captured request that
+        # signed it could carry any other body (another decision, step or execution). AWS compares them; so do we.
+        raise NotSigned("The provided 'x-amz-content-sha256' header does not match what was computed")
     request = AWSRequest(method=method, url=url, data=body, headers={n: lower[n] for n in names if n in lower})
     request.context["timestamp"] = stamp
     auth = SigV4Auth(Credentials(match["key"], secret), match["service"], match["region"])

@@ -216,6 +216,7 @@ def _send(decided: Decided, token: str, step: StepRecord) -> None:
         if error.response.get("Error", {}).get("Code") in GONE:
             raise NotWaiting(
                 f"approval {step.Name!r} can no longer be answered: it timed out or the execution ended "
-                f"({error.response['Error']['Code']}); your answer is recorded on the step"
+                f"({error.response['Error']['Code']}); your answer is recorded on the step (a rejection recorded "
+                "before the step closed still stops the plan)"
             ) from error
         raise

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.core import drs, polling, records
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import classify
 from lambdas.core.batches import batched
 from lambdas.core.explain import listed, permanent_failure, with_action
@@ -167,9 +168,9 @@ def check(execution_id: str, plan_id: str, now: int, seconds_left: SecondsLeft =
 
 @dataclass
 class _Seen:
-    """One look at DRS for the execution's drill, per Region."""
+    """One look at DRS for the execution's drill, per (account, Region)."""
 
-    up: dict[str, list[str]] = field(default_factory=dict)  # its drill instances not (being) terminated
+    up: dict[Target, list[str]] = field(default_factory=dict)  # its drill instances not (being) terminated
     terminate_jobs: list[dict[str, Any]] = field(default_factory=list)  # on its servers, since the cleanup began
     launching: list[str] = field(default_factory=list)  # its launch jobs not ended: instances may still appear
 
@@ -190,11 +191,11 @@ def _look(
             if j.get("status") != "COMPLETED"
             for p in _parts(j)
         }
-        for region, instances in seen.up.items():
+        for target, instances in seen.up.items():
             for chunk in batched([i for i in instances if i not in busy and not late], drs.TERMINATE_MAX):
                 if seconds_left() < CALL_WORST_SECONDS:  # the next look goes on from here (2,000+ instances)
                     return CleanupProgress(Status="TERMINATING", NextCheckSeconds=1)
-                job = drs.terminate_recovery_instances(region, chunk)
+                job = drs.terminate_recovery_instances(target, chunk)
                 seen.terminate_jobs.append(job)
                 _note_jobs(cleanup, seen.terminate_jobs)
                 if not records.set_cleanup(execution_id, plan_id, cleanup, expected=("TERMINATING",)):
@@ -214,46 +215,57 @@ def _look(
 
 
 def _observe(execution_id: str, waves: list[records.WaveRecord], cleanup: DrillCleanupRecord) -> _Seen:
-    """Its drill instances up, the TERMINATE jobs on its servers, and its launch jobs still running, per Region.
+    """Its drill instances up, the TERMINATE jobs on its servers, and its launch jobs still running, per (account,
+    Region).
 
     Its instances: those its own jobs launched, those of the servers it took over from the execution it resumed
     (their drill is this one now), and those of a job whose StartRecovery answer it never recorded (found by the
     job's ExecutionId tag). Never an instance of another execution, or a recovery instance (isDrill false).
     """
     seen = _Seen()
-    for region in sorted({wave.Region for wave in waves}):
-        mine = [w for w in waves if w.Region == region]
-        servers = [s.SourceServerId for w in mine for s in w.Servers]
-        own_jobs = {job for w in mine for job in w.JobIds}
+    by_target: dict[Target, list[records.ServerRecord]] = {}
+    wave_jobs: dict[Target, set[str]] = {}
+    for wave in waves:
+        targets = wave.targets()
+        for target, in_target in targets.items():
+            by_target.setdefault(target, []).extend(in_target)
+        where = wave.job_targets()
+        for job in wave.JobIds:  # a job no server carries any more is where the wave's only target is
+            target_of_job = where.get(job) or (next(iter(targets)) if len(targets) == 1 else None)
+            if target_of_job is not None:
+                wave_jobs.setdefault(target_of_job, set()).add(job)
+    for target, mine in sorted(by_target.items()):
+        servers = [s.SourceServerId for s in mine]
+        own_jobs = set(wave_jobs.get(target, set()))
         launch_jobs = sorted(own_jobs)
-        own_jobs |= {s.RecoveryJobId for w in mine for s in w.Servers if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
+        own_jobs |= {s.RecoveryJobId for s in mine if s.Error == LAUNCHED_BEFORE and s.RecoveryJobId}
         if not servers:
             continue
-        recorded = {s.InstanceId for w in mine for s in w.Servers if s.InstanceId}
+        recorded = {s.InstanceId for s in mine if s.InstanceId}
         terminate_jobs = [
             job
-            for job in drs.jobs_since(region, (cleanup.StartedAt or 0) - CLOCK_SKEW_SECONDS)
+            for job in drs.jobs_since(target, (cleanup.StartedAt or 0) - CLOCK_SKEW_SECONDS)
             if job.get("type") == "TERMINATE"
         ]
-        described = drs.describe_jobs(region, launch_jobs) if launch_jobs else []
+        described = drs.describe_jobs(target, launch_jobs) if launch_jobs else []
         seen.launching += [j["jobID"] for j in described if j.get("status") != "COMPLETED"]
-        unconfirmed = [s.SourceServerId for w in mine for s in w.Servers if s.Error == "START_UNCONFIRMED"]
+        unconfirmed = [s.SourceServerId for s in mine if s.Error == "START_UNCONFIRMED"]
         if unconfirmed:  # a StartRecovery whose job was never recorded may still be launching them
             seen.launching += [
                 f"the unconfirmed start of {server['sourceServerID']}"
-                for server in drs.describe_source_servers(region, unconfirmed)
+                for server in drs.describe_source_servers(target, unconfirmed)
                 if ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("status") in ("PENDING", "IN_PROGRESS")
             ]
-        instances = drs.describe_recovery_instances(region, servers)
+        instances = drs.describe_recovery_instances(target, servers)
         unknown = sorted({str(i.get("jobID")) for i in instances if i.get("jobID") not in own_jobs})
         if unknown:
             own_jobs |= {
                 j["jobID"]
-                for j in drs.describe_jobs(region, unknown)
+                for j in drs.describe_jobs(target, unknown)
                 if (j.get("tags") or {}).get("ExecutionId") == execution_id
             }
         own = [i for i in instances if i.get("jobID") in own_jobs and i.get("isDrill")]
-        seen.up[region] = [i["recoveryInstanceID"] for i in own if i.get("ec2InstanceState") not in GONE_STATES]
+        seen.up[target] = [i["recoveryInstanceID"] for i in own if i.get("ec2InstanceState") not in GONE_STATES]
         # Its TERMINATE jobs: those it recorded, and those ending only its own instances (recorded, or listed as its
         # own now: a job whose answer was lost); another drill's cleanup of the same servers is not counted as its own
         mine_ids = recorded | {i["recoveryInstanceID"] for i in own}

@@ -76,7 +76,9 @@ class RecordEndedError(ExecutionRecordError):
 
 
 class StepsChangedError(ExecutionStoppedError):
-    """A wave's runbook steps were written by someone else (the execution's end) since this step read them."""
+    """A wave's runbook steps were written by someone else (the execution's end, or the answer function recording
+    an approver's answer) since this step read them. Next runbook step is retried on it: it reads them again, and
+    finds the execution ended (it stops) or the answer recorded (it decides from it)."""
 
 
 class HealthCheckRefusedError(OrchestratorError):
@@ -91,6 +93,11 @@ class ReadinessNotEvaluatedError(OrchestratorError):
 class ScheduledDrillRefusedError(OrchestratorError):
     """A drill its plan's schedule started was refused before anything launched: another execution of the plan
     runs, or the plan's readiness is FAIL. The record says which; the topic is told."""
+
+
+class ExecutionHistoryUnavailableError(OrchestratorError):
+    """GetExecutionHistory was throttled or unavailable (after the SDK's own retries) while Next runbook step read how
+    a hook or an approval ended. Retried by the state (it only reads), never a reason to fail the plan."""
 
 
 # What the workflow is built to meet and answers itself (a Catch, a retry, a refusal it records): not a failure of the

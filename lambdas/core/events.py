@@ -51,6 +51,7 @@ class WaveStepEvent(_Event):
     Options: RunOptions
     Progress: WaveProgress = WaveProgress()
     EventBudget: int
+    WavesEndBy: int  # the execution's own deadline for its waves (lambdas/core/deadline.py)
     RetryCount: int = 0
     Now: EpochSeconds
 
@@ -63,6 +64,7 @@ class WaveStepEvent(_Event):
             options=self.Options,
             event_budget=self.EventBudget,
             now=self.Now,
+            waves_end_by=self.WavesEndBy,
         )
 
 
@@ -109,6 +111,7 @@ class RunbookEvent(_Event):
     WaveNumber: int
     Runbook: Runbook
     Steps: StepCursor
+    WavesEndBy: int  # the execution's own deadline for its waves: a step's timeout is cut to fit it
     Now: EpochSeconds
 
 
@@ -134,6 +137,7 @@ class HealthCursor(BaseModel):
     Phase: Phase
     Index: int
     Event: HealthCheckStep
+    TimeoutSeconds: int | None = None  # the step's timeout as Next runbook step gave it: cut to the execution's time
     Outcome: HealthProgress | None = None
 
 

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypedDict
 
+from lambdas.core import accounts
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure
 
 ACTION_MARK = "What to do:"
 _DENIED_ACTION = re.compile(r"perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)")
+# STS's AccessDenied for AssumeRole: "... is not authorized to perform: sts:AssumeRole on resource: <role ARN>"
+_ASSUMED_ROLE = re.compile(r"sts:AssumeRole on resource:\s*(arn:\S+?:role/\S+?)(?:[\s.]|$)")
 LISTED = 10
 
 
@@ -26,7 +31,20 @@ def with_action(what: str, action: str) -> str:
     return f"{what.rstrip('. ')}. {ACTION_MARK} {action.rstrip('.')}."
 
 
-def permanent_failure(
+class Where(TypedDict):
+    region: str
+    member_role: str | None
+
+
+def where(target: Target) -> Where:
+    """How messages name a target: its Region, with the account and its member role when it is not the stack's own
+    (the keyword arguments `region` and `member_role` of permanent_failure)."""
+    if accounts.is_home(target.account):
+        return Where(region=target.region, member_role=None)
+    return Where(region=f"{target.region} of account {target.account}", member_role=accounts.role_arn(target.account))
+
+
+def permanent_failure(  # noqa: PLR0911 - one return per kind of refusal, each with its fix
     failure: AwsFailure,
     *,
     operation: str,
@@ -34,14 +52,31 @@ def permanent_failure(
     function: str,
     servers: Sequence[str] = (),
     jobs_started: Sequence[str] | None = None,
+    member_role: str | None = None,
 ) -> str:
     """A DRS error that waiting will not fix, as a sentence naming the call, the servers, the jobs that had already
-    started (they go on: DRS has no cancel) and the fix."""
+    started (they go on: DRS has no cancel) and the fix. `member_role`: the call went through a member account's
+    role (lambdas/core/accounts.py), whose permissions are the ones to fix."""
     about = f" for server(s) {listed(list(servers), 5)}" if servers else ""
     started = ""
     if jobs_started is not None:
         started = f" DRS jobs it had already started: {listed(list(jobs_started), 5) if jobs_started else 'none'}."
     what = f"DRS refused {operation} in {region}{about}.{started} {failure.short()}"
+    assumed = _ASSUMED_ROLE.search(failure.message) if failure.code == "AccessDenied" else None
+    if assumed is not None:  # STS refused the member role: the account cannot be reached at all
+        return with_action(
+            f"{what.replace('DRS refused', 'Could not reach the account for', 1)}",
+            f"check that the member stack is deployed in that account (make deploy-member) with the role "
+            f"{assumed.group(1)} trusting this stack's account and the same external ID, then run the plan again",
+        )
+    if failure.code == "AccessDeniedException" and member_role is not None:
+        denied = _DENIED_ACTION.search(failure.message)
+        action = denied.group(1) if denied else f"drs:{operation}"
+        return with_action(
+            what,
+            f"grant {action} to the member role {member_role} (redeploy the member stack: make deploy-member), "
+            "then run the plan again",
+        )
     if failure.code == "AccessDeniedException":
         denied = _DENIED_ACTION.search(failure.message)
         action = denied.group(1) if denied else f"drs:{operation}"
@@ -74,7 +109,9 @@ def permanent_failure(
         )
     if failure.code == "ServiceQuotaExceededException":
         return with_action(
-            what, f"raise the DRS quota {failure.quota_code or ''} in Service Quotas for {region}, or split the wave"
+            what,
+            f"raise the DRS quota {failure.quota or ''}{f' ({failure.quota_code})' if failure.quota_code else ''} "
+            f"in Service Quotas for {region} (ending other jobs does not free it), or split the wave",
         )
     return with_action(what, "read the error, fix its cause, then run the plan again")
 
@@ -95,3 +132,14 @@ def _sentence(text: str) -> str:
     """`text` ending as a sentence, so what is added after it does not run on from its last word."""
     text = text.rstrip()
     return text if not text or text[-1] in ".!?:" else f"{text}."
+
+
+def role_refused(account: str, failure: AwsFailure) -> str:
+    """Why a member account cannot be reached, and how to fix it."""
+    return with_action(
+        f"account {account}: the member role {accounts.role_arn(account)} could not be assumed "
+        f"({failure.short()}); nothing in that account can be checked or launched",
+        f"deploy the member stack in account {account} (make deploy-member, or the StackSet of "
+        "docs/accounts.md) trusting this stack's account, list the account in the stack's context "
+        "drs:memberAccounts and give both the same external ID (drs:memberExternalId), then run the plan again",
+    )

@@ -164,7 +164,7 @@ def _end_reason(stopped_as: ExecutionStatus | None, failure: Failure | None) -> 
 
 
 def _lock_ids(plan_id: str, waves: list[WaveRecord]) -> list[str]:
-    servers = ((wave.Region, server.SourceServerId) for wave in waves for server in wave.Servers)
+    servers = ((wave.target_of(server), server.SourceServerId) for wave in waves for server in wave.Servers)
     return locks.locks_for(plan_id, servers)
 
 

@@ -4,13 +4,19 @@ A plan that passes these checks cannot break a limit of AWS halfway through a re
 
 - its ExecutionHistory item stays under 100 KB (DynamoDB refuses items over 400 KB): computed from the plan's own
   names by DynamoDB's byte rules, with every message at its longest;
+- so does each wave's own item in ExecutionWaves (`wave_item_bytes`): its job IDs, messages and start intent at
+  their longest, and its runbook steps as they end at their longest: each approval with as many answers as it needs
+  approvers (each principal's ARN and reason at their longest), who decided and why, its question, and one task
+  token of the step that waits;
 - a wave holds at most 2,000 servers (its servers are written in one transaction of at most 21 items);
 - the whole plan, at most 10,000 servers (Prepare's locks and listings stay far inside its timeout);
 - its worst case ends inside the state machine's TimeoutSeconds (48 h: an execution that reaches it is ended by Step
   Functions, however its waves are doing): every wave running to its WaveTimeoutMinutes, every runbook step to its
   timeout, and every Task that runs outside those deadlines (Prepare, the server locks, Finalize, Record failure, Next
   runbook step, hooks and approvals, the drill cleanup's) at its worst under the definition's own Retry blocks
-  (`lambdas/core/task_budget.py`);
+  (`lambdas/core/task_budget.py`). What a deadline lets begin and a Retry carries past it (a wave's last checks) is
+  not counted here: the execution's own deadline (`lambdas/core/deadline.py`) cuts the waves and steps short instead,
+  so no fault schedule takes an accepted plan to the 48 h;
 - every payload Step Functions carries stays under its 256 KiB (`lambdas/core/payloads.py`);
 - its history fits the 25,000 events of one execution (`polling.max_waves`).
 """
@@ -23,17 +29,18 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.core import locks, payloads, polling, records, task_budget
+from lambdas.core import deadline, locks, payloads, polling, records, runbook, task_budget
+from lambdas.core.approval_record import PRINCIPAL_MAX, REASON_MAX
 from lambdas.core.item_size import DESIGN_MAX_BYTES, item_bytes
 from lambdas.core.plan import STARTED_BY_MAX, RecoveryPlan, RunOptions
 from lambdas.core.plan_version import VERSION_DIGITS
-from lambdas.core.records import ExecutionRecord, WaveRecord, WaveSummary
-from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Step, Steps
+from lambdas.core.records import ExecutionRecord, StartIntent, WaveRecord, WaveSummary
+from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX, Phase, Step, Steps
 
-EXECUTION_TIMEOUT_SECONDS = task_budget.execution_timeout_seconds()  # the definition's TimeoutSeconds: 48 h
+EXECUTION_TIMEOUT_SECONDS = deadline.EXECUTION_TIMEOUT_SECONDS  # the definition's TimeoutSeconds: 48 h
 # A wave's checks (and a health check's looks) retry inside its own deadline, which its Lambda enforces; after the
-# deadline, the check that decides and the wave's close still run (seconds; see docs/plan-format.md for what this
-# does not cover).
+# deadline, the check that decides and the wave's close still run (seconds). Checks retried past it are the
+# execution's own deadline's business (lambdas/core/deadline.py).
 WAVE_END_MARGIN_SECONDS = 10
 STEP_MARGIN_SECONDS = 10  # the same for a HealthCheck step: its looks retry inside its TimeoutMinutes
 HOOK_FUNCTION_PREFIX = "HOOK_FUNCTION_PREFIX"  # set by the stack: the names the state machine may invoke
@@ -70,6 +77,10 @@ def problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions, r
             f"{DESIGN_MAX_BYTES // 1024} KB every record is kept under. Shorten wave names and protection group IDs, "
             "or split the plan"
         )
+    for wave in waves:
+        wave_size = wave_item_bytes(plan, wave)
+        if wave_size > DESIGN_MAX_BYTES:
+            found.append(_wave_item_too_large(where, plan, wave, wave_size))
     found.extend(_runbook_problems(plan, waves, options, where))
     steps, health = plan.runbook_step_count(), plan.health_check_count()
     cleanup = options.DrillCleanup is not None  # counted for a RECOVERY too: the plan is the same
@@ -112,7 +123,8 @@ def worst_case(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions)
     fixed += lock_steps([len(wave.Servers) for wave in waves]) * worst("Lock the plan's servers")
     per_wave = options.WaveTimeoutMinutes * 60 + WAVE_END_MARGIN_SECONDS
     runbook = sum(_phase_seconds(phase) for wave in plan.Waves for phase in (wave.Before, wave.After))
-    return WorstCase(fixed=fixed, waves=len(waves) * per_wave, runbook=runbook, cleanup=cleanup_seconds(options))
+    cleanup = deadline.cleanup_seconds(options.DrillCleanup)
+    return WorstCase(fixed=fixed, waves=len(waves) * per_wave, runbook=runbook, cleanup=cleanup)
 
 
 def lock_steps(wave_sizes: list[int]) -> int:
@@ -144,21 +156,6 @@ def step_seconds(step: Step) -> int:
     if step.HealthCheck is not None:
         return step.timeout_seconds + STEP_MARGIN_SECONDS
     return step.timeout_seconds  # Wait
-
-
-def cleanup_seconds(options: RunOptions) -> int:
-    """The drill cleanup's longest run: its wait, its first step, the TERMINATE jobs up to their deadline, the look
-    that decides there and the one before it (both retried to their worst), and recording a failure."""
-    if options.DrillCleanup is None:
-        return 0
-    worst = task_budget.worst_seconds
-    return (
-        options.DrillCleanup.AfterMinutes * 60
-        + worst("Terminate drill instances")
-        + polling.CLEANUP_DEADLINE_SECONDS
-        + 2 * worst("Check the terminate jobs")
-        + worst("Record the cleanup failure")
-    )
 
 
 def _too_long(where: str, worst: WorstCase, wave_count: int, options: RunOptions) -> str:
@@ -225,6 +222,103 @@ def history_item_bytes(plan: RecoveryPlan, waves: list[WaveRecord]) -> int:
     record["Waves"] = summaries
     record[records.OPEN_ATTRIBUTE] = "UNRESOLVED"
     return item_bytes(record)
+
+
+# The widest character in UTF-8 (4 bytes): a field bounded in characters (a step's Detail, a reason) at its longest.
+WIDEST_CHAR = "\U0001d11e"
+SERVER_ID = "s-" + "0" * 17
+
+
+def wave_item_bytes(plan: RecoveryPlan, wave: WaveRecord) -> int:
+    """The largest a wave's own item in ExecutionWaves (not its pages of servers) can grow, by DynamoDB's byte rules:
+    a job per server, every message and count at its longest, a pending start of a whole chunk, and its runbook's
+    steps all ended at their longest, one of them still holding its task token."""
+    plan_wave = plan.Waves[wave.WaveNumber - 1]
+    phases: tuple[tuple[Phase, Steps], ...] = (("BEFORE", plan_wave.Before), ("AFTER", plan_wave.After))
+    steps = [_ended_at_longest(step, phase, index) for phase, listed in phases for index, step in enumerate(listed)]
+    if steps:
+        steps[0]["TaskToken"] = "x" * payloads.TASK_TOKEN_MAX  # the step that waits (only one at a time)
+    message = "x" * records.WAVE_MESSAGE_MAX  # cut to WAVE_MESSAGE_MAX UTF-8 bytes (records.truncate)
+    head = WaveRecord(
+        WaveNumber=wave.WaveNumber,
+        WaveName=wave.WaveName,
+        ProtectionGroupId=wave.ProtectionGroupId,
+        Region=wave.Region,
+        Status="CANCELLED",
+        StartTime=payloads.EPOCH,
+        EndTime=payloads.EPOCH,
+        JobIds=[payloads.JOB_ID] * max(1, len(wave.Servers)),
+        ErrorMessage=message,
+        PendingStart=StartIntent(
+            Token="x" * 64, ServerIds=[SERVER_ID] * min(len(wave.Servers), 100), RequestedAt=payloads.EPOCH
+        ),
+        IntentCount=payloads.COUNT,
+        MissedChecks=payloads.COUNT,
+        LastCheckError=message,
+        ChunkSize=payloads.COUNT,
+        JobsStartedAt=payloads.EPOCH,
+        JobSeconds=payloads.COUNT,
+        Steps=steps,
+        StepsVersion=payloads.COUNT,
+    )
+    item = {
+        "ExecutionId": "x" * EXECUTION_NAME_MAX,
+        "WaveKey": records.wave_key(wave.WaveNumber),
+        **head.model_dump(exclude={"Servers"}),
+        "ServerCount": len(wave.Servers),
+        "PageCount": payloads.COUNT,
+    }
+    return item_bytes(item)
+
+
+def _ended_at_longest(step: Step, phase: Phase, index: int) -> dict[str, Any]:
+    """A step's record once it ended, every field at its longest (runbook.StepRecord): a resume's `RanIn` and
+    `Previously`, its detail, and for an approval its question, one answer per approver it needs (the last one may
+    reject), and the decision (who, why, when)."""
+    record = runbook.StepRecord(
+        Phase=phase,
+        Index=index,
+        Kind=step.kind,
+        Name=step.label,
+        Status="CANCELLED",
+        StartedAt=payloads.EPOCH,
+        EndedAt=payloads.EPOCH,
+        StoppedPlan=True,
+        RanIn="x" * EXECUTION_NAME_MAX,
+    )
+    ended = record.model_dump(exclude_none=True)
+    ended["Detail"] = WIDEST_CHAR * runbook.DETAIL_MAX
+    ended["Previously"] = WIDEST_CHAR * runbook.PREVIOUSLY_MAX
+    if step.Approval is None:
+        return ended
+    principal = "x" * PRINCIPAL_MAX  # an ARN: ASCII
+    reason = WIDEST_CHAR * REASON_MAX
+    answer = {"By": principal, "Decision": "APPROVE", "Reason": reason, "At": payloads.EPOCH}
+    ended |= {
+        "Message": records.truncate(step.Approval.Message, runbook.MESSAGE_RECORD_MAX),
+        "Deadline": payloads.EPOCH,
+        "OnTimeout": step.Approval.OnTimeout,
+        "ApproversNeeded": step.Approval.Approvers,
+        "Approvals": [answer] * step.Approval.Approvers,
+        "Decision": "APPROVE",
+        "DecidedBy": principal,
+        "Reason": reason,
+        "DecidedAt": payloads.EPOCH,
+    }
+    return ended
+
+
+def _wave_item_too_large(where: str, plan: RecoveryPlan, wave: WaveRecord, size: int) -> str:
+    plan_wave = plan.Waves[wave.WaveNumber - 1]
+    approvals = [s.Approval for s in (*plan_wave.Before, *plan_wave.After) if s.Approval is not None]
+    answers = sum(approval.Approvers for approval in approvals)
+    return (
+        f"{where}, wave {wave.WaveNumber} ({wave.WaveName!r}): its record in ExecutionWaves could reach "
+        f"{size / 1024:.0f} KB ({len(wave.Servers)} servers' jobs, {len(plan_wave.Before) + len(plan_wave.After)} "
+        f"runbook steps, {len(approvals)} approval(s) keeping up to {answers} answers, each with its principal's ARN "
+        f"and a reason of up to {REASON_MAX} characters), more than the {DESIGN_MAX_BYTES // 1024} KB every record "
+        "is kept under. Ask fewer approvals (or fewer Approvers) in that wave, move steps to another wave, or split it"
+    )
 
 
 def _runbook_problems(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOptions, where: str) -> list[str]:

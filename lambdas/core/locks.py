@@ -1,6 +1,7 @@
 """Locks: one running execution per plan, and one per source server across all plans.
 
-Each lock is an item in ExecutionLocks (`plan#<PlanId>`, `server#<region>#<sourceServerId>`) naming the execution
+Each lock is an item in ExecutionLocks (`plan#<PlanId>`, `server#<account>#<region>#<sourceServerId>`: a server is
+known by its account, Region and ID) naming the execution
 that holds it (ExecutionId and ExecutionArn). Prepare takes them with conditional transactional writes, so two
 executions racing for a plan or a server cannot both win. Locks cannot outlive their execution:
 
@@ -14,12 +15,13 @@ executions racing for a plan or a server cannot both win. Locks cannot outlive t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from lambdas.core import executions, records
+from lambdas.core.accounts import Target
 from lambdas.core.batches import batched
 from lambdas.core.errors import ExecutionConflictError, ExecutionStoppedError, TransactionConflictError
 from lambdas.core.explain import listed, with_action
@@ -35,13 +37,18 @@ def plan_lock(plan_id: str) -> str:
     return f"plan#{plan_id}"
 
 
-def server_lock(region: str, server_id: str) -> str:
-    return f"server#{region}#{server_id}"
+def server_lock(where: Target, server_id: str) -> str:
+    return f"server#{where.account}#{where.region}#{server_id}"
 
 
-def locks_for(plan_id: str, servers: Iterable[tuple[str, str]]) -> list[str]:
-    """The plan's lock first, then one per (region, server)."""
-    return [plan_lock(plan_id), *(server_lock(region, server) for region, server in servers)]
+def wave_locks(wave: records.WaveRecord) -> list[str]:
+    """The locks of a wave's servers."""
+    return [server_lock(wave.target_of(server), server.SourceServerId) for server in wave.Servers]
+
+
+def locks_for(plan_id: str, servers: Iterable[tuple[Target, str]]) -> list[str]:
+    """The plan's lock first, then one per (account and Region, server)."""
+    return [plan_lock(plan_id), *(server_lock(where, server) for where, server in servers)]
 
 
 def acquire(lock_ids: list[str], *, execution_id: str, execution_arn: str | None, plan_id: str, now: int) -> None:
@@ -218,10 +225,21 @@ SERVERS_PER_LOCK_STEP = 1_000  # about 10 transactions: one step of "Lock the pl
 
 
 def lock_servers(
-    *, execution_id: str, execution_arn: str | None, plan_id: str, next_wave: int, wave_count: int, now: int
+    *,
+    execution_id: str,
+    execution_arn: str | None,
+    plan_id: str,
+    next_wave: int,
+    wave_count: int,
+    now: int,
+    before_locking: Callable[[records.WaveRecord], bool] | None = None,
 ) -> tuple[int, int]:
     """Take the locks of the servers of waves `next_wave`, ... up to about SERVERS_PER_LOCK_STEP servers: one step of
     the state machine's loop, so no Lambda's work grows with the plan. Returns (the next wave to lock, locks taken).
+
+    `before_locking`: what must be done for a wave before its servers are locked (a point-in-time recovery chooses
+    their recovery snapshots); when it says the wave is not done yet (this step's time is up), the step ends there
+    and the next one goes on with that wave.
 
     Locks taken by earlier steps stay held when a later one finds a server locked (ExecutionConflictError): the
     execution then fails through Record failure, which releases every lock of the execution.
@@ -230,7 +248,9 @@ def lock_servers(
     wave = next_wave
     while wave <= wave_count and len(lock_ids) < SERVERS_PER_LOCK_STEP:
         resolved = records.get_wave(execution_id, wave)
-        lock_ids.extend(server_lock(resolved.Region, s.SourceServerId) for s in resolved.Servers)
+        if before_locking is not None and not before_locking(resolved):
+            break
+        lock_ids.extend(wave_locks(resolved))
         wave += 1
     lock_ids = list(dict.fromkeys(lock_ids))
     if not records.execution_active(execution_id, plan_id):

@@ -46,6 +46,7 @@ BYTES_PER_CHAR = 3  # UTF-8 of any character Step Functions counts as one (a UTF
 # headers, SdkResponseMetadata, StatusCode): about 1 KB on AWS, reserved twice
 LAMBDA_ENVELOPE_BYTES = 2_048
 JOB_ID = "drsjob-" + "0" * 17
+ACCOUNT = "0" * 12  # an account ID: 12 digits
 INSTANCE_ID = "i-" + "0" * 17  # EC2 instance IDs: i- and 17 hexadecimal digits
 NOW = "2026-01-01T00:00:00.000Z"  # $$.State.EnteredTime
 LONGEST_MODE: ExecutionMode = "RECOVERY"
@@ -144,6 +145,7 @@ def prepared_result(plan: RecoveryPlan, waves: list[WaveRecord], options: RunOpt
         "ExecutionType": LONGEST_MODE,
         "Options": options.model_dump(mode="json"),
         "EventBudgetPerWave": COUNT,
+        "WavesEndBy": EPOCH,
         "Waves": [map_item(plan, wave.WaveNumber) for wave in waves],
         "ServerCount": COUNT,
         "Locking": {"NextWave": COUNT, "WaveCount": COUNT, "Done": False, "Locked": COUNT},
@@ -213,6 +215,7 @@ def iteration_input(plan: RecoveryPlan, wave: WaveRecord, options: RunOptions) -
         "ExecutionType": LONGEST_MODE,
         "Options": options.model_dump(mode="json"),
         "EventBudget": COUNT,
+        "WavesEndBy": EPOCH,
         "WaveNumber": wave.WaveNumber,
         "WaveName": wave.WaveName,
         "Progress": {},
@@ -232,20 +235,27 @@ def worst_progress(wave: WaveRecord) -> dict[str, Any]:
         "EventsUsed": COUNT,
         "Launched": COUNT,
         "Servers": COUNT,
-        "Region": wave.Region,
         "StartedAt": EPOCH,
         "JobsStartedAt": EPOCH,
         "ExpectedSeconds": COUNT,
-        "JobIds": [JOB_ID] * max(1, len(wave.Servers)),
+        "Jobs": _worst_jobs(wave),
         "Fingerprint": "x" * 16,
         "Cause": "€" * (records.WAVE_MESSAGE_MAX // BYTES_PER_CHAR),  # cut to WAVE_MESSAGE_MAX bytes
         "LastError": "€" * 160,  # AwsFailure.short()
     }
 
 
+def _worst_jobs(wave: WaveRecord) -> dict[str, list[str]]:
+    """The wave's job IDs by (account, Region) (`<account>/<Region>`), a job per server at most."""
+    jobs: dict[str, list[str]] = {}
+    for server in wave.Servers or [ServerRecord(SourceServerId="s-" + "0" * 17)]:
+        jobs.setdefault(f"{server.Account or ACCOUNT}/{server.Region or wave.Region}", []).append(JOB_ID)
+    return jobs
+
+
 def _wave_step_input(base: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
     payload = {key: base[key] for key in ("ExecutionId", "PlanId", "ExecutionType", "WaveNumber", "Options")}
-    payload |= {"Progress": progress, "EventBudget": COUNT, "RetryCount": COUNT, "Now": NOW}
+    payload |= {"Progress": progress, "EventBudget": COUNT, "WavesEndBy": EPOCH, "RetryCount": COUNT, "Now": NOW}
     return {"FunctionName": "x" * ARN_MAX, "Payload": payload}
 
 
@@ -253,7 +263,12 @@ def _worst_wave(wave: WaveRecord) -> WaveRecord:
     """The wave as a hook's event shows it at its longest: every server with a status and a recovery instance."""
     servers = [
         ServerRecord(
-            SourceServerId=s.SourceServerId, Hostname=s.Hostname, Status=LONGEST_SERVER_STATUS, InstanceId=INSTANCE_ID
+            SourceServerId=s.SourceServerId,
+            Hostname=s.Hostname,
+            Status=LONGEST_SERVER_STATUS,
+            InstanceId=INSTANCE_ID,
+            Account=ACCOUNT,
+            Region=s.Region or wave.Region,
         )
         for s in wave.Servers
     ]
@@ -325,5 +340,5 @@ def _step_payloads(
 
 def _next_step_input(base: dict[str, Any], steps: dict[str, Any]) -> dict[str, Any]:
     payload = {key: base[key] for key in ("ExecutionId", "PlanId", "ExecutionType", "WaveNumber", "Runbook")}
-    payload |= {"ExecutionArn": "x" * ARN_MAX, "Steps": steps, "Now": NOW}
+    payload |= {"ExecutionArn": "x" * ARN_MAX, "Steps": steps, "WavesEndBy": EPOCH, "Now": NOW}
     return {"FunctionName": "x" * ARN_MAX, "Payload": payload}

@@ -7,9 +7,11 @@ checks that need DRS (do the servers exist, do they replicate) are made by Prepa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lambdas.core.drill_schedule import Schedule as DrillSchedule
 from lambdas.core.errors import PlanValidationError
@@ -20,6 +22,10 @@ from lambdas.core.steps import Steps
 SERVER_ID_PATTERN = r"^s-[0-9a-zA-Z]{17}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ACCOUNT_PATTERN = r"^\d{12}$"
+# DRS replicates at most this many source servers per account and Region (AWS's multi-account guidance: beyond it,
+# several staging accounts): `plan validate` says when a plan holds more in one account.
+REPLICATING_SERVERS_PER_ACCOUNT = 300
 # A Step Functions execution name (1 to 80 of these characters): what ResumeFrom names.
 EXECUTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 # An AWS principal as sts:GetCallerIdentity names it (user, role, assumed-role session, root), in any partition.
@@ -27,6 +33,7 @@ PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$"
 STARTED_BY_MAX = 1024
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
+AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits).")]
 
 PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
 
@@ -47,6 +54,12 @@ class TagSelector(_Strict):
 class ProtectionGroup(_Strict):
     GroupId: str = Field(pattern=NAME_PATTERN, description="Unique ID of the group.")
     Region: str = Field(pattern=REGION_PATTERN, description="The DRS region of the group's source servers.")
+    Account: str | None = Field(
+        None,
+        pattern=ACCOUNT_PATTERN,
+        description="The AWS account whose DRS holds the group's source servers (12 digits); default: the stack's "
+        "own account. Another account is reached through its member role (docs/accounts.md).",
+    )
     SourceServerIds: list[ServerId] | None = Field(None, min_length=1, description="Explicit servers.")
     Selector: TagSelector | None = Field(None, description="Or: servers chosen by tags when the execution starts.")
 
@@ -61,9 +74,15 @@ class ProtectionGroup(_Strict):
 
 class Wave(_Strict):
     WaveName: str = Field(min_length=1, max_length=128, description="Shown in the records and the report.")
-    ProtectionGroupId: str = Field(description="The GroupId whose servers this wave launches.")
+    ProtectionGroupId: str | None = Field(None, description="The GroupId whose servers this wave launches.")
+    ProtectionGroupIds: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Or: several groups launched together, in any accounts and Regions (each account's and Region's "
+        "DRS quotas apply to its own servers, so they start at once).",
+    )
     ServerIds: list[ServerId] | None = Field(
-        None, min_length=1, description="A subset of the group's servers; default: all of them."
+        None, min_length=1, description="A subset of the groups' servers; default: all of them."
     )
     Impact: ImpactLevel = Field(
         "CRITICAL",
@@ -81,6 +100,23 @@ class Wave(_Strict):
     )
 
     @model_validator(mode="after")
+    def _one_way_to_name_groups(self) -> Wave:
+        if (self.ProtectionGroupId is None) == (self.ProtectionGroupIds is None):
+            raise ValueError(
+                f"wave {self.WaveName!r} needs exactly one of ProtectionGroupId (one group) or ProtectionGroupIds "
+                "(several)"
+            )
+        ids = self.group_ids
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"wave {self.WaveName!r} lists a group twice in ProtectionGroupIds")
+        return self
+
+    @property
+    def group_ids(self) -> list[str]:
+        """The wave's protection groups, whichever form names them."""
+        return [self.ProtectionGroupId] if self.ProtectionGroupId is not None else list(self.ProtectionGroupIds or [])
+
+    @model_validator(mode="after")
     def _health_checks_after_the_launch(self) -> Wave:
         # Before the launch the wave has no recovery instance to check: such a step could only pass vacuously.
         for index, step in enumerate(self.Before):
@@ -90,6 +126,29 @@ class Wave(_Strict):
                     "check; move the step to After (or to the previous wave's After to check that wave)"
                 )
         return self
+
+
+class AccountQuotas(_Strict):
+    """The DRS job quotas of one account (in each of its Regions), where they differ from Options' own."""
+
+    MaxServersPerJob: Annotated[int | None, Number] = Field(
+        None, ge=1, le=100, description="Servers per StartRecovery call in this account."
+    )
+    MaxConcurrentJobs: Annotated[int | None, Number] = Field(
+        None, ge=1, le=1000, description="This account's quota of concurrent DRS jobs per Region."
+    )
+    MaxServersInActiveJobs: Annotated[int | None, Number] = Field(
+        None, ge=1, le=10000, description="This account's quota of servers in all active DRS jobs per Region."
+    )
+
+
+@dataclass(frozen=True)
+class JobQuotas:
+    """The DRS job quotas that apply in one (account, Region)."""
+
+    servers_per_job: int
+    concurrent_jobs: int
+    servers_in_active_jobs: int
 
 
 class OptionsOverride(_Strict):
@@ -119,6 +178,18 @@ class OptionsOverride(_Strict):
     )
     MaxServersInActiveJobs: Annotated[int | None, Number] = Field(
         None, ge=1, le=10000, description="The account's DRS quota of servers in all active jobs (default 500)."
+    )
+    Quotas: dict[AccountId, AccountQuotas] | None = Field(
+        None,
+        description="Per account (12 digits): its DRS job quotas where they differ from MaxServersPerJob, "
+        "MaxConcurrentJobs and MaxServersInActiveJobs (quotas apply per account and Region).",
+    )
+    MaxSnapshotSkewMinutes: Annotated[float | None, Number] = Field(
+        None,
+        gt=0,
+        le=10080,
+        description="With PointInTime: the recovery snapshots chosen for the servers may be at most this many "
+        "minutes apart (default 15); further apart, the execution is refused before anything launches.",
     )
     AllowUnhealthyReplication: Annotated[bool | None, Boolean] = Field(
         None,
@@ -164,19 +235,36 @@ class RunOptions(_Strict):
     MaxServersPerJob: int = 100
     MaxConcurrentJobs: int = 20
     MaxServersInActiveJobs: int = 500
+    Quotas: dict[str, AccountQuotas] = Field(default_factory=dict)
+    MaxSnapshotSkewMinutes: float = 15.0
     AllowUnhealthyReplication: bool = False
     DrillCleanup: DrillCleanupOptions | None = None
     RtoTargetMinutes: float | None = None
     RpoTargetMinutes: float | None = None
     DrillEveryDays: int = 90
 
+    def quotas_for(self, account: str) -> JobQuotas:
+        """The DRS job quotas of `account` (per Region): its Options.Quotas entry over the plan-wide ones."""
+        own = self.Quotas.get(account) or AccountQuotas()
+        return JobQuotas(
+            servers_per_job=own.MaxServersPerJob or self.MaxServersPerJob,
+            concurrent_jobs=own.MaxConcurrentJobs or self.MaxConcurrentJobs,
+            servers_in_active_jobs=own.MaxServersInActiveJobs or self.MaxServersInActiveJobs,
+        )
+
     @classmethod
     def resolve(cls, execution_type: ExecutionMode, *layers: OptionsOverride | None) -> RunOptions:
-        """Defaults, then each layer in order (plan options, then execution options)."""
+        """Defaults, then each layer in order (plan options, then execution options); Quotas merge per account."""
         merged: dict[str, object] = {}
+        quotas: dict[str, dict[str, object]] = {}
         for layer in layers:
             if layer is not None:
-                merged.update(layer.model_dump(exclude_none=True))
+                given = layer.model_dump(exclude_none=True)
+                for account, override in (given.pop("Quotas", None) or {}).items():
+                    quotas.setdefault(account, {}).update(override)
+                merged.update(given)
+        if quotas:
+            merged["Quotas"] = quotas
         if "ExpectedJobMinutes" not in merged:  # the mode's typical job time, never past the plan's own wave timeout
             timeout = float(str(merged.get("WaveTimeoutMinutes", cls.model_fields["WaveTimeoutMinutes"].default)))
             merged["ExpectedJobMinutes"] = min(DEFAULT_EXPECTED_JOB_MINUTES[execution_type], timeout)
@@ -230,6 +318,32 @@ class RecoveryPlan(_Strict):
     def group(self, group_id: str) -> ProtectionGroup:
         return next(g for g in self.ProtectionGroups if g.GroupId == group_id)
 
+    def groups_of(self, wave: Wave) -> list[ProtectionGroup]:
+        """The wave's protection groups (every one defined: the plan's checks say so)."""
+        return [self.group(group_id) for group_id in wave.group_ids]
+
+    def _explicit_servers(self, wave: Wave) -> list[str] | None:
+        """The servers of the wave's groups when every one lists its servers (None when one selects them by tag)."""
+        groups = self.groups_of(wave)
+        if any(g.SourceServerIds is None for g in groups):
+            return None
+        return [s for g in groups for s in g.SourceServerIds or []]
+
+    def _server_id_problems(self, wave: Wave, where: str, explicit: list[str] | None) -> list[str]:
+        problems: list[str] = []
+        if wave.ServerIds is not None and explicit is not None:
+            groups = [repr(g.GroupId) for g in self.groups_of(wave)]
+            named = f"protection group {groups[0]}" if len(groups) == 1 else f"protection groups {', '.join(groups)}"
+            problems.extend(
+                f"{where}: server {server} is not in {named}; add it to the SourceServerIds of "
+                f"{'the group' if len(groups) == 1 else 'one of them'} or remove it from the wave"
+                for server in wave.ServerIds
+                if server not in explicit
+            )
+        if wave.ServerIds is not None and len(set(wave.ServerIds)) != len(wave.ServerIds):
+            problems.append(f"{where}: ServerIds lists a server twice")
+        return problems
+
     def static_problems(self) -> list[str]:
         """Everything wrong with the plan that can be seen without asking DRS."""
         problems: list[str] = []
@@ -242,23 +356,17 @@ class RecoveryPlan(_Strict):
         placed: dict[str, str] = {}
         for number, wave in enumerate(self.Waves, start=1):
             where = f"wave {number} ({wave.WaveName!r})"
-            if wave.ProtectionGroupId not in group_ids:
+            field = "ProtectionGroupId" if wave.ProtectionGroupId is not None else "ProtectionGroupIds"
+            undefined = [group_id for group_id in wave.group_ids if group_id not in group_ids]
+            for group_id in undefined:
                 problems.append(
-                    f"{where}: ProtectionGroupId {wave.ProtectionGroupId!r} is not defined; define it under "
-                    f"ProtectionGroups or use one of {', '.join(group_ids)}"
+                    f"{where}: {field} {group_id!r} is not defined; define it under ProtectionGroups or use one of "
+                    f"{', '.join(group_ids)}"
                 )
+            if undefined:
                 continue
-            group = self.group(wave.ProtectionGroupId)
-            explicit = group.SourceServerIds
-            if wave.ServerIds is not None and explicit is not None:
-                for server in wave.ServerIds:
-                    if server not in explicit:
-                        problems.append(
-                            f"{where}: server {server} is not in protection group {group.GroupId!r}; add it "
-                            "to the group's SourceServerIds or remove it from the wave"
-                        )
-            if wave.ServerIds is not None and len(set(wave.ServerIds)) != len(wave.ServerIds):
-                problems.append(f"{where}: ServerIds lists a server twice")
+            explicit = self._explicit_servers(wave)
+            problems.extend(self._server_id_problems(wave, where, explicit))
             candidates = wave.ServerIds or explicit
             for server in wave.ServerImpact:
                 if candidates is not None and server not in candidates:
@@ -290,6 +398,13 @@ class ExecutionInput(_Strict):
         "PARTIAL (its name): waves it completed are skipped and servers it launched are not launched again.",
     )
 
+    PointInTime: str | None = Field(
+        None,
+        description="Recover to this moment (ISO 8601, UTC, e.g. 2026-01-01T03:00:00Z): each server launches from "
+        "its newest recovery snapshot taken at or before it, instead of its latest recovery point. A server without "
+        "one, or snapshots further apart than Options.MaxSnapshotSkewMinutes, refuse the execution before anything "
+        "launches.",
+    )
     StartedBy: str | None = Field(
         None,
         pattern=PRINCIPAL_ARN_PATTERN,
@@ -312,9 +427,21 @@ class ExecutionInput(_Strict):
             raise ValueError("Scheduled: a RECOVERY is never started by a schedule; only a DRILL can be scheduled")
         return self
 
+    @field_validator("PointInTime")
+    @classmethod
+    def _utc_moment(cls, value: str | None) -> str | None:
+        if value is not None:
+            point_in_time_epoch(value)
+        return value
+
     @property
     def plan_id(self) -> str:
         return self.PlanId if self.PlanId is not None else self.Plan.PlanId  # type: ignore[union-attr]
+
+    @property
+    def point_in_time(self) -> int | None:
+        """PointInTime in epoch seconds."""
+        return point_in_time_epoch(self.PointInTime) if self.PointInTime is not None else None
 
     def check_confirmation(self) -> None:
         """A RECOVERY fails over production: it runs only when the input says so in words that name the plan."""
@@ -327,6 +454,18 @@ class ExecutionInput(_Strict):
                     '"ExecutionType": "DRILL"'
                 ]
             )
+
+
+def point_in_time_epoch(text: str) -> int:
+    """An ISO 8601 moment in UTC (`Z` or `+00:00`, seconds or finer) as epoch seconds; ValueError naming the form
+    otherwise (a time without its zone would be read in whatever zone the reader is in)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time; write it as 2026-01-01T03:00:00Z (UTC)") from None
+    if moment.utcoffset() != timedelta(0):
+        raise ValueError(f"{text!r} must be in UTC: end it with Z (e.g. 2026-01-01T03:00:00Z)")
+    return int(moment.timestamp())
 
 
 def recovery_confirmation(plan_id: str) -> str:

@@ -42,7 +42,7 @@ def _whole_numbers(value: Any) -> Any:
 def canonical_plan(plan: RecoveryPlan) -> dict[str, Any]:
     """The plan as plain values: model defaults filled in, None left out, only the groups its waves use (sorted)."""
     dumped: dict[str, Any] = plan.model_dump(mode="json", exclude_none=True)
-    used = {wave.ProtectionGroupId for wave in plan.Waves}
+    used = {group_id for wave in plan.Waves for group_id in wave.group_ids}
     dumped["ProtectionGroups"] = sorted(
         (group for group in dumped["ProtectionGroups"] if group["GroupId"] in used), key=lambda g: str(g["GroupId"])
     )

@@ -15,17 +15,38 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import cleanup, drs, limits, locks, polling, records, resume, scheduled
+from lambdas.core import (
+    accounts,
+    cleanup,
+    deadline,
+    drs,
+    explain,
+    limits,
+    locks,
+    polling,
+    records,
+    recovery_points,
+    resume,
+    scheduled,
+)
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
-    DrsRefusedError,
     ExecutionConflictError,
     ExecutionStoppedWhilePreparingError,
     PlanValidationError,
     RecordEndedError,
 )
 from lambdas.core.explain import listed, permanent_failure
-from lambdas.core.plan import RecoveryPlan, RunOptions, Wave, parse_execution_input, parse_plan
+from lambdas.core.plan import (
+    REPLICATING_SERVERS_PER_ACCOUNT,
+    ProtectionGroup,
+    RecoveryPlan,
+    RunOptions,
+    Wave,
+    parse_execution_input,
+    parse_plan,
+)
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.plan_version import plan_version
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord
@@ -60,6 +81,10 @@ class LockProgress(BaseModel):
     WaveCount: int
     Done: bool
     Locked: int = 0
+    # Execution input PointInTime (epoch seconds): the loop also chooses each server's recovery snapshot
+    # (lambdas/core/recovery_points.py) before it locks the server, at most this far apart
+    PointInTime: int | None = None
+    MaxSnapshotSkewSeconds: int | None = None
 
 
 class Prepared(BaseModel):
@@ -70,6 +95,9 @@ class Prepared(BaseModel):
     ExecutionType: ExecutionMode
     Options: RunOptions
     EventBudgetPerWave: int
+    # When the waves must have ended (epoch seconds): the execution's own deadline, held by every step of the wave
+    # loop (lambdas/core/deadline.py)
+    WavesEndBy: int
     Waves: list[WaveRef]
     ServerCount: int
     Locking: LockProgress
@@ -81,8 +109,8 @@ class Resolution:
     waves: list[WaveRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # DRS's source servers per Region, as listed for the checks (a resume reads their last launch)
-    inventory: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # DRS's source servers per (account, Region), as listed for the checks (a resume reads their last launch)
+    inventory: dict[Target, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now: int) -> Prepared:
@@ -111,6 +139,7 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         PlanVersion=plan_version(plan),
         StartedBy=request.StartedBy,
         Scheduled=request.Scheduled,
+        PointInTime=request.point_in_time,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
@@ -127,22 +156,21 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
             scheduled.refuse_if_not_ready(plan.PlanId, record.PlanVersion or "")
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
         resolution.problems.extend(limits.problems(plan, resolution.waves, options, raw_input))
+        resolution.problems.extend(recovery_points.input_problems(record.PointInTime, now))
         if request.ResumeFrom is not None:
             resolution.problems.extend(
-                _resume(request.ResumeFrom, plan, request.ExecutionType, resolution, execution_id)
+                _resume(request.ResumeFrom, plan, request.ExecutionType, resolution, execution_id, record)
             )
         if resolution.problems:
-            server_locks = list(
-                dict.fromkeys(
-                    locks.server_lock(w.Region, s.SourceServerId) for w in resolution.waves for s in w.Servers
-                )
-            )
+            server_locks = list(dict.fromkeys(lock for w in resolution.waves for lock in locks.wave_locks(w)))
             _raise_conflict_if_locked(server_locks, execution_id, plan.PlanId, resolution.problems)
             raise PlanValidationError(resolution.problems)
         # The servers' locks are taken next, by the state machine's "Lock the plan's servers" loop, about 1,000 per
         # step: this step's work must not grow with the plan.
         record.Warnings = _bounded(resolution.warnings)
         record.Status = "POLLING"
+        if record.PointInTime != request.point_in_time:  # a resume takes the PointInTime of the one it resumes
+            records.set_point_in_time(record)
         try:
             records.put_execution_waves(record, resolution.waves)
         except RecordEndedError:
@@ -156,8 +184,13 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
     return _prepared(record, plan, request.ExecutionType, options)
 
 
-def _resume(
-    previous_id: str, plan: RecoveryPlan, mode: ExecutionMode, resolution: Resolution, execution_id: str
+def _resume(  # noqa: PLR0917 - the execution's parts Prepare holds, each used
+    previous_id: str,
+    plan: RecoveryPlan,
+    mode: ExecutionMode,
+    resolution: Resolution,
+    execution_id: str,
+    record: ExecutionRecord,
 ) -> list[str]:
     """Mark what the execution it resumes did (skipped waves, servers launched before), or say why it cannot."""
     if resolution.problems:
@@ -165,12 +198,18 @@ def _resume(
     earlier, problems = resume.earlier_execution(previous_id, plan, mode, execution_id)
     if earlier is None or problems:
         return problems
+    kept = recovery_points.resumed_point_in_time(earlier, record.PointInTime)
+    if isinstance(kept, str):
+        return [kept]
+    record.PointInTime = kept
     resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan)
     if resumed.problems:
         return resumed.problems
     claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution
     if not claimed:
         resume.apply(resumed, resolution.waves)
+        if record.PointInTime is not None:
+            recovery_points.keep_choices(earlier.ExecutionId, resolution.waves)
     return claimed
 
 
@@ -193,6 +232,7 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
             plan.health_check_count(),
             cleanup=record.Cleanup is not None,
         ),
+        WavesEndBy=deadline.waves_end_by(record.StartTime, None if record.Cleanup is None else options.DrillCleanup),
         Waves=[
             WaveRef(
                 WaveNumber=w.WaveNumber,
@@ -204,7 +244,12 @@ def _prepared(record: ExecutionRecord, plan: RecoveryPlan, mode: ExecutionMode, 
             if w.Status != "SKIPPED"  # a wave the execution it resumes completed
         ],
         ServerCount=sum(w.ServerCount for w in record.Waves),
-        Locking=LockProgress(WaveCount=len(record.Waves), Done=not record.Waves),
+        Locking=LockProgress(
+            WaveCount=len(record.Waves),
+            Done=not record.Waves,
+            PointInTime=record.PointInTime,
+            MaxSnapshotSkewSeconds=round(options.MaxSnapshotSkewMinutes * 60) if record.PointInTime else None,
+        ),
         Warnings=record.Warnings,
     )
 
@@ -234,83 +279,165 @@ def _raise_conflict_if_locked(server_locks: list[str], execution_id: str, plan_i
 
 
 def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, now: int) -> Resolution:
-    """Each wave's servers, checked against DRS, with every problem and warning found.
+    """Each wave's servers, checked against DRS in their accounts and Regions, with every problem and warning found.
 
-    One paginated DescribeSourceServers listing per region serves every wave and check, so the cost does not grow
-    with the number of waves; one DescribeJobs listing per region counts the capacity other jobs hold.
+    First the pre-flight of each account: its member role can be assumed, DRS answers in each of its Regions. Then
+    one paginated DescribeSourceServers listing per (account, Region) serves every wave and check, so the cost does
+    not grow with the number of waves; one DescribeJobs listing per (account, Region) counts the capacity other jobs
+    hold.
     """
     resolution = Resolution()
-    regions = sorted({plan.group(w.ProtectionGroupId).Region for w in plan.Waves})
-    inventory = {region: {s["sourceServerID"]: s for s in _list_servers(plan, region)} for region in regions}
+    targets = sorted({_target(group) for wave in plan.Waves for group in plan.groups_of(wave)})
+    refused = _preflight(plan, targets, resolution.problems)
+    inventory = {
+        target: {s["sourceServerID"]: s for s in _list_servers(plan, target, resolution.problems)}
+        for target in targets
+        if target.account not in refused
+    }
     resolution.inventory = inventory
+    unreachable = {t for t in targets if t.account in refused} | {t for t in targets if t not in inventory}
     placed: dict[str, str] = {}
-    degraded: list[tuple[str, str, dict[str, Any]]] = []
+    degraded: list[tuple[str, Target, dict[str, Any]]] = []
     for number, wave in enumerate(plan.Waves, start=1):
         where = f"plan {plan.PlanId!r}, wave {number} ({wave.WaveName!r})"
-        group = plan.group(wave.ProtectionGroupId)
-        known = inventory[group.Region]
-        server_ids = _wave_servers(plan, wave, where, known, resolution.problems)
-        for server_id in server_ids:
-            server = known.get(server_id)
-            resolution.problems.extend(_server_problems(where, group.GroupId, group.Region, server_id, server))
-            if server is not None:
-                state_problem, state_warning = _replication(where, server_id, server, mode, options)
-                resolution.problems.extend(state_problem)
-                if state_warning:
-                    degraded.append((where, group.Region, server))
-            if server_id in placed:
-                resolution.problems.append(
-                    f"{where}: server {server_id} is also in {placed[server_id]}; keep it in one wave"
+        servers: list[ServerRecord] = []
+        for group, server_ids in _wave_servers(plan, wave, where, inventory, unreachable, resolution.problems):
+            target = _target(group)
+            known = inventory.get(target, {})
+            for server_id in server_ids:
+                server = known.get(server_id)
+                if target not in unreachable:
+                    resolution.problems.extend(_server_problems(where, group, target, server_id, server, inventory))
+                if server is not None:
+                    state_problem, state_warning = _replication(where, server_id, server, mode, options)
+                    resolution.problems.extend(state_problem)
+                    if state_warning:
+                        degraded.append((where, target, server))
+                if server_id in placed:
+                    resolution.problems.append(
+                        f"{where}: server {server_id} is also in {placed[server_id]}; keep it in one wave"
+                    )
+                placed.setdefault(server_id, f"wave {number} ({wave.WaveName!r})")
+                servers.append(
+                    ServerRecord(
+                        SourceServerId=server_id,
+                        Impact=wave.ServerImpact.get(server_id),
+                        Hostname=_hostname(server),
+                        Account=target.account,
+                        Region=target.region,
+                    )
                 )
-            placed.setdefault(server_id, f"wave {number} ({wave.WaveName!r})")
-        resolution.problems.extend(_quota_problems(where, len(server_ids), options))
+        launched = {s.SourceServerId for s in servers}
         for server_id in wave.ServerImpact:
-            if server_id not in server_ids:
+            if server_id not in launched:
                 resolution.problems.append(
                     f"{where}: ServerImpact names {server_id}, which the wave does not launch; remove it"
                 )
-        resolution.waves.append(
-            WaveRecord(
-                WaveNumber=number,
-                WaveName=wave.WaveName,
-                ProtectionGroupId=group.GroupId,
-                Region=group.Region,
-                Impact=wave.Impact,
-                Servers=[
-                    ServerRecord(SourceServerId=s, Impact=wave.ServerImpact.get(s), Hostname=_hostname(known.get(s)))
-                    for s in server_ids
-                ],
-            )
+        groups = plan.groups_of(wave)
+        record = WaveRecord(
+            WaveNumber=number,
+            WaveName=wave.WaveName,
+            ProtectionGroupId=",".join(g.GroupId for g in groups),
+            Region=",".join(sorted({g.Region for g in groups})),
+            Impact=wave.Impact,
+            Servers=servers,
         )
+        for target, in_target in record.targets().items():
+            resolution.problems.extend(_quota_problems(where, target, len(in_target), options))
+        resolution.waves.append(record)
     resolution.warnings.extend(_replication_warnings(degraded))
+    resolution.warnings.extend(replication_quota_warnings(plan.PlanId, resolution.waves))
     if not resolution.problems:
         resolution.warnings.extend(_capacity_warnings(resolution.waves, options, now))
     return resolution
 
 
-def _list_servers(plan: RecoveryPlan, region: str) -> list[dict[str, Any]]:
-    """Every source server of the region. A refusal that waiting cannot fix (access denied, DRS not initialized)
-    becomes DrsRefusedError naming the fix; transient errors propagate, and the state machine retries Prepare."""
+def _target(group: ProtectionGroup) -> Target:
+    return Target(accounts.account_of(group.Account), group.Region)
+
+
+def _preflight(plan: RecoveryPlan, targets: list[Target], problems: list[str]) -> set[str]:
+    """Assume each member account's role once (the stack's own account needs none). Returns the accounts whose role
+    could not be assumed, each named in `problems` with the role and the fix; a transient error propagates (the
+    state machine retries Prepare)."""
+    refused: set[str] = set()
+    for account in sorted({target.account for target in targets}):
+        try:
+            accounts.check_role(account)
+        except Exception as error:
+            failure = classify(error)
+            if failure is None or failure.kind == "transient":
+                raise
+            refused.add(account)
+            problems.append(f"plan {plan.PlanId!r}: " + explain.role_refused(account, failure))
+    return refused
+
+
+def _list_servers(plan: RecoveryPlan, target: Target, problems: list[str]) -> list[dict[str, Any]]:
+    """Every source server of the (account, Region). A refusal that waiting cannot fix (access denied, DRS not
+    initialized) is a problem naming the account, Region and fix; transient errors propagate, and the state machine
+    retries Prepare."""
     try:
-        return drs.describe_source_servers(region)
+        return drs.describe_source_servers(target)
     except Exception as error:
         failure = classify(error)
-        if failure is None or failure.kind != "permanent":
+        if failure is None or failure.kind == "transient":
             raise
-        raise DrsRefusedError(
-            f"Plan {plan.PlanId!r} could not be checked in DRS, so nothing was launched. "
-            + permanent_failure(failure, operation="DescribeSourceServers", region=region, function="prepare")
-        ) from error
+        problems.append(
+            f"plan {plan.PlanId!r} could not be checked in DRS in {target}, so nothing was launched. "
+            + permanent_failure(failure, operation="DescribeSourceServers", function="prepare", **explain.where(target))
+        )
+        return []
 
 
-def _wave_servers(
-    plan: RecoveryPlan, wave: Wave, where: str, known: dict[str, dict[str, Any]], problems: list[str]
+def _named(target: Target) -> str:
+    """A target as messages name it: its Region, with the account when it is not the stack's own."""
+    return explain.where(target)["region"]
+
+
+def _wave_servers(  # noqa: PLR0917 - what Prepare resolved so far, each used
+    plan: RecoveryPlan,
+    wave: Wave,
+    where: str,
+    inventory: dict[Target, dict[str, dict[str, Any]]],
+    unreachable: set[Target],
+    problems: list[str],
+) -> list[tuple[ProtectionGroup, list[str]]]:
+    """Each of the wave's groups with its server IDs in this wave: the wave's ServerIds that belong to the group (or
+    all of the group's), resolved by tags for a selector group."""
+    picked: list[tuple[ProtectionGroup, list[str]]] = []
+    wanted = wave.ServerIds
+    claimed: set[str] = set()
+    for group in plan.groups_of(wave):
+        target = _target(group)
+        if group.Selector is None:
+            members = list(group.SourceServerIds or [])
+        elif target in unreachable:
+            members = []
+        else:
+            members = _selected(group, target, inventory.get(target, {}), where, problems)
+        chosen = [s for s in wanted if s in members] if wanted is not None else members
+        claimed.update(chosen)
+        picked.append((group, chosen))
+    for missing in [s for s in wanted or [] if s not in claimed]:
+        if any(_target(g) in unreachable for g in plan.groups_of(wave)):
+            continue
+        names = ", ".join(repr(g.GroupId) for g in plan.groups_of(wave))
+        problems.append(
+            f"{where}: server {missing} does not carry the tags of protection group(s) {names}; tag it in DRS or "
+            "remove it from the wave"
+        )
+    return picked
+
+
+def _selected(
+    group: ProtectionGroup,
+    target: Target,
+    known: dict[str, dict[str, Any]],
+    where: str,
+    problems: list[str],
 ) -> list[str]:
-    """The wave's server IDs: its ServerIds, or its group's servers (resolved by tags for a selector group)."""
-    group = plan.group(wave.ProtectionGroupId)
-    if group.Selector is None:
-        return list(wave.ServerIds or group.SourceServerIds or [])
-    wanted = group.Selector.Tags
+    wanted = group.Selector.Tags if group.Selector is not None else {}
     selected = [
         server_id
         for server_id, server in known.items()
@@ -318,15 +445,10 @@ def _wave_servers(
     ]
     if not selected:
         problems.append(
-            f"{where}: protection group {group.GroupId!r} selects no source server in {group.Region} "
-            f"(tags {wanted}); fix the tags or the Region"
+            f"{where}: protection group {group.GroupId!r} selects no source server in {_named(target)} "
+            f"(tags {wanted}); fix the tags, the Region or the Account"
         )
-    for missing in sorted(set(wave.ServerIds or []) - set(selected)):
-        problems.append(
-            f"{where}: server {missing} does not carry the tags of protection group {group.GroupId!r}; "
-            "tag it in DRS or remove it from the wave"
-        )
-    return [s for s in wave.ServerIds or selected if s in selected]
+    return selected
 
 
 def _hostname(server: dict[str, Any] | None) -> str | None:
@@ -336,14 +458,21 @@ def _hostname(server: dict[str, Any] | None) -> str | None:
     return str(hostname)[: records.HOSTNAME_MAX] if hostname else None
 
 
-def _server_problems(
-    where: str, group_id: str, region: str, server_id: str, server: dict[str, Any] | None
+def _server_problems(  # noqa: PLR0917 - the server, where it is, and what DRS listed
+    where: str,
+    group: ProtectionGroup,
+    target: Target,
+    server_id: str,
+    server: dict[str, Any] | None,
+    inventory: dict[Target, dict[str, dict[str, Any]]],
 ) -> list[str]:
-    """What stops one server from being launched: unknown in DRS, or busy in another job."""
+    """What stops one server from being launched: unknown in its account's DRS, or busy in another job."""
     if server is None:
+        elsewhere = [str(t) for t, known in inventory.items() if t != target and server_id in known]
+        seen = f" (DRS lists it in {', '.join(elsewhere)})" if elsewhere else ""
         return [
-            f"{where}: server {server_id} is not a DRS source server in {region}; check the ID and the Region of "
-            f"protection group {group_id!r}"
+            f"{where}: server {server_id} is not a DRS source server in {_named(target)}{seen}; check the ID, the "
+            f"Region and the Account of protection group {group.GroupId!r}"
         ]
     last_launch = server.get("lifeCycle", {}).get("lastLaunch", {})
     if last_launch.get("status") in ("PENDING", "IN_PROGRESS"):
@@ -381,17 +510,17 @@ def _replication(
     ], False
 
 
-def _replication_warnings(degraded: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+def _replication_warnings(degraded: list[tuple[str, Target, dict[str, Any]]]) -> list[str]:
     """One line per server launched with replication not CONTINUOUS: its state, lag and last snapshot time."""
     warnings = []
-    for index, (where, region, server) in enumerate(degraded):
+    for index, (where, target, server) in enumerate(degraded):
         info = server.get("dataReplicationInfo", {})
         state = info.get("dataReplicationState")
         server_id = server["sourceServerID"]
         point = "it launches from its last recovery snapshot"
         if index < SNAPSHOT_LOOKUPS_MAX:
             try:
-                snapshot = drs.latest_snapshot_time(region, server_id)
+                snapshot = drs.latest_snapshot_time(target, server_id)
                 point = (
                     f"it launches from its last recovery snapshot, taken {snapshot}"
                     if snapshot
@@ -407,47 +536,67 @@ def _replication_warnings(degraded: list[tuple[str, str, dict[str, Any]]]) -> li
     return warnings
 
 
-def _quota_problems(where: str, servers: int, options: RunOptions) -> list[str]:
-    """A wave starts all its servers at once: it must fit in the DRS quotas even when split into jobs."""
-    jobs = math.ceil(servers / options.MaxServersPerJob)
+def replication_quota_warnings(plan_id: str, waves: list[WaveRecord]) -> list[str]:
+    """An (account, Region) holding more of the plan's servers than DRS replicates there (300 per account and
+    Region, AWS's multi-account guidance): such an estate needs more staging accounts."""
+    counts: dict[Target, int] = defaultdict(int)
+    for wave in waves:
+        for target, servers in wave.targets().items():
+            counts[target] += len(servers)
+    return [
+        f"plan {plan_id!r}: {count} of its servers are in {target}, more than the {REPLICATING_SERVERS_PER_ACCOUNT} "
+        "source servers DRS replicates per account and Region; spread them over more staging accounts "
+        "(ProtectionGroups[].Account)"
+        for target, count in sorted(counts.items())
+        if count > REPLICATING_SERVERS_PER_ACCOUNT
+    ]
+
+
+def _quota_problems(where: str, target: Target, servers: int, options: RunOptions) -> list[str]:
+    """A wave starts all its servers at once: in each (account, Region) they must fit its DRS quotas, even split
+    into jobs."""
+    quotas = options.quotas_for(target.account)
+    jobs = math.ceil(servers / quotas.servers_per_job)
+    override = f"Options.Quotas[{target.account!r}]"
     problems = []
-    if jobs > options.MaxConcurrentJobs:
+    if jobs > quotas.concurrent_jobs:
         problems.append(
-            f"{where}: {servers} servers need {jobs} DRS jobs of at most {options.MaxServersPerJob} servers, more "
-            f"than the {options.MaxConcurrentJobs} concurrent jobs DRS allows (Options.MaxConcurrentJobs); split "
-            "the wave, or raise Options.MaxServersPerJob up to the DRS limit"
+            f"{where}: its {servers} servers in {target} need {jobs} DRS jobs of at most {quotas.servers_per_job} "
+            f"servers, more than the {quotas.concurrent_jobs} concurrent jobs DRS allows there "
+            f"(Options.MaxConcurrentJobs, or {override}); split the wave, or raise MaxServersPerJob up to the DRS "
+            "limit"
         )
-    if servers > options.MaxServersInActiveJobs:
+    if servers > quotas.servers_in_active_jobs:
         problems.append(
-            f"{where}: {servers} servers exceed the {options.MaxServersInActiveJobs} servers DRS allows in active "
-            "jobs at once (Options.MaxServersInActiveJobs); split the wave"
+            f"{where}: its {servers} servers in {target} exceed the {quotas.servers_in_active_jobs} servers DRS "
+            f"allows in active jobs there at once (Options.MaxServersInActiveJobs, or {override}); split the wave"
         )
     return problems
 
 
 def _capacity_warnings(waves: list[WaveRecord], options: RunOptions, now: int) -> list[str]:
-    """Waves that cannot start at once because other jobs (of any tool) hold the region's DRS job quotas."""
-    by_region: dict[str, list[WaveRecord]] = defaultdict(list)
+    """Waves that cannot start at once because other jobs (of any tool) hold an (account, Region)'s DRS quotas."""
+    by_target: dict[Target, list[tuple[WaveRecord, int]]] = defaultdict(list)
     for wave in waves:
-        by_region[wave.Region].append(wave)
+        for target, servers in wave.targets().items():
+            by_target[target].append((wave, len(servers)))
     warnings = []
-    for region, region_waves in sorted(by_region.items()):
+    for target, target_waves in sorted(by_target.items()):
+        quotas = options.quotas_for(target.account)
         try:
-            jobs = drs.jobs_since(region, now - CAPACITY_WINDOW_SECONDS)
+            jobs = drs.jobs_since(target, now - CAPACITY_WINDOW_SECONDS)
         except Exception as error:  # noqa: BLE001 - the pre-flight warns; the waves themselves wait for capacity
-            warnings.append(f"{region}: could not count the active DRS jobs ({type(error).__name__})")
+            warnings.append(f"{target}: could not count the active DRS jobs ({type(error).__name__})")
             continue
         active = [job for job in jobs if job.get("status") in ("PENDING", "STARTED")]
         busy = sum(len(job.get("participatingServers", [])) for job in active if job.get("type") == "LAUNCH")
-        for wave in region_waves:
-            needed_jobs = math.ceil(len(wave.Servers) / options.MaxServersPerJob)
-            if len(active) + needed_jobs > options.MaxConcurrentJobs or busy + len(wave.Servers) > (
-                options.MaxServersInActiveJobs
-            ):
+        for wave, count in target_waves:
+            needed_jobs = math.ceil(count / quotas.servers_per_job)
+            if len(active) + needed_jobs > quotas.concurrent_jobs or busy + count > quotas.servers_in_active_jobs:
                 warnings.append(
-                    f"wave {wave.WaveNumber} ({wave.WaveName!r}) needs {needed_jobs} DRS job(s) for "
-                    f"{len(wave.Servers)} server(s), but {len(active)} of {options.MaxConcurrentJobs} jobs and {busy} "
-                    f"of {options.MaxServersInActiveJobs} servers are in active jobs in {region} now: unless they "
-                    "end first, the wave will wait for DRS capacity (up to Options.WaveTimeoutMinutes)"
+                    f"wave {wave.WaveNumber} ({wave.WaveName!r}) needs {needed_jobs} DRS job(s) for {count} "
+                    f"server(s) in {target}, but {len(active)} of {quotas.concurrent_jobs} jobs and {busy} of "
+                    f"{quotas.servers_in_active_jobs} servers are in active jobs there now: unless they end first, "
+                    "its servers there will wait for DRS capacity (up to Options.WaveTimeoutMinutes)"
                 )
     return warnings

@@ -30,6 +30,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from lambdas.core import accounts
+from lambdas.core.accounts import Target
 from lambdas.core.batches import batched
 from lambdas.core.errors import (
     ExecutionRecordError,
@@ -68,6 +70,7 @@ SERVERS_PER_PAGE = 100
 WAVE_SERVERS_MAX = 2_000  # 20 pages: one wave's transaction stays far under DynamoDB's 100 items and 4 MB
 TRANSACTION_ITEMS_MAX = 100  # DynamoDB TransactWriteItems
 JOB_IDS_MAX = 1_000  # DescribeJobs takes at most 1,000 job IDs per call
+QUOTA_WAITS_MAX = 5
 
 PROTECTION_GROUPS_TABLE = "PROTECTION_GROUPS_TABLE"
 RECOVERY_PLANS_TABLE = "RECOVERY_PLANS_TABLE"
@@ -80,7 +83,11 @@ class _Record(BaseModel):
 
 
 class ServerRecord(_Record):
-    """One server of a wave: the seed's six fields, and its impact when it differs from the wave's."""
+    """One server of a wave: the seed's six fields, and its impact when it differs from the wave's.
+
+    Its identity is (Account, Region, SourceServerId): a record written before accounts has neither, and reads as
+    the stack's own account and the wave's Region (`WaveRecord.target_of`).
+    """
 
     SourceServerId: str
     RecoveryJobId: str | None = None
@@ -90,6 +97,12 @@ class ServerRecord(_Record):
     Error: str | None = Field(None, max_length=ERROR_CODE_MAX)
     Impact: ImpactLevel | None = None  # the plan's ServerImpact for this server, if any
     Hostname: str | None = Field(None, max_length=HOSTNAME_MAX)  # as DRS identifies the source server
+    Account: str | None = None  # the account whose DRS holds it (None: the stack's own)
+    Region: str | None = None  # its DRS Region (None: the wave's)
+    # A point-in-time recovery (execution input PointInTime): the recovery snapshot it launches from, and when that
+    # snapshot was taken (epoch seconds)
+    RecoverySnapshotId: str | None = None
+    RecoveryPointTime: int | None = None
 
     @property
     def taken_over(self) -> bool:
@@ -103,6 +116,8 @@ class StartIntent(_Record):
     Token: str
     ServerIds: list[str]
     RequestedAt: int
+    Account: str | None = None  # where the StartRecovery goes (None: the stack's own account, the wave's Region)
+    Region: str | None = None
 
 
 class WaveRecord(_Record):
@@ -123,6 +138,9 @@ class WaveRecord(_Record):
     MissedChecks: int = 0  # checks that got no answer (DRS or DynamoDB throttled, 5xx, connection lost)
     LastCheckError: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
     ChunkSize: int | None = None  # servers per StartRecovery, once DRS refused a larger one (MaxServersPerJob)
+    # The DRS quotas the wave waited for capacity on, as AwsFailure.quota_label names them ("L-D88FAC3A (Concurrent
+    # jobs in progress)", or an unknown code): kept after the wait, so the record says what held the wave up
+    QuotaWaits: list[str] = Field(default_factory=list, max_length=QUOTA_WAITS_MAX)
     JobsStartedAt: int | None = None  # when the last of its servers was started
     JobSeconds: int | None = None  # how long its jobs took by DRS's clock: what the next wave expects
     # Its runbook steps as they ran (lambdas/core/runbook.py StepRecord): at most 20, each under 1 KB
@@ -134,6 +152,25 @@ class WaveRecord(_Record):
 
     def impact_of(self, server: ServerRecord) -> ImpactLevel:
         return server.Impact or self.Impact
+
+    def target_of(self, server: ServerRecord) -> Target:
+        """Where the server lives: its own Account and Region, or (older records) the stack's account and the
+        wave's Region."""
+        return Target(accounts.account_of(server.Account), server.Region or self.Region)
+
+    def targets(self) -> dict[Target, list[ServerRecord]]:
+        """The wave's servers by (account, Region), in a stable order."""
+        found: dict[Target, list[ServerRecord]] = {}
+        for server in self.Servers:
+            found.setdefault(self.target_of(server), []).append(server)
+        return dict(sorted(found.items()))
+
+    def job_targets(self) -> dict[str, Target]:
+        """Job ID -> where the job runs (the target of the servers it launches)."""
+        return {s.RecoveryJobId: self.target_of(s) for s in self.Servers if s.RecoveryJobId}
+
+    def intent_target(self, intent: StartIntent) -> Target:
+        return Target(accounts.account_of(intent.Account), intent.Region or self.Region)
 
 
 class WaveSummary(_Record):
@@ -156,6 +193,7 @@ class WaveSummary(_Record):
     Unknown: int = 0
     JobCount: int = 0
     MissedChecks: int = 0
+    Accounts: list[str] = Field(default_factory=list)  # the accounts of its servers
 
     @classmethod
     def of(cls, wave: WaveRecord) -> WaveSummary:
@@ -178,6 +216,7 @@ class WaveSummary(_Record):
             Unknown=statuses.count("UNKNOWN"),
             JobCount=len(wave.JobIds),
             MissedChecks=wave.MissedChecks,
+            Accounts=sorted({server.Account for server in wave.Servers if server.Account}),
         )
 
 
@@ -219,6 +258,8 @@ class ExecutionRecord(_Record):
     PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
     StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
     Scheduled: bool | None = None  # started by the plan's drill schedule (execution input Scheduled)
+    PointInTime: int | None = None  # execution input PointInTime (epoch seconds): what its servers recover to
+    SnapshotSkewSeconds: int | None = None  # how far apart the recovery snapshots chosen for PointInTime are
     # `drsctl run cancel`: who stopped it (the caller's ARN, from STS GetCallerIdentity), why, and when
     CancelledBy: str | None = None
     CancelReason: str | None = Field(None, max_length=WAVE_MESSAGE_MAX)
@@ -306,7 +347,12 @@ def load_plan(plan_id: str) -> dict[str, Any]:
         )
     plan: dict[str, Any] = from_item(item)
     group_ids = sorted(
-        {wave.get("ProtectionGroupId") for wave in plan.get("Waves", []) if wave.get("ProtectionGroupId")}
+        {
+            str(group_id)
+            for wave in plan.get("Waves", [])
+            for group_id in [wave.get("ProtectionGroupId"), *(wave.get("ProtectionGroupIds") or [])]
+            if group_id
+        }
     )
     groups = []
     for group_id in group_ids:
@@ -687,6 +733,26 @@ def start_cleanup_now(record: ExecutionRecord, cleanup: DrillCleanupRecord) -> b
     return True
 
 
+def set_point_in_time(record: ExecutionRecord) -> None:
+    """The PointInTime the execution recovers to (a resume's is the execution's it resumes), while it is PENDING."""
+    table(EXECUTION_HISTORY_TABLE).update_item(
+        Key=_key(record.ExecutionId, record.PlanId),
+        UpdateExpression="SET PointInTime = :moment",
+        ConditionExpression=Attr("Status").eq("PENDING"),
+        ExpressionAttributeValues={":moment": record.PointInTime},
+    )
+
+
+def set_snapshot_skew(execution_id: str, plan_id: str, seconds: int) -> None:
+    """How far apart the recovery snapshots chosen for its PointInTime are (while the execution runs)."""
+    table(EXECUTION_HISTORY_TABLE).update_item(
+        Key=_key(execution_id, plan_id),
+        UpdateExpression="SET SnapshotSkewSeconds = :skew",
+        ConditionExpression=Attr("Status").is_in(list(ACTIVE_EXECUTION_STATUSES)),
+        ExpressionAttributeValues={":skew": seconds},
+    )
+
+
 def record_missed_check(execution_id: str, wave_number: int, missed: int, error: str) -> None:
     """A check that got no answer, counted on the wave's item (only the two fields)."""
     table(EXECUTION_WAVES_TABLE).update_item(
@@ -714,7 +780,7 @@ def set_wave_steps(execution_id: str, wave_number: int, steps: list[dict[str, An
     except waves.meta.client.exceptions.ConditionalCheckFailedException:
         raise StepsChangedError(
             f"The runbook steps of wave {wave_number} of execution {execution_id} changed since they were read "
-            "(the execution ended meanwhile)"
+            "(the execution ended meanwhile, or an approver's answer was recorded)"
         ) from None
 
 

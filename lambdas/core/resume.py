@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core import drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.explain import listed
 from lambdas.core.plan import RecoveryPlan, Wave
 from lambdas.core.plan_types import ExecutionMode
@@ -40,8 +41,10 @@ class Resumed:
     execution_id: str
     completed_waves: dict[int, str] = field(default_factory=dict)  # wave number -> why it is skipped
     launched: dict[str, records.ServerRecord] = field(default_factory=dict)  # server ID -> its earlier record
-    # wave number -> the steps taken over, for a wave whose servers all launched but whose runbook did not finish
-    unfinished: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # wave number -> the steps taken over, for a wave whose servers all launched: a done wave's (skipped, its steps
+    # kept so that a resume of this resume finds them went past) or an unfinished one's (run again from its first
+    # step that did not go through)
+    taken_over: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -93,14 +96,14 @@ def earlier_execution(
 def resume_from(
     record: ExecutionRecord,
     waves: list[WaveRecord],
-    inventory: dict[str, dict[str, dict[str, Any]]],
+    inventory: dict[Target, dict[str, dict[str, Any]]],
     plan: RecoveryPlan,
 ) -> Resumed:
     """What `record` (an ended execution of `plan`, its waves as planned now) leaves to do.
 
-    `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per Region,
-    as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution left running, or
-    started without the answer being recorded, launched them).
+    `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per
+    (account, Region), as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution
+    left running, or started without the answer being recorded, launched them).
     """
     resumed = Resumed(execution_id=record.ExecutionId)
     earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
@@ -122,12 +125,13 @@ def resume_from(
             if done.Status == "LAUNCHED" or done.Error == LAUNCHED_BEFORE:  # launched there, or before it (a chain)
                 resumed.launched[server.SourceServerId] = done
                 continue
-            last_launch = _last_launch(inventory, wave.Region, server.SourceServerId)
+            last_launch = _last_launch(inventory, wave.target_of(server), server.SourceServerId)
             job = (last_launch.get("initiated") or {}).get("jobID")
             if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
             if last_launch.get("status") == "LAUNCHED":  # after that execution stopped following it
-                instance = (inventory.get(wave.Region, {}).get(server.SourceServerId) or {}).get("recoveryInstanceId")
+                found = inventory.get(wave.target_of(server), {}).get(server.SourceServerId) or {}
+                instance = found.get("recoveryInstanceId")
                 resumed.launched[server.SourceServerId] = done.model_copy(
                     update={"Status": "LAUNCHED", "RecoveryJobId": job, "InstanceId": instance or done.InstanceId}
                 )
@@ -140,11 +144,10 @@ def resume_from(
         if before.Status != "COMPLETED" and not all(s.SourceServerId in resumed.launched for s in wave.Servers):
             continue  # not fully launched: the wave runs again whole, its steps before the launch included
         carried, finished = taken_over_steps(before, plan.Waves[wave.WaveNumber - 1], record.ExecutionId)
+        resumed.taken_over[wave.WaveNumber] = carried
         if finished:
             how = "completed" if before.Status == "COMPLETED" else "all its servers launched"
             resumed.completed_waves[wave.WaveNumber] = f"{how} in execution {record.ExecutionId}"
-        else:
-            resumed.unfinished[wave.WaveNumber] = carried
     if not resumed.problems and len(resumed.completed_waves) == len(waves):
         resumed.problems.append(
             f"ResumeFrom {record.ExecutionId!r}: every server of the plan launched in that execution and every "
@@ -239,8 +242,8 @@ def _changed(previous_id: str, earlier: dict[int, WaveRecord], waves: list[WaveR
     return problems
 
 
-def _last_launch(inventory: dict[str, dict[str, dict[str, Any]]], region: str, server_id: str) -> dict[str, Any]:
-    server = inventory.get(region, {}).get(server_id) or {}
+def _last_launch(inventory: dict[Target, dict[str, dict[str, Any]]], where: Target, server_id: str) -> dict[str, Any]:
+    server = inventory.get(where, {}).get(server_id) or {}
     last: dict[str, Any] = (server.get("lifeCycle") or {}).get("lastLaunch") or {}
     return last
 
@@ -249,19 +252,20 @@ def _job_owners(
     previous_id: str,
     earlier: dict[int, WaveRecord],
     waves: list[WaveRecord],
-    inventory: dict[str, dict[str, dict[str, Any]]],
+    inventory: dict[Target, dict[str, dict[str, Any]]],
 ) -> dict[str, str]:
     """The execution each server's last launch job belongs to: the earlier record's jobs, and, for a job it never
     recorded (a StartRecovery whose answer was lost), the job's own ExecutionId tag, asked of DRS."""
     owners = {job: previous_id for wave in earlier.values() for job in wave.JobIds}
-    unknown: dict[str, set[str]] = {}
+    unknown: dict[Target, set[str]] = {}
     for wave in waves:
         for server in wave.Servers:
-            job = (_last_launch(inventory, wave.Region, server.SourceServerId).get("initiated") or {}).get("jobID")
+            where = wave.target_of(server)
+            job = (_last_launch(inventory, where, server.SourceServerId).get("initiated") or {}).get("jobID")
             if job is not None and job not in owners:
-                unknown.setdefault(wave.Region, set()).add(job)
-    for region, jobs in unknown.items():
-        for job in drs.describe_jobs(region, sorted(jobs)):
+                unknown.setdefault(where, set()).add(job)
+    for where, jobs in sorted(unknown.items()):
+        for job in drs.describe_jobs(where, sorted(jobs)):
             tagged = (job.get("tags") or {}).get("ExecutionId")
             if tagged:
                 owners[job["jobID"]] = tagged
@@ -296,7 +300,9 @@ def apply(resumed: Resumed, waves: list[WaveRecord]) -> None:
     """Mark in the new execution's waves what the earlier one did: completed waves skipped, launched servers too."""
     for wave in waves:
         skipped_wave = resumed.completed_waves.get(wave.WaveNumber)
-        wave.Steps = resumed.unfinished.get(wave.WaveNumber, [])
+        # a skipped wave keeps its steps too: a resume of this execution reads them to know its runbook went
+        # through (without them it would run the wave's hooks and approvals again, after its launch)
+        wave.Steps = resumed.taken_over.get(wave.WaveNumber, [])
         for server in wave.Servers:
             earlier = resumed.launched.get(server.SourceServerId)
             if earlier is not None:

@@ -13,9 +13,16 @@ calls this one small function, which
 3. records the next step as RUNNING and returns what its state needs (`Kind` picks the state), or `LAUNCH` when the
    steps before the wave are done and `DONE` when those after it are.
 
+The execution's own deadline (`WavesEndBy`, lambdas/core/deadline.py) holds here too: a step's timeout is cut so that
+it, at its worst under its Retry, and the Next runbook step after it end in time; a step that cannot fit (a Wait is
+never cut) is not begun, and neither is a wave's launch or the next wave when the Task after this one could not end
+in time: the plan stops, out of time (`ExecutionOutOfTime`). A step cut short that times out stops the plan the same
+way, whatever its Impact or OnTimeout (it did not get the time the plan gave it).
+
 In a resumed execution (lambdas/core/resume.py), the wave's item may hold steps taken over from the execution it
 resumes (`RanIn`): those the runbook went past there are not run again; the one that stopped it (or was cut short)
-runs again, its new record saying how it ended there (`Previously`), and so does every step after it.
+runs again, its new record saying how it ended there (`Previously`), and so does every step after it. A wave whose
+servers all launched there runs none of its steps before the launch: they all went through before it launched.
 
 Every answer is computed from the record and the event alone, so a retried call gives the same answer.
 """
@@ -24,11 +31,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.core import records, step_end
+from lambdas.core import deadline, records, step_end
 from lambdas.core.approval_record import ApprovalAnswer, ApprovalDecision, decide
 from lambdas.core.errors import ExecutionStoppedError, StepsChangedError
 from lambdas.core.explain import with_action
@@ -36,8 +44,15 @@ from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.steps import ApprovalStep, HealthCheckStep, Phase, Step
 
 StepStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "CANCELLED"]
-# The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, not a fault.
-RUNBOOK_ERRORS = ("RunbookStepFailed", "ApprovalRejected", "ApprovalTimedOut", "HealthCheckFailed")
+# The errors the "Runbook step failed" state ends the plan with: the plan's own runbook stopped it, or the execution's
+# own deadline (lambdas/core/deadline.py), not a fault.
+RUNBOOK_ERRORS = (
+    "RunbookStepFailed",
+    "ApprovalRejected",
+    "ApprovalTimedOut",
+    "HealthCheckFailed",
+    deadline.OUT_OF_TIME,
+)
 NextKind = Literal["LAMBDA", "CALLBACK", "APPROVAL", "WAIT", "HEALTH", "LAUNCH", "DONE", "FAILED"]
 DETAIL_MAX = 500  # what the record keeps of a step's output or error (the full output is the function's business)
 PAYLOAD_LIMIT_ERROR = "States.DataLimitExceeded"  # a task's result over 256 KiB (the step's Catch names it)
@@ -99,6 +114,7 @@ class StepCursor(BaseModel):
     Phase: Phase = "BEFORE"
     Index: int = -1  # the step that just ran; -1 before the first
     Kind: NextKind | None = None
+    TimeoutSeconds: int | None = None  # the timeout the step ran with: its own, or less when cut (deadline.py)
     # A health check's answer or the error its Catch caught, a wait's {"Waited": true}; None after a hook or an
     # approval, whose end is read from the execution's history
     Outcome: dict[str, Any] | None = None
@@ -114,27 +130,39 @@ def next_step(
     cursor: StepCursor,
     now: int,
     execution_arn: str | None = None,
+    waves_end_by: int | None = None,
 ) -> dict[str, Any]:
-    """Record the step that ended (if any) and return the next one for the state machine (see the module doc)."""
+    """Record the step that ended (if any) and return the next one for the state machine (see the module doc).
+    `waves_end_by`: the execution's own deadline for its waves (None: none)."""
     if not records.execution_active(execution_id, plan_id):  # stopped meanwhile: the reconcile path closed the steps
         raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
     wave = records.get_wave(execution_id, wave_number)
     steps = [StepRecord.model_validate(s) for s in wave.Steps]
     ran = phase_steps[cursor.Index] if 0 <= cursor.Index < len(phase_steps) else None
     if ran is not None and (cursor.Outcome is not None or ends_in_history(ran)):
-        ended = _record_outcome(steps, cursor, ran, now, wave, read_end=lambda: _read_end(execution_arn))
+        ended = _record_outcome(
+            steps, cursor, ran, now, wave, read_end=lambda: _read_end(execution_arn), execution_id=execution_id
+        )
         if ended is not None:
             _save_steps(execution_id, wave, steps)
             return _answer({"Phase": cursor.Phase, "Index": cursor.Index, "Kind": "FAILED", **ended})
     index = cursor.Index + 1
+    if cursor.Phase == "BEFORE" and _launched_before(wave):
+        # A resume: every server of the wave launched in the execution resumed, so its steps before the launch all
+        # went through there. None runs again, whatever the plan's Before list is now (a step inserted since would
+        # shift the others, and one of them run again after the launch: a "stop the source" a second time).
+        index = len(phase_steps)
     while index < len(phase_steps) and _taken_over(steps, cursor.Phase, index):
         index += 1  # a resume: it ran in the execution resumed, and the runbook went past it there
+    out_of_time = _OutOfTime(execution_id, cursor.Phase, index, wave, waves_end_by)
     if index >= len(phase_steps):
         _save_steps(execution_id, wave, steps)
-        return _answer(
-            {"Phase": cursor.Phase, "Index": index, "Kind": "LAUNCH" if cursor.Phase == "BEFORE" else "DONE"}
-        )
+        return _phase_done(cursor.Phase, index, now, out_of_time, plan_id)
     step = phase_steps[index]
+    timeout = deadline.step_timeout(step, step_kind(step), now, waves_end_by)
+    if timeout is None:
+        _save_steps(execution_id, wave, steps)  # how the step before it ended
+        return out_of_time.answer(f"step {step.label!r} was not begun: no time is left for it at its worst")
     earlier = _find(steps, cursor.Phase, index)
     if earlier is None or earlier.RanIn is not None:  # not yet run here (a retried call finds its RUNNING record)
         running = StepRecord(
@@ -159,8 +187,24 @@ def next_step(
         close_running_steps(execution_id, [wave], "stopped", now)
         raise ExecutionStoppedError(f"Execution {execution_id} has ended; its runbook runs no further step")
     return _answer(
-        {"Phase": cursor.Phase, "Index": index, "Name": step.label, **_state_input(step, wave, mode, cursor.Phase)}
+        {
+            "Phase": cursor.Phase,
+            "Index": index,
+            "Name": step.label,
+            **_state_input(step, wave, mode, cursor.Phase, timeout=timeout),
+        }
     )
+
+
+def _phase_done(phase: Phase, index: int, now: int, out_of_time: _OutOfTime, plan_id: str) -> dict[str, Any]:
+    """The phase's steps all ran: on to the launch (BEFORE) or the wave's end (AFTER), if time is left to hand over."""
+    if not deadline.can_hand_over(now, "Next runbook step", out_of_time.ends_by):
+        if phase == "BEFORE":
+            return out_of_time.answer("its launch was not begun: Start wave recovery could not end in time")
+        if _waves_follow(out_of_time.execution_id, plan_id, out_of_time.wave.WaveNumber):
+            following = out_of_time.wave.WaveNumber + 1
+            return out_of_time.answer(f"wave {following} was not begun: its first step could not end in time")
+    return _answer({"Phase": phase, "Index": index, "Kind": "LAUNCH" if phase == "BEFORE" else "DONE"})
 
 
 # Every key the state machine's ResultSelector reads: a missing one would be a States.Runtime error.
@@ -177,6 +221,11 @@ def _read_end(execution_arn: str | None) -> dict[str, Any]:
     if not execution_arn:
         raise ValueError("Next runbook step needs the execution's ARN to read how a hook or approval ended")
     return step_end.read(execution_arn)
+
+
+def _launched_before(wave: records.WaveRecord) -> bool:
+    """Every server of the wave was launched by the execution this one resumes (or one it resumed)."""
+    return bool(wave.Servers) and all(server.taken_over for server in wave.Servers)
 
 
 def _taken_over(steps: list[StepRecord], phase: Phase, index: int) -> bool:
@@ -196,26 +245,46 @@ def _answer(values: dict[str, Any]) -> dict[str, Any]:
     return {key: values.get(key) for key in ANSWER_KEYS}
 
 
-def _state_input(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase) -> dict[str, Any]:
-    """What the step's own state reads from `$.Steps`."""
+def step_kind(step: Step) -> NextKind:
+    """The state that runs the step (`Kind`, which "Which runbook step?" reads)."""
     if step.Wait is not None:
-        return {"Kind": "WAIT", "Seconds": step.Wait.Minutes * 60}
+        return "WAIT"
     if step.Approval is not None:
-        return {"Kind": "APPROVAL", "Message": step.Approval.Message, "TimeoutSeconds": step.timeout_seconds}
+        return "APPROVAL"
     if step.Lambda is not None:
-        return {
-            "Kind": "CALLBACK" if step.Lambda.WaitForCallback else "LAMBDA",
-            "FunctionName": step.Lambda.FunctionName,
-            "TimeoutSeconds": step.timeout_seconds,
-            "Event": hook_event(step, wave, mode, phase),
-        }
+        return "CALLBACK" if step.Lambda.WaitForCallback else "LAMBDA"
     if step.HealthCheck is not None:
-        # Check health reads the step from Event; its deadline counts from this step's StartedAt (recorded now).
-        return {"Kind": "HEALTH", "TimeoutSeconds": step.timeout_seconds, "Event": step.HealthCheck.model_dump()}
+        return "HEALTH"
     raise ValueError(f"step kind {step.kind} is not run by this version of the workflow")
 
 
-def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase) -> dict[str, Any]:
+def _state_input(
+    step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase, *, timeout: int | None = None
+) -> dict[str, Any]:
+    """What the step's own state reads from `$.Steps`. `timeout`: the step's TimeoutSeconds, its own unless the
+    execution's deadline cut it (a Wait is never cut)."""
+    kind = step_kind(step)
+    seconds = step.timeout_seconds if timeout is None else timeout
+    if step.Wait is not None:
+        return {"Kind": kind, "Seconds": step.Wait.Minutes * 60}
+    if step.Approval is not None:
+        return {"Kind": kind, "Message": step.Approval.Message, "TimeoutSeconds": seconds}
+    if step.Lambda is not None:
+        return {
+            "Kind": kind,
+            "FunctionName": step.Lambda.FunctionName,
+            "TimeoutSeconds": seconds,
+            "Event": hook_event(step, wave, mode, phase, timeout=seconds),
+        }
+    # a HealthCheck: Check health reads the step from Event; its deadline counts from this step's StartedAt
+    # (recorded now) and is TimeoutSeconds away
+    assert step.HealthCheck is not None
+    return {"Kind": kind, "TimeoutSeconds": seconds, "Event": step.HealthCheck.model_dump()}
+
+
+def hook_event(
+    step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase: Phase, *, timeout: int | None = None
+) -> dict[str, Any]:
     """The event a user function receives (docs/plan-format.md, Lambda steps); the state machine adds TaskToken."""
     assert step.Lambda is not None
     return {
@@ -227,6 +296,8 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
         "Servers": [
             {
                 "SourceServerId": s.SourceServerId,
+                "Account": s.Account,
+                "Region": s.Region or wave.Region,
                 "Hostname": s.Hostname,
                 "Status": "LAUNCHED" if s.taken_over else s.Status,  # launched by the execution this one resumes
                 "RecoveryInstanceId": s.InstanceId,
@@ -235,7 +306,8 @@ def hook_event(step: Step, wave: records.WaveRecord, mode: ExecutionMode, phase:
             for s in wave.Servers
         ],
         "Payload": step.Lambda.Payload or {},
-        "TimeoutSeconds": step.timeout_seconds,  # the step's deadline, counted from its start
+        # the step's deadline, counted from its start (less than its TimeoutMinutes when the execution's time is short)
+        "TimeoutSeconds": step.timeout_seconds if timeout is None else timeout,
     }
 
 
@@ -247,6 +319,7 @@ def _record_outcome(
     wave: records.WaveRecord,
     *,
     read_end: Callable[[], dict[str, Any]] | None = None,
+    execution_id: str = "",
 ) -> dict[str, str] | None:
     """Record how the step ended; return the state machine's FAILED answer (Error, Cause) when the plan must stop.
     The outcome is the cursor's, or (a hook, an approval) what `read_end` reads from the execution's history; it is
@@ -258,7 +331,7 @@ def _record_outcome(
         )
         steps.append(record)
     if record.Status != "RUNNING":  # a retried call: recorded already; decide again from the record
-        return _decided(record, step, cursor, wave)
+        return _decided(record, step, cursor, wave, execution_id)
     outcome = (cursor.Outcome if cursor.Outcome is not None or read_end is None else read_end()) or {}
     error = outcome.get("Error")
     record.EndedAt = now
@@ -277,12 +350,14 @@ def _record_outcome(
                 "keep the rest in the function's own store"
             )
     record.TaskToken = None
-    return _decided(record, step, cursor, wave)
+    return _decided(record, step, cursor, wave, execution_id)
 
 
-def _decided(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
+def _decided(
+    record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord, execution_id: str = ""
+) -> dict[str, str] | None:
     """The decision, kept on the record too (`StoppedPlan`): a resume runs again the step that stopped the plan."""
-    decision = _decision(record, step, cursor, wave)
+    decision = _decision(record, step, cursor, wave, execution_id)
     record.StoppedPlan = decision is not None
     return decision
 
@@ -294,6 +369,14 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
     error = outcome.get("Error")
     needed = record.ApproversNeeded or approval.Approvers
     decided = decide(record.Approvals or [], needed)
+    if decided is not None and decided.decision == "REJECT":
+        # A principal's rejection on the record stands however the task ended: its SendTaskFailure may have reached
+        # Step Functions just after the deadline (TaskTimedOut), or been lost. Read as a timeout, OnTimeout CONTINUE
+        # would launch the next waves over a recorded "no".
+        record.Status = "REJECTED"
+        _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
+        record.Detail = _detail(decided.reason)
+        return
     if error is None:
         output = outcome.get("Output")
         said = output.get("Decision") if isinstance(output, dict) else None
@@ -302,10 +385,6 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
             _set_decision(record, decided.decision, decided.by, decided.reason, decided.at)
             given = len({answer.By for answer in decided.approvals if answer.Decision == "APPROVE"})
             record.Detail = _detail(f"approved by {given} of {needed} principal(s) needed")
-        elif decided is not None and decided.decision == "REJECT":  # a principal rejected it: that stands
-            record.Status = "REJECTED"
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
         else:
             record.Status = "REJECTED"
             record.Decision = "REJECT"
@@ -313,19 +392,20 @@ def _record_approval(record: StepRecord, approval: ApprovalStep, outcome: dict[s
                 f"the answer {_detail(output)} reached the task token without the {needed} approval(s) the stack's "
                 "answer function records: not an approval (approvers answer with drsctl run approve)"
             )
-    elif error in TIMEOUT_ERRORS:
+    elif outcome.get("TimedOut") is True:
+        # Only Step Functions' own timer (a TaskTimedOut event) is the approvers' silence that OnTimeout decides.
+        # A timeout of the request function (Sandbox.Timedout: nobody may have been asked), or a SendTaskFailure
+        # naming a timeout (anyone holding the token could send one before the deadline), is not: read as a
+        # timeout, OnTimeout CONTINUE would let the plan go on without the approvers ever saying yes.
         record.Status = "TIMED_OUT"
         given = len({answer.By for answer in record.Approvals or [] if answer.Decision == "APPROVE"})
         record.Detail = f"no decision within {approval.TimeoutMinutes} min ({given} of {needed} approval(s) recorded)"
-    elif error == REJECTED:
+    elif error == REJECTED:  # a SendTaskFailure made outside the answer function: a rejection, by nobody we know
         record.Status = "REJECTED"
-        if decided is not None and decided.decision == "REJECT":
-            _set_decision(record, "REJECT", decided.by, decided.reason, decided.at)
-            record.Detail = _detail(decided.reason)
-        else:  # a SendTaskFailure made outside the answer function: a rejection all the same, by nobody we know
-            record.Decision = "REJECT"
-            record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
-    else:  # the approval could not be asked (an AWS error): not an approver's answer
+        record.Decision = "REJECT"
+        record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
+    else:  # the approval could not be asked (an AWS error, the request function timed out), or its task was
+        # failed with an error that is neither a rejection nor Step Functions' timeout: not an approver's answer
         record.Status = "FAILED"
         record.Detail = _detail(_error_text(str(error), outcome.get("Cause")))
 
@@ -334,10 +414,18 @@ def _set_decision(record: StepRecord, decision: ApprovalDecision, by: str, reaso
     record.Decision, record.DecidedBy, record.Reason, record.DecidedAt = decision, by, reason, at
 
 
-def _decision(record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord) -> dict[str, str] | None:
+def _decision(
+    record: StepRecord, step: Step, cursor: StepCursor, wave: records.WaveRecord, execution_id: str
+) -> dict[str, str] | None:
     where = f"{'before' if cursor.Phase == 'BEFORE' else 'after'} wave {wave.WaveNumber} ({wave.WaveName})"
     if record.Status == "SUCCEEDED":
         return None
+    if record.Status == "TIMED_OUT" and _cut(step, cursor):
+        what = (
+            f"step {record.Name!r} timed out after {cursor.TimeoutSeconds} s, its {step.timeout_seconds // 60} min "
+            "cut to the time left"
+        )
+        return _out_of_time_failure(execution_id, where, what, None)
     if step.Approval is not None:
         return _approval_decision(record, step.Approval, where)
     if step.HealthCheck is not None:
@@ -494,3 +582,45 @@ def _close_running(execution_id: str, wave: records.WaveRecord, reason: str, now
         step.TaskToken = None
     if running:
         _save_steps(execution_id, wave, steps)  # in the wave object too: the execution's end writes it next
+
+
+def _cut(step: Step, cursor: StepCursor) -> bool:
+    """Whether the step ran with less than its own timeout: cut so the execution ends in time (deadline.py)."""
+    return cursor.TimeoutSeconds is not None and cursor.TimeoutSeconds < step.timeout_seconds
+
+
+def _waves_follow(execution_id: str, plan_id: str, wave_number: int) -> bool:
+    """Whether a wave after this one is still to run in this execution (a resume leaves out those it took over)."""
+    record = records.get_execution(execution_id, plan_id)
+    return any(w.WaveNumber > wave_number and w.Status == "PENDING" for w in record.Waves)
+
+
+class _OutOfTime:
+    """The answer that ends the plan because the execution's own deadline has come (lambdas/core/deadline.py)."""
+
+    def __init__(
+        self, execution_id: str, phase: Phase, index: int, wave: records.WaveRecord, ends_by: int | None
+    ) -> None:
+        self.execution_id, self.phase, self.index, self.wave, self.ends_by = execution_id, phase, index, wave, ends_by
+
+    def answer(self, what: str) -> dict[str, Any]:
+        where = f"{'before' if self.phase == 'BEFORE' else 'after'} wave {self.wave.WaveNumber} ({self.wave.WaveName})"
+        failed = _out_of_time_failure(self.execution_id, where, what, self.ends_by)
+        return _answer({"Phase": self.phase, "Index": self.index, "Kind": "FAILED", **failed})
+
+
+def _out_of_time_failure(execution_id: str, where: str, what: str, ends_by: int | None) -> dict[str, str]:
+    hours = deadline.EXECUTION_TIMEOUT_SECONDS // 3600
+    execution = execution_id or "<execution>"
+    by = f" by {datetime.fromtimestamp(ends_by, tz=UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}" if ends_by else " in time"
+    return {
+        "Error": deadline.OUT_OF_TIME,
+        "Cause": with_action(
+            f"The execution ran out of time {where}: {what}. It must end within {hours} h of its start (the state "
+            f"machine's TimeoutSeconds), leaving its record, locks and drill cleanup time to close, so its waves end"
+            f"{by}; nothing was launched after it",
+            f"resume it with `drsctl run resume {execution}` (servers launched and steps passed are not run again);"
+            " if it ran out of time without faults to wait out, lower the steps' TimeoutMinutes or "
+            "Options.WaveTimeoutMinutes, or split the plan",
+        ),
+    }

@@ -22,6 +22,8 @@ from typing import Any
 
 import boto3
 
+from lambdas.core.aws_errors import classify
+from lambdas.core.errors import ExecutionHistoryUnavailableError
 from lambdas.core.executions import CONFIG
 
 NEXT_STEP_STATE = "Next runbook step"
@@ -52,7 +54,8 @@ def _client() -> Any:
 
 def read(execution_arn: str) -> dict[str, Any]:
     """The step's end as its Catch would have passed it: `{"Output": ...}` (the function's output, or the callback's
-    or approver's answer, JSON-decoded; a string when Step Functions truncated it), or `{"Error", "Cause"}`."""
+    or approver's answer, JSON-decoded; a string when Step Functions truncated it), or `{"Error", "Cause"}`, with
+    `"TimedOut": True` when the task's end is a TaskTimedOut event (its timeout ran out, by Step Functions' clock)."""
     ending: tuple[str, dict[str, Any]] | None = None
     seen_current = False
     for event in _newest_first(execution_arn):
@@ -74,11 +77,31 @@ def read(execution_arn: str) -> dict[str, Any]:
 
 
 def _newest_first(execution_arn: str) -> list[dict[str, Any]]:
-    answer = _client().get_execution_history(
-        executionArn=execution_arn, reverseOrder=True, includeExecutionData=True, maxResults=EVENTS_READ
+    """The last EVENTS_READ events, newest first, page after page: GetExecutionHistory may answer fewer events than
+    asked (with a nextToken), so one page is not always enough. A throttled or unavailable read is raised as
+    ExecutionHistoryUnavailableError, which the state's Retry backs off on (a ClientError would fail the plan)."""
+    pages = (
+        _client()
+        .get_paginator("get_execution_history")
+        .paginate(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            includeExecutionData=True,
+            PaginationConfig={"MaxItems": EVENTS_READ, "PageSize": EVENTS_READ},
+        )
     )
-    events: list[dict[str, Any]] = answer.get("events", [])
-    return events
+    events: list[dict[str, Any]] = []
+    try:
+        for page in pages:
+            events.extend(page.get("events", []))
+    except Exception as error:
+        failure = classify(error)
+        if failure is None or failure.kind != "transient":
+            raise
+        raise ExecutionHistoryUnavailableError(
+            f"Execution {execution_arn}: its history could not be read ({failure.short()}); retried"
+        ) from error
+    return events[:EVENTS_READ]
 
 
 def _state_name(event: dict[str, Any]) -> str | None:
@@ -88,7 +111,9 @@ def _state_name(event: dict[str, Any]) -> str | None:
 
 
 def _outcome(state: str, kind: str, details: dict[str, Any]) -> dict[str, Any]:
-    if kind != "TaskSucceeded":
+    if kind == "TaskTimedOut":  # Step Functions' own timer ran out: only this event says the task timed out
+        return {"Error": details.get("error") or kind, "Cause": details.get("cause"), "TimedOut": True}
+    if kind != "TaskSucceeded":  # a TaskFailed's error name is whatever failed it (a SendTaskFailure names its own)
         return {"Error": details.get("error") or kind, "Cause": details.get("cause")}
     output = _decoded(details.get("output"))
     if state == HOOK_STATE and isinstance(output, dict):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from lambdas.core import drs
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import classify
 from lambdas.core.explain import before_action, listed, with_action
 from lambdas.core.records import FINAL_SERVER_STATUSES, WAVE_MESSAGE_MAX, ServerRecord, WaveRecord, truncate
@@ -26,6 +27,7 @@ INTENT_GRACE_SECONDS = 300
 UNCONFIRMED = "Unconfirmed:"
 END_OF_UNCONFIRMED = "once DRS answers)."
 DRS_FINAL = ("LAUNCHED", "FAILED", "TERMINATED")
+UNANSWERED = "The last check(s) got no answer"  # how a wave's cause says its deadline passed without an answer
 # DRS launchStatus -> our server status (the seed's LAUNCHING while DRS has not begun the launch itself).
 LAUNCH_STATUS = {
     "PENDING": "LAUNCHING",
@@ -34,8 +36,11 @@ LAUNCH_STATUS = {
     "FAILED": "FAILED",
     "TERMINATED": "FAILED",
 }
-# Why a wave ends early; each decides what its unfinished servers become.
-EndReason = Literal["finished", "deadline", "refused", "stopped", "execution_timed_out", "execution_failed"]
+# Why a wave ends early; each decides what its unfinished servers become. "out_of_time": the execution's own
+# deadline cut the wave short (lambdas/core/deadline.py): it ends TIMED_OUT and the plan stops, whatever its Impact.
+EndReason = Literal[
+    "finished", "deadline", "out_of_time", "refused", "stopped", "execution_timed_out", "execution_failed"
+]
 WaveOutcome = Literal["COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT", "CANCELLED"]
 
 
@@ -156,12 +161,11 @@ def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
     """Every job of this wave (found by its tags), adopted into the record, and what DRS says of each server."""
     if wave.StartTime is None:
         return Discovery({}, complete=True)
+    wanted = {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]}
+    jobs: list[dict[str, Any]] = []
     try:
-        jobs = drs.jobs_tagged(
-            wave.Region,
-            {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]},
-            since=wave.StartTime - CLOCK_SKEW_SECONDS,
-        )
+        for target in _where_jobs_may_be(wave):
+            jobs.extend(drs.jobs_tagged(target, wanted, since=wave.StartTime - CLOCK_SKEW_SECONDS))
     except Exception as error:
         failure = classify(error)
         if failure is None:
@@ -169,6 +173,14 @@ def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
         return Discovery({}, complete=False, error=failure.short())
     adopt(wave, jobs, now)
     return Discovery(observe(jobs, wave.JobIds), complete=True)
+
+
+def _where_jobs_may_be(wave: WaveRecord) -> list[Target]:
+    """Every (account, Region) of the wave's servers, and that of a StartRecovery whose answer was not recorded."""
+    targets = set(wave.targets())
+    if wave.PendingStart is not None:
+        targets.add(wave.intent_target(wave.PendingStart))
+    return sorted(targets)
 
 
 def close(
@@ -192,7 +204,9 @@ def close(
         wave.PendingStart = None  # DRS has no job with the pending token: that StartRecovery created nothing
     unresolved = wave.PendingStart is not None
     still_running = settle(wave, reason)
-    status, message = outcome(wave, reason, now=now, cause=cause, still_running=still_running)
+    status, message = outcome(
+        wave, reason, now=now, cause=cause, still_running=still_running, execution_id=tags["ExecutionId"]
+    )
     if unresolved and wave.PendingStart is not None:
         pending = wave.PendingStart
         message = (  # first: the one thing the record cannot yet say, and where to look
@@ -227,7 +241,7 @@ def intent_settled(wave: WaveRecord, reason: EndReason, now: int) -> bool:
     call after we looked: the intent counts as unresolved until it is older than a Start wave can live, and the
     sweeper asks DRS again after that.
     """
-    if wave.PendingStart is None or reason in ("finished", "deadline", "refused"):
+    if wave.PendingStart is None or reason in ("finished", "deadline", "out_of_time", "refused"):
         return True
     return now - wave.PendingStart.RequestedAt > INTENT_GRACE_SECONDS
 
@@ -243,10 +257,10 @@ def settle(wave: WaveRecord, reason: EndReason) -> list[ServerRecord]:
             server.Status = "UNKNOWN"
             server.Error = "START_UNCONFIRMED"
         elif server.RecoveryJobId is None:
-            timed_out = reason == "deadline"
+            timed_out = reason in ("deadline", "out_of_time")
             server.Status = "TIMED_OUT" if timed_out else "SKIPPED"
             server.Error = "NOT_STARTED"
-        elif reason == "deadline":
+        elif reason in ("deadline", "out_of_time"):
             server.Status = "TIMED_OUT"
             server.Error = "WAVE_TIMEOUT"
             still_running.append(server)
@@ -264,9 +278,10 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     now: int,
     cause: str | None,
     still_running: list[ServerRecord],
+    execution_id: str = "",
 ) -> tuple[WaveOutcome, str | None]:
     """The wave's status once every server is final, and a cause an operator can act on (its action last)."""
-    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {wave.Region}"
+    where = f"Wave {wave.WaveNumber} ({wave.WaveName}) in {_regions(wave)}"
     running = (
         f"Server(s) {_with_jobs(still_running)} were still in DRS jobs that may yet launch them: check the jobs "
         "with DescribeJobs and remove unwanted drill instances with TerminateRecoveryInstances."
@@ -292,6 +307,8 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
             return refused, before_action(cause or "", f"The wave is OPTIONAL: the plan went on. {running}")
         return refused, before_action(cause or "", f"The plan stops here. {running}")
     elapsed = (now - wave.StartTime) // 60 if wave.StartTime is not None else 0
+    if reason == "out_of_time":
+        return "TIMED_OUT", _out_of_time(wave, where, elapsed, cause, execution_id)
     # why the deadline passed unnoticed (checks unanswered)
     missed = f" {cause.rstrip('.')}." if cause and reason == "deadline" else ""
     critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
@@ -318,21 +335,44 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     return "COMPLETED", None
 
 
-def _not_launched(servers: list[ServerRecord], *, unanswered: bool) -> str:
-    """What became of CRITICAL servers at the deadline: never started, or still in a job (or unknown: no answer)."""
+def _out_of_time(wave: WaveRecord, where: str, elapsed: int, cause: str | None, execution_id: str) -> str:
+    """A wave the execution's own deadline cut short: why, its servers not launched (whatever their impact)."""
+    left = [s for s in wave.Servers if s.Status in ("TIMED_OUT", "UNKNOWN")]
+    said = _not_launched(left, unanswered=UNANSWERED in (cause or ""), label="")
+    servers = f" {said[:1].upper()}{said[1:]}" if said else ""
+    resume = f"`drsctl run resume {execution_id}`" if execution_id else "`drsctl run resume <execution>`"
+    return with_action(
+        f"{where} was stopped after {elapsed} min: {(cause or 'the execution ran out of time').rstrip('.')}."
+        f"{servers} The plan stops here",
+        f"resume the execution with {resume} (servers already launched are not launched again); if it ran out "
+        "of time without faults to wait out, lower Options.WaveTimeoutMinutes or the steps' TimeoutMinutes, or "
+        "split the plan",
+    )
+
+
+def _regions(wave: WaveRecord) -> str:
+    """Where a wave ran, as its messages say it: its Region(s), with the accounts when it spans several."""
+    targets = list(wave.targets())
+    if len({t.account for t in targets}) <= 1:
+        return ", ".join(sorted({t.region for t in targets})) or wave.Region
+    return "; ".join(str(t) for t in targets)
+
+
+def _not_launched(servers: list[ServerRecord], *, unanswered: bool, label: str = "CRITICAL ") -> str:
+    """What became of (CRITICAL) servers at the deadline: never started, or still in a job (or unknown: no answer)."""
     never = [s for s in servers if s.Error == "NOT_STARTED"]
     started = [s for s in servers if s.Error != "NOT_STARTED"]
     parts = []
     if started and unanswered:
         parts.append(
-            f"whether CRITICAL server(s) {_with_jobs(started)} launched is unknown (DRS did not answer; DRS may "
+            f"whether {label}server(s) {_with_jobs(started)} launched is unknown (DRS did not answer; DRS may "
             "have launched them, or may still)."
         )
     elif started:
-        parts.append(f"CRITICAL server(s) {_with_jobs(started)} had not launched yet (DRS may still launch them).")
+        parts.append(f"{label}server(s) {_with_jobs(started)} had not launched yet (DRS may still launch them).")
     if never:
         parts.append(
-            f"CRITICAL server(s) {listed([s.SourceServerId for s in never])} could not be started before the "
+            f"{label}server(s) {listed([s.SourceServerId for s in never])} could not be started before the "
             "deadline (DRS capacity, or busy in another job)."
         )
     return " ".join(parts)

@@ -3,13 +3,16 @@
 Each call does a bounded piece of work and returns; the state machine does the waiting. Every step writes the wave
 back to its record before it returns, so a retried or repeated step resumes where the last one stopped.
 
-What DRS answers decides what comes next, until the wave's deadline (its start + WaveTimeoutMinutes):
+What DRS answers decides what comes next, until the wave's deadline (its start + WaveTimeoutMinutes, cut short when the
+execution's own deadline comes first: lambdas/core/deadline.py; a wave cut short ends TIMED_OUT and stops the plan):
 - throttling, 5xx, a lost connection, DynamoDB throttling: no answer, so try again later (start: backoff with
   jitter; check: a missed check, counted in the record). Only the deadline ends a wave for these, as a timeout
   that names the error.
-- the DRS job quotas are full (MaxConcurrentJobs, MaxServersInAllActiveJobs, whoever's jobs fill them): the wave
-  waits for capacity ("Waiting for DRS capacity" in the graph view) and tries again.
-- MaxServersPerJob: the chunk is halved until DRS accepts it. ConflictException: that server waits, the rest starts.
+- the DRS job quotas are full (concurrent jobs, servers in all active jobs, whoever's jobs fill them; any quota
+  error lambdas/core/quota_errors.py reads as capacity, or does not know): the wave waits for capacity ("Waiting for
+  DRS capacity" in the graph view), each quota named in the wave's QuotaWaits, and tries again.
+- the servers of one job (MaxServersPerJob by code or by message): the chunk is halved until DRS accepts it.
+  ConflictException: that server waits, the rest starts.
 - anything else (access denied, DRS not initialized, a server gone, a refused request): the wave fails at once,
   naming the servers, the jobs already started and the fix.
 """
@@ -20,11 +23,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.core import drs, locks, polling, records, wave_end
+from lambdas.core import deadline, drs, explain, locks, polling, records, wave_end
+from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
 from lambdas.core.explain import listed, permanent_failure
@@ -32,7 +37,7 @@ from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
 from lambdas.core.resume import LAUNCHED_BEFORE
-from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, Observed
+from lambdas.core.wave_end import CLOCK_SKEW_SECONDS, EndReason, Observed
 
 ProgressStatus = Literal["STARTING", "WAITING_FOR_CAPACITY", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "TIMED_OUT"]
 # The worst a chunk can take (intent write, StartRecovery, record write: see the SDK configs); a Start wave with
@@ -44,8 +49,8 @@ FUNCTION = {"start": "start_wave", "check": "check_wave"}
 class WaveProgress(BaseModel):
     """What the state machine carries between steps of one wave: small, and only what the next step needs.
 
-    The job IDs (at most one per 100 servers) and a fingerprint of what DRS last reported let a check skip the
-    wave's record entirely when nothing changed, which is most checks.
+    The job IDs (at most one per 100 servers, by account and Region) and a fingerprint of what DRS last reported
+    let a check skip the wave's record entirely when nothing changed, which is most checks.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -58,11 +63,12 @@ class WaveProgress(BaseModel):
     EventsUsed: int = 0
     Launched: int = 0
     Servers: int = 0
-    Region: str = ""
     StartedAt: int = 0
     JobsStartedAt: int = 0  # when the wave's last chunk started: checks are spaced from there, not from StartedAt
     ExpectedSeconds: int = 0  # how long its jobs should take (learned from the previous wave, else the Options)
-    JobIds: list[str] = []
+    # The wave's job IDs by where they run (Target.key: `<account>/<Region>`), so a check asks each (account,
+    # Region) for its own jobs without reading the record
+    Jobs: dict[str, list[str]] = {}
     Fingerprint: str = ""
     Cause: str | None = None
     LastError: str | None = None
@@ -79,6 +85,7 @@ class WaveStep:
     options: RunOptions
     event_budget: int
     now: int
+    waves_end_by: int | None = None  # the execution's own deadline for its waves (None: none, as in unit tests)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -87,6 +94,27 @@ class WaveStep:
     @property
     def timeout(self) -> int:
         return self.options.WaveTimeoutMinutes * 60
+
+    def allowed(self, started_at: int) -> int:
+        """Seconds the wave may run from `started_at`: its WaveTimeoutMinutes, cut short so that the execution ends
+        by its own deadline (lambdas/core/deadline.py)."""
+        return deadline.wave_seconds(self.timeout, started_at, self.waves_end_by)
+
+    def ended_by(self, started_at: int) -> EndReason:
+        """Why a wave whose servers did not all finish ends now: its own deadline (or its share of the history), or
+        the execution's time running out (then it ends TIMED_OUT and the plan stops, whatever its Impact)."""
+        allowed = self.allowed(started_at)
+        return "out_of_time" if allowed < self.timeout and self.now - started_at >= allowed else "deadline"
+
+    def out_of_time(self) -> str:
+        """Why a wave cut short by the execution's own deadline ended, for its record."""
+        hours = deadline.EXECUTION_TIMEOUT_SECONDS // 3600
+        return (
+            f"the execution must end within {hours} h of its start (the state machine's TimeoutSeconds), leaving its "
+            f"record, locks and drill cleanup time to close, so its waves end by {_utc(self.waves_end_by or 0)}, "
+            f"before this wave's WaveTimeoutMinutes ({self.options.WaveTimeoutMinutes} min) came. Execution "
+            f"{self.execution_id}"
+        )
 
 
 class _NoAnswer(Exception):
@@ -131,7 +159,7 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
             polling.next_start_delay(
                 wanted=1,
                 elapsed=step.now - started_at,
-                timeout=step.timeout,
+                timeout=step.allowed(started_at),
                 events_left=step.event_budget - events_used,
             )
             is None
@@ -145,6 +173,15 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
         return _ended_progress(wave, progress, events_used, attempt)
     wave.Status = "STARTING"
     elapsed = step.now - wave.StartTime
+    if elapsed >= step.allowed(wave.StartTime):
+        # An attempt that begins past the deadline (the one before it ran long, or the execution's time is up)
+        # starts nothing: the wave ends now, so what follows it still fits (lambdas/core/deadline.py)
+        last = f" (last: {progress.LastError})" if progress.LastError else ""
+        reason = step.ended_by(wave.StartTime)
+        cause = f"Its servers could not all be started before the deadline{last}"
+        cause = step.out_of_time() if reason == "out_of_time" else cause
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
+        return _end(step, wave, progress, events_used, attempt)
     try:
         waiting = _start_chunks(step, wave, seconds_left)
     except _Refused as refused:
@@ -174,7 +211,7 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
         first_check = polling.next_check_delay(
             elapsed=elapsed,
             expected=elapsed + expected,  # the last jobs started just now
-            timeout=step.timeout,
+            timeout=step.allowed(wave.StartTime),
             events_left=step.event_budget - events_used,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
@@ -187,54 +224,65 @@ def start_wave(  # noqa: PLR0911, PLR0912 - one return per way the step can end,
 def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], float]) -> AwsFailure | None:
     """Start what is left of the wave. Returns None when every server has a job, else why some must wait.
 
-    Raises _NoAnswer (try again later, the intent kept) or _Refused (end the wave).
+    The chunks of every (account, Region) of the wave start together, taking turns: each has its own DRS quotas,
+    so one whose quotas are full waits for capacity while the others go on. Raises _NoAnswer (try again later, the
+    intent kept) or _Refused (end the wave).
     """
     is_drill = step.execution_type == "DRILL"
     if wave.PendingStart is not None:
         _settle_intent(step, wave, is_drill)
-    chunk_size = min(wave.ChunkSize or step.options.MaxServersPerJob, step.options.MaxServersPerJob)
     deferred: dict[str, AwsFailure] = {}
+    full: dict[Target, AwsFailure] = {}  # (account, Region)s whose job quotas are full: they wait for capacity
     waiting: AwsFailure | None = None
     while True:
-        not_started = [
-            s.SourceServerId
-            for s in wave.Servers
-            if s.RecoveryJobId is None and s.SourceServerId not in deferred and s.Status not in FINAL_SERVER_STATUSES
-        ]
-        if not not_started:
+        chosen = _next_chunk(step, wave, deferred, full)
+        if chosen is None:
             break
         if seconds_left() < CHUNK_WORST_SECONDS:
             waiting = AwsFailure("transient", "ContinueInNextStep", "this step's time is up; it continues next step")
             break
-        chunk = not_started[:chunk_size]
+        target, chunk = chosen
         _ensure_running(step)
         wave.IntentCount += 1
         wave.PendingStart = StartIntent(
-            Token=f"{step.wave_number}.{wave.IntentCount}", ServerIds=chunk, RequestedAt=step.now
+            Token=f"{step.wave_number}.{wave.IntentCount}",
+            ServerIds=chunk,
+            RequestedAt=step.now,
+            Account=target.account,
+            Region=target.region,
         )
         _save(step, wave)  # the intent, before the call
         try:
-            job = drs.start_recovery(wave.Region, chunk, is_drill, {**step.tags, "ChunkToken": wave.PendingStart.Token})
+            job = drs.start_recovery(
+                target, chunk, is_drill, {**step.tags, "ChunkToken": wave.PendingStart.Token}, _snapshots(wave, chunk)
+            )
         except Exception as error:
             failure = classify(error)
             if failure is None or failure.kind == "transient":
                 raise _NoAnswer(failure or _failure(error)) from error  # outcome unknown: the intent stays
             wave.PendingStart = None  # DRS refused the call: nothing was started
-            if failure.kind == "chunk_too_large" and chunk_size > 1:
-                chunk_size = max(1, len(chunk) // 2)
-                wave.ChunkSize = chunk_size
+            if failure.kind == "chunk_too_large" and len(chunk) > 1:
+                wave.ChunkSize = max(1, len(chunk) // 2)
                 continue
             if failure.kind == "conflict":
                 busy = [failure.resource_id] if failure.resource_id in chunk else chunk
                 deferred.update({server: failure for server in busy})
                 continue
             if failure.kind == "capacity":
-                _save(step, wave)
-                return failure
-            raise _Refused(_refusal(step, wave, failure, "StartRecovery", chunk), chunk) from error
+                full[target] = failure
+                continue
+            raise _Refused(_refusal(step, wave, failure, "StartRecovery", chunk, target), chunk) from error
         wave_end.record_job(wave, job["jobID"], chunk, step.now)
         _save(step, wave)
-    if deferred:
+    if waiting is None and full:
+        first = next(iter(full.values()))
+        waiting = AwsFailure(
+            "capacity",
+            first.code,
+            f"DRS job quotas full in {', '.join(str(t) for t in full)}: {first.message}",
+            quota_code=first.quota_code,
+        )
+    elif waiting is None and deferred:
         first = next(iter(deferred.values()))
         waiting = AwsFailure(
             "conflict", first.code, f"{listed(sorted(deferred))} busy in another DRS job: {first.message}"
@@ -243,25 +291,67 @@ def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], f
     return waiting
 
 
+def _next_chunk(
+    step: WaveStep, wave: WaveRecord, deferred: dict[str, AwsFailure], full: dict[Target, AwsFailure]
+) -> tuple[Target, list[str]] | None:
+    """The next servers to start: from the (account, Region) with the fewest of this wave's jobs so far (the
+    targets take turns), at most its servers per job. None when nothing more can start in this step."""
+    started: dict[Target, int] = {}
+    for target in wave.job_targets().values():
+        started[target] = started.get(target, 0) + 1
+    candidates = []
+    for target, servers in wave.targets().items():
+        if target in full:
+            continue
+        not_started = [
+            s.SourceServerId
+            for s in servers
+            if s.RecoveryJobId is None and s.SourceServerId not in deferred and s.Status not in FINAL_SERVER_STATUSES
+        ]
+        if not_started:
+            candidates.append((started.get(target, 0), target, not_started))
+    if not candidates:
+        return None
+    _, target, not_started = min(candidates, key=lambda candidate: (candidate[0], candidate[1]))
+    per_job = step.options.quotas_for(target.account).servers_per_job
+    size = min(wave.ChunkSize or per_job, per_job)
+    return target, not_started[:size]
+
+
+def _snapshots(wave: WaveRecord, server_ids: list[str]) -> dict[str, str]:
+    """The recovery snapshot chosen for each of these servers (a point-in-time recovery), by server ID."""
+    wanted = set(server_ids)
+    return {
+        s.SourceServerId: s.RecoverySnapshotId
+        for s in wave.Servers
+        if s.SourceServerId in wanted and s.RecoverySnapshotId
+    }
+
+
 def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
     """A StartRecovery was about to be made, or made with its answer lost: find its job, or make it now."""
     pending = wave.PendingStart
     assert pending is not None
+    target = wave.intent_target(pending)
     try:
         job = drs.find_job(
-            wave.Region, {**step.tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - CLOCK_SKEW_SECONDS
+            target, {**step.tags, "ChunkToken": pending.Token}, since=pending.RequestedAt - CLOCK_SKEW_SECONDS
         )
     except Exception as error:
         failure = classify(error)
         if failure is None or failure.kind != "permanent":
             raise _NoAnswer(failure or _failure(error)) from error
         # DRS refused the lookup, not the start: whether that start made a job is still unknown (no server refused)
-        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds), []) from error
+        raise _Refused(_refusal(step, wave, failure, "DescribeJobs", pending.ServerIds, target), []) from error
     if job is None:
         _ensure_running(step)
         try:
             job = drs.start_recovery(
-                wave.Region, pending.ServerIds, is_drill, {**step.tags, "ChunkToken": pending.Token}
+                target,
+                pending.ServerIds,
+                is_drill,
+                {**step.tags, "ChunkToken": pending.Token},
+                _snapshots(wave, pending.ServerIds),
             )
         except Exception as error:
             failure = classify(error)
@@ -270,7 +360,7 @@ def _settle_intent(step: WaveStep, wave: WaveRecord, is_drill: bool) -> None:
             wave.PendingStart = None  # refused: nothing started; the chunk is planned afresh below
             if failure.kind == "permanent":
                 raise _Refused(
-                    _refusal(step, wave, failure, "StartRecovery", pending.ServerIds), pending.ServerIds
+                    _refusal(step, wave, failure, "StartRecovery", pending.ServerIds, target), pending.ServerIds
                 ) from error
             _save(step, wave)
             return
@@ -310,14 +400,16 @@ def _ensure_running(step: WaveStep) -> None:
         )
 
 
-def _refusal(step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: str, servers: list[str]) -> str:
+def _refusal(  # noqa: PLR0917 - each refusal names all of these
+    step: WaveStep, wave: WaveRecord, failure: AwsFailure, operation: str, servers: list[str], target: Target
+) -> str:
     text = permanent_failure(
         failure,
         operation=operation,
-        region=wave.Region,
         function=FUNCTION["start"],
         servers=servers,
         jobs_started=wave.JobIds,
+        **explain.where(target),
     )
     return f"Wave {step.wave_number} ({wave.WaveName}): {text}"
 
@@ -339,20 +431,25 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
         wanted = 1.0
     else:
         wanted = float(polling.retry_delay(attempt, f"{step.execution_id}:{step.wave_number}"))
+    allowed = step.allowed(started_at)
     delay = polling.next_start_delay(
-        wanted=wanted, elapsed=elapsed, timeout=step.timeout, events_left=step.event_budget - events_used
+        wanted=wanted, elapsed=elapsed, timeout=allowed, events_left=step.event_budget - events_used
     )
     if wave is not None:
         wave.LastCheckError = records.truncate(failure.short(), records.WAVE_MESSAGE_MAX)
+        _note_quota_wait(wave, failure)
     if delay is None and wave is not None:
-        if step.timeout - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
+        reason: EndReason = "deadline"
+        if allowed - elapsed > 1:  # the clock had time left: the wave's share of the history was spent
             cause = (
                 f"Its servers could not all be started: {failure.short()}; the wave spent its share of the "
                 f"execution's history ({step.event_budget} events) on tries. Fewer waves per plan leave each more"
             )
+        elif allowed < step.timeout:
+            reason, cause = "out_of_time", f"{step.out_of_time()}; its servers were not all started: {failure.short()}"
         else:
             cause = f"Its servers could not all be started before the deadline: {failure.short()}"
-        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
         return _end(step, wave, progress, events_used, attempt)
     if wave is not None:
         try:
@@ -369,13 +466,20 @@ def _try_again(  # noqa: PLR0917 - one call site per situation; names at each wo
             "StartAttempts": attempt,
             "EventsUsed": events_used,
             "StartedAt": started_at,
-            "Region": base.Region if base is not None else progress.Region,
             "Servers": _launching(base) if base is not None else progress.Servers,
-            "JobIds": base.JobIds if base is not None else progress.JobIds,
+            "Jobs": jobs_by_target(base) if base is not None else progress.Jobs,
             "LastError": failure.short(),
         }
     )
     return updated
+
+
+def _note_quota_wait(wave: WaveRecord, failure: AwsFailure) -> None:
+    """A wait for capacity on a DRS quota: the quota goes on the wave's record (QuotaWaits), each once."""
+    label = failure.quota_label
+    room = len(wave.QuotaWaits) < records.QUOTA_WAITS_MAX
+    if failure.kind == "capacity" and label and label not in wave.QuotaWaits and room:
+        wave.QuotaWaits = [*wave.QuotaWaits, label]
 
 
 def _progress(
@@ -388,13 +492,23 @@ def _progress(
             "StartAttempts": attempt,
             "EventsUsed": events_used,
             "Servers": _launching(wave),
-            "Region": wave.Region,
             "StartedAt": wave.StartTime,
-            "JobIds": wave.JobIds,
+            "Jobs": jobs_by_target(wave),
             "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
             "LastError": None,
         }
     )
+
+
+def jobs_by_target(wave: WaveRecord) -> dict[str, list[str]]:
+    """The wave's job IDs (in the order they started) by where they run."""
+    where = wave.job_targets()
+    found: dict[str, list[str]] = {}
+    for job_id in wave.JobIds:
+        target = where.get(job_id)
+        if target is not None:
+            found.setdefault(target.key, []).append(job_id)
+    return found
 
 
 def _launched_before(wave: WaveRecord) -> bool:
@@ -433,9 +547,7 @@ def _release_servers(step: WaveStep, wave: WaveRecord) -> None:
     """An ended wave launches nothing more: its servers' locks go now (best effort; the execution's end releases
     whatever is left), so the end of a large plan has only its plan's lock to release."""
     try:
-        locks.release(
-            [locks.server_lock(wave.Region, s.SourceServerId) for s in wave.Servers], execution_id=step.execution_id
-        )
+        locks.release(locks.wave_locks(wave), execution_id=step.execution_id)
     except Exception as error:
         if classify(error) is None:
             raise
@@ -453,19 +565,24 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     elapsed = step.now - progress.StartedAt
     events_used = progress.EventsUsed + polling.check_cost(retry_count)
     events_left = step.event_budget - events_used
-    out_of_time = elapsed >= step.timeout or events_left < polling.WORST_CHECK_EVENTS
+    out_of_time = elapsed >= step.allowed(progress.StartedAt) or events_left < polling.WORST_CHECK_EVENTS
     checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
+    asked: Target | None = None
     try:
-        jobs = drs.describe_jobs(progress.Region, progress.JobIds)
-        observed = wave_end.observe(jobs, progress.JobIds)
+        jobs: list[dict[str, Any]] = []
+        for key, job_ids in sorted(progress.Jobs.items()):
+            asked = Target.parse(key)
+            jobs.extend(drs.describe_jobs(asked, job_ids))
+        observed = wave_end.observe(jobs, [job for ids in progress.Jobs.values() for job in ids])
     except Exception as error:
         failure = classify(error)
         if failure is None:
             raise
         if failure.kind == "permanent":
             wave = records.get_wave(step.execution_id, step.wave_number)
+            where = explain.where(asked) if asked is not None else explain.Where(region=wave.Region, member_role=None)
             cause = f"Wave {step.wave_number} ({wave.WaveName}): " + permanent_failure(
-                failure, operation="DescribeJobs", region=wave.Region, function=FUNCTION["check"]
+                failure, operation="DescribeJobs", function=FUNCTION["check"], **where
             )
             wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=cause)
             return _check_end(step, wave, checked)
@@ -489,7 +606,7 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
         delay = polling.next_check_delay(
             elapsed=elapsed,
             expected=_expected_end(step, progress),
-            timeout=step.timeout,
+            timeout=step.allowed(progress.StartedAt),
             events_left=events_left,
             min_interval=step.options.MinPollIntervalSeconds,
             max_interval=step.options.PollIntervalSeconds,
@@ -501,7 +618,9 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
         return _ended_progress(wave, checked, events_used, checked.StartAttempts)
     wave.MissedChecks = progress.MissedChecks
     wave.JobSeconds = wave_end.job_seconds(jobs) if finished else None
-    wave_end.close(wave, reason="finished" if finished else "deadline", now=step.now, tags=step.tags, observed=observed)
+    reason: EndReason = "finished" if finished else step.ended_by(progress.StartedAt)
+    why = step.out_of_time() if reason == "out_of_time" else None
+    wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, observed=observed, cause=why)
     return _check_end(step, wave, checked)
 
 
@@ -514,8 +633,11 @@ def _missed(
         wave = records.get_wave(step.execution_id, step.wave_number)
         wave.MissedChecks = missed.MissedChecks
         wave.LastCheckError = failure.short()
-        cause = f"The last check(s) got no answer ({missed.MissedChecks} missed in all; last: {failure.short()})."
-        wave_end.close(wave, reason="deadline", now=step.now, tags=step.tags, cause=cause)
+        cause = f"{wave_end.UNANSWERED} ({missed.MissedChecks} missed in all; last: {failure.short()})."
+        reason = step.ended_by(checked.StartedAt)
+        if reason == "out_of_time":
+            cause = f"{step.out_of_time()}. {cause}"
+        wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, cause=cause)
         return _check_end(step, wave, missed)
     try:
         records.record_missed_check(step.execution_id, step.wave_number, missed.MissedChecks, failure.short())
@@ -525,7 +647,7 @@ def _missed(
     delay = polling.next_check_delay(
         elapsed=step.now - checked.StartedAt,
         expected=_expected_end(step, checked),
-        timeout=step.timeout,
+        timeout=step.allowed(checked.StartedAt),
         events_left=events_left,
         min_interval=step.options.MinPollIntervalSeconds,
         max_interval=step.options.PollIntervalSeconds,
@@ -541,7 +663,7 @@ def _check_end(step: WaveStep, wave: WaveRecord, checked: WaveProgress) -> WaveP
             "Status": _ended_status(wave),
             "NextCheckSeconds": 0,
             "Cause": wave.ErrorMessage,
-            "JobIds": wave.JobIds,
+            "Jobs": jobs_by_target(wave),
             "Launched": sum(s.Status == "LAUNCHED" for s in wave.Servers),
         }
     )
@@ -568,3 +690,7 @@ def _fingerprint(observed: Observed) -> str:
         for server, seen in observed.items()
     )
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
+
+
+def _utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

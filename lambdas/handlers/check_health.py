@@ -23,8 +23,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         phase=request.Steps.Phase,
         index=request.Steps.Index,
         config=request.Steps.Event,
+        timeout_seconds=request.Steps.TimeoutSeconds,
         previous=request.Steps.Outcome or HealthProgress(),
         now=request.Now,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     logger.info("health checked", extra={"status": progress.Status, "checks": progress.Checks})
     return progress.model_dump()

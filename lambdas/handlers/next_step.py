@@ -25,6 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         cursor=request.Steps,
         now=request.Now,
         execution_arn=request.ExecutionArn,
+        waves_end_by=request.WavesEndBy,
     )
     logger.info("runbook step", extra={"kind": answer["Kind"], "index": answer["Index"]})
     return answer

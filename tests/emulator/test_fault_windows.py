@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from drsctl.emulator import Scenario
 from tests.conftest import drs_client, estate, server_id
@@ -161,3 +162,29 @@ def test_boto3_exposes_quota_code_at_the_top_level_of_the_error_response(serve):
     assert response["Error"]["Code"] == "ServiceQuotaExceededException"
     assert "quotaCode" not in response["Error"]
     assert isinstance(raised.value, ClientError)
+
+
+def test_a_quota_fault_carries_the_quota_code_and_message_the_scenario_gives(serve):
+    faults = [
+        {
+            "operation": "StartRecovery",
+            "error": "ServiceQuotaExceededException",
+            "quotaCode": "L-D88FAC3A",
+            "message": "Concurrent jobs in progress exceeded",
+        },
+        {"operation": "StartRecovery", "error": "ServiceQuotaExceededException"},
+    ]
+    drs = drs_client(serve(estate(1, faults=faults)).endpoint)
+    for quota_code, message in (("L-D88FAC3A", "Concurrent jobs in progress exceeded"), (None, "Injected fault")):
+        with pytest.raises(drs.exceptions.ServiceQuotaExceededException) as raised:
+            drs.start_recovery(sourceServers=[{"sourceServerID": server_id(0)}], isDrill=True)
+        response = raised.value.response
+        assert response.get("quotaCode") == quota_code and response["serviceCode"] == "drs"
+        assert response["Error"]["Message"].startswith(message)
+    assert drs.start_recovery(sourceServers=[{"sourceServerID": server_id(0)}], isDrill=True)["job"]  # faults spent
+
+
+def test_a_quota_code_on_another_error_is_refused_naming_the_field():
+    fault = {"operation": "StartRecovery", "error": "ThrottlingException", "quotaCode": "L-D88FAC3A"}
+    with pytest.raises(ValidationError, match=r"quotaCode is a member of ServiceQuotaExceededException"):
+        Scenario.model_validate({"faults": [fault]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import botocore.session
+import pytest
 
 from drsctl.clock import parse_iso8601
 from drsctl.emulator.validation import validate_input
@@ -123,3 +124,60 @@ def test_each_launch_runs_its_own_action(serve, clock):
     assert (one["status"], two["status"]) == ("SUCCEEDED", "IN_PROGRESS")
     assert one["runId"] != two["runId"]
     assert one["action"]["actionId"] == two["action"]["actionId"]  # the same configured action, run twice
+
+
+# -- what is configured: ListLaunchActions ------------------------------------------------------------------------
+
+
+def _listed(drs, server: str, **more):
+    """Every page of ListLaunchActions for `server`, each checked against the model's output shape."""
+    shape = botocore.session.get_session().get_service_model("drs").operation_model("ListLaunchActions").output_shape
+    items = []
+    for page in drs.get_paginator("list_launch_actions").paginate(resourceId=server, **more):
+        validate_input(shape, {k: v for k, v in page.items() if k != "ResponseMetadata"})
+        items.extend(page["items"])
+    return items
+
+
+def test_list_launch_actions_lists_the_action_that_runs_and_nothing_for_a_server_without_one(serve, clock):
+    drs = drs_client(serve(_scenario({"seconds": 30})).endpoint)
+    [configured] = _listed(drs, server_id(0))
+    assert UUID.match(configured["actionId"])
+    assert (configured["active"], configured["optional"], configured["order"]) == (True, False, 1001)
+    assert _listed(drs, server_id(1)) == []  # no postLaunch: nothing configured
+    job = _start(drs, 0)
+    clock.advance(100)
+    [run] = _participant(drs, job["jobID"])[1]["launchActionsStatus"]["runs"]
+    assert run["action"] == configured  # the run names the configured action, field for field
+
+
+def test_list_launch_actions_filters_by_action_id_and_pages(serve):
+    drs = drs_client(serve(_scenario({"seconds": 30})).endpoint)
+    [configured] = _listed(drs, server_id(0))
+    assert _listed(drs, server_id(0), filters={"actionIds": [configured["actionId"]]}) == [configured]
+    other = "00000000-0000-0000-0000-000000000000"
+    assert _listed(drs, server_id(0), filters={"actionIds": [other]}) == []
+    assert _listed(drs, server_id(0), PaginationConfig={"PageSize": 1}) == [configured]
+
+
+def test_list_launch_actions_of_an_unknown_server_or_a_template_is_not_found(serve):
+    drs = drs_client(serve(_scenario({"seconds": 30})).endpoint)
+    for resource, kind in (("s-" + "9" * 17, "SOURCE_SERVER"), ("lct-" + "1" * 17, "LAUNCH_CONFIGURATION_TEMPLATE")):
+        with pytest.raises(drs.exceptions.ResourceNotFoundException) as raised:
+            drs.list_launch_actions(resourceId=resource)
+        assert (raised.value.response["resourceId"], raised.value.response["resourceType"]) == (resource, kind)
+    with pytest.raises(drs.exceptions.ValidationException) as invalid:
+        drs.list_launch_actions(resourceId="i-0123456789abcdef0")  # neither a server nor a template ID
+    assert invalid.value.response["fieldList"][0]["name"] == "resourceId"
+
+
+def test_an_agent_never_discovered_leaves_the_configured_action_without_a_run(serve, clock):
+    drs = drs_client(serve(_scenario({"seconds": 30, "result": "FAILED", "agentDiscovered": False})).endpoint)
+    assert len(_listed(drs, server_id(0))) == 1  # configured all the same
+    job = _start(drs, 0)
+    for _ in range(5):
+        clock.advance(3600)
+        described, launched = _participant(drs, job["jobID"])
+        assert (described["status"], launched["launchStatus"]) == ("COMPLETED", "LAUNCHED")
+        # no ssmAgentDiscoveryDatetime and no run, ever: what DRS shows when it never finds the SSM agent
+        assert launched["launchActionsStatus"] == {"runs": []}

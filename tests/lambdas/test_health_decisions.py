@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lambdas.core import health, limits, polling, runbook
+from lambdas.core import health, launch_actions, limits, polling, runbook
 from lambdas.core.plan import RecoveryPlan, RunOptions
 from lambdas.core.records import ServerRecord, WaveRecord
 from lambdas.core.steps import HealthCheckStep, Step
@@ -26,32 +26,78 @@ WAVE = WaveRecord(
 )
 
 
-def runs(*statuses: str, reason: str | None = None) -> dict[str, Any]:
-    items = [{"status": s, **({"failureReason": reason} if s == "FAILED" and reason else {})} for s in statuses]
+def runs(*statuses: str, reason: str | None = None, optional: tuple[int, ...] = ()) -> dict[str, Any]:
+    """A participant whose SSM agent DRS discovered, with one run per status, each of its own action (the shapes of
+    botocore's LaunchActionRun); `optional`: the positions of actions marked optional."""
+    items = [
+        {
+            "runId": f"run-{n}",
+            "status": s,
+            "action": {"actionId": f"action-{n}", "name": f"check-{n}", "active": True, "optional": n in optional},
+            **({"failureReason": reason} if s == "FAILED" and reason else {}),
+        }
+        for n, s in enumerate(statuses)
+    ]
     return {"launchActionsStatus": {"ssmAgentDiscoveryDatetime": "2026-01-01T00:00:00Z", "runs": items}}
 
 
+NO_AGENT = {"launchActionsStatus": {"runs": []}}  # DRS has not discovered the SSM agent: it lists no run
+AGENT_NO_RUN = {"launchActionsStatus": {"ssmAgentDiscoveryDatetime": "2026-01-01T00:00:00Z", "runs": []}}
+
+
 @pytest.mark.parametrize(
-    ("participant", "state"),
+    ("participant", "configured", "state"),
     [
-        (runs("SUCCEEDED", "SUCCEEDED"), "HEALTHY"),
-        (runs("SUCCEEDED", "IN_PROGRESS"), "PENDING"),
-        (runs("SUCCEEDED", "FAILED", reason="disk full"), "UNHEALTHY"),
-        (runs("IN_PROGRESS", "FAILED"), "UNHEALTHY"),  # a failure is final whatever else still runs
-        ({"launchActionsStatus": {"ssmAgentDiscoveryDatetime": "2026-01-01T00:00:00Z", "runs": []}}, "PENDING"),
-        ({"launchActionsStatus": {"runs": []}}, "HEALTHY"),  # no action configured: nothing to wait for
-        (None, "UNHEALTHY"),
+        (runs("SUCCEEDED", "SUCCEEDED"), 2, "HEALTHY"),
+        (runs("SUCCEEDED", "IN_PROGRESS"), 2, "PENDING"),
+        (runs("SUCCEEDED", "FAILED", reason="disk full"), 2, "UNHEALTHY"),
+        (runs("IN_PROGRESS", "FAILED"), 2, "UNHEALTHY"),  # a failure is final whatever else still runs
+        (runs("SUCCEEDED"), 2, "PENDING"),  # a run of each active action is required: one has not run yet
+        (runs("SUCCEEDED", "FAILED", optional=(1,)), 2, "HEALTHY"),  # an optional action may fail
+        (runs("SUCCEEDED", "IN_PROGRESS", optional=(1,)), 2, "PENDING"),  # but it must have run
+        (AGENT_NO_RUN, 1, "PENDING"),
+        (AGENT_NO_RUN, 0, "HEALTHY"),
+        (NO_AGENT, 0, "HEALTHY"),  # no action configured: nothing to wait for
+        (NO_AGENT, 2, "PENDING"),  # actions configured, the agent not reported yet: they cannot have run
+        (runs("SUCCEEDED", "SUCCEEDED"), None, "PENDING"),  # what is configured not read yet
+        (runs("FAILED", reason="x"), None, "UNHEALTHY"),  # a required action's failure needs no more reading
+        (NO_AGENT, launch_actions.GONE, "UNHEALTHY"),  # DRS no longer knows the source server
+        (None, 1, "UNHEALTHY"),
     ],
 )
-def test_post_launch_actions(participant, state):
-    assert health.post_launch_state(participant)[0] == state
+def test_post_launch_actions(participant, configured, state):
+    assert health.post_launch_state(participant, configured)[0] == state
+
+
+def test_actions_whose_agent_never_reports_are_unhealthy_at_the_last_check_naming_how_many_did_not_run():
+    assert health.post_launch_state(NO_AGENT, 2) == (
+        "PENDING",
+        "SSM agent not reported yet: 2 post-launch action(s) waiting to run",
+    )
+    assert health.post_launch_state(NO_AGENT, 2, final=True) == (
+        "UNHEALTHY",
+        "SSM agent never reported: 2 post-launch actions did not run",
+    )
+    # nothing configured: the same answer from DRS passes, at the last check too, and says why
+    assert health.post_launch_state(NO_AGENT, 0, final=True) == ("HEALTHY", health.NO_ACTIONS_NOTE)
+    # the agent reported: actions still missing at the last check are only late (the step's deadline decides)
+    assert health.post_launch_state(runs("SUCCEEDED"), 2, final=True)[0] == "PENDING"
 
 
 def test_a_failed_post_launch_action_names_its_reason():
-    assert health.post_launch_state(runs("FAILED", reason="disk full")) == (
+    assert health.post_launch_state(runs("FAILED", reason="disk full"), 1) == (
         "UNHEALTHY",
-        "post-launch action 'a post-launch action' FAILED: disk full",
+        "post-launch action 'check-0' FAILED: disk full",
     )
+    healthy, note = health.post_launch_state(runs("FAILED", reason="disk full", optional=(0,)), 1)
+    assert healthy == "HEALTHY" and note == "optional post-launch action 'check-0' FAILED (optional: not counted)"
+
+
+def test_inactive_actions_and_a_status_botocore_does_not_know_are_not_counted_as_ended():
+    participant = runs("SUCCEEDED", "SKIPPED")  # SKIPPED is no LaunchActionRunStatus: not ended
+    assert health.post_launch_state(participant, 2)[0] == "PENDING"
+    participant["launchActionsStatus"]["runs"][1]["action"]["active"] = False
+    assert health.post_launch_state(participant, 1)[0] == "HEALTHY"
 
 
 def status(state: str = "running", instance: str = "ok", system: str = "ok") -> dict[str, Any]:

@@ -73,6 +73,8 @@ def test_a_hooks_event_grows_with_every_servers_hostname_in_utf8_bytes():
     event = payloads.cursor(plan.Waves[0].Before[0], payloads._worst_wave(wave))["Event"]
     assert event["Servers"][0] == {
         "SourceServerId": "s-00000000000000000",
+        "Account": payloads.ACCOUNT,  # 12 digits, as every account ID
+        "Region": "us-east-1",
         "Hostname": "é" * 60,
         "Status": "IN_PROGRESS",
         "RecoveryInstanceId": payloads.INSTANCE_ID,

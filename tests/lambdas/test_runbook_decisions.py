@@ -93,9 +93,30 @@ def test_a_send_task_failure_from_outside_the_answer_function_still_rejects():
 
 
 def test_an_unanswered_approval_times_out_saying_how_many_answered():
-    record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout"}, [answer(ALICE)])
+    record, stop = ended(TWO_APPROVERS, {"Error": "States.Timeout", "TimedOut": True}, [answer(ALICE)])
     assert record.Status == "TIMED_OUT" and "1 of 2 approval(s) recorded" in str(record.Detail)
     assert stop is not None and stop["Error"] == "ApprovalTimedOut"
+
+
+CONTINUE_ON_TIMEOUT = Step.model_validate({"Approval": {"Message": "Fail over?", "OnTimeout": "CONTINUE"}})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Sandbox.Timedout",  # the request function timed out on every attempt: maybe nobody was asked
+        "States.Timeout",  # a SendTaskFailure naming a timeout, sent with the token before the deadline
+        "States.HeartbeatTimeout",
+    ],
+)
+def test_only_step_functions_own_timeout_is_an_unanswered_approval_that_on_timeout_continue_goes_past(error):
+    """OnTimeout CONTINUE goes on as if approved: only the task's TaskTimedOut event (step_end.read's TimedOut) may
+    lead there; any other end the approvers did not decide stops the plan."""
+    record, stop = ended(CONTINUE_ON_TIMEOUT, {"Error": error, "Cause": "Task timed out"})
+    assert record.Status == "FAILED" and stop is not None and stop["Error"] == "RunbookStepFailed"
+    assert "could not be asked" in stop["Cause"] and error in stop["Cause"]
+    record, stop = ended(CONTINUE_ON_TIMEOUT, {"Error": "States.Timeout", "TimedOut": True})
+    assert record.Status == "TIMED_OUT" and stop is None
 
 
 def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():
@@ -103,3 +124,64 @@ def test_an_approval_that_could_not_be_asked_is_a_failure_not_a_rejection():
     record, stop = ended(APPROVAL, {"Output": None, "Error": "InternalServerError", "Cause": cause})
     assert record.Status == "FAILED" and record.Detail == "InternalServerError: DynamoDB 500"
     assert stop is not None and stop["Error"] == "RunbookStepFailed" and "could not be asked" in stop["Cause"]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        {"Error": "States.Timeout", "TimedOut": True},  # its SendTaskFailure came after the deadline
+        {"Error": "Sandbox.Timedout", "Cause": "the request function died"},
+        {"Output": {"Decision": "APPROVE"}},  # an APPROVE sent by hand with the token
+    ],
+)
+def test_a_rejection_on_the_record_stands_however_the_task_ended(outcome):
+    rejected = [answer(ALICE), answer(BOB, "REJECT", "not ready", at=80)]
+    record, stop = ended(
+        Step.model_validate({"Approval": {"Message": "Go?", "Approvers": 2, "OnTimeout": "CONTINUE"}}),
+        outcome,
+        rejected,
+    )
+    assert (record.Status, record.DecidedBy, record.Reason) == ("REJECTED", BOB, "not ready")
+    assert stop is not None and stop["Error"] == "ApprovalRejected" and BOB in stop["Cause"]
+
+
+# -- steps cut short by the execution's own deadline (lambdas/core/deadline.py) ------------------------------------
+
+CONTINUING = Step.model_validate({"Approval": {"Message": "Go on?", "TimeoutMinutes": 60, "OnTimeout": "CONTINUE"}})
+OPTIONAL_HOOK = Step.model_validate({"Lambda": {"FunctionName": "drs-hook-a", "Impact": "OPTIONAL"}})
+OPTIONAL_HEALTH = Step.model_validate({"HealthCheck": {"TimeoutMinutes": 30, "Impact": "OPTIONAL"}})
+TIMED_OUT = {"Error": "States.Timeout", "Cause": "the task timed out"}
+SILENCE = {**TIMED_OUT, "TimedOut": True}  # an approval's end read from a TaskTimedOut event (step_end.py)
+LATE = {"Status": "UNHEALTHY", "Error": "HealthCheckTimedOut", "Cause": "1 server(s) unhealthy", "Critical": 0}
+
+
+def ended_with(step: Step, outcome: dict[str, Any], timeout: int | None) -> tuple[runbook.StepRecord, Any]:
+    record = runbook.StepRecord(Phase="AFTER", Index=0, Kind=step.kind, Name=step.label, Status="RUNNING", StartedAt=0)
+    if step.Approval is not None:  # the answer function's record of who approved (an APPROVE needs it)
+        record.ApproversNeeded, record.Approvals = step.Approval.Approvers, [answer(ALICE)]
+    cursor = runbook.StepCursor(Phase="AFTER", Index=0, Outcome=outcome, TimeoutSeconds=timeout)
+    return record, runbook._record_outcome([record], cursor, step, 60, WAVE, execution_id="exec-1")
+
+
+@pytest.mark.parametrize(
+    ("step", "outcome"),
+    [(CONTINUING, SILENCE), (OPTIONAL_HOOK, TIMED_OUT), (OPTIONAL_HEALTH, LATE)],
+    ids=["approval with OnTimeout CONTINUE", "OPTIONAL hook", "OPTIONAL health check"],
+)
+def test_a_step_cut_short_that_times_out_stops_the_plan_whatever_its_impact(step, outcome):
+    # with its own timeout, the plan goes on: OnTimeout CONTINUE, OPTIONAL
+    record, stop = ended_with(step, outcome, step.timeout_seconds)
+    assert (record.Status, stop, record.StoppedPlan) == ("TIMED_OUT", None, False)
+    # cut to 600 s by the execution's deadline, it did not get the time the plan gave it: the plan stops, out of time
+    record, stop = ended_with(step, outcome, 600)
+    assert (record.Status, record.StoppedPlan) == ("TIMED_OUT", True)  # a resume runs it again
+    assert stop is not None and stop["Error"] == "ExecutionOutOfTime"
+    assert "after 600 s" in stop["Cause"] and "drsctl run resume exec-1" in stop["Cause"]
+    assert "after wave 2 (app)" in stop["Cause"] and "What to do:" in stop["Cause"]
+
+
+def test_a_step_cut_short_that_answered_in_time_goes_on():
+    record, stop = ended_with(CONTINUING, {"Output": {"Decision": "APPROVE"}}, 600)
+    assert (record.Status, stop) == ("SUCCEEDED", None)
+    record, stop = ended_with(OPTIONAL_HOOK, {"Error": "Boom", "Cause": "failed"}, 600)  # failed, not timed out
+    assert (record.Status, stop) == ("FAILED", None)

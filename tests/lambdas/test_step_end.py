@@ -75,10 +75,18 @@ def test_a_callbacks_and_an_approvers_answer_is_the_whole_output(monkeypatch):
 )
 def test_a_failure_is_its_error_and_cause(monkeypatch, ending, expected):
     events = history("Ask for approval", event("TaskScheduled"), ending)
+    timed_out = {"TimedOut": True} if ending["type"] == "TaskTimedOut" else {}
     assert read(events, monkeypatch) == {
         "Error": expected,
         "Cause": ending[next(k for k in ending if k.endswith("EventDetails"))]["cause"],
+        **timed_out,
     }
+
+
+def test_only_a_task_timed_out_event_is_a_timeout_not_a_task_failed_naming_one(monkeypatch):
+    """A SendTaskFailure (or a function) may name its error States.Timeout; only Step Functions' timer times out."""
+    events = history("Ask for approval", event("TaskScheduled"), failed("States.Timeout", "sent by hand"))
+    assert "TimedOut" not in read(events, monkeypatch)
 
 
 def test_an_output_step_functions_truncated_is_kept_as_text(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 
 from drsctl.operate import signed_post
-from lambdas.core import approval_answer, drs, executions, records, waves
+from lambdas.core import approval_answer, drs, executions, launch_actions, records, waves
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = json.loads((ROOT / "lambdas" / "functions.json").read_text())
@@ -49,6 +49,11 @@ def test_a_check_at_its_worst_fits_its_timeout():
 def test_start_wave_stops_starting_chunks_while_a_chunk_at_its_worst_still_fits():
     chunk = 2 * worst_call_seconds(records.DYNAMODB_CONFIG) + worst_call_seconds(drs.START_CONFIG)
     assert chunk <= waves.CHUNK_WORST_SECONDS < FUNCTIONS["start_wave"]["timeoutSeconds"]
+
+
+def test_a_health_check_stops_reading_configured_actions_while_a_read_and_its_write_at_their_worst_still_fit():
+    read_and_write = worst_call_seconds(drs.READ_CONFIG) + worst_call_seconds(records.DYNAMODB_CONFIG)
+    assert read_and_write <= launch_actions.READ_RESERVE_SECONDS < FUNCTIONS["check_health"]["timeoutSeconds"]
 
 
 def _tasks(states: dict) -> dict:

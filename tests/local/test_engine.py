@@ -719,6 +719,41 @@ def test_a_task_past_its_timeout_seconds_of_virtual_time_fails_with_states_timeo
     assert len(_events(history, "TaskSucceeded")) == 1  # the timed-out attempt never reported success
 
 
+# --- 9: a lost invocation and a hung one cost their time --------------------------------------------------------
+
+RETRIED_TASK = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            **_task(TimeoutSeconds=90, End=True),
+            "Retry": [{"ErrorEquals": ["States.Timeout", "Sandbox.Timedout"], "IntervalSeconds": 2, "MaxAttempts": 3}],
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "attempt_seconds"),
+    [("no_answer", "States.Timeout", 91), ("hang", "Sandbox.Timedout", 60)],
+    ids=["no answer: the task's 90 s", "hung: the function's 60 s"],
+)
+def test_a_lost_or_hung_invocation_costs_its_timeout_and_the_fourth_attempt_answers(kind, error, attempt_seconds):
+    with _stage("tests.local.test_engine.echo_handler", timeout=60) as stage:
+        stage.stats.faults = engine.EngineFaults(
+            lambdas=[engine.LambdaFault("fn", n, kind, every=4) for n in (1, 2, 3)]
+        )
+        started = stage.clock.now()
+        described, history = stage.run(RETRIED_TASK, {"Now": "x"})
+        took = stage.clock.now() - started
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    failed = _events(history, "TaskTimedOut") + _events(history, "TaskFailed")
+    assert [e.get("taskTimedOutEventDetails", e.get("taskFailedEventDetails"))["error"] for e in failed] == [error] * 3
+    assert took == pytest.approx(3 * attempt_seconds + 2 + 4 + 8, abs=1)  # three attempts to their limit, backoff
+    # the fifth invocation is the next run's first: it fails again (every 4th answers)
+    assert engine.LambdaFault("fn", 1, kind, every=4).applies("fn", 5)
+    assert not engine.LambdaFault("fn", 1, kind, every=4).applies("fn", 4)
+
+
 # --- 14: the payload limit ---------------------------------------------------------------------------------------
 
 
@@ -1097,3 +1132,85 @@ def test_the_history_is_read_newest_first_in_pages_as_aws_answers():
         succeeded = _events(bare, "TaskSucceeded")[0]["taskSucceededEventDetails"]
         assert "output" not in succeeded and succeeded["resourceType"] == "lambda"
         assert "output" in _events(oldest_first, "TaskSucceeded")[0]["taskSucceededEventDetails"]
+
+
+# --- 23: faults of the Step Functions calls a function makes -------------------------------------------------------
+
+
+def reads_its_own_history(event, context):
+    """One GetExecutionHistory of its own execution, one attempt: what it got, or the error."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+    try:
+        page = sfn.get_execution_history(executionArn=event["Arn"], maxResults=100)
+    except ClientError as error:
+        return {"error": error.response["Error"]["Code"]}
+    return {"events": len(page["events"]), "more": "nextToken" in page}
+
+
+READ_HISTORY = {
+    "StartAt": "Read",
+    "States": {
+        "Read": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${Fn}", "Payload": {"Arn.$": "$$.Execution.Id"}},
+            "OutputPath": "$.Payload",
+            "End": True,
+        }
+    },
+}
+
+
+def test_step_functions_faults_reach_the_calls_a_function_makes_and_never_the_rehearsals_own():
+    with _stage("tests.local.test_engine.reads_its_own_history") as stage:
+        throttled = engine.StepFunctionsFault("GetExecutionHistory", "ThrottlingException")
+        stage.stats.faults = engine.EngineFaults(stepfunctions=[throttled], history_page_max=2)
+        described, history = stage.run(READ_HISTORY)
+        assert json.loads(described["output"]) == {"error": "ThrottlingException"}
+        assert throttled.count == 0 and len(history) > 2  # the test's own read: whole, not throttled
+        described, _ = stage.run(READ_HISTORY)  # the fault spent: a page shorter than the 100 asked, and more
+        assert json.loads(described["output"]) == {"events": 2, "more": True}
+
+
+# -- 24: AssumeRole refused as AWS refuses it; temporary keys in the role's account ------------------------------
+
+
+def test_the_sts_internals_patch_24_uses_are_as_we_read_them():
+    from moto.iam.models import iam_backends
+    from moto.sts.models import STSBackend
+
+    parameters = list(inspect.signature(STSBackend.assume_role).parameters)
+    assert parameters == ["self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]
+    with mock_aws():
+        answer = boto3.client("sts", region_name="us-east-1").assume_role(
+            RoleArn="arn:aws:iam::444455556666:role/drs-orchestrator-member", RoleSessionName="test"
+        )
+        key = answer["Credentials"]["AccessKeyId"]
+        # moto creates AssumeRole's temporary key in the role's account: how the emulator tells the account
+        assert key in iam_backends["444455556666"]["aws"].access_keys
+        assert engine.account_of_access_key(key) == "444455556666"
+        assert engine.account_of_access_key("not-a-key-moto-issued") is None
+
+
+def test_assume_role_is_refused_into_accounts_the_estate_does_not_let_in_and_those_a_fault_names():
+    stats = engine.EngineStats(assumable=lambda account: account != "777788889999")
+    role = "arn:aws:iam::{}:role/drs-orchestrator-member"
+    with mock_aws(), engine.member_roles(stats):
+        sts = boto3.client("sts", region_name="us-east-1")
+        sts.assume_role(RoleArn=role.format("444455556666"), RoleSessionName="test", ExternalId="shared")
+        with pytest.raises(ClientError) as refused:
+            sts.assume_role(RoleArn=role.format("777788889999"), RoleSessionName="test")
+        error = refused.value.response["Error"]
+        assert error["Code"] == "AccessDenied"
+        assert (
+            f"is not authorized to perform: sts:AssumeRole on resource: {role.format('777788889999')}"
+            in (error["Message"])
+        )
+        stats.faults = engine.EngineFaults(assume_role_denied=frozenset({"444455556666"}))  # mid-execution
+        with pytest.raises(ClientError, match="AccessDenied"):
+            sts.assume_role(RoleArn=role.format("444455556666"), RoleSessionName="test")
+    assert [(arn.split(":")[4], external, refused) for arn, external, refused in stats.assumed_roles] == [
+        ("444455556666", "shared", False),
+        ("777788889999", None, True),
+        ("444455556666", None, True),
+    ]

@@ -23,7 +23,7 @@ def test_the_matrix_is_large_and_every_family_has_a_fast_case():
 def test_the_case_ends_as_expected_and_keeps_every_invariant(case):
     outcome = run_case(case)
     # the case's whole expectation, as bench/fault_matrix.py judges it: the record's status, the words of its
-    # message, and the resume's status for a case that resumes
+    # message and of its wave records, and the resume's status for a case that resumes
     assert outcome.unexpected() == [], outcome.message
     assert not outcome.violations, outcome.violations
     if case.then_resume:
@@ -39,4 +39,8 @@ def test_an_outcome_is_judged_on_the_whole_expectation_the_resume_included():
     assert replace(outcome, record_status="COMPLETED").unexpected() == ["record COMPLETED, expected FAILED"]
     assert replace(outcome, message="s-1 failed").unexpected() == ["message without 'LAUNCH_FAILED': 's-1 failed'"]
     assert replace(outcome, resume_problems=["wave 2 relaunched"]).unexpected() == ["resume: wave 2 relaunched"]
+    quota = replace(outcome, case=replace(case, waves_say=("L-D88FAC3A",)), waves_text='{"QuotaWaits": []}')
+    assert quota.unexpected() == ["wave records without 'L-D88FAC3A'"]
+    assert replace(quota, waves_text='{"QuotaWaits": ["L-D88FAC3A (Concurrent jobs in progress)"]}').expected
     assert not replace(outcome, resumed_status="FAILED").expected
+    assert replace(outcome, problems=["no wave was cut short"]).unexpected() == ["no wave was cut short"]

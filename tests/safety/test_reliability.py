@@ -52,6 +52,66 @@ def test_drs_refusing_larger_jobs_shrinks_the_chunks(stage):
         assert len(waves[0].JobIds) == 3
 
 
+def quota_storm(quota_code: str, message: str, seconds: int = 600) -> list[dict]:
+    """StartRecovery refused with this quota for `seconds` from the start, as DRS might word it."""
+    fault = {"operation": "StartRecovery", "error": "ServiceQuotaExceededException", "seconds": seconds}
+    return [{**fault, "quotaCode": quota_code, "message": message}]
+
+
+def test_a_service_quotas_code_storm_waits_for_capacity_and_the_wave_records_the_quota(stage):
+    faults = quota_storm("L-D88FAC3A", "Rate exceeded for the account", seconds=900)
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan())
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        assert entered(history, "Waiting for DRS capacity") >= 5
+        first_job = min(aws.drs.jobs.values(), key=lambda j: j.sequence)
+        assert first_job.created_at - aws.drs.origin >= 900  # nothing started while DRS refused
+        waves = aws.waves("exec-1")
+        assert waves[0].QuotaWaits == ["L-D88FAC3A (Concurrent jobs in progress)"]
+        assert waves[1].QuotaWaits == [] and waves[0].LastCheckError is None  # the wait is over; its quota stays
+        assert aws.record("exec-1", "shop").Status == "COMPLETED"
+
+
+def test_an_unknown_quota_is_waited_for_until_the_deadline_and_named_in_the_cause(stage):
+    faults = quota_storm("L-9Z9Z9Z9Z", "Quota exceeded", seconds=7200)
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan(Options={"WaveTimeoutMinutes": 20}))
+        described, history = run(aws, DRILL)
+        assert described["error"] == "WaveTimedOut", described
+        assert entered(history, "Waiting for DRS capacity") >= 5  # waited, did not fail at the first refusal
+        (wave, *_) = aws.waves("exec-1")
+        assert wave.QuotaWaits == ["L-9Z9Z9Z9Z (unknown quota, waited for as DRS capacity)"]
+        assert wave.EndTime is not None and wave.StartTime is not None and wave.EndTime - wave.StartTime >= 1200 - 60
+        assert "L-9Z9Z9Z9Z (unknown quota" in (wave.ErrorMessage or "")
+        assert aws.drs.jobs == {}
+
+
+def test_an_account_quota_that_waiting_never_frees_fails_the_wave_at_once_naming_it(stage):
+    faults = quota_storm("L-C1D14A2B", "Replicating source servers limit reached")
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan())
+        described, history = run(aws, DRILL)
+        assert described["error"] == "WaveFailed"
+        assert entered(history, "Waiting for DRS capacity") == 0
+        record = aws.record("exec-1", "shop")
+        assert "raise the DRS quota Max Total replicating source servers Per AWS Account (L-C1D14A2B)" in (
+            record.ErrorMessage or ""
+        )
+
+
+def test_a_per_job_limit_named_only_by_its_message_halves_the_chunk(stage):
+    message = "A job can include at most 1 source servers; this request has 3"
+    faults = [{"operation": "StartRecovery", "error": "ServiceQuotaExceededException", "message": message}]
+    with stage(three_tier_scenario(faults=faults)) as aws:
+        load(aws, three_wave_plan())
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        assert entered(history, "Waiting for DRS capacity") == 0
+        waves = aws.waves("exec-1")
+        assert waves[0].ChunkSize == 1 and waves[0].QuotaWaits == []
+
+
 def test_an_access_denied_start_fails_the_wave_at_once_naming_the_permission(stage):
     denied = "User: arn:aws:sts::1:assumed-role/r/x is not authorized to perform: drs:StartRecovery on resource: *"
     faults = [{"operation": "StartRecovery", "error": "AccessDeniedException", "count": 1, "message": denied}]

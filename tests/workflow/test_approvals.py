@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ import boto3
 import pytest
 
 from drsctl.emulator import Scenario
-from drsctl.local.engine import LambdaFault
+from drsctl.local.engine import EngineFaults, LambdaFault
 from drsctl.local.function_url import invoke, request_event
 from drsctl.local.rehearsal import LocalAws, local_aws
 from drsctl.operate.executions import pending_approvals
@@ -145,6 +146,84 @@ def test_an_answer_lost_before_the_token_was_answered_is_sent_again_by_the_same_
         assert [a["By"] for a in step(aws)["Approvals"]] == [ALICE]  # recorded once
 
 
+def test_a_forged_timeout_sent_with_the_token_before_the_deadline_is_no_timeout_and_on_timeout_continue_stops():
+    """Anyone holding the token and states:SendTaskFailure (a callback hook's role, an administrator) could fail the
+    task naming a timeout (here a Lambda's): with OnTimeout CONTINUE that would skip the approvers. Only Step
+    Functions' own timer times an approval out: the forged one fails the step, and nothing launches after it."""
+    with waiting({"OnTimeout": "CONTINUE", "TimeoutMinutes": 120}) as (aws, arn):
+        token = step(aws)["TaskToken"]
+        aws.client("stepfunctions").send_task_failure(taskToken=token, error="Sandbox.Timedout", cause="timed out")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        ended = step(aws)
+        assert ended["Status"] == "FAILED" and "Sandbox.Timedout" in ended["Detail"]
+        assert start_recovery_waves(aws) == ["1"]  # wave 2 never launched
+
+
+def test_an_approval_whose_request_times_out_every_time_stops_the_plan_even_with_on_timeout_continue():
+    """The request function killed before it asks (a Lambda timeout), on every attempt: nobody was asked, so the
+    step fails; read as the approvers' silence, OnTimeout CONTINUE would launch the next waves unapproved."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": {"Message": "ok?", "OnTimeout": "CONTINUE"}}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 60}])
+    with local_aws(Scenario.model_validate(scenario)) as aws:
+        load(aws, plan)
+        killed = [LambdaFault("request-approval", n, "timeout_after_calls", calls=1) for n in range(1, 9)]
+        aws.engine.faults = EngineFaults(lambdas=killed)
+        arn = aws.start_execution(DRILL, "exec-1")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "RunbookStepFailed")
+        (sign_off,) = aws.waves("exec-1")[0].Steps
+        assert sign_off["Status"] == "FAILED" and sign_off["Detail"].startswith("Sandbox.Timedout")
+        assert "could not be asked" in str(aws.record("exec-1", "shop").ErrorMessage)
+        assert start_recovery_waves(aws) == ["1"]
+
+
+def test_a_rejection_recorded_as_the_deadline_passes_stands_even_with_on_timeout_continue():
+    """The approver rejects as the 30 minutes end: the answer function records it, then its SendTaskFailure reaches
+    Step Functions after the task timed out (TaskTimedOut; the approver is told 409, "your answer is recorded").
+    The recorded "no" stops the plan; read as the approvers' silence, OnTimeout CONTINUE launched the next waves."""
+    plan = three_wave_plan()
+    sign_off = {"Message": "Database ok?", "TimeoutMinutes": 30, "OnTimeout": "CONTINUE"}
+    plan["Waves"][0]["After"] = [{"Name": "Sign-off", "Approval": sign_off}]
+    scenario = three_tier_scenario(approvals=[{"decision": "REJECT", "afterSeconds": 1800, "reason": "DB corrupt"}])
+    with local_aws(Scenario.model_validate(scenario)) as aws:
+        load(aws, plan)
+        arn = aws.start_execution(DRILL, "exec-1")
+        described = aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
+        (ended,) = aws.waves("exec-1")[0].Steps
+        assert (ended["Status"], ended["Decision"], ended["Reason"]) == ("REJECTED", "REJECT", "DB corrupt")
+        assert ended["DecidedBy"].endswith("rehearsal-approver-1") and ended["DecidedAt"] <= ended["Deadline"]
+        assert "DB corrupt" in str(aws.record("exec-1", "shop").ErrorMessage)
+        assert start_recovery_waves(aws) == ["1"]
+
+
+def test_an_answer_recorded_while_next_runbook_step_records_the_end_is_read_again_not_an_internal_failure():
+    """Two writers of the wave's steps, at the same moment: Next runbook step recording how the approval's task
+    ended, and the answer function recording an approver's answer (its write is versioned, so Next runbook step's
+    is refused: StepsChangedError). The state runs Next runbook step again, which decides from the record as it is
+    now; before, the execution failed with StepsChangedError, an internal error that named no approver."""
+    with waiting({"Approvers": 2}) as (aws, arn):
+        assert answer_as(aws, ALICE, "exec-1", 2)[1]["Status"] == "RECORDED"
+        answered: list[tuple[int, dict[str, Any]]] = []
+
+        def bob_rejects_meanwhile(function: str, operation: str) -> None:
+            if function.endswith("next-step") and operation == "UpdateItem" and not answered:
+                answered.append(answer_as(aws, BOB, "exec-1", 2, Decision="REJECT", Reason="DB not ready"))
+
+        aws.engine.on_aws_call.append(bob_rejects_meanwhile)
+        # the task ends first by a SendTaskFailure made with the token outside the answer function (an administrator)
+        token = step(aws)["TaskToken"]
+        aws.client("stepfunctions").send_task_failure(taskToken=token, error="Rejected", cause="by hand")
+        described = aws.wait(arn)
+        assert answered and answered[0][1]["Approvals"][-1]["By"] == BOB  # recorded while Next runbook step ran
+        assert (described["status"], described["error"]) == ("FAILED", "ApprovalRejected")
+        ended = step(aws)
+        assert (ended["Status"], ended["DecidedBy"], ended["Reason"]) == ("REJECTED", BOB, "DB not ready")
+        assert start_recovery_waves(aws) == ["1"]
+
+
 def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplog, capfd):
     caplog.set_level("INFO", logger="drs-orchestrator")
     with local_aws(
@@ -162,7 +241,8 @@ def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplo
             arn = aws.start_execution(DRILL, "exec-1")
             wait_for_approval(aws, "exec-1")
             token = step(aws)["TaskToken"]  # on the record, for the answer function alone
-            (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+            # the request function records the token, then publishes: the message can trail the record a moment
+            (message,) = _received(sqs, queue)
             body = message["Body"]
             asked = step(aws)
             assert "Question: Fail the app tier over?" in body
@@ -181,6 +261,15 @@ def test_the_notification_and_the_logs_say_what_is_asked_and_hold_no_token(caplo
     assert not [message for message, fields in logged if token in str(fields)]
     printed = capfd.readouterr()
     assert token not in printed.out and token not in printed.err
+
+
+def _received(sqs: Any, queue: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The queue's messages, waiting in real time until at least one arrived."""
+    deadline = time.monotonic() + timeout
+    while not (messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])):
+        assert time.monotonic() < deadline, "no notification reached the approvers' queue"
+        time.sleep(0.02)
+    return messages
 
 
 def _iso(epoch: int) -> str:

@@ -695,6 +695,71 @@ def test_an_approval_left_waiting_by_the_executions_timeout_is_asked_again(stage
         assert not invariants.check(aws.drs)  # the request that ran after the end left no token behind
 
 
+def test_a_resume_of_a_resume_runs_no_step_of_a_wave_the_first_execution_completed(stage):
+    """exec-1 completes wave 1 (its hooks ran, its approval said yes) and fails at wave 2; exec-2 skips wave 1 and
+    fails at wave 2 again; exec-3, resuming exec-2, must skip wave 1 too: its hooks are not run again after its
+    launch, and its approval is not asked again."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["Before"] = [{"Name": "Prepare", "Lambda": {"FunctionName": "drs-hook-prepare"}}]
+    plan["Waves"][0]["After"] = [
+        {"Name": "Promote", "Lambda": {"FunctionName": "drs-hook-promote"}},
+        {"Name": "Sign-off", "Approval": {"Message": "Database ok?"}},
+    ]
+    scenario = three_tier_scenario(
+        functions={"drs-hook-prepare": HOOK_OK, "drs-hook-promote": HOOK_OK},
+        approvals=[{"decision": "APPROVE", "afterSeconds": 60}],
+    )
+    with stage(with_server_faults(scenario, APP[0], ["launch_failure"])) as aws:
+        load(aws, plan)
+        run(aws, DRILL)
+        run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")  # app-0 fails again
+        assert [w.Status for w in aws.waves("exec-2")][:2] == ["SKIPPED", "FAILED"]
+        repair(aws, APP[0])
+        before = invoked(aws)
+        third, _ = run(aws, {**DRILL, "ResumeFrom": "exec-2"}, name="exec-3")
+        assert third["status"] == "SUCCEEDED"
+        ran = invoked(aws) - before
+        assert not (ran["drs-hook-prepare"] or ran["drs-hook-promote"] or ran["drs-orchestrator-request-approval"])
+        assert [w.Status for w in aws.waves("exec-3")] == ["SKIPPED", "COMPLETED", "COMPLETED"]
+        assert [(s["Name"], s["Status"], s.get("RanIn")) for s in steps(aws, "exec-3", 1)] == [
+            ("Prepare", "SUCCEEDED", "exec-1"),
+            ("Promote", "SUCCEEDED", "exec-1"),
+            ("Sign-off", "SUCCEEDED", "exec-1"),
+        ]
+        assert started_by(aws, "exec-3") == ["2", "3"]
+        assert max(launches(aws).values()) == 1 and set(launches(aws)) == set(ALL)
+        assert not invariants.check(aws.drs)
+
+
+def test_a_resume_runs_no_before_step_of_a_wave_that_launched_even_after_the_plan_gained_one(stage):
+    """The team fixes a failed After hook and, while at it, adds a Before step to that wave; the resume must not run
+    the wave's Before steps again after its launch (the added one shifts "Stop the source" to index 1, where
+    exec-1 recorded nothing: it was run a second time)."""
+    plan = three_wave_plan()
+    plan["Waves"][0]["Before"] = [{"Name": "Stop the source", "Lambda": {"FunctionName": "drs-hook-stop"}}]
+    plan["Waves"][0]["After"] = [{"Name": GATED, "Lambda": {"FunctionName": "drs-hook-promote"}}]
+    scenario = three_tier_scenario(
+        functions={"drs-hook-stop": HOOK_OK, "drs-hook-announce": HOOK_OK, "drs-hook-promote": {"error": "Failed"}}
+    )
+    with stage(scenario) as aws:
+        load(aws, plan)
+        first, _ = run(aws, DRILL)
+        assert first["error"] == "RunbookStepFailed" and started_by(aws, "exec-1") == ["1"]
+        plan["Waves"][0]["Before"].insert(0, {"Name": "Announce", "Lambda": {"FunctionName": "drs-hook-announce"}})
+        load(aws, plan)
+        hooks.answer_from_now_on(aws.drs.scenario, functions={"drs-hook-promote": FunctionSpec(seconds=5)})
+        before = invoked(aws)
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"}, name="exec-2")
+        assert second["status"] == "SUCCEEDED"
+        ran = invoked(aws) - before
+        assert not (ran["drs-hook-stop"] or ran["drs-hook-announce"]) and ran["drs-hook-promote"] == 1
+        assert [(s["Name"], s["Status"], s.get("RanIn")) for s in steps(aws, "exec-2", 1)] == [
+            ("Stop the source", "SUCCEEDED", "exec-1"),
+            (GATED, "SUCCEEDED", None),
+        ]
+        assert started_by(aws, "exec-2") == ["2", "3"] and max(launches(aws).values()) == 1
+
+
 # --- cleanup ownership, and resumes around jobs still running -----------------------------------------------------
 
 

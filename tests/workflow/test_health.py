@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from lambdas.core import polling
+from lambdas.core import launch_actions, polling
 from tests.workflow.conftest import (
     APP,
     DB,
@@ -132,7 +132,7 @@ def test_servers_not_healthy_within_the_timeout_time_the_step_out(stage):
         assert described["error"] == "HealthCheckFailed"
         step = the_step(aws)
         assert step["Status"] == "TIMED_OUT" and step["EndedAt"] - step["StartedAt"] == 600
-        assert "not healthy within 10 min (post-launch actions still running)" in step["Detail"]
+        assert "not healthy within 10 min (post-launch actions still running, 0 of 1 ended)" in step["Detail"]
         assert entered(history, "Check health") == 21  # every 30 s for 10 min, the last at the deadline
         # 9 history events per check (the task 5, its Choice 2, the Wait 2; the last check has no Wait), as
         # polling.EVENTS_PER_CHECK budgets it
@@ -238,3 +238,94 @@ def test_a_wave_that_launched_no_server_passes_its_health_check_saying_so(stage)
         )
         assert start_recovery_waves(aws) == ["1", "2", "3"]  # the wave's own failure policy went on; so did the step
         assert aws.drs.ec2_calls["DescribeInstanceStatus"] == 0
+
+
+# -- what is configured: ListLaunchActions, read once per step ------------------------------------------------------
+
+
+def test_a_critical_server_whose_ssm_agent_never_reports_fails_the_gate_at_its_deadline_naming_it(stage):
+    servers = {DB[1]: {"postLaunch": {"seconds": 60, "agentDiscovered": False}}}
+    with stage(scenario_with(servers)) as aws:
+        load(aws, plan_with_check(check={"TimeoutMinutes": 10}))
+        described, history = run(aws, DRILL)
+        assert (described["status"], described["error"]) == ("FAILED", "HealthCheckFailed")
+        assert start_recovery_waves(aws) == ["1"]  # wave 2 never launched
+        step = the_step(aws)
+        # pending until the step's deadline (the agent might still report), then unhealthy
+        assert step["Status"] == "FAILED" and step["EndedAt"] - step["StartedAt"] == 600
+        assert (
+            f"db-1 ({DB[1]}, CRITICAL): SSM agent never reported: 1 post-launch actions did not run" in step["Detail"]
+        )
+        assert "db-0" not in step["Detail"] and "db-2" not in step["Detail"]  # nothing configured: they passed
+        # what each server has configured was read once for the step, not at each of its 21 checks
+        assert entered(history, "Check health") == 21
+        assert aws.drs.calls["ListLaunchActions"] == 3
+        assert launch_actions.RECORD_KEY not in step  # kept while the step ran, dropped when it ended
+        record = aws.record("exec-1", "shop")
+        assert "SSM agent never reported" in record.ErrorMessage and [w.Status for w in record.Waves] == [
+            "COMPLETED",
+            "SKIPPED",
+            "SKIPPED",
+        ]
+
+
+def test_an_optional_server_whose_ssm_agent_never_reports_is_recorded_and_the_plan_goes_on(stage):
+    servers = {DB[2]: {"postLaunch": {"seconds": 30, "agentDiscovered": False}}}
+    with stage(scenario_with(servers)) as aws:
+        load(aws, plan_with_check(check={"TimeoutMinutes": 5}, ServerImpact={DB[2]: "OPTIONAL"}))
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        step = the_step(aws)
+        assert step["Status"] == "FAILED" and f"db-2 ({DB[2]}, OPTIONAL): SSM agent never reported" in step["Detail"]
+        assert start_recovery_waves(aws) == ["1", "2", "3"]
+
+
+def test_the_same_plan_with_every_action_run_passes_and_reads_each_server_once(stage, monkeypatch):
+    """Each check reads what time allows (here one server, as a Lambda short of time would) and the next goes on
+    from there: the step's record keeps what was read."""
+    read_more = launch_actions.read_more
+
+    def one_server_per_check(count, configured, has_time):
+        budget = iter([True, False])
+        read_more(count, configured, lambda: has_time() and next(budget))
+
+    monkeypatch.setattr(launch_actions, "read_more", one_server_per_check)
+    kept: list[str] = []
+    servers = all_db(postLaunch={"seconds": 200}, instanceStatus={"seconds": 150})
+    with stage(scenario_with(servers)) as aws:
+
+        def keep_counts(invocation, request, response):
+            if invocation.function.endswith("check-health"):
+                step = next(s for s in aws.waves("exec-1")[0].Steps if s["Phase"] == "AFTER")
+                kept.append(step.get(launch_actions.RECORD_KEY, {}).get("Counts", ""))
+
+        aws.engine.listeners.append(keep_counts)
+        load(aws, plan_with_check())
+        described, history = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        step = the_step(aws)
+        assert step["Status"] == "SUCCEEDED" and step["EndedAt"] - step["StartedAt"] == 270
+        assert kept[:3] == ["1x1", "1x2", "1x3"]  # one more server per check, kept on the step's record
+        assert aws.drs.calls["ListLaunchActions"] == 3 and entered(history, "Check health") == 4
+
+
+def test_list_launch_actions_throttled_is_a_missed_check_and_refused_fails_the_step_naming_it(stage):
+    servers = all_db(postLaunch={"seconds": 100})
+    # nothing but the health check calls ListLaunchActions: throttled from the start until 2 min after the launch
+    throttled = [{"operation": "ListLaunchActions", "error": "ThrottlingException", "seconds": WAVE_ENDS + 120}]
+    with stage(scenario_with(servers, faults=throttled)) as aws:
+        load(aws, plan_with_check(check={"InstanceStatus": False}))
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "SUCCEEDED"
+        step = the_step(aws)
+        assert step["Status"] == "SUCCEEDED"
+        assert "checks got no answer (last: ThrottlingException" in step["Detail"]
+        assert step["EndedAt"] - aws.drs.origin >= WAVE_ENDS + 120  # it waited the throttling out
+    denied = [{"operation": "ListLaunchActions", "error": "AccessDeniedException", "count": 1}]
+    with stage(scenario_with(servers, faults=denied)) as aws:
+        load(aws, plan_with_check(check={"InstanceStatus": False}))
+        described, _ = run(aws, DRILL)
+        assert described["error"] == "HealthCheckFailed"
+        step = the_step(aws)
+        assert step["Detail"].startswith("HealthCheckRefusedError: DRS ListLaunchActions in us-east-1 was refused")
+        assert start_recovery_waves(aws) == ["1"]

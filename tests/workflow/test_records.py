@@ -53,9 +53,15 @@ def _assert_seed_shape(item: dict[str, Any], pages: list[dict[str, Any]]) -> Non
         assert "Servers" not in wave  # the servers are in ExecutionWaves: the record's size depends on waves only
     for page in pages:
         for server in page["Servers"]:
-            assert set(server) >= {"SourceServerId", "Status"} and set(server) <= SEED_SERVER_FIELDS | {
+            # where it lives (a server is known by account, Region and ID), and a point-in-time recovery's snapshot
+            assert set(server) >= {"SourceServerId", "Status", "Account", "Region"}
+            assert set(server) <= SEED_SERVER_FIELDS | {
                 "Impact",
                 "Hostname",
+                "Account",
+                "Region",
+                "RecoverySnapshotId",
+                "RecoveryPointTime",
             }
 
 

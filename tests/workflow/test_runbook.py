@@ -79,6 +79,8 @@ def test_steps_run_in_order_around_the_launch_and_are_recorded(stage):
         )
         assert hook_event["Servers"][0] == {
             "SourceServerId": DB[0],
+            "Account": "111122223333",  # a server is known by its account, Region and ID
+            "Region": "us-east-1",
             "Hostname": "db-0",
             "Status": "PENDING",
             "RecoveryInstanceId": None,

@@ -215,6 +215,7 @@ def test_state_payloads_stay_small(stage):
             "ExecutionType",
             "Options",
             "EventBudget",
+            "WavesEndBy",  # the execution's own deadline for its waves (lambdas/core/deadline.py)
             "WaveNumber",
             "WaveName",
             "Progress",

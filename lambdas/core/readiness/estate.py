@@ -178,7 +178,7 @@ class Estate:
         found: dict[Where, dict[str, dict[str, Any]] | FactUnavailable] = {}
         for where in self.targets:
             try:
-                servers = _describe_source_servers(where)
+                servers = drs.describe_source_servers(where)
                 found[where] = {str(server["sourceServerID"]): server for server in servers}
             except Exception as error:  # noqa: BLE001 - any failure to list is a finding, not a crash
                 found[where] = _unavailable(f"DescribeSourceServers in {where}", error, where)
@@ -366,15 +366,6 @@ class Estate:
             Where("", ""),
             lambda: self.history.executions(self.plan.PlanId, since),
         )
-
-
-def _describe_source_servers(where: Where) -> list[dict[str, Any]]:
-    if where.account != reads.home_account():
-        raise reads.MemberAccountError(
-            f"{where}: the plan names a member account; readiness reads only the stack's own account until member "
-            "account roles are deployed (MemberAccountStack)"
-        )
-    return drs.describe_source_servers(where.region)
 
 
 def _settings(configuration: dict[str, Any] | None, templates: dict[str, dict[str, Any]]) -> LaunchSettings:

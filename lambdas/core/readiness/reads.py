@@ -3,7 +3,8 @@ EC2 things a launch needs (launch templates, subnets, security groups, instance 
 running), IAM instance profiles and the Service Quotas vCPU quota.
 
 Each call names where it goes, an account and a Region (`Where`), and gets its client from one function, `client`:
-the stack's own account with the function's credentials (member accounts come with lambdas/core/accounts.py). The
+the stack's own account with the function's credentials, a member account with its member role's
+(lambdas/core/accounts.py). The
 calls are bounded for plans of 2,000 servers and more: one paginated listing per (account, Region) where the API
 lists (launch template default versions, running instances), filters of at most FILTER_VALUES_MAX IDs per describe
 (an unknown ID is then simply absent, where an ID parameter would fail the whole call), one GetLaunchConfiguration
@@ -12,17 +13,16 @@ per server (DRS has no batch form) on a few threads, one GetInstanceProfile per 
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdas.core import accounts, explain
+from lambdas.core.accounts import Target
+from lambdas.core.aws_errors import classify
 from lambdas.core.batches import batched
 
 # Readiness runs on a schedule, not in a recovery's critical path: more attempts (adaptive: it slows down when
@@ -36,59 +36,36 @@ STANDARD_FAMILIES = frozenset(["a", "c", "d", "h", "i", "im", "is", "m", "r", "t
 NOT_FOUND_CODES = frozenset(["ResourceNotFoundException", "NoSuchEntity", "NoSuchResourceException"])
 
 
-@dataclass(frozen=True, order=True)
-class Where:
-    """An (account, Region): where a server, its launch settings and its capacity live."""
-
-    account: str
-    region: str
-
-    def __str__(self) -> str:
-        return f"account {self.account}, {self.region}"
-
-
-_clients: dict[tuple[str, str, str, str | None], Any] = {}
-_lock = threading.Lock()
-_home: list[str] = []
+# An (account, Region): where a server, its launch settings and its capacity live.
+Where = Target
 
 
 def home_account() -> str:
-    """The stack's own account: ORCHESTRATOR_ACCOUNT (set by the stack and by drsctl), else asked of STS once."""
-    configured = os.environ.get("ORCHESTRATOR_ACCOUNT")
-    if configured:
-        return configured
-    if not _home:
-        _home.append(str(boto3.client("sts", config=CONFIG).get_caller_identity()["Account"]))
-    return _home[0]
+    """The stack's own account (ORCHESTRATOR_ACCOUNT, set by the stack and by drsctl, else asked of STS once)."""
+    return accounts.home_account()
 
 
 def client(service: str, where: Where) -> Any:
-    """A client of `service` in `where`'s Region with the credentials of `where`'s account, cached per endpoint (a
-    process that talks to several emulators, as tests do, never mixes them up)."""
-    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}") or os.environ.get(
-        "AWS_ENDPOINT_URL"
-    )
-    if where.account != home_account():
-        raise MemberAccountError(
-            f"{where}: the plan names a member account; readiness reads only the stack's own account "
-            f"({home_account()}) until member account roles are deployed (MemberAccountStack)"
-        )
-    key = (service, where.account, where.region, endpoint)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = boto3.client(service, region_name=where.region, config=CONFIG)
-        return _clients[key]
+    """A client of `service` in `where`'s Region with the credentials of `where`'s account: the stack's own, or its
+    member role's (lambdas/core/accounts.py, cached per credentials and endpoint). A member role that cannot be
+    assumed is a MemberAccountError naming the role and the fix."""
+    try:
+        accounts.check_role(where.account)
+    except ClientError as error:
+        failure = classify(error)
+        if failure is None or failure.kind == "transient":
+            raise
+        raise MemberAccountError(explain.role_refused(where.account, failure)) from error
+    return accounts.client(service, where, CONFIG, purpose="readiness")
 
 
 class MemberAccountError(Exception):
-    """A member account cannot be reached from here."""
+    """A member account cannot be reached from here: its role cannot be assumed."""
 
 
 def reset() -> None:
-    """Forget the clients and the home account (a new emulator or a new moto was stood up)."""
-    with _lock:
-        _clients.clear()
-        _home.clear()
+    """Forget the clients, credentials and the home account (a new emulator or a new moto was stood up)."""
+    accounts.reset()
 
 
 # -- DRS ---------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from lambdas.core.readiness.model import Check, Finding
 def run(estate: Estate) -> Iterator[Finding]:
     lock_ids = [
         locks.plan_lock(estate.plan.PlanId),
-        *dict.fromkeys(locks.server_lock(s.where.region, s.server_id) for s in estate.servers()),
+        *dict.fromkeys(locks.server_lock(s.where, s.server_id) for s in estate.servers()),
     ]
     try:
         stale = estate.locks.stale(lock_ids)
@@ -24,7 +24,7 @@ def run(estate: Estate) -> Iterator[Finding]:
             f"{type(error).__name__}: {error}",
             "look at the readiness function's logs",
         ) from error
-    servers = {locks.server_lock(s.where.region, s.server_id): s for s in estate.servers()}
+    servers = {locks.server_lock(s.where, s.server_id): s for s in estate.servers()}
     for held in stale:
         server = servers.get(held.lock_id)
         yield CHECK.finding(
