@@ -29,6 +29,7 @@ from lambdas.core.accounts import (
     ORCHESTRATOR_ACCOUNT,
     ORCHESTRATOR_PARTITION,
 )
+from stacks import grants
 from stacks import iam as permissions
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -36,9 +37,6 @@ ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")  # sts:AssumeRole ExternalId
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 DEFAULT_ORCHESTRATOR_STACK = "DrsOrchestrator"
-# Policy statements per managed policy: a role's inline policies hold at most 10,240 characters, the launch
-# dependencies alone more than that; a managed policy holds 6,144 (whitespace aside), about 6 statements of ours.
-STATEMENTS_PER_POLICY = 5
 
 
 def function_role_path(stack_name: str) -> str:
@@ -184,22 +182,17 @@ class MemberAccountStack(cdk.Stack):
             ),
             max_session_duration=cdk.Duration.hours(1),
         )
-        grants = member_grants()
-        for number, start in enumerate(range(0, len(grants), STATEMENTS_PER_POLICY), start=1):
+        # Managed policies (6,144 characters each), the grants packed into as few as hold them, each statement's
+        # wildcards explained where it is added (stacks/grants.py: cdk-nag IAM5 acknowledged policy by policy).
+        for number, part in enumerate(grants.packed(member_grants()), start=1):
             policy = iam.ManagedPolicy(
                 self,
                 f"MemberPolicy{number}",
                 description=f"drs-orchestrator member role, part {number}",
                 roles=[self.role],
             )
-            for grant in grants[start : start + STATEMENTS_PER_POLICY]:
-                policy.add_statements(
-                    iam.PolicyStatement(
-                        actions=list(grant.actions),
-                        resources=[r.format(partition=self.partition, account=self.account) for r in grant.resources],
-                        conditions=grant.conditions or None,
-                    )
-                )
+            for grant in part:
+                grants.add(policy, grant)
         cdk.CfnOutput(self, "MemberRoleArn", value=self.role.role_arn)
 
 
@@ -210,13 +203,13 @@ def member_grants() -> list[permissions.Grant]:
     drs = permissions.member_drs_actions()
     describe = tuple(action for action in drs if action.startswith(("drs:Describe", "drs:List", "drs:Get")))
     acting = tuple(action for action in drs if action not in describe)
-    grants = [permissions.Grant(describe)]
+    allowed = [permissions.Grant(describe)]
     if acting:
-        grants.append(permissions.Grant(acting, permissions.DRS_RESOURCES))
+        allowed.append(permissions.Grant(acting, permissions.DRS_RESOURCES, why=permissions.DRS_WHY))
     if permissions.member_ec2_actions():
-        grants.append(permissions.Grant(permissions.member_ec2_actions()))
+        allowed.append(permissions.Grant(permissions.member_ec2_actions()))
     if "drs:StartRecovery" in drs:
-        grants.extend(permissions.START_RECOVERY_DEPENDENCIES)
+        allowed.extend(permissions.START_RECOVERY_DEPENDENCIES)
     if "drs:TerminateRecoveryInstances" in drs:
-        grants.extend(permissions.TERMINATE_DEPENDENCIES)
-    return grants
+        allowed.extend(permissions.TERMINATE_DEPENDENCIES)
+    return allowed

@@ -1712,8 +1712,8 @@ def widest_fitting(plan: dict[str, Any], wave_sizes: list[int]) -> int:
         WaveRecord(
             WaveNumber=n,
             WaveName=wave.WaveName,
-            ProtectionGroupId=wave.ProtectionGroupId,
-            Region=parsed.group(wave.ProtectionGroupId).Region,
+            ProtectionGroupId=wave.group_ids[0],
+            Region=parsed.groups_of(wave)[0].Region,
             Servers=[ServerRecord(SourceServerId=_server("x", i)) for i in range(size)],
         )
         for n, (wave, size) in enumerate(zip(parsed.Waves, wave_sizes, strict=True), start=1)

@@ -162,7 +162,7 @@ def next_step(
     timeout = deadline.step_timeout(step, step_kind(step), now, waves_end_by)
     if timeout is None:
         _save_steps(execution_id, wave, steps)  # how the step before it ended
-        return out_of_time.answer(f"step {step.label!r} was not begun: no time is left for it at its worst")
+        return out_of_time.fail_plan(f"step {step.label!r} was not begun: no time is left for it at its worst")
     earlier = _find(steps, cursor.Phase, index)
     if earlier is None or earlier.RanIn is not None:  # not yet run here (a retried call finds its RUNNING record)
         running = StepRecord(
@@ -200,10 +200,10 @@ def _phase_done(phase: Phase, index: int, now: int, out_of_time: _OutOfTime, pla
     """The phase's steps all ran: on to the launch (BEFORE) or the wave's end (AFTER), if time is left to hand over."""
     if not deadline.can_hand_over(now, "Next runbook step", out_of_time.ends_by):
         if phase == "BEFORE":
-            return out_of_time.answer("its launch was not begun: Start wave recovery could not end in time")
+            return out_of_time.fail_plan("its launch was not begun: Start wave recovery could not end in time")
         if _waves_follow(out_of_time.execution_id, plan_id, out_of_time.wave.WaveNumber):
             following = out_of_time.wave.WaveNumber + 1
-            return out_of_time.answer(f"wave {following} was not begun: its first step could not end in time")
+            return out_of_time.fail_plan(f"wave {following} was not begun: its first step could not end in time")
     return _answer({"Phase": phase, "Index": index, "Kind": "LAUNCH" if phase == "BEFORE" else "DONE"})
 
 
@@ -603,7 +603,7 @@ class _OutOfTime:
     ) -> None:
         self.execution_id, self.phase, self.index, self.wave, self.ends_by = execution_id, phase, index, wave, ends_by
 
-    def answer(self, what: str) -> dict[str, Any]:
+    def fail_plan(self, what: str) -> dict[str, Any]:
         where = f"{'before' if self.phase == 'BEFORE' else 'after'} wave {self.wave.WaveNumber} ({self.wave.WaveName})"
         failed = _out_of_time_failure(self.execution_id, where, what, self.ends_by)
         return _answer({"Phase": self.phase, "Index": self.index, "Kind": "FAILED", **failed})

@@ -157,6 +157,8 @@ class Calls(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         self.names.add(name)
+        if name == "partial" and node.args:  # partial(drs.describe_jobs, ...): read as the call it will make
+            self.visit_Call(ast.Call(func=node.args[0], args=node.args[1:], keywords=node.keywords))
         if name == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
             self.calls |= {Call(ops[node.args[0].value]) for ops in OPERATIONS.values() if node.args[0].value in ops}
         elif isinstance(node.func, ast.Attribute):
