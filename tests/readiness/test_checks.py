@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lambdas.core.readiness.estate import Drill, HeldLock
 from tests.readiness.conftest import (
+    ACCOUNT,
     BIG,
     DISCONNECTED,
     GONE,
@@ -223,7 +224,7 @@ class Held:
 
 
 def test_lock_stale_warns_on_a_lock_held_by_an_ended_execution_naming_its_server(readiness_of):
-    lock = HeldLock(f"server#us-east-1#{HEALTHY[0]}", "old-drill", "estate", "COMPLETED")
+    lock = HeldLock(f"server#{ACCOUNT}#us-east-1#{HEALTHY[0]}", "old-drill", "estate", "COMPLETED")
     locks = Held(lock)
     result = readiness_of(plan(servers("g", *HEALTHY)), "LOCK_STALE", locks=locks)
     assert on(result, "LOCK_STALE") == {HEALTHY[0]: "WARN"}

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.core import locks, records
+from lambdas.core import accounts, locks, records
+from lambdas.core.accounts import Target
 from lambdas.core.plan import parse_plan
 from lambdas.core.plan_version import plan_version
 from lambdas.core.readiness import notify, service, store
@@ -166,7 +167,7 @@ def test_drills_and_locks_come_from_the_records(stage, monkeypatch):
 
         # A lock of the plan's server still held by a drill whose record has ended: stale
         _record("ended-holder", "FAILED", NOW - 7200, version)
-        lock = locks.server_lock(REGION, SERVERS[0])
+        lock = locks.server_lock(Target(accounts.home_account(), REGION), SERVERS[0])
         locks.acquire([lock], execution_id="ended-holder", execution_arn=None, plan_id="shop", now=NOW - 7200)
         stale = service.evaluate_stored_plan("shop", NOW)
         (finding,) = [f for f in stale.findings if f.code == "LOCK_STALE"]
