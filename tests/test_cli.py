@@ -487,9 +487,9 @@ def test_a_rehearsal_in_the_sandboxs_shell_ignores_its_endpoint_profile_and_conf
     assert "Execution rehearsal-storefront-drill: COMPLETED" in result.output
 
 
-def test_plan_validate_says_in_one_line_what_drs_refused_and_where(tmp_path):
+def test_plan_validate_names_each_region_drs_refused_once(tmp_path):
     """DRS refuses DescribeSourceServers (not initialized in the plan's Region, or a Region it is not in): the
-    operator's to fix, said in one line, exit 2 (it was reported as a bug in drsctl, exit 1)."""
+    operator's to fix, one problem per Region naming the call and the fix, exit 2 (was: a bug in drsctl, exit 1)."""
     scenario = yaml.safe_load((ROOT / "examples" / "scenario.yaml").read_text())
     scenario["faults"] = [{"operation": "DescribeSourceServers", "error": "UninitializedAccountException", "count": 99}]
     path = tmp_path / "uninitialized.yaml"
@@ -498,7 +498,11 @@ def test_plan_validate_says_in_one_line_what_drs_refused_and_where(tmp_path):
         app, ["plan", "validate", str(ROOT / "examples" / "plan.yaml"), "--scenario", str(path)]
     )
     assert result.exit_code == 2, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in result.output and "bug in drsctl" not in result.output
-    assert "cannot check the servers in DRS (the emulator with" in errors[0]
-    assert "DescribeSourceServers in us-east-1" in errors[0] and "UninitializedAccountException" in errors[0]
+    assert "Traceback" not in result.output and "bug in drsctl" not in result.output
+    problems = [line for line in result.output.splitlines() if line.startswith("- ")]
+    # one problem per (account, Region) DRS refused, naming the call, the Region and the fix; the servers there are
+    # not each reported missing as well
+    assert len(problems) == 2, result.output
+    for problem, region in zip(problems, ["us-east-1", "us-west-2"], strict=True):
+        assert f"DescribeSourceServers in {region}" in problem and "UninitializedAccountException" in problem
+        assert "What to do: initialize DRS in" in problem

@@ -309,7 +309,7 @@ def local_aws(
         # Member accounts: STS lets the orchestrator into those the scenario knows and does not refuse, and the
         # emulator answers a call made with the credentials AssumeRole gave in the role's account
         engine.assumable = scenario.assumable
-        emulator.resolve_caller = account_of_access_key
+        emulator.resolve_caller = _member_account_of
         accounts.reset()  # credentials a previous rehearsal's STS issued mean nothing to this one
         stack.callback(accounts.reset)
         arn = _create_stage(definition if definition is not None else DEFINITION.read_text(), state_machine_name)
@@ -320,3 +320,12 @@ def local_aws(
         # IAM is moto's: the instance profiles the scenario's launch templates name (readiness looks them up)
         create_instance_profiles(emulator.launch, boto3.client("iam", region_name=REGION))
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)
+
+
+def _member_account_of(access_key: str) -> str | None:
+    """The member account whose role's credentials signed a call to the emulator; None (the scenario's own
+    accountId) for any other key. moto's own account (ACCOUNT) is where the stack lives, with the sandbox's IAM users
+    (`sandbox-operator`, whose key the CLI signs with): it stands for the orchestrator's account, whatever the
+    scenario's accountId."""
+    account = account_of_access_key(access_key)
+    return None if account == ACCOUNT else account

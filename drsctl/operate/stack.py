@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambdas.core import console, drs, ec2, executions, records
+from lambdas.core import accounts, console, executions, records
 
 DEFAULT_STACK = "DrsOrchestrator"
 STACK_VARIABLE = "DRSCTL_STACK"
@@ -140,13 +140,14 @@ class DeployedStack:
 @dataclass
 class ClientCaches:
     """What lambdas/core caches for a Lambda container's life (its DynamoDB tables, its Step Functions, DRS and EC2
-    clients), one set per session: swapped in for a block, so a client of the CLI's session is never left in
-    lambdas/core's own caches, nor one of theirs (another Region, the Lambdas' timeouts) used by the CLI."""
+    clients per account), one set per session: swapped in for a block, so a client of the CLI's session is never
+    left in lambdas/core's own caches, nor one of theirs (another Region, the Lambdas' timeouts) used by the CLI."""
 
     session: boto3.Session
     tables: dict[str, Any] = field(default_factory=dict)
-    drs: dict[Any, Any] = field(default_factory=dict)
-    ec2: dict[Any, Any] = field(default_factory=dict)
+    clients: dict[Any, Any] = field(default_factory=dict)  # lambdas/core/accounts.py's: DRS, EC2, per account
+    credentials: dict[str, Any] = field(default_factory=dict)  # the member roles' credentials it assumed
+    home: list[str] = field(default_factory=list)  # the session's account
     stepfunctions: list[Any] = field(default_factory=list)
 
     def table(self, name: str) -> Any:
@@ -169,8 +170,9 @@ def clients_from(session: boto3.Session, caches: ClientCaches | None = None) -> 
         patch.object(boto3, "DEFAULT_SESSION", session),
         patch.object(records, "_table_named", kept.table),
         patch.object(executions, "_client", kept.stepfunctions_client),
-        patch.object(drs, "_clients", kept.drs),
-        patch.object(ec2, "_clients", kept.ec2),
+        patch.object(accounts, "_clients", kept.clients),
+        patch.object(accounts, "_credentials", kept.credentials),
+        patch.object(accounts, "_home", kept.home),
     ):
         yield
 

@@ -289,10 +289,12 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
     resolution = Resolution()
     targets = sorted({_target(group) for wave in plan.Waves for group in plan.groups_of(wave)})
     refused = _preflight(plan, targets, resolution.problems)
+    listed = {
+        target: _list_servers(plan, target, resolution.problems) for target in targets if target.account not in refused
+    }
+    # a (account, Region) DRS refused to list is unreachable: its servers are not each reported missing as well
     inventory = {
-        target: {s["sourceServerID"]: s for s in _list_servers(plan, target, resolution.problems)}
-        for target in targets
-        if target.account not in refused
+        target: {s["sourceServerID"]: s for s in servers} for target, servers in listed.items() if servers is not None
     }
     resolution.inventory = inventory
     unreachable = {t for t in targets if t.account in refused} | {t for t in targets if t not in inventory}
@@ -373,10 +375,10 @@ def _preflight(plan: RecoveryPlan, targets: list[Target], problems: list[str]) -
     return refused
 
 
-def _list_servers(plan: RecoveryPlan, target: Target, problems: list[str]) -> list[dict[str, Any]]:
+def _list_servers(plan: RecoveryPlan, target: Target, problems: list[str]) -> list[dict[str, Any]] | None:
     """Every source server of the (account, Region). A refusal that waiting cannot fix (access denied, DRS not
-    initialized) is a problem naming the account, Region and fix; transient errors propagate, and the state machine
-    retries Prepare."""
+    initialized) is a problem naming the account, Region and fix, and None; transient errors propagate, and the
+    state machine retries Prepare."""
     try:
         return drs.describe_source_servers(target)
     except Exception as error:
@@ -387,7 +389,7 @@ def _list_servers(plan: RecoveryPlan, target: Target, problems: list[str]) -> li
             f"plan {plan.PlanId!r} could not be checked in DRS in {target}, so nothing was launched. "
             + permanent_failure(failure, operation="DescribeSourceServers", function="prepare", **explain.where(target))
         )
-        return []
+        return None
 
 
 def _named(target: Target) -> str:

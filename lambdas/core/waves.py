@@ -281,6 +281,7 @@ def _start_chunks(step: WaveStep, wave: WaveRecord, seconds_left: Callable[[], f
             first.code,
             f"DRS job quotas full in {', '.join(str(t) for t in full)}: {first.message}",
             quota_code=first.quota_code,
+            quota=first.quota,
         )
     elif waiting is None and deferred:
         first = next(iter(deferred.values()))

@@ -12,6 +12,9 @@ from pathlib import Path
 import yaml
 
 from drsctl.operate.executions import stack_time
+from tests.operate.conftest import SPEED
+
+LATER = 120  # seconds of the sandbox's clock between the drill's end and what a test does later
 
 HERE = Path(__file__).parent
 
@@ -37,9 +40,9 @@ def _stack_now(sandbox, name: str) -> float:
 
 def test_a_cleanup_run_later_is_recorded_when_it_ran(sandbox, tmp_path):
     ended = _drill(sandbox, tmp_path, "clock-cleanup", "clock-c1")["Record"]
-    time.sleep(0.5)  # ten minutes of the sandbox's clock
+    time.sleep(LATER / SPEED)  # two minutes of the sandbox's clock
     before = _stack_now(sandbox, "clock-c1")
-    assert before > ended["EndTime"] + 60
+    assert before > ended["EndTime"] + LATER / 2
     cleaned = sandbox.drsctl("run", "cleanup", "clock-c1")
     assert cleaned.exit_code == 0, cleaned.output
     cleanup = json.loads(sandbox.drsctl("run", "show", "clock-c1", "--json").output)["Record"]["Cleanup"]
@@ -49,7 +52,7 @@ def test_a_cleanup_run_later_is_recorded_when_it_ran(sandbox, tmp_path):
 
 def test_a_report_is_generated_after_the_drill_it_reports(sandbox, tmp_path):
     ended = _drill(sandbox, tmp_path, "clock-report", "clock-r1")["Record"]
-    time.sleep(0.5)
+    time.sleep(LATER / SPEED)
     before = _stack_now(sandbox, "clock-r1")
     report_path = tmp_path / "report.json"
     made = sandbox.drsctl("run", "report", "clock-r1", "--json", str(report_path))

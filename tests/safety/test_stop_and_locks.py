@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import boto3
 
+from drsctl.emulator import Scenario
 from lambdas.core import locks
+from lambdas.core.accounts import Target
 from tests.workflow.conftest import APP, DB, WEB, entered, load, run, three_tier_scenario, three_wave_plan
+
+
+def home(region: str) -> Target:
+    """Where the scenario's own servers are: its accountId (the orchestrator's) and the Region."""
+    return Target(Scenario.model_fields["accountId"].default, region)
+
 
 DRILL = {"PlanId": "shop", "ExecutionType": "DRILL"}
 
@@ -212,8 +220,8 @@ def lock_ids() -> set[str]:
 def test_the_lock_loop_takes_every_servers_lock_before_the_first_launch_in_bounded_steps(stage, monkeypatch):
     monkeypatch.setattr(locks, "SERVERS_PER_LOCK_STEP", 2)  # 3 + 3 + 2 servers: one wave per step
     everything = {locks.plan_lock("shop")}
-    everything |= {locks.server_lock("us-east-1", s) for s in DB + APP}
-    everything |= {locks.server_lock("us-west-2", s) for s in WEB}
+    everything |= {locks.server_lock(home("us-east-1"), s) for s in DB + APP}
+    everything |= {locks.server_lock(home("us-west-2"), s) for s in WEB}
     held_at_first_start: list[set[str]] = []
     held_at_wave_3: list[set[str]] = []
     with stage(three_tier_scenario()) as aws:
@@ -233,7 +241,7 @@ def test_the_lock_loop_takes_every_servers_lock_before_the_first_launch_in_bound
         assert entered(history, "Lock the plan's servers") == 3
         assert held_at_first_start == [everything]
         # waves 1 and 2 ended: their servers' locks went with them
-        assert held_at_wave_3 == [{locks.plan_lock("shop")} | {locks.server_lock("us-west-2", s) for s in WEB}]
+        assert held_at_wave_3 == [{locks.plan_lock("shop")} | {locks.server_lock(home("us-west-2"), s) for s in WEB}]
         assert lock_items() == []
 
 
@@ -243,7 +251,7 @@ def test_a_server_locked_elsewhere_found_by_a_later_lock_step_fails_before_any_l
     monkeypatch.setattr(locks, "SERVERS_PER_LOCK_STEP", 2)
     with stage(three_tier_scenario()) as aws:
         load(aws, three_wave_plan())
-        held_by_other = locks.server_lock("us-west-2", WEB[1])
+        held_by_other = locks.server_lock(home("us-west-2"), WEB[1])
         table = boto3.resource("dynamodb", region_name="us-east-1").Table("ExecutionLocks")
 
         def lock_web_after_first_step(invocation, request, response):
