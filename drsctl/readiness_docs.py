@@ -49,6 +49,12 @@ JSON (schema: [readiness.schema.json](readiness.schema.json)):
                "detail": "...names subnet subnet-..., which no longer exists", "fix": "edit the server's..."}]}
 ```
 
+`account` is the account the server or Region is in: a plan's protection groups may sit in member accounts
+([accounts.md](accounts.md)), which readiness reads through their member role, as a drill does (the member stack
+grants it the same reads: DRS, EC2, `iam:GetInstanceProfile`, `servicequotas:GetServiceQuota`). A member role that
+cannot be assumed is a FAIL finding on that account and Region naming the role and how to let the stack in; the
+other accounts are evaluated as usual.
+
 `status` is FAIL when any finding is FAIL, else WARN when any is WARN, else PASS. A check that cannot read what it
 needs (access denied, a throttled API, a member account out of reach) gives one WARN finding under its own code saying
 what could not be read and how to fix the access: readiness never says "nothing wrong" where it could not look.
@@ -83,15 +89,17 @@ Scheduler schedule (`drill-<PlanId>` in the stack's group, output `DrillSchedule
 machine with the stack's `DrillScheduleRoleArn` (it may only start the state machine). It starts a DRILL (a RECOVERY
 is never scheduled) with the plan's DrillCleanup, else `AfterMinutes: 60`. A drill that cannot start (another
 execution of the plan runs, its cleanup included, or the plan's readiness is FAIL) is refused by Prepare before
-anything launches: its record ends FAILED with `ScheduledDrillRefusedError` and the reason, and the stack's topic
-hears of it. `drsctl plan schedule PLAN_ID --enable|--disable` turns the schedule on or off.
+anything launches: its record ends FAILED with `ScheduledDrillRefusedError` and the reason (`drsctl run list`,
+`drsctl run show NAME`), and the stack's topic hears of it; it launched nothing, so it has no report in the bucket (the
+plan's reports are its drills). `drsctl plan schedule PLAN_ID --enable|--disable` turns the schedule on or off.
 
 ## Every execution's report in S3
 
 When an execution ends (scheduled or not), the `publish_report` function writes its report, the JSON and the HTML
 page `drsctl run report` builds, to the stack's report bucket (output `ReportBucketName`: encrypted, versioned,
 public access blocked, TLS only, objects kept 400 days) at `reports/<PlanId>/<ExecutionName>.json` and `.html`;
-`drsctl run report NAME` reads them from there. A drill's recovery time is the metric `DrillMakespanSeconds` per
+`drsctl run report NAME` reads them from there (a scheduled drill refused before it started has none: its record
+says why). A drill's recovery time is the metric `DrillMakespanSeconds` per
 `PlanId`, and a drill that missed its plan's RTO raises the `DrillMissedRto` alarm.
 
 ## The findings

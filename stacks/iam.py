@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.core.readiness.reads import VCPU_QUOTA_CODE
+
 # The principal's own account and partition, filled in by stacks/functions.py.
 ACCOUNT = "{account}"
 PARTITION = "{partition}"
@@ -757,6 +759,24 @@ REACHES_MEMBER_ACCOUNTS: frozenset[str] = frozenset(key for key in DRS_ACTIONS i
 def member_drs_actions() -> tuple[str, ...]:
     """Every DRS action the functions call: what the member role allows in its account."""
     return tuple(sorted({action for actions in DRS_ACTIONS.values() for action in actions}))
+
+
+# Readiness (lambdas/core/readiness/reads.py) also reads, in each account a plan names, whether the instance profile
+# each launch template names exists (IAM is account-wide) and the account's On-Demand vCPU quota in a Region. The
+# readiness function holds these for its own account (stacks/readiness.py); the member role, for its account.
+READINESS_ACCOUNT_READS = (
+    Grant(
+        ("iam:GetInstanceProfile",),
+        (f"arn:{PARTITION}:iam::{ACCOUNT}:instance-profile/*",),
+        why="readiness checks that the instance profile each launch template names exists; names come from the "
+        "templates at run time",
+    ),
+    Grant(
+        ("servicequotas:GetServiceQuota",),
+        (f"arn:{PARTITION}:servicequotas:*:{ACCOUNT}:ec2/{VCPU_QUOTA_CODE}",),
+        why="the one EC2 vCPU quota, in whichever Region a plan's waves launch",
+    ),
+)
 
 
 def member_ec2_actions() -> tuple[str, ...]:

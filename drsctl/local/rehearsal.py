@@ -28,9 +28,9 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
-from drsctl.emulator.launch import create_instance_profiles
 from drsctl.local import hooks
 from drsctl.local.engine import EngineStats, account_of_access_key, virtual_engine
+from drsctl.local.instance_profiles import create_in_every_account
 from drsctl.local.tables import TABLE_NAMES, TABLES
 from lambdas.core import accounts, records
 from lambdas.core.observability import logger
@@ -318,7 +318,7 @@ def local_aws(
             scenario, engine, role, REGION, clock=clock, answer_undeclared_approvals=answer_undeclared_approvals
         )
         # IAM is moto's: the instance profiles the scenario's launch templates name (readiness looks them up)
-        create_instance_profiles(emulator.launch, boto3.client("iam", region_name=REGION))
+        create_in_every_account(emulator.launch, scenario, boto3.client("iam", region_name=REGION))
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)
 
 

@@ -2,10 +2,12 @@
 
 An EventBridge rule sends every end of the state machine's executions (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) here.
 The report is the one `drsctl run report NAME` builds (`deployed.py`, the same JSON and `html.py`, the same page),
-written to the stack's report bucket at `reports/<PlanId>/<ExecutionName>.json` and `.html`. A drill's recovery time
-(the report's `rto.achievedSeconds`: its waves and the steps after them, not its cleanup) is the metric
-`DrillMakespanSeconds` per `PlanId`; a drill that missed its plan's RTO also counts 1 in `DrillMissedRto`, which
-the stack's alarm watches.
+written to the stack's report bucket at `reports/<PlanId>/<ExecutionName>.json` and `.html`. A scheduled drill
+refused before it started (lambdas/core/scheduled.py: another execution of the plan ran, or its readiness was FAIL)
+launched nothing and gets none: its FAILED record says why and the topic was told, so the plan's reports are its
+drills. A drill's recovery time (the report's `rto.achievedSeconds`: its waves and the steps after them, not its
+cleanup) is the metric `DrillMakespanSeconds` per `PlanId`; a drill that missed its plan's RTO also counts 1 in
+`DrillMissedRto`, which the stack's alarm watches.
 
 This module runs in Lambda, bundled with the rest of drsctl/report in the stack's one code asset (stacks/bundling.py):
 the builder stays where `drsctl run report` has it, and lambdas/ still never imports drsctl. It imports only the
@@ -25,7 +27,7 @@ from botocore.config import Config
 
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
-from lambdas.core import records
+from lambdas.core import records, scheduled
 from lambdas.core.observability import counts_refusals, logger
 
 REPORT_BUCKET = "REPORT_BUCKET"
@@ -59,6 +61,9 @@ def publish(execution_id: str) -> dict[str, Any]:
         raise ReportNotReady(
             f"execution {execution_id}: its record is {'missing' if record is None else record.Status}, not ended yet"
         )
+    if scheduled.refused_before_start(record):
+        logger.info("no report: a scheduled drill refused before it started", extra={"execution": execution_id})
+        return {"ExecutionId": execution_id, "Kept": False, "Reason": record.ErrorMessage}
     sources = Sources(
         dynamodb=_client("dynamodb"),
         stepfunctions=_client("stepfunctions"),
@@ -83,7 +88,14 @@ def publish(execution_id: str) -> dict[str, Any]:
             Namespace=os.environ.get(METRICS_NAMESPACE) or DEFAULT_NAMESPACE, MetricData=metrics
         )
     logger.info("report kept", extra={"execution": execution_id, "json": json_key, "html": html_key})
-    return {"ExecutionId": execution_id, "Bucket": bucket, "Json": json_key, "Html": html_key, "Metrics": len(metrics)}
+    return {
+        "ExecutionId": execution_id,
+        "Kept": True,
+        "Bucket": bucket,
+        "Json": json_key,
+        "Html": html_key,
+        "Metrics": len(metrics),
+    }
 
 
 def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:

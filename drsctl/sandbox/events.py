@@ -83,7 +83,10 @@ class StatusChanges:
         except Exception as error:  # noqa: BLE001 - as EventBridge: a failed delivery is said, the watch goes on
             self.say(f"the report of {described['name']} could not be kept: {type(error).__name__}: {error}")
             return
-        self.say(f"report of {described['name']} kept: s3://{result['Bucket']}/{result['Html']}")
+        if result.get("Kept"):
+            self.say(f"report of {described['name']} kept: s3://{result['Bucket']}/{result['Html']}")
+        else:
+            self.say(f"no report of {described['name']}: a scheduled drill refused before it started")
 
     def _state(self, described: dict[str, Any]) -> str:
         """How it ended, in the CLI's words (drsctl/operate/vocabulary.py): its record's status once ended (PARTIAL is

@@ -16,7 +16,7 @@ import hashlib
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lambdas.core import schedule_expression
 from lambdas.core.plan_types import Boolean
@@ -24,6 +24,8 @@ from lambdas.core.plan_types import Boolean
 SCHEDULED_CLEANUP_MINUTES = 60  # a scheduled drill's cleanup when the plan has none: nobody is there to clean up
 SCHEDULE_NAME_MAX = 64  # EventBridge Scheduler: a schedule's name is 1 to 64 of [0-9a-zA-Z-_.]
 SCHEDULE_NAME_PREFIX = "drill-"
+# What a plan author may write to ask for another kind of execution: a schedule starts only drills.
+MODE_KEYS = ("ExecutionType", "Mode", "Type")
 
 
 class Schedule(BaseModel):
@@ -45,6 +47,20 @@ class Schedule(BaseModel):
         description="false: the schedule exists but starts nothing (drsctl plan schedule PLAN_ID --enable turns it "
         "on). Unset: a new schedule is enabled, an existing one keeps its state.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drills_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in MODE_KEYS:
+                if key in data and str(data[key]).upper() != "DRILL":
+                    raise ValueError(
+                        f"{key} {data[key]!r}: a schedule starts only DRILLs, a RECOVERY is never scheduled "
+                        f"(start one with drsctl run start PLAN_ID --mode recovery); remove Schedule.{key}"
+                    )
+                if key in data:
+                    raise ValueError(f"{key}: a schedule always starts a DRILL; remove Schedule.{key}")
+        return data
 
     @field_validator("Expression")
     @classmethod

@@ -139,7 +139,14 @@ def role_refused(account: str, failure: AwsFailure) -> str:
     return with_action(
         f"account {account}: the member role {accounts.role_arn(account)} could not be assumed "
         f"({failure.short()}); nothing in that account can be checked or launched",
+        role_refused_fix(account),
+    )
+
+
+def role_refused_fix(account: str, then: str = "run the plan again") -> str:
+    """How to let the stack into a member account whose role it could not assume."""
+    return (
         f"deploy the member stack in account {account} (make deploy-member, or the StackSet of "
         "docs/accounts.md) trusting this stack's account, list the account in the stack's context "
-        "drs:memberAccounts and give both the same external ID (drs:memberExternalId), then run the plan again",
+        f"drs:memberAccounts and give both the same external ID (drs:memberExternalId), then {then}"
     )

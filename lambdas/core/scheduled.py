@@ -15,6 +15,7 @@ from lambdas.core.errors import ScheduledDrillRefusedError
 from lambdas.core.explain import with_action
 from lambdas.core.readiness import store
 from lambdas.core.readiness.model import iso
+from lambdas.core.records import ExecutionRecord
 
 FINDINGS_NAMED = 3
 PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"
@@ -81,4 +82,15 @@ def refuse_if_not_ready(plan_id: str, version: str) -> None:
             f"fix the findings (drsctl plan readiness {plan_id}); the schedule tries again at its next time, or start "
             f"the drill by hand (drsctl run start {plan_id})",
         )
+    )
+
+
+def refused_before_start(record: ExecutionRecord) -> bool:
+    """A scheduled drill Prepare refused (another execution of the plan ran, or its readiness was FAIL): it launched
+    nothing and has no report of its own (drsctl/report/publish.py); its FAILED record, which says why, and the
+    topic's notification are what is kept of it, so the plan's reports are its drills."""
+    return (
+        bool(record.Scheduled)
+        and not record.Waves
+        and (record.ErrorMessage or "").startswith(ScheduledDrillRefusedError.__name__)
     )

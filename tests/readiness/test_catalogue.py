@@ -111,7 +111,10 @@ def test_next_drill_times_as_scheduler_reads_the_expression(expression, after, t
         ({"Expression": "cron(0 6 ? *)"}, "six fields"),
         ({"Expression": "daily"}, "neither"),
         ({"Expression": "rate(1 day)", "Timezone": "Mars/Olympus"}, "IANA"),
-        ({"Expression": "rate(1 day)", "Mode": "RECOVERY"}, "Extra inputs"),
+        ({"Expression": "rate(1 day)", "ExecutionType": "RECOVERY"}, "a RECOVERY is never scheduled"),
+        ({"Expression": "rate(1 day)", "Mode": "recovery"}, "a RECOVERY is never scheduled"),
+        ({"Expression": "rate(1 day)", "ExecutionType": "DRILL"}, "remove Schedule.ExecutionType"),
+        ({"Expression": "rate(1 day)", "Every": "day"}, "Extra inputs"),
     ],
 )
 def test_a_bad_schedule_is_refused_naming_the_field(schedule, words):

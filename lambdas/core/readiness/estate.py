@@ -178,6 +178,7 @@ class Estate:
         found: dict[Where, dict[str, dict[str, Any]] | FactUnavailable] = {}
         for where in self.targets:
             try:
+                reads.reach(where)  # a member role that cannot be assumed is named as such, with its fix
                 servers = drs.describe_source_servers(where)
                 found[where] = {str(server["sourceServerID"]): server for server in servers}
             except Exception as error:  # noqa: BLE001 - any failure to list is a finding, not a crash
@@ -397,14 +398,9 @@ def _settings(configuration: dict[str, Any] | None, templates: dict[str, dict[st
 
 
 def _unavailable(what: str, error: Exception, where: Where | None) -> FactUnavailable:
-    failure = classify(error)
     if isinstance(error, reads.MemberAccountError):
-        return FactUnavailable(
-            what,
-            str(error),
-            "deploy the member account role (MemberAccountStack) and list the account in drs:memberAccounts",
-            where,
-        )
+        return FactUnavailable(what, error.reason, error.fix, where)
+    failure = classify(error)
     if failure is None:
         return FactUnavailable(what, f"{type(error).__name__}: {error}", "look at the readiness function's logs", where)
     if failure.code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):

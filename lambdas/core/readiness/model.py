@@ -43,9 +43,16 @@ class Readiness(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     planId: str
-    planVersion: str = Field(description="The version evaluated (lambdas/core/plan_version.py).")
+    planVersion: str = Field(
+        pattern=r"^[0-9a-f]{12}$",
+        description="The version evaluated: 12 hex digits of the SHA-256 of the plan's canonical JSON "
+        "(lambdas/core/plan_version.py).",
+    )
     status: Status = Field(description="FAIL if any finding fails, else WARN if any warns, else PASS.")
-    evaluatedAt: str = Field(description="When, in UTC (ISO 8601, e.g. 2026-01-01T00:00:00Z).")
+    evaluatedAt: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        description="When, in UTC (ISO 8601, e.g. 2026-01-01T00:00:00Z).",
+    )
     findings: list[Finding] = Field(default_factory=list)
 
 

@@ -49,18 +49,32 @@ def client(service: str, where: Where) -> Any:
     """A client of `service` in `where`'s Region with the credentials of `where`'s account: the stack's own, or its
     member role's (lambdas/core/accounts.py, cached per credentials and endpoint). A member role that cannot be
     assumed is a MemberAccountError naming the role and the fix."""
+    reach(where)
+    return accounts.client(service, where, CONFIG, purpose="readiness")
+
+
+def reach(where: Where) -> None:
+    """Assume `where`'s member role now (the stack's own account needs none): a role that cannot be assumed is a
+    MemberAccountError naming the role and the fix; a transient STS error propagates."""
     try:
         accounts.check_role(where.account)
     except ClientError as error:
         failure = classify(error)
         if failure is None or failure.kind == "transient":
             raise
-        raise MemberAccountError(explain.role_refused(where.account, failure)) from error
-    return accounts.client(service, where, CONFIG, purpose="readiness")
+        raise MemberAccountError(where.account, failure.short()) from error
 
 
 class MemberAccountError(Exception):
-    """A member account cannot be reached from here: its role cannot be assumed."""
+    """A member account cannot be reached from here: its role cannot be assumed. `reason` names the role and what
+    STS answered, `fix` how to let the stack in."""
+
+    def __init__(self, account: str, answer: str) -> None:
+        self.reason = f"the member role {accounts.role_arn(account)} could not be assumed ({answer})"
+        self.fix = explain.role_refused_fix(
+            account, then="evaluate again (drsctl plan readiness PLAN_ID --now, or wait for the next evaluation)"
+        )
+        super().__init__(f"account {account}: {self.reason}")
 
 
 def reset() -> None:
