@@ -127,9 +127,18 @@ def test_the_report_function_is_granted_exactly_the_calls_it_makes(resources, mo
     from drsctl.local import rehearsal
     from lambdas.core.plan import parse_plan
 
-    # cleaned up at once: the recovery points then come from the jobs' logs, as for any drill cleaned up
+    # its first wave, cleaned up at once: the recovery points then come from the jobs' logs, as for any drill cleaned
+    # up (one wave makes every call the report makes: the jobs, their logs, the recovery instances, the history)
     raw = yaml.safe_load((ROOT / "examples" / "plan.yaml").read_text())
-    plan = parse_plan({**raw, "Options": {**raw["Options"], "DrillCleanup": {"AfterMinutes": 0}}})
+    first = raw["Waves"][0]
+    plan = parse_plan(
+        {
+            **raw,
+            "ProtectionGroups": [g for g in raw["ProtectionGroups"] if g["GroupId"] == first["ProtectionGroupId"]],
+            "Waves": [first],
+            "Options": {**raw["Options"], "DrillCleanup": {"AfterMinutes": 0}},
+        }
+    )
     scenario = load_scenario(ROOT / "examples" / "scenario.yaml")
     monkeypatch.setattr(publish, "_client", recording)
     with rehearsal.local_aws(scenario) as aws:

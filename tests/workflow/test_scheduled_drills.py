@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
-from lambdas.core import records
+from drsctl.report import publish
+from lambdas.core import records, scheduled
 from lambdas.core.drill_schedule import SCHEDULED_CLEANUP_MINUTES, scheduled_input
-from lambdas.core.plan import parse_plan
+from lambdas.core.plan import parse_execution_input, parse_plan
 from lambdas.core.plan_version import plan_version
 from lambdas.core.readiness import store
 from lambdas.core.readiness.model import Finding, Readiness
@@ -28,29 +29,28 @@ def _refusal(aws, name):
     return record, described
 
 
-def test_a_scheduled_drill_runs_as_a_drill_cleaned_up_after_an_hour(stage):
+def _one_wave_plan() -> dict:
+    """The db wave alone: what is scheduled does not depend on how many waves the plan has."""
+    plan = three_wave_plan()
+    return {**plan, "ProtectionGroups": plan["ProtectionGroups"][:1], "Waves": plan["Waves"][:1]}
+
+
+def test_what_a_schedule_starts_is_a_drill_with_the_plans_cleanup_or_an_hours():
+    assert scheduled_input("shop", None, ROLE) == {
+        "PlanId": "shop",
+        "ExecutionType": "DRILL",
+        "Scheduled": True,
+        "StartedBy": ROLE,
+        "Options": {"DrillCleanup": {"AfterMinutes": SCHEDULED_CLEANUP_MINUTES}},
+    }
+    own = scheduled_input("shop", {"AfterMinutes": 5}, ROLE)
+    assert "Options" not in own  # the stored plan's own DrillCleanup applies, as Prepare reads it
+    assert parse_execution_input(own).Scheduled is True
+
+
+def test_a_scheduled_drill_is_refused_while_readiness_fails_then_runs_as_a_drill_cleaned_up_after_an_hour(stage):
     with stage(three_tier_scenario()) as aws:
-        load(aws, three_wave_plan())
-        described, _ = run(aws, scheduled_input("shop", None, ROLE), "scheduled-1")
-        record = records.get_execution("scheduled-1", "shop")
-        assert described["status"] == "SUCCEEDED" and record.Status == "COMPLETED"
-        assert record.ExecutionType == "DRILL" and record.Scheduled is True and record.StartedBy == ROLE
-        assert record.Cleanup is not None and record.Cleanup.AfterMinutes == SCHEDULED_CLEANUP_MINUTES
-        assert record.Cleanup.Status == "COMPLETED"
-        assert json.loads(described["input"])["ExecutionType"] == "DRILL"
-
-
-def test_a_scheduled_drill_keeps_the_plans_own_drill_cleanup(stage):
-    with stage(three_tier_scenario()) as aws:
-        load(aws, three_wave_plan(Options={"DrillCleanup": {"AfterMinutes": 5}}))
-        run(aws, scheduled_input("shop", {"AfterMinutes": 5}, ROLE), "scheduled-own")
-        record = records.get_execution("scheduled-own", "shop")
-        assert record.Cleanup is not None and record.Cleanup.AfterMinutes == 5
-
-
-def test_a_scheduled_drill_of_a_plan_whose_readiness_fails_is_refused_and_recorded(stage):
-    with stage(three_tier_scenario()) as aws:
-        plan = three_wave_plan()
+        plan = _one_wave_plan()
         load(aws, plan)
         failing = Readiness(
             planId="shop",
@@ -71,20 +71,49 @@ def test_a_scheduled_drill_of_a_plan_whose_readiness_fails_is_refused_and_record
         record, described = _refusal(aws, "scheduled-refused")
         assert "readiness is FAIL" in str(record.ErrorMessage) and DB[0] in str(record.ErrorMessage)
         assert "subnet-1" in described["cause"]
-        # the same plan drills again once its readiness no longer fails
+
+        # the same plan drills once its readiness no longer fails: a DRILL, cleaned up after an hour
         store.save_readiness(
             failing.model_copy(update={"status": "WARN", "findings": []}), now=2, previous=None, selector_counts={}
         )
-        again, _ = run(aws, scheduled_input("shop", None, ROLE), "scheduled-after-fix")
-        assert again["status"] == "SUCCEEDED"
+        described, _ = run(aws, scheduled_input("shop", None, ROLE), "scheduled-1")
+        record = records.get_execution("scheduled-1", "shop")
+        assert described["status"] == "SUCCEEDED" and record.Status == "COMPLETED"
+        assert record.ExecutionType == "DRILL" and record.Scheduled is True and record.StartedBy == ROLE
+        assert record.Cleanup is not None and record.Cleanup.AfterMinutes == SCHEDULED_CLEANUP_MINUTES
+        assert record.Cleanup.Status == "COMPLETED"
+        assert json.loads(described["input"])["ExecutionType"] == "DRILL"
 
 
 def test_a_scheduled_drill_is_refused_while_another_execution_of_the_plan_runs(stage):
     with stage(three_tier_scenario()) as aws:
-        load(aws, three_wave_plan())
+        load(aws, _one_wave_plan())
         now = int(aws.clock.now())
         records.put_execution(  # what Prepare writes for an execution that runs: its record, open
             ExecutionRecord(ExecutionId="running-drill", PlanId="shop", ExecutionType="DRILL", StartTime=now - 600)
         )
         record, _ = _refusal(aws, "scheduled-busy")
         assert "running-drill" in str(record.ErrorMessage)
+        # it launched nothing: no report of its own, its record and the topic's message say why
+        assert publish.publish("scheduled-busy") == {
+            "ExecutionId": "scheduled-busy",
+            "Kept": False,
+            "Reason": record.ErrorMessage,
+        }
+
+
+def test_only_a_scheduled_drill_refused_before_it_started_goes_without_a_report():
+    refused = ExecutionRecord(
+        ExecutionId="refused",
+        PlanId="shop",
+        ExecutionType="DRILL",
+        Status="FAILED",
+        StartTime=1,
+        EndTime=2,
+        Scheduled=True,
+        ErrorMessage="ScheduledDrillRefusedError: The scheduled drill of plan 'shop' was not started: ...",
+    )
+    assert scheduled.refused_before_start(refused)
+    by_hand = refused.model_copy(update={"Scheduled": None})  # a drill started by hand and refused: its report
+    failed = refused.model_copy(update={"ErrorMessage": "WaveFailedError: wave 1 failed"})
+    assert not scheduled.refused_before_start(by_hand) and not scheduled.refused_before_start(failed)
