@@ -30,7 +30,25 @@ from stacks.dead_letters import DeadLetterQueue
 
 MINUTES_CONTEXT = "drs:readinessMinutes"
 DEFAULT_MINUTES = 30
+MINUTES_RANGE = (1, 1440)  # EventBridge Scheduler rates from a minute; a day at most (the alarm's period is the rate)
 RETRY_ATTEMPTS = 185  # as the sweeper's: a run is worth retrying until the next one is due
+
+
+def readiness_minutes(value: object) -> int:
+    """The context drs:readinessMinutes (a number, or a string from `-c`): how often readiness runs."""
+    if value is None:
+        return DEFAULT_MINUTES
+    try:
+        minutes = int(str(value))
+    except ValueError:
+        minutes = 0
+    low, high = MINUTES_RANGE
+    if not low <= minutes <= high:
+        raise ValueError(
+            f"context {MINUTES_CONTEXT}={value!r}: give a whole number of minutes from {low} to {high} "
+            f"(how often every plan's readiness is evaluated; default {DEFAULT_MINUTES})"
+        )
+    return minutes
 
 
 def metrics_namespace(stack: Stack) -> str:

@@ -18,7 +18,7 @@ from stacks.drill_schedules import DrillSchedules
 from stacks.functions import OrchestratorFunctions
 from stacks.member_account import allow_member_roles
 from stacks.monitoring import Monitoring
-from stacks.readiness import DEFAULT_MINUTES, MINUTES_CONTEXT, ReadinessEvaluation, metrics_namespace
+from stacks.readiness import MINUTES_CONTEXT, ReadinessEvaluation, metrics_namespace, readiness_minutes
 from stacks.reports import ReportArchive
 from stacks.tables import RecordTables
 from stacks.workflow import RecoveryWorkflow, state_machine_name
@@ -93,7 +93,7 @@ class DrsOrchestratorStack(Stack):
             function=functions.functions["readiness"],
             topic=monitoring.topic,
             bucket=reports.bucket,
-            minutes=int(context(MINUTES_CONTEXT) or DEFAULT_MINUTES),
+            minutes=readiness_minutes(context(MINUTES_CONTEXT)),
         )
         drills = DrillSchedules(self, "DrillSchedules", state_machine=workflow.state_machine)
         self.access.allow_between_drills(

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import pytest
 
 from drsctl.report import publish
 from stacks.functions import FUNCTIONS
@@ -196,3 +197,13 @@ def test_the_report_function_imports_only_what_the_bundled_asset_holds():
     assert drsctl <= {"drsctl", "drsctl.report"} | {m for m in drsctl if m.startswith("drsctl.report.")}, drsctl
     assert third_party <= allowed_third_party, third_party
     assert FUNCTIONS["publish_report"].handler == "drsctl.report.publish.handler"
+
+
+def test_the_readiness_rate_is_the_context_in_minutes_and_a_bad_one_is_refused_naming_it():
+    from stacks.readiness import readiness_minutes
+
+    assert readiness_minutes(None) == 30 and readiness_minutes(15) == 15 and readiness_minutes("60") == 60
+    for bad in ("half an hour", 0, "1441", 2.5):
+        with pytest.raises(ValueError, match="drs:readinessMinutes") as refused:
+            readiness_minutes(bad)
+        assert "whole number of minutes from 1 to 1440" in str(refused.value)
