@@ -9,8 +9,9 @@ Run: .venv/bin/python bench/accounts_estate.py [--layout spread|halves] [--point
 The plan and scenario files are written to a temporary folder and `drsctl rehearse PLAN --scenario S --json R` runs
 in a subprocess (DRS's default quotas: 100 servers per job, 20 concurrent jobs, 500 servers in active jobs, per
 account and Region). The report is then checked: COMPLETED, every server reported once with its account and Region,
-launched once, each wave's jobs all started as the wave started (one round), the overhead ratio at most 1.05, the
-per-account summary (300 launched each). Exits non-zero if any check fails; prints the figures.
+launched once, each wave's jobs all started as the wave started and "Start wave recovery" entered once per wave (one
+round), the overhead ratio at most 1.05, the per-account summary (300 launched each). Exits non-zero if any check
+fails; prints the figures.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def problems_of(report: dict[str, Any], scenario: dict[str, Any]) -> list[str]:
         starts = {s["startedAt"] for s in wave["servers"]}
         if starts != {wave["startedAt"]}:
             problems.append(f"wave {wave['number']}: its jobs started at {sorted(starts)}, not in one round")
+    entered = (report.get("stateCounts") or {}).get("Start wave recovery")
+    if entered != len(report["waves"]):
+        problems.append(f"'Start wave recovery' entered {entered} times for {len(report['waves'])} waves")
     if (report["overheadRatio"] or 99) > OVERHEAD_GOAL:
         problems.append(f"overhead {report['overheadRatio']} > {OVERHEAD_GOAL}")
     summary = {row["account"]: row["launched"] for row in report.get("accounts") or []}

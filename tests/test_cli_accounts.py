@@ -112,6 +112,7 @@ def test_waves_over_four_member_accounts_launch_each_server_once_in_one_round_of
         assert len(wave["jobIds"]) == len(MEMBERS) * len(REGIONS)
         assert {s["startedAt"] for s in wave["servers"]} == {wave["startedAt"]}
     assert report["startRecoveryCalls"] == 2 * len(MEMBERS) * len(REGIONS)  # none refused, none retried
+    assert report["stateCounts"]["Start wave recovery"] == 2  # each wave started in one step: no capacity wait
     assert report["overheadRatio"] <= 1.05
     summary = {row["account"]: row for row in report["accounts"]}  # the per-account summary
     assert sorted(summary) == MEMBERS

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from drsctl.clock import iso8601, parse_iso8601
 from tests.conftest import server_id
-from tests.operate.conftest import SPEED, SandboxProcess
+from tests.operate.conftest import SPEED, SandboxProcess, wait_until
 
 MEMBER = "444455556666"
 HOME = [server_id(n, "home") for n in range(2)]
@@ -75,7 +76,8 @@ def test_a_point_in_time_drill_over_a_member_account_in_the_sandbox(estate):
 
 
 def test_report_and_cleanup_of_a_member_account_drill_from_the_cli(estate, tmp_path):
-    """The CLI's credentials cannot assume a member role (it trusts only the stack's functions): `run report` is built
+    """The report the stack keeps is built by its function, which reaches the member account. The CLI's credentials
+    cannot assume a member role (it trusts only the stack's functions): a report `run report` builds itself is built
     all the same and says what it could not read there and why; `run cleanup` refuses the whole drill, naming the
     account, its role and its instances, and terminates nothing in any account."""
     sandbox, plan = estate
@@ -83,7 +85,21 @@ def test_report_and_cleanup_of_a_member_account_drill_from_the_cli(estate, tmp_p
     assert sandbox.drsctl("run", "start", "estate", "--name", "cli-1").exit_code == 0
     watched = sandbox.drsctl("run", "watch", "cli-1", "--interval", "0.2")
     assert watched.exit_code == 0, watched.output
-    reported = sandbox.drsctl("run", "report", "cli-1", "--json", str(tmp_path / "report.json"))
+
+    def kept_report() -> dict[str, Any] | None:
+        result = sandbox.drsctl("run", "report", "cli-1", "--json", str(tmp_path / "kept.json"))
+        assert result.exit_code == 0, result.output
+        return (
+            json.loads((tmp_path / "kept.json").read_text()) if "the report the stack kept" in result.output else None
+        )
+
+    kept = wait_until(kept_report, "the report the stack keeps at the execution's end")
+    assert all(server["startedAt"] is not None for wave in kept["waves"] for server in wave["servers"])
+    assert not [w for w in kept["warnings"] if "could not read" in w]
+    # built by the CLI itself (--started-by: the kept report is not used)
+    reported = sandbox.drsctl(
+        "run", "report", "cli-1", "--started-by", "alice", "--json", str(tmp_path / "report.json")
+    )
     assert reported.exit_code == 0, reported.output
     report = json.loads((tmp_path / "report.json").read_text())
     servers = {server["sourceServerId"]: server for wave in report["waves"] for server in wave["servers"]}
