@@ -33,7 +33,8 @@ PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$"
 STARTED_BY_MAX = 1024
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
-AccountId = Annotated[str, AccountNumber, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits).")]
+# the pattern first, so the JSON Schema keeps it; the number check runs before it all the same (a BeforeValidator)
+AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits)."), AccountNumber]
 
 PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
 
