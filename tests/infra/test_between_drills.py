@@ -15,6 +15,7 @@ import botocore.session
 import pytest
 
 from drsctl.report import publish
+from lambdas.core import accounts
 from stacks.functions import FUNCTIONS
 from tests.infra.conftest import ROOT, of_type
 from tests.infra.test_iam import role_statements
@@ -114,13 +115,19 @@ def test_the_report_function_is_granted_exactly_the_calls_it_makes(resources, mo
     writes the report of a rehearsed drill (botocore's before-call events on every client it makes)."""
     calls: list[tuple[str, str]] = []
     original = publish._client
+    in_account = accounts.client  # DRS, in each server's account and Region (lambdas/core/accounts.py)
 
-    def recording(service: str, region: str | None = None) -> Any:
-        made = original(service, region)
+    def recorded(made: Any) -> Any:
         made.meta.events.register(
             "before-call", lambda model, **_: calls.append((model.service_model.service_name, model.name))
         )
         return made
+
+    def recording(service: str, region: str | None = None) -> Any:
+        return recorded(original(service, region))
+
+    def recording_in_account(service: str, target: Any, config: Any, purpose: str = "read") -> Any:
+        return recorded(in_account(service, target, config, purpose))
 
     import yaml
 
@@ -148,6 +155,7 @@ def test_the_report_function_is_granted_exactly_the_calls_it_makes(resources, mo
         aws.wait(arn)
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="reports")
         monkeypatch.setenv("REPORT_BUCKET", "reports")
+        monkeypatch.setattr(accounts, "client", recording_in_account)  # after the drill: the report's calls only
         kept = publish.publish("kept-drill")
         assert kept["Json"] == "reports/storefront/kept-drill.json" and kept["Metrics"] >= 1
     granted = {
