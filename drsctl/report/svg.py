@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from drsctl.stamps import offset
+
 # Outcome -> colour, the same in the timeline, the tables and the legend.
 OUTCOME_COLOURS = {
     "LAUNCHED": "#2e7d32",
@@ -53,13 +55,8 @@ def attrs(**values: Any) -> str:
 
 
 def clock(seconds: float | None) -> str:
-    """+HH:MM:SS from the start of the execution; '-' when unknown."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    sign = "-" if whole < 0 else "+"
-    whole = abs(whole)
-    return f"{sign}{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    """+HH:MM:SS from the start of the execution, -HH:MM:SS before it; '-' when unknown (drsctl/stamps.py)."""
+    return offset(seconds)
 
 
 def slug(text: str) -> str:
