@@ -8,10 +8,13 @@ piped: IDs and hostnames are never cut. A plan that Prepare would refuse is refu
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.text import Text
@@ -31,6 +34,23 @@ def lag_seconds(duration: str | None) -> float | None:
         return None
     days, hours, minutes, seconds = match.groups()
     return int(days or 0) * 86_400 + int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+@contextmanager
+def _home_account(account: str | None) -> Iterator[None]:
+    """Groups that name no Account are the stack's own account's: the caller's (`account`, known from
+    sts:GetCallerIdentity already), unless the environment names it. Without this, resolving them would ask STS
+    again, at AWS's endpoint even when only DRS's is set (AWS_ENDPOINT_URL_DRS)."""
+    from lambdas.core.accounts import ORCHESTRATOR_ACCOUNT
+
+    if not account or os.environ.get(ORCHESTRATOR_ACCOUNT):
+        yield
+        return
+    os.environ[ORCHESTRATOR_ACCOUNT] = account
+    try:
+        yield
+    finally:
+        os.environ.pop(ORCHESTRATOR_ACCOUNT, None)
 
 
 def lag_text(seconds: float) -> str:
@@ -53,7 +73,8 @@ def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None
     try:
         parsed = parse_plan(plan, "stored plan")
         options = RunOptions.resolve("RECOVERY", parsed.Options)
-        resolution = resolve_waves(parsed, options, "RECOVERY", int(time.time()) if now is None else now)
+        with _home_account(account):
+            resolution = resolve_waves(parsed, options, "RECOVERY", int(time.time()) if now is None else now)
     except (PlanValidationError, DrsRefusedError) as error:
         problems = getattr(error, "problems", None) or [str(error)]
         raise OperateError(f"plan {plan.get('PlanId')} cannot run: {'; '.join(problems)}") from error

@@ -29,15 +29,23 @@ def cleanup_view(record: ExecutionRecord | None) -> dict[str, Any] | None:  # no
     name = record.ExecutionId
     instances = sum(wave.Launched for wave in record.Waves)
     running = record.Status in ACTIVE_EXECUTION_STATUSES
+    # servers still in a DRS launch job when the execution ended (a stop, a timeout): DRS finishes those launches,
+    # so their drill instances may come up after the end, with no cleanup of the execution's to terminate them
+    launching = 0 if running else sum(wave.Unknown for wave in record.Waves)
     cleanup = record.Cleanup
     run_cleanup = f"drsctl run cleanup {name} terminates them"
     up = f"{instances} drill instance(s) still up"
+    if launching:
+        up = (f"{up}, " if instances else "") + (
+            f"{launching} server(s) still in DRS launch jobs when it ended (their drill instances may be up)"
+        )
     if cleanup is None:
         if running:
             return _view("none", "none planned", "none planned (the plan has no Options.DrillCleanup)", instances)
-        if not instances:
+        if not instances and not launching:
             return _view("none", "none", "none (no drill instance was launched)", instances)
-        return _view("none", f"none, {instances} up", f"none planned: {up}; {run_cleanup}", instances)
+        short = f"none, {instances} up" + (f", {launching} launching" if launching else "")
+        return _view("none", short, f"none planned: {up}; {run_cleanup}", instances)
     terminated = cleanup.Terminated
     if cleanup.Status == "PLANNED":
         text = f"planned: {cleanup.AfterMinutes} min after the drill ends (OnFailure {cleanup.OnFailure})"
@@ -59,8 +67,9 @@ def cleanup_view(record: ExecutionRecord | None) -> dict[str, Any] | None:  # no
         "NOT_RUN": f"the execution ended {record.Status} before its cleanup ran",
         "FAILED": (cleanup.Detail or "the cleanup failed").split(" What to do:", 1)[0],
     }.get(cleanup.Status, cleanup.Detail or "")
-    text = f"{word}: {why}; {left} drill instance(s) may still be up: {run_cleanup}"
-    return _view(word, f"{word}, {left} up", text, instances, terminated=terminated)
+    maybe = f", {launching} more from launch jobs still running when it ended" if launching else ""
+    text = f"{word}: {why}; {left} drill instance(s){maybe} may still be up: {run_cleanup}"
+    return _view(word, f"{word}, {left + launching} up", text, instances, terminated=terminated)
 
 
 def _view(
