@@ -44,7 +44,9 @@ def cleanup_view(record: ExecutionRecord | None) -> dict[str, Any] | None:  # no
             return _view("none", "none planned", "none planned (the plan has no Options.DrillCleanup)", instances)
         if not instances and not launching:
             return _view("none", "none", "none (no drill instance was launched)", instances)
-        short = f"none, {instances} up" + (f", {launching} launching" if launching else "")
+        short = ", ".join(
+            ["none", *([f"{instances} up"] if instances else []), *([f"{launching} launching"] if launching else [])]
+        )
         return _view("none", short, f"none planned: {up}; {run_cleanup}", instances)
     terminated = cleanup.Terminated
     if cleanup.Status == "PLANNED":
