@@ -305,6 +305,16 @@ def test_the_cleanup_state_is_told_from_the_record_and_names_run_cleanup_when_in
     for record, state, text in cases:
         view = cleanup_view(record)
         assert view is not None and view["state"] == state and text in view["text"], (state, view)
+    # a drill resumed by another: the resume took its instances over, and the resume's cleanup terminates them
+    resumed = _ended_drill(None, status="FAILED")
+    resumed.ResumedBy = "d-2"
+    view = cleanup_view(resumed)
+    assert view is not None and view["short"] == "taken over by d-2" and "drsctl run cleanup d-2" in view["text"]
+    resume = _ended_drill(None)
+    resume.ResumedFrom = "d-0"
+    view = cleanup_view(resume)
+    assert view is not None and view["short"] == "none, 4 up, those of d-0 up"
+    assert "and the drill instances it took over from d-0; drsctl run cleanup d-1 terminates them" in view["text"]
     recovery = _ended_drill(None)
     recovery.ExecutionType = "RECOVERY"
     assert cleanup_view(recovery) is None  # a recovery keeps its instances: nothing to clean up
