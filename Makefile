@@ -98,6 +98,7 @@ bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/execution_deadline.py
 	$(BIN)/python bench/random_schedules.py --count 1000
 	$(BIN)/python bench/report_speed.py
+	$(BIN)/python bench/readiness_calls.py
 	rm -rf mutants
 	$(BIN)/mutmut run
 	$(BIN)/mutmut results

@@ -13,6 +13,7 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -114,4 +115,45 @@ class OperatorAccess(Construct):
                 resources=[function.function_arn],
                 conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}},
             ),
+        )
+
+    def allow_between_drills(
+        self, *, readiness: lambda_.IFunction, bucket: s3.IBucket, schedule_group: str, drill_role: iam.IRole
+    ) -> None:
+        """OperatorPolicy: make and change a plan's drill schedule (passing it the drill role, to Scheduler only),
+        ask for a plan's readiness, read the readiness and reports the stack keeps. ApproverPolicy: read the
+        schedules (plan list shows the next drill)."""
+        stack = Stack.of(self)
+        schedules = stack.format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{schedule_group}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        grants.explain(self, grants.nag_form(stack.resolve(schedules)), "the plans' drill schedules, one per plan")
+        self.operator_policy.add_statements(
+            iam.PolicyStatement(actions=list(permissions.OPERATOR_SCHEDULE_ACTIONS), resources=[schedules]),
+            iam.PolicyStatement(actions=list(permissions.SCHEDULE_LIST_ACTIONS), resources=["*"]),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[drill_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[readiness.function_arn]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in permissions.OPERATOR_REPORT_PREFIXES],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in permissions.OPERATOR_REPORT_PREFIXES]}},
+            ),
+        )
+        bucket_arn = grants.nag_form(stack.resolve(bucket.bucket_arn))
+        for prefix in permissions.OPERATOR_REPORT_PREFIXES:
+            grants.explain(self, f"{bucket_arn}/{prefix}*", f"the kept {prefix.rstrip('/')} of every plan")
+        self.approver_policy.add_statements(
+            iam.PolicyStatement(actions=list(permissions.READER_SCHEDULE_ACTIONS), resources=[schedules]),
+            iam.PolicyStatement(actions=list(permissions.SCHEDULE_LIST_ACTIONS), resources=["*"]),
         )

@@ -1,5 +1,6 @@
 """The Lambda code asset: the lambdas/ package plus its pinned runtime dependencies, bundled on this machine (and the
-state machine's definition, which Prepare reads: lambdas/core/task_budget.py).
+state machine's definition, which Prepare reads: lambdas/core/task_budget.py; and drsctl/report, which the report
+function runs: drsctl/report/publish.py).
 
 Why not the public Powertools layer: its `.../latest` SSM parameter exists in only some commercial regions and moves
 on its own, away from our pin (aws-lambda-powertools==3.37.0 in pyproject.toml); and we found no source that ties
@@ -113,6 +114,17 @@ def copy_code(output_dir: Path) -> None:
     )
     (output_dir / DEFINITION.parent.name).mkdir(exist_ok=True)
     shutil.copy2(DEFINITION, output_dir / DEFINITION.relative_to(ROOT))
+    # The report function (drsctl/report/publish.py) builds the report `drsctl run report` builds: drsctl/report
+    # comes along (its pure modules import only the standard library, boto3 and lambdas/), drsctl's other packages
+    # do not. lambdas/ itself never imports drsctl.
+    (output_dir / "drsctl").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / "drsctl" / "__init__.py", output_dir / "drsctl" / "__init__.py")
+    shutil.copytree(
+        ROOT / "drsctl" / "report",
+        output_dir / "drsctl" / "report",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        dirs_exist_ok=True,
+    )
 
 
 @jsii.implements(ILocalBundling)
@@ -126,13 +138,18 @@ def lambda_code() -> lambda_.Code:
     """The asset every function runs. Its hash is the bundled output's, so a dependency change redeploys the code."""
     return lambda_.Code.from_asset(
         str(ROOT),
-        # Only lambdas/ and the definition count when bundling is skipped (infra tests); bundle() builds the bundle.
+        # Only what the bundle copies counts when bundling is skipped (infra tests); bundle() builds the bundle.
         exclude=[
             "*",
             "!lambdas",
             "!lambdas/**",
             "!statemachine",
             "!statemachine/recovery_plan.asl.json",
+            "!drsctl",
+            "drsctl/*",
+            "!drsctl/__init__.py",
+            "!drsctl/report",
+            "!drsctl/report/**",
             "**/__pycache__",
             "**/*.pyc",
         ],

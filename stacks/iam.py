@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.core.readiness.reads import VCPU_QUOTA_CODE
+
 # The principal's own account and partition, filled in by stacks/functions.py.
 ACCOUNT = "{account}"
 PARTITION = "{partition}"
@@ -530,6 +532,10 @@ DRS_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
     "reconcile": ("drs:DescribeJobs",),
     "sweep": ("drs:DescribeJobs",),
+    # Readiness reads the servers, their recovery snapshots and launch settings; it launches nothing.
+    "readiness": ("drs:DescribeRecoverySnapshots", "drs:DescribeSourceServers", "drs:GetLaunchConfiguration"),
+    # The report of an ended execution: its jobs, their logs and the recovery instances' points in time.
+    "publish_report": ("drs:DescribeJobLogItems", "drs:DescribeJobs", "drs:DescribeRecoveryInstances"),
 }
 
 # Per function: the Step Functions actions its code calls, on this state machine's executions only. Prepare asks
@@ -548,6 +554,13 @@ STATES_ACTIONS: dict[str, tuple[str, ...]] = {
     "cleanup": (),
     "reconcile": (),
     "sweep": ("states:DescribeExecution",),
+    "readiness": ("states:DescribeExecution",),  # has a lock's holder ended (LOCK_STALE)
+    # the report reads the execution, its history and the definition it ran
+    "publish_report": (
+        "states:DescribeExecution",
+        "states:DescribeStateMachineForExecution",
+        "states:GetExecutionHistory",
+    ),
 }
 
 # Per function: it answers task tokens (states:SendTaskSuccess / SendTaskFailure). These actions take no resource
@@ -568,6 +581,7 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "prepare": {
         "ProtectionGroups": READ,
         "RecoveryPlans": READ,
+        "PlanReadiness": READ,  # a scheduled drill is refused while its plan's readiness is FAIL
         # ConditionCheckItem: the waves are written in transactions that check the record is still PENDING;
         # Query: the execution a resume names, by its ExecutionId alone
         "ExecutionHistory": (*READ, *WRITE, "dynamodb:ConditionCheckItem", "dynamodb:Query"),
@@ -627,13 +641,25 @@ TABLE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ExecutionWaves": (*READ_WAVES, *WRITE),
         "ExecutionLocks": ("dynamodb:Scan", *RELEASE_LOCKS),  # Scan: every execution holding a lock
     },
+    "readiness": {
+        "ProtectionGroups": READ,
+        "RecoveryPlans": ("dynamodb:GetItem", "dynamodb:Scan"),  # Scan: every plan's PlanId
+        "ExecutionHistory": READ,  # a lock's holder's record
+        "ExecutionLocks": ("dynamodb:BatchGetItem",),  # the plan's and its servers' locks
+        "PlanReadiness": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"),  # Scan: how many plans FAIL
+    },
+    "publish_report": {
+        "ExecutionHistory": ("dynamodb:Query",),  # the record by its ExecutionId
+        "ExecutionWaves": READ_WAVES,
+    },
 }
 
 # Per function: the (table, index) pairs its code queries (stacks/tables.py INDEXES); the grant is dynamodb:Query on
 # the index ARN. LocksByExecution: every terminal path releases all of an execution's locks; OpenExecutions: the
 # sweeper's list of open records.
 INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
-    "prepare": (("ExecutionLocks", "LocksByExecution"),),
+    # PlanExecutionsByTime: a scheduled drill is refused while another execution of its plan runs
+    "prepare": (("ExecutionLocks", "LocksByExecution"), ("ExecutionHistory", "PlanExecutionsByTime")),
     "lock_servers": (),
     "next_step": (),
     "request_approval": (),
@@ -645,17 +671,29 @@ INDEX_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {
     "cleanup": (),
     "reconcile": (("ExecutionLocks", "LocksByExecution"),),
     "sweep": (("ExecutionHistory", "OpenExecutions"), ("ExecutionLocks", "LocksByExecution")),
+    "readiness": (("ExecutionHistory", "PlanExecutionsByTime"),),  # the plan's drills (DRILL_OVERDUE, RTO_AT_RISK)
+    "publish_report": (),
 }
 
 # Per function: it publishes to the stack's notification topic (sns:Publish, and the topic key's kms:Decrypt and
 # kms:GenerateDataKey* that publishing to an encrypted topic needs): the approval request tells the approvers.
-PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval"})
+PUBLISHES_TO_TOPIC: frozenset[str] = frozenset({"request_approval", "readiness"})
 TOPIC_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 
 # Per function: the EC2 actions its code calls (Describe* take no resource). A health check reads the recovery
 # instances' status checks; every EC2 action DRS itself needs to launch is in START_RECOVERY_DEPENDENCIES above.
 EC2_ACTIONS: dict[str, tuple[str, ...]] = {key: () for key in DRS_ACTIONS} | {
     "check_health": ("ec2:DescribeInstanceStatus",),
+    # Readiness: what each server's launch needs (template, subnet, security groups, instance type offered) and the
+    # vCPUs running (what the On-Demand quota counts).
+    "readiness": (
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+    ),
 }
 
 # -- the people who run drills: OperatorPolicy and ApproverPolicy (stacks/access.py) ------------------------------
@@ -681,6 +719,7 @@ OPERATOR_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     # run show/watch/list find a record by its ExecutionId (Query) or list them (Scan); cleanup records itself
     "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"),
     "ExecutionWaves": ("dynamodb:Query",),  # a wave and its servers
+    "PlanReadiness": ("dynamodb:GetItem", "dynamodb:Scan"),  # plan readiness (GetItem), plan list and run list (Scan)
 }
 READER_INDEX_QUERIES: tuple[tuple[str, str], ...] = (("ExecutionHistory", "PlanExecutionsByTime"),)  # run list --plan
 # plan validate (the servers and their jobs), run cleanup (the launch and TERMINATE jobs, the recovery instances),
@@ -701,6 +740,7 @@ APPROVER_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "RecoveryPlans": ("dynamodb:GetItem", "dynamodb:Scan"),
     "ExecutionHistory": ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"),
     "ExecutionWaves": ("dynamodb:Query",),
+    "PlanReadiness": ("dynamodb:GetItem", "dynamodb:Scan"),  # plan list and run list show each plan's readiness
 }
 # Member accounts (docs/accounts.md): the functions that call DRS or EC2 reach a member account's servers through its
 # member role, which they may assume (and only those roles: the accounts listed in context drs:memberAccounts, or
@@ -721,5 +761,38 @@ def member_drs_actions() -> tuple[str, ...]:
     return tuple(sorted({action for actions in DRS_ACTIONS.values() for action in actions}))
 
 
+# Readiness (lambdas/core/readiness/reads.py) also reads, in each account a plan names, whether the instance profile
+# each launch template names exists (IAM is account-wide) and the account's On-Demand vCPU quota in a Region. The
+# readiness function holds these for its own account (stacks/readiness.py); the member role, for its account.
+READINESS_ACCOUNT_READS = (
+    Grant(
+        ("iam:GetInstanceProfile",),
+        (f"arn:{PARTITION}:iam::{ACCOUNT}:instance-profile/*",),
+        why="readiness checks that the instance profile each launch template names exists; names come from the "
+        "templates at run time",
+    ),
+    Grant(
+        ("servicequotas:GetServiceQuota",),
+        (f"arn:{PARTITION}:servicequotas:*:{ACCOUNT}:ec2/{VCPU_QUOTA_CODE}",),
+        why="the one EC2 vCPU quota, in whichever Region a plan's waves launch",
+    ),
+)
+
+
 def member_ec2_actions() -> tuple[str, ...]:
     return tuple(sorted({action for actions in EC2_ACTIONS.values() for action in actions}))
+
+
+# Between drills (stacks/access.py allow_between_drills): plan load makes the plan's drill schedule (with the drill
+# role, passed to Scheduler) and asks the readiness function to evaluate it; plan schedule turns the schedule on or
+# off; plan readiness reads the readiness kept (the whole result in the report bucket); run report reads the report
+# kept. plan list and run list read the schedules and the readiness, as approvers may too.
+OPERATOR_SCHEDULE_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:UpdateSchedule",
+)
+READER_SCHEDULE_ACTIONS = ("scheduler:GetSchedule",)
+SCHEDULE_LIST_ACTIONS = ("scheduler:ListSchedules",)  # takes no resource
+OPERATOR_REPORT_PREFIXES = ("readiness/", "reports/")  # s3:GetObject (and ListBucket: a missing report reads 404)

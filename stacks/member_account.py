@@ -198,8 +198,8 @@ class MemberAccountStack(cdk.Stack):
 
 def member_grants() -> list[permissions.Grant]:
     """What the member role allows, from stacks/iam.py's lists (never copied): the functions' DRS reads (Describe*
-    take no resource), their DRS actions on the account's DRS resources, their EC2 reads, and the dependencies of
-    StartRecovery and TerminateRecoveryInstances."""
+    take no resource), their DRS actions on the account's DRS resources, their EC2 reads, the dependencies of
+    StartRecovery and TerminateRecoveryInstances, and readiness's reads of instance profiles and the vCPU quota."""
     drs = permissions.member_drs_actions()
     describe = tuple(action for action in drs if action.startswith(("drs:Describe", "drs:List", "drs:Get")))
     acting = tuple(action for action in drs if action not in describe)
@@ -212,4 +212,5 @@ def member_grants() -> list[permissions.Grant]:
         allowed.extend(permissions.START_RECOVERY_DEPENDENCIES)
     if "drs:TerminateRecoveryInstances" in drs:
         allowed.extend(permissions.TERMINATE_DEPENDENCIES)
+    allowed.extend(permissions.READINESS_ACCOUNT_READS)  # readiness's look at the account's profiles and quota
     return allowed

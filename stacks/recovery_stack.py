@@ -14,9 +14,12 @@ from lambdas.core.steps import DEFAULT_HOOK_FUNCTION_PREFIX
 from stacks import grants
 from stacks import iam as permissions
 from stacks.access import OperatorAccess
+from stacks.drill_schedules import DrillSchedules
 from stacks.functions import OrchestratorFunctions
 from stacks.member_account import allow_member_roles
 from stacks.monitoring import Monitoring
+from stacks.readiness import MINUTES_CONTEXT, ReadinessEvaluation, metrics_namespace, readiness_minutes
+from stacks.reports import ReportArchive
 from stacks.tables import RecordTables
 from stacks.workflow import RecoveryWorkflow, state_machine_name
 
@@ -77,8 +80,37 @@ class DrsOrchestratorStack(Stack):
         approval_url = self.approval_url(functions.functions["answer_approval"], machine_name)
         self.access.allow_answering(functions.functions["answer_approval"])  # ApproverPolicy may call its URL
 
+        # Between drills: every execution's report kept, every plan's readiness evaluated, drills on a schedule.
+        reports = ReportArchive(self, "Reports", topic=monitoring.topic)
+        reports.publish_on_end(
+            function=functions.functions["publish_report"],
+            state_machine=workflow.state_machine,
+            namespace=metrics_namespace(self),
+        )
+        readiness = ReadinessEvaluation(
+            self,
+            "Readiness",
+            function=functions.functions["readiness"],
+            topic=monitoring.topic,
+            bucket=reports.bucket,
+            minutes=readiness_minutes(context(MINUTES_CONTEXT)),
+        )
+        drills = DrillSchedules(self, "DrillSchedules", state_machine=workflow.state_machine)
+        self.access.allow_between_drills(
+            readiness=functions.functions["readiness"],
+            bucket=reports.bucket,
+            schedule_group=drills.group.schedule_group_name,
+            drill_role=drills.role,
+        )
+
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "OrchestratorAccount",
+            value=self.account,
+            description="The stack's own account: its servers need no member role (drsctl reads it)",
+        )
         # The console's host depends on the partition (aws, aws-cn, aws-us-gov): a mapping CloudFormation reads at
         # deploy time, when the partition is known.
         consoles = CfnMapping(
@@ -105,6 +137,11 @@ class DrsOrchestratorStack(Stack):
         for name, table in tables.tables.items():
             CfnOutput(self, f"{name}Table", value=table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "ReportBucketName", value=reports.bucket.bucket_name)
+        CfnOutput(self, "ReadinessFunctionName", value=functions.functions["readiness"].function_name)
+        CfnOutput(self, "ReadinessAlarmName", value=readiness.alarm.alarm_name)
+        CfnOutput(self, "DrillScheduleGroupName", value=drills.group.schedule_group_name)
+        CfnOutput(self, "DrillScheduleRoleArn", value=drills.role.role_arn)
         CfnOutput(
             self,
             "ApprovalUrl",

@@ -16,6 +16,7 @@ TABLES: dict[str, tuple[str, tuple[str, dynamodb.AttributeType], tuple[str, dyna
     "ExecutionHistory": ("EXECUTION_HISTORY_TABLE", ("ExecutionId", S), ("PlanId", S)),
     "ExecutionWaves": ("EXECUTION_WAVES_TABLE", ("ExecutionId", S), ("WaveKey", S)),  # a wave and its pages
     "ExecutionLocks": ("EXECUTION_LOCKS_TABLE", ("LockId", S), None),
+    "PlanReadiness": ("PLAN_READINESS_TABLE", ("PlanId", S), None),  # each plan's readiness (lambdas/core/readiness)
 }
 PLAN_EXECUTIONS_INDEX = "PlanExecutionsByTime"
 

@@ -20,6 +20,7 @@ from drsctl.commands.common import EXIT_INVALID_INPUT, console, fail_invalid
 from drsctl.commands.inputs import read_plan, read_scenario
 from drsctl.commands.operating import JSON_OPTION, STACK_OPTION, find, operating, print_json, region_name
 from drsctl.commands.plan_store import diff, list_plans, show
+from drsctl.commands.readiness import readiness, schedule
 from drsctl.commands.rehearse import MODE_OPTION, Mode
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ plan_app = typer.Typer(help="Work with plan files and the plans stored in the de
 plan_app.command("list")(list_plans)
 plan_app.command("show")(show)
 plan_app.command("diff")(diff)
+plan_app.command("readiness")(readiness)
+plan_app.command("schedule")(schedule)
 EXIT_CANNOT_CHECK = 1
 
 
@@ -282,8 +285,18 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
             save_plan(parsed)
     except (BotoCoreError, ClientError) as error:
         _refuse_load(error, tables)
+    if deployed is None and parsed.Schedule is not None:  # given only the tables: the schedule still needs the stack
+        deployed = _stack_for_the_schedule(stack, parsed)
+    change, requested = _after_storing(deployed, parsed)
     if json_output:
-        print_json({**loading.to_json(), "Stored": True})
+        print_json(
+            {
+                **loading.to_json(),
+                "Stored": True,
+                "schedule": change.to_json() if change is not None else None,
+                "readiness": "requested" if requested is None else f"not requested: {requested}",
+            }
+        )
         return
     out.print(
         f"plan {parsed.PlanId} stored: {len(parsed.ProtectionGroups)} protection group(s), {len(parsed.Waves)} "
@@ -296,6 +309,50 @@ def load(  # noqa: PLR0917 - typer reads a command's options from its parameters
             f"its start; the next execution runs version {loading.version}",
             soft_wrap=True,
         )
+    _print_after_storing(change, requested, parsed.PlanId, stack_known=deployed is not None)
+
+
+def _print_after_storing(change: Any, requested: str | None, plan_id: str, *, stack_known: bool) -> None:
+    out = console()
+    if change is not None:
+        details = change.to_json()
+        out.print(
+            f"drill schedule {change.name} {change.action}"
+            + (f": {change.state}" if change.state else "")
+            + (f", next drill {details['nextDrill']}" if details["nextDrill"] else ""),
+            soft_wrap=True,
+        )
+    if requested is None:
+        out.print(f"readiness of plan {plan_id} requested: drsctl plan readiness {plan_id}", soft_wrap=True)
+    elif stack_known:
+        out.print(f"warning: readiness not requested ({requested}); it runs within 30 minutes", soft_wrap=True)
+
+
+def _stack_for_the_schedule(stack: str | None, plan: Any) -> DeployedStack:
+    """The stack, when only the tables were given: a plan with a Schedule needs it (its schedule is the stack's)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from drsctl.operate.stack import StackNotFound, find_stack
+
+    try:
+        return find_stack(stack)
+    except (StackNotFound, BotoCoreError, ClientError) as error:
+        raise fail_invalid(
+            f"plan {plan.PlanId} was stored, but its Schedule needs the stack ({error}): pass --stack and load it again"
+        ) from error
+
+
+def _after_storing(deployed: DeployedStack | None, plan: Any) -> tuple[Any, str | None]:
+    """The plan's drill schedule made what its Schedule says, and its readiness requested (the stack's function,
+    asynchronously): (the schedule's change, why readiness was not requested or None)."""
+    if deployed is None:
+        return None, "no stack"
+    from drsctl.operate import readiness as deployed_readiness
+    from drsctl.operate import schedules
+
+    with operating(f"store the drill schedule of plan {plan.PlanId} (the plan itself is stored)"):
+        change = schedules.apply(deployed, plan)
+    return change, deployed_readiness.request_evaluation(deployed, plan.PlanId)
 
 
 def _stack_for_the_check(stack: str | None, plan_id: str, *, force: bool) -> DeployedStack | None:

@@ -4,9 +4,10 @@ sandbox). Registered on `drsctl plan` by plan.py."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from drsctl.commands.common import console
 from drsctl.commands.inputs import read_plan
@@ -19,14 +20,22 @@ def list_plans(
     stack: Annotated[str | None, STACK_OPTION] = None,
     json_output: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List the plans stored in the deployed stack, with each plan's version (planVersion)."""
+    """List the plans stored in the deployed stack, with each plan's version (planVersion), its readiness (PASS,
+    WARN or FAIL, as last evaluated) and its next scheduled drill."""
     from rich.table import Table
 
-    from drsctl.operate import plans
+    from drsctl.operate import plans, readiness, schedules
+    from lambdas.core.drill_schedule import schedule_name
 
     deployed = find(stack, "list plans")
     with operating("list plans"):
         found = plans.list_plans(deployed)
+        statuses = readiness.statuses(deployed)
+        planned = schedules.schedules(deployed)
+    for plan in found:
+        plan["readiness"] = statuses.get(str(plan["PlanId"]))
+        drill = planned.get(schedule_name(str(plan["PlanId"])))
+        plan["schedule"] = drill.to_json() if drill is not None else None
     if json_output:
         print_json(found)
         return
@@ -38,9 +47,37 @@ def list_plans(
     table.add_column("name", overflow="fold", ratio=1)
     table.add_column("waves", justify="right", no_wrap=True)
     table.add_column("version", no_wrap=True)
+    table.add_column("readiness", no_wrap=True)
+    table.add_column("next drill (UTC)", overflow="fold")
     for plan in found:
-        table.add_row(str(plan["PlanId"]), str(plan.get("Name") or ""), str(plan["Waves"]), plan["planVersion"] or "-")
+        table.add_row(
+            str(plan["PlanId"]),
+            str(plan.get("Name") or ""),
+            str(plan["Waves"]),
+            plan["planVersion"] or "-",
+            readiness_text(plan.get("readiness")),
+            _next_drill(plan.get("schedule")),
+        )
     console().print(table)
+
+
+def readiness_text(readiness: dict[str, Any] | None) -> Text:
+    """PASS, WARN or FAIL in its colour; `-` for a plan never evaluated."""
+    from drsctl.commands.readiness import STATUS_STYLE
+
+    if not readiness:
+        return Text("-")
+    status = str(readiness.get("status"))
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def _next_drill(drill: dict[str, Any] | None) -> str:
+    if not drill:
+        return "-"
+    if drill.get("state") != "ENABLED":
+        return "disabled"
+    when = drill.get("nextDrill")
+    return str(when).replace("T", " ").removesuffix("Z") if when else "-"
 
 
 def show(

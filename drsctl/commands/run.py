@@ -304,9 +304,14 @@ def list_(
         check_plan_id(plan, "--plan")
     if status is not None:
         status = check_status(status)
+    from drsctl.operate import readiness
+
     deployed = find(stack, "list executions")
     with operating("list executions"):
         found = executions.list_executions(deployed, plan_id=plan, status=status)
+        statuses = readiness.statuses(deployed)
+    for item in found:  # the readiness of each execution's plan, as last evaluated
+        item["planReadiness"] = (statuses.get(str(item.get("PlanId"))) or {}).get("status")
     if json_output:
         print_json(found)
         return
@@ -337,7 +342,7 @@ def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
         for item in found:
             table.add_row(
                 item["ExecutionId"],
-                str(item.get("PlanId")),
+                Text.assemble(str(item.get("PlanId")), " ", _readiness(item)),
                 str(item.get("ExecutionType") or "-"),
                 status_text(str(item.get("Status"))),
                 _utc(item.get("StartTime")),
@@ -352,12 +357,24 @@ def _executions_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
     table.add_column("cleanup", overflow="fold", ratio=1, min_width=8)
     for item in found:
         table.add_row(
-            "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+            Text.assemble(
+                "\n".join([item["ExecutionId"], *textwrap.wrap(str(item.get("PlanId")), max(longest, 12))]),
+                " ",
+                _readiness(item),
+            ),
             Text.assemble(str(item.get("ExecutionType") or "-"), "\n", status_text(str(item.get("Status")))),
             _utc(item.get("StartTime")).replace(" ", "\n"),
             cleanup(item),
         )
     return table
+
+
+def _readiness(item: dict[str, Any]) -> Text:
+    """The execution's plan's readiness as last evaluated, in brackets: `[FAIL]`; nothing when never evaluated."""
+    from drsctl.commands.readiness import STATUS_STYLE
+
+    status = item.get("planReadiness")
+    return Text(f"[{status}]", style=STATUS_STYLE.get(str(status), "")) if status else Text("")
 
 
 def _utc(epoch: Any) -> str:
@@ -574,8 +591,10 @@ def report_command(
     ] = None,
     stack: Annotated[str | None, STACK_OPTION] = None,
 ) -> None:
-    """The drill report of a deployed execution, from its records, its history and DRS: the same page and JSON as
-    `drsctl rehearse --html/--json` (docs/report.md)."""
+    """The drill report of a deployed execution: the one the stack kept in its report bucket when the execution
+    ended (reports/<PlanId>/<NAME>.json and .html), else built from its records, its history and DRS: the same page
+    and JSON as `drsctl rehearse --html/--json` (docs/report.md). It is built anew when its record changed since
+    (an operator's cleanup), or with --started-by."""
     from drsctl.commands.inputs import check_writable, write_text
 
     check_execution_name(name, "NAME")
@@ -588,10 +607,26 @@ def report_command(
     with operating(f"build the report of execution {name}"):
         from drsctl.operate import executions
 
-        if executions.snapshot(deployed, name, with_waves=False).record_running:
+        current = executions.snapshot(deployed, name, with_waves=False)
+        if current.record_running:
             raise fail_invalid(f"execution {name} is still running: build its report once it has ended")
         import json
 
+        from drsctl.operate.kept_reports import kept, still_current
+
+        found = kept(deployed, current.record.PlanId, name) if current.record and started_by is None else None
+        if found is not None and current.record is not None and not still_current(found.report, current.record):
+            found = None  # the record changed since its end (a cleanup): built anew below
+    if found is not None:
+        console().print(f"the report the stack kept: {found.location}", soft_wrap=True)
+        if json_file is not None:
+            write_text(json_file, json.dumps(found.report, indent=2) + "\n", "report")
+            console().print(f"report written to {json_file}")
+        if html_file is not None:
+            write_text(html_file, found.html, "HTML report")
+            console().print(f"HTML report written to {html_file}")
+        return
+    with operating(f"build the report of execution {name}"):
         import boto3
         from botocore.config import Config
 

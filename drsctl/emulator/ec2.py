@@ -15,12 +15,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from drsctl.emulator.model import DrsEmulator, Ec2Fault, RecoveryInstance
+from drsctl.emulator import ec2_launch
+from drsctl.emulator.model import TERMINATED_VISIBLE_SECONDS, DrsEmulator, Ec2Fault, RecoveryInstance
 from drsctl.emulator.query import Ec2Error, Ec2Handler, paginate
 from drsctl.emulator.scenario import EC2_FAULT_ERRORS, InstanceStatusSpec
 
 DEFAULT_INSTANCE_STATUS = InstanceStatusSpec(seconds=120, result="ok")
-TERMINATED_VISIBLE_SECONDS = 3600  # EC2 keeps listing a terminated instance for about an hour
 MAX_RESULTS = (5, 1000)
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 _EC2_STATES = {"RUNNING": "running", "SHUTTING-DOWN": "shutting-down", "TERMINATED": "terminated"}
@@ -173,4 +173,4 @@ def handlers(emulator: DrsEmulator) -> dict[str, Ec2Handler]:
             raise Ec2Error(fault.code, fault.message, status=EC2_FAULT_ERRORS[fault.code]) from fault
         return describe_instance_status(now, instances, params)
 
-    return {"DescribeInstanceStatus": describe}
+    return {"DescribeInstanceStatus": describe, **ec2_launch.handlers(emulator)}

@@ -36,6 +36,7 @@ from drsctl.emulator.errors import (
     UninitializedAccountException,
     ValidationException,
 )
+from drsctl.emulator.launch import LaunchEstate
 from drsctl.emulator.scenario import (
     ANY_OPERATION,
     ConflictFault,
@@ -53,6 +54,7 @@ POST_LAUNCH_ACTION_CODE = "drs-rehearsal-post-launch"  # an SSM document name (S
 FINAL_LAUNCH_STATUSES = ("LAUNCHED", "FAILED", "TERMINATED")
 SNAPSHOT_INTERVAL = 600  # seconds between recovery snapshots, on a grid aligned to the epoch
 SNAPSHOT_RETENTION = 86_400  # how far back recovery snapshots are kept
+TERMINATED_VISIBLE_SECONDS = 3600  # EC2 keeps listing a terminated instance for about an hour
 
 
 class Rendered(Sequence[dict[str, Any]]):
@@ -319,10 +321,12 @@ class DrsEmulator:
         self._faults = [_PendingFault.of(fault, now) for fault in scenario.faults]
         self.calls: Counter[str] = Counter()
         self.servers: dict[tuple[str, str], SourceServer] = {}
+        self.launch = LaunchEstate(scenario)  # each server's launch template, the subnets, groups and capacity
         self.jobs: dict[str, Job] = {}
         self.instances: dict[str, RecoveryInstance] = {}  # what DescribeRecoveryInstances lists
         self.ec2_instances: dict[str, RecoveryInstance] = {}  # every instance ever launched, terminated ones too
         self.ec2_calls: Counter[str] = Counter()  # EC2 operations, apart from `calls` (DRS operations)
+        self.other_calls: Counter[str] = Counter()  # other services' operations (Service Quotas)
         self._synthetic_ids: set[str] = set()
         for spec in scenario.servers:
             region = scenario.region_of(spec)
@@ -399,6 +403,11 @@ class DrsEmulator:
                 raise Ec2Fault(fault.error, fault.message or f"Injected fault: {fault.error} on {operation}")
             instances = [replace(i) for i in self.ec2_instances.values() if i.region == region and i.account == account]
             return self.clock.now(), instances
+
+    def count_call(self, operation: str) -> None:
+        """Count a call of another service the emulator serves (Service Quotas)."""
+        with self._lock:
+            self.other_calls[operation] += 1
 
     def next_event_at(self) -> float | None:
         """When the next scheduled change happens (None when nothing is pending): lets a driver skip idle time."""
@@ -552,6 +561,22 @@ class DrsEmulator:
         if order == "DESC":
             times.reverse()
         return {"items": [self._snapshot(server, at) for at in times]}
+
+    def get_launch_configuration(self, region: str, sourceServerID: str) -> dict[str, Any]:
+        """The server's launch settings: its EC2 launch template (drsctl/emulator/launch.py) and DRS's defaults."""
+        server = self._server(region, sourceServerID)
+        template = self.launch.template_of[(region, server.id)]
+        return {
+            "sourceServerID": server.id,
+            "name": server.spec.hostname,
+            "ec2LaunchTemplateID": template.id,
+            "launchDisposition": "STARTED",
+            "targetInstanceTypeRightSizingMethod": "NONE",
+            "copyPrivateIp": False,
+            "copyTags": False,
+            "licensing": {"osByol": False},
+            "postLaunchEnabled": server.spec.postLaunch is not None,
+        }
 
     def list_launch_actions(
         self, region: str, resourceId: str, filters: dict[str, Any] | None = None

@@ -33,6 +33,7 @@ OPERATIONS = (
     "TerminateRecoveryInstances",
     "DescribeJobLogItems",
     "DescribeRecoverySnapshots",
+    "GetLaunchConfiguration",
     "ListLaunchActions",
     "TagResource",
     "UntagResource",

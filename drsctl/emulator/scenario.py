@@ -23,11 +23,25 @@ ERROR_NAME = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ACCOUNT = r"^\d{12}$"
 ANY_OPERATION = "*"
-# The EC2 operation the emulator serves beside DRS (ec2.py), and the EC2 errors a fault on it may give, with their
-# HTTP statuses: throttled, an internal error, and access denied (EC2's code for it). `*` means DRS operations only.
-EC2_OPERATIONS = ("DescribeInstanceStatus",)
+# The EC2 operations the emulator serves beside DRS (ec2.py, launch.py), and the EC2 errors a fault on one may give,
+# with their HTTP statuses: throttled, an internal error, and access denied (EC2's code for it). `*` means DRS
+# operations only.
+EC2_OPERATIONS = (
+    "DescribeInstanceStatus",
+    # what readiness reads of a launch (drsctl/emulator/launch.py)
+    "DescribeLaunchTemplateVersions",
+    "DescribeSubnets",
+    "DescribeSecurityGroups",
+    "DescribeInstanceTypeOfferings",
+    "DescribeInstanceTypes",
+    "DescribeInstances",
+)
 EC2_FAULT_ERRORS = {"RequestLimitExceeded": 503, "InternalError": 500, "UnauthorizedOperation": 403}
 DEFAULT_LAG_SECONDS = 3600.0  # what a server that is not in CONTINUOUS replication lags by, unless told
+# An EC2 instance type: family, generation and attributes, then a size (m5.large, c6gn.16xlarge, t2.micro, m5.metal).
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal)$"
+DEFAULT_INSTANCE_TYPE = "m5.large"
+AMPLE_VCPUS = 10_000.0  # a Region's vCPU quota unless the scenario's capacity says otherwise
 
 
 @cache
@@ -141,6 +155,31 @@ class InstanceStatusSpec(_Strict):
     )
 
 
+class LaunchTemplateSpec(_Strict):
+    """The server's EC2 launch template, as DRS launches it: by default a valid one (an instance type offered in its
+    subnet's zone, an existing subnet, security group and instance profile). Each flag breaks one thing, as drift
+    does between drills (readiness: LAUNCH_CONFIG_INVALID)."""
+
+    instanceType: str | None = Field(
+        None, pattern=INSTANCE_TYPE, description=f"Its instance type (default {DEFAULT_INSTANCE_TYPE})."
+    )
+    subnetMissing: bool = Field(False, description="It names a subnet that no longer exists.")
+    securityGroupMissing: bool = Field(False, description="It names a security group that no longer exists.")
+    instanceProfileMissing: bool = Field(False, description="It names an instance profile that no longer exists.")
+    instanceTypeNotOffered: bool = Field(
+        False,
+        description="Its subnet is in an Availability Zone (the Region's fourth, d) that does not offer its instance "
+        "type.",
+    )
+
+
+class CapacitySpec(_Strict):
+    """A Region's On-Demand vCPUs: the quota (Service Quotas L-1216C47A) and what running instances use."""
+
+    vcpuLimit: float = Field(AMPLE_VCPUS, ge=0, description="The vCPU quota of On-Demand standard instances.")
+    vcpusInUse: int = Field(0, ge=0, description="vCPUs of the On-Demand standard instances already running.")
+
+
 class ServerSpec(_Strict):
     id: str = Field(pattern=SOURCE_SERVER_ID, description="The DRS source server ID.")
     hostname: str = Field(min_length=1, max_length=255)
@@ -167,6 +206,10 @@ class ServerSpec(_Strict):
         None,
         description="EC2 status checks of its recovery instances (DescribeInstanceStatus). Default: initializing "
         "for 120 s after the launch, then ok.",
+    )
+    launchTemplate: LaunchTemplateSpec = Field(
+        default_factory=LaunchTemplateSpec,
+        description="Its DRS launch settings' EC2 launch template (GetLaunchConfiguration); default: a valid one.",
     )
 
     @field_validator("replication")
@@ -400,6 +443,11 @@ class Scenario(_Strict):
         description="How approval steps are answered: the entry naming the wave, else the entry without a wave, "
         "else APPROVE at once.",
     )
+    capacity: dict[Annotated[str, Field(pattern=REGION)], CapacitySpec] = Field(
+        default_factory=dict,
+        description="Per Region: its On-Demand vCPU quota and the vCPUs in use (default: ample, "
+        f"{AMPLE_VCPUS:g} and none).",
+    )
 
     @model_validator(mode="after")
     def _unique_servers(self) -> Scenario:
@@ -434,6 +482,9 @@ class Scenario(_Strict):
 
     def region_of(self, item: ServerSpec | ExternalJob) -> str:
         return item.region or self.region
+
+    def capacity_of(self, region: str) -> CapacitySpec:
+        return self.capacity.get(region) or CapacitySpec()
 
     def account_of(self, item: ServerSpec | ExternalJob) -> str:
         return item.account or self.accountId

@@ -1,7 +1,8 @@
 """Serve the emulator over HTTP on loopback, so boto3, the AWS CLI and the Lambdas reach it like real DRS.
 
-One endpoint serves both DRS (rest-json, `protocol.py`) and EC2's view of the recovery instances (the ec2 query
-protocol, `query.py` and `ec2.py`): a request signed for `ec2`, or a form-encoded POST with an `Action`, is EC2's.
+One endpoint serves DRS (rest-json, `protocol.py`), EC2's view of the recovery instances and of what a launch needs
+(the ec2 query protocol, `query.py`, `ec2.py`, `ec2_launch.py`): a request signed for `ec2`, or a form-encoded POST
+with an `Action`, is EC2's; and Service Quotas' GetServiceQuota (`quotas.py`, a `ServiceQuotasV20190624.` target).
 The standard library's threading HTTP server is enough here: one thread per connection, the model's lock keeps the
 state consistent, and there is no dependency to pin or patch.
 """
@@ -20,6 +21,7 @@ from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.model import DrsEmulator
 from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol, is_query_request
+from drsctl.emulator.quotas import QuotasProtocol, is_quotas_request
 
 
 class LoopbackHandler(BaseHTTPRequestHandler):
@@ -78,16 +80,21 @@ class _DrsRequestHandler(LoopbackHandler):
         self.verbose = self.server.verbose
         if is_query_request(self.command, headers, body):
             return self.server.ec2.handle(self.command, self.path, headers, body)
+        if is_quotas_request(headers):
+            return self.server.quotas.handle(headers, body)
         return self.server.protocol.handle(self.command, self.path, headers, body)
 
 
 class _DrsHttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], protocol: DrsProtocol, ec2: QueryProtocol, verbose: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], protocol: DrsProtocol, ec2: QueryProtocol, quotas: QuotasProtocol, verbose: bool
+    ) -> None:
         super().__init__(address, _DrsRequestHandler)
         self.protocol = protocol
         self.ec2 = ec2
+        self.quotas = quotas
         self.verbose = verbose
 
 
@@ -108,7 +115,7 @@ def start(emulator: DrsEmulator, host: str = "127.0.0.1", port: int = 0, verbose
     query = QueryProtocol(
         ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
     )
-    http_server = _DrsHttpServer((host, port), protocol, query, verbose)
+    http_server = _DrsHttpServer((host, port), protocol, query, QuotasProtocol(emulator), verbose)
     # A short poll interval: shutdown() waits up to one interval, and tests start and stop many emulators.
     thread = threading.Thread(
         target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, name="drs-emulator", daemon=True

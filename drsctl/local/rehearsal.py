@@ -30,6 +30,7 @@ from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
 from drsctl.local import hooks
 from drsctl.local.engine import EngineStats, account_of_access_key, virtual_engine
+from drsctl.local.instance_profiles import create_in_every_account
 from drsctl.local.tables import TABLE_NAMES, TABLES
 from lambdas.core import accounts, records
 from lambdas.core.observability import logger
@@ -150,6 +151,10 @@ class LocalAws:
         """Do what the 15-minute schedule does in AWS: run the sweeper once, at the virtual clock's time."""
         stamp = datetime.fromtimestamp(self.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return self._invoke(SWEEP_FUNCTION, {"time": stamp})
+
+    def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke one of the stack's functions (by name) as AWS would, outside the state machine."""
+        return self._invoke(name, event)
 
     def _invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         response = self.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
@@ -275,6 +280,9 @@ def local_aws(
             # The emulator also serves EC2's DescribeInstanceStatus for the recovery instances. moto's mock only
             # intercepts requests to AWS hostnames, so clients with this endpoint reach the emulator, not moto's EC2.
             "AWS_ENDPOINT_URL_EC2": running.endpoint,
+            # and Service Quotas' GetServiceQuota (readiness reads the vCPU quota)
+            "AWS_ENDPOINT_URL_SERVICE_QUOTAS": running.endpoint,
+            "ORCHESTRATOR_ACCOUNT": ACCOUNT,
             "POWERTOOLS_LOG_LEVEL": log_level,
             "POWERTOOLS_SERVICE_NAME": "drs-orchestrator",
             "HOOK_FUNCTION_PREFIX": DEFAULT_HOOK_FUNCTION_PREFIX,  # as the stack deploys it by default
@@ -300,7 +308,8 @@ def local_aws(
         engine = stack.enter_context(virtual_engine(clock, seed=scenario.seed))
         # Member accounts: STS lets the orchestrator into those the scenario knows and does not refuse, and the
         # emulator answers a call made with the credentials AssumeRole gave in the role's account
-        engine.assumable = scenario.assumable
+        # moto's own account (the stack's, where the sandbox's operators and approvers have their roles) too
+        engine.assumable = lambda account: account == ACCOUNT or scenario.assumable(account)
         emulator.resolve_caller = _member_account_of
         accounts.reset()  # credentials a previous rehearsal's STS issued mean nothing to this one
         stack.callback(accounts.reset)
@@ -309,6 +318,8 @@ def local_aws(
         hooks.install(
             scenario, engine, role, REGION, clock=clock, answer_undeclared_approvals=answer_undeclared_approvals
         )
+        # IAM is moto's: the instance profiles the scenario's launch templates name (readiness looks them up)
+        create_in_every_account(emulator.launch, scenario, boto3.client("iam", region_name=REGION))
         yield LocalAws(clock=clock, emulator=running, engine=engine, state_machine_arn=arn)
 
 

@@ -9,6 +9,7 @@ RECOVERY_PLANS = "RecoveryPlans"
 EXECUTION_HISTORY = "ExecutionHistory"
 EXECUTION_WAVES = "ExecutionWaves"
 EXECUTION_LOCKS = "ExecutionLocks"
+PLAN_READINESS = "PlanReadiness"
 
 # Environment variable -> table definition (CreateTable arguments, without the name).
 TABLES: dict[str, dict[str, Any]] = {
@@ -75,6 +76,10 @@ TABLES: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "PLAN_READINESS_TABLE": {  # each plan's readiness (lambdas/core/readiness/store.py)
+        "KeySchema": [{"AttributeName": "PlanId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "PlanId", "AttributeType": "S"}],
+    },
 }
 
 TABLE_NAMES = {
@@ -83,4 +88,5 @@ TABLE_NAMES = {
     "EXECUTION_HISTORY_TABLE": EXECUTION_HISTORY,
     "EXECUTION_WAVES_TABLE": EXECUTION_WAVES,
     "EXECUTION_LOCKS_TABLE": EXECUTION_LOCKS,
+    "PLAN_READINESS_TABLE": PLAN_READINESS,
 }

@@ -1,7 +1,8 @@
 """What the stack's EventBridge rules do when an execution ends, done by a watcher thread in the sandbox.
 
 In AWS a rule sends FAILED, TIMED_OUT and ABORTED executions to the reconcile Lambda (so a stopped execution's
-record ends CANCELLED), and the topic hears of every finished execution. Here a thread looks at the executions a few
+record ends CANCELLED), another every ended execution to the report function (its report into the bucket), and the
+topic hears of every finished execution. Here a thread looks at the executions a few
 times a second (sandbox time runs fast, real time does not) and does both, once per execution.
 """
 
@@ -21,6 +22,7 @@ from lambdas.core import records
 from lambdas.core.approvals import ON_TIMEOUT, iso_utc
 
 POLL_SECONDS = 0.1
+REPORT_FUNCTION = "drs-orchestrator-publish-report"  # rehearsal.function_name("publish_report")
 
 
 class StatusChanges:
@@ -66,11 +68,25 @@ class StatusChanges:
                     except Exception as error:  # noqa: BLE001 - as EventBridge: the event goes to its DLQ, not a loop
                         self.say(f"reconcile of {described['name']} failed: {type(error).__name__}: {error}")
                 self.say(f"execution {described['name']} ended {self._state(described)}")
+                self._keep_report(described)
                 sns.publish(
                     TopicArn=self.topic_arn,
                     Subject=f"Execution {described['name']} {described['status']}"[:100],
                     Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
                 )
+
+    def _keep_report(self, described: dict[str, Any]) -> None:
+        """As the stack's rule does: the report function writes the execution's report to the bucket."""
+        event = {"detail-type": "Step Functions Execution Status Change", "detail": {"name": described["name"]}}
+        try:
+            result = self.aws.invoke(REPORT_FUNCTION, event)
+        except Exception as error:  # noqa: BLE001 - as EventBridge: a failed delivery is said, the watch goes on
+            self.say(f"the report of {described['name']} could not be kept: {type(error).__name__}: {error}")
+            return
+        if result.get("Kept"):
+            self.say(f"report of {described['name']} kept: s3://{result['Bucket']}/{result['Html']}")
+        else:
+            self.say(f"no report of {described['name']}: a scheduled drill refused before it started")
 
     def _state(self, described: dict[str, Any]) -> str:
         """How it ended, in the CLI's words (drsctl/operate/vocabulary.py): its record's status once ended (PARTIAL is

@@ -1,7 +1,8 @@
 """The sandbox's one HTTP endpoint: each request goes where its SigV4 credential scope says.
 
-`drs` goes to the DRS emulator's rest-json layer and `ec2` to its EC2 view (DescribeInstanceStatus), `cloudformation`
-to the stack's outputs, every other service (Step Functions, DynamoDB, Lambda, SNS, IAM, STS) to moto's own request
+`drs` goes to the DRS emulator's rest-json layer, `ec2` to its EC2 view (DescribeInstanceStatus and what a launch
+needs) and `servicequotas` to its Service Quotas, `cloudformation` to the stack's outputs, every other service (Step
+Functions, DynamoDB, Lambda, SNS, IAM, STS, S3, EventBridge Scheduler, CloudWatch, EventBridge) to moto's own request
 handlers: the request is handed to moto as if it had been sent to `https://<service>.<region>.amazonaws.com`, which is
 what moto's in-process mock does for any boto3 client, so the answers are byte for byte those of `mock_aws`. The
 approval URL's path goes to the answer function, as its function URL would (drsctl/sandbox/approval_url.py).
@@ -28,6 +29,7 @@ from drsctl.emulator import DrsEmulator, ec2
 from drsctl.emulator.errors import DropResponse
 from drsctl.emulator.protocol import DrsProtocol, HttpResponse
 from drsctl.emulator.query import QueryProtocol
+from drsctl.emulator.quotas import QuotasProtocol
 from drsctl.emulator.server import LoopbackHandler
 from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.cloudformation import StackOutputs
@@ -52,6 +54,7 @@ class Router:
         self.ec2 = QueryProtocol(
             ec2.handlers(emulator), default_region=emulator.scenario.region, request_ids=emulator.request_id
         )
+        self.quotas = QuotasProtocol(emulator)
         self.stack = stack
         self.approval_url = approval_url
         self.clock = emulator.clock  # the sandbox's: every answer's Date header tells its time
@@ -82,6 +85,8 @@ class Router:
             return self.drs.handle(method, path, headers, body)
         if service == "ec2":
             return self.ec2.handle(method, path, headers, body)
+        if service == "servicequotas":
+            return self.quotas.handle(headers, body)
         if service == "cloudformation":
             return self.stack.handle(body, region)
         if service == "sts":  # GetCallerIdentity from the signature (drsctl/sandbox/signatures.py)

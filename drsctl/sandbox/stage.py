@@ -5,6 +5,7 @@ the EventBridge stand-in.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -15,13 +16,14 @@ from unittest.mock import patch
 import boto3
 
 from drsctl.emulator import Scenario
-from drsctl.local.rehearsal import ACCOUNT, REGION, LocalAws, local_aws
+from drsctl.local.rehearsal import ACCOUNT, REGION, LocalAws, function_name, local_aws
 from drsctl.local.tables import TABLE_NAMES
 from drsctl.sandbox.approval_url import APPROVAL_PATH, ApprovalUrl
 from drsctl.sandbox.clock import ScaledClock
 from drsctl.sandbox.cloudformation import StackOutputs
 from drsctl.sandbox.events import StatusChanges, approval_announcer
 from drsctl.sandbox.front import Router, serve
+from drsctl.sandbox.schedules import ScheduleFirer
 from drsctl.sandbox.signatures import DEFAULT_KEY, create_default_principal
 from drsctl.sandbox.waits import interruptible_waits
 from drsctl.stamps import LineStamps
@@ -36,6 +38,12 @@ TABLE_OUTPUTS = {
     "EXECUTION_HISTORY_TABLE": "ExecutionHistoryTable",
     "EXECUTION_WAVES_TABLE": "ExecutionWavesTable",
     "EXECUTION_LOCKS_TABLE": "ExecutionLocksTable",
+    "PLAN_READINESS_TABLE": "PlanReadinessTable",
+}
+READINESS_MINUTES = 30  # as the stack's context drs:readinessMinutes
+SCHEDULER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -108,12 +116,25 @@ def sandbox(
         )
         stack.enter_context(interruptible_waits(speed))
         topic = boto3.client("sns", region_name=REGION).create_topic(Name=f"{stack_name}-Notifications")["TopicArn"]
-        stack.enter_context(patch.dict(os.environ, {TOPIC_VARIABLE: topic}))
+        between_drills = _between_drills(stack_name, aws)
+        stack.enter_context(
+            patch.dict(
+                os.environ,
+                {
+                    TOPIC_VARIABLE: topic,
+                    "REPORT_BUCKET": between_drills["ReportBucketName"],
+                    "METRICS_NAMESPACE": f"DrsOrchestrator/{stack_name}",
+                    "REPORT_SOURCE": "sandbox",
+                },
+            )
+        )
         outputs = {
             "StateMachineArn": aws.state_machine_arn,
             "StateMachineConsoleUrl": states_url(aws.state_machine_arn, "statemachines/view"),
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
+            "OrchestratorAccount": scenario.accountId,  # the servers' own account: the functions' ORCHESTRATOR_ACCOUNT
+            **between_drills,
         }
         create_default_principal()
         stamped = _in_sandbox_time(say, clock) if say is not None else None
@@ -126,4 +147,41 @@ def sandbox(
             aws.engine.listeners.append(approval_announcer(stamped))
         watcher = StatusChanges(aws, topic, stamped).start()
         stack.callback(watcher.stop)
+        firer = ScheduleFirer(clock, REGION, stamped).start()
+        stack.callback(firer.stop)
         yield Sandbox(front.endpoint, REGION, stack_name, speed, outputs, aws)
+
+
+def _between_drills(stack_name: str, aws: LocalAws) -> dict[str, str]:
+    """What the stack keeps between drills, made in moto as the stack makes it: the report bucket, the drill
+    schedules' group and role, and the readiness schedule (every 30 minutes, on the sandbox's clock). Returns the
+    stack's outputs for them."""
+    bucket = f"{stack_name.lower()}-reports-{ACCOUNT}"
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    group = f"{stack_name}-DrillSchedules"
+    scheduler.create_schedule_group(Name=group)
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(
+        RoleName=f"{stack_name}-StartDrillRole", AssumeRolePolicyDocument=json.dumps(SCHEDULER_TRUST)
+    )["Role"]["Arn"]
+    readiness = boto3.client("lambda", region_name=REGION).get_function(FunctionName=function_name("readiness"))
+    scheduler.create_schedule(
+        Name=f"{stack_name}-Readiness",
+        ScheduleExpression=f"rate({READINESS_MINUTES} minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": readiness["Configuration"]["FunctionArn"],
+            "RoleArn": role,
+            "Input": json.dumps({"time": "<aws.scheduler.scheduled-time>"}),
+        },
+        State="ENABLED",
+    )
+    return {
+        "ReportBucketName": bucket,
+        "ReadinessFunctionName": function_name("readiness"),
+        "DrillScheduleGroupName": group,
+        "DrillScheduleRoleArn": role,
+    }

@@ -114,7 +114,10 @@ def client(service: str, target: Target, config: Config, purpose: str = "read") 
     new credentials make new clients. The endpoint is part of the key so a process that talks to several emulators
     (tests) never mixes them up. Raises the AssumeRole error (ClientError from STS) when the role cannot be assumed.
     """
-    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    # boto3 reads AWS_ENDPOINT_URL_<SERVICE> (service-quotas: SERVICE_QUOTAS), else AWS_ENDPOINT_URL
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}") or os.environ.get(
+        "AWS_ENDPOINT_URL"
+    )
     with _lock:
         if any(known[0] == service and known[4] != endpoint for known in _clients):
             # A new endpoint (a process that rehearses many times meets a new emulator each time): the old clients

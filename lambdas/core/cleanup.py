@@ -92,6 +92,11 @@ def at_end(record: ExecutionRecord, stopped_as: ExecutionStatus | None) -> None:
             "running",
             action,
         )
+    elif not record.Waves:
+        # Ended before its first wave was written (refused by Prepare: an invalid plan, a scheduled drill that could
+        # not start): it launched nothing, so there is nothing to wait AfterMinutes for, nor to terminate.
+        cleanup.Status = "NOT_RUN"
+        cleanup.Detail = "Nothing was launched (the execution ended before its first wave): no drill instance to end"
     elif record.Status != "COMPLETED" and cleanup.OnFailure == "KEEP":
         cleanup.Status = "KEPT"
         cleanup.Detail = with_action(

@@ -86,6 +86,15 @@ class HealthCheckRefusedError(OrchestratorError):
     Not retried: the step fails, naming the call, the region and the fix."""
 
 
+class ReadinessNotEvaluatedError(OrchestratorError):
+    """A stored plan could not be evaluated for readiness (it no longer parses, its tables cannot be read)."""
+
+
+class ScheduledDrillRefusedError(OrchestratorError):
+    """A drill its plan's schedule started was refused before anything launched: another execution of the plan
+    runs, or the plan's readiness is FAIL. The record says which; the topic is told."""
+
+
 class ExecutionHistoryUnavailableError(OrchestratorError):
     """GetExecutionHistory was throttled or unavailable (after the SDK's own retries) while Next runbook step read how
     a hook or an approval ended. Retried by the state (it only reads), never a reason to fail the plan."""
@@ -101,4 +110,5 @@ EXPECTED_REFUSALS: tuple[type[OrchestratorError], ...] = (
     ExecutionStoppedError,  # a late step of an execution that was stopped (and its kin: wave closed, steps changed)
     RecordEndedError,
     TransactionConflictError,  # contention on the records: retried by the workflow
+    ScheduledDrillRefusedError,  # a scheduled drill that could not start: recorded and notified
 )

@@ -132,3 +132,21 @@ def _sentence(text: str) -> str:
     """`text` ending as a sentence, so what is added after it does not run on from its last word."""
     text = text.rstrip()
     return text if not text or text[-1] in ".!?:" else f"{text}."
+
+
+def role_refused(account: str, failure: AwsFailure) -> str:
+    """Why a member account cannot be reached, and how to fix it."""
+    return with_action(
+        f"account {account}: the member role {accounts.role_arn(account)} could not be assumed "
+        f"({failure.short()}); nothing in that account can be checked or launched",
+        role_refused_fix(account),
+    )
+
+
+def role_refused_fix(account: str, then: str = "run the plan again") -> str:
+    """How to let the stack into a member account whose role it could not assume."""
+    return (
+        f"deploy the member stack in account {account} (make deploy-member, or the StackSet of "
+        "docs/accounts.md) trusting this stack's account, list the account in the stack's context "
+        f"drs:memberAccounts and give both the same external ID (drs:memberExternalId), then {then}"
+    )

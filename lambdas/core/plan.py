@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lambdas.core.drill_schedule import Schedule as DrillSchedule
 from lambdas.core.errors import PlanValidationError
 from lambdas.core.plan_types import Boolean, ExecutionMode, ImpactLevel, Number
 from lambdas.core.steps import DrillCleanup as DrillCleanupOptions
@@ -215,6 +216,13 @@ class OptionsOverride(_Strict):
         description="Recovery point objective: each server recovered from a point in time at "
         "most this many minutes older than its StartRecovery (the report says whether it was met).",
     )
+    DrillEveryDays: Annotated[int | None, Number] = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Readiness warns (DRILL_OVERDUE) when no drill of this plan version has COMPLETED within this "
+        "many days (default 90).",
+    )
 
 
 class RunOptions(_Strict):
@@ -233,6 +241,7 @@ class RunOptions(_Strict):
     DrillCleanup: DrillCleanupOptions | None = None
     RtoTargetMinutes: float | None = None
     RpoTargetMinutes: float | None = None
+    DrillEveryDays: int = 90
 
     def quotas_for(self, account: str) -> JobQuotas:
         """The DRS job quotas of `account` (per Region): its Options.Quotas entry over the plan-wide ones."""
@@ -284,6 +293,9 @@ class RecoveryPlan(_Strict):
     ProtectionGroups: list[ProtectionGroup] = Field(min_length=1)
     Waves: list[Wave] = Field(min_length=1, description="Run in this order, one at a time.")
     Options: OptionsOverride | None = None
+    Schedule: DrillSchedule | None = Field(
+        None, description="Drill on a schedule (EventBridge Scheduler): drsctl plan load creates or updates it."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RecoveryPlan:
@@ -400,11 +412,19 @@ class ExecutionInput(_Strict):
         description="Who started it: the caller's AWS identity (an IAM or STS ARN, as sts:GetCallerIdentity returns "
         "it), which `drsctl run start` adds; written on the execution's record and shown in the report.",
     )
+    Scheduled: Annotated[bool | None, Boolean] = Field(
+        None,
+        description="Set by the plan's schedule (drsctl plan load): a DRILL started by EventBridge Scheduler. It is "
+        "refused (recorded FAILED, ScheduledDrillRefusedError) while another execution of the plan runs or while "
+        "the plan's readiness is FAIL. A RECOVERY is never scheduled.",
+    )
 
     @model_validator(mode="after")
     def _one_plan(self) -> ExecutionInput:
         if (self.PlanId is None) == (self.Plan is None):
             raise ValueError("give exactly one of PlanId (a stored plan) or Plan (an inline plan)")
+        if self.Scheduled and self.ExecutionType != "DRILL":
+            raise ValueError("Scheduled: a RECOVERY is never started by a schedule; only a DRILL can be scheduled")
         return self
 
     @field_validator("PointInTime")

@@ -27,16 +27,17 @@ from lambdas.core import (
     records,
     recovery_points,
     resume,
+    scheduled,
 )
 from lambdas.core.accounts import Target
-from lambdas.core.aws_errors import AwsFailure, classify
+from lambdas.core.aws_errors import classify
 from lambdas.core.errors import (
     ExecutionConflictError,
     ExecutionStoppedWhilePreparingError,
     PlanValidationError,
     RecordEndedError,
 )
-from lambdas.core.explain import listed, permanent_failure, with_action
+from lambdas.core.explain import listed, permanent_failure
 from lambdas.core.plan import (
     REPLICATING_SERVERS_PER_ACCOUNT,
     ProtectionGroup,
@@ -137,13 +138,22 @@ def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now
         ResumedFrom=request.ResumeFrom,
         PlanVersion=plan_version(plan),
         StartedBy=request.StartedBy,
+        Scheduled=request.Scheduled,
         PointInTime=request.point_in_time,
     )
     records.put_execution(record)
     # The plan's lock first: a second start of a running plan fails fast, naming the execution that runs it.
     taken = [locks.plan_lock(plan.PlanId)]
     try:
-        locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
+        try:
+            locks.acquire(taken, execution_id=execution_id, execution_arn=execution_arn, plan_id=plan.PlanId, now=now)
+        except ExecutionConflictError as conflict:
+            if request.Scheduled:  # recorded as the schedule's refusal, not as a second start by someone
+                raise scheduled.refused_while_running(plan.PlanId, conflict) from conflict
+            raise
+        if request.Scheduled:
+            scheduled.refuse_if_running(plan.PlanId, execution_id, now)
+            scheduled.refuse_if_not_ready(plan.PlanId, record.PlanVersion or "")
         resolution = resolve_waves(plan, options, request.ExecutionType, now)
         resolution.problems.extend(limits.problems(plan, resolution.waves, options, raw_input))
         resolution.problems.extend(recovery_points.input_problems(record.PointInTime, now))
@@ -361,19 +371,8 @@ def _preflight(plan: RecoveryPlan, targets: list[Target], problems: list[str]) -
             if failure is None or failure.kind == "transient":
                 raise
             refused.add(account)
-            problems.append(f"plan {plan.PlanId!r}: " + role_refused(account, failure))
+            problems.append(f"plan {plan.PlanId!r}: " + explain.role_refused(account, failure))
     return refused
-
-
-def role_refused(account: str, failure: AwsFailure) -> str:
-    """Why a member account cannot be reached, and how to fix it."""
-    return with_action(
-        f"account {account}: the member role {accounts.role_arn(account)} could not be assumed "
-        f"({failure.short()}); nothing in that account can be checked or launched",
-        f"deploy the member stack in account {account} (make deploy-member, or the StackSet of "
-        "docs/accounts.md) trusting this stack's account, list the account in the stack's context "
-        "drs:memberAccounts and give both the same external ID (drs:memberExternalId), then run the plan again",
-    )
 
 
 def _list_servers(plan: RecoveryPlan, target: Target, problems: list[str]) -> list[dict[str, Any]] | None:

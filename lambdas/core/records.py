@@ -257,6 +257,7 @@ class ExecutionRecord(_Record):
     Cleanup: DrillCleanupRecord | None = None  # Options.DrillCleanup: what was terminated after the drill
     PlanVersion: str | None = None  # the plan it ran: lambdas/core/plan_version.py, written by Prepare
     StartedBy: str | None = Field(None, max_length=STARTED_BY_MAX)  # the caller's ARN (execution input StartedBy)
+    Scheduled: bool | None = None  # started by the plan's drill schedule (execution input Scheduled)
     PointInTime: int | None = None  # execution input PointInTime (epoch seconds): what its servers recover to
     SnapshotSkewSeconds: int | None = None  # how far apart the recovery snapshots chosen for PointInTime are
     # `drsctl run cancel`: who stopped it (the caller's ARN, from STS GetCallerIdentity), why, and when

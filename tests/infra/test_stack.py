@@ -63,7 +63,7 @@ def test_the_deployed_definition_is_the_asl_file_byte_for_byte(resources):
 
 def test_functions_are_the_ones_of_functions_json_with_its_handler_memory_and_timeout(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == len(FUNCTIONS) == 12
+    assert len(functions) == len(FUNCTIONS) == 14
     assert load_functions(ROOT / "lambdas" / "functions.json") == FUNCTIONS
     assert FUNCTIONS["sweep"].handler == "lambdas.handlers.sweep.handler"
     assert FUNCTIONS["lock_servers"].placeholder == "LockServersFunctionArn"
@@ -122,6 +122,7 @@ def test_tables_have_pitr_encryption_on_demand_retain_and_stable_ids(resources):
         "RecordsExecutionHistory6B1F4F09",
         "RecordsExecutionLocks088E49F2",
         "RecordsExecutionWaves45D30E7E",
+        "RecordsPlanReadiness57B2A31C",
         "RecordsProtectionGroups5199BF87",
         "RecordsRecoveryPlansC4133573",
     }
@@ -262,10 +263,13 @@ def test_reconcile_delivery_is_retried_for_a_day_then_dead_lettered(resources):
 def test_reconcile_invocations_are_retried_twice_then_sent_to_the_same_queue(resources):
     queue = _dead_letter_queue(resources, "MonitoringReconcileDeadLetters")
     reconcile = function_logical_id(resources, "reconcile")
-    configs = of_type(resources, "AWS::Lambda::EventInvokeConfig")
+    configs = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": reconcile}
+    ]
     assert len(configs) == 1
-    config = next(iter(configs.values()))["Properties"]
-    assert config["FunctionName"] == {"Ref": reconcile}
+    config = configs[0]
     assert config["MaximumRetryAttempts"] == 2  # the Lambda maximum
     assert config["MaximumEventAgeInSeconds"] == 6 * 3600  # the Lambda maximum
     assert config["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}}
@@ -365,8 +369,9 @@ def test_finished_executions_are_notified_too(resources):
 
 
 def test_alarms_topic_dashboard_and_outputs(template, resources):
-    # failed executions, Errors and Throttles per function, one per dead-letter queue
-    assert len(of_type(resources, "AWS::CloudWatch::Alarm")) == 1 + 2 * len(FUNCTIONS) + 2
+    # failed executions, Errors and Throttles per function, one per dead-letter queue (reconcile, sweep, readiness
+    # runs, reports), Readiness, DrillMissedRto
+    assert len(of_type(resources, "AWS::CloudWatch::Alarm")) == 1 + 2 * len(FUNCTIONS) + 4 + 2
     assert len(of_type(resources, "AWS::CloudWatch::Dashboard")) == 1
     assert len(of_type(resources, "AWS::SNS::Topic")) == 1
     outputs = template.to_json()["Outputs"]
