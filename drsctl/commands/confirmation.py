@@ -38,9 +38,9 @@ def lag_seconds(duration: str | None) -> float | None:
 
 @contextmanager
 def _home_account(account: str | None) -> Iterator[None]:
-    """Groups that name no Account are the stack's own account's: the caller's (`account`, known from
-    sts:GetCallerIdentity already), unless the environment names it. Without this, resolving them would ask STS
-    again, at AWS's endpoint even when only DRS's is set (AWS_ENDPOINT_URL_DRS)."""
+    """Groups that name no Account are the stack's own account's (`account`: drsctl knows it from the stack), as
+    Prepare resolves them, unless the environment names it. Without this, resolving them would ask STS for the
+    caller's account, at AWS's endpoint even when only DRS's is set (AWS_ENDPOINT_URL_DRS)."""
     from lambdas.core.accounts import ORCHESTRATOR_ACCOUNT
 
     if not account or os.environ.get(ORCHESTRATOR_ACCOUNT):
@@ -64,7 +64,8 @@ def lag_text(seconds: float) -> str:
 
 
 def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None) -> list[str]:
-    """The confirmation's text, one paragraph per wave; raises OperateError when Prepare would refuse the plan."""
+    """The confirmation's text, one paragraph per wave; raises OperateError when Prepare would refuse the plan.
+    `account`: the stack's own account, where the groups that name no Account are."""
     from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions, parse_plan
     from lambdas.core.plan_version import plan_version
@@ -110,10 +111,10 @@ def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None
     return lines
 
 
-def _account(servers: list[dict[str, Any]], caller_account: str | None) -> str:
-    """The account DRS holds the servers in (from their ARNs), else the caller's."""
+def _account(servers: list[dict[str, Any]], home_account: str | None) -> str:
+    """The account DRS holds the servers in (from their ARNs), else the stack's own."""
     accounts = sorted({str(s["arn"]).split(":")[4] for s in servers if str(s.get("arn", "")).count(":") >= 5})
-    return ", ".join(accounts) or caller_account or "unknown"
+    return ", ".join(accounts) or home_account or "unknown"
 
 
 def _worst_lag(servers: list[dict[str, Any]], ids: list[str]) -> str:

@@ -118,8 +118,7 @@ rehearsal engine, and make it fail wherever AWS would:
     returned per call might be fewer than the specified maximum"). Only calls a function makes while it runs are
     faulted, never the rehearsal's own reads.
 24. STS AssumeRole refuses a role as AWS does when it cannot be assumed (moto assumes any role ARN, existing or not):
-    into an account other than the caller's own that the rehearsal's scenario does not know or marks
-    `assumable: false`, or one a fault names
+    into an account the rehearsal's scenario does not know or marks `assumable: false`, or one a fault names
     (`EngineFaults.assume_role_denied`, read at each call), it answers AccessDenied with AWS's message (`... is not
     authorized to perform: sts:AssumeRole on resource: <role ARN>`). `EngineStats.assumable` says which accounts the
     estate lets the orchestrator into (the rehearsal sets it from its scenario). moto's HTTP status for an error its
@@ -593,12 +592,7 @@ def _assume_role_as_aws(original: Callable[..., Any], stats: EngineStats) -> Cal
         role_arn = str(kwargs.get("role_arn") or "")
         found = _ROLE_ACCOUNT.match(role_arn)
         account = found.group(1) if found else None
-        # A role in the caller's own account (a person's, DrApprover in the sandbox) is not a member account's role:
-        # the estate's accounts do not govern it; a fault naming the account still does.
-        member = account is not None and account != self.account_id
-        refused = account is not None and (
-            (member and not stats.assumable(account)) or account in stats.faults.assume_role_denied
-        )
+        refused = account is not None and (not stats.assumable(account) or account in stats.faults.assume_role_denied)
         stats.assumed_roles.append((role_arn, kwargs.get("external_id"), refused))
         if refused:
             caller = (
