@@ -38,17 +38,6 @@ def utc(epoch: float, *, date: bool = True) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if date else "%H:%M:%S UTC")
 
 
-def offset(seconds: float | None) -> str:
-    """A time relative to the start of an execution: `+00:12:30` after it, `-00:00:05` before it (one sign for the
-    whole, never `+-`); `-` when unknown. Before the start are, for instance, a server's recovery point, or what the
-    execution a resume took over did."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    sign = "-" if whole < 0 else "+"
-    return sign + duration(abs(whole))
-
-
 def duration(seconds: float) -> str:
     """`00:12:30` (hours past 99 as they are: `123:00:00`)."""
     whole = max(0, round(seconds))

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from drsctl.report.judge import OVERHEAD_GOAL
-from drsctl.stamps import offset
+from drsctl.report.svg import clock
 
 if TYPE_CHECKING:
     from drsctl.local.figures import Report, ServerFigures, StepFigures, WaveFigures
@@ -36,8 +36,8 @@ STATUS_STYLE = {
 
 
 def clock_text(seconds: float | None) -> str:
-    """`+HH:MM:SS` from the start of the execution, `-HH:MM:SS` before it (drsctl/stamps.py)."""
-    return offset(seconds)
+    """`+HH:MM:SS` from the start of the execution, `-HH:MM:SS` before it: as the report page writes it."""
+    return clock(seconds)
 
 
 def status_text(status: str) -> Text:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from drsctl.report import audit
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
 from lambdas.core import records, scheduled
@@ -54,8 +56,9 @@ def _client(service: str, region: str | None = None) -> Any:
     return boto3.client(service, region_name=region, config=CONFIG)
 
 
-def publish(execution_id: str) -> dict[str, Any]:
-    """Build the execution's report, write its JSON and page to the bucket, and publish its drill metrics."""
+def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
+    """Build the execution's report, write its JSON and page to the bucket, and publish its drill metrics.
+    `ended_at`: when the execution's end was told (the event's time): the report is never generated before it."""
     record = records.find_execution_by_id(execution_id)
     if record is None or record.Status in records.ACTIVE_EXECUTION_STATUSES:
         raise ReportNotReady(
@@ -72,6 +75,7 @@ def publish(execution_id: str) -> dict[str, Any]:
         waves_table=os.environ[records.EXECUTION_WAVES_TABLE],
     )
     report = build_report(execution_id, sources, source=os.environ.get(REPORT_SOURCE) or "deployed")
+    report = _not_before(report, ended_at)
     json_key, html_key = report_keys(record.PlanId, execution_id)
     bucket = os.environ[REPORT_BUCKET]
     s3 = _client("s3")
@@ -117,8 +121,26 @@ def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     return metrics
 
 
+def _not_before(report: dict[str, Any], ended_at: float | None) -> dict[str, Any]:
+    """The report runs after the event it answers: a `generatedAt` before the event's time comes from a clock behind
+    the stack's (the sandbox's in-process answers carry this machine's time, its records its own faster clock) and
+    gives way to the event's. On AWS the answers' Date is never before the event: nothing changes."""
+    if ended_at is None:
+        return report
+    generated = audit.iso(int(ended_at))
+    return {**report, **audit.generated(ended_at)} if generated and report["generatedAt"] < generated else report
+
+
+def _event_time(event: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @counts_refusals
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId).
-    return publish(str(event["detail"]["name"]))
+    # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId), `time` when
+    # the execution's status changed.
+    return publish(str(event["detail"]["name"]), _event_time(event))

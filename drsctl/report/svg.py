@@ -9,8 +9,6 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from drsctl.stamps import offset
-
 # Outcome -> colour, the same in the timeline, the tables and the legend.
 OUTCOME_COLOURS = {
     "LAUNCHED": "#2e7d32",
@@ -55,8 +53,15 @@ def attrs(**values: Any) -> str:
 
 
 def clock(seconds: float | None) -> str:
-    """+HH:MM:SS from the start of the execution, -HH:MM:SS before it; '-' when unknown (drsctl/stamps.py)."""
-    return offset(seconds)
+    """A time relative to the start of an execution: `+00:12:30` after it, `-00:00:05` before it (one sign for the
+    whole, never `+-`); '-' when unknown. Before the start are, for instance, a server's recovery point. The CLI's
+    tables write times with it too (drsctl/commands/views.py)."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    sign = "-" if whole < 0 else "+"
+    whole = abs(whole)
+    return f"{sign}{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def slug(text: str) -> str:

@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -77,7 +78,11 @@ class StatusChanges:
 
     def _keep_report(self, described: dict[str, Any]) -> None:
         """As the stack's rule does: the report function writes the execution's report to the bucket."""
-        event = {"detail-type": "Step Functions Execution Status Change", "detail": {"name": described["name"]}}
+        event = {
+            "detail-type": "Step Functions Execution Status Change",
+            "time": datetime.fromtimestamp(self.aws.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "detail": {"name": described["name"]},
+        }  # `time` in the sandbox's clock, as its records: when EventBridge tells the end
         try:
             result = self.aws.invoke(REPORT_FUNCTION, event)
         except Exception as error:  # noqa: BLE001 - as EventBridge: a failed delivery is said, the watch goes on
