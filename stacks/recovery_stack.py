@@ -105,6 +105,12 @@ class DrsOrchestratorStack(Stack):
 
         machine = workflow.state_machine
         CfnOutput(self, "StateMachineArn", value=machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "OrchestratorAccount",
+            value=self.account,
+            description="The stack's own account: its servers need no member role (drsctl reads it)",
+        )
         # The console's host depends on the partition (aws, aws-cn, aws-us-gov): a mapping CloudFormation reads at
         # deploy time, when the partition is known.
         consoles = CfnMapping(

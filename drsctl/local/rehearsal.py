@@ -308,7 +308,8 @@ def local_aws(
         engine = stack.enter_context(virtual_engine(clock, seed=scenario.seed))
         # Member accounts: STS lets the orchestrator into those the scenario knows and does not refuse, and the
         # emulator answers a call made with the credentials AssumeRole gave in the role's account
-        engine.assumable = scenario.assumable
+        # moto's own account (the stack's, where the sandbox's operators and approvers have their roles) too
+        engine.assumable = lambda account: account == ACCOUNT or scenario.assumable(account)
         emulator.resolve_caller = _member_account_of
         accounts.reset()  # credentials a previous rehearsal's STS issued mean nothing to this one
         stack.callback(accounts.reset)

@@ -103,6 +103,12 @@ class DeployedStack:
         return console.region_of(self.state_machine_arn)
 
     @property
+    def account(self) -> str:
+        """The stack's own account (its output OrchestratorAccount, else the state machine's): what the functions
+        take as theirs, so drsctl reaches the same servers without a member role."""
+        return self.outputs.get("OrchestratorAccount") or self.state_machine_arn.split(":")[4]
+
+    @property
     def session(self) -> boto3.Session:
         """One session per stack, in the state machine's Region (made on first use)."""
         if "session" not in self._clients:
@@ -128,12 +134,13 @@ class DeployedStack:
 
     @contextmanager
     def environment(self) -> Iterator[None]:
-        """The tables' variables set, as the Lambdas have them, so lambdas.core.records reads this stack; and the
-        clients lambdas.core makes in the block come from this stack's session (its Region, laptop timeouts), made
-        once for the command and kept apart from lambdas.core's own."""
+        """The tables' variables and the stack's account set, as the Lambdas have them, so lambdas.core reads this
+        stack and its own account's servers; and the clients lambdas.core makes in the block come from this stack's
+        session (its Region, laptop timeouts), made once for the command and kept apart from lambdas.core's own."""
         if "caches" not in self._clients:
             self._clients["caches"] = ClientCaches(self.session)
-        with patch.dict(os.environ, self.tables), clients_from(self.session, self._clients["caches"]):
+        variables = {**self.tables, accounts.ORCHESTRATOR_ACCOUNT: self.account}
+        with patch.dict(os.environ, variables), clients_from(self.session, self._clients["caches"]):
             yield
 
 

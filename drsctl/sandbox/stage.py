@@ -133,6 +133,7 @@ def sandbox(
             "StateMachineConsoleUrl": states_url(aws.state_machine_arn, "statemachines/view"),
             **{output: TABLE_NAMES[variable] for variable, output in TABLE_OUTPUTS.items()},
             "NotificationTopicArn": topic,
+            "OrchestratorAccount": scenario.accountId,  # the servers' own account: the functions' ORCHESTRATOR_ACCOUNT
             **between_drills,
         }
         create_default_principal()

@@ -21,7 +21,8 @@ from drsctl.operate.stack import (
     StackSession,
     laptop_config,
 )
-from lambdas.core import drs, records
+from lambdas.core import accounts, drs, records
+from lambdas.core.accounts import Target
 from lambdas.core.console import partition_of, states_url
 from tests.operate.conftest import ROOT, SandboxProcess
 
@@ -48,6 +49,9 @@ def test_laptop_timeouts_and_adaptive_retries_over_the_lambdas_own_config():
     assert laptop_config(None).read_timeout == READ_TIMEOUT
 
 
+HOME = Target("123456789012", "eu-central-1")  # the stack's own account (its state machine's) and Region
+
+
 def test_every_client_is_in_the_state_machines_region_not_the_shells():
     stack = _stack()
     with patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "us-west-2"}):
@@ -58,18 +62,20 @@ def test_every_client_is_in_the_state_machines_region_not_the_shells():
         assert stack.client("stepfunctions") is client  # kept for the command
         assert stack.client("drs", "ap-southeast-2").meta.region_name == "ap-southeast-2"  # a wave's own Region
         with stack.environment():
-            # what lambdas/core makes in the block: this stack's Region and a laptop's patience
+            # what lambdas/core makes in the block: this stack's account, Region and a laptop's patience
+            assert accounts.home_account() == HOME.account
             table = records.table(records.EXECUTION_HISTORY_TABLE)
             assert table.name == "eh"
             assert table.meta.client.meta.region_name == "eu-central-1"
             assert table.meta.client.meta.config.read_timeout == READ_TIMEOUT
-            reader = drs._client("eu-central-1", "read")
+            reader = drs._client(HOME, "read")
             assert reader.meta.config.retries["mode"] == "adaptive"
-            starter = drs._client("eu-central-1", "start")
+            starter = drs._client(HOME, "start")
             assert starter.meta.config.retries["total_max_attempts"] == 1
         # outside it, lambdas/core's own clients again: nothing of the CLI's session is kept
         assert not isinstance(boto3.DEFAULT_SESSION, StackSession)
-        assert drs._client("eu-central-1", "read").meta.config.connect_timeout == drs.READ_CONFIG.connect_timeout
+        with patch.dict(os.environ, {accounts.ORCHESTRATOR_ACCOUNT: HOME.account}):  # as the stack sets it
+            assert drs._client(HOME, "read").meta.config.connect_timeout == drs.READ_CONFIG.connect_timeout
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxPr
     }
     (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario))
     (folder / "plan.yaml").write_text(yaml.safe_dump(plan))
-    running = SandboxProcess("--speed", SPEED, "--scenario", str(folder / "scenario.yaml"))
+    running = SandboxProcess("--speed", str(SPEED), "--scenario", str(folder / "scenario.yaml"))
     try:
         yield running, folder / "plan.yaml"
         running.interrupt()
