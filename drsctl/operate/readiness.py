@@ -111,9 +111,7 @@ def evaluate_now(stack: DeployedStack, plan_id: str, *, wait_seconds: float = WA
     # When it was asked: before the invocation, as the stack tells time (an emulated Lambda may run the evaluation
     # before its asynchronous invocation even answers, so the answer's Date may come after the evaluation's time).
     before, asked_at = _read(stack, plan_id)
-    stack.client("lambda").invoke(
-        FunctionName=function, InvocationType="Event", Payload=_evaluation_request(plan_id, asked_at)
-    )
+    _invoke(stack, function, _evaluation_request(plan_id, asked_at))
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         now = _item(stack, plan_id)
@@ -135,10 +133,17 @@ def request_evaluation(stack: DeployedStack, plan_id: str) -> str | None:
     try:
         _, now = _read(stack, plan_id)
         request = _evaluation_request(plan_id, now)
-        stack.client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=request)
+        _invoke(stack, name, request)
     except (ClientError, OperateError) as error:
         return str(error)
     return None
+
+
+def _invoke(stack: DeployedStack, function: str, payload: bytes) -> None:
+    """An asynchronous invocation. Its answer's body is read to the end (empty from AWS; an emulated Lambda may
+    answer with the result): a connection dropped with an unread body is reset, which a server logs as an error."""
+    answer = stack.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload)
+    answer["Payload"].read()
 
 
 def _evaluation_request(plan_id: str, now: float) -> bytes:
