@@ -29,7 +29,7 @@ from botocore.config import Config
 from drsctl.report import audit
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
-from lambdas.core import records, scheduled
+from lambdas.core import accounts, records, scheduled
 from lambdas.core.observability import counts_refusals, logger
 
 REPORT_BUCKET = "REPORT_BUCKET"
@@ -70,7 +70,8 @@ def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
     sources = Sources(
         dynamodb=_client("dynamodb"),
         stepfunctions=_client("stepfunctions"),
-        drs=lambda region: _client("drs", region),
+        # each server's account and Region: a member account through its role, as every function reaches it
+        drs=lambda target: accounts.client("drs", target, CONFIG),
         history_table=os.environ[records.EXECUTION_HISTORY_TABLE],
         waves_table=os.environ[records.EXECUTION_WAVES_TABLE],
     )

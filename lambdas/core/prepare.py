@@ -545,6 +545,25 @@ def replication_quota_warnings(plan_id: str, waves: list[WaveRecord]) -> list[st
     for wave in waves:
         for target, servers in wave.targets().items():
             counts[target] += len(servers)
+    return replication_quota_lines(plan_id, counts)
+
+
+def listed_servers_per_target(plan: RecoveryPlan) -> dict[Target, int]:
+    """The servers the plan's waves launch per (account, Region), counted from the plan alone: the groups that list
+    their servers (SourceServerIds; a tag selector's are known only to DRS). `plan validate` says what it finds
+    before it asks DRS anything, so a plan too large for its accounts is told so even when DRS cannot be reached."""
+    placed: dict[Target, set[str]] = defaultdict(set)
+    defined = {group.GroupId for group in plan.ProtectionGroups}
+    for wave in plan.Waves:
+        if any(group_id not in defined for group_id in wave.group_ids):
+            continue  # a static problem of its own
+        for group in plan.groups_of(wave):
+            chosen = [s for s in group.SourceServerIds or [] if wave.ServerIds is None or s in wave.ServerIds]
+            placed[_target(group)].update(chosen)
+    return {target: len(servers) for target, servers in placed.items()}
+
+
+def replication_quota_lines(plan_id: str, counts: dict[Target, int]) -> list[str]:
     return [
         f"plan {plan_id!r}: {count} of its servers are in {target}, more than the {REPLICATING_SERVERS_PER_ACCOUNT} "
         "source servers DRS replicates per account and Region; spread them over more staging accounts "
