@@ -131,11 +131,16 @@ def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     return metrics
 
 
+def _event_time(event: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @counts_refusals
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId), `time` when
     # its status changed.
-    stamp = event.get("time")
-    ended_at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() if stamp else None
-    return publish(str(event["detail"]["name"]), ended_at)
+    return publish(str(event["detail"]["name"]), _event_time(event))

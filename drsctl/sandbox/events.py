@@ -129,8 +129,8 @@ def approval_announcer(say: Callable[[str], None]) -> Callable[..., None]:
         say(
             f"execution {name} waits for approval {step.get('Name', cursor.get('Name'))!r} {where} wave "
             f"{request.get('WaveNumber')} ({request.get('WaveName')}): {cursor.get('Message')} | asked "
-            f"{iso_utc(step.get('StartedAt'))}, deadline {iso_utc(step.get('Deadline'))}, on timeout {on_timeout} "
-            f"({ON_TIMEOUT.get(on_timeout, '')}), {step.get('ApproversNeeded') or 1} approval(s) needed | answer: "
+            f"{iso_utc(step.get('StartedAt'))}, deadline {iso_utc(step.get('Deadline'))}, on timeout {on_timeout}: "
+            f"{ON_TIMEOUT.get(on_timeout, '')} | {step.get('ApproversNeeded') or 1} approval(s) needed | answer: "
             f'drsctl run approve {name} --reason "..." (or --reject --reason "...")'
         )
 
