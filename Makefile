@@ -94,6 +94,8 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP) chromium
 	$(BIN)/python bench/rehearsal_figures.py
+	$(BIN)/python bench/accounts_estate.py --layout spread
+	$(BIN)/python bench/accounts_estate.py --layout halves --point-in-time
 	$(BIN)/python bench/fault_matrix.py
 	$(BIN)/python bench/execution_deadline.py
 	$(BIN)/python bench/random_schedules.py --count 1000

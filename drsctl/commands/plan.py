@@ -121,7 +121,7 @@ def validate(
     from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions
     from lambdas.core.plan_version import plan_version
-    from lambdas.core.prepare import resolve_waves
+    from lambdas.core.prepare import listed_servers_per_target, replication_quota_lines, resolve_waves
 
     out = console()
     parsed = read_plan(plan)
@@ -136,6 +136,11 @@ def validate(
     from drsctl.operate.stack import clients_from, stack_session
 
     with _drs_from(scenario, loaded) as where, clients_from(stack_session(None)):
+        # said before DRS is asked: a plan too large for its accounts is told so even when DRS cannot be reached
+        too_large = replication_quota_lines(parsed.PlanId, listed_servers_per_target(parsed))
+        if not json_output:
+            for warning in too_large:
+                out.print(f"warning: {warning}", soft_wrap=True)
         try:
             resolution = resolve_waves(parsed, options, execution_type, int(time.time()))
             resolution.problems.extend(limits.problems(parsed, resolution.waves, options))
@@ -161,7 +166,7 @@ def validate(
                 "CheckedAgainst": where,
                 "CanRun": not resolution.problems,
                 "Problems": resolution.problems,
-                "Warnings": resolution.warnings,
+                "Warnings": list(dict.fromkeys([*too_large, *resolution.warnings])),
                 "Waves": [
                     {
                         "WaveNumber": wave.WaveNumber,
@@ -178,6 +183,7 @@ def validate(
         if resolution.problems:
             raise typer.Exit(EXIT_INVALID_INPUT)
         return
+    resolution.warnings = [warning for warning in resolution.warnings if warning not in too_large]  # said above
     _print_validation(out, parsed.PlanId, resolution, where)
 
 

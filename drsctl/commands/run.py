@@ -109,6 +109,8 @@ def _start(
         _refuse_if_running(conflicts.running_executions(deployed, plan_id), plan_id)
         if resume_from is not None:
             executions.check_resumable(deployed, resume_from, plan_id)
+        if point_in_time is not None:
+            executions.check_point_in_time(deployed, point_in_time, resume_from)
         caller = identity.caller(deployed)
         if mode == "RECOVERY" and confirm is None:
             from drsctl.commands.confirmation import ask_confirmation
@@ -637,10 +639,14 @@ def report_command(
         # Who started it, when the record does not say: CloudTrail's StartExecution event (best effort, never on
         # the sandbox, which has no CloudTrail); a few quick tries, the report does not wait on it.
         trail = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+        from lambdas.core import accounts, drs
+
         sources = Sources(
             dynamodb=deployed.client("dynamodb"),
             stepfunctions=stepfunctions,
-            drs=lambda region: deployed.client("drs", region),
+            # each (account, Region) with the CLI's credentials, a member account through its role as the functions
+            # reach it (which trusts only them: the report then says what it could not read)
+            drs=lambda target: accounts.client("drs", target, drs.READ_CONFIG),
             history_table=deployed.tables["EXECUTION_HISTORY_TABLE"],
             waves_table=deployed.tables["EXECUTION_WAVES_TABLE"],
             cloudtrail=boto3.client("cloudtrail", region_name=deployed.region, config=trail)
@@ -648,7 +654,8 @@ def report_command(
             else None,
         )
         try:
-            built = build_report(name, sources, started_by=started_by, source=source)
+            with deployed.environment():
+                built = build_report(name, sources, started_by=started_by, source=source)
         except RunReportError as error:
             raise fail_invalid(str(error)) from error
     if json_file is not None:

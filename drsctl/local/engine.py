@@ -123,8 +123,11 @@ rehearsal engine, and make it fail wherever AWS would:
     authorized to perform: sts:AssumeRole on resource: <role ARN>`). `EngineStats.assumable` says which accounts the
     estate lets the orchestrator into (the rehearsal sets it from its scenario). moto's HTTP status for an error its
     STS model does not declare is 400 (AWS answers 403); the code and message are what callers read.
-    `account_of_access_key` reads which account moto issued an access key in (AssumeRole's temporary keys are created
-    in the role's account), so the DRS emulator answers a call made with member credentials in the member account.
+    The member role trusts only the orchestrator's functions: AssumeRole signed with an IAM user's key (a person's:
+    the sandbox's `sandbox-operator`, whose key `drsctl run ...` signs with) is refused the same way, as AWS refuses
+    an operator the member role's trust policy does not name. `account_of_access_key` reads which account moto
+    issued an access key in (AssumeRole's temporary keys are created in the role's account), so the DRS emulator
+    answers a call made with member credentials in the member account.
 
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
@@ -136,6 +139,7 @@ import datetime as datetime_module
 import functools
 import importlib
 import json
+import os
 import random
 import re
 import threading
@@ -211,9 +215,11 @@ from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
+from moto.sts.responses import TokenResponse
 from moto.utilities.utils import PARTITION_NAMES
 
 from drsctl.clock import VirtualClock
+from lambdas.core import accounts
 from lambdas.core.item_size import ITEM_MAX_BYTES, typed_item_bytes
 from lambdas.core.task_budget import TASK_SLACK_SECONDS
 
@@ -604,12 +610,55 @@ def _assume_role_as_aws(original: Callable[..., Any], stats: EngineStats) -> Cal
     return assume_role
 
 
+def _member_roles_trust_the_functions_only(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Patch 24, the member role's trust: only the orchestrator's function roles may assume it (its trust policy's
+    aws:PrincipalArn, stacks/member_account.py). A person's IAM user (the sandbox's `sandbox-operator`, whose key
+    `drsctl run ...` signs with) is refused with AWS's message, as the member role refuses an operator on AWS."""
+
+    def assume_role(self: TokenResponse) -> Any:
+        role_arn = str(self._get_param("RoleArn") or "")
+        found = _ROLE_ACCOUNT.match(role_arn)
+        member_role = os.environ.get(accounts.MEMBER_ROLE_NAME) or accounts.DEFAULT_MEMBER_ROLE_NAME
+        # The orchestrator's own account has no member role on AWS. In the sandbox the operator's user lives in
+        # moto's account, which stands for the orchestrator's (drsctl/local/rehearsal.py): the CLI reaches the
+        # orchestrator's account through its role there, a stand-in for the operator's own credentials.
+        home = found is not None and found.group(1) == os.environ.get(accounts.ORCHESTRATOR_ACCOUNT)
+        user = _iam_user_of(_signing_key(self))
+        if user is not None and role_arn.rsplit("/", 1)[-1] == member_role and not home:
+            raise _AccessDenied(f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        return original(self)
+
+    return assume_role
+
+
+_SIGNED_BY = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def _signing_key(response: TokenResponse) -> str:
+    """The access key that signed the request (moto's get_access_key knows only 20-character keys: the sandbox's
+    operator signs with `sandbox`)."""
+    signature = next((str(v) for k, v in dict(response.headers).items() if k.lower() == "authorization"), "")
+    found = _SIGNED_BY.search(signature)
+    return found.group(1) if found else ""
+
+
+def _iam_user_of(access_key: str) -> str | None:
+    """The ARN of the IAM user (moto's) whose access key this is; None for any other key (the functions' own)."""
+    for account in list(iam_backends.values()):
+        for partition in PARTITION_NAMES:
+            for user in list(account[partition].users.values()):
+                if any(key.access_key_id == access_key for key in user.access_keys):
+                    return str(user.arn)
+    return None
+
+
 @contextmanager
 def member_roles(stats: EngineStats) -> Iterator[None]:
     """Patch 23 (also applied by virtual_engine), for a check against the emulator outside a rehearsal (`drsctl plan
     validate --scenario`). moto warns that AccessDenied is no error shape of its STS model: the refusal is meant."""
     with (
         patch.object(STSBackend, "assume_role", _assume_role_as_aws(STSBackend.assume_role, stats)),
+        patch.object(TokenResponse, "assume_role", _member_roles_trust_the_functions_only(TokenResponse.assume_role)),
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", message=".*AccessDenied.* does not match an error shape")

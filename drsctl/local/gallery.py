@@ -28,6 +28,8 @@ from drsctl.operate import executions
 from drsctl.operate.stack import DeployedStack
 from drsctl.report import audit, browser, html
 from drsctl.report.deployed import Sources, build_report
+from lambdas.core import accounts
+from lambdas.core import drs as drs_calls
 from lambdas.core.plan import parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +92,7 @@ def _sources() -> Sources:
     return Sources(
         dynamodb=boto3.client("dynamodb"),
         stepfunctions=boto3.client("stepfunctions"),
-        drs=lambda region: boto3.client("drs", region_name=region),
+        drs=lambda target: accounts.client("drs", target, drs_calls.READ_CONFIG),
         history_table=EXECUTION_HISTORY,
         waves_table=EXECUTION_WAVES,
     )

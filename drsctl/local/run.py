@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import boto3
-
 from drsctl.emulator import Scenario
 from drsctl.local import figures
 from drsctl.local.engine import Invocation
@@ -20,7 +18,7 @@ from drsctl.report import activity as activity_facts
 from drsctl.report import audit, judge, rpo
 from drsctl.report import history as history_facts
 from drsctl.report.rpo import iso8601
-from lambdas.core import records
+from lambdas.core import accounts, drs, records
 from lambdas.core.finish import plan_id_of
 from lambdas.core.plan import RecoveryPlan, recovery_confirmation
 from lambdas.core.resume import RESUMABLE_STATUSES
@@ -96,7 +94,7 @@ def _recovery_points(aws: LocalAws, waves: list[records.WaveRecord]) -> dict[str
     known = {instance.id: instance.snapshot_at for instance in aws.drs.ec2_instances.values()}
     points = {s.source_server_id: known[s.recovery_instance_id] for s in launched if s.recovery_instance_id in known}
     rest = [s for s in launched if s.source_server_id not in points]
-    points.update(rpo.recovery_points(rest, lambda region: boto3.client("drs", region_name=region)))
+    points.update(rpo.recovery_points(rest, lambda target: accounts.client("drs", target, drs.READ_CONFIG)))
     return points
 
 

@@ -21,18 +21,18 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from drsctl.operate import identity, vocabulary
 from drsctl.operate.cleanup_view import cleanup_view
 from drsctl.operate.signed_post import NoCredentials, post_json
 from drsctl.operate.stack import DeployedStack, approval_url
+from lambdas.core import accounts, drs, records, recovery_points
 from lambdas.core import cleanup as drill_cleanup
-from lambdas.core import drs, records
 from lambdas.core.accounts import Target
 from lambdas.core.approvals import iso_utc
 from lambdas.core.errors import PlanNotFoundError
-from lambdas.core.plan import recovery_confirmation
+from lambdas.core.plan import point_in_time_epoch, recovery_confirmation
 
 Mode = Literal["DRILL", "RECOVERY"]
 NAME_MAX = 80  # Step Functions execution names
@@ -369,6 +369,26 @@ def check_resumable(stack: DeployedStack, earlier: str, plan_id: str) -> None:
         )
 
 
+def check_point_in_time(stack: DeployedStack, text: str, resume_from: str | None) -> None:
+    """--point-in-time before anything starts: not after the stack's now (no recovery point can be newer), and for
+    a resume the moment of the execution it resumes (its servers' recovery points are kept), as Prepare would refuse
+    them once started (a FAILED execution, and on AWS its alarm, for nothing)."""
+    moment = point_in_time_epoch(text)
+    answer = stack.client("sts").get_caller_identity()  # needs no permission; its Date is the stack's clock
+    now = stack_time(answer)
+    if moment > now + recovery_points.FUTURE_GRACE_SECONDS:
+        raise OperateError(
+            f"--point-in-time {text} is in the future (the stack's clock reads {recovery_points.iso(now)}): no "
+            "recovery snapshot is that new; give a moment in the past, or leave --point-in-time out to launch every "
+            "server from its latest recovery point. Nothing was started"
+        )
+    earlier = snapshot(stack, resume_from, with_waves=False).record if resume_from is not None else None
+    if earlier is not None:
+        kept = recovery_points.resumed_point_in_time(earlier, moment)
+        if isinstance(kept, str):
+            raise OperateError(f"--point-in-time: {kept}. Nothing was started")
+
+
 def answer_approval(
     stack: DeployedStack, name: str, *, reject: bool, reason: str | None
 ) -> tuple[PendingApproval, dict[str, Any]]:
@@ -469,6 +489,11 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
         return int(time.time() + lag)
 
     with stack.environment():
+        # every account first: a drill whose member accounts the CLI cannot reach is refused whole, before anything
+        # is terminated or recorded, never cleaned up in the accounts it reaches only
+        unreachable = _unreachable_accounts(records.execution_waves(name))
+        if unreachable:
+            raise OperateError(_cannot_reach(name, unreachable))
         try:
             started = drill_cleanup.start_now(current.record, now())
         except ValueError as refused:
@@ -494,6 +519,62 @@ def cleanup(stack: DeployedStack, name: str, *, wait_seconds: float = 900.0) -> 
 
 
 CLEANUP_POLL_SECONDS = 1.0
+
+
+@dataclass
+class _Unreachable:
+    """A member account of the drill whose role the CLI's credentials cannot assume, and the drill's instances there."""
+
+    account: str
+    why: str
+    instances: dict[str, list[str]]  # Region -> the recovery instance IDs the records hold there
+
+
+def _unreachable_accounts(waves: list[records.WaveRecord]) -> list[_Unreachable]:
+    """The member accounts of the drill's servers the CLI cannot reach: their role trusts only the stack's functions
+    (docs/accounts.md), so from a laptop AssumeRole is refused. The stack's own account needs no role."""
+    by_account: dict[str, dict[str, list[str]]] = {}
+    for wave in waves:
+        for server in wave.Servers:
+            target = wave.target_of(server)
+            in_region = by_account.setdefault(target.account, {}).setdefault(target.region, [])
+            if server.InstanceId:
+                in_region.append(server.InstanceId)
+    found = []
+    for account, instances in sorted(by_account.items()):
+        if accounts.is_home(account):
+            continue
+        try:
+            accounts.check_role(account)
+        except (BotoCoreError, ClientError) as error:
+            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+            found.append(_Unreachable(account, code or type(error).__name__, instances))
+    return found
+
+
+def _cannot_reach(name: str, unreachable: list[_Unreachable]) -> str:
+    """Why the cleanup is refused, each account with its role and instances, and what to do instead."""
+    parts = []
+    commands = []
+    for each in unreachable:
+        held = "; ".join(f"{region}: {', '.join(ids)}" for region, ids in sorted(each.instances.items()) if ids)
+        parts.append(
+            f"account {each.account} (the member role {accounts.role_arn(each.account)} could not be assumed: "
+            f"{each.why}; drill instances recorded there: {held or 'none'})"
+        )
+        commands += [
+            f"aws drs terminate-recovery-instances --region {region} --recovery-instance-ids {' '.join(ids)}"
+            for region, ids in sorted(each.instances.items())
+            if ids
+        ]
+    with_commands = f" ({'; '.join(commands)})" if commands else ""
+    return (
+        f"execution {name}'s drill has servers in member accounts this CLI cannot reach: {'; '.join(parts)}. A "
+        "member role trusts only the stack's own functions (docs/accounts.md). Nothing was terminated, in any "
+        "account, and the record is unchanged. What to do: terminate those instances with credentials of each "
+        f"account{with_commands}, and let the stack clean up its drills itself: give the plan "
+        "Options.DrillCleanup (its cleanup runs in the stack's functions, which reach every member account)"
+    )
 
 
 def _terminate_outcome(targets: list[Target], job_ids: list[str]) -> tuple[list[str], list[str]]:

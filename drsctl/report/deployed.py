@@ -5,6 +5,11 @@ ExecutionWaves items (DynamoDB), the execution, its history and its definition (
 recovery points (DRS, one client per region). The result has the shape a rehearsal writes (docs/report.schema.json);
 figures only a rehearsal can measure (Lambda wall times, DRS calls, the critical path) are null.
 
+DRS is read in each server's account and Region, with the CLI's credentials (`drs`: a client per (account, Region),
+lambdas/core/accounts.py). A member account's role trusts only the stack's functions, so from a laptop its DRS
+usually cannot be read: the report is built all the same, from the records, and says in its `warnings` what it could
+not read, where and why (its servers' job times and recovery points are then null, never guessed).
+
 One difference from a rehearsal's report, from what AWS keeps: DRS records no per-server launch time (its job log
 has LAUNCH_START but no launch end), so a launched server's `launchedAt` is its job's endDateTime, when the last
 server of its job settled: never earlier than the server's launch, at most the job's slowest server later. A
@@ -21,11 +26,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from drsctl.report import activity as activity_facts
 from drsctl.report import audit, cloudtrail, judge, rpo
 from drsctl.report import history as history_facts
 from drsctl.report.schema import LOCAL_FIGURES
+from lambdas.core import accounts
+from lambdas.core.accounts import Target
 from lambdas.core.records import ExecutionRecord, ServerRecord, WaveRecord, from_item
 
 JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs
@@ -53,7 +61,7 @@ class Sources:
 
     dynamodb: Any  # boto3.client("dynamodb")
     stepfunctions: Any  # boto3.client("stepfunctions")
-    drs: Callable[[str], Any]  # region -> boto3.client("drs", region_name=region)
+    drs: Callable[[Target], Any]  # (account, Region) -> a DRS client there (lambdas/core/accounts.py's client)
     history_table: str  # ExecutionHistoryTable output
     waves_table: str  # ExecutionWavesTable output
     cloudtrail: Any = None  # boto3.client("cloudtrail"): who started it, when the record does not say (best effort)
@@ -76,8 +84,9 @@ def build_report(
     waves = _waves(execution_id, sources)
     start = described["startDate"].timestamp()
     stop = described["stopDate"].timestamp() if described.get("stopDate") else None
-    jobs = _job_times(waves, sources.drs)
-    points = rpo.recovery_points(rpo.launched(waves), sources.drs)
+    unread = Unread()
+    jobs = _job_times(waves, sources.drs, unread)
+    points = rpo.recovery_points(rpo.launched(waves), sources.drs, unread)
 
     def since(moment: float | None) -> float | None:
         return None if moment is None else round(moment - start, 1)
@@ -92,6 +101,7 @@ def build_report(
         given=started_by,
     )
     activity = activity_facts.count(events)
+    cleanup = _cleanup(item, sources.drs, _targets(waves), since, unread)
     report: dict[str, Any] = {
         "source": source,
         "status": record.Status,
@@ -111,13 +121,13 @@ def build_report(
         "historyEvents": len(events),
         "historyEventsTotal": len(events),
         "stateTransitions": sum(1 for event in events if event["type"].endswith("StateEntered")),
-        "warnings": record.Warnings,
+        "warnings": [*record.Warnings, *unread.lines()],
         "targets": judge.targets(history_facts.resolved_options(events)),
         "stateCounts": history_facts.state_counts(events),
         "transitionCounts": history_facts.transition_counts(events),
         "stateMachine": history_facts.state_machine_graph(definition["definition"]),
         "waves": [_wave(wave, jobs, points, since, activity) for wave in waves],
-        "cleanup": _cleanup(item, sources.drs, _regions(waves), since),
+        "cleanup": cleanup,
         "resumedFrom": item.get("ResumedFrom"),
         "pointInTime": rpo.iso8601(record.PointInTime) if record.PointInTime is not None else None,
         "snapshotSkewSeconds": record.SnapshotSkewSeconds,
@@ -180,56 +190,109 @@ def _history(execution_arn: str, stepfunctions: Any) -> list[dict[str, Any]]:
     return events
 
 
-def _job_times(waves: list[WaveRecord], drs: Callable[[str], Any]) -> dict[str, tuple[float, float | None]]:
-    """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds)."""
-    by_region: dict[str, list[str]] = {}
-    for wave in waves:  # each job in its servers' Region (a wave of several groups spans several)
+class Unread:
+    """The (account, Region)s whose DRS this report could not read, what and why: lines of the report's warnings,
+    never a failed report."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Target, tuple[list[str], str]] = {}
+
+    def __call__(self, target: Target, what: str, error: Exception) -> None:
+        whats = self._seen.setdefault(target, ([], _why_unread(target, error)))[0]
+        if what not in whats:
+            whats.append(what)
+
+    def lines(self) -> list[str]:
+        return [
+            f"This report could not read DRS in {target} ({', '.join(whats)}): {why}. The records' statuses stand; "
+            "what only DRS knows there is left empty (null), never guessed"
+            for target, (whats, why) in sorted(self._seen.items())
+        ]
+
+
+def _why_unread(target: Target, error: Exception) -> str:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code") or "error")
+        if error.operation_name == "AssumeRole":
+            return (
+                f"the member role {accounts.role_arn(target.account)} could not be assumed with the credentials "
+                f"drsctl runs with ({code}): it trusts only the stack's functions (docs/accounts.md); read that "
+                "account's DRS console, or run drsctl with credentials of that account"
+            )
+        message = str(error.response.get("Error", {}).get("Message") or "")[:200]
+        return f"{error.operation_name} was refused ({code}: {message})"
+    return f"DRS did not answer ({type(error).__name__}: {str(error)[:200]})"
+
+
+def _job_times(
+    waves: list[WaveRecord], drs: Callable[[Target], Any], unread: Unread
+) -> dict[str, tuple[float, float | None]]:
+    """Job ID -> when DRS created it (its servers' StartRecovery) and when it ended (epoch seconds), asked in each
+    job's account and Region (a wave of several groups spans several)."""
+    by_target: dict[Target, list[str]] = {}
+    for wave in waves:
         for server in wave.Servers:
-            jobs = by_region.setdefault(server.Region or wave.Region, [])
+            jobs = by_target.setdefault(wave.target_of(server), [])
             if server.RecoveryJobId and server.RecoveryJobId not in jobs:
                 jobs.append(server.RecoveryJobId)
     times: dict[str, tuple[float, float | None]] = {}
-    for region, job_ids in by_region.items():
-        for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
-            pages = (
-                drs(region)
-                .get_paginator("describe_jobs")
-                .paginate(filters={"jobIDs": job_ids[first : first + JOB_IDS_PER_CALL]})
-            )
-            for page in pages:
-                for job in page.get("items", []):
-                    created = rpo.epoch(job.get("creationDateTime"))
-                    if created is not None:
-                        times[job["jobID"]] = (created, rpo.epoch(job.get("endDateTime")))
+    for target, job_ids in sorted(by_target.items()):
+        if not job_ids:
+            continue
+        try:
+            found = _described_jobs(drs(target), job_ids)
+        except (BotoCoreError, ClientError) as error:
+            unread(target, "its servers' job times", error)
+            continue
+        for job in found:
+            created = rpo.epoch(job.get("creationDateTime"))
+            if created is not None:
+                times[job["jobID"]] = (created, rpo.epoch(job.get("endDateTime")))
     return times
 
 
-def _regions(waves: list[WaveRecord]) -> list[str]:
-    return sorted({server.Region or wave.Region for wave in waves for server in wave.Servers})
+def _described_jobs(client: Any, job_ids: list[str]) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = []
+    for first in range(0, len(job_ids), JOB_IDS_PER_CALL):
+        pages = client.get_paginator("describe_jobs").paginate(
+            filters={"jobIDs": job_ids[first : first + JOB_IDS_PER_CALL]}
+        )
+        for page in pages:
+            jobs.extend(page.get("items", []))
+    return jobs
+
+
+def _targets(waves: list[WaveRecord]) -> list[Target]:
+    return sorted({wave.target_of(server) for wave in waves for server in wave.Servers})
 
 
 def _cleanup(
-    item: dict[str, Any], drs: Callable[[str], Any], regions: list[str], since: Callable[[float | None], float | None]
+    item: dict[str, Any],
+    drs: Callable[[Target], Any],
+    targets: list[Target],
+    since: Callable[[float | None], float | None],
+    unread: Unread,
 ) -> dict[str, Any] | None:
     """The record's drill cleanup (Cleanup: Status, JobIds, StartedAt, EndedAt, Detail), with the recovery instances
-    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in the waves' regions). Its wait began when the drill
-    ended (the record's EndTime)."""
+    its TERMINATE jobs ended, as DRS lists them (DescribeJobs in each account and Region of the waves). Its wait
+    began when the drill ended (the record's EndTime)."""
     cleanup = item.get("Cleanup")
     if not isinstance(cleanup, dict):
         return None
     job_ids = [str(job) for job in cleanup.get("JobIds") or []]
     terminated: list[str] = []
-    for region in regions:
-        if not job_ids:
-            break
-        pages = drs(region).get_paginator("describe_jobs").paginate(filters={"jobIDs": job_ids[:JOB_IDS_PER_CALL]})
-        for page in pages:
-            for job in page.get("items", []):
-                terminated += [
-                    server["recoveryInstanceID"]
-                    for server in job.get("participatingServers", [])
-                    if server.get("launchStatus") == "TERMINATED" and server.get("recoveryInstanceID")
-                ]
+    for target in targets if job_ids else []:
+        try:
+            jobs = _described_jobs(drs(target), job_ids)
+        except (BotoCoreError, ClientError) as error:
+            unread(target, "the instances its drill cleanup terminated", error)
+            continue
+        terminated += [
+            server["recoveryInstanceID"]
+            for job in jobs
+            for server in job.get("participatingServers", [])
+            if server.get("launchStatus") == "TERMINATED" and server.get("recoveryInstanceID")
+        ]
     return {
         "status": str(cleanup.get("Status") or "UNKNOWN"),
         "terminated": sorted(set(terminated)),

@@ -29,7 +29,7 @@ from botocore.config import Config
 from drsctl.report import audit
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
-from lambdas.core import records, scheduled
+from lambdas.core import accounts, records, scheduled
 from lambdas.core.observability import counts_refusals, logger
 
 REPORT_BUCKET = "REPORT_BUCKET"
@@ -58,7 +58,7 @@ def _client(service: str, region: str | None = None) -> Any:
 
 def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
     """Build the execution's report, write its JSON and page to the bucket, and publish its drill metrics.
-    `ended_at`: when the execution's end was told (the event's time): the report is never generated before it."""
+    `ended_at`: the time of the event that says the execution ended (the stack's clock)."""
     record = records.find_execution_by_id(execution_id)
     if record is None or record.Status in records.ACTIVE_EXECUTION_STATUSES:
         raise ReportNotReady(
@@ -70,12 +70,13 @@ def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
     sources = Sources(
         dynamodb=_client("dynamodb"),
         stepfunctions=_client("stepfunctions"),
-        drs=lambda region: _client("drs", region),
+        # each server's account and Region: a member account through its role, as every function reaches it
+        drs=lambda target: accounts.client("drs", target, CONFIG),
         history_table=os.environ[records.EXECUTION_HISTORY_TABLE],
         waves_table=os.environ[records.EXECUTION_WAVES_TABLE],
     )
     report = build_report(execution_id, sources, source=os.environ.get(REPORT_SOURCE) or "deployed")
-    report = _not_before(report, ended_at)
+    report.update(not_before(report, ended_at))
     json_key, html_key = report_keys(record.PlanId, execution_id)
     bucket = os.environ[REPORT_BUCKET]
     s3 = _client("s3")
@@ -102,6 +103,15 @@ def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
     }
 
 
+def not_before(report: dict[str, Any], ended_at: float | None) -> dict[str, Any]:
+    """The report's `generatedAt`, never before the end the event announced: the builder dates the report by the
+    Date of the stack's answers, which a function in the sandbox does not get (its clock, not the sandbox's)."""
+    if ended_at is None:
+        return {}
+    built = datetime.fromisoformat(str(report["generatedAt"]).replace("Z", "+00:00")).timestamp()
+    return audit.generated(ended_at) if ended_at > built else {}
+
+
 def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     """A drill that recovered: its makespan per plan, and whether it missed its RTO (when the plan has one)."""
     rto = report.get("rto") or {}
@@ -121,16 +131,6 @@ def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     return metrics
 
 
-def _not_before(report: dict[str, Any], ended_at: float | None) -> dict[str, Any]:
-    """The report runs after the event it answers: a `generatedAt` before the event's time comes from a clock behind
-    the stack's (the sandbox's in-process answers carry this machine's time, its records its own faster clock) and
-    gives way to the event's. On AWS the answers' Date is never before the event: nothing changes."""
-    if ended_at is None:
-        return report
-    generated = audit.iso(int(ended_at))
-    return {**report, **audit.generated(ended_at)} if generated and report["generatedAt"] < generated else report
-
-
 def _event_time(event: dict[str, Any]) -> float | None:
     try:
         return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
@@ -142,5 +142,5 @@ def _event_time(event: dict[str, Any]) -> float | None:
 @counts_refusals
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId), `time` when
-    # the execution's status changed.
+    # its status changed.
     return publish(str(event["detail"]["name"]), _event_time(event))

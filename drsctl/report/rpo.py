@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 if TYPE_CHECKING:
+    from lambdas.core.accounts import Target
     from lambdas.core.records import WaveRecord
 
 INSTANCE_FILTER_MAX = 200  # DescribeRecoveryInstances filters.recoveryInstanceIDs
@@ -21,9 +24,9 @@ INSTANCE_FILTER_MAX = 200  # DescribeRecoveryInstances filters.recoveryInstanceI
 
 @dataclass(frozen=True)
 class Launched:
-    """A server the execution launched: where, as which recovery instance, by which job."""
+    """A server the execution launched: where (its account and Region), as which recovery instance, by which job."""
 
-    region: str
+    target: Target
     source_server_id: str
     recovery_instance_id: str
     job_id: str | None
@@ -32,7 +35,7 @@ class Launched:
 def launched(waves: list[WaveRecord]) -> list[Launched]:
     """The servers of these wave records that have a recovery instance."""
     return [
-        Launched(server.Region or wave.Region, server.SourceServerId, server.InstanceId, server.RecoveryJobId)
+        Launched(wave.target_of(server), server.SourceServerId, server.InstanceId, server.RecoveryJobId)
         for wave in waves
         for server in wave.Servers
         if server.InstanceId
@@ -55,17 +58,30 @@ def epoch(value: Any) -> float | None:
         return None
 
 
-def recovery_points(launched: Iterable[Launched], drs_client: Callable[[str], Any]) -> dict[str, float]:
-    """Source server ID -> epoch seconds of the point in time it was recovered from, for those DRS can tell."""
-    by_region: dict[str, list[Launched]] = {}
+def recovery_points(
+    launched: Iterable[Launched],
+    drs_client: Callable[[Target], Any],
+    unread: Callable[[Target, str, Exception], None] | None = None,
+) -> dict[str, float]:
+    """Source server ID -> epoch seconds of the point in time it was recovered from, for those DRS can tell; asked
+    in each server's account and Region (`drs_client`). `unread`: told of each (account, Region) whose DRS could not
+    be read (its servers' points stay unknown); without it, the error is raised."""
+    by_target: dict[Target, list[Launched]] = {}
     for server in launched:
-        by_region.setdefault(server.region, []).append(server)
+        by_target.setdefault(server.target, []).append(server)
     points: dict[str, float] = {}
-    for region, servers in by_region.items():
-        client = drs_client(region)
-        points.update(_from_instances(client, servers))
-        missing = [server for server in servers if server.source_server_id not in points]
-        points.update(_from_job_logs(client, missing))
+    for target, servers in sorted(by_target.items()):
+        try:
+            client = drs_client(target)
+            found = _from_instances(client, servers)
+            missing = [server for server in servers if server.source_server_id not in found]
+            found.update(_from_job_logs(client, missing))
+        except (BotoCoreError, ClientError) as error:
+            if unread is None:
+                raise
+            unread(target, "the servers' recovery points", error)
+            continue
+        points.update(found)
     return points
 
 

@@ -12,7 +12,6 @@ import json
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -78,11 +77,11 @@ class StatusChanges:
 
     def _keep_report(self, described: dict[str, Any]) -> None:
         """As the stack's rule does: the report function writes the execution's report to the bucket."""
-        event = {
+        event = {  # as EventBridge sends it: `time` the sandbox's (its clock, which the report's times are in)
             "detail-type": "Step Functions Execution Status Change",
-            "time": datetime.fromtimestamp(self.aws.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": iso_utc(int(self.aws.clock.now())),
             "detail": {"name": described["name"]},
-        }  # `time` in the sandbox's clock, as its records: when EventBridge tells the end
+        }
         try:
             result = self.aws.invoke(REPORT_FUNCTION, event)
         except Exception as error:  # noqa: BLE001 - as EventBridge: a failed delivery is said, the watch goes on

@@ -174,6 +174,13 @@ class _FrontServer(ThreadingHTTPServer):
         self.router = router
         self.verbose = verbose
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (it reset its kept-alive connection: a process that exits, a pooled connection
+        dropped) is no error of the sandbox's: nothing to print. Anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
+
 
 @dataclass
 class RunningFront:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lambdas.core.drill_schedule import Schedule as DrillSchedule
 from lambdas.core.errors import PlanValidationError
-from lambdas.core.plan_types import Boolean, ExecutionMode, ImpactLevel, Number
+from lambdas.core.plan_types import AccountNumber, Boolean, ExecutionMode, ImpactLevel, Number
 from lambdas.core.steps import DrillCleanup as DrillCleanupOptions
 from lambdas.core.steps import Steps
 
@@ -33,7 +33,8 @@ PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$"
 STARTED_BY_MAX = 1024
 
 ServerId = Annotated[str, Field(pattern=SERVER_ID_PATTERN, description="A DRS source server ID (s-...).")]
-AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits).")]
+# the pattern first, so the JSON Schema keeps it; the number check runs before it all the same (a BeforeValidator)
+AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN, description="An AWS account ID (12 digits)."), AccountNumber]
 
 PROBLEM_SEPARATOR = "\n"  # between the static problems of one plan, so each is reported on its own line
 
@@ -54,7 +55,7 @@ class TagSelector(_Strict):
 class ProtectionGroup(_Strict):
     GroupId: str = Field(pattern=NAME_PATTERN, description="Unique ID of the group.")
     Region: str = Field(pattern=REGION_PATTERN, description="The DRS region of the group's source servers.")
-    Account: str | None = Field(
+    Account: Annotated[str | None, AccountNumber] = Field(
         None,
         pattern=ACCOUNT_PATTERN,
         description="The AWS account whose DRS holds the group's source servers (12 digits); default: the stack's "

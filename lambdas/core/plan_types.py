@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -29,5 +30,22 @@ def _a_boolean(value: object) -> object:
     return value
 
 
+def _an_account_id(value: object) -> object:
+    """An AWS account ID is 12 digits, written as text: YAML reads unquoted digits as a number (and drops a leading
+    zero, or reads it as octal), so a number is refused with the fix rather than taken as another account."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, str):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(
+            f"should be a 12-digit AWS account ID written as text, not {shown}: put it in quotes "
+            '(e.g. "444455556666"); unquoted, YAML reads it as a number'
+        )
+    if not re.fullmatch(r"\d{12}", value):
+        raise ValueError(f'should be a 12-digit AWS account ID (e.g. "444455556666"), not {value!r}')
+    return value
+
+
 Number = BeforeValidator(_a_number)
+AccountNumber = BeforeValidator(_an_account_id)
 Boolean = BeforeValidator(_a_boolean)

@@ -119,7 +119,7 @@ def verdict(execution_id: str, plan_id: str, point_in_time: int, max_skew_second
     launched) if a server has none or the points are too far apart; else record the skew on the execution's record
     and return it."""
     servers = [s for w in waves for s in w.Servers if s.Error == NO_SNAPSHOT or s.RecoveryPointTime is not None]
-    missing = [s.SourceServerId for s in servers if s.Error == NO_SNAPSHOT]
+    missing = sorted(s.SourceServerId for s in servers if s.Error == NO_SNAPSHOT)
     times = sorted((s.RecoveryPointTime, s.SourceServerId) for s in servers if s.RecoveryPointTime is not None)
     skew = times[-1][0] - times[0][0] if times else 0
     problems = []
@@ -131,10 +131,13 @@ def verdict(execution_id: str, plan_id: str, point_in_time: int, max_skew_second
         )
     if skew > max_skew_seconds:
         oldest, newest = times[0], times[-1]
+        # every server whose snapshot is further behind the newest than the skew allows: those to look at
+        lagging = sorted({server for at, server in times if newest[0] - at > max_skew_seconds})
         problems.append(
             f"PointInTime {iso(point_in_time)}: the recovery snapshots chosen are {skew // 60} min apart, more than "
             f"Options.MaxSnapshotSkewMinutes ({max_skew_seconds / 60:g}): server {oldest[1]} would launch from "
-            f"{iso(oldest[0])} and server {newest[1]} from {iso(newest[0])}. Restore the lagging servers' "
+            f"{iso(oldest[0])} and server {newest[1]} from {iso(newest[0])}; server(s) {listed(lagging)} lag more "
+            f"than {max_skew_seconds / 60:g} min behind {iso(newest[0])}. Restore the lagging servers' "
             "replication, choose another PointInTime, or raise Options.MaxSnapshotSkewMinutes"
         )
     if problems:

@@ -163,16 +163,19 @@ def discover(wave: WaveRecord, tags: dict[str, str], now: int) -> Discovery:
         return Discovery({}, complete=True)
     wanted = {"ExecutionId": tags["ExecutionId"], "WaveNumber": tags["WaveNumber"]}
     jobs: list[dict[str, Any]] = []
-    try:
-        for target in _where_jobs_may_be(wave):
+    errors: list[str] = []
+    for target in _where_jobs_may_be(wave):
+        # each (account, Region) on its own: one that cannot be read (its member role refused, DRS not answering)
+        # leaves what the others say of their servers known
+        try:
             jobs.extend(drs.jobs_tagged(target, wanted, since=wave.StartTime - CLOCK_SKEW_SECONDS))
-    except Exception as error:
-        failure = classify(error)
-        if failure is None:
-            raise
-        return Discovery({}, complete=False, error=failure.short())
+        except Exception as error:
+            failure = classify(error)
+            if failure is None:
+                raise
+            errors.append(failure.short())
     adopt(wave, jobs, now)
-    return Discovery(observe(jobs, wave.JobIds), complete=True)
+    return Discovery(observe(jobs, wave.JobIds), complete=not errors, error=errors[0] if errors else None)
 
 
 def _where_jobs_may_be(wave: WaveRecord) -> list[Target]:
@@ -199,7 +202,7 @@ def close(
     could not be asked for every job and a StartRecovery without a recorded answer remains (the sweeper retries).
     """
     found = discover(wave, tags, now)
-    apply(wave, found.observed or observed or {})
+    apply(wave, {**(observed or {}), **found.observed})  # what DRS says now, over what the last check saw
     if found.complete and intent_settled(wave, reason, now):
         wave.PendingStart = None  # DRS has no job with the pending token: that StartRecovery created nothing
     unresolved = wave.PendingStart is not None
@@ -314,7 +317,8 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
     if critical_timed_out:
         return "TIMED_OUT", with_action(
-            f"{where} timed out after {elapsed} min: {_not_launched(critical_timed_out, unanswered=bool(missed))}"
+            f"{where} timed out after {elapsed} min: "
+            f"{_not_launched(critical_timed_out, unanswered=UNANSWERED in missed)}"
             f"{missed} The plan stops here",
             "read the job log in the DRS console (DescribeJobLogItems) and run the plan again; raise "
             "Options.WaveTimeoutMinutes if such launches are expected to take longer",

@@ -32,7 +32,7 @@ from lambdas.core import deadline, drs, explain, locks, polling, records, wave_e
 from lambdas.core.accounts import Target
 from lambdas.core.aws_errors import AwsFailure, classify
 from lambdas.core.errors import ExecutionStoppedError
-from lambdas.core.explain import listed, permanent_failure
+from lambdas.core.explain import before_action, listed, permanent_failure
 from lambdas.core.plan import RunOptions
 from lambdas.core.plan_types import ExecutionMode
 from lambdas.core.records import FINAL_SERVER_STATUSES, StartIntent, WaveRecord
@@ -568,26 +568,16 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     events_left = step.event_budget - events_used
     out_of_time = elapsed >= step.allowed(progress.StartedAt) or events_left < polling.WORST_CHECK_EVENTS
     checked = progress.model_copy(update={"Checks": progress.Checks + 1, "EventsUsed": events_used})
-    asked: Target | None = None
     try:
-        jobs: list[dict[str, Any]] = []
-        for key, job_ids in sorted(progress.Jobs.items()):
-            asked = Target.parse(key)
-            jobs.extend(drs.describe_jobs(asked, job_ids))
+        jobs, refused = _read_jobs(progress)
         observed = wave_end.observe(jobs, [job for ids in progress.Jobs.values() for job in ids])
     except Exception as error:
         failure = classify(error)
         if failure is None:
             raise
-        if failure.kind == "permanent":
-            wave = records.get_wave(step.execution_id, step.wave_number)
-            where = explain.where(asked) if asked is not None else explain.Where(region=wave.Region, member_role=None)
-            cause = f"Wave {step.wave_number} ({wave.WaveName}): " + permanent_failure(
-                failure, operation="DescribeJobs", function=FUNCTION["check"], **where
-            )
-            wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, cause=cause)
-            return _check_end(step, wave, checked)
         return _missed(step, checked, failure, out_of_time, events_left)
+    if refused:
+        return _end_refused(step, checked, observed, refused)
     fingerprint = _fingerprint(observed)
     launched = sum(seen.launch_status == "LAUNCHED" for seen in observed.values())
     checked = checked.model_copy(update={"Launched": launched, "LastError": None})
@@ -622,6 +612,39 @@ def check_wave(step: WaveStep, progress: WaveProgress, retry_count: int) -> Wave
     reason: EndReason = "finished" if finished else step.ended_by(progress.StartedAt)
     why = step.out_of_time() if reason == "out_of_time" else None
     wave_end.close(wave, reason=reason, now=step.now, tags=step.tags, observed=observed, cause=why)
+    return _check_end(step, wave, checked)
+
+
+def _read_jobs(progress: WaveProgress) -> tuple[list[dict[str, Any]], list[tuple[Target, AwsFailure]]]:
+    """The wave's jobs, asked of each (account, Region) in turn, and the (account, Region)s that refused for good
+    (the member role refused, access denied): the others are still read, so what they launched is recorded. A
+    transient error (no answer) is raised: the check is missed."""
+    jobs: list[dict[str, Any]] = []
+    refused: list[tuple[Target, AwsFailure]] = []
+    for key, job_ids in sorted(progress.Jobs.items()):
+        try:
+            jobs.extend(drs.describe_jobs(Target.parse(key), job_ids))
+        except Exception as error:
+            failure = classify(error)
+            if failure is None or failure.kind != "permanent":
+                raise
+            refused.append((Target.parse(key), failure))
+    return jobs, refused
+
+
+def _end_refused(
+    step: WaveStep, checked: WaveProgress, observed: Observed, refused: list[tuple[Target, AwsFailure]]
+) -> WaveProgress:
+    """DRS refused to say how the wave's jobs went in some (account, Region): the wave ends FAILED, its servers
+    elsewhere as DRS reported them, naming the first refusal (and the others)."""
+    wave = records.get_wave(step.execution_id, step.wave_number)
+    (asked, failure), *others = refused
+    cause = f"Wave {step.wave_number} ({wave.WaveName}): " + permanent_failure(
+        failure, operation="DescribeJobs", function=FUNCTION["check"], **explain.where(asked)
+    )
+    if others:
+        cause = before_action(cause, f"DRS in {listed([str(t) for t, _ in others])} refused as well.")
+    wave_end.close(wave, reason="refused", now=step.now, tags=step.tags, observed=observed, cause=cause)
     return _check_end(step, wave, checked)
 
 

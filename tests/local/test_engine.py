@@ -1214,3 +1214,27 @@ def test_assume_role_is_refused_into_accounts_the_estate_does_not_let_in_and_tho
         ("777788889999", None, True),
         ("444455556666", None, True),
     ]
+
+
+def test_a_member_role_is_refused_to_an_iam_user_as_its_trust_names_only_the_functions():
+    """The member role trusts the orchestrator's function roles only: a person's IAM user key (the sandbox's
+    operator) is refused AssumeRole into it, while the functions' own credentials and other roles are not."""
+    role = "arn:aws:iam::444455556666:role/drs-orchestrator-member"
+    with mock_aws(), engine.member_roles(engine.EngineStats()):
+        iam = boto3.client("iam", region_name="us-east-1")
+        user = iam.create_user(UserName="operator")["User"]["Arn"]
+        key = iam.create_access_key(UserName="operator")["AccessKey"]
+        person = boto3.client(
+            "sts",
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+        with pytest.raises(ClientError) as refused:
+            person.assume_role(RoleArn=role, RoleSessionName="laptop")
+        error = refused.value.response["Error"]
+        assert error["Code"] == "AccessDenied"
+        assert error["Message"] == f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {role}"
+        person.assume_role(RoleArn="arn:aws:iam::444455556666:role/another-role", RoleSessionName="laptop")
+        functions = boto3.client("sts", region_name="us-east-1")  # the rehearsal's own credentials: the functions'
+        assert functions.assume_role(RoleArn=role, RoleSessionName="prepare")["Credentials"]["AccessKeyId"]

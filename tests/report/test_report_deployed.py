@@ -18,6 +18,8 @@ from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_WAVES
 from drsctl.report import html, rpo
 from drsctl.report.deployed import RunReportError, Sources, build_report, source_of
 from drsctl.report.schema import report_schema
+from lambdas.core import accounts
+from lambdas.core import drs as drs_calls
 from tests.report.conftest import critical_failure_case
 
 SAME_SERVER_FIELDS = (
@@ -42,7 +44,7 @@ def sources() -> Sources:
     return Sources(
         dynamodb=boto3.client("dynamodb"),
         stepfunctions=boto3.client("stepfunctions"),
-        drs=lambda region: boto3.client("drs", region_name=region),
+        drs=lambda target: accounts.client("drs", target, drs_calls.READ_CONFIG),
         history_table=EXECUTION_HISTORY,
         waves_table=EXECUTION_WAVES,
     )
@@ -86,14 +88,14 @@ def test_a_cleaned_up_drill_keeps_its_recovery_points_and_shows_its_cleanup():
         waves = aws.waves("drill-2")
         launched = rpo.launched(waves)
         client = boto3.client("drs", region_name="us-east-1")
-        before = rpo.recovery_points(launched, lambda region: client)
+        before = rpo.recovery_points(launched, lambda target: client)
         terminate = client.terminate_recovery_instances(
             recoveryInstanceIDs=[server.recovery_instance_id for server in launched]
         )
         aws.clock.advance(600)
         aws.drs.advance()
         assert client.describe_recovery_instances()["items"] == []
-        after = rpo.recovery_points(launched, lambda region: client)
+        after = rpo.recovery_points(launched, lambda target: client)
         # What a build with drill cleanup and resume writes on the record (lambdas/core records: Cleanup, ResumedFrom)
         started = int(aws.clock.now()) - 600
         boto3.client("dynamodb").update_item(

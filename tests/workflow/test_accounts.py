@@ -4,14 +4,17 @@ moto's STS, a point in time chosen per server and kept by a resume."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from drsctl.clock import iso8601, parse_iso8601
 from drsctl.emulator import Scenario
+from drsctl.local import invariants
 from drsctl.local.run import rehearse
 from drsctl.report import html
+from lambdas.core import accounts
 from lambdas.core.plan import RecoveryPlan
 from lambdas.core.records import ServerRecord, WaveRecord
 from lambdas.core.recovery_points import NO_SNAPSHOT
@@ -217,3 +220,37 @@ def test_point_in_time_must_be_iso_8601_in_utc(moment, fix):
 
     with pytest.raises(PlanValidationError, match=fix):
         parse_execution_input({**DRILL, "PointInTime": moment})
+
+
+def test_a_member_role_refused_mid_wave_ends_every_record_with_the_other_accounts_launches_recorded(stage):
+    """STS refuses the member role from the wave's first check on (its trust was changed): the wave ends FAILED
+    naming the account and role, the servers of the accounts DRS still answers in carry their launches, the member's
+    servers are said to be still in their jobs, and nothing is left open or locked."""
+    scenario = estate()
+    slow = {"launch": 3000}
+    for spec in scenario["servers"]:
+        if spec.get("account") == MEMBER:
+            spec["timing"] = slow  # the member's launches outlast the wave's first check; the others' do not
+    with stage(scenario) as aws:
+
+        def deny_at_first_check(name: str, _request: dict[str, Any]) -> None:
+            if name.endswith("check-wave") and MEMBER not in aws.engine.faults.assume_role_denied:
+                aws.engine.faults = replace(aws.engine.faults, assume_role_denied=frozenset({MEMBER}))
+                accounts.forget(MEMBER)  # a new Lambda container: the credentials it held are gone
+
+        aws.engine.before_invoke.append(deny_at_first_check)
+        load(aws, estate_plan())
+        described, _ = run(aws, DRILL)
+        assert described["status"] == "FAILED"
+        record = aws.record("exec-1", "estate")
+        (wave,) = aws.waves("exec-1")
+        assert (record.Status, wave.Status) == ("FAILED", "FAILED")
+        status = {s.SourceServerId: (s.Status, s.Error) for s in wave.Servers}
+        assert {status[s] for s in HOME + OTH} == {("LAUNCHED", None)}
+        assert all(s.InstanceId for s in wave.Servers if s.SourceServerId in HOME + OTH)
+        assert {status[s] for s in MEM} == {("UNKNOWN", "JOB_STILL_RUNNING")}
+        message = wave.ErrorMessage or ""
+        assert f"account {MEMBER}" in message and f"arn:aws:iam::{MEMBER}:role/drs-orchestrator-member" in message
+        assert all(s in message for s in MEM) and not any(s in message for s in HOME + OTH)
+        assert "What to do:" in message
+        assert not invariants.check(aws.drs)  # every record, wave and server final; no lock left; each launched once
