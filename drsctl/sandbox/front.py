@@ -162,13 +162,6 @@ class _Handler(LoopbackHandler):
 class _FrontServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away (its SDK timed out and closed the connection, Ctrl-C) is no error of the server's:
-        socketserver would print a traceback on stderr for it. Anything else is printed as socketserver does."""
-        if isinstance(sys.exc_info()[1], ConnectionError):  # ConnectionResetError, BrokenPipeError, ...
-            return
-        super().handle_error(request, client_address)
-
     def __init__(self, address: tuple[str, int], router: Router, verbose: bool) -> None:
         super().__init__(address, _Handler)
         self.router = router
