@@ -54,6 +54,23 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(run_app, name="run")
 
 
+def _reflowed_help(typer_app: typer.Typer) -> None:
+    """Each command's --help from its docstring, every paragraph one line that the terminal wraps: typer keeps the
+    single line breaks of all but the first paragraph, which at 80 columns left lines of one or two words."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        text = info.help or inspect.getdoc(info.callback)
+        if text:
+            info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in text.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflowed_help(group.typer_instance)
+
+
+_reflowed_help(app)
+
+
 def version_text() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -27,8 +27,9 @@ one module per finding code under `lambdas/core/readiness/checks/`, each with it
 - Every 30 minutes: EventBridge Scheduler invokes the `readiness` function (context `drs:readinessMinutes`, default
   30) with the scheduled time; it evaluates every stored plan, the longest unevaluated first, as many as its 15
   minutes allow (the rest first next time).
-- After `drsctl plan load`: drsctl invokes the `readiness` function asynchronously with `{"PlanId": ...}` (the
-  stack's output `ReadinessFunctionName`): the plan loaded is evaluated within seconds.
+- After `drsctl plan load`: drsctl invokes the `readiness` function asynchronously with `{"PlanId": ..., "time":
+  ...}` (the stack's output `ReadinessFunctionName`; `time` is the stack's time, the Date of its answers): the plan
+  loaded is evaluated within seconds.
 - `drsctl plan readiness PLAN_ID`: the stored result; `--now` runs the function for the plan and waits.
 - `drsctl plan readiness PLAN_FILE --scenario S`: a plan file against the DRS emulator, no stack needed: the same
   checks, the same JSON (no history: never drilled); `--rehearse` rehearses the plan first and judges that makespan

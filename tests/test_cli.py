@@ -456,6 +456,8 @@ def test_rehearse_resume_runs_only_what_the_failed_execution_did_not(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Execution rehearsal-storefront-drill: FAILED" in result.output
     assert "resuming rehearsal-storefront-drill" in result.output
+    resumed = result.output.split("resuming rehearsal-storefront-drill", 1)[1].splitlines()[1]
+    assert resumed.startswith("+00:00:00  prepared"), resumed  # from the resume's own start, as its table counts
     assert "4 server(s) launched by the execution it resumes" in result.output
     report = json.loads(report_path.read_text())
     assert report["resumedFrom"] == "rehearsal-storefront-drill"

@@ -8,10 +8,13 @@ piped: IDs and hostnames are never cut. A plan that Prepare would refuse is refu
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.text import Text
@@ -33,6 +36,23 @@ def lag_seconds(duration: str | None) -> float | None:
     return int(days or 0) * 86_400 + int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
+@contextmanager
+def _home_account(account: str | None) -> Iterator[None]:
+    """Groups that name no Account are the stack's own account's (`account`: drsctl knows it from the stack), as
+    Prepare resolves them, unless the environment names it. Without this, resolving them would ask STS for the
+    caller's account, at AWS's endpoint even when only DRS's is set (AWS_ENDPOINT_URL_DRS)."""
+    from lambdas.core.accounts import ORCHESTRATOR_ACCOUNT
+
+    if not account or os.environ.get(ORCHESTRATOR_ACCOUNT):
+        yield
+        return
+    os.environ[ORCHESTRATOR_ACCOUNT] = account
+    try:
+        yield
+    finally:
+        os.environ.pop(ORCHESTRATOR_ACCOUNT, None)
+
+
 def lag_text(seconds: float) -> str:
     """`0s`, `45s`, `12m05s`, `3h02m`."""
     whole = round(seconds)
@@ -44,7 +64,8 @@ def lag_text(seconds: float) -> str:
 
 
 def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None) -> list[str]:
-    """The confirmation's text, one paragraph per wave; raises OperateError when Prepare would refuse the plan."""
+    """The confirmation's text, one paragraph per wave; raises OperateError when Prepare would refuse the plan.
+    `account`: the stack's own account, where the groups that name no Account are."""
     from lambdas.core.errors import DrsRefusedError, PlanValidationError
     from lambdas.core.plan import RunOptions, parse_plan
     from lambdas.core.plan_version import plan_version
@@ -53,7 +74,8 @@ def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None
     try:
         parsed = parse_plan(plan, "stored plan")
         options = RunOptions.resolve("RECOVERY", parsed.Options)
-        resolution = resolve_waves(parsed, options, "RECOVERY", int(time.time()) if now is None else now)
+        with _home_account(account):
+            resolution = resolve_waves(parsed, options, "RECOVERY", int(time.time()) if now is None else now)
     except (PlanValidationError, DrsRefusedError) as error:
         problems = getattr(error, "problems", None) or [str(error)]
         raise OperateError(f"plan {plan.get('PlanId')} cannot run: {'; '.join(problems)}") from error
@@ -89,10 +111,10 @@ def wave_lines(plan: dict[str, Any], account: str | None, now: int | None = None
     return lines
 
 
-def _account(servers: list[dict[str, Any]], caller_account: str | None) -> str:
-    """The account DRS holds the servers in (from their ARNs), else the caller's."""
+def _account(servers: list[dict[str, Any]], home_account: str | None) -> str:
+    """The account DRS holds the servers in (from their ARNs), else the stack's own."""
     accounts = sorted({str(s["arn"]).split(":")[4] for s in servers if str(s.get("arn", "")).count(":") >= 5})
-    return ", ".join(accounts) or caller_account or "unknown"
+    return ", ".join(accounts) or home_account or "unknown"
 
 
 def _worst_lag(servers: list[dict[str, Any]], ids: list[str]) -> str:

@@ -115,7 +115,7 @@ def _start(
         if mode == "RECOVERY" and confirm is None:
             from drsctl.commands.confirmation import ask_confirmation
 
-            confirm = ask_confirmation(plan, caller.account)
+            confirm = ask_confirmation(plan, deployed.account)  # the stack's: groups naming no Account are there
         chosen = name or executions.default_name(plan_id, "RECOVERY" if mode == "RECOVERY" else "DRILL")
         started = executions.start(
             deployed,

@@ -141,8 +141,8 @@ def approval_line(current: Snapshot, approval: PendingApproval) -> Text:
     return Text.assemble(
         Text("Approval waiting: ", style="bold yellow"),
         f"{approval.name!s} {approval.where}: {approval.message or '-'} | asked {iso_utc(approval.started_at)}, "
-        f"deadline {iso_utc(approval.deadline)}, on timeout {approval.on_timeout} "
-        f"({ON_TIMEOUT.get(approval.on_timeout, '')}), {_approved(approval)} of {approval.approvers_needed} "
+        f"deadline {iso_utc(approval.deadline)}, on timeout {approval.on_timeout}: "
+        f"{ON_TIMEOUT.get(approval.on_timeout, '')} | {_approved(approval)} of {approval.approvers_needed} "
         f'approved | answer: drsctl run approve {current.name} --reason "..." (or --reject --reason "...")',
     )
 

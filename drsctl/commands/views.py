@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from drsctl.report.judge import OVERHEAD_GOAL
+from drsctl.report.svg import clock
 
 if TYPE_CHECKING:
     from drsctl.local.figures import Report, ServerFigures, StepFigures, WaveFigures
@@ -35,10 +36,8 @@ STATUS_STYLE = {
 
 
 def clock_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    return f"+{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    """`+HH:MM:SS` from the start of the execution, `-HH:MM:SS` before it: as the report page writes it."""
+    return clock(seconds)
 
 
 def status_text(status: str) -> Text:

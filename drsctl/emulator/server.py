@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from drsctl.emulator import ec2
 from drsctl.emulator.errors import DropResponse
@@ -87,6 +88,13 @@ class _DrsRequestHandler(LoopbackHandler):
 
 class _DrsHttpServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (its SDK timed out and closed the connection, Ctrl-C) is no error of the server's:
+        socketserver would print a traceback on stderr for it. Anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # ConnectionResetError, BrokenPipeError, ...
+            return
+        super().handle_error(request, client_address)
 
     def __init__(
         self, address: tuple[str, int], protocol: DrsProtocol, ec2: QueryProtocol, quotas: QuotasProtocol, verbose: bool

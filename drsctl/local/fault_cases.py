@@ -1280,6 +1280,14 @@ def _resume_cases() -> list[Case]:
         ),
         Case(
             "resume",
+            "resume after a job ended without launching a server (its lastLaunch still IN_PROGRESS): launched again",
+            FAILED,
+            scenario=server_fault(APP[0], "job_ends_without_launch"),
+            then_resume=True,
+            resume_check=resume_launched(2, 3),
+        ),
+        Case(
+            "resume",
             "resume of a drill whose failure was kept (OnFailure: KEEP), then cleaned up",
             FAILED,
             scenario=server_fault(APP[0], "launch_failure"),

@@ -26,7 +26,7 @@ from drsctl.local.rehearsal import STOPPED, LocalAws, local_aws
 from drsctl.local.tables import EXECUTION_HISTORY, EXECUTION_WAVES, TABLE_NAMES
 from drsctl.operate import executions
 from drsctl.operate.stack import DeployedStack
-from drsctl.report import browser, html
+from drsctl.report import audit, browser, html
 from drsctl.report.deployed import Sources, build_report
 from lambdas.core import accounts
 from lambdas.core import drs as drs_calls
@@ -67,7 +67,10 @@ def run_drill(name: str, approve: bool, reason: str) -> dict[str, Any]:
             stack, plan.PlanId, "DRILL", execution, confirm=None, resume_from=None, started_by=OPERATOR
         )
         _ended(aws, started["ExecutionArn"])
-        return build_report(execution, _sources())
+        report = build_report(execution, _sources())
+        # Generated as `drsctl run report` right after the drill would be: at the stack's time (the local stack's
+        # clock is the virtual one, which the in-process answers' Date does not carry), not this machine's today.
+        return {**report, **audit.generated(aws.clock.now())}
 
 
 def _scenario(approve: bool, reason: str) -> Scenario:

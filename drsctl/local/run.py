@@ -72,7 +72,7 @@ def rehearse(
     with local_aws(scenario, definition) as aws:
         aws.load_plan(plan)
         name = execution_id or f"rehearsal-{plan.PlanId}-{mode.lower()}"
-        started_at = aws.clock.now()
+        started_at = [aws.clock.now()]  # progress counts from the start of the execution it is about
         if on_progress is not None:
             aws.engine.listeners.append(_progress_bridge(aws, started_at, on_progress))
         first = _execute(aws, execution_input(plan, mode, point_in_time), name, mode, wall_started)
@@ -82,6 +82,7 @@ def rehearse(
             on_first_end(first)
         aws.drs.repair_servers()
         resumed_input = {**execution_input(plan, mode), "ResumeFrom": name}
+        started_at[0] = aws.clock.now()  # the resume's progress from its own start, as its timeline table counts
         return _execute(aws, resumed_input, f"{name}-resumed"[:80], mode, time.perf_counter())
 
 
@@ -200,7 +201,8 @@ def rehearsal_principal() -> str:
     return f"drsctl rehearse ({user})"
 
 
-def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListener) -> Callable[..., None]:
+def _progress_bridge(aws: LocalAws, started_at: list[float], listener: ProgressListener) -> Callable[..., None]:
+    """Progress events for `listener`, each with the time since `started_at[0]` (the current execution's start)."""
     steps = {
         "drs-orchestrator-prepare": "prepared",
         "drs-orchestrator-start-wave": "wave started",
@@ -236,7 +238,7 @@ def _progress_bridge(aws: LocalAws, started_at: float, listener: ProgressListene
                     )
         listener(
             ProgressEvent(
-                elapsed=aws.clock.now() - started_at,
+                elapsed=aws.clock.now() - started_at[0],
                 step=steps.get(invocation.function, invocation.function),
                 wave=request.get("WaveNumber"),
                 detail=detail,

@@ -2,7 +2,8 @@
 
 States (lower case, as read): planned (the drill runs; AfterMinutes after its end), waiting (until a time),
 terminating n/m, done, kept (OnFailure KEEP), not run (stopped or timed out before it ran), failed, and for a drill
-without DrillCleanup: none. A drill that ended with instances up says how many and names `drsctl run cleanup`.
+without DrillCleanup: none. A drill that ended with instances up says how many and names `drsctl run cleanup`; one a
+resume took over (ResumedBy) names the resume's, which terminates them with its own.
 """
 
 from __future__ import annotations
@@ -29,15 +30,35 @@ def cleanup_view(record: ExecutionRecord | None) -> dict[str, Any] | None:  # no
     name = record.ExecutionId
     instances = sum(wave.Launched for wave in record.Waves)
     running = record.Status in ACTIVE_EXECUTION_STATUSES
+    # servers still in a DRS launch job when the execution ended (a stop, a timeout): DRS finishes those launches,
+    # so their drill instances may come up after the end, with no cleanup of the execution's to terminate them
+    launching = 0 if running else sum(wave.Unknown for wave in record.Waves)
     cleanup = record.Cleanup
+    if record.ResumedBy and not running and (cleanup is None or cleanup.Status in LEFT_UP):
+        return _taken_over(record, record.ResumedBy, instances)
     run_cleanup = f"drsctl run cleanup {name} terminates them"
     up = f"{instances} drill instance(s) still up"
+    if launching:
+        up = (f"{up}, " if instances else "") + (
+            f"{launching} server(s) still in DRS launch jobs when it ended (their drill instances may be up)"
+        )
+    if record.ResumedFrom and not running:  # its cleanup also ends the instances it took over (LAUNCHED_BEFORE)
+        taken = f"the drill instances it took over from {record.ResumedFrom}"
+        up = f"{up}, and {taken}" if instances or launching else f"{taken} still up"
     if cleanup is None:
         if running:
             return _view("none", "none planned", "none planned (the plan has no Options.DrillCleanup)", instances)
-        if not instances:
+        if not instances and not launching and not record.ResumedFrom:
             return _view("none", "none", "none (no drill instance was launched)", instances)
-        return _view("none", f"none, {instances} up", f"none planned: {up}; {run_cleanup}", instances)
+        short = ", ".join(
+            [
+                "none",
+                *([f"{instances} up"] if instances else []),
+                *([f"{launching} launching"] if launching else []),
+                *([f"those of {record.ResumedFrom} up"] if record.ResumedFrom else []),
+            ]
+        )
+        return _view("none", short, f"none planned: {up}; {run_cleanup}", instances)
     terminated = cleanup.Terminated
     if cleanup.Status == "PLANNED":
         text = f"planned: {cleanup.AfterMinutes} min after the drill ends (OnFailure {cleanup.OnFailure})"
@@ -59,8 +80,19 @@ def cleanup_view(record: ExecutionRecord | None) -> dict[str, Any] | None:  # no
         "NOT_RUN": f"the execution ended {record.Status} before its cleanup ran",
         "FAILED": (cleanup.Detail or "the cleanup failed").split(" What to do:", 1)[0],
     }.get(cleanup.Status, cleanup.Detail or "")
-    text = f"{word}: {why}; {left} drill instance(s) may still be up: {run_cleanup}"
-    return _view(word, f"{word}, {left} up", text, instances, terminated=terminated)
+    maybe = f", {launching} more from launch jobs still running when it ended" if launching else ""
+    text = f"{word}: {why}; {left} drill instance(s){maybe} may still be up: {run_cleanup}"
+    return _view(word, f"{word}, {left + launching} up", text, instances, terminated=terminated)
+
+
+def _taken_over(record: ExecutionRecord, resumed_by: str, instances: int) -> dict[str, Any]:
+    """A drill resumed by another execution: the resume took its launched servers over (LAUNCHED_BEFORE), and the
+    resume's cleanup (its own DrillCleanup, or `drsctl run cleanup` of it) terminates their instances."""
+    text = (
+        f"taken over: {resumed_by} resumed it, with its {instances} drill instance(s); drsctl run cleanup "
+        f"{resumed_by} terminates them once it has ended"
+    )
+    return _view("taken over", f"taken over by {resumed_by}", text, instances)
 
 
 def _view(

@@ -15,6 +15,7 @@ from drsctl.operate.executions import OperateError, stack_time
 from drsctl.operate.stack import DeployedStack
 from lambdas.core import records
 from lambdas.core.readiness import store
+from lambdas.core.readiness.model import iso
 
 TABLE_OUTPUT, TABLE_VARIABLE = "PlanReadinessTable", store.PLAN_READINESS_TABLE
 FUNCTION_OUTPUT, FUNCTION_VARIABLE = "ReadinessFunctionName", "DRSCTL_READINESS_FUNCTION"
@@ -27,15 +28,20 @@ def output(stack: DeployedStack, name: str, variable: str) -> str | None:
 
 
 def _item(stack: DeployedStack, plan_id: str) -> dict[str, Any] | None:
+    return _read(stack, plan_id)[0]
+
+
+def _read(stack: DeployedStack, plan_id: str) -> tuple[dict[str, Any] | None, float]:
+    """The plan's PlanReadiness item (None: never evaluated) and when it was read, as the stack tells time."""
     name = output(stack, TABLE_OUTPUT, TABLE_VARIABLE)
     if not name:
         raise OperateError(
             f"stack {stack.name} has no {TABLE_OUTPUT} output: deploy this version of the stack (readiness came with "
             f"it), or set {TABLE_VARIABLE}"
         )
-    table = stack.client("dynamodb")
-    item = table.get_item(TableName=name, Key={"PlanId": {"S": plan_id}}, ConsistentRead=True).get("Item")
-    return _plain(item) if item is not None else None
+    answer = stack.client("dynamodb").get_item(TableName=name, Key={"PlanId": {"S": plan_id}}, ConsistentRead=True)
+    item = answer.get("Item")
+    return (_plain(item) if item is not None else None), stack_time(answer)
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -102,15 +108,14 @@ def evaluate_now(stack: DeployedStack, plan_id: str, *, wait_seconds: float = WA
     itself is asynchronous: a large plan's evaluation may take minutes, longer than a laptop's client waits for an
     answer."""
     function = _function(stack)
-    before = _item(stack, plan_id)
-    answer = stack.client("lambda").invoke(
-        FunctionName=function, InvocationType="Event", Payload=json.dumps({"PlanId": plan_id}).encode()
-    )
-    asked_at = int(stack_time(answer))
+    # When it was asked: before the invocation, as the stack tells time (an emulated Lambda may run the evaluation
+    # before its asynchronous invocation even answers, so the answer's Date may come after the evaluation's time).
+    before, asked_at = _read(stack, plan_id)
+    _invoke(stack, function, _evaluation_request(plan_id, asked_at))
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         now = _item(stack, plan_id)
-        if now is not None and now != before and int(now.get("EvaluatedAt") or 0) >= asked_at - 1:
+        if now is not None and now != before and int(now.get("EvaluatedAt") or 0) >= int(asked_at) - 1:
             return
         time.sleep(POLL_SECONDS)
     raise OperateError(
@@ -126,9 +131,22 @@ def request_evaluation(stack: DeployedStack, plan_id: str) -> str | None:
     if not name:
         return f"stack {stack.name} has no {FUNCTION_OUTPUT} output"
     try:
-        stack.client("lambda").invoke(
-            FunctionName=name, InvocationType="Event", Payload=json.dumps({"PlanId": plan_id}).encode()
-        )
-    except ClientError as error:
+        _, now = _read(stack, plan_id)
+        request = _evaluation_request(plan_id, now)
+        _invoke(stack, name, request)
+    except (ClientError, OperateError) as error:
         return str(error)
     return None
+
+
+def _invoke(stack: DeployedStack, function: str, payload: bytes) -> None:
+    """An asynchronous invocation. Its answer's body is read to the end (empty from AWS; an emulated Lambda may
+    answer with the result): a connection dropped with an unread body is reset, which a server logs as an error."""
+    answer = stack.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload)
+    answer["Payload"].read()
+
+
+def _evaluation_request(plan_id: str, now: float) -> bytes:
+    """The readiness function's event for one plan, evaluated as of `now`: the stack's time (AWS's clock, or the
+    sandbox's, which runs faster than the Lambda's own), so its result is dated as the scheduled runs' are."""
+    return json.dumps({"PlanId": plan_id, "time": iso(now)}).encode()

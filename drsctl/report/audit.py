@@ -90,6 +90,16 @@ def started_by(
     return None, None
 
 
+def from_start(since: Callable[[Any], float | None], stamp: Any) -> float | None:
+    """A record's time (whole epoch seconds: the records truncate) as seconds from the execution's start. A stamp
+    less than a second before the start fell in the start's own second (a step a resume asks at once, say): it is
+    the start, +0, never a time before it. Anything earlier is returned as it is, negative."""
+    seconds = since(stamp)
+    if seconds is not None and -1.0 < seconds < 0.0:
+        return 0.0
+    return seconds
+
+
 def step_facts(step: Mapping[str, Any], since: Callable[[Any], float | None]) -> dict[str, Any]:
     """One runbook step of a wave's record as the report carries it: its kind, times and outcome, and for an approval
     the question, the deadline, what a timeout does and each decision (who, what, why, when)."""
@@ -99,8 +109,8 @@ def step_facts(step: Mapping[str, Any], since: Callable[[Any], float | None]) ->
         "kind": str(step["Kind"]),
         "name": str(step["Name"]),
         "status": str(step["Status"]),
-        "startedAt": None if taken_over else since(step.get("StartedAt")),
-        "endedAt": None if taken_over else since(step.get("EndedAt")),
+        "startedAt": None if taken_over else from_start(since, step.get("StartedAt")),
+        "endedAt": None if taken_over else from_start(since, step.get("EndedAt")),
         "detail": step.get("Detail"),
         "decidedBy": _text(step.get("DecidedBy")),
         "ranIn": step.get("RanIn"),

@@ -35,6 +35,7 @@ th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vert
          overflow-wrap: break-word; }
 p, dd, li { overflow-wrap: break-word; }
 code, .id, td.id { overflow-wrap: anywhere; }
+.id.principal { overflow-wrap: break-word; }
 table.servers td.id { white-space: nowrap; }
 th { background: var(--soft); } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
@@ -62,7 +63,7 @@ svg text { font: 10px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-
 details > summary { cursor: pointer; color: var(--accent); }
 .how { display: block; color: var(--muted); font-weight: 400; font-size: 12px; }
 .rel { color: var(--muted); font-size: 11px; }
-#time-split { margin: 8px 0; }
+#time-split, #rpo-measure { margin: 8px 0; }
 #audit { margin: 4px 0 12px; padding-left: 22px; } #audit li { margin: 2px 0; }
 #audit .at { font-variant-numeric: tabular-nums; font-weight: 600; white-space: nowrap; }
 #rehearsal-banner { position: sticky; top: 0; z-index: 5; margin: -24px -24px 16px; padding: 12px 24px;
@@ -87,6 +88,7 @@ table.plan-steps td.step-what { width: 40%; }
 table.plan-steps .step-when { width: 19%; }
 .track { position: relative; height: 8px; background: #eef1f4; border-radius: 2px; margin: 3px 0 2px; }
 .track .seg { position: absolute; top: 0; bottom: 0; min-width: 2px; border-radius: 2px; }
+.track .seg.wait { opacity: .3; }
 li.plan-stage .track { margin-top: 5px; }
 .when-text { color: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; white-space: nowrap; }
 section.appendix h2 { color: var(--muted); }
@@ -282,7 +284,8 @@ def _summary(report: dict[str, Any]) -> str:
         f'<p class="sub">Execution <code id="execution-id">{esc(report["executionId"])}</code> '
         f"({esc(_source_words(report))})</p>"
         f'<p id="verdict" class="{tone}">{esc(report["verdict"])}</p>'
-        f'<dl class="figures">{"".join(figures)}</dl>{_time_split(report)}{extra}{_audit(report)}</section>'
+        f'<dl class="figures">{"".join(figures)}</dl>{_time_split(report)}{_rpo_measure(report)}{extra}'
+        f"{_audit(report)}</section>"
     )
 
 
@@ -295,7 +298,11 @@ def _full(iso: Any) -> str:
 
 
 def _who(principal: str | None) -> str:
-    return f'<span class="id">{esc(principal)}</span>' if principal else _NOT_RECORDED
+    """An AWS identity (an ARN), breakable only after its `:` and `/` (never inside an account ID or a name)."""
+    if not principal:
+        return _NOT_RECORDED
+    breakable = esc(principal).replace(":", ":<wbr>").replace("/", "/<wbr>")
+    return f'<span class="id principal">{breakable}</span>'
 
 
 def _how(report: dict[str, Any]) -> str:
@@ -311,11 +318,12 @@ def _source_words(report: dict[str, Any]) -> str:
 
 
 def _ran(report: dict[str, Any]) -> str:
-    """How long the execution ran, and how much of it was the drill cleanup (not part of the recovery)."""
+    """How long the execution ran, and how much of it was the drill cleanup (not part of the recovery); a cleanup
+    `drsctl run cleanup` ran after the execution had ended is none of it."""
     ran = duration(report["makespanSeconds"])
     cleanup = report.get("cleanup") or {}
     first = cleanup.get("waitStartedAt") if cleanup.get("waitStartedAt") is not None else cleanup.get("startedAt")
-    if first is None or cleanup.get("endedAt") is None:
+    if first is None or cleanup.get("endedAt") is None or sentences.cleanup_after_the_end(report):
         return ran
     return f"{ran}, of which drill cleanup {duration(float(cleanup['endedAt']) - float(first))}"
 
@@ -333,14 +341,55 @@ def _time_split(report: dict[str, Any]) -> str:
     )
     after = float(report["makespanSeconds"]) - float(recovered)
     cleanup = report.get("cleanup")
-    if cleanup and after > 0:
+    late = sentences.cleanup_after_the_end(report)
+    if cleanup and after > 0 and not late:
         said += (
             f" The execution ran {duration(after)} longer for the drill cleanup, shown apart: "
             f"{sentences.cleanup(report, times)}"
         )
     elif after >= 1:
         said += f" The execution ended {duration(after)} later (recording the results)."
+    if cleanup and late:
+        said += f" The drill cleanup came after the execution, shown apart: {sentences.cleanup(report, times)}"
     return f'<p id="time-split">{esc(said)}</p>'
+
+
+def _rpo_measure(report: dict[str, Any]) -> str:
+    """How the RPO is measured, and which server is the worst: the sentence beside the RTO's."""
+    rpo = report["rpo"]
+    said = (
+        "The RPO is measured per launched server: how old the recovery point it was launched from was when its "
+        "StartRecovery was called (the data a recovery from it would lose; 0s: a snapshot DRS took for the launch)."
+    )
+    if report.get("pointInTime"):
+        said += (
+            f" Point-in-time recovery to {sentences.utc(sentences.parse_iso(report['pointInTime']))}: each server "
+            "was launched from its newest snapshot at or before that moment."
+        )
+    worst = _worst_server(report)
+    if worst is None:
+        said += f" Not judged: {rpo_unjudged_reason(report)}."
+    else:
+        number, wave, server = worst
+        host = f" ({server['hostname']})" if server.get("hostname") else ""
+        said += (
+            f" Worst: {duration(server['rpoSeconds'])}, {server['sourceServerId']}{host} of wave {number} "
+            f"({wave['name']})"
+        )
+        target = rpo.get("targetSeconds")
+        said += f"; the target, {duration(target)}, is {'met' if rpo['met'] else 'missed'}." if target else "."
+    return f'<p id="rpo-measure">{esc(said)}</p>'
+
+
+def _worst_server(report: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]] | None:
+    found = None
+    for index, wave in enumerate(report["waves"], start=1):
+        for server in wave["servers"]:
+            if server.get("rpoSeconds") is not None and (
+                found is None or server["rpoSeconds"] > found[2]["rpoSeconds"]
+            ):
+                found = (wave_number(wave, index), wave, server)
+    return found
 
 
 def _audit(report: dict[str, Any]) -> str:

@@ -43,14 +43,22 @@ def _span(report: dict[str, Any]) -> float:
     return max(float(report.get("makespanSeconds") or 0), float(cleanup.get("endedAt") or 0), 1.0)
 
 
-def _bar(start: Any, end: Any, status: str | None, span: float) -> str:
-    """Where in the execution the row ran: a segment of a track as wide as the whole execution."""
+def _bar(start: Any, end: Any, status: str | None, span: float, *, waited_from: Any = None) -> str:
+    """Where in the execution the row ran: a segment of a track as wide as the whole execution; `waited_from`: the
+    wait before `start` (a drill cleanup's AfterMinutes), drawn pale before it."""
     if start is None:
         return '<div class="track"></div>'
+    segments = [_segment(start, end, colour(status), span)]
+    if waited_from is not None and float(waited_from) < float(start):
+        segments.insert(0, _segment(waited_from, start, colour(status), span, kind="seg wait"))
+    return f'<div class="track">{"".join(segments)}</div>'
+
+
+def _segment(start: Any, end: Any, background: str, span: float, *, kind: str = "seg") -> str:
     begin = max(0.0, min(float(start) / span, 1.0))
     width = max(0.004, min((float(end if end is not None else span) - float(start)) / span, 1.0 - begin))
-    style = f"left:{begin * 100:.2f}%;width:{width * 100:.2f}%;background:{colour(status)}"
-    return f'<div class="track"><div class="seg" style="{style}"></div></div>'
+    style = f"left:{begin * 100:.2f}%;width:{width * 100:.2f}%;background:{background}"
+    return f'<div class="{kind}" style="{style}"></div>'
 
 
 def _row(
@@ -222,11 +230,14 @@ def _end(report: dict[str, Any], times: sentences.Clock, span: float) -> str:
 def _cleanup(report: dict[str, Any], times: sentences.Clock, span: float) -> str:
     done = report["cleanup"]
     status = done.get("status")
-    start = done.get("waitStartedAt") if done.get("waitStartedAt") is not None else done.get("startedAt")
+    start = done.get("startedAt")
+    waited = None if sentences.cleanup_after_the_end(report) else done.get("waitStartedAt")  # its AfterMinutes
+    if start is None:  # it never terminated anything (kept, not run): the wait is all there is to draw
+        start, waited = waited, None
     checks = (report.get("activity") or {}).get("terminateChecks")
     checked = f" Checked its TERMINATE jobs {checks} time(s)." if checks else ""
     return (
         f'<li class="plan-stage"{attrs(data_stage="cleanup", data_status=status)}>'
         f"<strong>Drill cleanup</strong> ({esc(status)}): {esc(sentences.cleanup(report, times))}{esc(checked)}"
-        f"{_bar(start, done.get('endedAt'), status, span)}</li>"
+        f"{_bar(start, done.get('endedAt'), status, span, waited_from=waited)}</li>"
     )

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from drsctl.report import audit
 from drsctl.report.deployed import Sources, build_report
 from drsctl.report.html import render
 from lambdas.core import accounts, records, scheduled
@@ -54,8 +56,9 @@ def _client(service: str, region: str | None = None) -> Any:
     return boto3.client(service, region_name=region, config=CONFIG)
 
 
-def publish(execution_id: str) -> dict[str, Any]:
-    """Build the execution's report, write its JSON and page to the bucket, and publish its drill metrics."""
+def publish(execution_id: str, ended_at: float | None = None) -> dict[str, Any]:
+    """Build the execution's report, write its JSON and page to the bucket, and publish its drill metrics.
+    `ended_at`: the time of the event that says the execution ended (the stack's clock)."""
     record = records.find_execution_by_id(execution_id)
     if record is None or record.Status in records.ACTIVE_EXECUTION_STATUSES:
         raise ReportNotReady(
@@ -73,6 +76,7 @@ def publish(execution_id: str) -> dict[str, Any]:
         waves_table=os.environ[records.EXECUTION_WAVES_TABLE],
     )
     report = build_report(execution_id, sources, source=os.environ.get(REPORT_SOURCE) or "deployed")
+    report.update(not_before(report, ended_at))
     json_key, html_key = report_keys(record.PlanId, execution_id)
     bucket = os.environ[REPORT_BUCKET]
     s3 = _client("s3")
@@ -99,6 +103,15 @@ def publish(execution_id: str) -> dict[str, Any]:
     }
 
 
+def not_before(report: dict[str, Any], ended_at: float | None) -> dict[str, Any]:
+    """The report's `generatedAt`, never before the end the event announced: the builder dates the report by the
+    Date of the stack's answers, which a function in the sandbox does not get (its clock, not the sandbox's)."""
+    if ended_at is None:
+        return {}
+    built = datetime.fromisoformat(str(report["generatedAt"]).replace("Z", "+00:00")).timestamp()
+    return audit.generated(ended_at) if ended_at > built else {}
+
+
 def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     """A drill that recovered: its makespan per plan, and whether it missed its RTO (when the plan has one)."""
     rto = report.get("rto") or {}
@@ -118,8 +131,16 @@ def drill_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     return metrics
 
 
+def _event_time(event: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @counts_refusals
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId).
-    return publish(str(event["detail"]["name"]))
+    # The Step Functions status-change event; `detail.name` is the execution's name (its ExecutionId), `time` when
+    # its status changed.
+    return publish(str(event["detail"]["name"]), _event_time(event))

@@ -201,33 +201,48 @@ def started_by(report: dict[str, Any]) -> str:
     return f"started by {who} ({how})" if how else f"started by {who}"
 
 
+STILL_IN_JOBS = ("JOB_STILL_RUNNING", "WAVE_TIMEOUT", "START_UNCONFIRMED")  # lambdas/core/finish.py: DRS may launch
+
+
+def still_in_jobs(report: dict[str, Any]) -> int:
+    """Servers still in a DRS launch job when the execution ended, with no instance recorded: DRS may have launched
+    them since (it finishes a launch job already started)."""
+    return sum(
+        1
+        for wave in report["waves"]
+        for server in wave["servers"]
+        if server.get("error") in STILL_IN_JOBS and not server.get("recoveryInstanceId")
+    )
+
+
+def cleanup_after_the_end(report: dict[str, Any]) -> bool:
+    """Whether the drill cleanup started after the execution had ended: `drsctl run cleanup`, not the execution's
+    own DrillCleanup (which the state machine runs before the execution ends; the record keeps whole seconds)."""
+    started = (report.get("cleanup") or {}).get("startedAt")
+    return started is not None and float(started) > float(report.get("makespanSeconds") or 0) - 1.0
+
+
 def cleanup(report: dict[str, Any], clock: Clock) -> str:
-    """The drill cleanup in a sentence: the planned wait, when it ran (UTC) and what it terminated."""
+    """The drill cleanup in a sentence: the planned wait, when it ran (UTC) and what it terminated; or, with none,
+    what may still be up and the command that terminates it."""
     done = report.get("cleanup")
     launched = sum(1 for w in report["waves"] for s in w["servers"] if s.get("recoveryInstanceId"))
     if not done:
-        if report["mode"] == "RECOVERY":
-            return "No cleanup: a recovery keeps its recovery instances."
-        if report.get("source") == "rehearsal":
-            return (
-                "No cleanup ran: the plan asked for none (Options.DrillCleanup). A rehearsal's instances are emulated."
-            )
-        if not launched:
-            return "No cleanup ran, and this drill launched no recovery instance."
-        return (
-            f"No cleanup ran: the plan asked for none (Options.DrillCleanup), or the drill ended before it. The "
-            f"{launched} recovery instance(s) this drill launched were not terminated by it: terminate them with "
-            f"`drsctl run cleanup {report['executionId']}`."
-        )
+        return _no_cleanup(report, launched)
     parts = []
     wait_from, after = done.get("waitStartedAt"), done.get("afterMinutes")
-    if after is not None:
+    status = done.get("status")
+    count = len(done.get("terminated") or [])
+    if cleanup_after_the_end(report):
+        parts.append(
+            f"Not the execution's own cleanup: `drsctl run cleanup {report['executionId']}` started it after the "
+            f"execution had ended ({clock.iso_text(report.get('endTime'))})."
+        )
+    elif after is not None:
         planned = f"Planned {after} min after the drill ended"
         if wait_from is not None:
             planned += f" (it ended at {clock.text(wait_from)}, so due at {clock.text(float(wait_from) + after * 60)})"
         parts.append(planned + ".")
-    status = done.get("status")
-    count = len(done.get("terminated") or [])
     if done.get("startedAt") is not None:
         ran = f"Ran from {clock.text(done['startedAt'])} to {clock.text(done.get('endedAt'))}"
         parts.append(f"{ran}: {count} recovery instance(s) terminated, ended {status}.")
@@ -238,3 +253,26 @@ def cleanup(report: dict[str, Any], clock: Clock) -> str:
     if done.get("detail") and status != "COMPLETED":  # why it failed or kept them
         parts.append(str(done["detail"]))
     return " ".join(parts)
+
+
+def _no_cleanup(report: dict[str, Any], launched: int) -> str:
+    if report["mode"] == "RECOVERY":
+        return "No cleanup: a recovery keeps its recovery instances."
+    if report.get("source") == "rehearsal":
+        return "No cleanup ran: the plan asked for none (Options.DrillCleanup). A rehearsal's instances are emulated."
+    running = still_in_jobs(report)
+    if not launched and not running:
+        return "No cleanup ran, and this drill launched no recovery instance."
+    up = []
+    if launched:
+        up.append(f"the {launched} recovery instance(s) this drill launched were not terminated by it")
+    if running:
+        up.append(
+            f"{running} server(s) were still in DRS launch jobs when it ended: DRS finishes those launches, so their "
+            "drill instances may be up now"
+        )
+    said = "; ".join(up)
+    return (
+        f"No cleanup ran: the plan asked for none (Options.DrillCleanup), or the drill ended before it. "
+        f"{said[0].upper() + said[1:]}. Terminate them with `drsctl run cleanup {report['executionId']}`."
+    )

@@ -53,7 +53,9 @@ def attrs(**values: Any) -> str:
 
 
 def clock(seconds: float | None) -> str:
-    """+HH:MM:SS from the start of the execution; '-' when unknown."""
+    """A time relative to the start of an execution: `+00:12:30` after it, `-00:00:05` before it (one sign for the
+    whole, never `+-`); '-' when unknown. Before the start are, for instance, a server's recovery point. The CLI's
+    tables write times with it too (drsctl/commands/views.py)."""
     if seconds is None:
         return "-"
     whole = round(seconds)

@@ -77,7 +77,11 @@ class StatusChanges:
 
     def _keep_report(self, described: dict[str, Any]) -> None:
         """As the stack's rule does: the report function writes the execution's report to the bucket."""
-        event = {"detail-type": "Step Functions Execution Status Change", "detail": {"name": described["name"]}}
+        event = {  # as EventBridge sends it: `time` the sandbox's (its clock, which the report's times are in)
+            "detail-type": "Step Functions Execution Status Change",
+            "time": iso_utc(int(self.aws.clock.now())),
+            "detail": {"name": described["name"]},
+        }
         try:
             result = self.aws.invoke(REPORT_FUNCTION, event)
         except Exception as error:  # noqa: BLE001 - as EventBridge: a failed delivery is said, the watch goes on
@@ -125,8 +129,8 @@ def approval_announcer(say: Callable[[str], None]) -> Callable[..., None]:
         say(
             f"execution {name} waits for approval {step.get('Name', cursor.get('Name'))!r} {where} wave "
             f"{request.get('WaveNumber')} ({request.get('WaveName')}): {cursor.get('Message')} | asked "
-            f"{iso_utc(step.get('StartedAt'))}, deadline {iso_utc(step.get('Deadline'))}, on timeout {on_timeout} "
-            f"({ON_TIMEOUT.get(on_timeout, '')}), {step.get('ApproversNeeded') or 1} approval(s) needed | answer: "
+            f"{iso_utc(step.get('StartedAt'))}, deadline {iso_utc(step.get('Deadline'))}, on timeout {on_timeout}: "
+            f"{ON_TIMEOUT.get(on_timeout, '')} | {step.get('ApproversNeeded') or 1} approval(s) needed | answer: "
             f'drsctl run approve {name} --reason "..." (or --reject --reason "...")'
         )
 

@@ -21,6 +21,7 @@ from lambdas.core import (
     deadline,
     drs,
     explain,
+    last_launch,
     limits,
     locks,
     polling,
@@ -111,6 +112,8 @@ class Resolution:
     warnings: list[str] = field(default_factory=list)
     # DRS's source servers per (account, Region), as listed for the checks (a resume reads their last launch)
     inventory: dict[Target, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # jobs that have ended though a listed server's last launch still says PENDING or IN_PROGRESS (last_launch.py)
+    ended_jobs: set[str] = field(default_factory=set)
 
 
 def prepare(*, raw_input: Any, execution_id: str, execution_arn: str | None, now: int) -> Prepared:
@@ -202,7 +205,7 @@ def _resume(  # noqa: PLR0917 - the execution's parts Prepare holds, each used
     if isinstance(kept, str):
         return [kept]
     record.PointInTime = kept
-    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan)
+    resumed = resume.resume_from(earlier, resolution.waves, resolution.inventory, plan, resolution.ended_jobs)
     if resumed.problems:
         return resumed.problems
     claimed = resume.claim(earlier, execution_id)  # last: only a resume that will run holds the earlier execution
@@ -297,6 +300,7 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
         target: {s["sourceServerID"]: s for s in servers} for target, servers in listed.items() if servers is not None
     }
     resolution.inventory = inventory
+    resolution.ended_jobs = last_launch.ended_jobs(inventory)
     unreachable = {t for t in targets if t.account in refused} | {t for t in targets if t not in inventory}
     placed: dict[str, str] = {}
     degraded: list[tuple[str, Target, dict[str, Any]]] = []
@@ -309,7 +313,9 @@ def resolve_waves(plan: RecoveryPlan, options: RunOptions, mode: ExecutionMode, 
             for server_id in server_ids:
                 server = known.get(server_id)
                 if target not in unreachable:
-                    resolution.problems.extend(_server_problems(where, group, target, server_id, server, inventory))
+                    resolution.problems.extend(
+                        _server_problems(where, group, target, server_id, server, inventory, resolution.ended_jobs)
+                    )
                 if server is not None:
                     state_problem, state_warning = _replication(where, server_id, server, mode, options)
                     resolution.problems.extend(state_problem)
@@ -467,8 +473,10 @@ def _server_problems(  # noqa: PLR0917 - the server, where it is, and what DRS l
     server_id: str,
     server: dict[str, Any] | None,
     inventory: dict[Target, dict[str, dict[str, Any]]],
+    ended_jobs: set[str],
 ) -> list[str]:
-    """What stops one server from being launched: unknown in its account's DRS, or busy in another job."""
+    """What stops one server from being launched: unknown in its account's DRS, or busy in another job (its last
+    launch unfinished in a job that has not ended)."""
     if server is None:
         elsewhere = [str(t) for t, known in inventory.items() if t != target and server_id in known]
         seen = f" (DRS lists it in {', '.join(elsewhere)})" if elsewhere else ""
@@ -476,9 +484,9 @@ def _server_problems(  # noqa: PLR0917 - the server, where it is, and what DRS l
             f"{where}: server {server_id} is not a DRS source server in {_named(target)}{seen}; check the ID, the "
             f"Region and the Account of protection group {group.GroupId!r}"
         ]
-    last_launch = server.get("lifeCycle", {}).get("lastLaunch", {})
-    if last_launch.get("status") in ("PENDING", "IN_PROGRESS"):
-        job = last_launch.get("initiated", {}).get("jobID", "?")
+    last = last_launch.of(server)
+    if last_launch.still_launching(last, ended_jobs):
+        job = last_launch.job_of(last) or "?"
         return [
             f"{where}: server {server_id} is already in an active DRS launch job ({job}); wait for that job to "
             "finish (DescribeJobs) before starting this plan"

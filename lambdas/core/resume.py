@@ -17,10 +17,11 @@ such a job refuses the resume until the job ends: resuming then could launch it 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas.core import drs, records
+from lambdas.core import drs, last_launch, records
 from lambdas.core.accounts import Target
 from lambdas.core.explain import listed
 from lambdas.core.plan import RecoveryPlan, Wave
@@ -31,7 +32,6 @@ from lambdas.core.steps import Step
 
 __all__ = ["LAUNCHED_BEFORE", "RESUMABLE_STATUSES"]
 RESUMABLE_STATUSES = ("FAILED", "TIMED_OUT", "CANCELLED", "PARTIAL")
-ACTIVE_LAUNCH = ("PENDING", "IN_PROGRESS")
 
 
 @dataclass
@@ -98,12 +98,14 @@ def resume_from(
     waves: list[WaveRecord],
     inventory: dict[Target, dict[str, dict[str, Any]]],
     plan: RecoveryPlan,
+    ended_jobs: Collection[str],
 ) -> Resumed:
     """What `record` (an ended execution of `plan`, its waves as planned now) leaves to do.
 
     `waves` are the new execution's waves as Prepare resolved them; `inventory` is DRS's source servers per
     (account, Region), as Prepare listed them (their lifeCycle.lastLaunch tells whether a job the earlier execution
-    left running, or started without the answer being recorded, launched them).
+    left running, or started without the answer being recorded, launched them); `ended_jobs` are the jobs of those
+    last launches that have ended with the launch unfinished (lambdas/core/last_launch.py): their servers run again.
     """
     resumed = Resumed(execution_id=record.ExecutionId)
     earlier = {w.WaveNumber: w for w in records.execution_waves(record.ExecutionId)}
@@ -125,17 +127,17 @@ def resume_from(
             if done.Status == "LAUNCHED" or done.Error == LAUNCHED_BEFORE:  # launched there, or before it (a chain)
                 resumed.launched[server.SourceServerId] = done
                 continue
-            last_launch = _last_launch(inventory, wave.target_of(server), server.SourceServerId)
-            job = (last_launch.get("initiated") or {}).get("jobID")
+            last = _last_launch(inventory, wave.target_of(server), server.SourceServerId)
+            job = last_launch.job_of(last)
             if job is None or owners.get(job) != record.ExecutionId:
                 continue  # its last launch is not that execution's: nothing of it can still launch
-            if last_launch.get("status") == "LAUNCHED":  # after that execution stopped following it
+            if last.get("status") == "LAUNCHED":  # after that execution stopped following it
                 found = inventory.get(wave.target_of(server), {}).get(server.SourceServerId) or {}
                 instance = found.get("recoveryInstanceId")
                 resumed.launched[server.SourceServerId] = done.model_copy(
                     update={"Status": "LAUNCHED", "RecoveryJobId": job, "InstanceId": instance or done.InstanceId}
                 )
-            elif last_launch.get("status") in ACTIVE_LAUNCH:
+            elif last_launch.still_launching(last, ended_jobs):
                 resumed.problems.append(
                     f"ResumeFrom {record.ExecutionId!r}: server {server.SourceServerId} (wave {wave.WaveNumber}) is "
                     f"still being launched by that execution's DRS job {job}; resuming now could launch it twice. "
@@ -243,9 +245,7 @@ def _changed(previous_id: str, earlier: dict[int, WaveRecord], waves: list[WaveR
 
 
 def _last_launch(inventory: dict[Target, dict[str, dict[str, Any]]], where: Target, server_id: str) -> dict[str, Any]:
-    server = inventory.get(where, {}).get(server_id) or {}
-    last: dict[str, Any] = (server.get("lifeCycle") or {}).get("lastLaunch") or {}
-    return last
+    return last_launch.of(inventory.get(where, {}).get(server_id))
 
 
 def _job_owners(

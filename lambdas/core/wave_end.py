@@ -317,7 +317,8 @@ def outcome(  # noqa: PLR0911 - one return per way a wave can end
     critical_timed_out = [s for s in timed_out if wave.impact_of(s) == "CRITICAL"]
     if critical_timed_out:
         return "TIMED_OUT", with_action(
-            f"{where} timed out after {elapsed} min: {_not_launched(critical_timed_out, unanswered=bool(missed))}"
+            f"{where} timed out after {elapsed} min: "
+            f"{_not_launched(critical_timed_out, unanswered=UNANSWERED in missed)}"
             f"{missed} The plan stops here",
             "read the job log in the DRS console (DescribeJobLogItems) and run the plan again; raise "
             "Options.WaveTimeoutMinutes if such launches are expected to take longer",

@@ -15,7 +15,8 @@ from lambdas.core.readiness.service import evaluate_due, evaluate_stored_plan
 @logger.inject_lambda_context(clear_state=True)
 @counts_refusals
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # EventBridge Scheduler sends what it is given: the scheduled time ({"time": ...}); drsctl sends {"PlanId": ...}.
+    # EventBridge Scheduler sends what it is given: the scheduled time ({"time": ...}); drsctl sends {"PlanId": ...,
+    # "time": ...}, the stack's time when it asked (AWS's clock, or the sandbox's, faster than this function's own).
     stamp = event.get("time") if isinstance(event, dict) else None
     now = (
         int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp())

@@ -126,6 +126,10 @@ def test_a_drill_started_and_watched_to_completed_then_cleaned_up(sandbox):
     assert report["generatedAt"] and report["generator"].startswith("drsctl ")
     page = (folder / "r.html").read_text()
     assert "drill-1" in page and "REHEARSAL, not a drill on AWS" in page
+    # the operator's cleanup, after the execution ended: told as such, never as the plan's "Planned 0 min after"
+    assert report["cleanup"]["startedAt"] > report["makespanSeconds"]
+    assert "`drsctl run cleanup drill-1` started it after the execution had ended" in page
+    assert "Planned 0 min" not in page and "longer for the drill cleanup" not in page
     resumed = sandbox.drsctl("run", "resume", "drill-1")
     assert resumed.exit_code == 2 and "it COMPLETED; there is nothing left to resume" in resumed.output
 

@@ -92,7 +92,7 @@ def test_two_thousand_servers_read_as_one_row_per_wave_at_80_columns():
     assert lines[0] == "wave 1 ([eu] tier 1): COMPLETED, 500/500 launched"
     assert lines[-1] == (
         "Approval waiting: [bold]CAB[/] before wave 4 ([eu] tier 4): Fail [red]over[/]? | asked 1970-01-01T00:00:05Z, "
-        "deadline 1970-01-01T01:00:05Z, on timeout CONTINUE (the plan goes on as if approved), 1 of 2 approved | "
+        "deadline 1970-01-01T01:00:05Z, on timeout CONTINUE: the plan goes on as if approved | 1 of 2 approved | "
         'answer: drsctl run approve big-drill --reason "..." (or --reject --reason "...")'
     )
 
@@ -251,10 +251,14 @@ def test_the_view_shows_start_elapsed_and_the_rto_countdown_in_the_stacks_clock(
     assert "started 1970-01-12 13:46:40 UTC, ended 14:16:40 UTC (took 00:30:00)" in _printed(render(current), 120)
 
 
-def _ended_drill(cleanup: dict | None, status: str = "COMPLETED", launched: int = 4) -> ExecutionRecord:
+def _ended_drill(
+    cleanup: dict | None, status: str = "COMPLETED", launched: int = 4, unknown: int = 0
+) -> ExecutionRecord:
     from lambdas.core.records import WaveSummary
 
-    wave = WaveSummary(WaveNumber=1, WaveName="db", ProtectionGroupId="g", Region="us-east-1", Launched=launched)
+    wave = WaveSummary(
+        WaveNumber=1, WaveName="db", ProtectionGroupId="g", Region="us-east-1", Launched=launched, Unknown=unknown
+    )
     return ExecutionRecord.model_validate(
         {
             "ExecutionId": "d-1",
@@ -286,10 +290,31 @@ def test_the_cleanup_state_is_told_from_the_record_and_names_run_cleanup_when_in
         (_ended_drill({**planned, "Status": "NOT_RUN"}, status="CANCELLED"), "not run", "drsctl run cleanup d-1"),
         (_ended_drill(None, status="CANCELLED"), "none", "4 drill instance(s) still up; drsctl run cleanup d-1"),
         (_ended_drill(None, launched=0), "none", "no drill instance was launched"),
+        # stopped while its servers were in a DRS launch job: DRS finishes the launch, the instances come up after
+        (
+            _ended_drill(None, status="CANCELLED", launched=0, unknown=4),
+            "none",
+            "4 server(s) still in DRS launch jobs when it ended (their drill instances may be up); drsctl run cleanup",
+        ),
+        (
+            _ended_drill({**planned, "Status": "NOT_RUN"}, status="CANCELLED", launched=1, unknown=3),
+            "not run",
+            "1 drill instance(s), 3 more from launch jobs still running when it ended may still be up",
+        ),
     ]
     for record, state, text in cases:
         view = cleanup_view(record)
         assert view is not None and view["state"] == state and text in view["text"], (state, view)
+    # a drill resumed by another: the resume took its instances over, and the resume's cleanup terminates them
+    resumed = _ended_drill(None, status="FAILED")
+    resumed.ResumedBy = "d-2"
+    view = cleanup_view(resumed)
+    assert view is not None and view["short"] == "taken over by d-2" and "drsctl run cleanup d-2" in view["text"]
+    resume = _ended_drill(None)
+    resume.ResumedFrom = "d-0"
+    view = cleanup_view(resume)
+    assert view is not None and view["short"] == "none, 4 up, those of d-0 up"
+    assert "and the drill instances it took over from d-0; drsctl run cleanup d-1 terminates them" in view["text"]
     recovery = _ended_drill(None)
     recovery.ExecutionType = "RECOVERY"
     assert cleanup_view(recovery) is None  # a recovery keeps its instances: nothing to clean up

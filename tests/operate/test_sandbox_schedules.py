@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from drsctl.operate.executions import stack_time
+from lambdas.core.readiness.model import iso
 from tests.operate.conftest import ROOT, SandboxProcess, wait_until
 
 SCHEDULED_PLAN = {
@@ -43,10 +45,9 @@ def _executions(sandbox: SandboxProcess) -> list[dict]:
 
 
 def test_a_scheduled_plan_drills_on_its_own_and_its_report_is_kept(sandbox, tmp_path):
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in sandbox.client("cloudformation").describe_stacks()["Stacks"][0]["Outputs"]
-    }
+    described = sandbox.client("cloudformation").describe_stacks()
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
+    before_load = iso(stack_time(described))  # the sandbox's time, 600 times faster than this machine's
     sqs = sandbox.client("sqs")
     queue = sqs.create_queue(QueueName="operators")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -79,6 +80,7 @@ def test_a_scheduled_plan_drills_on_its_own_and_its_report_is_kept(sandbox, tmp_
         "the readiness of the loaded plan",
     )
     assert readiness["planId"] == "storefront" and readiness["status"] == "WARN"
+    assert readiness["evaluatedAt"] >= before_load  # dated in the stack's time, as the scheduled runs are
     assert {f["code"] for f in readiness["findings"]} <= {"DRILL_OVERDUE", "RTO_AT_RISK"}  # the latter once drilled
 
     # Nobody starts anything: the schedule does, and the drill's report lands in the bucket once it has ended
@@ -128,6 +130,12 @@ def test_a_scheduled_plan_drills_on_its_own_and_its_report_is_kept(sandbox, tmp_
     assert reported.exit_code == 0, reported.output
     assert f"s3://{bucket}/reports/storefront/{name}.html" in reported.stdout
     assert json.loads(json_file.read_text()) == report
+
+    # evaluated now, on request: dated now in the stack's time
+    asked = iso(stack_time(sandbox.client("cloudformation").describe_stacks()))
+    now = sandbox.drsctl("plan", "readiness", "storefront", "--now", "--json")
+    assert now.exit_code == 0, now.output
+    assert json.loads(now.stdout)["evaluatedAt"] >= asked
 
     # plan list shows the plan's readiness and its next drill; plan schedule turns it off and on
     listed = sandbox.drsctl("plan", "list", "--json")

@@ -58,6 +58,18 @@ def test_a_report_is_generated_after_the_drill_it_reports(sandbox, tmp_path):
     made = sandbox.drsctl("run", "report", "clock-r1", "--json", str(report_path))
     assert made.exit_code == 0, made.output
     report = json.loads(report_path.read_text())
+    # the report the stack kept in its bucket as the execution ended: generated then, by the stack's clock
+    assert "the report the stack kept" in made.output
+    kept = datetime.fromisoformat(report["generatedAt"].replace("Z", "+00:00")).timestamp()
+    assert ended["EndTime"] - 1 <= kept <= before + 1
+    assert report["source"] == "sandbox"
+    # one built now (--started-by builds it anew): generated now, by the stack's clock, not this machine's
+    made = sandbox.drsctl("run", "report", "clock-r1", "--json", str(report_path), "--started-by", "the test")
+    assert made.exit_code == 0 and "the report the stack kept" not in made.output, made.output
+    report = json.loads(report_path.read_text())
     generated = datetime.fromisoformat(report["generatedAt"].replace("Z", "+00:00")).timestamp()
-    assert ended["EndTime"] < before - 1 <= generated <= _stack_now(sandbox, "clock-r1") + 1
+    # Generated in the stack's time, after the drill it reports: when it ended (the report kept in the bucket then,
+    # which drsctl run report reads), or now (built anew when it is not kept yet)
+    assert ended["EndTime"] <= generated <= _stack_now(sandbox, "clock-r1") + 1
+    assert before > ended["EndTime"] + LATER / 2
     assert report["source"] == "sandbox"

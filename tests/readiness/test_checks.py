@@ -120,6 +120,22 @@ def test_launch_config_invalid_is_silent_for_valid_launch_templates(readiness_of
     assert readiness_of(plan(servers("g", *HEALTHY, STALLED)), "LAUNCH_CONFIG_INVALID").findings == []
 
 
+def test_an_instance_profile_that_cannot_be_looked_up_warns_and_never_fails(readiness_of, monkeypatch):
+    """IAM refusing GetInstanceProfile (a member role without the read, say) is not a broken launch template."""
+    from botocore.exceptions import ClientError
+
+    from lambdas.core.readiness import reads
+
+    def refused(where, name):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "GetInstanceProfile")
+
+    monkeypatch.setattr(reads, "instance_profile_exists", refused)
+    result = readiness_of(plan(servers("g", HEALTHY[0], NO_SUBNET)), "LAUNCH_CONFIG_INVALID")
+    severities = sorted((f.sourceServerId, f.severity, "could not be checked" in f.detail) for f in result.findings)
+    assert severities == sorted([(HEALTHY[0], "WARN", True), (NO_SUBNET, "FAIL", False), (NO_SUBNET, "WARN", True)])
+    assert all("deploy this version of the stack" in f.fix for f in result.findings if f.severity == "WARN")
+
+
 # -- CAPACITY_SHORT -----------------------------------------------------------------------------------------------
 
 
@@ -128,6 +144,7 @@ def test_capacity_short_fails_where_the_largest_wave_needs_more_vcpus_than_are_f
     assert on(result, "CAPACITY_SHORT") == {"us-west-2": "FAIL"}
     finding = _one(result, "CAPACITY_SHORT")
     assert "16 vCPUs" in finding.detail and "only 4 are free" in finding.detail and "L-1216C47A" in finding.fix
+    assert f"{BIG} (m5.4xlarge)" in finding.detail  # the wave's servers named, the largest first
 
 
 def test_capacity_short_warns_when_a_wave_will_queue_for_drs_jobs(readiness_of):

@@ -178,6 +178,74 @@ def test_the_rto_is_measured_to_the_recovery_and_the_cleanup_shown_apart(example
     assert "1h00m27s, of which drill cleanup 31m00s" in page
 
 
+def test_a_cleanup_run_after_the_end_is_the_operators_not_the_plans(example):
+    """`drsctl run cleanup` after a drill without DrillCleanup: its record's Cleanup has AfterMinutes 0 and started
+    after the execution's end. Not "Planned 0 min after the drill ended", nor time the execution ran for it."""
+    report = copy.deepcopy(example)
+    report["source"] = "deployed"
+    end = report["makespanSeconds"]
+    report["cleanup"] = {
+        "status": "COMPLETED",
+        "terminated": ["i-1", "i-2"],
+        "jobIds": ["drsjob-1"],
+        "startedAt": end + 3600,
+        "endedAt": end + 3660,
+        "afterMinutes": 0,
+        "waitStartedAt": end - 5,
+    }
+    page = html.render(judge.complete(report))
+    split = page[page.index('id="time-split"') :]
+    split = split[: split.index("</p>")]
+    assert "longer for the drill cleanup" not in split and "Planned 0 min" not in page
+    assert "The drill cleanup came after the execution, shown apart" in split
+    assert "`drsctl run cleanup rehearsal-storefront-drill` started it after the execution had ended" in split
+    assert "Ran from 01:29:27 UTC to 01:30:27 UTC: 2 recovery instance(s) terminated" in split
+    assert "of which drill cleanup" not in page  # the execution ran none of it
+    bar = page[page.index('data-stage="cleanup"') :]
+    assert 'class="seg wait"' not in bar[: bar.index("</li>")]  # no wait of the plan's to draw
+
+
+def test_a_stopped_drill_whose_servers_were_still_launching_names_run_cleanup(example):
+    """Stopped while a wave's DRS job ran: DRS finishes the launch, so drill instances come up after the end. The
+    page must not say the drill launched none and leave them up."""
+    report = copy.deepcopy(example)
+    report.update(source="deployed", status="CANCELLED", cleanup=None)
+    for server in report["waves"][0]["servers"]:
+        server.update(status="UNKNOWN", error="JOB_STILL_RUNNING", recoveryInstanceId=None, launchedAt=None)
+    for wave in report["waves"][1:]:
+        wave["status"] = "SKIPPED"
+        for server in wave["servers"]:
+            server.update(status="SKIPPED", error="NOT_STARTED", recoveryInstanceId=None, launchedAt=None)
+    page = html.render(judge.complete(report))
+    said = page[page.index('id="cleanup"') :]
+    said = said[: said.index("</section>")]
+    assert "launched no recovery instance" not in said
+    assert "4 server(s) were still in DRS launch jobs when it ended" in said
+    assert "Terminate them with `drsctl run cleanup rehearsal-storefront-drill`" in said
+
+
+def test_the_rpo_is_explained_with_its_worst_server(example, critical_failure):
+    page = html.render(example)
+    measure = page[page.index('id="rpo-measure"') :]
+    measure = measure[: measure.index("</p>")]
+    assert "The RPO is measured per launched server" in measure
+    assert "Worst: 0s" in measure and "the target, 15m00s, is met" in measure
+    worst = critical_failure["rpo"]["worstSeconds"]
+    assert worst >= 1800  # db-0 replicates 30 minutes behind
+    page = html.render(critical_failure)
+    measure = page[page.index('id="rpo-measure"') :]
+    measure = measure[: measure.index("</p>")]
+    assert f"Worst: {judge.duration(worst)}," in measure and "(&lt;b&gt;db-0&lt;/b&gt; &amp; co)" in measure
+    assert "the target, 15m00s, is missed" in measure
+
+
+def test_an_identity_breaks_only_after_its_colons_and_slashes(example):
+    report = {**example, "startedBy": "arn:aws:sts::123456789012:assumed-role/DrOperator/alice"}
+    started = html.render(report)
+    started = started[started.index('data-figure="started-by"') :]
+    assert '<span class="id principal">arn:<wbr>aws:<wbr>sts:<wbr>:<wbr>123456789012:<wbr>assumed-role/<wbr>' in started
+
+
 def test_only_a_rehearsal_says_it_is_not_a_drill_on_aws(example):
     page = html.render(example)
     assert "REHEARSAL, not a drill on AWS" in page

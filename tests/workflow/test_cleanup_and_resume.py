@@ -839,3 +839,24 @@ def test_a_resume_is_refused_while_the_first_executions_job_still_runs(stage):
         assert WEB[0] in message and "launch job" in message, message
         assert started_by(aws, "exec-2") == []
         assert aws.record("exec-1", "shop").ResumedBy is None  # a refused resume takes no claim on it
+
+
+@pytest.mark.parametrize("resumed", [True, False], ids=["resumed", "started-afresh"])
+def test_a_server_whose_job_ended_without_launching_it_is_launched_again_not_refused_as_busy(stage, resumed):
+    # DRS ended the server's job (COMPLETED) with its launch unfinished: the source server's lastLaunch still says
+    # IN_PROGRESS, but no job will launch it any more and DRS takes it into a new one
+    scenario = with_server_faults(three_tier_scenario(), APP[0], ["job_ends_without_launch"])
+    with stage(scenario) as aws:
+        load(aws, plan_with())
+        first, _ = run(aws, DRILL)
+        assert first["status"] == "FAILED"
+        failed = next(s for s in aws.waves("exec-1")[1].Servers if s.SourceServerId == APP[0])
+        assert (failed.Status, failed.Error) == ("FAILED", "JOB_ENDED_NO_LAUNCH")
+        assert failed.RecoveryJobId is not None and aws.drs.jobs[failed.RecoveryJobId].status == "COMPLETED"
+        repair(aws, APP[0])
+        second, _ = run(aws, {**DRILL, "ResumeFrom": "exec-1"} if resumed else DRILL, name="exec-2")
+        assert second["status"] == "SUCCEEDED", aws.record("exec-2", "shop").ErrorMessage
+        again = next(s for s in aws.waves("exec-2")[1].Servers if s.SourceServerId == APP[0])
+        assert again.Status == "LAUNCHED" and again.RecoveryJobId != failed.RecoveryJobId
+        assert sorted(set(started_by(aws, "exec-2"))) == (["2", "3"] if resumed else ["1", "2", "3"])
+        assert not invariants.check(aws.drs)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
-from lambdas.core import drs
+from lambdas.core import accounts, drs
 from lambdas.core.aws_errors import classify
 from lambdas.core.plan import ProtectionGroup, RecoveryPlan, RunOptions, Wave
 from lambdas.core.plan_version import plan_version
@@ -404,7 +404,7 @@ def _unavailable(what: str, error: Exception, where: Where | None) -> FactUnavai
     if failure is None:
         return FactUnavailable(what, f"{type(error).__name__}: {error}", "look at the readiness function's logs", where)
     if failure.code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-        fix = "grant the readiness function's role this read (stacks/iam.py READINESS_ACTIONS), then evaluate again"
+        fix = _access_fix(where)
     elif failure.code == "UninitializedAccountException":
         fix = "initialize DRS in that Region (DRS console: Settings), or fix the plan's Region"
     elif failure.kind == "transient":
@@ -412,6 +412,22 @@ def _unavailable(what: str, error: Exception, where: Where | None) -> FactUnavai
     else:
         fix = "look at the error, fix the access or the plan, then evaluate again (drsctl plan readiness PLAN_ID --now)"
     return FactUnavailable(what, failure.short(), fix, where)
+
+
+def _access_fix(where: Where | None) -> str:
+    """What to do when AWS denies a read: the role that makes it is the member stack's, or the readiness
+    function's, and each of this version grants every read readiness makes."""
+    if where is not None and where.account and not accounts.is_home(where.account):
+        return (
+            f"deploy this version of the member stack in account {where.account} (make deploy-member, or the "
+            "StackSet of docs/accounts.md): its role grants every read readiness makes; if an SCP or a permissions "
+            "boundary denies it, allow it; then evaluate again"
+        )
+    return (
+        "deploy this version of the stack (make deploy): the readiness function's role grants every read readiness "
+        "makes (stacks/iam.py, stacks/readiness.py); if an SCP or a permissions boundary denies it, allow it; then "
+        "evaluate again"
+    )
 
 
 def duration_seconds(text: str | None) -> float | None:

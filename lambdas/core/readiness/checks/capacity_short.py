@@ -8,9 +8,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 
+from lambdas.core.explain import listed
 from lambdas.core.readiness.estate import Estate, FactUnavailable, PlanServer
 from lambdas.core.readiness.model import Check, Finding
 from lambdas.core.readiness.reads import VCPU_QUOTA_CODE, Where
+
+NAMED = 10  # of the wave short of vCPUs, the largest first: where smaller instance types help most
 
 
 def run(estate: Estate) -> Iterator[Finding]:
@@ -45,12 +48,15 @@ def _vcpus(estate: Estate, where: Where, by_wave: dict[int, list[PlanServer]]) -
     largest = max(needs, key=lambda number: (needs[number], -number))
     free = capacity.vcpu_limit - capacity.vcpus_in_use
     if needs[largest] > free:
-        name = by_wave[largest][0].wave_name
+        servers = by_wave[largest]
+        largest_first = sorted(servers, key=lambda s: (-vcpus.get(types[s.server_id] or "", 0), s.server_id))
+        named = listed([f"{s.server_id} ({types[s.server_id] or 'type unknown'})" for s in largest_first], NAMED)
         yield CHECK.finding(
             "FAIL",
-            f"wave {largest} ({name}) launches {len(by_wave[largest])} server(s) needing {needs[largest]} vCPUs in "
-            f"{where}, but only {max(free, 0):g} are free: the On-Demand standard vCPU quota ({VCPU_QUOTA_CODE}) is "
-            f"{capacity.vcpu_limit:g} and {capacity.vcpus_in_use} are in use",
+            f"wave {largest} ({servers[0].wave_name}) launches {len(servers)} server(s) needing {needs[largest]} "
+            f"vCPUs in {where}, but only {max(free, 0):g} are free: the On-Demand standard vCPU quota "
+            f"({VCPU_QUOTA_CODE}) is {capacity.vcpu_limit:g} and {capacity.vcpus_in_use} are in use. Its servers, "
+            f"largest first: {named}",
             f"request a quota increase for {VCPU_QUOTA_CODE} (Running On-Demand Standard instances) in {where.region} "
             f"of at least {math.ceil(needs[largest] - free)} vCPUs (Service Quotas console), or stop instances, or "
             "choose smaller instance types in the launch templates",
