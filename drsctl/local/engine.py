@@ -20,7 +20,8 @@ rehearsal engine, and make it fail wherever AWS would:
    `copy.deepcopy(self.tables[...])` is made to return the table itself during a transaction, so its own rollback
    (`self.tables[name] = backup`) changes nothing and ours decides.
 6. moto parses every JSONPath anew each time a state reads one (a ply parser built per call, about 1.5 ms); the
-   parsed paths are cached, which makes a large rehearsal several times faster and changes no result.
+   parsed paths are cached (for the process: every rehearsal reads the same paths), which makes a large rehearsal
+   several times faster and changes no result.
 7. Every random draw of a rehearsal comes from the scenario's seed, so the same plan, scenario and options give the
    same report however many faults the scenario injects (docs/rehearsal.md, "Replays"): Step Functions' Retry
    jitter (`JitterStrategy: FULL`, moto's `random.uniform`), the AWS SDK's retry jitter inside the handlers
@@ -129,6 +130,23 @@ rehearsal engine, and make it fail wherever AWS would:
     issued an access key in (AssumeRole's temporary keys are created in the role's account), so the DRS emulator
     answers a call made with member credentials in the member account.
 
+25. moto parses the whole definition with ANTLR's pure-Python runtime for every CreateStateMachine (to validate it)
+    and again for every execution it starts (about 0.3 s for ours: a third of a short rehearsal's time). The parse
+    tree of each definition is kept (it is only read), and each execution still gets components of its own: moto's
+    Preprocessor builds them anew from the tree, with a query-language stack of its own (moto's is one list shared
+    by every Preprocessor in the process, which two executions starting at once would interleave). A definition
+    that does not parse is parsed (and refused) again every time.
+26. moto's Task states create a new boto3 client for every Lambda invocation (client creation is most of the cost
+    of a short task). The client depends only on the Region and service (moto gives it fixed credentials and the
+    same settings every time), so one client per Region and service is kept and reused; our own patches of
+    `BaseClient` apply to it as to any other.
+
+27. Every new boto3 session reads botocore's JSON data from disk again (the endpoints file, each service's model),
+    and moto's mock starts a new default session for every rehearsal; the Lambdas' own sessions (a member account's
+    credentials) are new sessions too. What a loader reads is kept per search path and name, for every loader in
+    the process: the same files give the same data (botocore already shares one copy among a session's clients and
+    never changes it).
+
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
 
@@ -158,9 +176,11 @@ from unittest.mock import patch
 from botocore import endpoint as botocore_endpoint
 from botocore import retryhandler as botocore_legacy_retries
 from botocore.client import BaseClient
+from botocore.loaders import Loader
 from botocore.retries import standard as botocore_standard_retries
 from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import ServiceException
+from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult
 from moto.dynamodb import comparisons
 from moto.dynamodb import models as dynamodb_models
@@ -201,7 +221,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.execute_state import Exe
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_selector import ItemSelector
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
@@ -210,6 +230,9 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
@@ -1086,6 +1109,52 @@ def _limited_input(original: Callable[[Any, Environment], None]) -> Callable[[An
     return eval_body
 
 
+# --- Step Functions: parse trees (patch 25), Task clients (patch 26) ----------------------------------------------
+
+
+def _kept_parse_trees(original: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
+    """Patch 25: a definition is parsed once; every caller gets components built anew from its tree."""
+
+    @functools.lru_cache(maxsize=32)
+    def tree_of(definition: str) -> Any:
+        _, tree = original(definition)  # raises for a definition that does not parse: nothing is kept
+        return tree
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = tree_of(definition)
+        preprocessor = Preprocessor()
+        preprocessor._query_language_per_scope = []  # moto's default: one list shared by every instance
+        return preprocessor.visit(tree), tree
+
+    return parse
+
+
+def _kept_task_clients(original: Callable[..., BaseClient]) -> Callable[..., BaseClient]:
+    """Patch 26: one client per Region and service for moto's Task states (moto ignores the state's credentials)."""
+
+    @functools.lru_cache(maxsize=64)
+    def client_for(region: str, service: str, intercepted: bool) -> BaseClient:
+        return original(region=region, service=service)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+        return client_for(region, service, botocore_stubber.enabled)
+
+    return boto_client_for
+
+
+def _shared_loaded_data(original: Callable[[Loader, str], tuple[Any, str]]) -> Callable[[Loader, str], tuple[Any, str]]:
+    """Patch 27: what any loader read from the same search paths under the same name."""
+    loaded: dict[tuple[tuple[str, ...], str], tuple[Any, str]] = {}
+
+    def load_data_with_path(self: Loader, name: str) -> tuple[Any, str]:
+        key = (tuple(self.search_paths), name)
+        if key not in loaded:
+            loaded[key] = original(self, name)  # raises DataNotFoundError for a missing name: nothing is kept
+        return loaded[key]
+
+    return load_data_with_path
+
+
 def _cached_conditions(original: Callable[..., Any]) -> Callable[..., Any]:
     parsed: dict[str, Any] = {}
 
@@ -1203,6 +1272,13 @@ def _moto_random_seeded(seed: int) -> Iterator[None]:
         yield
     finally:
         mock_random.setstate(state)
+
+
+# Kept across rehearsals (module-level): the same definition and the same clients serve every one.
+_PARSE_ONCE = _kept_parse_trees(AmazonStateLanguageParser.parse)
+_TASK_CLIENTS = _kept_task_clients(moto_boto_client.boto_client_for)
+_LOADED_DATA = _shared_loaded_data(Loader.load_data_with_path)
+_JSONPATH_PARSERS = {module: functools.lru_cache(maxsize=1024)(module.parse) for module in (json_path, result_path)}
 
 
 @contextmanager
@@ -1387,8 +1463,8 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
         replace(dynamodb_models, "copy", _copies_for_rollbacks())
         replace(LimitedSizeDict, "__setitem__", dict.__setitem__)
         # 6, 7: JSONPath cache, seeded jitter
-        for module in (json_path, result_path):
-            replace(module, "parse", functools.lru_cache(maxsize=1024)(module.parse))
+        for module, parse in _JSONPATH_PARSERS.items():
+            replace(module, "parse", parse)
         # 7: every random draw from the scenario's seed, one generator per source
         replace(jitter_strategy_decl, "random", _seeded(seed, "states-retry-jitter"))
         replace(
@@ -1431,4 +1507,9 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
         replace(StepFunctionResponse, "call_action", _faulty_stepfunctions(StepFunctionResponse.call_action, stats))
         # 24: AssumeRole refused where AWS would refuse it
         stack.enter_context(member_roles(stats))
+        # 25, 26: one parse tree per definition, one Task client per Region and service
+        replace(AmazonStateLanguageParser, "parse", staticmethod(_PARSE_ONCE))
+        replace(lambda_eval_utils, "boto_client_for", _TASK_CLIENTS)
+        # 27: botocore's data read once per process
+        replace(Loader, "load_data_with_path", _LOADED_DATA)
         yield stats

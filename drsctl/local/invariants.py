@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import boto3
@@ -56,8 +57,15 @@ class Violations:
         return any(vars(self).values())
 
 
+@cache
+def _table(name: str) -> Any:
+    """One resource per table for the process (creating one costs more than a scan of a small table); moto's mock
+    catches its calls in every rehearsal, as it does the functions' own cached tables (records.table)."""
+    return boto3.resource("dynamodb", region_name="us-east-1").Table(name)
+
+
 def _scan(table: str) -> list[dict[str, Any]]:
-    resource = boto3.resource("dynamodb", region_name="us-east-1").Table(table)
+    resource = _table(table)
     items: list[dict[str, Any]] = []
     arguments: dict[str, Any] = {}
     while True:

@@ -16,7 +16,7 @@ import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,14 +84,17 @@ class LocalAws:
     emulator: RunningEmulator
     engine: EngineStats
     state_machine_arn: str
+    # One client per service for the stage's life (creating a boto3 client costs more than most calls made with it)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def drs(self) -> DrsEmulator:
         return self.emulator.emulator
 
-    @staticmethod
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     def load_plan(self, plan: RecoveryPlan) -> None:
         records.save_plan(plan)
@@ -169,6 +172,16 @@ class LocalAws:
         135-wave rehearsal."""
         backend = stepfunctions_parser_backends[ACCOUNT][REGION]
         return [_event(event) for event in backend.get_execution_history(execution_arn)["events"]]
+
+    def executions(self) -> list[tuple[str, str]]:
+        """(ARN, status) of every execution of the state machine, newest first, read from the in-process engine:
+        what ListExecutions answers, without a request (the sandbox's EventBridge stand-in asks ten times a
+        second)."""
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        machine = backend.describe_state_machine(self.state_machine_arn)
+        ordered = sorted(machine.executions, key=lambda execution: execution.start_date, reverse=True)
+        # an execution moto has created but not yet started has no status: it is RUNNING to ListExecutions
+        return [(e.execution_arn, getattr(getattr(e, "exec_status", None), "value", "RUNNING")) for e in ordered]
 
     def record(self, execution_id: str, plan_id: str) -> records.ExecutionRecord:
         return records.get_execution(execution_id, plan_id)

@@ -2,8 +2,9 @@
 
 In AWS a rule sends FAILED, TIMED_OUT and ABORTED executions to the reconcile Lambda (so a stopped execution's
 record ends CANCELLED), another every ended execution to the report function (its report into the bucket), and the
-topic hears of every finished execution. Here a thread looks at the executions a few
-times a second (sandbox time runs fast, real time does not) and does both, once per execution.
+topic hears of every finished execution. Here a thread looks at the executions ten times a second (sandbox time
+runs fast, real time does not) and does both, once per execution. It reads their statuses from the engine itself
+(`LocalAws.executions`): ListExecutions through the SDK ten times a second cost a sixth of a core per sandbox.
 """
 
 from __future__ import annotations
@@ -54,26 +55,23 @@ class StatusChanges:
                 sys.stderr.write(f"sandbox: could not deliver an execution's status change: {error}\n")
 
     def deliver_once(self, stepfunctions: Any, sns: Any) -> None:
-        pages = stepfunctions.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn)
-        for page in pages:
-            for execution in page["executions"]:
-                arn = execution["executionArn"]
-                if execution["status"] not in TERMINAL or arn in self.delivered:
-                    continue
-                described = stepfunctions.describe_execution(executionArn=arn)
-                self.delivered.add(arn)  # once, whatever happens: a failing delivery must not block the others
-                if described["status"] in STOPPED:
-                    try:
-                        self.aws.deliver_status_change(described)
-                    except Exception as error:  # noqa: BLE001 - as EventBridge: the event goes to its DLQ, not a loop
-                        self.say(f"reconcile of {described['name']} failed: {type(error).__name__}: {error}")
-                self.say(f"execution {described['name']} ended {self._state(described)}")
-                self._keep_report(described)
-                sns.publish(
-                    TopicArn=self.topic_arn,
-                    Subject=f"Execution {described['name']} {described['status']}"[:100],
-                    Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
-                )
+        for arn, status in self.aws.executions():
+            if status not in TERMINAL or arn in self.delivered:
+                continue
+            described = stepfunctions.describe_execution(executionArn=arn)
+            self.delivered.add(arn)  # once, whatever happens: a failing delivery must not block the others
+            if described["status"] in STOPPED:
+                try:
+                    self.aws.deliver_status_change(described)
+                except Exception as error:  # noqa: BLE001 - as EventBridge: the event goes to its DLQ, not a loop
+                    self.say(f"reconcile of {described['name']} failed: {type(error).__name__}: {error}")
+            self.say(f"execution {described['name']} ended {self._state(described)}")
+            self._keep_report(described)
+            sns.publish(
+                TopicArn=self.topic_arn,
+                Subject=f"Execution {described['name']} {described['status']}"[:100],
+                Message=json.dumps({"executionArn": arn, "name": described["name"], "status": described["status"]}),
+            )
 
     def _keep_report(self, described: dict[str, Any]) -> None:
         """As the stack's rule does: the report function writes the execution's report to the bucket."""

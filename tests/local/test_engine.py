@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -1238,3 +1239,86 @@ def test_a_member_role_is_refused_to_an_iam_user_as_its_trust_names_only_the_fun
         person.assume_role(RoleArn="arn:aws:iam::444455556666:role/another-role", RoleSessionName="laptop")
         functions = boto3.client("sts", region_name="us-east-1")  # the rehearsal's own credentials: the functions'
         assert functions.assume_role(RoleArn=role, RoleSessionName="prepare")["Credentials"]["AccessKeyId"]
+
+
+def test_the_parse_and_client_internals_patches_25_to_27_use_are_as_we_read_them():
+    from botocore.loaders import Loader, instance_cache
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend import execution_worker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    # 25: moto parses through the class's static method, for validation and for every execution, and returns
+    # (program, tree); the Preprocessor builds the components from the tree, its scope stack a class attribute.
+    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(execution_worker.ExecutionWorker)
+    assert "AmazonStateLanguageParser.parse(definition)" in inspect.getsource(StepFunctionsParserBackend)
+    parse = inspect.getsource(AmazonStateLanguageParser.parse)
+    assert "program = preprocessor.visit(tree)" in parse and "return program, tree" in parse
+    assert isinstance(inspect.getattr_static(Preprocessor, "_query_language_per_scope"), list)
+    # 26: the Lambda integration looks the client factory up as a module-level name, which ignores credentials.
+    assert "boto_client_for(" in inspect.getsource(lambda_eval_utils)
+    assert 'aws_access_key_id="ak"' in inspect.getsource(boto_client.boto_client_for)
+    # 27: what a loader reads goes through load_data_with_path, cached per loader only.
+    assert Loader.load_data_with_path.__qualname__ == instance_cache(lambda self: None).__qualname__
+
+
+def test_each_execution_gets_components_of_its_own_from_one_parse_of_its_definition():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    calls: list[str] = []
+
+    def counted(definition: str) -> tuple[Any, Any]:
+        calls.append(definition)
+        return AmazonStateLanguageParser.parse(definition)
+
+    parse = engine._kept_parse_trees(counted)
+    definition = json.dumps(WAIT_AN_HOUR)
+    first, first_tree = parse(definition)
+    second, second_tree = parse(definition)
+    assert calls == [definition]  # parsed once
+    assert first_tree is second_tree and first is not second  # the tree shared, the components new
+    assert first.start_at.start_at_name == second.start_at.start_at_name == "Wait an hour"
+    for _ in range(2):  # a definition that does not parse is refused every time
+        with pytest.raises(ASLParserException):
+            parse('{"StartAt": "Nowhere", "States": {')
+    assert len(calls) == 3
+
+
+def test_rehearsals_read_the_same_with_parse_trees_and_clients_kept_across_them():
+    definition = json.dumps(WAIT_AN_HOUR)
+    clients = []
+    for _ in range(2):
+        with _stage("tests.local.test_engine.echo_handler") as stage:
+            start = stage.clock.now()
+            described, _ = stage.run(WAIT_AN_HOUR)
+            assert described["status"] == "SUCCEEDED"
+            entered = json.loads(described["output"])["Echo"]["now"]
+            assert datetime.fromisoformat(entered).timestamp() == pytest.approx(start + 3600, abs=1)
+            clients.append(engine._TASK_CLIENTS("us-east-1", "lambda"))
+    assert clients[0] is clients[1]
+    assert engine._PARSE_ONCE(definition)[1] is engine._PARSE_ONCE(definition)[1]
+
+
+def test_loaders_share_what_they_read_per_search_path_and_name():
+    from botocore.exceptions import DataNotFoundError
+    from botocore.loaders import Loader
+
+    read: list[str] = []
+
+    def original(loader: Loader, name: str) -> tuple[Any, str]:
+        read.append(name)
+        return Loader.load_data_with_path(loader, name)
+
+    shared = engine._shared_loaded_data(original)
+    one, two = Loader(), Loader()
+    assert shared(one, "endpoints") is shared(two, "endpoints")
+    assert read == ["endpoints"]
+    elsewhere = Loader(extra_search_paths=[str(Path(__file__).parent)])
+    shared(elsewhere, "endpoints")  # other search paths: read again (they may find another file)
+    assert read == ["endpoints", "endpoints"]
+    for _ in range(2):
+        with pytest.raises(DataNotFoundError):
+            shared(one, "no-such-data")
+    assert read.count("no-such-data") == 2

@@ -141,7 +141,7 @@ def test_watch_lines_and_the_sandbox_log_carry_the_sandbox_time_and_the_cleanup_
         "gated.yaml",
         PlanId="clocked",
         Waves=[{"WaveName": "databases", "ProtectionGroupId": "gated-db"}],
-        Options={"DrillCleanup": {"AfterMinutes": 60}, "RtoTargetMinutes": 30},
+        Options={"DrillCleanup": {"AfterMinutes": 15}, "RtoTargetMinutes": 30},
     )
     assert sandbox.drsctl("plan", "load", str(plan)).exit_code == 0
     _json(sandbox.drsctl("run", "start", "clocked", "--name", "clock-1", "--json"))
@@ -155,7 +155,7 @@ def test_watch_lines_and_the_sandbox_log_carry_the_sandbox_time_and_the_cleanup_
     assert times == sorted(times)
     assert "Execution clock-1 (plan clocked, DRILL): RUNNING; started " in lines[0]
     assert re.search(r"elapsed \d\d:\d\d:\d\d, RTO 30 min: \d\d:\d\d:\d\d left$", lines[0])
-    assert any("cleanup: planned: 60 min after the drill ends" in line for line in lines)
+    assert any("cleanup: planned: 15 min after the drill ends" in line for line in lines)
     assert any("cleanup: waiting: terminates the drill's 2 instance(s) at " in line for line in lines)
     assert "the drill ended COMPLETED; its cleanup is waiting" in watched.output
     assert "Execution clock-1 (plan clocked, DRILL): COMPLETED, waiting for cleanup; started " in lines[-1]

@@ -249,3 +249,14 @@ def test_the_history_read_from_the_engine_is_the_apis(stage):
         api = [event for page in paginator.paginate(executionArn=arn) for event in page["events"]]
         assert aws.history(arn) == api
         assert len(api) > 100
+
+
+def test_the_executions_read_from_the_engine_are_the_apis(stage):
+    with stage(three_tier_scenario()) as aws:
+        load(aws, three_wave_plan())
+        assert aws.executions() == []
+        aws.wait(aws.start_execution(DRILL, "exec-1"))
+        aws.wait(aws.start_execution({"PlanId": "shop", "ExecutionType": "RECOVERY"}, "exec-2"))  # no Confirm
+        api = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+        assert aws.executions() == [(e["executionArn"], e["status"]) for e in api]
+        assert [status for _, status in aws.executions()] == ["FAILED", "SUCCEEDED"]  # newest first
