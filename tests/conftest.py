@@ -33,6 +33,13 @@ def estate(count: int, **scenario: Any) -> dict[str, Any]:
     return {"region": "us-east-1", "seed": 3, "servers": servers, **scenario}
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (make unit): one worker per CPU, and one more. The sandbox tests spend most of their time waiting
+    for the sandbox's clock (scaled, but real seconds), when their worker uses no CPU: the extra worker fills that
+    time. On this 2-core machine 3 workers took the suite from 382 s to about 300 s."""
+    return (os.cpu_count() or 1) + 1
+
+
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()

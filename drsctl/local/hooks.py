@@ -177,8 +177,10 @@ def _later(engine: EngineStats, region: str, token: str, seconds: float, outcome
                 client.send_task_failure(taskToken=token, error=outcome["error"], cause=outcome["cause"])
             else:
                 client.send_task_success(taskToken=token, output=json.dumps(outcome["output"]))
-        except client.exceptions.TaskTimedOut:
-            pass  # the step already timed out: its answer comes too late, as in AWS
+        except (client.exceptions.TaskTimedOut, client.exceptions.TaskDoesNotExist, client.exceptions.InvalidToken):
+            # the step timed out, or its execution ended (stopped while the answer was on its way): too late, as
+            # an external system's answer is on AWS; nothing is left to answer
+            pass
 
     thread: threading.Thread = AccountedThread(target=run, name="rehearsal-answer", daemon=True)
     thread.start()
