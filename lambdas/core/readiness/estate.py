@@ -160,7 +160,7 @@ class Estate:
     # -- where the plan's servers are --------------------------------------------------------------------------
 
     def where_of(self, group: ProtectionGroup) -> Where:
-        account = getattr(group, "Account", None) or reads.home_account()
+        account = getattr(group, "Account", None) or accounts.home_account()
         return Where(str(account), group.Region)
 
     def groups_of(self, wave: Wave) -> list[ProtectionGroup]:

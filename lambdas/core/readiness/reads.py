@@ -40,11 +40,6 @@ NOT_FOUND_CODES = frozenset(["ResourceNotFoundException", "NoSuchEntity", "NoSuc
 Where = Target
 
 
-def home_account() -> str:
-    """The stack's own account (ORCHESTRATOR_ACCOUNT, set by the stack and by drsctl, else asked of STS once)."""
-    return accounts.home_account()
-
-
 def client(service: str, where: Where) -> Any:
     """A client of `service` in `where`'s Region with the credentials of `where`'s account: the stack's own, or its
     member role's (lambdas/core/accounts.py, cached per credentials and endpoint). A member role that cannot be
