@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from drsctl.clock import VirtualClock
 from drsctl.emulator import DrsEmulator, RunningEmulator, Scenario, start
+from drsctl.local import engine
 from drsctl.local.rehearsal import LocalAws, local_aws
 
 
@@ -38,6 +41,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     for the sandbox's clock (scaled, but real seconds), when their worker uses no CPU: the extra worker fills that
     time. On this 2-core machine 3 workers took the suite from 382 s to about 300 s."""
     return (os.cpu_count() or 1) + 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def botocore_data_read_once() -> Iterator[None]:
+    """What botocore reads from its data files (endpoints, service models), read once per test process, as the
+    engine does in a rehearsal (patch 27, drsctl/local/engine.py). The CLI's tests run many `drsctl` commands in one
+    process, each with a new SDK session, as each `drsctl` process has: each session read about 2 MB of JSON again
+    (a third of the time of a test that runs 40 commands). Same files, same data."""
+    with patch.object(Loader, "load_data_with_path", engine._LOADED_DATA):
+        yield
 
 
 @pytest.fixture
