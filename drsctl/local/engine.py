@@ -138,14 +138,16 @@ rehearsal engine, and make it fail wherever AWS would:
     that does not parse is parsed (and refused) again every time.
 26. moto's Task states create a new boto3 client for every Lambda invocation (client creation is most of the cost
     of a short task). The client depends only on the Region and service (moto gives it fixed credentials and the
-    same settings every time), so one client per Region and service is kept and reused; our own patches of
-    `BaseClient` apply to it as to any other.
+    same settings every time), so one client per Region and service is kept for the rehearsal (the engine's
+    block): a client copies its SDK session's event handlers when it is made, and each rehearsal has a session of
+    its own. Our own patches of `BaseClient` apply to it as to any other.
 
 27. Every new boto3 session reads botocore's JSON data from disk again (the endpoints file, each service's model),
     and moto's mock starts a new default session for every rehearsal; the Lambdas' own sessions (a member account's
     credentials) are new sessions too. What a loader reads is kept per search path and name, for every loader in
-    the process: the same files give the same data (botocore already shares one copy among a session's clients and
-    never changes it).
+    the process: the same files give the same data. botocore already shares one copy among a session's clients;
+    what it writes into it (the endpoint resolver fills in a resolved endpoint's defaults, sdk-extras are merged
+    into a model) it writes the same way every time, so a second session finds what it would have written.
 
 These are private internals of moto: `tests/local/test_engine.py` fails loudly if any of them moves.
 """
@@ -1274,9 +1276,8 @@ def _moto_random_seeded(seed: int) -> Iterator[None]:
         mock_random.setstate(state)
 
 
-# Kept across rehearsals (module-level): the same definition and the same clients serve every one.
+# Kept across rehearsals (module-level): the same definition and the same data files serve every one.
 _PARSE_ONCE = _kept_parse_trees(AmazonStateLanguageParser.parse)
-_TASK_CLIENTS = _kept_task_clients(moto_boto_client.boto_client_for)
 _LOADED_DATA = _shared_loaded_data(Loader.load_data_with_path)
 _JSONPATH_PARSERS = {module: functools.lru_cache(maxsize=1024)(module.parse) for module in (json_path, result_path)}
 
@@ -1509,7 +1510,7 @@ def virtual_engine(clock: VirtualClock, seed: int = 0) -> Iterator[EngineStats]:
         stack.enter_context(member_roles(stats))
         # 25, 26: one parse tree per definition, one Task client per Region and service
         replace(AmazonStateLanguageParser, "parse", staticmethod(_PARSE_ONCE))
-        replace(lambda_eval_utils, "boto_client_for", _TASK_CLIENTS)
+        replace(lambda_eval_utils, "boto_client_for", _kept_task_clients(moto_boto_client.boto_client_for))
         # 27: botocore's data read once per process
         replace(Loader, "load_data_with_path", _LOADED_DATA)
         yield stats

@@ -1,8 +1,8 @@
 """EventBridge Scheduler in the sandbox: moto keeps the schedules (CreateSchedule, GetSchedule, UpdateSchedule, ...
 answer as AWS's do), and a thread fires them on the sandbox's clock, as Scheduler does in AWS.
 
-Every POLL_SECONDS of real time, when any schedule is ENABLED, it reads every schedule of every group and, for each
-ENABLED one whose next time (its rate from its StartDate, or its cron in its time zone:
+Every POLL_SECONDS of real time, unless no schedule changed and none is due, it reads every schedule of every group
+and, for each ENABLED one whose next time (its rate from its StartDate, or its cron in its time zone:
 lambdas/core/schedule_expression.py) has come on the sandbox's clock, calls its target with its Input: a state
 machine ARN is StartExecution, a Lambda function ARN an asynchronous invocation. The context attributes Scheduler
 substitutes in an Input (`<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`,
@@ -36,6 +36,7 @@ POLL_SECONDS = 0.1
 class _Tracked:
     signature: str  # what the next time is computed from: a change recomputes it
     next_at: float | None
+    enabled: bool = False
 
 
 class ScheduleFirer:
@@ -47,6 +48,7 @@ class ScheduleFirer:
         self.say = say or (lambda line: None)
         self.fired: list[tuple[str, float]] = []  # (schedule ARN, when): what tests and the log read
         self._tracked: dict[str, _Tracked] = {}
+        self._fingerprint: tuple[Any, ...] | None = None  # of the schedules as last read
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-scheduler", daemon=True)
 
@@ -67,13 +69,22 @@ class ScheduleFirer:
                 sys.stderr.write(f"sandbox: a schedule could not be fired: {type(error).__name__}: {error}\n")
 
     def fire_due(self, scheduler: Any) -> None:
-        if not _any_enabled(self.region):
-            return  # nothing could fire; a schedule enabled later is recomputed (its State is in its signature)
         now = self.clock.now()
+        fingerprint = _fingerprint(self.region)
+        if fingerprint == self._fingerprint and not any(
+            tracked.enabled and tracked.next_at is not None and tracked.next_at <= now
+            for tracked in self._tracked.values()
+        ):
+            return  # the schedules read last time, unchanged, and none of them due: a read would change nothing
+        self._fingerprint = fingerprint
+        seen: set[str] = set()
         for group in _pages(scheduler, "list_schedule_groups", "ScheduleGroups"):
             for summary in _pages(scheduler, "list_schedules", "Schedules", GroupName=group["Name"]):
                 schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                seen.add(str(schedule["Arn"]))
                 self._consider(schedule, now)
+        for gone in set(self._tracked) - seen:  # deleted schedules
+            del self._tracked[gone]
 
     def _consider(self, schedule: dict[str, Any], now: float) -> None:
         arn = str(schedule["Arn"])
@@ -89,6 +100,7 @@ class ScheduleFirer:
         tracked = self._tracked.get(arn)
         if tracked is None or tracked.signature != signature:
             tracked = self._tracked[arn] = _Tracked(signature, self._first_time(schedule, now))
+        tracked.enabled = schedule.get("State") == "ENABLED"
         if schedule.get("State") != "ENABLED" or tracked.next_at is None or tracked.next_at > now:
             return
         end = schedule.get("EndDate")
@@ -149,11 +161,24 @@ def _substituted(text: str, schedule: dict[str, Any], at: float) -> str:
     return text
 
 
-def _any_enabled(region: str) -> bool:
-    """Whether any schedule of the sandbox's account is ENABLED, read from moto's Scheduler itself: most sandboxes
-    hold none, and listing every group's schedules through the SDK ten times a second cost a sixth of a core."""
+def _fingerprint(region: str) -> tuple[Any, ...]:
+    """What each schedule of the sandbox's account is (expression, zone, dates, state, target), read from moto's
+    Scheduler itself: unchanged and none due, a poll reads nothing through the SDK (listing every group's schedules
+    ten times a second cost a sixth of a core per sandbox)."""
     groups = list(scheduler_backends[ACCOUNT][region].schedule_groups.values())
-    return any(schedule.state == "ENABLED" for group in groups for schedule in list(group.schedules.values()))
+    return tuple(
+        (
+            schedule.arn,
+            schedule.state,
+            schedule.schedule_expression,
+            schedule.schedule_expression_timezone,
+            str(schedule.start_date),
+            str(schedule.end_date),
+            json.dumps(schedule.target, sort_keys=True, default=str),
+        )
+        for group in groups
+        for schedule in list(group.schedules.values())
+    )
 
 
 def _pages(client: Any, operation: str, key: str, **arguments: Any) -> list[dict[str, Any]]:

@@ -1289,7 +1289,9 @@ def test_each_execution_gets_components_of_its_own_from_one_parse_of_its_definit
     assert len(calls) == 3
 
 
-def test_rehearsals_read_the_same_with_parse_trees_and_clients_kept_across_them():
+def test_rehearsals_read_the_same_with_parse_trees_kept_across_them_and_task_clients_within_one():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
     definition = json.dumps(WAIT_AN_HOUR)
     clients = []
     for _ in range(2):
@@ -1299,9 +1301,27 @@ def test_rehearsals_read_the_same_with_parse_trees_and_clients_kept_across_them(
             assert described["status"] == "SUCCEEDED"
             entered = json.loads(described["output"])["Echo"]["now"]
             assert datetime.fromisoformat(entered).timestamp() == pytest.approx(start + 3600, abs=1)
-            clients.append(engine._TASK_CLIENTS("us-east-1", "lambda"))
-    assert clients[0] is clients[1]
+            client = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+            assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is client  # kept in the rehearsal
+            clients.append(client)
+    assert clients[0] is not clients[1]  # each rehearsal's its own
     assert engine._PARSE_ONCE(definition)[1] is engine._PARSE_ONCE(definition)[1]
+
+
+def test_a_handler_on_each_rehearsals_sdk_session_sees_that_rehearsals_task_invocations():
+    """A client copies its session's event handlers when it is made: a Task client kept from an earlier rehearsal
+    would carry that rehearsal's handlers into this one and miss this one's."""
+    seen: list[list[str]] = []
+    for _ in range(2):
+        calls: list[str] = []
+        with _stage("tests.local.test_engine.echo_handler") as stage:
+            boto3._get_default_session().events.register(
+                "before-call.lambda.Invoke", lambda model, calls=calls, **_: calls.append(model.name)
+            )
+            described, _ = stage.run(WAIT_AN_HOUR)
+            assert described["status"] == "SUCCEEDED"
+        seen.append(calls)
+    assert seen == [["Invoke"], ["Invoke"]]
 
 
 def test_loaders_share_what_they_read_per_search_path_and_name():
