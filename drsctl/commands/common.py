@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -67,3 +68,21 @@ def serving_until_ctrl_c(out: Console, stopping: str) -> Iterator[ExitStack]:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # closing takes a moment: a second Ctrl-C ends it at once
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# How often the main thread of a served command wakes while it waits for Ctrl-C (seconds).
+CTRL_C_CHECK_SECONDS = 0.2
+
+
+def wait_for_ctrl_c() -> None:
+    """Wait, in the main thread, until Ctrl-C (KeyboardInterrupt, raised by serving_until_ctrl_c's handler).
+
+    Not a wait without a timeout: the kernel gives a process's SIGINT to any of its threads that does not block it,
+    and the served commands run many (the HTTP server's, the sandbox's watchers, the engine's). Python's C handler
+    only flags the signal; the main thread runs the Python handler when it next runs Python code. A main thread
+    blocked in a lock with no timeout (`threading.Event().wait()`) wakes for a signal delivered to itself, never
+    for one delivered to another thread: the sandbox then ran on after Ctrl-C, one teardown in a few hundred
+    (180 s without "stopping the sandbox" in a full test run). Waking every CTRL_C_CHECK_SECONDS bounds that."""
+    never = threading.Event()
+    while not never.wait(CTRL_C_CHECK_SECONDS):
+        pass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import errno
 import socket
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c
+from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c, wait_for_ctrl_c
 from drsctl.commands.inputs import read_scenario
 
 READY_LINE = "Press Ctrl-C to stop."  # printed last, once the emulator answers: scripts may wait for it
@@ -46,7 +45,7 @@ def emulator(
             f"{READY_LINE}",
             soft_wrap=True,
         )
-        threading.Event().wait()
+        wait_for_ctrl_c()
 
 
 def _bind_problem(error: BaseException, host: str, port: int) -> str:

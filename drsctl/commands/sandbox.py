@@ -7,7 +7,6 @@ import math
 import re
 import shlex
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c
+from drsctl.commands.common import console, fail_invalid, serving_until_ctrl_c, wait_for_ctrl_c
 from drsctl.commands.emulator import _bind_problem
 from drsctl.commands.inputs import read_scenario
 from drsctl.commands.rehearse import EXAMPLES
@@ -82,7 +81,7 @@ def sandbox(
             out.print(f"  export {name}={shlex.quote(value)}", soft_wrap=True)
         out.print(f"Stack {stack}: state machine {served.outputs['StateMachineArn']}", soft_wrap=True)
         out.print(READY_LINE)
-        threading.Event().wait()
+        wait_for_ctrl_c()
 
 
 def _say(out: Console) -> Callable[[str], None]:
