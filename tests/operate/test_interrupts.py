@@ -14,6 +14,7 @@ import pytest
 
 from drsctl import cli
 from drsctl.operate import executions
+from tests.conftest import CTRL_C_IGNORED
 from tests.operate.conftest import BIN, HANG, ROOT, wait_until
 
 HERE = Path(__file__).parent
@@ -58,8 +59,9 @@ def test_ctrl_c_in_any_command_says_so(monkeypatch, capsys):
 
 
 def _drsctl(sandbox, *args: str) -> subprocess.Popen[str]:
+    """`drsctl ARGS` as a background job of a script starts it: with SIGINT ignored (CTRL_C_IGNORED)."""
     return subprocess.Popen(
-        [BIN / "drsctl", *args],
+        [*CTRL_C_IGNORED, BIN / "drsctl", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
