@@ -50,14 +50,20 @@ def firer_at(clock: Clock) -> ScheduleFirer:
     return firer
 
 
+def nightly_read_at_eleven(scheduler: Any) -> tuple[Clock, ScheduleFirer]:
+    """The nightly (noon) schedule created ENABLED, and a firer that read it at 11:00 (next at 12:00)."""
+    scheduler.create_schedule(**NIGHTLY, State="ENABLED")
+    clock = Clock(NOON - 3600)
+    firer = firer_at(clock)
+    firer.fire_due(scheduler)
+    return clock, firer
+
+
 def test_a_cron_schedule_fires_at_its_time_and_a_poll_with_nothing_due_reads_nothing():
     with mock_aws():
         scheduler = CountingScheduler()
-        scheduler.client.create_schedule(**NIGHTLY, State="ENABLED")
-        clock = Clock(NOON - 3600)
-        firer = firer_at(clock)
-        firer.fire_due(scheduler)  # 11:00: read, next at 12:00
-        assert scheduler.calls > 0 and firer.fired == []
+        clock, firer = nightly_read_at_eleven(scheduler)
+        assert [t.next_at for t in firer._tracked.values()] == [NOON] and firer.fired == []  # read: next at 12:00
         scheduler.calls = 0
         clock.at = NOON - 60
         firer.fire_due(scheduler)  # 11:59: nothing changed, nothing due
@@ -74,10 +80,7 @@ def test_a_cron_schedule_fires_at_its_time_and_a_poll_with_nothing_due_reads_not
 def test_a_cron_schedule_disabled_over_its_time_does_not_fire_when_enabled_again():
     with mock_aws():
         scheduler = boto3.client("scheduler", region_name="us-east-1")
-        scheduler.create_schedule(**NIGHTLY, State="ENABLED")
-        clock = Clock(NOON - 3600)
-        firer = firer_at(clock)
-        firer.fire_due(scheduler)  # 11:00: next at 12:00
+        clock, firer = nightly_read_at_eleven(scheduler)
         scheduler.update_schedule(**NIGHTLY, State="DISABLED")
         for at in (NOON - 1800, NOON + 3600):  # 11:30, 13:00: noon passes while it is disabled
             clock.at = at
@@ -94,10 +97,7 @@ def test_a_cron_schedule_disabled_over_its_time_does_not_fire_when_enabled_again
 def test_a_deleted_schedule_is_forgotten():
     with mock_aws():
         scheduler = boto3.client("scheduler", region_name="us-east-1")
-        scheduler.create_schedule(**NIGHTLY, State="ENABLED")
-        clock = Clock(NOON - 3600)
-        firer = firer_at(clock)
-        firer.fire_due(scheduler)
+        clock, firer = nightly_read_at_eleven(scheduler)
         scheduler.delete_schedule(Name="nightly")
         clock.at = NOON + 5
         firer.fire_due(scheduler)
